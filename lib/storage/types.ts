@@ -1,0 +1,73 @@
+/**
+ * The storage boundary of ltxvfs: a replica is a set of objects under keys. A
+ * `ReplicaClient` knows bytes and keys only — nothing of SQLite, and of LTX only the
+ * file-name convention of FORMATS.md §1.10 / §4.1 (which keys hold which TXID range).
+ * Modelled on Litestream's `replica_client.go` (list a level from a TXID, read a byte
+ * range, write, delete).
+ */
+
+/** One LTX file as a listing reports it (FORMATS.md §4.3). */
+export interface LtxFileInfo {
+  /** Compaction level: 0 = one file per transaction batch, 1–8 compactions, 9 snapshots. */
+  level: number;
+  /** First TXID covered (from the file name). */
+  minTXID: number;
+  /** Last TXID covered (from the file name). */
+  maxTXID: number;
+  /** Object size in bytes. */
+  size: number;
+  /** Creation time, ms since the Unix epoch: file mtime (file://) or the `litestream-timestamp` metadata / LastModified (s3://). */
+  createdAt: number;
+  /** The key of the object inside the replica, as `ReplicaClient.ltxKey` gives it. */
+  key: string;
+}
+
+/** Options of `ReplicaClient.write`. */
+export interface WriteOptions {
+  /** Create-only: fail with `LTXVFS_ERR_PRECONDITION` if the key exists (S3 `If-None-Match: *`). */
+  ifNoneMatch?: boolean;
+  /** Replace only if the current object has this ETag (S3 `If-Match`). */
+  ifMatch?: string;
+  /** LTX header timestamp in ms: kept as file mtime / `litestream-timestamp` metadata (FORMATS.md §4.1). */
+  timestamp?: number;
+  /** MIME type for object stores. */
+  contentType?: string;
+}
+
+/** A Litestream v0.5 replica's storage: a directory (`file://`) or an S3 bucket prefix (`s3://`). */
+export interface ReplicaClient {
+  /** The replica URL for messages and stats, never with credentials. */
+  readonly url: string;
+  /** The key of an LTX file: `ltx/<level>/<min>-<max>.ltx` for file://, `<path>/<%04x level>/<min>-<max>.ltx` for s3:// (FORMATS.md §4.1). */
+  ltxKey(level: number, minTXID: number, maxTXID: number): string;
+  /**
+   * The LTX files of one level, sorted by (minTXID, maxTXID); names that are not LTX
+   * file names are ignored; a level that does not exist gives `[]`.
+   * `seekTXID`: only files with `minTXID >= seekTXID`.
+   * @throws LtxvfsError `LTXVFS_ERR_NOT_FOUND` when the replica itself does not exist; `LTXVFS_ERR_STORAGE` on I/O failure.
+   */
+  listLtxFiles(level: number, options?: { seekTXID?: number }): Promise<LtxFileInfo[]>;
+  /**
+   * Exactly `length` bytes of `key` from byte `offset`.
+   * @throws LtxvfsError `LTXVFS_ERR_NOT_FOUND` (no such key), `LTXVFS_ERR_STORAGE` (I/O, or fewer bytes than asked), `LTXVFS_ERR_BAD_KEY`.
+   */
+  readRange(key: string, offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * The whole object.
+   * @throws LtxvfsError `LTXVFS_ERR_NOT_FOUND`, `LTXVFS_ERR_STORAGE`, `LTXVFS_ERR_BAD_KEY`.
+   */
+  read(key: string): Promise<{ data: Uint8Array; etag: string }>;
+  /**
+   * Write an object atomically (readers see the old object or the whole new one).
+   * @returns the new ETag.
+   * @throws LtxvfsError `LTXVFS_ERR_PRECONDITION` when `ifNoneMatch`/`ifMatch` fails; `LTXVFS_ERR_STORAGE`; `LTXVFS_ERR_BAD_KEY`.
+   */
+  write(key: string, data: Uint8Array, options?: WriteOptions): Promise<{ etag: string }>;
+  /**
+   * Delete an object; deleting a missing key is not an error unless `ifMatch` is given.
+   * @throws LtxvfsError `LTXVFS_ERR_PRECONDITION`, `LTXVFS_ERR_STORAGE`, `LTXVFS_ERR_BAD_KEY`.
+   */
+  delete(key: string, options?: { ifMatch?: string }): Promise<void>;
+  /** Release connections and handles. */
+  close(): Promise<void>;
+}
