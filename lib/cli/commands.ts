@@ -1,0 +1,201 @@
+/**
+ * The commands of `ltxvfs`: each takes positionals and parsed options and returns an
+ * exit code; failures throw (LtxvfsError with `LTXVFS_ERR_USAGE` means exit 2).
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LtxvfsError } from '../../ltx/errors.js';
+import { formatTXID } from '../../ltx/filename.js';
+import { openReplicaClient } from '../storage/url.js';
+import { listReplica } from '../replica.js';
+import { openDatabase } from '../open.js';
+import { importDatabase } from '../import.js';
+import { restoreDatabase } from '../restore.js';
+import { verifyReplica } from '../verify.js';
+import { makeDemoDatabase } from './demo-data.js';
+import { formatBytes, formatJson, formatTable } from './format.js';
+import { Progress } from './progress.js';
+
+/** Where a command writes, and the environment it reads. */
+export interface CliIO {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+}
+
+type Values = Record<string, string | boolean | undefined>;
+
+/** One command: its options for `util.parseArgs`, argument count and the function. */
+export interface Command {
+  synopsis: string;
+  minArgs: number;
+  maxArgs: number;
+  options: Record<string, { type: 'string' | 'boolean' }>;
+  run(args: string[], values: Values, io: CliIO): Promise<number>;
+}
+
+function byteOption(values: Values, name: string): number | undefined {
+  const v = values[name];
+  if (typeof v !== 'string') return undefined;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new LtxvfsError('LTXVFS_ERR_USAGE', `--${name} takes a whole number of bytes, got "${v}"`);
+  }
+  return n;
+}
+
+/** `undefined` for an empty URL argument, so LITESTREAM_REPLICA_URL applies. */
+function urlArg(arg: string): string | undefined {
+  return arg === '' ? undefined : arg;
+}
+
+async function query(url: string | undefined, sql: string, values: Values, io: CliIO): Promise<number> {
+  const db = await openDatabase(url, { env: io.env, cacheSize: byteOption(values, 'cache-size') });
+  try {
+    const { columns, rows } = await db.query(sql);
+    if (values.json === true) {
+      io.stdout.write(`${formatJson(rows)}\n`);
+    } else if (columns.length > 0) {
+      io.stdout.write(`${formatTable(columns, rows)}\n(${rows.length} row${rows.length === 1 ? '' : 's'})\n`);
+    }
+    if (values.stats === true) io.stderr.write(`${formatStats(db.stats())}\n`);
+  } finally {
+    await db.close();
+  }
+  return 0;
+}
+
+/** The stats line of `query --stats` and `demo`. */
+export function formatStats(s: { txid: number; pagesFetched: number; bytesRead: number; readRequests: number; cacheHits: number; cacheMisses: number; cacheBytes: number }): string {
+  return `stats: txid=${formatTXID(s.txid)} pages_fetched=${s.pagesFetched} bytes_read=${s.bytesRead} read_requests=${s.readRequests} ` +
+    `cache_hits=${s.cacheHits} cache_misses=${s.cacheMisses} cache_bytes=${s.cacheBytes}`;
+}
+
+/** The table of commands. */
+export const commands: Record<string, Command> = {
+  query: {
+    synopsis: 'query <url> <sql> [--json] [--stats] [--cache-size <bytes>]',
+    minArgs: 2,
+    maxArgs: 2,
+    options: { json: { type: 'boolean' }, stats: { type: 'boolean' }, 'cache-size': { type: 'string' } },
+    run: ([url, sql], values, io) => query(urlArg(url), sql, values, io),
+  },
+
+  import: {
+    synopsis: 'import <sqlite-file> <url>',
+    minArgs: 2,
+    maxArgs: 2,
+    options: {},
+    async run([file, url], _values, io) {
+      const client = await openReplicaClient(urlArg(url), { create: true, env: io.env });
+      const progress = new Progress(io.stderr, 'import', 'pages');
+      try {
+        const r = await importDatabase(file, client, { onProgress: (done, total) => progress.update(done, total) });
+        progress.stop();
+        io.stdout.write(`imported ${file}: ${r.commit} pages of ${r.pageSize} bytes as ${r.key} (${formatBytes(r.bytesWritten)})\n`);
+      } finally {
+        progress.stop();
+        await client.close();
+      }
+      return 0;
+    },
+  },
+
+  ls: {
+    synopsis: 'ls <url>',
+    minArgs: 1,
+    maxArgs: 1,
+    options: {},
+    async run([url], _values, io) {
+      const client = await openReplicaClient(urlArg(url), { env: io.env });
+      try {
+        const files = await listReplica(client);
+        const rows = files.map((f) => ({
+          level: f.level,
+          min_txid: formatTXID(f.minTXID),
+          max_txid: formatTXID(f.maxTXID),
+          size: f.size,
+          created_at: new Date(f.createdAt).toISOString(),
+        }));
+        io.stdout.write(`${formatTable(['level', 'min_txid', 'max_txid', 'size', 'created_at'], rows)}\n`);
+        const total = files.reduce((n, f) => n + f.size, 0);
+        io.stdout.write(`(${files.length} file${files.length === 1 ? '' : 's'}, ${formatBytes(total)})\n`);
+      } finally {
+        await client.close();
+      }
+      return 0;
+    },
+  },
+
+  restore: {
+    synopsis: 'restore <url> <out-file> [--force]',
+    minArgs: 2,
+    maxArgs: 2,
+    options: { force: { type: 'boolean' } },
+    async run([url, out], values, io) {
+      const client = await openReplicaClient(urlArg(url), { env: io.env });
+      const progress = new Progress(io.stderr, 'restore', 'files');
+      try {
+        const r = await restoreDatabase(client, out, {
+          overwrite: values.force === true,
+          onProgress: (done, total) => progress.update(done, total),
+        });
+        progress.stop();
+        const verified = r.checksum === undefined ? 'file checksums verified' : `database checksum ${r.checksum.toString(16)} verified`;
+        io.stdout.write(`restored TXID ${formatTXID(r.txid)} to ${out}: ${r.commit} pages of ${r.pageSize} bytes from ${r.files.length} LTX files (${verified})\n`);
+      } finally {
+        progress.stop();
+        await client.close();
+      }
+      return 0;
+    },
+  },
+
+  verify: {
+    synopsis: 'verify <url>',
+    minArgs: 1,
+    maxArgs: 1,
+    options: {},
+    async run([url], _values, io) {
+      const client = await openReplicaClient(urlArg(url), { env: io.env });
+      const progress = new Progress(io.stderr, 'verify', 'files');
+      try {
+        const r = await verifyReplica(client, { onProgress: (done, total) => progress.update(done, total) });
+        progress.stop();
+        for (const p of r.problems) io.stdout.write(`FAIL ${p}\n`);
+        const chain = r.checksummed ? 'checksum chain verified' : 'files carry no database checksums';
+        io.stdout.write(r.problems.length === 0
+          ? `ok: ${r.filesChecked} files, ${formatBytes(r.bytesRead)}, TXID ${formatTXID(r.txid)} (${chain})\n`
+          : `${r.problems.length} problem${r.problems.length === 1 ? '' : 's'} in ${r.filesChecked} files\n`);
+        return r.problems.length === 0 ? 0 : 1;
+      } finally {
+        progress.stop();
+        await client.close();
+      }
+    },
+  },
+
+  demo: {
+    synopsis: 'demo [dir]',
+    minArgs: 0,
+    maxArgs: 1,
+    options: {},
+    async run([dir], _values, io) {
+      const root = dir ?? (await mkdtemp(join(tmpdir(), 'ltxvfs-demo-')));
+      const dbPath = join(root, 'demo.db');
+      const replica = join(root, 'replica');
+      await makeDemoDatabase(dbPath);
+      io.stdout.write(`made ${dbPath} and imported it into ${replica}\n`);
+      const client = await openReplicaClient(replica, { create: true, env: io.env });
+      try {
+        await importDatabase(dbPath, client);
+      } finally {
+        await client.close();
+      }
+      const sql = 'SELECT c.name, c.city, count(*) AS orders, round(sum(o.total), 2) AS spent FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.id = 42 GROUP BY c.id';
+      io.stdout.write(`$ ltxvfs query ${replica} "${sql}" --stats\n`);
+      return query(replica, sql, { stats: true }, io);
+    },
+  },
+};

@@ -1,0 +1,74 @@
+/**
+ * The `ltxvfs` command line. Arguments are parsed with Node's `util.parseArgs`; every
+ * command is a small function over the library API. Exit codes: 0 ok, 1 error, 2 usage.
+ * Errors are one line on stderr: `ltxvfs: <message>`.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { LtxvfsError } from '../../ltx/errors.js';
+import { commands, type CliIO, type Command } from './commands.js';
+
+/** Usage text, printed by `ltxvfs help` and on usage errors. */
+export const USAGE = `usage: ltxvfs <command> [options]
+
+commands:
+  query <url> <sql>          run SQL against the replica's newest state
+      --json                 print one JSON array of row objects (blobs as hex)
+      --stats                print read statistics on stderr
+      --cache-size <bytes>   page cache size (default 64 MiB)
+  import <sqlite-file> <url> write a SQLite database into an empty replica as a snapshot
+  ls <url>                   list levels, LTX files, TXID ranges, sizes, timestamps
+  restore <url> <out-file>   write the newest state as a plain SQLite file (verified)
+      --force                replace <out-file> if it exists
+  verify <url>               check every file's checksum, TXID continuity, checksum chain
+  demo [dir]                 make a small replica (default: a temp dir) and query it
+  help                       this text
+
+<url> is file:///path, a plain directory path, or "" to use LITESTREAM_REPLICA_URL.`;
+
+/**
+ * Run the CLI.
+ * @param argv arguments after the program name.
+ * @returns the exit code: 0 ok, 1 error, 2 usage.
+ */
+export async function runCli(argv: string[], io: CliIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    (name === undefined ? io.stderr : io.stdout).write(`${USAGE}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  const command: Command | undefined = commands[name];
+  if (command === undefined) {
+    io.stderr.write(`ltxvfs: unknown command "${name}"\n${USAGE}\n`);
+    return 2;
+  }
+  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: rest, options: command.options as ParseArgsConfig['options'], allowPositionals: true, strict: true }) as typeof parsed;
+  } catch (err) {
+    io.stderr.write(`ltxvfs ${name}: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const { positionals, values } = parsed;
+  if (positionals.length < command.minArgs || positionals.length > command.maxArgs) {
+    io.stderr.write(`ltxvfs ${name}: expected ${command.synopsis}\n`);
+    return 2;
+  }
+  try {
+    return await command.run(positionals, values, io);
+  } catch (err) {
+    if (err instanceof LtxvfsError && err.code === 'LTXVFS_ERR_USAGE') {
+      io.stderr.write(`ltxvfs ${name}: ${err.message}\n`);
+      return 2;
+    }
+    io.stderr.write(`ltxvfs: ${describe(err)}\n`);
+    return 1;
+  }
+}
+
+/** One line for an error: its message, and the cause's when it adds something. */
+function describe(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause instanceof Error ? err.cause.message : undefined;
+  const msg = cause !== undefined && !err.message.includes(cause) ? `${err.message}: ${cause}` : err.message;
+  return msg.replace(/\s*\n\s*/g, ' ');
+}

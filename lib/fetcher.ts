@@ -1,0 +1,153 @@
+/**
+ * Fetcher: turns page-cache misses into range reads of LTX frames (DESIGN.md read path
+ * 5). A miss reads the frame `[offset, offset + size)` the page index points at
+ * (FORMATS.md §1.8) — coalesced with the following frames of the same file while the
+ * access looks sequential (the prefetch window) — on a p-queue of bounded concurrency.
+ * Every frame being read has one shared in-flight promise, so concurrent misses on the
+ * same frame cost one request. Frames are validated by `decodeIndexedFrame` before they
+ * enter the cache; a failed read caches nothing.
+ */
+import PQueue from 'p-queue';
+import { decodeIndexedFrame } from '../ltx/frame.js';
+import type { ReplicaClient } from './storage/types.js';
+import type { FrameRef, LtxFile, PageIndex } from './page-index.js';
+import type { PageCache } from './page-cache.js';
+import { PrefetchWindow, type PrefetchOptions } from './prefetch.js';
+
+/** Options of {@link Fetcher}. */
+export interface FetcherOptions extends PrefetchOptions {
+  /** Range reads in flight at once. Default 8: enough to hide object-store latency, few enough for one keep-alive pool. */
+  concurrency?: number;
+}
+
+/** Storage counters shared by the fetcher and the file loader. */
+export interface ReadCounters {
+  /** Pages decoded from storage (a page read twice counts twice). */
+  pagesFetched: number;
+  /** Bytes received from storage. */
+  bytesRead: number;
+  /** Storage read requests (range reads and whole-object reads). */
+  readRequests: number;
+}
+
+/** Creates zeroed {@link ReadCounters}. */
+export function newReadCounters(): ReadCounters {
+  return { pagesFetched: 0, bytesRead: 0, readRequests: 0 };
+}
+
+/** A page promise waiting on a range read. */
+interface InFlight {
+  promise: Promise<Uint8Array>;
+  resolve: (page: Uint8Array) => void;
+  reject: (err: unknown) => void;
+}
+
+function frameKey(ref: FrameRef): number {
+  return ref.file.id * 0x1_0000_0000 + ref.entry;
+}
+
+/** Reads frames from a replica into a {@link PageCache}. */
+export class Fetcher {
+  readonly #client: ReplicaClient;
+  readonly #cache: PageCache;
+  readonly #queue: PQueue;
+  readonly #inFlight = new Map<number, InFlight>();
+  readonly #windows = new WeakMap<LtxFile, PrefetchWindow>();
+  readonly #prefetch: PrefetchOptions;
+  /** Counters, updated in place. */
+  readonly counters: ReadCounters;
+
+  /**
+   * @param client the replica's storage.
+   * @param cache where validated pages go.
+   * @param counters storage counters to add to (shared with the file loader).
+   */
+  constructor(client: ReplicaClient, cache: PageCache, counters: ReadCounters, options: FetcherOptions = {}) {
+    this.#client = client;
+    this.#cache = cache;
+    this.counters = counters;
+    this.#queue = new PQueue({ concurrency: options.concurrency ?? 8 });
+    this.#prefetch = options;
+  }
+
+  /** The shared queue, so whole-file reads at open obey the same concurrency bound. */
+  get queue(): PQueue {
+    return this.#queue;
+  }
+
+  /**
+   * The decompressed page of `ref`, read from storage (the caller has checked the cache).
+   * `version` decides which neighbouring frames are worth prefetching: only frames it
+   * still serves.
+   * @throws LtxvfsError from the client (`LTXVFS_ERR_STORAGE`, `LTXVFS_ERR_NOT_FOUND`) or the
+   *   frame decoder (`LTXVFS_ERR_CORRUPT`).
+   */
+  fetch(version: PageIndex, ref: FrameRef): Promise<Uint8Array> {
+    const pending = this.#inFlight.get(frameKey(ref));
+    if (pending !== undefined) return pending.promise;
+
+    const file = ref.file;
+    let window = this.#windows.get(file);
+    if (window === undefined) {
+      window = new PrefetchWindow(this.#prefetch);
+      this.#windows.set(file, window);
+    }
+    const budget = window.next(ref.entry);
+
+    // The frames of one range: the asked frame, then following contiguous frames while
+    // they fit the window, are current in this version, and are not cached or in flight.
+    const entries = file.entries;
+    const first = entries[ref.entry];
+    let last = ref.entry;
+    let end = first.offset + first.size;
+    while (last + 1 < entries.length) {
+      const next = entries[last + 1];
+      const nextRef: FrameRef = { file, entry: last + 1 };
+      if (next.offset !== end || next.offset + next.size - first.offset > budget) break;
+      if (!version.isCurrent(nextRef) || this.#cache.has(nextRef) || this.#inFlight.has(frameKey(nextRef))) break;
+      last++;
+      end = next.offset + next.size;
+    }
+    window.consumed(last);
+
+    const waiting: InFlight[] = [];
+    for (let n = ref.entry; n <= last; n++) {
+      let resolve!: (page: Uint8Array) => void;
+      let reject!: (err: unknown) => void;
+      const promise = new Promise<Uint8Array>((res, rej) => { resolve = res; reject = rej; });
+      const f: InFlight = { promise, resolve, reject };
+      waiting.push(f);
+      this.#inFlight.set(file.id * 0x1_0000_0000 + n, f);
+    }
+    // Only the asked page's promise is awaited by the caller; prefetched ones may have no
+    // listener, so keep their rejections from surfacing as unhandled.
+    for (let i = 1; i < waiting.length; i++) waiting[i].promise.catch(() => undefined);
+
+    void this.#read(version, file, ref.entry, last, first.offset, end - first.offset, waiting);
+    return waiting[0].promise;
+  }
+
+  async #read(version: PageIndex, file: LtxFile, from: number, to: number, offset: number, length: number, waiting: InFlight[]): Promise<void> {
+    try {
+      const bytes = await this.#queue.add(() => this.#client.readRange(file.info.key, offset, length), { throwOnTimeout: true });
+      this.counters.readRequests++;
+      this.counters.bytesRead += bytes.byteLength;
+      for (let n = from; n <= to; n++) {
+        const e = file.entries[n];
+        const frame = bytes.subarray(e.offset - offset, e.offset - offset + e.size);
+        const page = decodeIndexedFrame(frame, e.pgno, version.pageSize, `${file.info.key}: page ${e.pgno} at offset ${e.offset}`);
+        this.counters.pagesFetched++;
+        const ref: FrameRef = { file, entry: n };
+        this.#cache.set(ref, page);
+        this.#inFlight.delete(frameKey(ref));
+        waiting[n - from].resolve(page);
+      }
+    } catch (err) {
+      for (let n = from; n <= to; n++) {
+        const key = file.id * 0x1_0000_0000 + n;
+        if (this.#inFlight.get(key) === waiting[n - from]) this.#inFlight.delete(key);
+        waiting[n - from].reject(err);
+      }
+    }
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Reads what the page index needs of one LTX file: its header and its page index
+ * (FORMATS.md §1.8). A file no larger than the tail read comes back whole in one
+ * request, is decoded completely and verified against its file checksum (§2.4), and its
+ * pages are handed back so they need no second read. A larger file costs two parallel
+ * range reads (header, tail), and a third only when its index is larger than the tail.
+ */
+import { decodeHeader, HEADER_SIZE, type LtxHeader } from '../ltx/header.js';
+import { readPageIndexFromTail } from '../ltx/page-index.js';
+import { decodeLtxFile } from '../ltx/decoder.js';
+import { LtxvfsError } from '../ltx/errors.js';
+import { formatTXID } from '../ltx/filename.js';
+import type { LtxFileInfo, ReplicaClient } from './storage/types.js';
+import { makeLtxFile, type LtxFile } from './page-index.js';
+import type { ReadCounters } from './fetcher.js';
+
+/** Bytes read from the end of a file to find its page index; Litestream uses the same (FORMATS.md §1.8). */
+export const TAIL_BYTES = 32 * 1024;
+
+/** A loaded LTX file, with its decompressed pages (in index order) when it was read whole. */
+export interface LoadedLtxFile {
+  file: LtxFile;
+  pages: Uint8Array[] | undefined;
+}
+
+/**
+ * Load the header and page index of `info`.
+ * @param run wraps each storage request (e.g. a p-queue's `add`) to bound concurrency.
+ * @throws LtxvfsError `LTXVFS_ERR_CORRUPT` / `LTXVFS_ERR_CHECKSUM` naming the key for a
+ *   malformed file or one whose header TXIDs differ from its name; storage errors as the client throws them.
+ */
+export async function loadLtxFile(
+  client: ReplicaClient,
+  info: LtxFileInfo,
+  counters: ReadCounters,
+  run: <T>(task: () => Promise<T>) => Promise<T> = (task) => task(),
+): Promise<LoadedLtxFile> {
+  const key = info.key;
+  const read = async (offset: number, length: number): Promise<Uint8Array> => {
+    const bytes = await run(() => client.readRange(key, offset, length));
+    counters.readRequests++;
+    counters.bytesRead += bytes.byteLength;
+    return bytes;
+  };
+  if (info.size <= TAIL_BYTES) {
+    const bytes = await read(0, info.size);
+    const decoded = decodeLtxFile(bytes, key);
+    checkName(info, decoded.header);
+    counters.pagesFetched += decoded.pages.length;
+    return {
+      file: makeLtxFile(info, decoded.header, decoded.trailer, decoded.index),
+      pages: decoded.pages.map((p) => p.data),
+    };
+  }
+  const tailOffset = info.size - TAIL_BYTES;
+  const [headerBytes, tail] = await Promise.all([read(0, HEADER_SIZE), read(tailOffset, TAIL_BYTES)]);
+  const header = decodeHeader(headerBytes, key);
+  checkName(info, header);
+  let found = readPageIndexFromTail(tail, tailOffset, info.size, key);
+  if ('needOffset' in found) {
+    if (found.needOffset < HEADER_SIZE) {
+      throw new LtxvfsError('LTXVFS_ERR_CORRUPT', `${key}: page index would start at byte ${found.needOffset}, inside the header`, { key });
+    }
+    const more = await read(found.needOffset, info.size - found.needOffset);
+    found = readPageIndexFromTail(more, found.needOffset, info.size, key);
+    if ('needOffset' in found) {
+      throw new LtxvfsError('LTXVFS_ERR_CORRUPT', `${key}: page index not found at byte ${found.needOffset}`, { key });
+    }
+  }
+  return { file: makeLtxFile(info, header, found.trailer, found.entries), pages: undefined };
+}
+
+function checkName(info: LtxFileInfo, header: LtxHeader): void {
+  if (header.minTXID !== info.minTXID || header.maxTXID !== info.maxTXID) {
+    throw new LtxvfsError('LTXVFS_ERR_CORRUPT',
+      `${info.key}: header TXIDs ${formatTXID(header.minTXID)}-${formatTXID(header.maxTXID)} do not match the file name`, { key: info.key });
+  }
+}

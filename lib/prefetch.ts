@@ -1,0 +1,51 @@
+/**
+ * The prefetch window of one LTX file: how many bytes of following frames a miss may
+ * read along with the frame it needs. Sequential misses (each just after the frames the
+ * previous read covered — a table or index scan over pages stored in pgno order) double
+ * the window up to a maximum; any other miss resets it, so random point lookups read
+ * single frames (DESIGN.md, performance principles: count round trips before bytes).
+ */
+
+/** Prefetch options (bytes). */
+export interface PrefetchOptions {
+  /** Window after a random miss: 0 = only the frame asked for. Default 0. */
+  minWindowBytes?: number;
+  /** Largest window a run of sequential misses grows to. Default 1 MiB: ~256 pages of 4 KiB in one read, past which larger reads stop paying for themselves on a local disk and S3 alike. */
+  maxWindowBytes?: number;
+}
+
+/** Default largest prefetch window, bytes. */
+export const DEFAULT_MAX_WINDOW_BYTES = 1024 * 1024;
+
+/** First window of a sequential run, bytes (doubles from here). */
+const FIRST_SEQUENTIAL_WINDOW = 32 * 1024;
+
+/** Per-file sequential-access detector. */
+export class PrefetchWindow {
+  readonly #min: number;
+  readonly #max: number;
+  #window: number;
+  /** Entry just after the last frame read, or -1. */
+  #expected = -1;
+
+  constructor(options: PrefetchOptions = {}) {
+    this.#min = Math.max(0, options.minWindowBytes ?? 0);
+    this.#max = Math.max(this.#min, options.maxWindowBytes ?? DEFAULT_MAX_WINDOW_BYTES);
+    this.#window = this.#min;
+  }
+
+  /** The byte budget for a miss on frame number `entry` of the file. */
+  next(entry: number): number {
+    if (entry === this.#expected) {
+      this.#window = Math.min(this.#max, Math.max(FIRST_SEQUENTIAL_WINDOW, this.#window * 2));
+    } else {
+      this.#window = this.#min;
+    }
+    return this.#window;
+  }
+
+  /** Record that the read covered frames up to `lastEntry`. */
+  consumed(lastEntry: number): void {
+    this.#expected = lastEntry + 1;
+  }
+}
