@@ -1,0 +1,153 @@
+import t from 'tap';
+import * as path from 'node:path';
+import { openReplicaClient, parseReplicaUrl } from '../../../lib/storage/url.js';
+import * as storage from '../../../lib/storage/index.js';
+
+const noEnv = {};
+
+t.test('file URLs', async (t) => {
+  t.same(parseReplicaUrl('file:///var/lib/replica', noEnv), { scheme: 'file', path: '/var/lib/replica' });
+  t.same(parseReplicaUrl('FILE:///var/lib/replica/', noEnv), { scheme: 'file', path: '/var/lib/replica' }, 'scheme in any case, trailing slash dropped');
+  t.same(parseReplicaUrl('file:///data/my%20db', noEnv), { scheme: 'file', path: '/data/my db' }, 'percent-escapes decoded');
+  t.same(parseReplicaUrl('file:///a/./b/../c?x=1#frag', noEnv), { scheme: 'file', path: '/a/c' }, 'cleaned, query and fragment ignored');
+  t.same(parseReplicaUrl('file://data/replica', noEnv), { scheme: 'file', path: '/data/replica' }, 'the host is a path segment, as in Litestream');
+  t.same(parseReplicaUrl('file://localhost/x', noEnv), { scheme: 'file', path: '/x' }, 'RFC 8089 localhost');
+  t.same(parseReplicaUrl('file:/abs', noEnv), { scheme: 'file', path: '/abs' });
+  t.same(parseReplicaUrl('  file:///x  ', noEnv), { scheme: 'file', path: '/x' }, 'surrounding blanks trimmed');
+});
+
+t.test('bad file URLs are LTXVFS_ERR_BAD_URL naming the URL', async (t) => {
+  t.throws(() => parseReplicaUrl('file:///a%2Fb', noEnv), { code: 'LTXVFS_ERR_BAD_URL', message: /^bad path in file URL file:\/\/\/a%2Fb: / });
+  t.throws(() => parseReplicaUrl('file://u:secret@host/x', noEnv), {
+    code: 'LTXVFS_ERR_BAD_URL',
+    message: 'malformed file URL: file://***@host/x',
+  });
+  t.throws(() => parseReplicaUrl('file://[::1/x', noEnv), { code: 'LTXVFS_ERR_BAD_URL', message: 'malformed file URL: file://[::1/x' });
+});
+
+t.test('plain paths', async (t) => {
+  t.same(parseReplicaUrl('/srv/replica', noEnv), { scheme: 'file', path: '/srv/replica' });
+  t.same(parseReplicaUrl('replica/dir', noEnv), { scheme: 'file', path: path.resolve('replica/dir') });
+  t.same(parseReplicaUrl('./r', noEnv), { scheme: 'file', path: path.resolve('r') });
+  t.same(parseReplicaUrl('my:dir', noEnv), { scheme: 'file', path: path.resolve('my:dir') }, 'a colon without // is a path');
+});
+
+t.test('LITESTREAM_REPLICA_URL is the default', async (t) => {
+  const env = { LITESTREAM_REPLICA_URL: 'file:///from/env' };
+  t.same(parseReplicaUrl(undefined, env), { scheme: 'file', path: '/from/env' });
+  t.same(parseReplicaUrl('', env), { scheme: 'file', path: '/from/env' });
+  t.same(parseReplicaUrl('  ', env), { scheme: 'file', path: '/from/env' });
+  t.same(parseReplicaUrl('/given', env), { scheme: 'file', path: '/given' }, 'an explicit URL wins');
+  const saved = process.env.LITESTREAM_REPLICA_URL;
+  process.env.LITESTREAM_REPLICA_URL = 's3://from-process-env/db';
+  t.teardown(() => {
+    if (saved === undefined) delete process.env.LITESTREAM_REPLICA_URL;
+    else process.env.LITESTREAM_REPLICA_URL = saved;
+  });
+  t.match(parseReplicaUrl(), { scheme: 's3', bucket: 'from-process-env', path: 'db' }, 'process.env by default');
+});
+
+t.test('no URL and no LITESTREAM_REPLICA_URL is LTXVFS_ERR_BAD_URL', async (t) => {
+  const expected = { code: 'LTXVFS_ERR_BAD_URL', message: 'no replica URL given and LITESTREAM_REPLICA_URL is not set' };
+  t.throws(() => parseReplicaUrl(undefined, noEnv), expected);
+  t.throws(() => parseReplicaUrl('', { LITESTREAM_REPLICA_URL: ' ' }), expected);
+});
+
+t.test('s3 URLs', async (t) => {
+  t.same(parseReplicaUrl('s3://mybucket/db', noEnv), { scheme: 's3', bucket: 'mybucket', path: 'db', params: {} });
+  t.same(parseReplicaUrl('s3://mybucket', noEnv), { scheme: 's3', bucket: 'mybucket', path: '', params: {} });
+  t.same(parseReplicaUrl('s3://mybucket/', noEnv), { scheme: 's3', bucket: 'mybucket', path: '', params: {} });
+  t.same(parseReplicaUrl('S3://mybucket//a//b/../c/', noEnv), { scheme: 's3', bucket: 'mybucket', path: 'a/c', params: {} });
+  t.same(parseReplicaUrl('s3://mybucket/my%20db', noEnv), { scheme: 's3', bucket: 'mybucket', path: 'my db', params: {} });
+  t.same(
+    parseReplicaUrl('s3://b/p?endpoint=http://127.0.0.1:9000&region=us-east-1&forcePathStyle=true&skipVerify=true&region=ignored', noEnv),
+    {
+      scheme: 's3',
+      bucket: 'b',
+      path: 'p',
+      params: { endpoint: 'http://127.0.0.1:9000', region: 'us-east-1', forcePathStyle: 'true', skipVerify: 'true' },
+    },
+    'query parameters, first value wins',
+  );
+  t.same(parseReplicaUrl('s3://b.localhost:9000/db', noEnv), { scheme: 's3', bucket: 'b.localhost:9000', path: 'db', params: {} }, 'host kept whole');
+  t.same(
+    parseReplicaUrl('s3://arn:aws:s3:us-east-1:123456789012:accesspoint/my-ap/db/x?region=us-east-1', noEnv),
+    { scheme: 's3', bucket: 'arn:aws:s3:us-east-1:123456789012:accesspoint/my-ap', path: 'db/x', params: { region: 'us-east-1' } },
+    'access point ARN',
+  );
+  t.same(
+    parseReplicaUrl('s3://arn:aws:s3:us-east-1:123456789012:accesspoint/my-ap', noEnv),
+    { scheme: 's3', bucket: 'arn:aws:s3:us-east-1:123456789012:accesspoint/my-ap', path: '', params: {} },
+  );
+});
+
+t.test('bad s3 URLs are LTXVFS_ERR_BAD_URL, never echoing credentials', async (t) => {
+  t.throws(() => parseReplicaUrl('s3:///db', noEnv), { code: 'LTXVFS_ERR_BAD_URL', message: 's3 URL has no bucket: s3:///db' });
+  t.throws(() => parseReplicaUrl('s3://AKIA:secret@b/db', noEnv), {
+    code: 'LTXVFS_ERR_BAD_URL',
+    message: 'credentials are not allowed in an s3 URL (use AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY): s3://***@b/db',
+  });
+  t.throws(() => parseReplicaUrl('s3://bad bucket/db', noEnv), { code: 'LTXVFS_ERR_BAD_URL', message: 'malformed s3 URL: s3://bad bucket/db' });
+  t.throws(() => parseReplicaUrl('s3://b/%zz', noEnv), { code: 'LTXVFS_ERR_BAD_URL', message: 'bad percent-escape in the path of s3://b/%zz' });
+  t.throws(() => parseReplicaUrl('s3://arn:aws:s3:us-east-1:1:bucket/x', noEnv), {
+    code: 'LTXVFS_ERR_BAD_URL',
+    message: 'bad s3 access point ARN: s3://arn:aws:s3:us-east-1:1:bucket/x',
+  });
+  t.throws(() => parseReplicaUrl('s3://arn:aws:s3:us-east-1:1:accesspoint/', noEnv), { code: 'LTXVFS_ERR_BAD_URL' });
+});
+
+t.test('other schemes', async (t) => {
+  t.throws(() => parseReplicaUrl('ftp://host/x', noEnv), {
+    code: 'LTXVFS_ERR_BAD_URL',
+    key: 'ftp://host/x',
+    message: 'unknown replica URL scheme "ftp" (expected file:// or s3://): ftp://host/x',
+  });
+  t.throws(() => parseReplicaUrl('webdavs://user:pw@host/x', noEnv), {
+    code: 'LTXVFS_ERR_UNSUPPORTED',
+    message: 'webdavs:// replicas are not supported (ltxvfs reads file:// and s3://): webdavs://***@host/x',
+  });
+  for (const scheme of ['gs', 'abs', 'sftp', 'webdav', 'nats', 'oss']) {
+    t.throws(() => parseReplicaUrl(`${scheme}://b/p`, noEnv), { code: 'LTXVFS_ERR_UNSUPPORTED', message: new RegExp(`^${scheme}:// replicas are not supported`) });
+  }
+});
+
+t.test('openReplicaClient', async (t) => {
+  t.test('opens a directory from a URL, a path or the environment', async (t) => {
+    const dir = t.testdir({});
+    for (const url of [`file://${dir}`, dir]) {
+      const client = await openReplicaClient(url);
+      t.equal(client.url, `file://${dir}`);
+      t.same(await client.listLtxFiles(0), []);
+      await client.close();
+    }
+    const client = await openReplicaClient(undefined, { env: { LITESTREAM_REPLICA_URL: dir } });
+    t.ok(client instanceof storage.FileReplicaClient);
+    await client.close();
+  });
+
+  t.test('a missing directory is LTXVFS_ERR_NOT_FOUND unless create', async (t) => {
+    const dir = path.join(t.testdir({}), 'new');
+    await t.rejects(openReplicaClient(`file://${dir}`), { code: 'LTXVFS_ERR_NOT_FOUND', message: `replica directory does not exist: ${dir}` });
+    const client = await openReplicaClient(`file://${dir}`, { create: true });
+    t.equal(client.url, `file://${dir}`);
+    await client.close();
+  });
+
+  t.test('s3 is parsed but not supported yet', async (t) => {
+    await t.rejects(openReplicaClient('s3://b/db?region=x'), {
+      code: 'LTXVFS_ERR_UNSUPPORTED',
+      key: 's3://b/db',
+      message: 's3:// replicas are not supported yet: s3://b/db',
+    });
+  });
+
+  t.test('parse errors reject', async (t) => {
+    await t.rejects(openReplicaClient(undefined, { env: {} }), { code: 'LTXVFS_ERR_BAD_URL' });
+  });
+});
+
+t.test('the storage index re-exports the public surface', async (t) => {
+  t.equal(storage.openReplicaClient, openReplicaClient);
+  t.equal(storage.parseReplicaUrl, parseReplicaUrl);
+  t.type(storage.openFileReplica, 'function');
+});
