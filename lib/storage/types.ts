@@ -26,7 +26,7 @@ export interface LtxFileInfo {
 export interface WriteOptions {
   /** Create-only: fail with `LTXVFS_ERR_PRECONDITION` if the key exists (S3 `If-None-Match: *`). */
   ifNoneMatch?: boolean;
-  /** Replace only if the current object has this ETag (S3 `If-Match`). */
+  /** Replace only if the current object has this ETag (S3 `If-Match`); a missing object fails the precondition too. */
   ifMatch?: string;
   /** LTX header timestamp in ms: kept as file mtime / `litestream-timestamp` metadata (FORMATS.md §4.1). */
   timestamp?: number;
@@ -60,14 +60,18 @@ export interface ReplicaClient {
   /**
    * Write an object atomically (readers see the old object or the whole new one).
    * @returns the new ETag.
-   * @throws LtxvfsError `LTXVFS_ERR_PRECONDITION` when `ifNoneMatch`/`ifMatch` fails; `LTXVFS_ERR_STORAGE`; `LTXVFS_ERR_BAD_KEY`.
+   * ETags are opaque strings, compared only for equality (file://: a content hash; s3://: the response ETag).
+   * @throws LtxvfsError `LTXVFS_ERR_PRECONDITION` when `ifNoneMatch`/`ifMatch` fails (with
+   *   `ifMatch` also when the object does not exist — the S3 client maps S3's 404 to this);
+   *   `LTXVFS_ERR_STORAGE`; `LTXVFS_ERR_BAD_KEY`; `LTXVFS_ERR_USAGE` (both conditions given).
    */
   write(key: string, data: Uint8Array, options?: WriteOptions): Promise<{ etag: string }>;
   /**
    * Delete an object; deleting a missing key is not an error unless `ifMatch` is given.
-   * @throws LtxvfsError `LTXVFS_ERR_PRECONDITION`, `LTXVFS_ERR_STORAGE`, `LTXVFS_ERR_BAD_KEY`.
+   * @throws LtxvfsError `LTXVFS_ERR_PRECONDITION` (with `ifMatch`: another ETag, or no object),
+   *   `LTXVFS_ERR_STORAGE`, `LTXVFS_ERR_BAD_KEY`.
    */
   delete(key: string, options?: { ifMatch?: string }): Promise<void>;
-  /** Release connections and handles. */
+  /** Release connections and handles. Idempotent; afterwards every other method fails with `LTXVFS_ERR_CLOSED`. */
   close(): Promise<void>;
 }
