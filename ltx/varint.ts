@@ -70,29 +70,35 @@ export function encodeUvarint(value: number): Uint8Array {
 
 /**
  * Read one uvarint from `buf` at `offset` following Go's `binary.Uvarint`. Returns
- * `[value, bytesRead]`. `where` prefixes error messages (e.g. the file name).
+ * `[value, bytesRead]`. `where` prefixes error messages (e.g. the file name);
+ * `baseOffset` is added to offsets in messages when `buf` is a slice of a larger file.
  * @throws LtxvfsError `LTXVFS_ERR_CORRUPT` if the buffer ends inside the varint
  *   (truncated), it overflows 64 bits (an 11th byte, or a 10th byte > 1), or the value
  *   exceeds `Number.MAX_SAFE_INTEGER`.
  */
-export function decodeUvarint(buf: Uint8Array, offset: number, where = 'uvarint'): [value: number, bytesRead: number] {
+export function decodeUvarint(
+  buf: Uint8Array,
+  offset: number,
+  where = 'uvarint',
+  baseOffset = 0,
+): [value: number, bytesRead: number] {
   let value = 0;
   let scale = 1;
   for (let i = 0; i < MAX_VARINT_LEN64; i++) {
     if (offset + i >= buf.length) {
-      throw new LtxvfsError('LTXVFS_ERR_CORRUPT', `${where}: varint at offset ${offset} truncated after ${i} bytes`);
+      throw new LtxvfsError('LTXVFS_ERR_CORRUPT', `${where}: varint at offset ${baseOffset + offset} truncated after ${i} bytes`);
     }
     const b = buf[offset + i];
     if (b < 0x80) {
       if (i === MAX_VARINT_LEN64 - 1 && b > 1) break;
       value += b * scale;
       if (value > Number.MAX_SAFE_INTEGER) {
-        throw new LtxvfsError('LTXVFS_ERR_CORRUPT', `${where}: varint at offset ${offset} exceeds 2^53 - 1`);
+        throw new LtxvfsError('LTXVFS_ERR_CORRUPT', `${where}: varint at offset ${baseOffset + offset} exceeds 2^53-1`);
       }
       return [value, i + 1];
     }
     value += (b & 0x7f) * scale;
     scale *= 0x80;
   }
-  throw new LtxvfsError('LTXVFS_ERR_CORRUPT', `${where}: varint at offset ${offset} overflows 64 bits`);
+  throw new LtxvfsError('LTXVFS_ERR_CORRUPT', `${where}: varint at offset ${baseOffset + offset} overflows 64 bits`);
 }

@@ -1,0 +1,232 @@
+/**
+ * The LTX page index (FORMATS.md §1.6) and how to find it from the end of a file with
+ * range reads (§1.8): uvarint triples (pgno, absolute frame offset, frame size), a 0
+ * terminator, then a u64 with the byte length of the varints including the terminator.
+ * After superfly/ltx encoder.go `encodePageIndex` and decoder.go `DecodePageIndex`,
+ * whose reader ignores the size field; here it must match (§1.9).
+ */
+import { lockPgno } from './checksum.js';
+import { LtxvfsError, type LtxvfsErrorCode } from './errors.js';
+import { PAGE_HEADER_SIZE, SIZE_PREFIX_SIZE } from './frame.js';
+import { HEADER_SIZE, isSnapshot, type LtxHeader } from './header.js';
+import { decodeTrailer, TRAILER_SIZE, type LtxTrailer } from './trailer.js';
+import { decodeUvarint, MAX_VARINT_LEN64, putUvarint, uvarintSize } from './varint.js';
+
+/** Where one page's frame lies in its LTX file. */
+export interface PageIndexEntry {
+  /** Page number (≥ 1). */
+  pgno: number;
+  /** Absolute byte offset of the frame (its page header) from the start of the file. */
+  offset: number;
+  /** Frame size in bytes: page header (6) + size prefix (4, v3-block) + LZ4 payload. */
+  size: number;
+}
+
+/** Bytes of the u64 that follows the index varints and holds their length. */
+export const PAGE_INDEX_SIZE_FIELD = 8;
+
+/** Bytes at the end of every v3 file after the index varints: size field + trailer. */
+export const INDEX_TAIL_SIZE = PAGE_INDEX_SIZE_FIELD + TRAILER_SIZE;
+
+/**
+ * Smallest v3 file: header, terminator, an empty index (one 0 byte), size field, trailer.
+ */
+export const MIN_LTX_FILE_SIZE = HEADER_SIZE + PAGE_HEADER_SIZE + 1 + INDEX_TAIL_SIZE;
+
+/** Smallest frame: page header plus a size prefix (v3-block) or an LZ4 magic (v3-frame). */
+const MIN_FRAME_SIZE = PAGE_HEADER_SIZE + SIZE_PREFIX_SIZE;
+
+/**
+ * Encode the page index for `entries` (FORMATS.md §1.6): minimal uvarints per entry, a
+ * 0 terminator, then the u64 big-endian length of the varints including the terminator.
+ * Entries are written in the order given (the encoder passes them ascending).
+ * @throws LtxvfsError `LTXVFS_ERR_USAGE` if a value is not a non-negative safe integer.
+ */
+export function encodePageIndex(entries: readonly PageIndexEntry[]): Uint8Array {
+  let varintBytes = 1;
+  for (const e of entries) varintBytes += uvarintSize(e.pgno) + uvarintSize(e.offset) + uvarintSize(e.size);
+  const out = new Uint8Array(varintBytes + PAGE_INDEX_SIZE_FIELD);
+  let p = 0;
+  for (const e of entries) {
+    p = putUvarint(out, p, e.pgno);
+    p = putUvarint(out, p, e.offset);
+    p = putUvarint(out, p, e.size);
+  }
+  out[p++] = 0;
+  new DataView(out.buffer).setBigUint64(p, BigInt(varintBytes));
+  return out;
+}
+
+/**
+ * Parse index entries from `buf[start]` up to the 0 terminator, never reading at or past
+ * `limit`. `baseOffset` is the file offset of `buf[0]` and `fileSize` the file's length,
+ * both only for messages. Returns the entries
+ * and the position just past the terminator. Structure only; see {@link checkPageIndexLayout}.
+ * @throws LtxvfsError `LTXVFS_ERR_CORRUPT` if a varint is malformed, or "page index
+ *   truncated" if `limit` comes before the terminator.
+ */
+export function parsePageIndexEntries(
+  buf: Uint8Array,
+  start: number,
+  limit: number,
+  where: string,
+  baseOffset = 0,
+  fileSize?: number,
+): { entries: PageIndexEntry[]; end: number } {
+  const view = limit < buf.length ? buf.subarray(0, limit) : buf;
+  const at = `${where}: page index`;
+  let p = start;
+  const read = (): number => {
+    // A varint cut by the limit has only continuation bytes up to it.
+    let q = p;
+    while (q < view.length && q - p < MAX_VARINT_LEN64 && view[q] >= 0x80) q++;
+    if (q >= view.length) {
+      throw new LtxvfsError(
+        'LTXVFS_ERR_CORRUPT',
+        `${at} truncated: no 0 terminator before offset ${baseOffset + view.length} (the index starts at ${baseOffset + start}` +
+          (fileSize === undefined ? ')' : `, the file is ${fileSize} bytes)`),
+        { key: where },
+      );
+    }
+    const [value, n] = decodeUvarint(view, p, at, baseOffset);
+    p += n;
+    return value;
+  };
+  const entries: PageIndexEntry[] = [];
+  for (;;) {
+    const pgno = read();
+    if (pgno === 0) return { entries, end: p };
+    const offset = read();
+    entries.push({ pgno, offset, size: read() });
+  }
+}
+
+/**
+ * Check the layout the index describes (FORMATS.md §1.6, §1.9): pgno strictly ascending
+ * (so never 0 twice or out of order), each frame at least 10 bytes, and frames back to
+ * back from byte 100 up to the 6-byte terminator right before `indexOffset` — which is
+ * how every encoder lays them out, and what makes a range read of one entry exactly one
+ * frame. Implies offsets ≥ 100, ascending, non-overlapping, and
+ * offset + size ≤ indexOffset − 6.
+ * @throws LtxvfsError `LTXVFS_ERR_CORRUPT` naming the first bad entry.
+ */
+export function checkPageIndexLayout(entries: readonly PageIndexEntry[], indexOffset: number, where: string): void {
+  let expectedOffset = HEADER_SIZE;
+  let prevPgno = 0;
+  entries.forEach((e, i) => {
+    const fail = (msg: string): never => {
+      throw new LtxvfsError('LTXVFS_ERR_CORRUPT', `${where}: page index entry ${i} (page ${e.pgno}): ${msg}`, { key: where });
+    };
+    if (e.pgno <= prevPgno) fail(`pgno invalid (not above the previous entry's ${prevPgno})`);
+    if (e.offset !== expectedOffset) {
+      fail(`offset ${e.offset} invalid (expected ${expectedOffset}: frames are contiguous from byte ${HEADER_SIZE})`);
+    }
+    if (e.size < MIN_FRAME_SIZE) fail(`size ${e.size} invalid (a frame has at least ${MIN_FRAME_SIZE} bytes)`);
+    prevPgno = e.pgno;
+    expectedOffset = e.offset + e.size;
+  });
+  if (expectedOffset + PAGE_HEADER_SIZE !== indexOffset) {
+    throw new LtxvfsError(
+      'LTXVFS_ERR_CORRUPT',
+      `${where}: page index at offset ${indexOffset} does not follow the frames (they end at ${expectedOffset}, plus the ${PAGE_HEADER_SIZE}-byte terminator)`,
+      { key: where },
+    );
+  }
+}
+
+/**
+ * Check page numbers against the header (FORMATS.md §1.5, §1.9): every pgno ≤ commit,
+ * none is the lock page (§7.2), and a snapshot holds every page 1…commit except the lock
+ * page. `pgnos` must already be strictly ascending (see {@link checkPageIndexLayout}).
+ * Useful on an index read from the tail, where no frame has been seen yet.
+ * @throws LtxvfsError with `code` (default `LTXVFS_ERR_CORRUPT`) naming the first
+ *   offending page.
+ */
+export function checkPagesAgainstHeader(
+  header: Pick<LtxHeader, 'pageSize' | 'commit' | 'minTXID'>,
+  pgnos: readonly number[],
+  where: string,
+  code: LtxvfsErrorCode = 'LTXVFS_ERR_CORRUPT',
+): void {
+  const fail = (msg: string): never => {
+    throw new LtxvfsError(code, `${where}: ${msg}`, { key: where });
+  };
+  const lock = lockPgno(header.pageSize);
+  for (const pgno of pgnos) {
+    if (pgno > header.commit) fail(`page ${pgno} invalid (beyond commit ${header.commit})`);
+    if (pgno === lock) fail(`page ${pgno} invalid (the lock page for page size ${header.pageSize} is never stored)`);
+  }
+  if (isSnapshot(header)) {
+    const expected = header.commit - (header.commit >= lock ? 1 : 0);
+    if (pgnos.length !== expected) {
+      // Ascending, ≤ commit and lock-free, so the first gap is where pgno ≠ its rank.
+      let missing = 1;
+      for (const pgno of pgnos) {
+        if (missing === lock) missing++;
+        if (pgno !== missing) break;
+        missing++;
+      }
+      if (missing === lock) missing++;
+      fail(`snapshot incomplete: page ${missing} missing (a snapshot holds all ${expected} pages 1…${header.commit} except the lock page)`);
+    }
+  }
+}
+
+/** Found index of {@link readPageIndexFromTail}. */
+export interface FoundPageIndex {
+  /** Entries in ascending pgno, offsets absolute in the file. */
+  entries: PageIndexEntry[];
+  /** The trailer (last 16 bytes of the file). */
+  trailer: LtxTrailer;
+  /** File offset of the first index varint (right after the page block terminator). */
+  indexOffset: number;
+}
+
+/**
+ * Locate and parse the page index from the end of a file (FORMATS.md §1.8). `tail`
+ * holds bytes `[tailOffset, fileSize)` (a whole file: tailOffset 0). Reads the u64 index
+ * size 24 bytes from the end; if the index starts before `tailOffset`, returns
+ * `{ needOffset }` and the caller reads `[needOffset, fileSize)` and calls again.
+ * Otherwise returns the entries, the trailer and the index offset, after checking: the
+ * size field is plausible and equals the varint length (terminator last), and the entry
+ * layout per {@link checkPageIndexLayout}. Does not check pgno against the header; see
+ * {@link checkPagesAgainstHeader}.
+ * @throws LtxvfsError `LTXVFS_ERR_USAGE` if `tail.length !== fileSize - tailOffset`;
+ *   `LTXVFS_ERR_CORRUPT` if the file is too small to be v3, or any check fails.
+ */
+export function readPageIndexFromTail(
+  tail: Uint8Array,
+  tailOffset: number,
+  fileSize: number,
+  where: string,
+): FoundPageIndex | { needOffset: number } {
+  if (tailOffset < 0 || tailOffset + tail.length !== fileSize) {
+    throw new LtxvfsError(
+      'LTXVFS_ERR_USAGE',
+      `${where}: page index: tail of ${tail.length} bytes at offset ${tailOffset} does not end at the file size ${fileSize}`,
+      { key: where },
+    );
+  }
+  const fail = (msg: string): never => {
+    throw new LtxvfsError('LTXVFS_ERR_CORRUPT', `${where}: ${msg}`, { key: where });
+  };
+  if (fileSize < MIN_LTX_FILE_SIZE) fail(`truncated: file of ${fileSize} bytes is smaller than the smallest LTX v3 file (${MIN_LTX_FILE_SIZE})`);
+  if (tail.length < INDEX_TAIL_SIZE) return { needOffset: fileSize - INDEX_TAIL_SIZE };
+  const sizeFieldPos = tail.length - INDEX_TAIL_SIZE;
+  const sizeField = new DataView(tail.buffer, tail.byteOffset + sizeFieldPos, PAGE_INDEX_SIZE_FIELD).getBigUint64(0);
+  const maxSize = fileSize - INDEX_TAIL_SIZE - HEADER_SIZE - PAGE_HEADER_SIZE;
+  if (sizeField < 1n || sizeField > BigInt(maxSize)) {
+    fail(`page index size field ${sizeField} invalid (must be 1…${maxSize} for a ${fileSize}-byte file)`);
+  }
+  const indexOffset = fileSize - INDEX_TAIL_SIZE - Number(sizeField);
+  if (indexOffset < tailOffset) return { needOffset: indexOffset };
+  if (tail[sizeFieldPos - 1] !== 0) {
+    fail(`page index size field ${sizeField} invalid (the byte before it, at offset ${fileSize - INDEX_TAIL_SIZE - 1}, is not the 0 terminator)`);
+  }
+  const { entries, end } = parsePageIndexEntries(tail, indexOffset - tailOffset, sizeFieldPos, where, tailOffset);
+  if (end !== sizeFieldPos) {
+    fail(`page index size field ${sizeField} invalid (the entries and terminator take ${end - (indexOffset - tailOffset)} bytes)`);
+  }
+  checkPageIndexLayout(entries, indexOffset, where);
+  return { entries, trailer: decodeTrailer(tail, where), indexOffset };
+}
