@@ -129,7 +129,7 @@ export class Fetcher {
 
   async #read(version: PageIndex, file: LtxFile, from: number, to: number, offset: number, length: number, waiting: InFlight[]): Promise<void> {
     try {
-      const bytes = await this.#queue.add(() => this.#client.readRange(file.info.key, offset, length), { throwOnTimeout: true });
+      const bytes = await this.#queue.add(() => this.#client.readRange(file.info.key, offset, length));
       this.counters.readRequests++;
       this.counters.bytesRead += bytes.byteLength;
       for (let n = from; n <= to; n++) {

@@ -152,7 +152,7 @@ export class ReplicaReader implements PageSource {
 export async function buildVersion(
   client: ReplicaClient, plan: LtxFileInfo[], cache: PageCache, fetcher: Fetcher, counters: ReadCounters,
 ): Promise<PageIndex> {
-  const run = <T>(task: () => Promise<T>): Promise<T> => fetcher.queue.add(task, { throwOnTimeout: true });
+  const run = <T>(task: () => Promise<T>): Promise<T> => fetcher.queue.add(task);
   const loaded = await Promise.all(plan.map((info) => loadLtxFile(client, info, counters, run)));
   let version = PageIndex.empty();
   for (const { file } of loaded) version = version.apply(file);
