@@ -40,8 +40,8 @@ function decodeBlock(src: Uint8Array, size: number, fail: (msg: string) => never
     out = wasmDecompress(scratch.subarray(0, src.length + 4));
   } catch (err) {
     // lz4-wasm-nodejs throws plain strings such as "the offset to copy is not contained
-    // in the decompressed buffer".
-    return fail(`LZ4 block of ${src.length} bytes invalid (${err instanceof Error ? err.message : String(err)})`);
+    // in the decompressed buffer" (or a RuntimeError if the wasm traps).
+    return fail(`LZ4 block of ${src.length} bytes invalid (${String(err)})`);
   }
   // The library already refuses any other size; this keeps the guarantee local.
   if (out.length !== size) return fail(`LZ4 block of ${src.length} bytes decodes to ${out.length} bytes, expected ${size}`);
@@ -149,11 +149,12 @@ export function decompressFrame(
     const n = word & ~BLOCK_UNCOMPRESSED;
     const stored = (word & BLOCK_UNCOMPRESSED) !== 0;
     if (n > maxBlockSize) fail(`block of ${n} bytes invalid (exceeds the frame's maximum ${maxBlockSize})`);
-    need(p, n + (blockChecksums ? 4 : 0), `block of ${n} bytes`);
-    if (blockChecksums && xxh32(src, p, p + n) !== u32le(src, p + n)) fail(`block checksum mismatch at offset ${p + n}`);
     // A full-sized block decodes to maxBlockSize bytes; the last one to what remains.
     const want = Math.min(maxBlockSize, pageSize - produced);
     if (stored ? n > pageSize - produced : want === 0) fail(`blocks decode to more than ${pageSize} bytes`);
+    if (!stored && n > lz4BlockBound(want)) fail(`block of ${n} bytes invalid (exceeds the LZ4 bound ${lz4BlockBound(want)} of its ${want} bytes)`);
+    need(p, n + (blockChecksums ? 4 : 0), `block of ${n} bytes`);
+    if (blockChecksums && xxh32(src, p, p + n) !== u32le(src, p + n)) fail(`block checksum mismatch at offset ${p + n}`);
     let chunk: Uint8Array;
     if (stored) {
       chunk = src.subarray(p, p + n);

@@ -172,3 +172,14 @@ export function rawLtx(
   resealFile(out);
   return out;
 }
+
+/** Incompressible deterministic bytes (xorshift32). */
+export function randomBytes(n: number, seed = 1): Uint8Array {
+  let s = seed >>> 0 || 1;
+  return Uint8Array.from({ length: n }, () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return s & 0xff;
+  });
+}
