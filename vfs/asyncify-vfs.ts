@@ -317,7 +317,9 @@ export class LtxAsyncVFS extends FacadeVFS {
 
   override jClose(pFile: number): number {
     return this.#guard(() => {
-      const file = this.#file(pFile);
+      const file = this.#files.get(pFile);
+      // SQLite closes a file whose xOpen failed, too: nothing to do then.
+      if (file === undefined) return VFS.SQLITE_OK;
       this.#files.delete(pFile);
       if (file.kind === 'database' && file.version !== undefined) {
         const version = file.version;

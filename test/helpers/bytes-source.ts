@@ -9,7 +9,35 @@
  * only read from a version that is pinned, within `1…commit`, and every `acquire` is
  * released.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { PageSource, PageVersion } from '../../lib/page-source.js';
+
+/** The Chinook sample database (MIT), 1 MB, page size 4096. */
+export const CHINOOK_PATH = '/work/shared/fixtures/chinook/Chinook_Sqlite.sqlite';
+
+/** The bytes of the Chinook sample database. */
+export function chinookBytes(): Uint8Array {
+  return new Uint8Array(readFileSync(CHINOOK_PATH));
+}
+
+/**
+ * The bytes of a database file made by the sqlite3 CLI (`/usr/bin/sqlite3`) running
+ * `sql` on a new file. A WAL-mode database is checkpointed when the CLI exits, so the
+ * file holds every page (its header still says WAL: bytes 18/19 = 2).
+ */
+export function sqliteCliDatabase(sql: string): Uint8Array {
+  const dir = mkdtempSync(join(tmpdir(), 'ltxvfs-db-'));
+  try {
+    const path = join(dir, 'db.sqlite');
+    execFileSync('sqlite3', [path], { input: sql });
+    return new Uint8Array(readFileSync(path));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 /** A version of a {@link BytesSource}: the {@link PageVersion} fields and its bytes. */
 export interface BytesVersion extends PageVersion {
