@@ -178,9 +178,11 @@ export class PageIndex implements PageVersion {
       c.entries[i & CHUNK_MASK] = n;
     }
     // Truncate to commit: clear the tail of the last chunk if it still holds pages beyond commit.
+    // The chunk holding page `commit`, not the last one copied: a file that grows the
+    // database into a chunk it writes nothing to must not cut the chunk before it.
     const tail = h.commit & CHUNK_MASK;
-    const lastChunk = chunks.length - 1;
-    if (tail !== 0 && lastChunk >= 0 && chunks[lastChunk] !== undefined) {
+    const lastChunk = Math.ceil(h.commit / CHUNK_SIZE) - 1;
+    if (tail !== 0 && chunks[lastChunk] !== undefined) {
       const c = chunks[lastChunk]!;
       if (c.files.some((f, slot) => slot >= tail && f !== undefined)) {
         writable(lastChunk).files.fill(undefined, tail);
