@@ -27,10 +27,20 @@ function frameKey(ref: FrameRef): number {
   return ref.file.id * 0x1_0000_0000 + ref.entry;
 }
 
+/**
+ * quick-lru keeps up to 2 × maxSize − 1 items, so half the pages that fit (at least one,
+ * for a cache of one page or more).
+ */
+function itemBound(maxBytes: number, pageBytes: number): number {
+  return Math.max(1, Math.floor(maxBytes / pageBytes / 2));
+}
+
 /** A byte-bounded LRU of decompressed pages. */
 export class PageCache {
   readonly #lru: QuickLRU<number, Uint8Array>;
   readonly #maxBytes: number;
+  /** Largest page seen (or the hint): the item bound assumes every page is this big. */
+  #pageBytes: number;
   #bytes = 0;
   #hits = 0;
   #misses = 0;
@@ -47,9 +57,9 @@ export class PageCache {
       throw new RangeError(`cache size must be a non-negative number of bytes, got ${maxBytes}`);
     }
     this.#maxBytes = maxBytes;
-    const items = Math.max(1, Math.floor(maxBytes / pageSizeHint / 2));
+    this.#pageBytes = pageSizeHint;
     this.#lru = new QuickLRU<number, Uint8Array>({
-      maxSize: items,
+      maxSize: itemBound(maxBytes, pageSizeHint),
       onEviction: (_key, page) => {
         this.#bytes -= page.byteLength;
         this.#evictions++;
@@ -71,13 +81,20 @@ export class PageCache {
   }
 
   /**
-   * Cache the decompressed page of `ref` (dropped if caching is off). A frame's page
-   * never changes, so a frame already cached is left as it is.
+   * Cache the decompressed page of `ref` (dropped if caching is off or the page alone
+   * exceeds the cache size). A frame's page never changes, so a frame already cached is
+   * left as it is.
    */
   set(ref: FrameRef, page: Uint8Array): void {
-    if (this.#maxBytes === 0) return;
+    if (page.byteLength > this.#maxBytes) return;
     const key = frameKey(ref);
     if (this.#lru.has(key)) return;
+    if (page.byteLength > this.#pageBytes) {
+      // Pages larger than the hint (the replica's page size is known only after the cache
+      // is made): shrink the item bound so the byte bound still holds.
+      this.#pageBytes = page.byteLength;
+      this.#lru.resize(itemBound(this.#maxBytes, page.byteLength));
+    }
     this.#bytes += page.byteLength;
     this.#lru.set(key, page);
   }
