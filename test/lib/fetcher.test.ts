@@ -1,0 +1,234 @@
+import t, { type Test } from 'tap';
+import { join } from 'node:path';
+import { Fetcher, newReadCounters, type FetcherOptions } from '../../lib/fetcher.js';
+import { PageCache } from '../../lib/page-cache.js';
+import { PageIndex, type FrameRef, type LtxFile } from '../../lib/page-index.js';
+import { loadLtxFile } from '../../lib/ltx-loader.js';
+import { listReplica } from '../../lib/replica.js';
+import { LtxvfsError } from '../../ltx/errors.js';
+import { bytesEqual, CountingClient, flipBit, randomPage, rejectsLtx, writeLtx, type Page } from '../helpers/replica-builder.js';
+
+const PAGES = 100;
+/** Incompressible 4 KiB pages: every frame is 4124 bytes (10 + a literal-only LZ4 block of 4114), so windows hold 7 frames per 32 KiB. */
+const data: Page[] = Array.from({ length: PAGES }, (_, i) => ({ pgno: i + 1, data: randomPage(i + 1) }));
+
+interface Setup {
+  dir: string;
+  client: CountingClient;
+  file: LtxFile;
+  version: PageIndex;
+  cache: PageCache;
+  fetcher: Fetcher;
+  counters: ReturnType<typeof newReadCounters>;
+  ref: (pgno: number) => FrameRef;
+  path: string;
+}
+
+/** A replica with one 100-page snapshot (~410 KB), its page index loaded, and a fresh fetcher over it. */
+async function setup(t: Test, options: FetcherOptions & { cacheBytes?: number; extra?: Page[] } = {}): Promise<Setup> {
+  const dir = t.testdir();
+  const { path } = await writeLtx(dir, { minTXID: 1, maxTXID: 1, pageSize: 4096, commit: PAGES, pages: data });
+  if (options.extra !== undefined) await writeLtx(dir, { minTXID: 2, maxTXID: 2, pageSize: 4096, commit: PAGES, pages: options.extra });
+  const client = await CountingClient.open(dir);
+  t.teardown(() => client.close());
+  const infos = await listReplica(client);
+  let version = PageIndex.empty();
+  let file!: LtxFile;
+  for (const info of infos) {
+    const loaded = await loadLtxFile(client, info, newReadCounters());
+    if (file === undefined) t.equal(loaded.pages, undefined, 'large file: index from the tail, no pages');
+    file ??= loaded.file;
+    version = version.apply(loaded.file);
+  }
+  client.reset();
+  const counters = newReadCounters();
+  const cache = new PageCache(options.cacheBytes ?? 64 << 20);
+  const fetcher = new Fetcher(client, cache, counters, options);
+  const ref = (pgno: number): FrameRef => ({ file, entry: pgno - 1 });
+  return { dir, client, file, version, cache, fetcher, counters, ref, path: path! };
+}
+
+/** Read page `pgno` the way ReplicaReader does: the cache first, the fetcher on a miss. */
+async function readPage(s: Setup, pgno: number, version = s.version): Promise<Uint8Array> {
+  const ref = version.get(pgno)!;
+  return s.cache.get(ref) ?? (await s.fetcher.fetch(version, ref));
+}
+
+/** Frames (1-based pgnos) covered by each logged read of the snapshot. */
+function framesPerRead(s: Setup): number[][] {
+  return s.client.reads.map((r) => s.file.entries.filter((e) => e.offset >= r.offset && e.offset + e.size <= r.offset + r.length).map((e) => e.pgno));
+}
+
+t.test('a miss reads exactly its frame and caches the validated page', async (t) => {
+  const s = await setup(t);
+  const page = await s.fetcher.fetch(s.version, s.ref(50));
+  t.ok(bytesEqual(page, data[49].data), 'page 50 as written');
+  const e = s.file.entries[49];
+  t.same(s.client.reads, [{ key: s.file.info.key, offset: e.offset, length: e.size }]);
+  t.same(s.counters, { readRequests: 1, pagesFetched: 1, bytesRead: e.size });
+  t.equal(s.cache.get(s.ref(50)), page);
+  t.equal(s.fetcher.queue.concurrency, 8, 'default concurrency');
+});
+
+t.test('two concurrent fetches of one frame cost one read', async (t) => {
+  const s = await setup(t);
+  const release = s.client.hold();
+  const a = s.fetcher.fetch(s.version, s.ref(7));
+  const b = s.fetcher.fetch(s.version, s.ref(7));
+  t.equal(a, b, 'the same in-flight promise');
+  release();
+  const [pa, pb] = await Promise.all([a, b]);
+  t.equal(pa, pb);
+  t.equal(s.client.reads.length, 1);
+  t.equal(s.counters.pagesFetched, 1);
+});
+
+t.test('a fetch of a frame already being prefetched joins that read', async (t) => {
+  const s = await setup(t);
+  await s.fetcher.fetch(s.version, s.ref(1));
+  const release = s.client.hold();
+  const run = s.fetcher.fetch(s.version, s.ref(2)); // sequential: frames 2…8 in one read
+  const joined = s.fetcher.fetch(s.version, s.ref(5));
+  release();
+  t.ok(bytesEqual(await run, data[1].data));
+  t.ok(bytesEqual(await joined, data[4].data));
+  t.same(framesPerRead(s), [[1], [2, 3, 4, 5, 6, 7, 8]]);
+});
+
+t.test('sequential misses coalesce frames into growing reads; random misses read one frame each', async (t) => {
+  const s = await setup(t);
+  for (let pgno = 1; pgno <= PAGES; pgno++) t.ok(bytesEqual(await readPage(s, pgno), data[pgno - 1].data), `page ${pgno}`);
+  const runs = framesPerRead(s).map((f) => f.length);
+  // Windows 0, 32, 64, 128, 256 KiB… hold 1, 7, 15, 31 frames, then the rest (46 < 63).
+  t.same(runs, [1, 7, 15, 31, 46]);
+  t.equal(s.counters.readRequests, 5);
+  t.equal(s.counters.pagesFetched, PAGES);
+  t.equal(s.counters.bytesRead, s.client.reads.reduce((n, r) => n + r.length, 0));
+
+  const r = await setup(t);
+  for (const pgno of [50, 10, 80, 30, 31, 90, 60]) t.ok(bytesEqual(await readPage(r, pgno), data[pgno - 1].data));
+  t.same(framesPerRead(r).map((f) => f.length), [1, 1, 1, 1, 7, 1, 1], 'only 30 → 31 was sequential');
+  t.same(framesPerRead(r)[4], [31, 32, 33, 34, 35, 36, 37]);
+});
+
+t.test('minWindowBytes prefetches after a random miss too', async (t) => {
+  const s = await setup(t, { minWindowBytes: 3 * 4124 });
+  await s.fetcher.fetch(s.version, s.ref(20));
+  t.same(framesPerRead(s), [[20, 21, 22]]);
+  t.ok(s.cache.has(s.ref(22)));
+});
+
+t.test('a read stops before frames that are cached, in flight, or not current', async (t) => {
+  const s = await setup(t);
+  s.cache.set(s.ref(5), data[4].data);
+  await s.fetcher.fetch(s.version, s.ref(1));
+  await s.fetcher.fetch(s.version, s.ref(2));
+  t.same(framesPerRead(s), [[1], [2, 3, 4]], 'stops before cached page 5');
+
+  s.client.reset();
+  const release = s.client.hold();
+  const p43 = s.fetcher.fetch(s.version, s.ref(43)); // random: frame 43 only
+  const p40 = s.fetcher.fetch(s.version, s.ref(40)); // random: frame 40 only
+  const p41 = s.fetcher.fetch(s.version, s.ref(41)); // sequential: 41, 42, then 43 is in flight
+  release();
+  const pages = await Promise.all([p43, p40, p41]);
+  t.ok(bytesEqual(pages[2], data[40].data));
+  t.same(framesPerRead(s), [[43], [40], [41, 42]], 'stops before page 43, in flight at the time');
+
+  // A newer file replaces pages 10 and 12: a read of the old file for a version that
+  // serves those from the newer file stops before them.
+  const n = await setup(t, { extra: [{ pgno: 10, data: randomPage(1000) }, { pgno: 12, data: randomPage(1001) }] });
+  t.equal(n.version.get(10)!.file.info.maxTXID, 2);
+  await n.fetcher.fetch(n.version, n.ref(8));
+  await n.fetcher.fetch(n.version, n.ref(9));
+  t.same(framesPerRead(n), [[8], [9]], 'page 10 of the old file is not current');
+  t.ok(bytesEqual(await readPage(n, 10), randomPage(1000)), 'page 10 from the newer file');
+});
+
+t.test('concurrency bounds the reads in flight', async (t) => {
+  const s = await setup(t, { concurrency: 2 });
+  const release = s.client.hold();
+  const all = [60, 10, 80, 30, 50].map((pgno) => s.fetcher.fetch(s.version, s.ref(pgno)));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  t.equal(s.client.reads.length, 2, 'two reads started, three queued');
+  t.equal(s.fetcher.queue.size, 3);
+  release();
+  const pages = await Promise.all(all);
+  t.ok(bytesEqual(pages[4], data[49].data));
+  t.equal(s.client.reads.length, 5);
+});
+
+t.test('a failed read rejects, caches nothing, and the next fetch reads again', async (t) => {
+  const s = await setup(t);
+  const failure = new LtxvfsError('LTXVFS_ERR_STORAGE', `read ${s.file.info.key}: injected failure`, { key: s.file.info.key });
+  s.client.fault = () => failure;
+  await t.rejects(s.fetcher.fetch(s.version, s.ref(30)), failure);
+  t.notOk(s.cache.has(s.ref(30)));
+  t.same(s.counters, { readRequests: 0, pagesFetched: 0, bytesRead: 0 });
+  s.client.fault = undefined;
+  t.ok(bytesEqual(await s.fetcher.fetch(s.version, s.ref(30)), data[29].data));
+  t.equal(s.client.reads.length, 2);
+});
+
+t.test('a failed read of a coalesced range rejects the asked page; its prefetched frames fail quietly', async (t) => {
+  const s = await setup(t);
+  const unhandled: unknown[] = [];
+  const onUnhandled = (err: unknown): void => void unhandled.push(err);
+  process.on('unhandledRejection', onUnhandled);
+  t.teardown(() => void process.off('unhandledRejection', onUnhandled));
+  await s.fetcher.fetch(s.version, s.ref(1));
+  s.client.fault = (call) => (call.length > 5000 ? new LtxvfsError('LTXVFS_ERR_STORAGE', `read ${call.key}: injected`) : undefined);
+  await rejectsLtx(t, s.fetcher.fetch(s.version, s.ref(2)), 'LTXVFS_ERR_STORAGE', s.file.info.key, /injected/);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  t.same(unhandled, [], 'no unhandled rejection from the prefetched frames');
+  for (let pgno = 2; pgno <= 8; pgno++) t.notOk(s.cache.has(s.ref(pgno)), `page ${pgno} not cached`);
+  s.client.fault = undefined;
+  t.ok(bytesEqual(await s.fetcher.fetch(s.version, s.ref(5)), data[4].data), 'page 5 is read afresh');
+});
+
+t.test('a frame whose page number was damaged gives LTXVFS_ERR_CORRUPT naming the file', async (t) => {
+  const s = await setup(t);
+  const e = s.file.entries[19];
+  await flipBit(s.path, e.offset + 3, 2); // pgno 20 → 16
+  await rejectsLtx(t, s.fetcher.fetch(s.version, s.ref(20)), 'LTXVFS_ERR_CORRUPT', s.file.info.key,
+    new RegExp(`page 20 at offset ${e.offset}: frame holds page 16, the page index says 20`));
+  t.notOk(s.cache.has(s.ref(20)), 'not cached');
+  t.equal(s.counters.pagesFetched, 0);
+});
+
+t.test('a damaged size prefix gives LTXVFS_ERR_CORRUPT naming the file', async (t) => {
+  const s = await setup(t);
+  const e = s.file.entries[60];
+  await flipBit(s.path, e.offset + 9, 0);
+  await rejectsLtx(t, s.fetcher.fetch(s.version, s.ref(61)), 'LTXVFS_ERR_CORRUPT', s.file.info.key,
+    new RegExp(`page 61 at offset ${e.offset}: size prefix \\d+ \\+ 10 does not match the ${e.size}-byte index entry`));
+});
+
+t.test('a corrupt prefetched frame fails quietly; the asked page and the frames before it are served', async (t) => {
+  const s = await setup(t);
+  const unhandled: unknown[] = [];
+  const onUnhandled = (err: unknown): void => void unhandled.push(err);
+  process.on('unhandledRejection', onUnhandled);
+  t.teardown(() => void process.off('unhandledRejection', onUnhandled));
+  await flipBit(s.path, s.file.entries[4].offset + 3, 4); // page 5's pgno
+  await s.fetcher.fetch(s.version, s.ref(1));
+  const page2 = await s.fetcher.fetch(s.version, s.ref(2)); // reads frames 2…8
+  t.ok(bytesEqual(page2, data[1].data));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  t.same(unhandled, [], 'no unhandled rejection');
+  t.ok(s.cache.has(s.ref(3)) && s.cache.has(s.ref(4)), 'frames before the bad one are cached');
+  for (let pgno = 5; pgno <= 8; pgno++) t.notOk(s.cache.has(s.ref(pgno)), `page ${pgno} not cached`);
+  await rejectsLtx(t, s.fetcher.fetch(s.version, s.ref(5)), 'LTXVFS_ERR_CORRUPT', s.file.info.key, /page 5 at offset \d+: frame holds page 21/);
+  t.ok(bytesEqual(await s.fetcher.fetch(s.version, s.ref(6)), data[5].data), 'page 6 is read again and is fine');
+});
+
+t.test('a file gone from storage gives LTXVFS_ERR_NOT_FOUND naming it', async (t) => {
+  const s = await setup(t);
+  const { rm } = await import('node:fs/promises');
+  await s.client.close(); // drop cached handles
+  const fresh = await CountingClient.open(s.dir);
+  t.teardown(() => fresh.close());
+  await rm(join(s.dir, s.file.info.key));
+  const f = new Fetcher(fresh, s.cache, s.counters);
+  await rejectsLtx(t, f.fetch(s.version, s.ref(3)), 'LTXVFS_ERR_NOT_FOUND', s.file.info.key, /object does not exist/);
+});
