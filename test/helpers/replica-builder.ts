@@ -12,6 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { promises as fs, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Test } from 'tap';
 import initSqlJs, { type Database as SqlJsDatabase, type SqlJsStatic } from 'sql.js';
 import { encodeLtxFile } from '../../ltx/encoder.js';
 import { decodeLtxFile } from '../../ltx/decoder.js';
@@ -463,20 +464,13 @@ export class CountingClient implements ReplicaClient {
   }
 }
 
-interface Asserts {
-  ok(value: unknown, message?: string): unknown;
-  equal(found: unknown, wanted: unknown, message?: string): unknown;
-  match(found: unknown, wanted: unknown, message?: string): unknown;
-  fail(message?: string): unknown;
-}
-
 /**
  * Assert that `promise` rejects with an LtxvfsError of `code` whose message contains
  * `names` (the file, key or path it is about) and matches every `reasons` pattern.
  * Returns the error.
  */
 export async function rejectsLtx(
-  t: Asserts,
+  t: Test,
   promise: Promise<unknown> | (() => Promise<unknown>),
   code: LtxvfsErrorCode,
   names: string,
