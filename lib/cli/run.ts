@@ -65,10 +65,14 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   }
 }
 
-/** One line for an error: its message, and the cause's when it adds something. */
+/**
+ * One line for an error: its message and, for SQLite errors, the ltxvfs error behind it
+ * (ltxvfs's own messages already name the key and the reason).
+ */
 function describe(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
-  const cause = err.cause instanceof Error ? err.cause.message : undefined;
+  const sqlite = err instanceof LtxvfsError && err.code === 'LTXVFS_ERR_SQLITE';
+  const cause = sqlite && err.cause instanceof Error ? err.cause.message : undefined;
   const msg = cause !== undefined && !err.message.includes(cause) ? `${err.message}: ${cause}` : err.message;
   return msg.replace(/\s*\n\s*/g, ' ');
 }

@@ -1,0 +1,186 @@
+import t from 'tap';
+import { PassThrough } from 'node:stream';
+import { copyFile, readFile, writeFile, readdir, truncate, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runCli } from '../../../lib/cli/run.js';
+import { formatBytes, formatJson, formatTable } from '../../../lib/cli/format.js';
+import { Progress } from '../../../lib/cli/progress.js';
+
+const FIXTURES = fileURLToPath(new URL('../../../../shared/fixtures/', import.meta.url));
+const REPLICA = join(FIXTURES, 'litestream-0.5.17/replica');
+const EXPECTED_DB = join(FIXTURES, 'litestream-0.5.17/expected/test-txid-0000000000000005.db');
+const CHINOOK = join(FIXTURES, 'chinook/Chinook_Sqlite.sqlite');
+
+interface Run { code: number; stdout: string; stderr: string }
+
+async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  const code = await runCli(args, { stdout, stderr, env });
+  return { code, stdout: out, stderr: err };
+}
+
+t.test('query prints an aligned table, and --json one array of row objects', async (t) => {
+  const table = await cli(['query', REPLICA, 'SELECT id, name FROM t WHERE id <= 3 ORDER BY id']);
+  t.equal(table.code, 0, table.stderr);
+  t.equal(table.stdout, 'id  name\n--  -------\n 1  ALPHA\n 2  bravo\n 3  charlie\n(3 rows)\n');
+
+  const json = await cli(['query', `file://${REPLICA}`, "SELECT id, name, x'00ff' AS b, NULL AS n FROM t WHERE id = 1", '--json']);
+  t.equal(json.code, 0, json.stderr);
+  t.same(JSON.parse(json.stdout), [{ id: 1, name: 'ALPHA', b: '00ff', n: null }]);
+  t.equal(json.stderr, '');
+});
+
+t.test('query --stats prints the stats line on stderr; the URL may come from LITESTREAM_REPLICA_URL', async (t) => {
+  const r = await cli(['query', '', 'SELECT count(*) AS n FROM t', '--stats'], { LITESTREAM_REPLICA_URL: `file://${REPLICA}` });
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^ {2}n\n---\n250\n\(1 row\)\n$/);
+  t.match(r.stderr, /^stats: txid=0000000000000005 pages_fetched=\d+ bytes_read=\d+ read_requests=\d+ cache_hits=\d+ cache_misses=\d+ cache_bytes=\d+\n$/);
+});
+
+t.test('query with --cache-size 0 still answers; a bad --cache-size is a usage error', async (t) => {
+  const ok = await cli(['query', REPLICA, 'SELECT max(id) AS m FROM t', '--cache-size', '0', '--json']);
+  t.equal(ok.code, 0, ok.stderr);
+  t.same(JSON.parse(ok.stdout), [{ m: 250 }]);
+  const bad = await cli(['query', REPLICA, 'SELECT 1', '--cache-size', 'lots']);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /--cache-size takes a whole number of bytes, got "lots"/);
+});
+
+t.test('usage errors exit 2 with one line on stderr', async (t) => {
+  const none = await cli([]);
+  t.equal(none.code, 2);
+  t.match(none.stderr, /^usage: ltxvfs/);
+  const help = await cli(['help']);
+  t.equal(help.code, 0);
+  t.match(help.stdout, /query <url> <sql>/);
+  const unknown = await cli(['frobnicate']);
+  t.equal(unknown.code, 2);
+  t.match(unknown.stderr, /unknown command "frobnicate"/);
+  const missing = await cli(['query', REPLICA]);
+  t.equal(missing.code, 2);
+  t.match(missing.stderr, /ltxvfs query: expected query <url> <sql>/);
+  const badFlag = await cli(['ls', REPLICA, '--nope']);
+  t.equal(badFlag.code, 2);
+  t.match(badFlag.stderr, /ltxvfs ls: .*nope/);
+});
+
+t.test('errors exit 1 with one line naming the replica and the reason', async (t) => {
+  const dir = t.testdir();
+  const missing = await cli(['query', join(dir, 'nope'), 'SELECT 1']);
+  t.equal(missing.code, 1);
+  t.match(missing.stderr, /^ltxvfs: replica directory does not exist: .*nope\n$/);
+  const sqlErr = await cli(['query', REPLICA, 'SELECT * FROM no_such_table']);
+  t.equal(sqlErr.code, 1);
+  t.match(sqlErr.stderr, /no such table: no_such_table/);
+  t.equal(sqlErr.stderr.trimEnd().split('\n').length, 1);
+  const noUrl = await cli(['ls', '']);
+  t.equal(noUrl.code, 1);
+  t.match(noUrl.stderr, /LITESTREAM_REPLICA_URL is not set/);
+});
+
+t.test('import, ls, restore and verify round-trip a real database', async (t) => {
+  const dir = t.testdir();
+  const db = join(dir, 'chinook.db');
+  await copyFile(CHINOOK, db);
+  const replica = join(dir, 'replica');
+  const imp = await cli(['import', db, replica]);
+  t.equal(imp.code, 0, imp.stderr);
+  t.match(imp.stdout, /imported .*chinook\.db: \d+ pages of 4096 bytes as ltx\/0\/0000000000000001-0000000000000001\.ltx/);
+
+  const again = await cli(['import', db, replica]);
+  t.equal(again.code, 2, 'a non-empty replica is a usage error');
+  t.match(again.stderr, /replica is not empty/);
+
+  const ls = await cli(['ls', replica]);
+  t.equal(ls.code, 0, ls.stderr);
+  t.match(ls.stdout, /level +min_txid +max_txid +size +created_at\n/);
+  t.match(ls.stdout, / 0 +0000000000000001 +0000000000000001 +\d+ +\d{4}-\d\d-\d\dT/);
+  t.match(ls.stdout, /\(1 file, [\d.]+ KiB\)/);
+
+  const out = join(dir, 'restored.db');
+  const rest = await cli(['restore', replica, out]);
+  t.equal(rest.code, 0, rest.stderr);
+  t.match(rest.stdout, /restored TXID 0000000000000001 to .*restored\.db: \d+ pages of 4096 bytes from 1 LTX files \(file checksums verified\)/);
+  t.same(await readFile(out), await readFile(CHINOOK), 'restored bytes equal the imported database');
+
+  const exists = await cli(['restore', replica, out]);
+  t.equal(exists.code, 2);
+  t.match(exists.stderr, /output file already exists: .*restored\.db/);
+  const forced = await cli(['restore', replica, out, '--force']);
+  t.equal(forced.code, 0, forced.stderr);
+
+  const ver = await cli(['verify', replica]);
+  t.equal(ver.code, 0, ver.stderr);
+  t.match(ver.stdout, /^ok: 1 files, .* TXID 0000000000000001 \(files carry no database checksums\)\n$/);
+
+  const fixture = await cli(['restore', REPLICA, join(dir, 'fixture.db')]);
+  t.equal(fixture.code, 0, fixture.stderr);
+  t.same(await readFile(join(dir, 'fixture.db')), await readFile(EXPECTED_DB));
+});
+
+t.test('verify reports a damaged file and exits 1', async (t) => {
+  const dir = t.testdir();
+  const replica = join(dir, 'replica');
+  const db = join(dir, 'chinook.db');
+  await copyFile(CHINOOK, db);
+  t.equal((await cli(['import', db, replica])).code, 0);
+  const level0 = join(replica, 'ltx/0');
+  const [name] = await readdir(level0);
+  const file = join(level0, name);
+  const bytes = await readFile(file);
+  bytes[5000] ^= 0x10;
+  await writeFile(file, bytes);
+  const ver = await cli(['verify', replica]);
+  t.equal(ver.code, 1);
+  t.match(ver.stdout, new RegExp(`FAIL ltx/0/${name}: .*`));
+  t.match(ver.stdout, /1 problem in 1 files\n$/);
+
+  await truncate(file, (await stat(file)).size - 7);
+  const trunc = await cli(['restore', replica, join(dir, 'out.db')]);
+  t.equal(trunc.code, 1);
+  t.match(trunc.stderr, new RegExp(`^ltxvfs: ltx/0/${name}: `));
+});
+
+t.test('demo makes a replica and queries it with stats', async (t) => {
+  const dir = t.testdir();
+  const r = await cli(['demo', dir]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /made .*demo\.db and imported it into .*replica/);
+  t.match(r.stdout, /customer-0042 +\w+ +\d+ +[\d.]+\n\(1 row\)/);
+  t.match(r.stderr, /^stats: txid=0000000000000001 pages_fetched=\d+/);
+});
+
+t.test('format helpers', async (t) => {
+  t.equal(formatBytes(10), '10 B');
+  t.equal(formatBytes(1536), '1.5 KiB');
+  t.equal(formatBytes(5 * 1024 * 1024), '5.0 MiB');
+  t.equal(formatJson([{ a: 1n, b: 2n ** 60n, c: new Uint8Array([1, 171]) }]), '[{"a":1,"b":"1152921504606846976","c":"01ab"}]');
+  t.equal(formatTable(['x'], []), 'x\n-');
+  t.equal(formatTable(['b'], [{ b: new Uint8Array([255]) }, { b: null }]), "b\n-----\nx'ff'\nNULL");
+});
+
+t.test('progress appears only on a terminal, after the delay', async (t) => {
+  const quiet = new PassThrough();
+  let written = '';
+  quiet.on('data', (d: Buffer) => { written += d.toString(); });
+  const p = new Progress(quiet, 'x', 'pages', 0);
+  p.update(1, 2);
+  p.stop();
+  t.equal(written, '', 'not a TTY: nothing');
+
+  const tty = Object.assign(new PassThrough(), { isTTY: true, columns: 80, cursorTo: () => true, clearLine: () => true, moveCursor: () => true });
+  let shown = '';
+  tty.on('data', (d: Buffer) => { shown += d.toString(); });
+  const bar = new Progress(tty, 'import', 'pages', 0);
+  bar.update(1, 4);
+  bar.update(4, 4);
+  bar.stop();
+  bar.stop();
+  t.match(shown, /import \[/);
+});
