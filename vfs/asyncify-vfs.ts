@@ -160,6 +160,9 @@ export interface LtxAsyncVFSCounters {
 /** The default VFS name. */
 export const DEFAULT_VFS_NAME = 'ltxvfs';
 
+/** Longest database name in bytes (`mxPathname`). */
+const MAX_PATHNAME = 1024;
+
 /** SQLite's default sector size for this build (`SQLITE_DEFAULT_SECTOR_SIZE=4096`). */
 const SECTOR_SIZE = 4096;
 
@@ -231,6 +234,8 @@ export class LtxAsyncVFS extends FacadeVFS {
 
   constructor(module: WaSqliteModule, options: LtxAsyncVFSOptions = {}) {
     super(options.name ?? DEFAULT_VFS_NAME, module);
+    // Names are keys, not paths, but callers may use long ones (wa-sqlite's default is 64).
+    this.mxPathname = MAX_PATHNAME;
     this.#module = module;
     this.#pragmaHandler = options.pragmaHandler;
     this.#syncCacheHits = options.syncCacheHits ?? true;

@@ -1,0 +1,98 @@
+import t from 'tap';
+import * as SQLite from '@journeyapps/wa-sqlite';
+import { LtxvfsError } from '../../ltx/errors.js';
+import type { DatabaseStats } from '../../lib/database.js';
+import type { PageSource, PageVersion } from '../../lib/page-source.js';
+import { openAsyncifyDatabase } from '../../vfs/asyncify-database.js';
+import { BytesSource, chinookBytes } from '../helpers/bytes-source.js';
+
+const chinook = chinookBytes();
+
+function statsOf(source: BytesSource) {
+  return (): DatabaseStats & { pageReads: number } => ({
+    pagesFetched: 0,
+    bytesRead: 0,
+    readRequests: 0,
+    cacheHits: source.readPageCalls,
+    cacheMisses: 0,
+    cacheBytes: 0,
+    txid: source.current.txid,
+    pageReads: source.readPageCalls,
+  });
+}
+
+t.test('openAsyncifyDatabase opens a page source read-only and closes it once', async (t) => {
+  const source = new BytesSource(chinook, { txid: 12 });
+  let closed = 0;
+  const db = await openAsyncifyDatabase(source, { statsProvider: statsOf(source), onClose: () => void closed++ });
+  t.same(await db.get('SELECT count(*) AS n FROM Track'), { n: 3503 });
+  t.same(await db.get('PRAGMA journal_mode'), { journal_mode: 'delete' });
+  await t.rejects(db.run('DELETE FROM Track'), { code: 'LTXVFS_ERR_SQLITE', sqliteCode: SQLite.SQLITE_READONLY });
+  const stats = db.stats();
+  t.equal(stats.txid, 12);
+  t.ok(stats.pageReads > 0, 'the provider type flows through');
+  t.equal(source.pinnedCount, 0);
+  await Promise.all([db.close(), db.close()]);
+  t.equal(closed, 1);
+});
+
+t.test('options: name, VFS name, PRAGMA handler, statement cache, Promise-only reads', async (t) => {
+  const source = new BytesSource(chinook, { miss: 'all' });
+  const db = await openAsyncifyDatabase(source, {
+    statsProvider: statsOf(source),
+    name: 'chinook.db',
+    vfsName: 'ltxvfs-test',
+    pragmaHandler: (name, _value, database) => (name === 'whoami' ? database : undefined),
+    statementCacheSize: 0,
+    syncCacheHits: false,
+  });
+  t.same(await db.all('PRAGMA whoami'), [{ 'chinook.db': 'chinook.db' }]);
+  t.same(await db.all("SELECT file FROM pragma_database_list WHERE name = 'main'"), [{ file: 'chinook.db' }]);
+  t.same(await db.get('SELECT Name FROM Genre WHERE GenreId = ?', [2]), { Name: 'Jazz' });
+  await db.close();
+});
+
+t.test('a source that is not a SQLite database fails the open; onClose is not called', async (t) => {
+  const notSqlite = new Uint8Array(8192);
+  notSqlite.set(new TextEncoder().encode('not SQLite at all'));
+  notSqlite[16] = 0x10; // page size 4096, so the source accepts it
+  const source = new BytesSource(notSqlite);
+  let closed = 0;
+  const err = await openAsyncifyDatabase(source, { statsProvider: statsOf(source), onClose: () => void closed++ }).catch((e: unknown) => e);
+  t.match(err, { code: 'LTXVFS_ERR_SQLITE', sqliteCode: SQLite.SQLITE_NOTADB });
+  t.equal(closed, 0, 'the caller still owns the source');
+  t.equal(source.pinnedCount, 0);
+});
+
+t.test('a source that cannot be read fails the open with the storage error as cause', async (t) => {
+  const injected = new LtxvfsError('LTXVFS_ERR_STORAGE', 'connect ECONNREFUSED 127.0.0.1:9');
+  const source = new BytesSource(chinook);
+  source.failWith(injected);
+  const err = (await openAsyncifyDatabase(source, { statsProvider: statsOf(source) }).catch((e: unknown) => e)) as LtxvfsError;
+  t.equal(err.code, 'LTXVFS_ERR_SQLITE');
+  t.equal(err.sqliteCode, SQLite.SQLITE_IOERR_READ);
+  t.match(err.message, /^open database "main\.db": disk I\/O error/);
+  t.equal(err.cause, injected);
+});
+
+t.test('an open that fails without a VFS error keeps the SQLite error as cause', async (t) => {
+  const source = new BytesSource(chinook);
+  const name = 'x'.repeat(2000); // longer than the VFS's mxPathname: SQLite refuses it itself
+  const err = (await openAsyncifyDatabase(source, { statsProvider: statsOf(source), name }).catch((e: unknown) => e)) as LtxvfsError;
+  t.equal(err.code, 'LTXVFS_ERR_SQLITE');
+  t.equal(err.sqliteCode, SQLite.SQLITE_IOERR, "FacadeVFS's xFullPathname answers SQLITE_IOERR");
+  t.type(err.cause, SQLite.SQLiteError);
+});
+
+t.test('an empty database (commit 0) opens and has no tables', async (t) => {
+  const empty: PageSource = {
+    acquire: (): PageVersion => ({ txid: 1, pageSize: 4096, commit: 0, timestamp: 0 }),
+    release: () => undefined,
+    readPage: () => {
+      throw new Error('no page of an empty database is read');
+    },
+  };
+  const db = await openAsyncifyDatabase(empty, { statsProvider: () => ({}) as DatabaseStats, name: 'a/rather/long/name/of/an/empty/database/that/needs/more/than/64/bytes.db' });
+  t.same(await db.all('SELECT name FROM sqlite_schema'), []);
+  await db.close();
+});
