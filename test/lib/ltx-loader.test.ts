@@ -1,0 +1,129 @@
+import t, { type Test } from 'tap';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { loadLtxFile, TAIL_BYTES } from '../../lib/ltx-loader.js';
+import { newReadCounters } from '../../lib/fetcher.js';
+import { listReplica } from '../../lib/replica.js';
+import type { LtxFileInfo } from '../../lib/storage/types.js';
+import { decodeLtxFile } from '../../ltx/decoder.js';
+import { LtxvfsError } from '../../ltx/errors.js';
+import {
+  copyFixtureReplica, CountingClient, encodeLtx, flipBit, randomPage, readBytes, rejectsLtx, testPage, writeLtx, type Page,
+} from '../helpers/replica-builder.js';
+
+const FIXTURE_TXID3 = 'ltx/0/0000000000000003-0000000000000003.ltx';
+
+async function open(t: Test, dir: string): Promise<{ client: CountingClient; infos: Map<string, LtxFileInfo> }> {
+  const client = await CountingClient.open(dir);
+  t.teardown(() => client.close());
+  const infos = new Map((await listReplica(client)).map((i) => [i.key, i]));
+  client.reset();
+  return { client, infos };
+}
+
+const bigPages: Page[] = Array.from({ length: 60 }, (_, i) => ({ pgno: i + 1, data: randomPage(i + 1) }));
+
+t.test('a small file is read whole in one request, verified, and its pages handed back', async (t) => {
+  const dir = await copyFixtureReplica(t.testdir());
+  const { client, infos } = await open(t, dir);
+  const info = infos.get(FIXTURE_TXID3)!;
+  t.equal(info.size, 3146);
+  const counters = newReadCounters();
+  const loaded = await loadLtxFile(client, info, counters);
+  t.same(client.reads, [{ key: FIXTURE_TXID3, offset: 0, length: 3146 }]);
+  t.same(counters, { readRequests: 1, bytesRead: 3146, pagesFetched: 4 });
+  const expected = decodeLtxFile(readBytes(join(dir, FIXTURE_TXID3)), FIXTURE_TXID3);
+  t.same(loaded.file.entries, expected.index);
+  t.same(loaded.file.header, expected.header);
+  t.same(loaded.file.trailer, expected.trailer);
+  t.equal(loaded.file.info, info);
+  t.same(loaded.pages, expected.pages.map((p) => p.data));
+  t.same(loaded.file.entries.map((e) => e.pgno), [1, 2, 3, 4]);
+  t.equal(TAIL_BYTES, 32768);
+});
+
+t.test('a large file costs a header read and a tail read, in parallel, and no pages', async (t) => {
+  const dir = t.testdir();
+  const { bytes, key } = await writeLtx(dir, { minTXID: 1, maxTXID: 1, pageSize: 4096, commit: 60, pages: bigPages });
+  const { client, infos } = await open(t, dir);
+  const info = infos.get(key)!;
+  const counters = newReadCounters();
+  let runs = 0;
+  const release = client.hold();
+  const pending = loadLtxFile(client, info, counters, (task) => {
+    runs++;
+    return task();
+  });
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  t.equal(client.reads.length, 2, 'both reads issued before either returned');
+  release();
+  const loaded = await pending;
+  t.equal(runs, 2, 'every request went through run');
+  t.same(client.reads, [
+    { key, offset: 0, length: 100 },
+    { key, offset: bytes.length - TAIL_BYTES, length: TAIL_BYTES },
+  ]);
+  t.same(counters, { readRequests: 2, bytesRead: 100 + TAIL_BYTES, pagesFetched: 0 });
+  t.equal(loaded.pages, undefined);
+  const expected = decodeLtxFile(bytes, key);
+  t.same(loaded.file.entries, expected.index);
+  t.same(loaded.file.header, expected.header);
+  t.same(loaded.file.trailer, expected.trailer);
+});
+
+t.test('an index larger than the tail costs one more read', async (t) => {
+  const dir = t.testdir();
+  // 7000 small pages: 6-byte index entries, 42 KB of index.
+  const pages = Array.from({ length: 7000 }, (_, i) => ({ pgno: i + 1, data: testPage(i + 1, 512) }));
+  const { bytes, key } = await writeLtx(dir, { minTXID: 1, maxTXID: 1, pageSize: 512, commit: 7000, pages });
+  const { client, infos } = await open(t, dir);
+  const counters = newReadCounters();
+  const loaded = await loadLtxFile(client, infos.get(key)!, counters);
+  const expected = decodeLtxFile(bytes, key);
+  const indexOffset = expected.index[6999].offset + expected.index[6999].size + 6;
+  t.ok(bytes.length - indexOffset > TAIL_BYTES, `index + trailer (${bytes.length - indexOffset} bytes) exceed the tail`);
+  t.same(client.reads[2], { key, offset: indexOffset, length: bytes.length - indexOffset });
+  t.equal(counters.readRequests, 3);
+  t.same(loaded.file.entries, expected.index);
+});
+
+t.test('a file whose header TXIDs differ from its name is corrupt', async (t) => {
+  const dir = await copyFixtureReplica(t.testdir());
+  const wrong = 'ltx/0/0000000000000006-0000000000000006.ltx';
+  await fs.copyFile(join(dir, 'ltx/0/0000000000000002-0000000000000002.ltx'), join(dir, wrong));
+  const bigKey = 'ltx/1/0000000000000001-0000000000000002.ltx';
+  await fs.mkdir(join(dir, 'ltx/1'));
+  await fs.writeFile(join(dir, bigKey), encodeLtx({ minTXID: 1, maxTXID: 1, pageSize: 4096, commit: 60, pages: bigPages }));
+  const { client, infos } = await open(t, dir);
+  for (const key of [wrong, bigKey]) {
+    await rejectsLtx(t, loadLtxFile(client, infos.get(key)!, newReadCounters()), 'LTXVFS_ERR_CORRUPT', key,
+      /header TXIDs 000000000000000[12]-000000000000000[12] do not match the file name/);
+  }
+});
+
+t.test('damaged files are refused naming the file and the reason', async (t) => {
+  const dir = t.testdir();
+  const small = await writeLtx(dir, { minTXID: 1, maxTXID: 1, pageSize: 4096, commit: 2, pages: bigPages.slice(0, 2) });
+  const large = await writeLtx(dir, { minTXID: 2, maxTXID: 2, pageSize: 4096, commit: 60, pages: bigPages });
+  const header = await writeLtx(dir, { minTXID: 3, maxTXID: 3, pageSize: 4096, commit: 60, pages: bigPages });
+  await fs.truncate(small.path!, small.bytes.length - 5);
+  await fs.truncate(large.path!, large.bytes.length - 1000);
+  await flipBit(header.path!, 1, 3); // magic "LTX1" → "L\\X1"
+  const flipped = await writeLtx(dir, { minTXID: 4, maxTXID: 4, pageSize: 4096, commit: 2, pages: bigPages.slice(0, 2) });
+  await flipBit(flipped.path!, 2000, 0); // inside page 1's literals: only the file checksum notices
+  const { client, infos } = await open(t, dir);
+  const load = (key: string) => loadLtxFile(client, infos.get(key)!, newReadCounters());
+  await rejectsLtx(t, load(small.key), 'LTXVFS_ERR_CORRUPT', small.key, /truncated|page index/);
+  await rejectsLtx(t, load(large.key), 'LTXVFS_ERR_CORRUPT', large.key, /page index size field \d+ invalid/);
+  await rejectsLtx(t, load(header.key), 'LTXVFS_ERR_CORRUPT', header.key, /header: magic 4c5c5831 invalid/);
+  await rejectsLtx(t, load(flipped.key), 'LTXVFS_ERR_CHECKSUM', flipped.key, /file checksum mismatch/);
+});
+
+t.test('storage errors pass through', async (t) => {
+  const dir = await copyFixtureReplica(t.testdir());
+  const { client, infos } = await open(t, dir);
+  client.fault = (call) => new LtxvfsError('LTXVFS_ERR_STORAGE', `read ${call.key}: injected`, { key: call.key });
+  const counters = newReadCounters();
+  await rejectsLtx(t, loadLtxFile(client, infos.get(FIXTURE_TXID3)!, counters), 'LTXVFS_ERR_STORAGE', FIXTURE_TXID3, /injected/);
+  t.same(counters, { readRequests: 0, bytesRead: 0, pagesFetched: 0 });
+});
