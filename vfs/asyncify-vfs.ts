@@ -79,6 +79,8 @@
  * 4. Locks between connections: every connection pins its own version, and nobody
  *    writes, so SHARED never has to exclude anyone (`xCheckReservedLock` says 0).
  * 5. `SQLITE_IOCAP_IMMUTABLE`: the database does change between transactions.
+ * 6. New versions under `PRAGMA locking_mode = EXCLUSIVE`: SQLite then never unlocks,
+ *    so the connection stays on the version it pinned first, which is what it asked for.
  */
 /// <reference types="@journeyapps/wa-sqlite" />
 // @ts-expect-error wa-sqlite ships no types for FacadeVFS.js; FacadeVFSConstructor below types it.

@@ -356,7 +356,8 @@ t.test('close is idempotent, waits for earlier calls, and calls onClose once', a
   t.equal(closed, 1);
   await db.close();
   t.equal(closed, 1);
-  for (const call of [() => db.all('SELECT 1'), () => db.get('SELECT 1'), () => db.run('SELECT 1'), () => db.exec('SELECT 1')]) {
+  const calls: Array<() => Promise<unknown>> = [() => db.all('SELECT 1'), () => db.get('SELECT 1'), () => db.run('SELECT 1'), () => db.exec('SELECT 1')];
+  for (const call of calls) {
     await t.rejects(call(), { code: 'LTXVFS_ERR_CLOSED', message: 'the database is closed' });
   }
   t.throws(() => db.stats(), { code: 'LTXVFS_ERR_CLOSED' });

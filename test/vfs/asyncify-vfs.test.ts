@@ -31,7 +31,7 @@ async function setupVfs(options?: LtxAsyncVFSOptions): Promise<Setup> {
 }
 
 /** A Database over `source` through a fresh VFS (the Database API is the easy way to query). */
-async function open(source: PageSource, options?: LtxAsyncVFSOptions, flags = SQLite.SQLITE_OPEN_READONLY) {
+async function open(source: PageSource, options?: LtxAsyncVFSOptions, flags: number = SQLite.SQLITE_OPEN_READONLY) {
   const setup = await setupVfs(options);
   setup.vfs.addDatabase(NAME, source);
   const handle = await setup.sqlite3.open_v2(NAME, flags | SQLITE_OPEN_EXRESCODE, setup.vfs.name);
