@@ -342,6 +342,25 @@ export async function sqlJsDatabase(sql: string): Promise<Uint8Array> {
   }
 }
 
+/**
+ * Successive states of one sql.js database: `transactions[i]` is run with `exec`, then
+ * the database is exported; returns one image per transaction.
+ */
+export async function sqlJsHistory(transactions: string[]): Promise<Uint8Array[]> {
+  const SQL = await loadSqlJs();
+  const db = new SQL.Database();
+  try {
+    const states: Uint8Array[] = [];
+    for (const sql of transactions) {
+      db.exec(sql);
+      states.push(db.export());
+    }
+    return states;
+  } finally {
+    db.close();
+  }
+}
+
 /** Rows of `sql` run by sql.js over the database `bytes`, as objects keyed by column name. */
 export async function sqlJsRows(bytes: Uint8Array, sql: string, params: (string | number | null)[] = []): Promise<Record<string, unknown>[]> {
   const SQL = await loadSqlJs();
