@@ -310,16 +310,28 @@ export async function flipBit(path: string, offset: number, bit = 0): Promise<vo
   await fs.writeFile(path, bytes);
 }
 
-/** Copy the fixture replica (five L0 files) into `dir` (`dir/ltx/0/…`). */
+/** Copy the fixture replica (five L0 files) into `dir` (`dir/ltx/0/…`), writable. */
 export async function copyFixtureReplica(dir: string): Promise<string> {
-  await fs.cp(FIXTURE_REPLICA, dir, { recursive: true });
+  await copyL0(FIXTURE_REPLICA + '/ltx/0', dir);
   return dir;
 }
 
 /** Copy the checksummed fixture files into `dir/ltx/0/`, making a replica. */
 export async function copyChecksummedReplica(dir: string): Promise<string> {
-  await fs.cp(FIXTURE_CHECKSUMMED_L0, join(dir, 'ltx', '0'), { recursive: true });
+  await copyL0(FIXTURE_CHECKSUMMED_L0, dir);
   return dir;
+}
+
+/** Copy the LTX files of `from` into `dir/ltx/0/` with writable modes (the fixtures are read-only), keeping mtimes. */
+async function copyL0(from: string, dir: string): Promise<void> {
+  const to = join(dir, 'ltx', '0');
+  await fs.mkdir(to, { recursive: true });
+  for (const name of await fs.readdir(from)) {
+    await fs.copyFile(join(from, name), join(to, name));
+    await fs.chmod(join(to, name), 0o644);
+    const st = await fs.stat(join(from, name));
+    await fs.utimes(join(to, name), st.atime, st.mtime);
+  }
 }
 
 let sqlJs: Promise<SqlJsStatic> | undefined;

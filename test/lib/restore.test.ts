@@ -1,0 +1,188 @@
+import t, { type Test } from 'tap';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { restoreDatabase } from '../../lib/restore.js';
+import { openFileReplica } from '../../lib/storage/file.js';
+import { CHECKSUM_FLAG } from '../../ltx/checksum.js';
+import { LtxvfsError } from '../../ltx/errors.js';
+import {
+  bytesEqual, compactSpecs, copyChecksummedReplica, copyFixtureReplica, CountingClient, databaseChecksumOf, FIXTURE_EXPECTED_DB,
+  FIXTURE_NAMES, FIXTURE_TXID5_CHECKSUM, flipBit, historyFromStates, randomPage, readBytes, rejectsLtx, snapshotFromDatabase,
+  sqlJsHistory, sqlJsRows, sqliteCli, writeLtx, writeReplica,
+} from '../helpers/replica-builder.js';
+
+async function client(t: Test, dir: string): Promise<CountingClient> {
+  const c = await CountingClient.open(dir);
+  t.teardown(() => c.close());
+  return c;
+}
+
+/** The names in `dir` (to see that no temporary file is left behind). */
+const names = async (dir: string) => (await fs.readdir(dir)).sort();
+
+t.test('the Litestream fixture restores byte for byte', async (t) => {
+  const replica = await copyFixtureReplica(t.testdir({ out: {} }));
+  const out = join(replica, 'out', 'restored.db');
+  const progress: number[][] = [];
+  const result = await restoreDatabase(await client(t, replica), out, { onProgress: (...a) => void progress.push(a) });
+  t.ok(bytesEqual(readBytes(out), readBytes(FIXTURE_EXPECTED_DB)), 'identical to expected/test-txid-0000000000000005.db');
+  t.same(
+    { ...result, files: result.files.map((f) => f.key) },
+    { txid: 5, pageSize: 4096, commit: 4, files: FIXTURE_NAMES.map((n) => `ltx/0/${n}`), bytesRead: 9466, checksum: undefined },
+  );
+  t.same(progress, [[1, 5, 374], [2, 5, 775], [3, 5, 3921], [4, 5, 6571], [5, 5, 9466]]);
+  t.same(await names(join(replica, 'out')), ['restored.db'], 'no temporary file left');
+  const rows = await sqlJsRows(readBytes(out), 'SELECT count(*) AS n, sum(id) AS s, min(name) AS lo, max(name) AS hi FROM t');
+  t.same(rows, [{ n: 250, s: 31375, lo: 'ALPHA', hi: 'row-0247' }]);
+});
+
+t.test('a checksummed replica restores with its database checksum verified', async (t) => {
+  const replica = await copyChecksummedReplica(t.testdir());
+  const out = join(replica, 'restored.db');
+  const result = await restoreDatabase(await client(t, replica), out);
+  t.equal(result.checksum, FIXTURE_TXID5_CHECKSUM);
+  t.equal(databaseChecksumOf(readBytes(out)), FIXTURE_TXID5_CHECKSUM);
+  t.ok(bytesEqual(readBytes(out), readBytes(FIXTURE_EXPECTED_DB)));
+});
+
+t.test('a checksummed history that grows and shrinks (VACUUM) restores and verifies', async (t) => {
+  const states = await sqlJsHistory([
+    'CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)',
+    "INSERT INTO t (v) SELECT randomblob(3000) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20) SELECT x FROM c)",
+    'DELETE FROM t WHERE id > 3',
+    'VACUUM',
+    "INSERT INTO t (v) VALUES (x'00ff')",
+  ]);
+  t.ok(states[3].length < states[2].length, 'VACUUM shrinks the database');
+  const dir = t.testdir();
+  await writeReplica(dir, historyFromStates(states, { checksummed: true }));
+  const out = join(dir, 'out.db');
+  const result = await restoreDatabase(await client(t, dir), out);
+  t.equal(result.txid, 5);
+  t.equal(result.checksum, databaseChecksumOf(states[4]));
+  t.ok(bytesEqual(readBytes(out), states[4]));
+});
+
+t.test('a large checksummed database (several 4 MiB slabs) restores and verifies', async (t) => {
+  const dir = t.testdir();
+  const dbPath = join(dir, 'big.db');
+  sqliteCli(dbPath, `CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);
+    INSERT INTO t (v) SELECT randomblob(2000) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 4500) SELECT x FROM c);`);
+  const db = readBytes(dbPath);
+  t.ok(db.length > 8 * 1024 * 1024, `${db.length} bytes: more than two slabs`);
+  await writeLtx(join(dir, 'replica'), snapshotFromDatabase(db, { checksummed: true }));
+  const out = join(dir, 'out.db');
+  const result = await restoreDatabase(await client(t, join(dir, 'replica')), out);
+  t.equal(result.checksum, databaseChecksumOf(db));
+  t.ok(bytesEqual(readBytes(out), db));
+});
+
+t.test('a wrong post-apply checksum fails with LTXVFS_ERR_CHECKSUM and leaves nothing behind', async (t) => {
+  const states = await sqlJsHistory(['CREATE TABLE t (x)', 'INSERT INTO t VALUES (1)', 'INSERT INTO t VALUES (2)']);
+  const specs = historyFromStates(states, { checksummed: true });
+  const good = specs[2].postApplyChecksum!;
+  specs[2].postApplyChecksum = CHECKSUM_FLAG | 0x42n;
+  const dir = t.testdir({ out: {} });
+  const [, , last] = await writeReplica(join(dir, 'replica'), specs);
+  const out = join(dir, 'out', 'db');
+  await rejectsLtx(t, restoreDatabase(await client(t, join(dir, 'replica')), out), 'LTXVFS_ERR_CHECKSUM', last,
+    new RegExp(`restored database checksum ${good.toString(16)} does not match post-apply checksum 8000000000000042 at TXID 0000000000000003`));
+  t.same(await names(join(dir, 'out')), [], 'neither the output nor the temporary file exists');
+});
+
+t.test('an existing output is refused unless overwrite is set', async (t) => {
+  const replica = await copyFixtureReplica(t.testdir());
+  const out = join(replica, 'existing.db');
+  await fs.writeFile(out, 'keep me');
+  const c = await client(t, replica);
+  await rejectsLtx(t, restoreDatabase(c, out), 'LTXVFS_ERR_USAGE', out, /output file already exists/);
+  t.equal(await fs.readFile(out, 'utf8'), 'keep me');
+  t.equal(c.reads.length, 0, 'nothing read');
+  await restoreDatabase(c, out, { overwrite: true });
+  t.ok(bytesEqual(readBytes(out), readBytes(FIXTURE_EXPECTED_DB)));
+});
+
+t.test('bad replicas fail naming the file; the temporary file is removed', async (t) => {
+  const root = t.testdir({ out: {} });
+  const outDir = join(root, 'out');
+  const out = join(outDir, 'db');
+
+  t.test('a bit flip in a page', async (t) => {
+    const replica = await copyFixtureReplica(join(root, 'flip'));
+    const key = 'ltx/0/0000000000000003-0000000000000003.ltx';
+    await flipBit(join(replica, key), 1000, 5);
+    await rejectsLtx(t, restoreDatabase(await client(t, replica), out), 'LTXVFS_ERR_CHECKSUM', key, /file checksum mismatch/);
+    t.same(await names(outDir), []);
+  });
+
+  t.test('a truncated file', async (t) => {
+    const replica = await copyFixtureReplica(join(root, 'trunc'));
+    const key = 'ltx/0/0000000000000004-0000000000000004.ltx';
+    await fs.truncate(join(replica, key), 2000);
+    await rejectsLtx(t, restoreDatabase(await client(t, replica), out), 'LTXVFS_ERR_CORRUPT', key, /truncated|page index/);
+    t.same(await names(outDir), []);
+  });
+
+  t.test('a bit flip in LZ4 literals of a large file', async (t) => {
+    const replica = join(root, 'literal');
+    const pages = Array.from({ length: 20 }, (_, i) => ({ pgno: i + 1, data: randomPage(i + 1) }));
+    const { key, path, bytes } = await writeLtx(replica, { minTXID: 1, maxTXID: 1, pageSize: 4096, commit: 20, pages });
+    t.ok(bytes.length > 32768);
+    await flipBit(path!, 100 + 10 * 4124 + 2000, 1); // inside page 11's literal bytes
+    await rejectsLtx(t, restoreDatabase(await client(t, replica), out), 'LTXVFS_ERR_CHECKSUM', key, /file checksum mismatch/);
+    t.same(await names(outDir), []);
+  });
+
+  t.test('a TXID gap', async (t) => {
+    const replica = await copyFixtureReplica(join(root, 'gap'));
+    await fs.rm(join(replica, 'ltx/0/0000000000000003-0000000000000003.ltx'));
+    await rejectsLtx(t, restoreDatabase(await client(t, replica), out), 'LTXVFS_ERR_TXID_GAP', 'ltx/0/0000000000000004-0000000000000004.ltx',
+      /TXID gap after 0000000000000002/);
+    t.same(await names(outDir), []);
+  });
+
+  t.test('an empty replica', async (t) => {
+    const replica = join(root, 'empty');
+    await fs.mkdir(replica);
+    const c = await client(t, replica);
+    await rejectsLtx(t, restoreDatabase(c, out), 'LTXVFS_ERR_EMPTY_REPLICA', c.url, /replica has no LTX files/);
+    t.same(await names(outDir), []);
+  });
+
+  t.test('a storage failure half way', async (t) => {
+    const replica = await copyFixtureReplica(join(root, 'storage'));
+    const c = await client(t, replica);
+    const key = 'ltx/0/0000000000000004-0000000000000004.ltx';
+    c.fault = (call) => (call.key === key ? new LtxvfsError('LTXVFS_ERR_STORAGE', `read ${key}: injected`, { key }) : undefined);
+    await rejectsLtx(t, restoreDatabase(c, out), 'LTXVFS_ERR_STORAGE', key, /injected/);
+    t.same(await names(outDir), []);
+  });
+
+  t.test('a page-size change between files', async (t) => {
+    const replica = join(root, 'pagesize');
+    await writeLtx(replica, { minTXID: 1, maxTXID: 1, pageSize: 4096, commit: 1, pages: [{ pgno: 1, data: randomPage(1) }] });
+    const { key } = await writeLtx(replica, { minTXID: 2, maxTXID: 2, pageSize: 8192, commit: 1, pages: [{ pgno: 1, data: randomPage(2, 8192) }] });
+    await rejectsLtx(t, restoreDatabase(await client(t, replica), out), 'LTXVFS_ERR_PAGE_SIZE', key, /page size 8192 does not match 4096/);
+    t.same(await names(outDir), []);
+  });
+});
+
+t.test('a snapshot, compactions and L0 files restore to the newest state', async (t) => {
+  const states = await sqlJsHistory([
+    'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)',
+    ...Array.from({ length: 6 }, (_, i) => `INSERT INTO t (v) VALUES ('${'x'.repeat(500 * (i + 1))}')`),
+  ]);
+  const l0 = historyFromStates(states);
+  const dir = t.testdir();
+  await writeReplica(dir, [snapshotFromDatabase(states[1], { level: 9, maxTXID: 2 }), compactSpecs(l0.slice(2, 5), 2), ...l0.slice(4)]);
+  const c = await openFileReplica(dir);
+  t.teardown(() => c.close());
+  const result = await restoreDatabase(c, join(dir, 'out.db'));
+  t.same(result.files.map((f) => f.key), [
+    'ltx/9/0000000000000001-0000000000000002.ltx',
+    'ltx/2/0000000000000003-0000000000000005.ltx',
+    'ltx/0/0000000000000006-0000000000000006.ltx',
+    'ltx/0/0000000000000007-0000000000000007.ltx',
+  ]);
+  t.ok(bytesEqual(readBytes(join(dir, 'out.db')), states[6]));
+});
