@@ -146,15 +146,22 @@ export class Database<S extends DatabaseStats = DatabaseStats> {
    *   `LTXVFS_ERR_CLOSED`.
    */
   all(sql: string, params?: Params): Promise<Row[]> {
+    return this.query(sql, params).then((r) => r.rows);
+  }
+
+  /**
+   * All rows of one statement and its column names (known even when there are no rows,
+   * e.g. for printing a table header). Errors as {@link Database.all}.
+   */
+  query(sql: string, params?: Params): Promise<{ columns: string[]; rows: Row[] }> {
     return this.#enqueue(sql, () =>
       this.#withStatement(sql, params, async (stmt) => {
         const rows: Row[] = [];
-        let columns: string[] | undefined;
+        const columns = this.#sqlite3.column_names(stmt);
         while ((await this.#sqlite3.step(stmt)) === SQLITE_ROW) {
-          columns ??= this.#sqlite3.column_names(stmt);
           rows.push(toRow(columns, this.#sqlite3.row(stmt)));
         }
-        return rows;
+        return { columns, rows };
       }),
     );
   }

@@ -53,7 +53,7 @@ function urlArg(arg: string): string | undefined {
 async function query(url: string | undefined, sql: string, values: Values, io: CliIO): Promise<number> {
   const db = await openDatabase(url, { env: io.env, cacheSize: byteOption(values, 'cache-size') });
   try {
-    const rows = await db.all(sql); const columns = rows.length > 0 ? Object.keys(rows[0]) : [];
+    const { columns, rows } = await db.query(sql);
     if (values.json === true) {
       io.stdout.write(`${formatJson(rows)}\n`);
     } else if (columns.length > 0) {

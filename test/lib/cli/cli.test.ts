@@ -184,3 +184,9 @@ t.test('progress appears only on a terminal, after the delay', async (t) => {
   bar.stop();
   t.match(shown, /import \[/);
 });
+
+t.test('query prints the header of an empty result', async (t) => {
+  const r = await cli(['query', REPLICA, 'SELECT id, name FROM t WHERE id < 0']);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, 'id  name\n--  ----\n(0 rows)\n');
+});
