@@ -10,8 +10,9 @@ import { decodeLtxFile, type DecodedLtx } from '../ltx/decoder.js';
 import { CHECKSUM_FLAG, pageChecksum } from '../ltx/checksum.js';
 import { HEADER_FLAG_NO_CHECKSUM } from '../ltx/header.js';
 import { formatTXID } from '../ltx/filename.js';
+import { isLtxvfsError } from '../ltx/errors.js';
 import type { ReplicaClient, LtxFileInfo } from './storage/types.js';
-import { computePlan, listReplica } from './replica.js';
+import { computePlan, listReplica, MAX_LEVEL } from './replica.js';
 import { makeLtxFile, PageIndex } from './page-index.js';
 
 /** The outcome of {@link verifyReplica}. */
@@ -42,8 +43,17 @@ export interface VerifyOptions {
  * @throws LtxvfsError only when the replica cannot be listed (`LTXVFS_ERR_NOT_FOUND`, storage errors).
  */
 export async function verifyReplica(client: ReplicaClient, options: VerifyOptions = {}): Promise<VerifyReport> {
-  const files = await listReplica(client);
   const problems: string[] = [];
+  let files: LtxFileInfo[];
+  try {
+    files = await listReplica(client);
+  } catch (err) {
+    // Overlapping files or a misnamed snapshot are findings about the replica, not a
+    // failure to read it: report them and check every file anyway.
+    if (!isLtxvfsError(err, 'LTXVFS_ERR_OVERLAP') && !isLtxvfsError(err, 'LTXVFS_ERR_CORRUPT')) throw err;
+    problems.push(message(err));
+    files = (await Promise.all(Array.from({ length: MAX_LEVEL + 1 }, (_, level) => client.listLtxFiles(level)))).flat();
+  }
   const decoded = new Map<string, DecodedLtx>();
   let bytesRead = 0;
   for (let i = 0; i < files.length; i++) {
@@ -67,7 +77,7 @@ export async function verifyReplica(client: ReplicaClient, options: VerifyOption
   try {
     plan = computePlan(files, undefined, client.url);
   } catch (err) {
-    problems.push(message(err));
+    if (!problems.includes(message(err))) problems.push(message(err));
   }
 
   // Follow the plan: structural continuity through PageIndex.apply (which also checks the
