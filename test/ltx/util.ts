@@ -55,10 +55,11 @@ export const TXID1_NAME = '0000000000000001-0000000000000001.ltx';
 export const hexBig = (s: string): bigint => BigInt(`0x${s}`);
 export const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
+/** The few tap assertions {@link throwsLtx} uses (rest tuples to fit tap's overloads). */
 interface Asserts {
-  ok(value: unknown, message?: string): unknown;
-  match(found: unknown, wanted: unknown, message?: string): unknown;
-  fail(message?: string): unknown;
+  ok(value: unknown, ...message: [string]): unknown;
+  match(found: unknown, wanted: unknown, ...message: [] | [string]): unknown;
+  fail(...message: [string]): unknown;
 }
 
 /**
