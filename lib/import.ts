@@ -41,7 +41,8 @@ export interface ImportOptions {
  * @throws LtxvfsError `LTXVFS_ERR_NOT_FOUND` (no such file), `LTXVFS_ERR_CORRUPT` (not a SQLite
  *   database, or its size is not a whole number of pages), `LTXVFS_ERR_UNSUPPORTED` (a WAL-mode
  *   database whose `-wal` file still holds frames: checkpoint it first), `LTXVFS_ERR_USAGE`
- *   (the replica already has LTX files), `LTXVFS_ERR_PRECONDITION` (another writer created the file meanwhile).
+ *   (`dbPath` is not a regular file, or the replica already has LTX files),
+ *   `LTXVFS_ERR_PRECONDITION` (another writer created the file meanwhile).
  */
 export async function importDatabase(dbPath: string, client: ReplicaClient, options: ImportOptions = {}): Promise<ImportResult> {
   const fh = await open(dbPath, 'r').catch((err: NodeJS.ErrnoException) => {
@@ -49,7 +50,11 @@ export async function importDatabase(dbPath: string, client: ReplicaClient, opti
       `${dbPath}: cannot open database file (${err.code ?? err.message})`, { key: dbPath, cause: err });
   });
   try {
-    const size = (await fh.stat()).size;
+    const st = await fh.stat();
+    if (!st.isFile()) {
+      throw new LtxvfsError('LTXVFS_ERR_USAGE', `${dbPath}: not a regular file (a directory or a device), so not a database`, { key: dbPath });
+    }
+    const size = st.size;
     const header = new Uint8Array(100);
     await fh.read(header, 0, 100, 0);
     if (size < 100 || new TextDecoder().decode(header.subarray(0, 16)) !== SQLITE_MAGIC) {
