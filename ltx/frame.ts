@@ -62,7 +62,8 @@ export function decodePageFrame(buf: Uint8Array, offset: number, pageSize: numbe
   }
   const pgno = u32be(buf, offset);
   const flags = (buf[offset + 4] << 8) | buf[offset + 5];
-  checkPageHeader(pgno, flags, fail);
+  const problem = pageHeaderProblem(pgno, flags);
+  if (problem !== undefined) fail(problem);
   if (pgno === 0) return { pgno: 0, flags: 0, data: EMPTY, end: offset + PAGE_HEADER_SIZE };
   if (flags === 0) {
     const { data, end } = decompressFrame(buf, offset + PAGE_HEADER_SIZE, pageSize, at);
@@ -75,9 +76,16 @@ export function decodePageFrame(buf: Uint8Array, offset: number, pageSize: numbe
   return { pgno, flags, data: decompressBlock(buf.subarray(start, start + size), pageSize, at), end: start + size };
 }
 
-function checkPageHeader(pgno: number, flags: number, fail: (msg: string) => never): void {
-  if ((flags & ~PAGE_FLAG_SIZE_PREFIX) !== 0) fail(`page flags 0x${flags.toString(16)} invalid (only 0x1 allowed)`);
-  if (pgno === 0 && flags !== 0) fail(`page flags 0x${flags.toString(16)} invalid on the terminator (pgno 0 needs flags 0)`);
+/** Why a page header is invalid (flags outside 0x1, or pgno 0 with flags), or undefined. */
+function pageHeaderProblem(pgno: number, flags: number): string | undefined {
+  if ((flags & ~PAGE_FLAG_SIZE_PREFIX) !== 0) return `page flags 0x${flags.toString(16)} invalid (only 0x1 allowed)`;
+  if (pgno === 0 && flags !== 0) return `page flags 0x${flags.toString(16)} invalid on the terminator (pgno 0 needs flags 0)`;
+  return undefined;
+}
+
+/** Throw `LTXVFS_ERR_CORRUPT` with message `<where>: <msg>`, keyed by `where`. */
+function corrupt(where: string, msg: string): never {
+  throw new LtxvfsError('LTXVFS_ERR_CORRUPT', `${where}: ${msg}`, { key: where });
 }
 
 /**
@@ -92,24 +100,23 @@ function checkPageHeader(pgno: number, flags: number, fail: (msg: string) => nev
  *   `LTXVFS_ERR_UNSUPPORTED` as {@link decompressFrame}.
  */
 export function decodeIndexedFrame(frame: Uint8Array, expectedPgno: number, pageSize: number, where: string): Uint8Array {
-  const fail = (msg: string): never => {
-    throw new LtxvfsError('LTXVFS_ERR_CORRUPT', `${where}: ${msg}`, { key: where });
-  };
+  // No closures here: this runs once per page read.
   if (frame.length < PAGE_HEADER_SIZE + SIZE_PREFIX_SIZE) {
-    fail(`frame of ${frame.length} bytes too short (a page frame has at least ${PAGE_HEADER_SIZE + SIZE_PREFIX_SIZE})`);
+    corrupt(where, `frame of ${frame.length} bytes too short (a page frame has at least ${PAGE_HEADER_SIZE + SIZE_PREFIX_SIZE})`);
   }
   const pgno = u32be(frame, 0);
   const flags = (frame[4] << 8) | frame[5];
-  checkPageHeader(pgno, flags, fail);
-  if (pgno !== expectedPgno) fail(`frame holds page ${pgno}, the page index says ${expectedPgno}`);
+  const problem = pageHeaderProblem(pgno, flags);
+  if (problem !== undefined) corrupt(where, problem);
+  if (pgno !== expectedPgno) corrupt(where, `frame holds page ${pgno}, the page index says ${expectedPgno}`);
   if (flags === 0) {
     const { data, end } = decompressFrame(frame, PAGE_HEADER_SIZE, pageSize, where);
-    if (end !== frame.length) fail(`LZ4 frame ends at byte ${end} of a ${frame.length}-byte index entry`);
+    if (end !== frame.length) corrupt(where, `LZ4 frame ends at byte ${end} of a ${frame.length}-byte index entry`);
     return data;
   }
   const size = u32be(frame, PAGE_HEADER_SIZE);
   if (size + PAGE_HEADER_SIZE + SIZE_PREFIX_SIZE !== frame.length) {
-    fail(`size prefix ${size} + 10 does not match the ${frame.length}-byte index entry`);
+    corrupt(where, `size prefix ${size} + 10 does not match the ${frame.length}-byte index entry`);
   }
   return decompressBlock(frame.subarray(PAGE_HEADER_SIZE + SIZE_PREFIX_SIZE), pageSize, where);
 }

@@ -27,8 +27,18 @@ export function lz4BlockBound(n: number): number {
 
 let scratch = new Uint8Array(4 + lz4BlockBound(65536));
 
-/** Decode `src` (one raw block) to exactly `size` bytes via the library, or throw `fail`'s error. */
-function decodeBlock(src: Uint8Array, size: number, fail: (msg: string) => never): Uint8Array {
+/**
+ * Throw `LTXVFS_ERR_CORRUPT` with message `<where>: <msg>`, or `<where>: LZ4 frame at
+ * offset N: <msg>` when `frameOffset` ≥ 0. A plain function rather than a per-call
+ * closure: the decoders run once per page read.
+ */
+function corrupt(where: string, frameOffset: number, msg: string): never {
+  const at = frameOffset < 0 ? where : `${where}: LZ4 frame at offset ${frameOffset}`;
+  throw new LtxvfsError('LTXVFS_ERR_CORRUPT', `${at}: ${msg}`, { key: where });
+}
+
+/** Decode `src` (one raw block) to exactly `size` bytes via the library; errors as {@link corrupt}. */
+function decodeBlock(src: Uint8Array, size: number, where: string, frameOffset: number): Uint8Array {
   if (scratch.length < src.length + 4) scratch = new Uint8Array(src.length + 4);
   scratch[0] = size;
   scratch[1] = size >>> 8;
@@ -41,10 +51,10 @@ function decodeBlock(src: Uint8Array, size: number, fail: (msg: string) => never
   } catch (err) {
     // lz4-wasm-nodejs throws plain strings such as "the offset to copy is not contained
     // in the decompressed buffer" (or a RuntimeError if the wasm traps).
-    return fail(`LZ4 block of ${src.length} bytes invalid (${String(err)})`);
+    return corrupt(where, frameOffset, `LZ4 block of ${src.length} bytes invalid (${String(err)})`);
   }
   // The library already refuses any other size; this keeps the guarantee local.
-  if (out.length !== size) return fail(`LZ4 block of ${src.length} bytes decodes to ${out.length} bytes, expected ${size}`);
+  if (out.length !== size) return corrupt(where, frameOffset, `LZ4 block of ${src.length} bytes decodes to ${out.length} bytes, expected ${size}`);
   return out;
 }
 
@@ -55,13 +65,10 @@ function decodeBlock(src: Uint8Array, size: number, fail: (msg: string) => never
  *   page, is malformed, or does not decode to exactly `pageSize` bytes.
  */
 export function decompressBlock(src: Uint8Array, pageSize: number, where: string): Uint8Array {
-  const fail = (msg: string): never => {
-    throw new LtxvfsError('LTXVFS_ERR_CORRUPT', `${where}: ${msg}`, { key: where });
-  };
   if (src.length > lz4BlockBound(pageSize)) {
-    fail(`LZ4 block of ${src.length} bytes invalid (exceeds the LZ4 bound ${lz4BlockBound(pageSize)} of a ${pageSize}-byte page)`);
+    corrupt(where, -1, `LZ4 block of ${src.length} bytes invalid (exceeds the LZ4 bound ${lz4BlockBound(pageSize)} of a ${pageSize}-byte page)`);
   }
-  return decodeBlock(src, pageSize, fail);
+  return decodeBlock(src, pageSize, where, -1);
 }
 
 /**
@@ -110,9 +117,7 @@ export function decompressFrame(
   pageSize: number,
   where: string,
 ): { data: Uint8Array; end: number } {
-  const fail = (msg: string): never => {
-    throw new LtxvfsError('LTXVFS_ERR_CORRUPT', `${where}: LZ4 frame at offset ${offset}: ${msg}`, { key: where });
-  };
+  const fail = (msg: string): never => corrupt(where, offset, msg);
   const need = (p: number, n: number, what: string): void => {
     if (p + n > src.length) fail(`truncated: ${what} needs bytes up to ${p + n}, data ends at ${src.length}`);
   };
@@ -164,7 +169,7 @@ export function decompressFrame(
           key: where,
         });
       }
-      chunk = decodeBlock(src.subarray(p, p + n), want, fail);
+      chunk = decodeBlock(src.subarray(p, p + n), want, where, offset);
     }
     if (data === undefined && !stored && chunk.length === pageSize) {
       data = chunk; // the usual case: one block holds the whole page, no copy
