@@ -3,6 +3,7 @@
  * `file://` URLs, plain paths, `LITESTREAM_REPLICA_URL` when none is given), opens the
  * replica's newest state, and runs SQLite (wa-sqlite's Asyncify build) over it.
  */
+import { isLtxvfsError, LtxvfsError } from '../ltx/errors.js';
 import { openReplicaClient } from './storage/url.js';
 import { ReplicaReader, type ReplicaReaderOptions } from './replica-reader.js';
 import { openAsyncifyDatabase } from '../vfs/asyncify-database.js';
@@ -37,6 +38,8 @@ export async function openDatabase(url?: string, options: OpenOptions = {}): Pro
     return await openAsyncifyDatabase(reader, { statsProvider: () => reader.stats(), onClose: () => reader.close() });
   } catch (err) {
     await reader.close();
-    throw err;
+    // SQLite's message ("file is not a database") names only the VFS file: name the replica.
+    if (!isLtxvfsError(err)) throw err;
+    throw new LtxvfsError(err.code, `${client.url}: ${err.message}`, { key: client.url, cause: err.cause ?? err, sqliteCode: err.sqliteCode });
   }
 }
