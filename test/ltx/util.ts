@@ -184,3 +184,8 @@ export function randomBytes(n: number, seed = 1): Uint8Array {
     return s & 0xff;
   });
 }
+
+/** Byte equality without tap's element-by-element diffing (slow on 64 KiB pages). */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
+}
