@@ -1,0 +1,52 @@
+/**
+ * Time values of the Litestream SQL surface (FORMATS.md §6.2): what `PRAGMA
+ * litestream_time = …` and `litestream_set_time(…)` accept, and how times are printed.
+ * Tried in order, as the Litestream VFS does: `latest` (any case), RFC 3339 with or
+ * without a fraction, then natural language relative to now ("5 minutes ago",
+ * "yesterday") — parsed with chrono-node, where Litestream uses go-dateparser.
+ */
+import * as chrono from 'chrono-node';
+import { LtxvfsError } from '../ltx/errors.js';
+
+/** RFC 3339: date, `T` (or `t`/space), time, optional fraction, `Z` or an offset. */
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** A parsed time target: `latest`, or an instant in ms since the Unix epoch. */
+export type TimeTarget = 'latest' | number;
+
+/**
+ * Parse a time value.
+ * @param text `latest`, an RFC 3339 time, or a relative expression like `5 minutes ago`.
+ * @param now the instant relative expressions count from, ms. Default `Date.now()`.
+ * @returns `'latest'` or ms since the epoch (fractions below 1 ms are dropped: LTX timestamps are ms).
+ * @throws LtxvfsError `LTXVFS_ERR_USAGE` with Litestream's message:
+ *   `invalid timestamp (expected RFC3339 or relative time like '5 minutes ago'): <value>`.
+ */
+export function parseTime(text: string, now: number = Date.now()): TimeTarget {
+  const value = text.trim();
+  if (value.toLowerCase() === 'latest') return 'latest';
+  const m = RFC3339.exec(value);
+  if (m !== null) {
+    const ms = Date.parse(value.replace(' ', 'T').replace(/\.(\d{1,9})/, (_f, digits: string) => `.${digits.padEnd(3, '0').slice(0, 3)}`));
+    if (Number.isFinite(ms)) return ms;
+  } else if (value !== '') {
+    const results = chrono.parse(value, { instant: new Date(now), timezone: 'UTC' });
+    const r = results[0];
+    // The whole value must be the expression: "5 minutes ago please" is not a time.
+    if (results.length === 1 && r.index === 0 && r.text.length === value.length) return r.start.date().getTime();
+  }
+  throw new LtxvfsError('LTXVFS_ERR_USAGE', `invalid timestamp (expected RFC3339 or relative time like '5 minutes ago'): ${text}`);
+}
+
+/**
+ * Format an instant the way Litestream prints times (Go's `time.RFC3339Nano` in UTC:
+ * fraction with trailing zeros trimmed, none when whole seconds), e.g. `2026-11-21T09:51:56.305Z`.
+ * @param ms ms since the Unix epoch.
+ */
+export function formatTime(ms: number): string {
+  const iso = new Date(ms).toISOString(); // always .sssZ
+  return iso.replace(/\.(\d{3})Z$/, (_m, frac: string) => {
+    const trimmed = frac.replace(/0+$/, '');
+    return trimmed === '' ? 'Z' : `.${trimmed}Z`;
+  });
+}
