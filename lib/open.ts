@@ -40,6 +40,6 @@ export async function openDatabase(url?: string, options: OpenOptions = {}): Pro
     await reader.close();
     // SQLite's message ("file is not a database") names only the VFS file: name the replica.
     if (!isLtxvfsError(err)) throw err;
-    throw new LtxvfsError(err.code, `${client.url}: ${err.message}`, { key: client.url, cause: err.cause ?? err, sqliteCode: err.sqliteCode });
+    throw new LtxvfsError(err.code, `${client.url}: ${err.message}`, { key: client.url, cause: err.cause, sqliteCode: err.sqliteCode });
   }
 }
