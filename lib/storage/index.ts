@@ -1,7 +1,17 @@
 /**
- * The storage boundary: the {@link ReplicaClient} interface, the directory client, and
- * replica URLs. Knows bytes and keys only (DESIGN.md, read path 1).
+ * The storage boundary: the {@link ReplicaClient} interface, the directory and S3
+ * clients, the retry policy, and replica URLs. Knows bytes and keys only (DESIGN.md, read path 1).
  */
 export type { LtxFileInfo, ReplicaClient, WriteOptions } from './types.js';
 export { FileReplicaClient, openFileReplica, type FileReplicaOptions } from './file.js';
+export {
+  S3ReplicaClient,
+  openS3Replica,
+  METADATA_KEY_TIMESTAMP,
+  type S3ReplicaOptions,
+  type S3ClientStats,
+  type S3ObjectHead,
+} from './s3.js';
+export { resolveS3Config, type S3Config, type S3Credentials } from './s3-config.js';
+export { withRetry, TransientError, RetryExhaustedError, DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
 export { openReplicaClient, parseReplicaUrl, type ReplicaUrl } from './url.js';

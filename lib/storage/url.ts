@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LtxvfsError } from '../../ltx/errors.js';
 import { openFileReplica } from './file.js';
+import { openS3Replica, type S3ReplicaOptions } from './s3.js';
 import type { ReplicaClient } from './types.js';
 
 /** A parsed replica URL. */
@@ -87,22 +88,25 @@ export function parseReplicaUrl(url?: string, env: NodeJS.ProcessEnv = process.e
 /**
  * Open the replica client for `url` (see {@link parseReplicaUrl}). The caller owns the
  * client and must `close()` it.
- * @param options.create create a missing `file://` directory (for writers and `import`).
- * @param options.env environment for `LITESTREAM_REPLICA_URL`; default `process.env`.
- * @throws LtxvfsError everything {@link parseReplicaUrl} throws; `LTXVFS_ERR_UNSUPPORTED`
- *   "s3:// replicas are not supported yet"; for file:// what {@link openFileReplica} throws
- *   (`LTXVFS_ERR_NOT_FOUND` "replica directory does not exist: <path>").
+ * @param options.create create a missing `file://` directory (for writers and `import`);
+ *   nothing to create for s3:// (a bucket prefix exists as soon as a key is written).
+ * @param options.env environment for `LITESTREAM_REPLICA_URL` and, for s3://, the AWS /
+ *   Litestream credential, region and endpoint variables (lib/storage/s3-config.ts);
+ *   default `process.env`.
+ * @param options.s3 timeouts, retries and page size of an s3:// client (lib/storage/s3.ts).
+ * @throws LtxvfsError everything {@link parseReplicaUrl} throws; for file:// what
+ *   {@link openFileReplica} throws (`LTXVFS_ERR_NOT_FOUND` "replica directory does not
+ *   exist: <path>"); for s3:// what {@link openS3Replica} throws (`LTXVFS_ERR_BAD_URL`,
+ *   `LTXVFS_ERR_UNSUPPORTED`, `LTXVFS_ERR_USAGE`) — a missing bucket or bad credentials
+ *   surface at the first request.
  */
 export async function openReplicaClient(
   url?: string,
-  options: { create?: boolean; env?: NodeJS.ProcessEnv } = {},
+  options: { create?: boolean; env?: NodeJS.ProcessEnv; s3?: Omit<S3ReplicaOptions, 'env'> } = {},
 ): Promise<ReplicaClient> {
-  const parsed = parseReplicaUrl(url, options.env ?? process.env);
-  if (parsed.scheme === 's3') {
-    throw new LtxvfsError('LTXVFS_ERR_UNSUPPORTED', `s3:// replicas are not supported yet: s3://${parsed.bucket}/${parsed.path}`, {
-      key: `s3://${parsed.bucket}/${parsed.path}`,
-    });
-  }
+  const env = options.env ?? process.env;
+  const parsed = parseReplicaUrl(url, env);
+  if (parsed.scheme === 's3') return openS3Replica(parsed, { ...options.s3, env });
   return openFileReplica(parsed.path, { create: options.create });
 }
 

@@ -1,0 +1,696 @@
+/**
+ * The s3:// replica client: a Litestream v0.5 replica in an S3 bucket (or any
+ * S3-compatible store), read and written over HTTP with undici and signed with AWS
+ * Signature V4.
+ *
+ * Layout (FORMATS.md §4.1, litestream s3/replica_client.go): an LTX file lives at
+ * `<prefix>/<level %04x>/<min %016x>-<max %016x>.ltx` — no `ltx/` segment, unlike the
+ * file backend. Litestream joins `c.Path + "/" + …`, so a replica at the bucket root
+ * (empty prefix) has keys starting with `/` (`/0000/…`); ltxvfs does the same so both
+ * find each other's files. Keys given to this client are whole object keys inside the
+ * bucket, as {@link S3ReplicaClient.ltxKey} and {@link S3ReplicaClient.objectKey} make them.
+ *
+ * Signing: the `aws4` package (SigV4, payload hash in `x-amz-content-sha256`, like
+ * Litestream's default `SignPayload`). Chosen over `@smithy/signature-v4` because it is a
+ * standalone signer with no dependencies (the smithy signer pulls in ~8 MB of
+ * `@smithy/core` and documents itself as internal to generated SDK clients), and it is
+ * synchronous. Without credentials requests go unsigned (public buckets).
+ *
+ * Faults: every HTTP request has a deadline (`requestTimeoutMs`, headers and body);
+ * transient failures — 5xx, 429/SlowDown, 408, 400 RequestTimeout, 409
+ * ConditionalRequestConflict, socket errors, timeouts, bodies shorter than announced —
+ * are retried with full-jitter backoff within `retryBudgetMs` (see retry.ts); permanent
+ * ones are not. Nothing partial is ever returned: a listing is complete or an error, a
+ * read has exactly the bytes asked for or an error. Errors are `LtxvfsError`s with the
+ * object `key` and HTTP `status`, their message one line: operation, `s3://bucket/key`,
+ * status, S3's error code and message.
+ *
+ * Credentials appear in no message, log line, statistic or URL.
+ */
+
+import aws4 from 'aws4';
+import { createHash } from 'node:crypto';
+import { debuglog } from 'node:util';
+import { LtxvfsError, type LtxvfsErrorCode } from '../../ltx/errors.js';
+import { formatLtxFilename, formatTXID, parseLtxFilename } from '../../ltx/filename.js';
+import { checkRetryPolicy, DEFAULT_RETRY_POLICY, RetryExhaustedError, TransientError, withRetry, type RetryAttempt, type RetryPolicy } from './retry.js';
+import { resolveS3Config, s3Target, redactEndpoint, type S3Config, type S3Credentials, type S3UrlParts } from './s3-config.js';
+import { acquirePool, RequestTimeoutError, sendRequest, type HttpResponse, type PoolLease } from './s3-http.js';
+import { formatRfc3339Nano, parseListObjectsV2, parseRfc3339, parseS3Error, uriEncode, type ListPage } from './s3-wire.js';
+import type { LtxFileInfo, ReplicaClient, WriteOptions } from './types.js';
+import { parseReplicaUrl } from './url.js';
+
+const debug = debuglog('ltxvfs');
+
+/** Options of {@link openS3Replica} / {@link S3ReplicaClient}. Times in ms. */
+export interface S3ReplicaOptions {
+  /** Environment for credentials, region and endpoint (s3-config.ts). Default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Credentials instead of the environment's; `null` sends unsigned requests. */
+  credentials?: S3Credentials | null;
+  /** Deadline of one HTTP request, headers and body, ms. Default 10 000. */
+  requestTimeoutMs?: number;
+  /** No retry starts later than this after the first attempt, ms. Default 30 000. */
+  retryBudgetMs?: number;
+  /** Most attempts per request, the first included. Default 10. */
+  maxAttempts?: number;
+  /** Backoff ceiling of the first retry, ms; doubles per retry. Default 100. */
+  retryBaseDelayMs?: number;
+  /** Largest backoff ceiling, ms. Default 5 000. */
+  retryMaxDelayMs?: number;
+  /** Keys per ListObjectsV2 page (`max-keys`), 1…1000. Default 1000 (S3's maximum). */
+  listPageSize?: number;
+  /** Parallel HEAD requests of `listLtxFiles(…, { useMetadata: true })`. Default 16. */
+  metadataConcurrency?: number;
+}
+
+/** Request counts and bytes of one client since it was opened. */
+export interface S3ClientStats {
+  /** HTTP requests sent per operation, retries included. */
+  requests: { list: number; get: number; head: number; put: number; delete: number };
+  /** Attempts that followed a transient failure. */
+  retries: number;
+  /** Operations that ended in an error (after retries). */
+  failures: number;
+  /** Response body bytes received. */
+  bytesDownloaded: number;
+  /** Request body bytes sent (retries included). */
+  bytesUploaded: number;
+}
+
+/** What a HEAD request tells about an object. */
+export interface S3ObjectHead {
+  /** Size in bytes. */
+  size: number;
+  /** ETag as sent, quotes included. */
+  etag: string;
+  /** `Last-Modified`, ms since the epoch (`NaN` if absent). */
+  lastModified: number;
+  /** User metadata (`x-amz-meta-*`), names lower-case without the prefix. */
+  metadata: Record<string, string>;
+}
+
+/** Litestream's metadata key for the LTX header timestamp (s3.MetadataKeyTimestamp). */
+export const METADATA_KEY_TIMESTAMP = 'litestream-timestamp';
+
+const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+const DEFAULT_LIST_PAGE_SIZE = 1000;
+const DEFAULT_METADATA_CONCURRENCY = 16;
+/** S3's limit on key length, bytes of UTF-8. */
+const MAX_KEY_BYTES = 1024;
+
+/** Auth-related S3 error codes (any 403 counts too). */
+const AUTH_CODES = new Set([
+  'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'InvalidToken', 'ExpiredToken',
+  'TokenRefreshRequired', 'RequestTimeTooSkewed', 'AuthorizationHeaderMalformed', 'InvalidSecurity',
+]);
+
+type Operation = keyof S3ClientStats['requests'];
+
+interface RequestSpec {
+  op: Operation;
+  method: 'GET' | 'HEAD' | 'PUT' | 'DELETE';
+  /** Object key; undefined for bucket-level requests (ListObjectsV2). */
+  key: string | undefined;
+  query?: Record<string, string>;
+  headers?: Record<string, string>;
+  body?: Uint8Array;
+}
+
+/**
+ * Open an s3:// replica. Nothing is sent yet: a missing bucket or bad credentials show
+ * up at the first request (`openDatabase` lists at once).
+ * @param url an `s3://bucket/path?…` URL, or its parsed parts (`parseReplicaUrl`).
+ * @throws LtxvfsError `LTXVFS_ERR_BAD_URL`, `LTXVFS_ERR_UNSUPPORTED` (s3-config.ts);
+ *   `LTXVFS_ERR_USAGE` for bad options.
+ */
+export async function openS3Replica(url: string | S3UrlParts, options: S3ReplicaOptions = {}): Promise<S3ReplicaClient> {
+  let parts: S3UrlParts;
+  if (typeof url === 'string') {
+    const parsed = parseReplicaUrl(url, {});
+    if (parsed.scheme !== 's3') throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `not an s3:// URL: ${parsed.path}`, { key: parsed.path });
+    parts = parsed;
+  } else {
+    parts = url;
+  }
+  const config = resolveS3Config(parts, options.env ?? process.env);
+  if (options.credentials !== undefined) config.credentials = options.credentials ?? undefined;
+  return new S3ReplicaClient(config, options);
+}
+
+/** A {@link ReplicaClient} over an S3 bucket prefix. Create it with {@link openS3Replica}. */
+export class S3ReplicaClient implements ReplicaClient {
+  /** `s3://bucket/prefix`, plus `?endpoint=…` for a custom endpoint; never credentials. */
+  readonly url: string;
+  /** Bucket name (or access point ARN). */
+  readonly bucket: string;
+  /** Key prefix, `''` for the bucket root. */
+  readonly prefix: string;
+
+  private readonly config: S3Config;
+  private readonly policy: RetryPolicy;
+  private readonly requestTimeoutMs: number;
+  private readonly listPageSize: number;
+  private readonly metadataConcurrency: number;
+  /** Pools borrowed from the shared registry, by origin (the origin changes when S3 corrects the region). */
+  private readonly leases = new Map<string, PoolLease>();
+  /** Aborts in-flight requests and backoff sleeps at close. */
+  private readonly closing = new AbortController();
+  private readonly counters: S3ClientStats = {
+    requests: { list: 0, get: 0, head: 0, put: 0, delete: 0 },
+    retries: 0,
+    failures: 0,
+    bytesDownloaded: 0,
+    bytesUploaded: 0,
+  };
+  private closed = false;
+
+  /**
+   * Use {@link openS3Replica}, which resolves the configuration from a URL.
+   * @throws LtxvfsError `LTXVFS_ERR_USAGE` for an option out of range.
+   */
+  constructor(config: S3Config, options: S3ReplicaOptions = {}) {
+    this.config = { ...config };
+    this.bucket = config.bucket;
+    this.prefix = config.prefix;
+    const endpoint = config.endpoint === undefined
+      ? ''
+      : `?endpoint=${redactEndpoint(`${config.endpoint.protocol}//${config.endpoint.host}${config.endpoint.basePath}`)}`;
+    this.url = `s3://${config.bucket}/${config.prefix}${endpoint}`;
+    this.policy = {
+      maxAttempts: options.maxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts,
+      budgetMs: options.retryBudgetMs ?? DEFAULT_RETRY_POLICY.budgetMs,
+      baseDelayMs: options.retryBaseDelayMs ?? DEFAULT_RETRY_POLICY.baseDelayMs,
+      maxDelayMs: options.retryMaxDelayMs ?? DEFAULT_RETRY_POLICY.maxDelayMs,
+    };
+    const bad = checkRetryPolicy(this.policy);
+    if (bad !== undefined) throw new LtxvfsError('LTXVFS_ERR_USAGE', bad);
+    this.requestTimeoutMs = positiveInt('requestTimeoutMs', options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, Infinity);
+    this.listPageSize = positiveInt('listPageSize', options.listPageSize ?? DEFAULT_LIST_PAGE_SIZE, 1000);
+    this.metadataConcurrency = positiveInt('metadataConcurrency', options.metadataConcurrency ?? DEFAULT_METADATA_CONCURRENCY, Infinity);
+  }
+
+  /** The signing region (it changes if S3 answers that the bucket lives elsewhere). */
+  get region(): string {
+    return this.config.region;
+  }
+
+  /**
+   * `<prefix>/<level %04x>/<min>-<max>.ltx` (FORMATS.md §4.1; `/<level>/…` at the bucket root, as Litestream).
+   * @throws LtxvfsError `LTXVFS_ERR_USAGE` for a level that is not an integer ≥ 0 or a bad TXID range.
+   */
+  ltxKey(level: number, minTXID: number, maxTXID: number): string {
+    return `${this.levelPrefix(level)}${formatLtxFilename(minTXID, maxTXID)}`;
+  }
+
+  /**
+   * The key of a replica-level object such as `lock.json`: `<prefix>/<name>`, or `name`
+   * at the bucket root (litestream s3/leaser.go `lockKey`).
+   */
+  objectKey(name: string): string {
+    return this.prefix === '' ? name : `${this.prefix}/${name}`;
+  }
+
+  /**
+   * The LTX files of one level, sorted by (minTXID, maxTXID), from ListObjectsV2 pages of
+   * `listPageSize` keys (`start-after` skips to `seekTXID`). `createdAt` is `LastModified`
+   * (upload time); with `useMetadata` it is the `litestream-timestamp` metadata read by one
+   * HEAD per file (header time, for time travel; LastModified where absent), as
+   * Litestream's restore does. Keys that are not LTX file names, or lie deeper, are ignored.
+   * A level (or prefix) without objects gives `[]`.
+   * @throws LtxvfsError `LTXVFS_ERR_NOT_FOUND` (no such bucket); `LTXVFS_ERR_STORAGE`;
+   *   `LTXVFS_ERR_UNSUPPORTED` (a TXID above 2^53 − 1 in a name); `LTXVFS_ERR_CLOSED`.
+   */
+  async listLtxFiles(level: number, options: { seekTXID?: number; useMetadata?: boolean } = {}): Promise<LtxFileInfo[]> {
+    this.checkOpen();
+    const prefix = this.levelPrefix(level);
+    const seek = options.seekTXID ?? 0;
+    const startAfter = seek > 0 ? `${prefix}${formatTXID(seek)}` : undefined;
+    const files: LtxFileInfo[] = [];
+    let token: string | undefined;
+    do {
+      const query: Record<string, string> = { 'list-type': '2', prefix, 'max-keys': String(this.listPageSize) };
+      if (token !== undefined) query['continuation-token'] = token;
+      else if (startAfter !== undefined) query['start-after'] = startAfter;
+      const page: ListPage = await this.call({ op: 'list', method: 'GET', key: undefined, query }, prefix, (res) => {
+        if (res.status !== 200) throw this.httpError('list', prefix, res);
+        try {
+          return parseListObjectsV2(Buffer.from(res.body).toString('utf8'));
+        } catch (err) {
+          throw new LtxvfsError('LTXVFS_ERR_STORAGE', `list ${this.where(prefix)}: unreadable ListObjectsV2 response: ${(err as Error).message}`, {
+            key: prefix,
+            status: res.status,
+            cause: err,
+          });
+        }
+      });
+      for (const obj of page.objects) {
+        const name = obj.key.startsWith(prefix) ? obj.key.slice(prefix.length) : '/';
+        if (name.includes('/')) continue;
+        let range: { minTXID: number; maxTXID: number } | undefined;
+        try {
+          range = parseLtxFilename(name);
+        } catch (err) {
+          const e = err as LtxvfsError;
+          throw new LtxvfsError(e.code, `list ${this.where(prefix)}: ${e.message}`, { key: obj.key, cause: err });
+        }
+        if (range === undefined || range.minTXID < seek) continue;
+        if (Number.isNaN(obj.lastModified)) {
+          throw new LtxvfsError('LTXVFS_ERR_STORAGE', `list ${this.where(prefix)}: no valid LastModified for ${obj.key}`, { key: obj.key });
+        }
+        files.push({ level, ...range, size: obj.size, createdAt: obj.lastModified, key: obj.key });
+      }
+      token = page.isTruncated ? page.nextContinuationToken : undefined;
+      if (page.isTruncated && token === undefined) {
+        throw new LtxvfsError('LTXVFS_ERR_STORAGE', `list ${this.where(prefix)}: truncated page without NextContinuationToken`, { key: prefix });
+      }
+    } while (token !== undefined);
+    files.sort((a, b) => a.minTXID - b.minTXID || a.maxTXID - b.maxTXID);
+    if (options.useMetadata === true) await this.applyMetadataTimestamps(files);
+    return files;
+  }
+
+  /**
+   * Exactly `length` bytes of `key` from byte `offset`: one `GET` with
+   * `Range: bytes=offset-(offset+length−1)`. A body shorter than announced or asked is
+   * transient (retried); an object that really ends before `offset + length` is a short
+   * read. `length` 0 costs a HEAD (to report a missing key like any other read).
+   * @throws LtxvfsError `LTXVFS_ERR_NOT_FOUND`; `LTXVFS_ERR_STORAGE` ("short read" or
+   *   I/O); `LTXVFS_ERR_BAD_KEY`; `LTXVFS_ERR_USAGE` (bad range); `LTXVFS_ERR_CLOSED`.
+   */
+  async readRange(key: string, offset: number, length: number): Promise<Uint8Array> {
+    this.checkOpen();
+    this.checkKey(key);
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+      throw new LtxvfsError('LTXVFS_ERR_USAGE', `read ${key}: bad range offset ${String(offset)} length ${String(length)}`, { key });
+    }
+    if (length === 0) {
+      await this.headObject(key);
+      return new Uint8Array(0);
+    }
+    const last = offset + length - 1;
+    const headers = { range: `bytes=${offset}-${last}` };
+    return this.call({ op: 'get', method: 'GET', key, headers }, key, (res) => {
+      const shortRead = (got: number, size: number | undefined) =>
+        new LtxvfsError(
+          'LTXVFS_ERR_STORAGE',
+          `short read of ${this.where(key)}: got ${got} of ${length} bytes at offset ${offset}${size === undefined ? '' : ` (object is ${size} bytes)`}`,
+          { key, status: res.status },
+        );
+      if (res.status === 200) {
+        // A server that ignores Range sends the whole object.
+        if (res.body.length >= offset + length) return res.body.slice(offset, offset + length);
+        throw shortRead(Math.max(0, res.body.length - offset), res.body.length);
+      }
+      if (res.status === 416) throw shortRead(0, contentRangeTotal(res.headers['content-range']));
+      if (res.status !== 206) throw this.httpError('read', key, res);
+      const cr = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers['content-range'] ?? '');
+      if (cr !== null && Number(cr[1]) !== offset) {
+        throw new LtxvfsError('LTXVFS_ERR_STORAGE', `read ${this.where(key)}: asked for bytes ${offset}-${last}, got Content-Range ${cr[0]}`, {
+          key,
+          status: 206,
+        });
+      }
+      if (res.body.length === length) return res.body;
+      const end = cr === null ? undefined : Number(cr[2]);
+      if (end !== undefined && end < last && res.body.length === end - offset + 1) {
+        throw shortRead(res.body.length, cr?.[3] === '*' ? undefined : Number(cr?.[3]));
+      }
+      throw new TransientError(
+        new LtxvfsError('LTXVFS_ERR_STORAGE', `read ${this.where(key)}: body has ${res.body.length} of ${length} bytes at offset ${offset}`, {
+          key,
+          status: 206,
+        }),
+      );
+    });
+  }
+
+  /**
+   * The whole object and its ETag (one `GET`).
+   * @throws LtxvfsError `LTXVFS_ERR_NOT_FOUND`, `LTXVFS_ERR_STORAGE`, `LTXVFS_ERR_BAD_KEY`, `LTXVFS_ERR_CLOSED`.
+   */
+  async read(key: string): Promise<{ data: Uint8Array; etag: string }> {
+    this.checkOpen();
+    this.checkKey(key);
+    return this.call({ op: 'get', method: 'GET', key }, key, (res) => {
+      if (res.status !== 200) throw this.httpError('read', key, res);
+      return { data: res.body, etag: this.requireEtag('read', key, res) };
+    });
+  }
+
+  /**
+   * One `PUT` (objects are replaced atomically by S3): `If-None-Match: *` for
+   * `ifNoneMatch`, `If-Match` for `ifMatch`, `x-amz-meta-litestream-timestamp` =
+   * `timestamp` as RFC 3339 with ns (Go's time.RFC3339Nano, FORMATS.md §4.1),
+   * `Content-Type` (default `application/octet-stream`), `Content-MD5`.
+   * A conditional PUT that fails its precondition *after a retry* is checked with a HEAD:
+   * if the object now holds exactly these bytes (ETag = MD5), the earlier attempt landed
+   * and the write succeeded.
+   * @returns the response ETag.
+   * @throws LtxvfsError `LTXVFS_ERR_PRECONDITION` (412; with `ifMatch` also 404);
+   *   `LTXVFS_ERR_STORAGE`; `LTXVFS_ERR_BAD_KEY`; `LTXVFS_ERR_USAGE` (both conditions,
+   *   bad timestamp); `LTXVFS_ERR_CLOSED`.
+   */
+  async write(key: string, data: Uint8Array, options: WriteOptions = {}): Promise<{ etag: string }> {
+    this.checkOpen();
+    this.checkKey(key);
+    const { ifNoneMatch = false, ifMatch, timestamp, contentType = 'application/octet-stream' } = options;
+    if (ifNoneMatch && ifMatch !== undefined) {
+      throw new LtxvfsError('LTXVFS_ERR_USAGE', `write ${key}: ifNoneMatch and ifMatch cannot both be given`, { key });
+    }
+    const md5 = createHash('md5').update(data).digest();
+    const headers: Record<string, string> = { 'content-type': contentType, 'content-md5': md5.toString('base64') };
+    if (timestamp !== undefined) {
+      try {
+        headers[`x-amz-meta-${METADATA_KEY_TIMESTAMP}`] = formatRfc3339Nano(timestamp);
+      } catch {
+        throw new LtxvfsError('LTXVFS_ERR_USAGE', `write ${key}: bad timestamp ${String(timestamp)}`, { key });
+      }
+    }
+    if (ifNoneMatch) headers['if-none-match'] = '*';
+    if (ifMatch !== undefined) headers['if-match'] = ifMatch;
+    if (this.config.storageClass !== undefined) headers['x-amz-storage-class'] = this.config.storageClass;
+    if (this.config.sseKmsKeyId !== undefined) {
+      headers['x-amz-server-side-encryption'] = 'aws:kms';
+      headers['x-amz-server-side-encryption-aws-kms-key-id'] = this.config.sseKmsKeyId;
+    }
+    const conditional = ifNoneMatch || ifMatch !== undefined;
+    const condition = ifNoneMatch ? 'if-none-match *' : `if-match ${String(ifMatch)}`;
+    return this.call({ op: 'put', method: 'PUT', key, headers, body: data }, key, async (res, attempt) => {
+      if (res.status === 200 || res.status === 201 || res.status === 204) return { etag: this.requireEtag('write', key, res) };
+      const failed = res.status === 412 || (res.status === 404 && ifMatch !== undefined && parseS3Error(bodyText(res)).code !== 'NoSuchBucket');
+      if (!conditional || !failed) throw this.httpError('write', key, res);
+      if (attempt.attempt > 1) {
+        const landed = await this.landedEtag(key, md5);
+        if (landed !== undefined) return { etag: landed };
+      }
+      const why = res.status === 404 ? 'object does not exist' : ifNoneMatch ? 'object exists' : 'etag differs';
+      throw new LtxvfsError('LTXVFS_ERR_PRECONDITION', `precondition failed for ${this.where(key)}: ${why} (${condition})`, {
+        key,
+        status: res.status,
+      });
+    });
+  }
+
+  /**
+   * One `DELETE`, with `If-Match` when given. A missing key is fine without `ifMatch`
+   * (S3 answers 204 anyway); with it, 404 and 412 fail the precondition — except a 404
+   * after a retry, which means an earlier attempt already deleted it.
+   * @throws LtxvfsError `LTXVFS_ERR_PRECONDITION`, `LTXVFS_ERR_STORAGE`, `LTXVFS_ERR_BAD_KEY`, `LTXVFS_ERR_CLOSED`.
+   */
+  async delete(key: string, options: { ifMatch?: string } = {}): Promise<void> {
+    this.checkOpen();
+    this.checkKey(key);
+    const { ifMatch } = options;
+    const headers: Record<string, string> = ifMatch === undefined ? {} : { 'if-match': ifMatch };
+    await this.call({ op: 'delete', method: 'DELETE', key, headers }, key, (res, attempt) => {
+      if (res.status === 204 || res.status === 200) return;
+      const code = parseS3Error(bodyText(res)).code;
+      if (res.status === 404 && code !== 'NoSuchBucket') {
+        if (ifMatch === undefined || attempt.attempt > 1) return;
+      }
+      if (ifMatch !== undefined && (res.status === 412 || (res.status === 404 && code !== 'NoSuchBucket'))) {
+        const why = res.status === 404 ? 'object does not exist' : 'etag differs';
+        throw new LtxvfsError('LTXVFS_ERR_PRECONDITION', `precondition failed for ${this.where(key)}: ${why} (if-match ${ifMatch})`, {
+          key,
+          status: res.status,
+        });
+      }
+      throw this.httpError('delete', key, res);
+    });
+  }
+
+  /**
+   * One `HEAD`: size, ETag, Last-Modified and user metadata.
+   * @throws LtxvfsError `LTXVFS_ERR_NOT_FOUND`, `LTXVFS_ERR_STORAGE`, `LTXVFS_ERR_BAD_KEY`, `LTXVFS_ERR_CLOSED`.
+   */
+  async headObject(key: string): Promise<S3ObjectHead> {
+    this.checkOpen();
+    this.checkKey(key);
+    return this.call({ op: 'head', method: 'HEAD', key }, key, (res) => {
+      if (res.status !== 200) throw this.httpError('head', key, res);
+      const metadata: Record<string, string> = {};
+      for (const [name, value] of Object.entries(res.headers)) {
+        if (name.startsWith('x-amz-meta-')) metadata[name.slice('x-amz-meta-'.length)] = value;
+      }
+      const lm = res.headers['last-modified'];
+      return {
+        size: Number(res.headers['content-length'] ?? NaN),
+        etag: res.headers.etag ?? '',
+        lastModified: lm === undefined ? NaN : Date.parse(lm),
+        metadata,
+      };
+    });
+  }
+
+  /**
+   * The LTX header timestamp Litestream stored with an object (`litestream-timestamp`
+   * metadata, ms since the epoch), falling back to `Last-Modified` as Litestream does.
+   * One HEAD; listing does not call it unless asked (`useMetadata`).
+   * @throws LtxvfsError as {@link headObject}; `LTXVFS_ERR_STORAGE` when neither time is readable.
+   */
+  async headTimestamp(key: string): Promise<number> {
+    const head = await this.headObject(key);
+    const meta = head.metadata[METADATA_KEY_TIMESTAMP];
+    const t = meta === undefined ? undefined : parseRfc3339(meta);
+    if (t !== undefined) return t;
+    if (!Number.isNaN(head.lastModified)) return head.lastModified;
+    throw new LtxvfsError('LTXVFS_ERR_STORAGE', `head ${this.where(key)}: no readable ${METADATA_KEY_TIMESTAMP} or Last-Modified`, { key });
+  }
+
+  /** Request counts and bytes so far (a copy). */
+  stats(): S3ClientStats {
+    return { ...this.counters, requests: { ...this.counters.requests } };
+  }
+
+  /**
+   * Abort requests in flight, stop retries and give the connection pools back (the last
+   * client of an origin closes its pool). Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.closing.abort(this.closedError());
+    const leases = [...this.leases.values()];
+    this.leases.clear();
+    await Promise.all(leases.map((l) => l.release()));
+  }
+
+  // ---- internals ----
+
+  private levelPrefix(level: number): string {
+    if (!Number.isSafeInteger(level) || level < 0) {
+      throw new LtxvfsError('LTXVFS_ERR_USAGE', `bad level ${String(level)}: need an integer >= 0`);
+    }
+    return `${this.prefix}/${level.toString(16).padStart(4, '0')}/`;
+  }
+
+  private where(key: string): string {
+    return `s3://${this.bucket}/${key}`;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw this.closedError();
+  }
+
+  private closedError(): LtxvfsError {
+    return new LtxvfsError('LTXVFS_ERR_CLOSED', `replica client is closed: ${this.url}`);
+  }
+
+  /** Object keys: non-empty, ≤ 1024 bytes, inside the replica prefix, no `.`/`..` segments (intermediaries may resolve them). */
+  private checkKey(key: string): void {
+    const bad = (why: string) => new LtxvfsError('LTXVFS_ERR_BAD_KEY', `bad key ${JSON.stringify(key)}: ${why}`, { key });
+    if (typeof key !== 'string' || key === '') throw bad('empty');
+    if (Buffer.byteLength(key) > MAX_KEY_BYTES) throw bad(`longer than ${MAX_KEY_BYTES} bytes`);
+    if (this.prefix !== '' && !key.startsWith(`${this.prefix}/`)) throw bad(`outside the replica prefix ${this.prefix}/`);
+    if (key.split('/').some((s) => s === '.' || s === '..')) throw bad('has a . or .. segment');
+  }
+
+  private requireEtag(verb: string, key: string, res: HttpResponse): string {
+    const etag = res.headers.etag;
+    if (etag === undefined || etag === '') {
+      throw new LtxvfsError('LTXVFS_ERR_STORAGE', `${verb} ${this.where(key)}: response has no ETag`, { key, status: res.status });
+    }
+    return etag;
+  }
+
+  /** After a retried conditional PUT failed: the current ETag if it is the MD5 of what we sent (our earlier attempt landed). */
+  private async landedEtag(key: string, md5: Buffer): Promise<string | undefined> {
+    try {
+      const head = await this.headObject(key);
+      return head.etag.replace(/"/g, '').toLowerCase() === md5.toString('hex') ? head.etag : undefined;
+    } catch (err) {
+      if ((err as LtxvfsError).code === 'LTXVFS_ERR_NOT_FOUND') return undefined;
+      throw err;
+    }
+  }
+
+  private async applyMetadataTimestamps(files: LtxFileInfo[]): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < files.length) {
+        const file = files[next++];
+        try {
+          file.createdAt = await this.headTimestamp(file.key);
+        } catch (err) {
+          // Deleted since the listing (compaction, retention): keep LastModified, as Litestream does.
+          if ((err as LtxvfsError).code !== 'LTXVFS_ERR_NOT_FOUND') throw err;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.metadataConcurrency, files.length) }, worker));
+  }
+
+  /**
+   * Run one request with retries. `onResponse` sees every response that is not
+   * transient (5xx, 429, 408, RequestTimeout, ConditionalRequestConflict) and returns the
+   * result, throws a final error, or throws a {@link TransientError} to retry.
+   */
+  private async call<T>(spec: RequestSpec, what: string, onResponse: (res: HttpResponse, attempt: RetryAttempt) => T | Promise<T>): Promise<T> {
+    const verb = spec.op;
+    try {
+      return await withRetry(
+        async (attempt) => {
+          let res = await this.send(spec, what);
+          const region = redirectRegion(res);
+          if (region !== undefined && region !== this.config.region) {
+            debug('s3: %s is in region %s, not %s; resending', this.bucket, region, this.config.region);
+            this.config.region = region;
+            res = await this.send(spec, what);
+          }
+          if (isTransientResponse(res)) throw new TransientError(this.httpError(verb, what, res));
+          return await onResponse(res, attempt);
+        },
+        this.policy,
+        {
+          signal: this.closing.signal,
+          onRetry: (err, n, delayMs) => {
+            this.counters.retries++;
+            debug('s3: retry %d of %s in %d ms: %s', n, spec.method, Math.round(delayMs), err.message);
+          },
+        },
+      );
+    } catch (err) {
+      this.counters.failures++;
+      if (this.closed) throw this.closedError();
+      if (err instanceof RetryExhaustedError) {
+        const last = err.last as LtxvfsError;
+        throw new LtxvfsError(last.code, err.message, { key: last.key, status: last.status, cause: last });
+      }
+      throw err;
+    }
+  }
+
+  /** One HTTP exchange, signed. Network failures and timeouts become TransientErrors. */
+  private async send(spec: RequestSpec, what: string): Promise<HttpResponse> {
+    this.checkOpen();
+    const target = s3Target(this.config);
+    let path = spec.key === undefined ? target.bucketPath || '/' : `${target.bucketPath}/${uriEncode(spec.key, true)}`;
+    const query = Object.entries(spec.query ?? {})
+      .map(([k, v]) => `${uriEncode(k)}=${uriEncode(v)}`)
+      .join('&');
+    if (query !== '') path += `?${query}`;
+    const host = new URL(target.origin).host;
+    let headers: Record<string, string> = { host, ...spec.headers };
+    const body = spec.body === undefined ? undefined : Buffer.from(spec.body.buffer, spec.body.byteOffset, spec.body.byteLength);
+    const creds = this.config.credentials;
+    if (creds !== undefined) {
+      const signed = aws4.sign({ host, path, method: spec.method, headers, body, service: 's3', region: this.config.region }, { ...creds });
+      headers = signed.headers as Record<string, string>;
+      path = signed.path as string;
+    }
+    this.counters.requests[spec.op]++;
+    this.counters.bytesUploaded += body?.length ?? 0;
+    let res: HttpResponse;
+    try {
+      res = await sendRequest(this.pool(target.origin), { method: spec.method, path, headers, body }, this.requestTimeoutMs, this.closing.signal);
+    } catch (err) {
+      if (this.closed) throw this.closedError();
+      throw new TransientError(
+        new LtxvfsError('LTXVFS_ERR_STORAGE', `${spec.op} ${this.where(what)}: ${describeNetworkError(err)}`, { key: what, cause: err }),
+      );
+    }
+    this.counters.bytesDownloaded += res.body.length;
+    return res;
+  }
+
+  private pool(origin: string) {
+    let lease = this.leases.get(origin);
+    if (lease === undefined) {
+      lease = acquirePool(origin, this.config.skipVerify);
+      this.leases.set(origin, lease);
+    }
+    return lease.pool;
+  }
+
+  /** The final error of an unexpected response (module doc for the message format). */
+  private httpError(verb: string, key: string, res: HttpResponse): LtxvfsError {
+    const s3 = parseS3Error(bodyText(res));
+    const detail = `HTTP ${res.status}${s3.code === undefined ? '' : ` ${s3.code}`}${s3.message === undefined ? '' : `: ${s3.message}`}`;
+    const where = this.where(key);
+    let code: LtxvfsErrorCode = 'LTXVFS_ERR_STORAGE';
+    let message: string;
+    if (res.status === 404 && s3.code === 'NoSuchBucket') {
+      code = 'LTXVFS_ERR_NOT_FOUND';
+      message = `${verb} ${where}: bucket does not exist: ${this.bucket} (${detail})`;
+    } else if (res.status === 404) {
+      code = 'LTXVFS_ERR_NOT_FOUND';
+      message = `object does not exist: ${where} (${detail})`;
+    } else if (res.status === 412) {
+      code = 'LTXVFS_ERR_PRECONDITION';
+      message = `precondition failed for ${where} (${detail})`;
+    } else if (res.status === 403 || (s3.code !== undefined && AUTH_CODES.has(s3.code))) {
+      message = `${verb} ${where}: authentication failed (${detail})`;
+    } else if (res.status === 301 || res.status === 307) {
+      message = `${verb} ${where}: bucket ${this.bucket} must be addressed elsewhere${s3.endpoint === undefined ? '' : ` (endpoint ${s3.endpoint})`}: set ?region= or ?endpoint= (${detail})`;
+    } else {
+      message = `${verb} ${where}: ${detail}`;
+    }
+    return new LtxvfsError(code, message, { key, status: res.status });
+  }
+}
+
+/** 5xx (except 501), 429, 408, and the 400/409 codes S3 documents as retryable. */
+function isTransientResponse(res: HttpResponse): boolean {
+  const s = res.status;
+  if (s >= 500) return s !== 501;
+  if (s === 429 || s === 408) return true;
+  if (s === 400 || s === 409) {
+    const code = parseS3Error(bodyText(res)).code;
+    return code === 'RequestTimeout' || code === 'ConditionalRequestConflict';
+  }
+  return false;
+}
+
+/** The region S3 says the bucket lives in, on a wrong-region answer (301, 400 AuthorizationHeaderMalformed, 403). */
+function redirectRegion(res: HttpResponse): string | undefined {
+  if (res.status !== 301 && res.status !== 400 && res.status !== 403) return undefined;
+  const header = res.headers['x-amz-bucket-region'];
+  if (header !== undefined && header !== '') return header;
+  return res.status === 403 ? undefined : parseS3Error(bodyText(res)).region;
+}
+
+function bodyText(res: HttpResponse): string {
+  return res.body.length === 0 ? '' : Buffer.from(res.body.buffer, res.body.byteOffset, res.body.byteLength).toString('utf8');
+}
+
+function contentRangeTotal(cr: string | undefined): number | undefined {
+  const m = /\/(\d+)$/.exec(cr ?? '');
+  return m === null ? undefined : Number(m[1]);
+}
+
+/** One line about a failed exchange: a timeout, or the error code and message of undici / the socket. */
+function describeNetworkError(err: unknown): string {
+  if (err instanceof RequestTimeoutError) return `timed out (${err.message})`;
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e.code === 'string' ? e.code : 'network error';
+  const message = typeof e.message === 'string' ? e.message.replace(/\s+/g, ' ') : String(err);
+  return `${code}: ${message}`;
+}
+
+function positiveInt(name: string, value: number, max: number): number {
+  if (!Number.isSafeInteger(value) || value < 1 || value > max) {
+    throw new LtxvfsError('LTXVFS_ERR_USAGE', `bad ${name} ${String(value)}: need an integer in 1…${max === Infinity ? '2^53-1' : max}`);
+  }
+  return value;
+}
