@@ -47,7 +47,7 @@ export interface ImportOptions {
 export async function importDatabase(dbPath: string, client: ReplicaClient, options: ImportOptions = {}): Promise<ImportResult> {
   const fh = await open(dbPath, 'r').catch((err: NodeJS.ErrnoException) => {
     throw new LtxvfsError(err.code === 'ENOENT' ? 'LTXVFS_ERR_NOT_FOUND' : 'LTXVFS_ERR_STORAGE',
-      `${dbPath}: cannot open database file (${err.code ?? err.message})`, { key: dbPath, cause: err });
+      `${dbPath}: cannot open database file (${err.code})`, { key: dbPath, cause: err });
   });
   try {
     const st = await fh.stat();

@@ -6,7 +6,7 @@
  * range reads (header, tail), and a third only when its index is larger than the tail.
  */
 import { decodeHeader, HEADER_SIZE, type LtxHeader } from '../ltx/header.js';
-import { readPageIndexFromTail } from '../ltx/page-index.js';
+import { readPageIndexFromTail, type FoundPageIndex } from '../ltx/page-index.js';
 import { decodeLtxFile } from '../ltx/decoder.js';
 import { LtxvfsError } from '../ltx/errors.js';
 import { formatTXID } from '../ltx/filename.js';
@@ -58,14 +58,10 @@ export async function loadLtxFile(
   checkName(info, header);
   let found = readPageIndexFromTail(tail, tailOffset, info.size, key);
   if ('needOffset' in found) {
-    if (found.needOffset < HEADER_SIZE) {
-      throw new LtxvfsError('LTXVFS_ERR_CORRUPT', `${key}: page index would start at byte ${found.needOffset}, inside the header`, { key });
-    }
+    // needOffset is where the index starts (validated to lie after the header), so the
+    // second read holds all of it and cannot ask again.
     const more = await read(found.needOffset, info.size - found.needOffset);
-    found = readPageIndexFromTail(more, found.needOffset, info.size, key);
-    if ('needOffset' in found) {
-      throw new LtxvfsError('LTXVFS_ERR_CORRUPT', `${key}: page index not found at byte ${found.needOffset}`, { key });
-    }
+    found = readPageIndexFromTail(more, found.needOffset, info.size, key) as FoundPageIndex;
   }
   return { file: makeLtxFile(info, header, found.trailer, found.entries), pages: undefined };
 }

@@ -3,7 +3,6 @@
  * `file://` URLs, plain paths, `LITESTREAM_REPLICA_URL` when none is given), opens the
  * replica's newest state, and runs SQLite (wa-sqlite's Asyncify build) over it.
  */
-import { isLtxvfsError, LtxvfsError } from '../ltx/errors.js';
 import { openReplicaClient } from './storage/url.js';
 import { ReplicaReader, type ReplicaReaderOptions } from './replica-reader.js';
 import { openAsyncifyDatabase } from '../vfs/asyncify-database.js';
@@ -35,11 +34,9 @@ export async function openDatabase(url?: string, options: OpenOptions = {}): Pro
     throw err;
   }
   try {
-    return await openAsyncifyDatabase(reader, { statsProvider: () => reader.stats(), onClose: () => reader.close() });
+    return await openAsyncifyDatabase(reader, { label: client.url, statsProvider: () => reader.stats(), onClose: () => reader.close() });
   } catch (err) {
     await reader.close();
-    // SQLite's message ("file is not a database") names only the VFS file: name the replica.
-    if (!isLtxvfsError(err)) throw err;
-    throw new LtxvfsError(err.code, `${client.url}: ${err.message}`, { key: client.url, cause: err.cause, sqliteCode: err.sqliteCode });
+    throw err;
   }
 }

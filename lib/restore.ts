@@ -5,15 +5,15 @@
  * checked against the last post-apply checksum (§2.3). The output appears atomically:
  * written beside the target under a temporary name, synced, then renamed.
  */
-import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { decodeLtxFile } from '../ltx/decoder.js';
-import { CHECKSUM_FLAG, lockPgno, pageChecksum } from '../ltx/checksum.js';
 import { LtxvfsError } from '../ltx/errors.js';
 import { formatTXID } from '../ltx/filename.js';
 import type { ReplicaClient, LtxFileInfo } from './storage/types.js';
 import { computePlan, listReplica } from './replica.js';
 import { makeLtxFile, PageIndex } from './page-index.js';
+import { DatabaseChecksumTracker } from './checksum-tracker.js';
 
 /** What {@link restoreDatabase} wrote. */
 export interface RestoreResult {
@@ -56,7 +56,9 @@ export async function restoreDatabase(client: ReplicaClient, outPath: string, op
   let bytesRead = 0;
   try {
     // Read ahead one file while the previous one is applied.
-    let next: Promise<Uint8Array> | undefined = plan.length > 0 ? client.readRange(plan[0].key, 0, plan[0].size) : undefined;
+    // The plan is never empty: computePlan throws on an empty replica.
+    let next: Promise<Uint8Array> | undefined = client.readRange(plan[0].key, 0, plan[0].size);
+    const sums = new DatabaseChecksumTracker();
     for (let i = 0; i < plan.length; i++) {
       const info = plan[i];
       const bytes = await next!;
@@ -70,11 +72,12 @@ export async function restoreDatabase(client: ReplicaClient, outPath: string, op
         await out.write(page.data, 0, pageSize, (page.pgno - 1) * pageSize);
       }
       await out.truncate(decoded.header.commit * pageSize);
+      sums.apply(decoded.pages, decoded.header.commit);
       options.onProgress?.(i + 1, plan.length, bytesRead);
     }
     let checksum: bigint | undefined;
     if (version.checksummed) {
-      checksum = await checksumOfFile(out, version.pageSize, version.commit);
+      checksum = sums.value();
       if (checksum !== version.postApplyChecksum) {
         const key = plan[plan.length - 1].key;
         throw new LtxvfsError('LTXVFS_ERR_CHECKSUM',
@@ -91,23 +94,6 @@ export async function restoreDatabase(client: ReplicaClient, outPath: string, op
     await rm(tmpPath, { force: true });
     throw err;
   }
-}
-
-/** Database checksum (FORMATS.md §2.3) of the file being written, read back in 4 MiB slabs. */
-async function checksumOfFile(out: FileHandle, pageSize: number, commit: number): Promise<bigint> {
-  const perSlab = Math.max(1, Math.floor((4 << 20) / pageSize));
-  const lock = lockPgno(pageSize);
-  let sum = 0n;
-  for (let first = 1; first <= commit; first += perSlab) {
-    const count = Math.min(perSlab, commit - first + 1);
-    const slab = new Uint8Array(count * pageSize);
-    await out.read(slab, 0, slab.byteLength, (first - 1) * pageSize);
-    for (let i = 0; i < count; i++) {
-      if (first + i === lock) continue;
-      sum ^= pageChecksum(first + i, slab.subarray(i * pageSize, (i + 1) * pageSize));
-    }
-  }
-  return sum | CHECKSUM_FLAG;
 }
 
 async function exists(path: string): Promise<boolean> {

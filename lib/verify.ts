@@ -7,13 +7,13 @@
  * database checksum computed from the pages (§2.3, §2.5).
  */
 import { decodeLtxFile, type DecodedLtx } from '../ltx/decoder.js';
-import { CHECKSUM_FLAG, pageChecksum } from '../ltx/checksum.js';
 import { HEADER_FLAG_NO_CHECKSUM } from '../ltx/header.js';
 import { formatTXID } from '../ltx/filename.js';
 import { isLtxvfsError } from '../ltx/errors.js';
 import type { ReplicaClient, LtxFileInfo } from './storage/types.js';
 import { computePlan, listReplica, MAX_LEVEL } from './replica.js';
 import { makeLtxFile, PageIndex } from './page-index.js';
+import { DatabaseChecksumTracker } from './checksum-tracker.js';
 
 /** The outcome of {@link verifyReplica}. */
 export interface VerifyReport {
@@ -83,8 +83,7 @@ export async function verifyReplica(client: ReplicaClient, options: VerifyOption
   // Follow the plan: structural continuity through PageIndex.apply (which also checks the
   // pre-apply chain), and post-apply checksums from per-page checksums kept incrementally.
   let version = PageIndex.empty();
-  const pageSums = new Map<number, bigint>();
-  let commit = 0;
+  const sums = new DatabaseChecksumTracker();
   for (const info of plan) {
     const d = decoded.get(info.key);
     if (d === undefined) break; // already reported
@@ -94,13 +93,9 @@ export async function verifyReplica(client: ReplicaClient, options: VerifyOption
       problems.push(message(err));
       break;
     }
-    for (const p of d.pages) pageSums.set(p.pgno, pageChecksum(p.pgno, p.data));
-    if (d.header.commit < commit) for (const pgno of pageSums.keys()) if (pgno > d.header.commit) pageSums.delete(pgno);
-    commit = d.header.commit;
+    sums.apply(d.pages, d.header.commit);
     if ((d.header.flags & HEADER_FLAG_NO_CHECKSUM) === 0) {
-      let sum = 0n;
-      for (const v of pageSums.values()) sum ^= v;
-      sum |= CHECKSUM_FLAG;
+      const sum = sums.value();
       if (sum !== d.trailer.postApplyChecksum) {
         problems.push(`${info.key}: post-apply checksum ${hex(d.trailer.postApplyChecksum)} does not match the database checksum ${hex(sum)} computed from the pages`);
       }
@@ -110,7 +105,8 @@ export async function verifyReplica(client: ReplicaClient, options: VerifyOption
 }
 
 function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  // Everything thrown on these paths is an Error (LtxvfsError or a Node I/O error).
+  return (err as Error).message;
 }
 
 function hex(v: bigint): string {

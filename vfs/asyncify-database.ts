@@ -22,6 +22,8 @@ export interface AsyncifyDatabaseOptions<S extends DatabaseStats> {
   onClose?: () => void | Promise<void>;
   /** The database's name inside the VFS (shows in SQLite messages; default `'main.db'`). */
   name?: string;
+  /** What error messages call the database (e.g. the replica URL; default `name`). */
+  label?: string;
   /** The VFS name (default `'ltxvfs'`). */
   vfsName?: string;
   /** Answers `PRAGMA`s on the database (see {@link PragmaHandler}). */
@@ -44,6 +46,7 @@ export async function openAsyncifyDatabase<S extends DatabaseStats>(
   options: AsyncifyDatabaseOptions<S>,
 ): Promise<Database<S>> {
   const name = options.name ?? 'main.db';
+  const label = options.label ?? name;
   const { module, sqlite3 } = await loadAsyncifyModule();
   const vfs = new LtxAsyncVFS(module, {
     name: options.vfsName,
@@ -57,7 +60,8 @@ export async function openAsyncifyDatabase<S extends DatabaseStats>(
     db = await sqlite3.open_v2(name, SQLite.SQLITE_OPEN_READONLY | SQLITE_OPEN_EXRESCODE, vfs.name);
   } catch (err) {
     const sqliteErr = err as InstanceType<typeof SQLite.SQLiteError>;
-    throw new LtxvfsError('LTXVFS_ERR_SQLITE', `open database "${name}": ${sqliteErr.message}`, {
+    throw new LtxvfsError('LTXVFS_ERR_SQLITE', `${label}: open database: ${sqliteErr.message}`, {
+      key: label,
       sqliteCode: sqliteErr.code as number,
       cause: vfs.takeLastError() ?? err,
     });
@@ -80,7 +84,9 @@ export async function openAsyncifyDatabase<S extends DatabaseStats>(
     await database.get('SELECT 1 FROM sqlite_schema LIMIT 1');
   } catch (err) {
     await database.close();
-    throw err;
+    // Database names the SQL; name the database too ("file is not a database" says which).
+    const e = err as LtxvfsError;
+    throw new LtxvfsError(e.code, `${label}: ${e.message}`, { key: label, cause: e.cause, sqliteCode: e.sqliteCode });
   }
   opened = true;
   return database;

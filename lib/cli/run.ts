@@ -4,7 +4,7 @@
  * Errors are one line on stderr: `ltxvfs: <message>`.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { LtxvfsError } from '../../ltx/errors.js';
+import { isLtxvfsError, LtxvfsError } from '../../ltx/errors.js';
 import { commands, type CliIO, type Command } from './commands.js';
 
 /** Usage text, printed by `ltxvfs help` and on usage errors. */
@@ -70,9 +70,9 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
  * (ltxvfs's own messages already name the key and the reason).
  */
 function describe(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const sqlite = err instanceof LtxvfsError && err.code === 'LTXVFS_ERR_SQLITE';
-  const cause = sqlite && err.cause instanceof Error ? err.cause.message : undefined;
-  const msg = cause !== undefined && !err.message.includes(cause) ? `${err.message}: ${cause}` : err.message;
+  // Commands only throw Errors; an ltxvfs error behind a SQLite error is its cause.
+  const e = err as Error;
+  const cause = isLtxvfsError(e, 'LTXVFS_ERR_SQLITE') && isLtxvfsError(e.cause) ? e.cause.message : undefined;
+  const msg = cause === undefined ? e.message : `${e.message}: ${cause}`;
   return msg.replace(/\s*\n\s*/g, ' ');
 }

@@ -71,7 +71,7 @@ t.test('a source that cannot be read fails the open with the storage error as ca
   const err = (await openAsyncifyDatabase(source, { statsProvider: statsOf(source) }).catch((e: unknown) => e)) as LtxvfsError;
   t.equal(err.code, 'LTXVFS_ERR_SQLITE');
   t.equal(err.sqliteCode, SQLite.SQLITE_IOERR_READ);
-  t.match(err.message, /^open database "main\.db": disk I\/O error/);
+  t.match(err.message, /^main\.db: open database: disk I\/O error/);
   t.equal(err.cause, injected);
 });
 

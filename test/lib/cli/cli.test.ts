@@ -1,6 +1,7 @@
 import t from 'tap';
 import { PassThrough } from 'node:stream';
-import { copyFile, readFile, writeFile, readdir, truncate, stat } from 'node:fs/promises';
+import { copyFile, cp, mkdir, readFile, writeFile, readdir, truncate, stat } from 'node:fs/promises';
+import { readPageIndexFromTail, type FoundPageIndex } from '../../../ltx/page-index.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../../../lib/cli/run.js';
@@ -189,4 +190,53 @@ t.test('query prints the header of an empty result', async (t) => {
   const r = await cli(['query', REPLICA, 'SELECT id, name FROM t WHERE id < 0']);
   t.equal(r.code, 0, r.stderr);
   t.equal(r.stdout, 'id  name\n--  ----\n(0 rows)\n');
+});
+
+t.test('ls, restore and verify of a checksummed replica, in the plural', async (t) => {
+  const dir = t.testdir();
+  const replica = join(dir, 'replica');
+  await mkdir(join(replica, 'ltx'), { recursive: true });
+  await cp(join(FIXTURES, 'litestream-0.5.17/derived/checksummed/ltx/0'), join(replica, 'ltx/0'), { recursive: true });
+  const ls = await cli(['ls', replica]);
+  t.match(ls.stdout, /\(5 files, [\d.]+ KiB\)/);
+  const rest = await cli(['restore', replica, join(dir, 'out.db')]);
+  t.equal(rest.code, 0, rest.stderr);
+  t.match(rest.stdout, /from 5 LTX files \(database checksum 9b605845496813ac verified\)/);
+  t.same(await readFile(join(dir, 'out.db')), await readFile(EXPECTED_DB));
+  const ver = await cli(['verify', replica]);
+  t.equal(ver.code, 0, ver.stderr);
+  t.match(ver.stdout, /^ok: 5 files, .* TXID 0000000000000005 \(checksum chain verified\)\n$/);
+
+  for (const n of [2, 3]) {
+    const f = join(replica, `ltx/0/000000000000000${n}-000000000000000${n}.ltx`);
+    const bytes = await readFile(f);
+    bytes[bytes.length - 20] ^= 1;
+    await writeFile(f, bytes);
+  }
+  const bad = await cli(['verify', replica]);
+  t.equal(bad.code, 1);
+  t.match(bad.stdout, /2 problems in 5 files\n$/);
+});
+
+t.test('a query that hits a damaged frame fails with the SQLite error and the ltxvfs error behind it', async (t) => {
+  const dir = t.testdir();
+  const db = join(dir, 'chinook.db');
+  await copyFile(CHINOOK, db);
+  const replica = join(dir, 'replica');
+  t.equal((await cli(['import', db, replica])).code, 0);
+  const file = join(replica, 'ltx/0/0000000000000001-0000000000000001.ltx');
+  const bytes = await readFile(file);
+  const { entries } = readPageIndexFromTail(bytes, 0, bytes.length, 'x') as FoundPageIndex;
+  // Break the page number of every frame but page 1's, so the first page after page 1 fails its frame check.
+  for (const e of entries.slice(1)) bytes[e.offset + 3] ^= 0x40;
+  await writeFile(file, bytes);
+  const r = await cli(['query', replica, 'SELECT count(*) FROM Track']);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /^ltxvfs: .*database disk image is malformed.*: ltx\/0\/0000000000000001-0000000000000001\.ltx: page \d+ at offset \d+: .*\n$/);
+});
+
+t.test('demo without a directory uses a new temporary one', async (t) => {
+  const r = await cli(['demo']);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /made \/.*ltxvfs-demo-\w+\/demo\.db/);
 });
