@@ -192,9 +192,12 @@ function parseHost(host: string): { bucket: string; region: string | undefined; 
   return { bucket: host, region: undefined, endpoint: undefined, pathStyle: false };
 }
 
-/** Litestream's `EnsureEndpointScheme`: `http://` for local hosts, `https://` otherwise, when no scheme is given. */
+/**
+ * Litestream's `EnsureEndpointScheme`: `http://` for local hosts, `https://` otherwise, when
+ * no scheme is given. Other schemes are kept (and refused later) rather than prefixed.
+ */
 export function ensureEndpointScheme(endpoint: string): string {
-  if (/^https?:\/\//i.test(endpoint)) return endpoint;
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(endpoint)) return endpoint;
   const host = endpoint.toLowerCase().replace(/[/?#].*$/, '').replace(/:\d*$/, '');
   const local = host === 'localhost' || host === '127.0.0.1' || host.startsWith('192.168.') || host.startsWith('10.') ||
     /^172\.(1[6-9]|2\d|3[01])\./.test(host) || host.endsWith('.local') || host.endsWith('.localhost');

@@ -12,13 +12,15 @@
  * - answers a fraction of range GETs with a consistent 206 that holds fewer bytes than the
  *   range asked (`shortRangeRate`);
  * - stalls a fraction of requests for `stallMs` before answering (`stallRate`);
+ * - forwards the next `dropResponses` PUTs / DELETEs and then resets the connection
+ *   instead of answering — the write happened, the client never hears of it;
  * - enforces what s3rver ignores, the way S3 does: `If-None-Match: *` on an existing key
  *   and an `If-Match` that differs from the current ETag (learned by a HEAD to the server)
  *   give 412 PreconditionFailed; `If-Match` on a missing key gives 404 NoSuchKey. PUTs and
  *   DELETEs of one key are serialized so check-and-write is atomic (`preconditions`);
  * - verifies AWS Signature V4 with its own implementation (independent of the client's
  *   signer), answering 403 InvalidAccessKeyId / SignatureDoesNotMatch / AccessDenied like S3
- *   (`verifySignatures`);
+ *   (`verifySignatures`); verified requests reach s3rver unsigned, so any credentials work;
  * - answers requests signed for another region than `bucketRegion` with 400
  *   AuthorizationHeaderMalformed and `x-amz-bucket-region`, as S3 does.
  *
@@ -48,6 +50,8 @@ export interface FaultSettings {
   stallMs: number;
   /** Fraction of requests that stall (when `stallMs` > 0). */
   stallRate: number;
+  /** The next this many PUTs / DELETEs are carried out upstream, then answered with a connection reset. */
+  dropResponses: number;
   /** Enforce If-None-Match / If-Match on PUT and DELETE. Default true. */
   preconditions: boolean;
   /** Verify SigV4 against these credentials; unsigned requests are refused. Default off. */
@@ -73,6 +77,7 @@ export interface ProxyStats {
     shortBodies: number;
     shortRanges: number;
     stalls: number;
+    droppedResponses: number;
     preconditionFailures: number;
     authFailures: number;
     regionRedirects: number;
@@ -104,6 +109,7 @@ const DEFAULTS: FaultSettings = {
   shortRangeRate: 0,
   stallMs: 0,
   stallRate: 1,
+  dropResponses: 0,
   preconditions: true,
   verifySignatures: undefined,
   bucketRegion: undefined,
@@ -168,8 +174,8 @@ export async function startFaultProxy(upstream: string, settings: Partial<FaultS
       req.end(body);
     });
 
-  const send = (res: http.ServerResponse, method: string, status: number, headers: http.OutgoingHttpHeaders, body: Buffer) => {
-    res.writeHead(status, { ...headers, 'content-length': body.length });
+  const send = (res: http.ServerResponse, method: string, status: number, headers: http.OutgoingHttpHeaders, body: Buffer, headLength?: string) => {
+    res.writeHead(status, { ...headers, 'content-length': headLength ?? body.length });
     res.end(method === 'HEAD' ? undefined : body);
     if (method !== 'HEAD') count(counters.bytesOut, method, body.length);
   };
@@ -188,7 +194,7 @@ export async function startFaultProxy(upstream: string, settings: Partial<FaultS
     }
     const auth = checkAuth(req, url, body, s);
     if (auth !== undefined) {
-      if (auth.code === 'AuthorizationHeaderMalformed') counters.faults.regionRedirects++;
+      if (auth.headers?.['x-amz-bucket-region'] !== undefined) counters.faults.regionRedirects++;
       else counters.faults.authFailures++;
       sendError(res, method, auth.status, auth.code, auth.message, auth.extra, auth.headers);
       return;
@@ -199,6 +205,8 @@ export async function startFaultProxy(upstream: string, settings: Partial<FaultS
       sendError(res, method, s.errorStatus, code, code === 'SlowDown' ? 'Please reduce your request rate.' : 'We encountered an internal error. Please try again.');
       return;
     }
+    const headersUp = { ...req.headers };
+    if (s.verifySignatures !== undefined) delete headersUp.authorization;
     const conditional = (method === 'PUT' || method === 'DELETE') && s.preconditions &&
       (req.headers['if-none-match'] !== undefined || req.headers['if-match'] !== undefined);
     let up: Upstream;
@@ -209,7 +217,7 @@ export async function startFaultProxy(upstream: string, settings: Partial<FaultS
           const refusal = await checkPreconditions(method, pathOnly, req.headers);
           if (refusal !== undefined) return refusal;
         }
-        up = await forward(method, url, req.headers, body);
+        up = await forward(method, url, headersUp, body);
         return undefined;
       });
       if (failed !== undefined) {
@@ -217,8 +225,14 @@ export async function startFaultProxy(upstream: string, settings: Partial<FaultS
         sendError(res, method, failed.status, failed.code, failed.message, failed.extra);
         return;
       }
+      if (current.dropResponses > 0) {
+        current.dropResponses--;
+        counters.faults.droppedResponses++;
+        res.socket?.resetAndDestroy();
+        return;
+      }
     } else {
-      up = await forward(method, url, req.headers, body);
+      up = await forward(method, url, headersUp, body);
     }
     up = up!;
     const headers: http.OutgoingHttpHeaders = {};
@@ -247,7 +261,7 @@ export async function startFaultProxy(upstream: string, settings: Partial<FaultS
         return;
       }
     }
-    send(res, method, up.status, headers, up.body);
+    send(res, method, up.status, headers, up.body, method === 'HEAD' ? up.headers['content-length'] : undefined);
   }
 
   async function withKeyLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
@@ -330,7 +344,7 @@ function emptyStats(): ProxyStats {
     requests: {},
     bytesIn: {},
     bytesOut: {},
-    faults: { errors: 0, resets: 0, shortBodies: 0, shortRanges: 0, stalls: 0, preconditionFailures: 0, authFailures: 0, regionRedirects: 0 },
+    faults: { errors: 0, resets: 0, shortBodies: 0, shortRanges: 0, stalls: 0, droppedResponses: 0, preconditionFailures: 0, authFailures: 0, regionRedirects: 0 },
   };
 }
 
