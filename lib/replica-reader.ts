@@ -1,23 +1,30 @@
 /**
- * ReplicaReader: the read path of one replica put together (DESIGN.md read path 1–5).
+ * ReplicaReader: the read path of one replica put together (DESIGN.md read path 1–7).
  * It lists the replica, computes the restore plan (FORMATS.md §4.4), loads the page
  * indexes of the plan's files in parallel, builds the {@link PageIndex} version, and
- * serves pages to an engine adapter through the {@link PageSource} interface: from the
- * {@link PageCache} when it can (synchronously), else through the {@link Fetcher}.
+ * serves pages to engine adapters through the {@link PageSource} interface: from the
+ * {@link PageCache} when it can (synchronously), else through the {@link Fetcher}. A
+ * {@link Poller} moves it to newer versions; each read transaction pins the version it
+ * started with (snapshot isolation), and versions nobody pins are dropped.
+ *
+ * One reader is shared by every connection to the same replica in a process (see
+ * lib/registry.ts), so they share its cache, fetcher and poller.
  */
+import { EventEmitter } from 'node:events';
 import { lockPgno } from '../ltx/checksum.js';
 import { LtxvfsError } from '../ltx/errors.js';
 import { formatTXID } from '../ltx/filename.js';
 import type { ReplicaClient, LtxFileInfo } from './storage/types.js';
-import { computePlan, listReplica } from './replica.js';
-import { PageIndex, type FrameRef } from './page-index.js';
+import { computePlan, listReplica, type PlanTarget } from './replica.js';
+import { PageIndex, type FrameRef, type LtxFile } from './page-index.js';
 import { DEFAULT_CACHE_SIZE_BYTES, PageCache } from './page-cache.js';
 import { Fetcher, newReadCounters, type FetcherOptions, type ReadCounters } from './fetcher.js';
-import { loadLtxFile } from './ltx-loader.js';
+import { loadLtxFile, type LoadedLtxFile } from './ltx-loader.js';
+import { Poller, type PollerOptions, type PollStats } from './poller.js';
 import type { PageSource, PageVersion } from './page-source.js';
 
 /** Options of {@link ReplicaReader.open}. */
-export interface ReplicaReaderOptions extends FetcherOptions {
+export interface ReplicaReaderOptions extends FetcherOptions, PollerOptions {
   /** Bytes of decompressed pages kept in memory. Default 64 MiB. */
   cacheSizeBytes?: number;
   /** Expected page size in bytes; opening fails with `LTXVFS_ERR_PAGE_SIZE` if the replica's differs. */
@@ -25,7 +32,7 @@ export interface ReplicaReaderOptions extends FetcherOptions {
 }
 
 /** Counters of a {@link ReplicaReader} (and of the Database API's `stats()`). */
-export interface ReplicaStats {
+export interface ReplicaStats extends PollStats {
   /** Pages decoded from storage. */
   pagesFetched: number;
   /** Bytes received from storage. */
@@ -44,27 +51,49 @@ export interface ReplicaStats {
   pageSize: number;
   /** Database size in pages at the newest version. */
   commit: number;
+  /** Timestamp (ms since the epoch) of the newest applied LTX file. */
+  timestamp: number;
+  /** Versions pinned by open read transactions now. */
+  pinnedVersions: number;
 }
 
-/** Serves the pages of one replica. */
-export class ReplicaReader implements PageSource {
+/** Events of a {@link ReplicaReader}. */
+export interface ReplicaReaderEvents {
+  /** A newer version became current. */
+  version: [version: PageIndex];
+  /** A poll failed (it is retried at the next tick). */
+  'poll-error': [error: unknown];
+  /** The reader passed its staleness bound: queries fail until it catches up. */
+  stale: [error: LtxvfsError];
+}
+
+/** Serves the pages of one replica and keeps up with it. */
+export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements PageSource {
   readonly client: ReplicaClient;
   readonly #cache: PageCache;
   readonly #fetcher: Fetcher;
   readonly #counters: ReadCounters;
+  readonly #poller: Poller;
+  /** LTX files loaded so far, by key: reused by rebuilds so their cached frames stay valid. */
+  #files = new Map<string, LtxFile>();
   #current: PageIndex;
+  /** Pin counts of versions held by read transactions. */
+  readonly #pins = new Map<PageVersion, number>();
   #zeroPage: Uint8Array | undefined;
+  #closed = false;
 
-  private constructor(client: ReplicaClient, cache: PageCache, fetcher: Fetcher, counters: ReadCounters, current: PageIndex) {
+  private constructor(client: ReplicaClient, cache: PageCache, fetcher: Fetcher, counters: ReadCounters, options: ReplicaReaderOptions) {
+    super();
     this.client = client;
     this.#cache = cache;
     this.#fetcher = fetcher;
     this.#counters = counters;
-    this.#current = current;
+    this.#current = PageIndex.empty();
+    this.#poller = new Poller(this, options);
   }
 
   /**
-   * Open the newest state of the replica behind `client`.
+   * Open the newest state of the replica behind `client`, and start polling it.
    * @throws LtxvfsError `LTXVFS_ERR_NOT_FOUND` (no replica), `LTXVFS_ERR_EMPTY_REPLICA` (no files),
    *   `LTXVFS_ERR_TXID_GAP` / `LTXVFS_ERR_OVERLAP` (bad file set), `LTXVFS_ERR_PAGE_SIZE`,
    *   `LTXVFS_ERR_CORRUPT` / `LTXVFS_ERR_CHECKSUM` (bad files), storage errors.
@@ -73,14 +102,15 @@ export class ReplicaReader implements PageSource {
     const counters = newReadCounters();
     const cache = new PageCache(options.cacheSizeBytes ?? DEFAULT_CACHE_SIZE_BYTES, options.pageSize ?? 4096);
     const fetcher = new Fetcher(client, cache, counters, options);
-    const files = await listReplica(client);
-    const plan = computePlan(files, undefined, client.url);
-    const version = await buildVersion(client, plan, cache, fetcher, counters);
+    const reader = new ReplicaReader(client, cache, fetcher, counters, options);
+    const version = await reader.versionAt(undefined);
     if (options.pageSize !== undefined && options.pageSize !== version.pageSize) {
       throw new LtxvfsError('LTXVFS_ERR_PAGE_SIZE',
         `${client.url}: replica page size ${version.pageSize} does not match the expected ${options.pageSize}`, { key: client.url });
     }
-    return new ReplicaReader(client, cache, fetcher, counters, version);
+    reader.advance(version);
+    reader.#poller.start();
+    return reader;
   }
 
   /** The newest version. */
@@ -88,14 +118,33 @@ export class ReplicaReader implements PageSource {
     return this.#current;
   }
 
-  /** Pin the newest version (see {@link PageSource.acquire}). */
-  acquire(): PageVersion {
-    return this.#current;
+  /** The poller (for `pollNow()` and its counters). */
+  get poller(): Poller {
+    return this.#poller;
   }
 
-  /** Unpin a version (see {@link PageSource.release}). */
-  release(_version: PageVersion): void {
-    // Versions are plain immutable objects: an unpinned one is garbage once nothing refers to it.
+  /**
+   * Pin the newest version (see {@link PageSource.acquire}).
+   * @throws LtxvfsError `LTXVFS_ERR_STALE` when the reader is past its staleness bound, `LTXVFS_ERR_CLOSED`.
+   */
+  acquire(): PageVersion {
+    if (this.#closed) throw new LtxvfsError('LTXVFS_ERR_CLOSED', `${this.client.url}: replica reader is closed`, { key: this.client.url });
+    this.#poller.checkFresh();
+    return this.pin(this.#current);
+  }
+
+  /** Pin a given version (e.g. a time-travel view's). Paired with {@link release}. */
+  pin(version: PageVersion): PageVersion {
+    this.#pins.set(version, (this.#pins.get(version) ?? 0) + 1);
+    return version;
+  }
+
+  /** Unpin a version (see {@link PageSource.release}); an unpinned old version is garbage once nothing else refers to it. */
+  release(version: PageVersion): void {
+    const n = this.#pins.get(version);
+    if (n === undefined) return;
+    if (n <= 1) this.#pins.delete(version);
+    else this.#pins.set(version, n - 1);
   }
 
   /** See {@link PageSource.readPage}. */
@@ -119,7 +168,82 @@ export class ReplicaReader implements PageSource {
       `${this.client.url}: page ${pgno} is in no LTX file of the plan at TXID ${formatTXID(index.txid)}`, { key: this.client.url });
   }
 
-  /** Storage and cache counters, and the newest version's position. */
+  /**
+   * Build the version a target names: the newest state (`undefined`), or the state at a
+   * TXID or before a time (time travel, FORMATS.md §4.4), from a fresh listing.
+   * @throws LtxvfsError as {@link computePlan} (`LTXVFS_ERR_EMPTY_REPLICA` "transaction not
+   *   available" for a time before the retained history) and {@link buildVersion}.
+   */
+  async versionAt(target: PlanTarget | undefined): Promise<PageIndex> {
+    const files = await listReplica(this.client);
+    return this.buildVersion(computePlan(files, target, this.client.url));
+  }
+
+  /**
+   * Build the version a plan describes: load every file's page index in parallel (bounded
+   * by the fetcher's queue; files loaded before are reused), apply them in order, and cache
+   * the pages of files that were read whole and are still current.
+   * @throws LtxvfsError as {@link PageIndex.apply} and {@link loadLtxFile}; `LTXVFS_ERR_CORRUPT`
+   *   when pages below commit are in no file (a plan that does not describe a whole database).
+   */
+  async buildVersion(plan: LtxFileInfo[], base: PageIndex = PageIndex.empty()): Promise<PageIndex> {
+    const loaded = await this.loadFiles(plan);
+    let version = base;
+    for (const { file } of loaded) version = version.apply(file);
+    const missing = version.missingPages();
+    if (missing.length > 0) {
+      throw new LtxvfsError('LTXVFS_ERR_CORRUPT',
+        `${this.client.url}: pages ${missing.join(', ')} of ${version.commit} are in no LTX file of the plan at TXID ${formatTXID(version.txid)}`,
+        { key: this.client.url });
+    }
+    this.cacheCurrentPages(version, loaded);
+    return version;
+  }
+
+  /**
+   * Load the LTX files of `infos` in parallel; files loaded before are reused (with
+   * `pages` undefined), so frames they cached stay valid.
+   */
+  async loadFiles(infos: LtxFileInfo[]): Promise<LoadedLtxFile[]> {
+    const run = <T>(task: () => Promise<T>): Promise<T> => this.#fetcher.queue.add(task);
+    return Promise.all(infos.map(async (info) => {
+      const known = this.#files.get(info.key);
+      if (known !== undefined && known.info.size === info.size) return { file: known, pages: undefined };
+      const loaded = await loadLtxFile(this.client, info, this.#counters, run);
+      this.#files.set(info.key, loaded.file);
+      return loaded;
+    }));
+  }
+
+  /** Cache the pages of files read whole that `version` serves (they cost no second read). */
+  cacheCurrentPages(version: PageIndex, loaded: LoadedLtxFile[]): void {
+    for (const { file, pages } of loaded) {
+      if (pages === undefined) continue;
+      for (let n = 0; n < pages.length; n++) {
+        const ref: FrameRef = { file, entry: n };
+        if (version.isCurrent(ref)) this.#cache.set(ref, pages[n]);
+      }
+    }
+  }
+
+  /**
+   * Make `version` the newest (it must not be older than the current one), and forget
+   * loaded files no current version refers to.
+   */
+  advance(version: PageIndex): void {
+    if (version.txid < this.#current.txid) {
+      throw new LtxvfsError('LTXVFS_ERR_TXID_GAP',
+        `${this.client.url}: replica went back from TXID ${formatTXID(this.#current.txid)} to ${formatTXID(version.txid)}`, { key: this.client.url });
+    }
+    const changed = version !== this.#current;
+    this.#current = version;
+    const keep = new Map<string, LtxFile>();
+    for (const f of version.files) keep.set(f.info.key, f);
+    this.#files = keep;
+    if (changed) this.emit('version', version);
+  }
+
+  /** Storage, cache and poll counters, and the newest version's position. */
   stats(): ReplicaStats {
     const c = this.#cache.stats();
     return {
@@ -132,42 +256,18 @@ export class ReplicaReader implements PageSource {
       txid: this.#current.txid,
       pageSize: this.#current.pageSize,
       commit: this.#current.commit,
+      timestamp: this.#current.timestamp,
+      pinnedVersions: this.#pins.size,
+      ...this.#poller.stats(),
     };
   }
 
-  /** Drop the cache and release the storage client. */
+  /** Stop polling, drop the cache and release the storage client (idempotent). */
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#poller.stop();
     this.#cache.clear();
     await this.client.close();
   }
-}
-
-/**
- * Build the version a plan describes: load every file's page index in parallel (bounded
- * by the fetcher's queue), apply them in order, and cache the pages of files that were
- * read whole and are still current.
- * @throws LtxvfsError as {@link PageIndex.apply} and {@link loadLtxFile}; `LTXVFS_ERR_CORRUPT`
- *   when pages below commit are in no file (a plan that does not describe a whole database).
- */
-export async function buildVersion(
-  client: ReplicaClient, plan: LtxFileInfo[], cache: PageCache, fetcher: Fetcher, counters: ReadCounters,
-): Promise<PageIndex> {
-  const run = <T>(task: () => Promise<T>): Promise<T> => fetcher.queue.add(task);
-  const loaded = await Promise.all(plan.map((info) => loadLtxFile(client, info, counters, run)));
-  let version = PageIndex.empty();
-  for (const { file } of loaded) version = version.apply(file);
-  for (const { file, pages } of loaded) {
-    if (pages === undefined) continue;
-    for (let n = 0; n < pages.length; n++) {
-      const ref: FrameRef = { file, entry: n };
-      if (version.isCurrent(ref)) cache.set(ref, pages[n]);
-    }
-  }
-  const missing = version.missingPages();
-  if (missing.length > 0) {
-    throw new LtxvfsError('LTXVFS_ERR_CORRUPT',
-      `${client.url}: pages ${missing.join(', ')} of ${version.commit} are in no LTX file of the plan at TXID ${formatTXID(version.txid)}`,
-      { key: client.url });
-  }
-  return version;
 }

@@ -38,7 +38,9 @@ export type LtxvfsErrorCode =
   /** A bad argument from the caller (CLI usage, option values). */
   | 'LTXVFS_ERR_USAGE'
   /** Input that is valid but not supported (e.g. a live WAL on import, LTX v1 files). */
-  | 'LTXVFS_ERR_UNSUPPORTED';
+  | 'LTXVFS_ERR_UNSUPPORTED'
+  /** The replica could not be polled, or stopped advancing, for longer than the staleness bound. */
+  | 'LTXVFS_ERR_STALE';
 
 /** Options of {@link LtxvfsError}. */
 export interface LtxvfsErrorOptions {

@@ -1,0 +1,222 @@
+/**
+ * Poller: keeps a {@link ReplicaReader} about one poll interval behind its replica
+ * (DESIGN.md read path 7, FORMATS.md §4.6). Every tick it lists level 0 from the next
+ * TXID and level 1 (where Litestream's compactions land first), chains the files that
+ * continue the current version — checked by TXID and, where files carry database
+ * checksums, by pre-apply checksum in {@link PageIndex.apply} — and applies them in TXID
+ * order (truncating to each file's commit). When files exist beyond a hole (L0 files
+ * compacted away before they were seen) it rebuilds the version from the restore plan.
+ *
+ * A failed poll is counted and retried at the next tick; it never touches open
+ * connections. A replica that cannot be polled, or that has files the reader cannot
+ * apply, for longer than the staleness bound makes new read transactions fail with
+ * `LTXVFS_ERR_STALE` (and emits `stale`): never served quietly as current.
+ */
+import { channel } from 'node:diagnostics_channel';
+import { LtxvfsError } from '../ltx/errors.js';
+import { formatTXID } from '../ltx/filename.js';
+import type { LtxFileInfo } from './storage/types.js';
+import type { ReplicaReader } from './replica-reader.js';
+
+/** Poll options (ms). */
+export interface PollerOptions {
+  /** Time between polls. Default 1000, as the Litestream VFS; 0 turns polling off. */
+  pollIntervalMs?: number;
+  /**
+   * How long the reader may fail to poll, or see files it cannot apply, before read
+   * transactions fail with `LTXVFS_ERR_STALE`. Default 60,000: longer than the storage
+   * retry budget and a brief outage, short enough that a dead replica is noticed within a
+   * minute. 0 turns the check off. Only applies while polling is on.
+   */
+  stalenessBoundMs?: number;
+  /** Clock, for tests. Default `Date.now`. */
+  now?: () => number;
+}
+
+/** Poll counters, merged into the reader's stats. */
+export interface PollStats {
+  /** Polls attempted. */
+  polls: number;
+  /** Polls that failed. */
+  pollFailures: number;
+  /** ms since the epoch of the last successful poll (or of the open), 0 before any. */
+  lastPollAt: number;
+  /** ms since the last successful poll (or the open). */
+  pollLagMs: number;
+  /** ms since the timestamp of the newest applied LTX file (how far behind the writer's clock). */
+  lagMs: number;
+  /** True while new read transactions fail with `LTXVFS_ERR_STALE`. */
+  stale: boolean;
+  /** Message of the last poll failure, if the last poll failed. */
+  lastPollError: string | undefined;
+}
+
+/** Published on diagnostics channel `ltxvfs:poll` after every poll. */
+export interface PollMessage {
+  url: string;
+  txid: number;
+  /** LTX files applied by this poll (0 when nothing new; the plan's length after a rebuild). */
+  applied: number;
+  rebuilt: boolean;
+  error: unknown;
+}
+
+const pollChannel = channel('ltxvfs:poll');
+
+/** Drives polling of one reader. */
+export class Poller {
+  readonly #reader: ReplicaReader;
+  readonly #intervalMs: number;
+  readonly #boundMs: number;
+  readonly #now: () => number;
+  #timer: NodeJS.Timeout | undefined;
+  #inFlight: Promise<void> | undefined;
+  #polls = 0;
+  #failures = 0;
+  #lastOk: number;
+  #lastError: unknown;
+  /** Since when the replica has had files beyond the applied TXID that could not be applied. */
+  #behindSince: number | undefined;
+  #staleReported = false;
+
+  constructor(reader: ReplicaReader, options: PollerOptions = {}) {
+    this.#reader = reader;
+    this.#intervalMs = options.pollIntervalMs ?? 1000;
+    this.#boundMs = options.stalenessBoundMs ?? 60_000;
+    this.#now = options.now ?? Date.now;
+    this.#lastOk = this.#now();
+  }
+
+  /** Start the timer (unref'd: polling never keeps the process alive). */
+  start(): void {
+    this.#lastOk = this.#now();
+    if (this.#intervalMs <= 0 || this.#timer !== undefined) return;
+    this.#timer = setInterval(() => void this.pollNow(), this.#intervalMs);
+    this.#timer.unref();
+  }
+
+  /** Stop the timer. */
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Poll once now (joins a poll already running). Never throws: failures are counted. */
+  pollNow(): Promise<void> {
+    this.#inFlight ??= this.#poll().finally(() => { this.#inFlight = undefined; });
+    return this.#inFlight;
+  }
+
+  async #poll(): Promise<void> {
+    this.#polls++;
+    const reader = this.#reader;
+    const before = reader.current;
+    let applied = 0;
+    let rebuilt = false;
+    try {
+      const [l0, l1] = await Promise.all([
+        reader.client.listLtxFiles(0, { seekTXID: before.txid + 1 }),
+        reader.client.listLtxFiles(1),
+      ]);
+      const { chain, beyond } = continuation(before.txid, [...l0, ...l1]);
+      let version = before;
+      if (chain.length > 0) {
+        const loaded = await reader.loadFiles(chain);
+        for (const { file } of loaded) version = version.apply(file);
+        reader.cacheCurrentPages(version, loaded);
+        applied = chain.length;
+      }
+      if (beyond) {
+        // Files after a hole: the ones in between were compacted away before this poll saw them.
+        const fresh = await reader.versionAt(undefined);
+        if (fresh.txid > version.txid) {
+          version = fresh;
+          rebuilt = true;
+          applied = fresh.files.length;
+        }
+      }
+      reader.advance(version);
+      this.#lastOk = this.#now();
+      this.#lastError = undefined;
+      this.#behindSince = beyond && !rebuilt ? (this.#behindSince ?? this.#now()) : undefined;
+    } catch (err) {
+      this.#failures++;
+      this.#lastError = err;
+      reader.emit('poll-error', err);
+    }
+    if (this.#stalenessError() === undefined) this.#staleReported = false;
+    if (pollChannel.hasSubscribers) {
+      pollChannel.publish({ url: reader.client.url, txid: reader.current.txid, applied, rebuilt, error: this.#lastError } satisfies PollMessage);
+    }
+  }
+
+  /** The error new read transactions get now, if the reader is past its staleness bound. */
+  #stalenessError(): LtxvfsError | undefined {
+    if (this.#intervalMs <= 0 || this.#boundMs <= 0) return undefined;
+    const now = this.#now();
+    const url = this.#reader.client.url;
+    const txid = formatTXID(this.#reader.current.txid);
+    if (now - this.#lastOk > this.#boundMs) {
+      const why = this.#lastError instanceof Error ? `: ${this.#lastError.message}` : '';
+      return new LtxvfsError('LTXVFS_ERR_STALE',
+        `${url}: replica not polled successfully for ${now - this.#lastOk} ms (bound ${this.#boundMs} ms); still at TXID ${txid}${why}`,
+        { key: url, cause: this.#lastError });
+    }
+    if (this.#behindSince !== undefined && now - this.#behindSince > this.#boundMs) {
+      return new LtxvfsError('LTXVFS_ERR_STALE',
+        `${url}: replica has LTX files beyond TXID ${txid} that could not be applied for ${now - this.#behindSince} ms (bound ${this.#boundMs} ms)`,
+        { key: url });
+    }
+    return undefined;
+  }
+
+  /**
+   * Throw if the reader is past its staleness bound (called when a read transaction starts).
+   * @throws LtxvfsError `LTXVFS_ERR_STALE`.
+   */
+  checkFresh(): void {
+    const err = this.#stalenessError();
+    if (err === undefined) return;
+    if (!this.#staleReported) {
+      this.#staleReported = true;
+      this.#reader.emit('stale', err);
+    }
+    throw err;
+  }
+
+  /** Counters and lag. */
+  stats(): PollStats {
+    const now = this.#now();
+    const ts = this.#reader.current.timestamp;
+    return {
+      polls: this.#polls,
+      pollFailures: this.#failures,
+      lastPollAt: this.#lastOk,
+      pollLagMs: now - this.#lastOk,
+      lagMs: ts > 0 ? Math.max(0, now - ts) : 0,
+      stale: this.#stalenessError() !== undefined,
+      lastPollError: this.#lastError instanceof Error ? this.#lastError.message : undefined,
+    };
+  }
+}
+
+/**
+ * The files that continue a version at `txid`, in order (FORMATS.md §4.4 step 2: at each
+ * step the file with min ≤ cur + 1 < max + 1 reaching furthest, then starting earliest,
+ * then from the higher level), and whether files remain beyond a hole.
+ */
+export function continuation(txid: number, files: LtxFileInfo[]): { chain: LtxFileInfo[]; beyond: boolean } {
+  const chain: LtxFileInfo[] = [];
+  let cur = txid;
+  for (;;) {
+    let best: LtxFileInfo | undefined;
+    for (const f of files) {
+      if (f.minTXID > cur + 1 || f.maxTXID <= cur) continue;
+      if (best === undefined || f.maxTXID > best.maxTXID || (f.maxTXID === best.maxTXID && (f.minTXID < best.minTXID || (f.minTXID === best.minTXID && f.level > best.level)))) best = f;
+    }
+    if (best === undefined) break;
+    chain.push(best);
+    cur = best.maxTXID;
+  }
+  return { chain, beyond: files.some((f) => f.maxTXID > cur) };
+}
