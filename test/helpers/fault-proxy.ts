@@ -293,7 +293,11 @@ export async function startFaultProxy(upstream: string, settings: Partial<FaultS
     });
     if (method === 'PUT' && noneMatch !== undefined && exists && (noneMatch === '*' || sameEtag(noneMatch, etag))) return failed('If-None-Match');
     if (typeof match === 'string') {
-      if (!exists) return { status: 404, code: 'NoSuchKey', message: 'The specified key does not exist.', extra: {} };
+      if (!exists) {
+        // HEAD has no body: a GET tells a missing key from a missing bucket.
+        const code = /<Code>([^<]+)<\/Code>/.exec((await forward('GET', pathOnly, {})).body.toString())?.[1] ?? 'NoSuchKey';
+        return { status: 404, code, message: code === 'NoSuchBucket' ? 'The specified bucket does not exist' : 'The specified key does not exist.', extra: {} };
+      }
       if (match !== '*' && !sameEtag(match, etag)) return failed('If-Match');
     }
     return undefined;

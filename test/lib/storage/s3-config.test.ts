@@ -91,10 +91,10 @@ t.test('region precedence: URL, host, AWS_REGION, AWS_DEFAULT_REGION, us-east-1'
 t.test('credentials: AWS_* first, LITESTREAM_* as fallback (Litestream), session token', async (t) => {
   t.same(credentialsFromEnv(KEYS), { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: KEYS.AWS_SECRET_ACCESS_KEY });
   t.same(credentialsFromEnv({ LITESTREAM_ACCESS_KEY_ID: 'L1', LITESTREAM_SECRET_ACCESS_KEY: 'L2' }), { accessKeyId: 'L1', secretAccessKey: 'L2' });
-  t.same(credentialsFromEnv({ ...KEYS, LITESTREAM_ACCESS_KEY_ID: 'L1', LITESTREAM_SECRET_ACCESS_KEY: 'L2' }).accessKeyId, 'AKIDEXAMPLE', 'AWS wins');
+  t.same(credentialsFromEnv({ ...KEYS, LITESTREAM_ACCESS_KEY_ID: 'L1', LITESTREAM_SECRET_ACCESS_KEY: 'L2' })?.accessKeyId, 'AKIDEXAMPLE', 'AWS wins');
   t.same(credentialsFromEnv({ AWS_ACCESS_KEY_ID: '', LITESTREAM_ACCESS_KEY_ID: 'L1', AWS_SECRET_ACCESS_KEY: 'S' }), { accessKeyId: 'L1', secretAccessKey: 'S' },
     'an empty variable counts as unset');
-  t.same(credentialsFromEnv({ ...KEYS, AWS_SESSION_TOKEN: 'tok' }).sessionToken, 'tok');
+  t.same(credentialsFromEnv({ ...KEYS, AWS_SESSION_TOKEN: 'tok' })?.sessionToken, 'tok');
   t.equal(credentialsFromEnv({}), undefined);
   t.equal(credentialsFromEnv({ AWS_SESSION_TOKEN: 'tok' }), undefined, 'a token alone is nothing');
   const err1 = t.throws(() => credentialsFromEnv({ AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE' }), {
