@@ -133,12 +133,26 @@ t.test('openReplicaClient', async (t) => {
     await client.close();
   });
 
-  t.test('s3 is parsed but not supported yet', async (t) => {
-    await t.rejects(openReplicaClient('s3://b/db?region=x'), {
-      code: 'LTXVFS_ERR_UNSUPPORTED',
-      key: 's3://b/db',
-      message: 's3:// replicas are not supported yet: s3://b/db',
+  t.test('s3 URLs open an S3ReplicaClient (no request is sent before the first operation)', async (t) => {
+    const client = await openReplicaClient('s3://b/db?region=eu-west-1&endpoint=http://127.0.0.1:9', { env: {} });
+    t.ok(client instanceof storage.S3ReplicaClient);
+    t.equal(client.url, 's3://b/db?endpoint=http://127.0.0.1:9');
+    t.equal(client.ltxKey(0, 1, 2), 'db/0000/0000000000000001-0000000000000002.ltx');
+    t.equal((client as storage.S3ReplicaClient).region, 'eu-west-1');
+    await client.close();
+    const fromEnv = await openReplicaClient(undefined, {
+      env: { LITESTREAM_REPLICA_URL: 's3://b2/x', AWS_REGION: 'ap-south-1', AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's' },
+      s3: { listPageSize: 10 },
     });
+    t.equal(fromEnv.url, 's3://b2/x');
+    t.equal((fromEnv as storage.S3ReplicaClient).region, 'ap-south-1', 'options.env is the environment of the S3 settings too');
+    await fromEnv.close();
+  });
+
+  t.test('s3 configuration errors reject', async (t) => {
+    await t.rejects(openReplicaClient('s3://b/db?sseCustomerKey=abc', { env: {} }), { code: 'LTXVFS_ERR_UNSUPPORTED' });
+    await t.rejects(openReplicaClient('s3://b/db', { env: { AWS_ACCESS_KEY_ID: 'only-the-key' } }), { code: 'LTXVFS_ERR_BAD_URL' });
+    await t.rejects(openReplicaClient('s3://b/db', { env: {}, s3: { listPageSize: 0 } }), { code: 'LTXVFS_ERR_USAGE' });
   });
 
   t.test('parse errors reject', async (t) => {
@@ -150,4 +164,7 @@ t.test('the storage index re-exports the public surface', async (t) => {
   t.equal(storage.openReplicaClient, openReplicaClient);
   t.equal(storage.parseReplicaUrl, parseReplicaUrl);
   t.type(storage.openFileReplica, 'function');
+  t.type(storage.openS3Replica, 'function');
+  t.type(storage.withRetry, 'function');
+  t.equal(storage.METADATA_KEY_TIMESTAMP, 'litestream-timestamp');
 });
