@@ -116,7 +116,7 @@ export interface FacadeVFSInstance extends SQLiteVFS {
   jLock(pFile: number, lockType: number): number;
   jUnlock(pFile: number, lockType: number): number;
   jCheckReservedLock(pFile: number, pResOut: DataView): number;
-  jFileControl(pFile: number, op: number, pArg: DataView): number;
+  jFileControl(pFile: number, op: number, pArg: DataView): number | Thenable<number> | Promise<number>;
   jSectorSize(pFile: number): number;
   jDeviceCharacteristics(pFile: number): number;
 }
@@ -135,7 +135,10 @@ const FacadeVFS = UntypedFacadeVFS as FacadeVFSConstructor;
  * succeeds with no result, `undefined` to let SQLite handle it. A throw becomes the
  * PRAGMA's error message.
  */
-export type PragmaHandler = (name: string, value: string | null, database: string) => string | null | undefined;
+export type PragmaHandler = (name: string, value: string | null, database: string) => PragmaResult | Promise<PragmaResult>;
+
+/** What a {@link PragmaHandler} answers: a one-row text result, `null` (OK, no rows) or `undefined` (not ours). */
+export type PragmaResult = string | null | undefined;
 
 /** Options of {@link LtxAsyncVFS}. */
 export interface LtxAsyncVFSOptions {
@@ -275,9 +278,12 @@ export class LtxAsyncVFS extends FacadeVFS {
     return err;
   }
 
-  /** Only `xRead` may wait (see the top of this module). */
+  /**
+   * Only `xRead` and `xFileControl` may wait (see the top of this module); both answer
+   * with a synchronous thenable when they need not, which costs no stack unwind.
+   */
   override hasAsyncMethod(methodName: string): boolean {
-    return methodName === 'xRead';
+    return methodName === 'xRead' || methodName === 'xFileControl';
   }
 
   override jOpen(filename: string | null, pFile: number, flags: number, pOutFlags: DataView): number {
@@ -422,14 +428,17 @@ export class LtxAsyncVFS extends FacadeVFS {
     return VFS.SQLITE_OK;
   }
 
-  override jFileControl(pFile: number, op: number, pArg: DataView): number {
-    return this.#guard(() => {
+  override jFileControl(pFile: number, op: number, pArg: DataView): Thenable<number> | Promise<number> {
+    let code: number | Promise<number>;
+    try {
       const file = this.#file(pFile);
-      if (op === SQLITE_FCNTL_PRAGMA && file.kind === 'database' && this.#pragmaHandler !== undefined) {
-        return this.#pragma(file, this.#pragmaHandler, pArg.byteOffset - this.#module.HEAPU8.byteOffset);
-      }
-      return VFS.SQLITE_NOTFOUND;
-    }, VFS.SQLITE_ERROR);
+      code = op === SQLITE_FCNTL_PRAGMA && file.kind === 'database' && this.#pragmaHandler !== undefined
+        ? this.#pragma(file, this.#pragmaHandler, pArg.byteOffset - this.#module.HEAPU8.byteOffset)
+        : VFS.SQLITE_NOTFOUND;
+    } catch (err) {
+      code = this.#fail(err, VFS.SQLITE_ERROR);
+    }
+    return typeof code === 'number' ? completedWith(code) : code;
   }
 
   override jSectorSize(_pFile: number): number {
@@ -496,24 +505,31 @@ export class LtxAsyncVFS extends FacadeVFS {
     return Promise.all(pages).then((bytes) => copyPages(version, bytes, first, pData.subarray(0, amount), iOffset));
   }
 
-  #pragma(file: DatabaseFile, handler: PragmaHandler, pArg: number): number {
+  #pragma(file: DatabaseFile, handler: PragmaHandler, pArg: number): number | Promise<number> {
     // pArg points at char*[3]: [0] the result or error message (out), [1] the name, [2] the argument or NULL.
     const module = this.#module;
     const slots = new DataView(module.HEAPU8.buffer, pArg, 12);
     const name = module.UTF8ToString(slots.getUint32(4, true)).toLowerCase();
     const valuePtr = slots.getUint32(8, true);
     const value = valuePtr === 0 ? null : module.UTF8ToString(valuePtr);
-    let result: string | null | undefined;
-    try {
-      result = handler(name, value, file.name);
-    } catch (err) {
+    const fail = (err: unknown): number => {
       this.#lastError = err;
       this.#setPragmaResult(pArg, err instanceof Error ? err.message : String(err));
       return VFS.SQLITE_ERROR;
+    };
+    const answer = (result: PragmaResult): number => {
+      if (result === undefined) return VFS.SQLITE_NOTFOUND;
+      if (result !== null) this.#setPragmaResult(pArg, result);
+      return VFS.SQLITE_OK;
+    };
+    let result: PragmaResult | Promise<PragmaResult>;
+    try {
+      result = handler(name, value, file.name);
+    } catch (err) {
+      return fail(err);
     }
-    if (result === undefined) return VFS.SQLITE_NOTFOUND;
-    if (result !== null) this.#setPragmaResult(pArg, result);
-    return VFS.SQLITE_OK;
+    // A rejection must become a code too, or SQLite would stay suspended (see jRead).
+    return result instanceof Promise ? result.then(answer, fail) : answer(result);
   }
 
   /** Store `text` as the PRAGMA's result (or error message) in memory SQLite frees. */
