@@ -1,10 +1,14 @@
 /**
  * `openDatabase`: the main entry point. Resolves the replica URL (FORMATS.md §6:
- * `file://` URLs, plain paths, `LITESTREAM_REPLICA_URL` when none is given), opens the
- * replica's newest state, and runs SQLite (wa-sqlite's Asyncify build) over it.
+ * `file://` URLs, plain paths, `LITESTREAM_REPLICA_URL` when none is given), joins the
+ * process's shared reader of that replica (lib/registry.ts), and runs SQLite (wa-sqlite's
+ * Asyncify build) over the connection's own view of it, with the Litestream SQL surface
+ * (`PRAGMA litestream_*`, `litestream_*()` functions).
  */
-import { openReplicaClient } from './storage/url.js';
-import { ReplicaReader, type ReplicaReaderOptions } from './replica-reader.js';
+import type { ReplicaReaderOptions, ReplicaStats } from './replica-reader.js';
+import { acquireReader } from './registry.js';
+import { ConnectionView } from './connection-view.js';
+import { litestreamFunctions, litestreamPragma } from './sql-surface.js';
 import { openAsyncifyDatabase } from '../vfs/asyncify-database.js';
 import type { Database } from './database.js';
 
@@ -14,29 +18,42 @@ export interface OpenOptions extends ReplicaReaderOptions {
   cacheSize?: number;
   /** Environment to read `LITESTREAM_REPLICA_URL` from. Default `process.env`. */
   env?: NodeJS.ProcessEnv;
+  /** Share the replica's reader (cache, fetcher, poller) with other connections in this process. Default true. */
+  shared?: boolean;
+  /** Open at a past state: a TXID (decimal or 16 hex digits) or a time (FORMATS.md §6.2). */
+  at?: string;
+}
+
+/** What `Database.stats()` returns for a replica database: the reader's counters and the view's TXID. */
+export interface DatabaseReplicaStats extends ReplicaStats {
+  /** True while the connection is fixed at a past state. */
+  timeTravel: boolean;
 }
 
 /**
- * Open the database of a Litestream v0.5 replica, read-only, at its newest TXID.
- * @param url `file:///abs/dir`, a plain directory path, or undefined for `LITESTREAM_REPLICA_URL`.
+ * Open the database of a Litestream v0.5 replica, read-only, at its newest TXID (kept
+ * current by polling) or at `options.at`.
+ * @param url `file:///abs/dir`, a plain directory path, `s3://bucket/path?…`, or undefined for `LITESTREAM_REPLICA_URL`.
  * @returns a {@link Database}; close it to release the replica.
  * @throws LtxvfsError `LTXVFS_ERR_BAD_URL`, `LTXVFS_ERR_NOT_FOUND`, `LTXVFS_ERR_EMPTY_REPLICA`,
  *   `LTXVFS_ERR_TXID_GAP`, `LTXVFS_ERR_OVERLAP`, `LTXVFS_ERR_PAGE_SIZE`, `LTXVFS_ERR_CORRUPT`,
- *   `LTXVFS_ERR_CHECKSUM`, `LTXVFS_ERR_STORAGE`.
+ *   `LTXVFS_ERR_CHECKSUM`, `LTXVFS_ERR_STORAGE`, `LTXVFS_ERR_USAGE` (bad `at`).
  */
-export async function openDatabase(url?: string, options: OpenOptions = {}): Promise<Database> {
-  const client = await openReplicaClient(url, { env: options.env });
-  let reader: ReplicaReader;
+export async function openDatabase(url?: string, options: OpenOptions = {}): Promise<Database<DatabaseReplicaStats>> {
+  const lease = await acquireReader(url, { ...options, cacheSizeBytes: options.cacheSizeBytes ?? options.cacheSize });
+  const { reader } = lease;
+  const view = new ConnectionView(reader);
   try {
-    reader = await ReplicaReader.open(client, { ...options, cacheSizeBytes: options.cacheSizeBytes ?? options.cacheSize });
+    if (options.at !== undefined) await view.setAt(options.at);
+    return await openAsyncifyDatabase(view, {
+      label: reader.client.url,
+      statsProvider: () => ({ ...reader.stats(), txid: view.version.txid, timeTravel: view.target !== undefined }),
+      onClose: () => lease.release(),
+      pragmaHandler: litestreamPragma(view),
+      functions: litestreamFunctions(view),
+    });
   } catch (err) {
-    await client.close();
-    throw err;
-  }
-  try {
-    return await openAsyncifyDatabase(reader, { label: client.url, statsProvider: () => reader.stats(), onClose: () => reader.close() });
-  } catch (err) {
-    await reader.close();
+    await lease.release();
     throw err;
   }
 }

@@ -10,6 +10,8 @@ import { Database, type DatabaseStats } from '../lib/database.js';
 import type { PageSource } from '../lib/page-source.js';
 import { LtxAsyncVFS, type PragmaHandler } from './asyncify-vfs.js';
 import { loadAsyncifyModule, withEmptyBlobs } from './wa-sqlite.js';
+import { registerFunction } from './sql-functions.js';
+import type { SqlFunctionSpec } from '../lib/sql-surface.js';
 
 /** `SQLITE_OPEN_EXRESCODE`: report extended result codes (`SQLITE_IOERR_READ`, not just `SQLITE_IOERR`). */
 const SQLITE_OPEN_EXRESCODE = 0x0200_0000;
@@ -28,6 +30,8 @@ export interface AsyncifyDatabaseOptions<S extends DatabaseStats> {
   vfsName?: string;
   /** Answers `PRAGMA`s on the database (see {@link PragmaHandler}). */
   pragmaHandler?: PragmaHandler;
+  /** SQL functions to register on the connection (e.g. the Litestream surface, lib/sql-surface.ts). */
+  functions?: readonly SqlFunctionSpec[];
   /** Prepared statements kept (default 64). */
   statementCacheSize?: number;
   /** See `LtxAsyncVFSOptions.syncCacheHits` (default `true`; `false` only to measure). */
@@ -66,6 +70,7 @@ export async function openAsyncifyDatabase<S extends DatabaseStats>(
       cause: vfs.takeLastError() ?? err,
     });
   }
+  for (const spec of options.functions ?? []) registerFunction(sqlite3, module, db, spec);
   let opened = false;
   const database = new Database<S>({
     sqlite3: withEmptyBlobs(sqlite3, module),

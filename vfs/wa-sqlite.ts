@@ -28,6 +28,8 @@ export interface WaSqliteModule {
   _sqlite3_malloc(nBytes: number): number;
   /** `sqlite3_free`. */
   _sqlite3_free(ptr: number): void;
+  /** Emscripten's `ccall`: call an exported C function by name, converting `string` arguments. */
+  ccall(name: string, returnType: 'number' | null, argTypes: ('number' | 'string')[], args: (number | string)[]): unknown;
   /** `sqlite3_bind_zeroblob`. */
   _sqlite3_bind_zeroblob(stmt: number, i: number, n: number): number;
   /**

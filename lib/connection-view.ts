@@ -1,0 +1,99 @@
+/**
+ * ConnectionView: what one connection sees of a shared {@link ReplicaReader}. Normally
+ * the newest version at the start of each read transaction; after a time-travel request
+ * (`PRAGMA litestream_time = …`, FORMATS.md §6.1) a fixed past version instead, until
+ * `latest` is asked for. Each connection has its own view; they share the reader's
+ * cache, fetcher and poller.
+ */
+import { LtxvfsError } from '../ltx/errors.js';
+import type { PageIndex } from './page-index.js';
+import type { PageSource, PageVersion } from './page-source.js';
+import type { ReplicaReader } from './replica-reader.js';
+import { parseTime } from './time.js';
+
+/** A past state a view is fixed at. */
+export interface TimeTravelTarget {
+  /** The instant asked for (files created strictly before it count), ms; undefined for a TXID target. */
+  time: number | undefined;
+  /** The TXID asked for; undefined for a time target. */
+  txid: number | undefined;
+  /** The version built for it. */
+  version: PageIndex;
+}
+
+/** A connection's view of a replica: a {@link PageSource} with an optional time-travel target. */
+export class ConnectionView implements PageSource {
+  readonly reader: ReplicaReader;
+  #target: TimeTravelTarget | undefined;
+
+  constructor(reader: ReplicaReader) {
+    this.reader = reader;
+  }
+
+  /** The time-travel target, or undefined when following the newest state. */
+  get target(): TimeTravelTarget | undefined {
+    return this.#target;
+  }
+
+  /** The version new read transactions see now (without pinning it). */
+  get version(): PageIndex {
+    return this.#target?.version ?? this.reader.current;
+  }
+
+  /** See {@link PageSource.acquire}: the target's version, else the reader's newest. */
+  acquire(): PageVersion {
+    return this.#target === undefined ? this.reader.acquire() : this.reader.pin(this.#target.version);
+  }
+
+  /** See {@link PageSource.release}. */
+  release(version: PageVersion): void {
+    this.reader.release(version);
+  }
+
+  /** See {@link PageSource.readPage}. */
+  readPage(version: PageVersion, pgno: number): Uint8Array | Promise<Uint8Array> {
+    return this.reader.readPage(version, pgno);
+  }
+
+  /**
+   * Travel to a time (or back to `latest`): `text` as FORMATS.md §6.2 describes.
+   * @throws LtxvfsError `LTXVFS_ERR_USAGE` (unparseable), `LTXVFS_ERR_EMPTY_REPLICA`
+   *   ("transaction not available": before the retained history), storage errors.
+   */
+  async setTime(text: string): Promise<void> {
+    const t = parseTime(text);
+    if (t === 'latest') {
+      this.#target = undefined;
+      return;
+    }
+    this.#target = { time: t, txid: undefined, version: await this.reader.versionAt({ time: t }) };
+  }
+
+  /**
+   * Travel to the state right after TXID `txid`.
+   * @throws LtxvfsError `LTXVFS_ERR_USAGE` (not a TXID), `LTXVFS_ERR_EMPTY_REPLICA` (not available).
+   */
+  async setTxid(txid: number): Promise<void> {
+    this.#target = { time: undefined, txid, version: await this.reader.versionAt({ txid }) };
+  }
+
+  /**
+   * Point the view at a target given as text: a TXID (decimal, or 16 hex digits as
+   * Litestream prints them) or anything {@link setTime} accepts.
+   */
+  async setAt(at: string): Promise<void> {
+    const s = at.trim();
+    if (/^\d{1,15}$/.test(s)) return this.setTxid(Number(s));
+    if (/^[0-9a-f]{16}$/i.test(s)) return this.setTxid(Number.parseInt(s, 16));
+    return this.setTime(s);
+  }
+
+  /** Refuse writes on a time-travel view. @throws LtxvfsError `LTXVFS_ERR_READONLY`. */
+  assertWritable(): void {
+    if (this.#target !== undefined) {
+      throw new LtxvfsError('LTXVFS_ERR_READONLY', `${this.reader.client.url}: a time-travel view is read-only (PRAGMA litestream_time = 'latest' to return)`, {
+        key: this.reader.client.url,
+      });
+    }
+  }
+}

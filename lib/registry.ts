@@ -1,0 +1,75 @@
+/**
+ * One {@link ReplicaReader} per replica per process: connections to the same replica
+ * URL share its page cache, fetcher and poller (reference counted; the last release
+ * closes it). The first opener's reader options (cache size, poll interval, …) apply to
+ * all later sharers; pass `shared: false` to `openDatabase` for a private reader.
+ */
+import { openReplicaClient } from './storage/url.js';
+import { ReplicaReader, type ReplicaReaderOptions } from './replica-reader.js';
+
+interface Entry {
+  reader: Promise<ReplicaReader>;
+  refs: number;
+}
+
+const readers = new Map<string, Entry>();
+
+/** A reader lease: the reader and the function that gives it back. */
+export interface ReaderLease {
+  reader: ReplicaReader;
+  /** Give the reader back (idempotent); the last release closes it. */
+  release(): Promise<void>;
+}
+
+/**
+ * Open (or join) the shared reader of a replica URL.
+ * @param url as {@link openReplicaClient} takes it; the key is the client's normalized URL.
+ * @throws as {@link openReplicaClient} and {@link ReplicaReader.open}; a failed open is not kept.
+ */
+export async function acquireReader(url: string | undefined, options: ReplicaReaderOptions & { env?: NodeJS.ProcessEnv; shared?: boolean } = {}): Promise<ReaderLease> {
+  const client = await openReplicaClient(url, { env: options.env });
+  if (options.shared === false) return leaseOf(await openOwned(client, options), async (r) => r.close());
+  const key = client.url;
+  let entry = readers.get(key);
+  if (entry === undefined) {
+    entry = { reader: openOwned(client, options), refs: 0 };
+    readers.set(key, entry);
+    const e = entry;
+    e.reader.catch(() => { if (readers.get(key) === e) readers.delete(key); });
+  } else {
+    await client.close();
+  }
+  entry.refs++;
+  const e = entry;
+  let reader: ReplicaReader;
+  try {
+    reader = await e.reader;
+  } catch (err) {
+    e.refs--;
+    throw err;
+  }
+  return leaseOf(reader, async (r) => {
+    if (--e.refs > 0) return;
+    if (readers.get(key) === e) readers.delete(key);
+    await r.close();
+  });
+}
+
+async function openOwned(client: Awaited<ReturnType<typeof openReplicaClient>>, options: ReplicaReaderOptions): Promise<ReplicaReader> {
+  try {
+    return await ReplicaReader.open(client, options);
+  } catch (err) {
+    await client.close();
+    throw err;
+  }
+}
+
+function leaseOf(reader: ReplicaReader, close: (r: ReplicaReader) => Promise<void>): ReaderLease {
+  let released: Promise<void> | undefined;
+  return { reader, release: () => (released ??= close(reader)) };
+}
+
+/** Replica URLs with a shared reader open now (for tests and diagnostics). */
+export function sharedReaderUrls(): string[] {
+  return [...readers.keys()];
+}

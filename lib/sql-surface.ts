@@ -1,0 +1,91 @@
+/**
+ * The Litestream VFS's SQL surface, for a {@link ConnectionView} (FORMATS.md §6.1): the
+ * PRAGMAs `litestream_txid`, `litestream_lag`, `litestream_time` and the functions
+ * `litestream_txid()`, `litestream_lag()`, `litestream_time()`, `litestream_set_time()`,
+ * with the same formats, so SQL written for the Litestream VFS runs unchanged.
+ * Engine-neutral: each engine adapter registers these on its connections.
+ *
+ * Differences, deliberate: errors keep their message (the Litestream VFS reduces PRAGMA
+ * errors to "SQL logic error"), and without a time-travel target `litestream_time`
+ * is the timestamp of the newest applied file, moving with polling (Litestream's stays
+ * at its last index build).
+ */
+import { LtxvfsError } from '../ltx/errors.js';
+import { formatTXID } from '../ltx/filename.js';
+import type { ConnectionView } from './connection-view.js';
+import { formatTime } from './time.js';
+
+/** A SQL value as the adapters pass it. */
+export type SqlArg = string | number | bigint | Uint8Array | null;
+
+/** A scalar SQL function, engine-neutral. */
+export interface SqlFunctionSpec {
+  /** SQL name. */
+  name: string;
+  /** Number of arguments. */
+  nArgs: number;
+  /** Not usable from triggers and views (`SQLITE_DIRECTONLY`), as Litestream flags `litestream_set_time`. */
+  directOnly: boolean;
+  /** Synchronous implementation, or undefined when only `callAsync` exists. */
+  call?: (args: SqlArg[]) => SqlArg;
+  /** Asynchronous implementation (needs an engine that can wait). */
+  callAsync?: (args: SqlArg[]) => Promise<SqlArg>;
+}
+
+/** `litestream_txid`: the TXID the view shows, 16 hex digits. */
+function txid(view: ConnectionView): string {
+  return formatTXID(view.version.txid);
+}
+
+/** `litestream_lag`: whole seconds since the last successful poll; -1 before the first (as Litestream). */
+function lag(view: ConnectionView): number {
+  const s = view.reader.stats();
+  return s.polls - s.pollFailures > 0 ? Math.floor(s.pollLagMs / 1000) : -1;
+}
+
+/** `litestream_time`: the target if set, else the newest applied file's time, else `latest`. */
+function time(view: ConnectionView): string {
+  const target = view.target;
+  if (target?.time !== undefined) return formatTime(target.time);
+  const ts = view.version.timestamp;
+  return ts > 0 ? formatTime(ts) : 'latest';
+}
+
+/**
+ * The PRAGMA handler: answers the `litestream_*` names, leaves others to SQLite (`undefined`).
+ * @returns a one-row text result, `null` for a set that returns no row, or a Promise of those.
+ * @throws LtxvfsError `LTXVFS_ERR_USAGE` for setting a read-only PRAGMA or a bad time.
+ */
+export function litestreamPragma(view: ConnectionView): (name: string, value: string | null) => string | null | undefined | Promise<null> {
+  return (name, value) => {
+    switch (name) {
+      case 'litestream_txid':
+      case 'litestream_lag':
+        if (value !== null) throw new LtxvfsError('LTXVFS_ERR_USAGE', `PRAGMA ${name} is read-only`);
+        return name === 'litestream_txid' ? txid(view) : String(lag(view));
+      case 'litestream_time':
+        if (value === null) return time(view);
+        return view.setTime(value).then(() => null);
+      default:
+        return undefined;
+    }
+  };
+}
+
+/** The SQL functions, as the Litestream VFS registers them on each connection. */
+export function litestreamFunctions(view: ConnectionView): SqlFunctionSpec[] {
+  return [
+    { name: 'litestream_txid', nArgs: 0, directOnly: false, call: () => txid(view) },
+    { name: 'litestream_lag', nArgs: 0, directOnly: false, call: () => lag(view) },
+    { name: 'litestream_time', nArgs: 0, directOnly: false, call: () => time(view) },
+    {
+      name: 'litestream_set_time',
+      nArgs: 1,
+      directOnly: true,
+      callAsync: async ([value]) => {
+        await view.setTime(value === null ? '' : String(value));
+        return null;
+      },
+    },
+  ];
+}
