@@ -9,7 +9,7 @@ import { LtxvfsError } from '../ltx/errors.js';
 import type { PageIndex } from './page-index.js';
 import type { PageSource, PageVersion } from './page-source.js';
 import type { ReplicaReader } from './replica-reader.js';
-import { parseTime } from './time.js';
+import { parseTarget, parseTime } from './time.js';
 
 /** A past state a view is fixed at. */
 export interface TimeTravelTarget {
@@ -82,10 +82,10 @@ export class ConnectionView implements PageSource {
    * Litestream prints them) or anything {@link setTime} accepts.
    */
   async setAt(at: string): Promise<void> {
-    const s = at.trim();
-    if (/^\d{1,15}$/.test(s)) return this.setTxid(Number(s));
-    if (/^[0-9a-f]{16}$/i.test(s)) return this.setTxid(Number.parseInt(s, 16));
-    return this.setTime(s);
+    const target = parseTarget(at);
+    if (target === 'latest') this.#target = undefined;
+    else if ('txid' in target) await this.setTxid(target.txid);
+    else this.#target = { time: target.time, txid: undefined, version: await this.reader.versionAt(target) };
   }
 
   /** Refuse writes on a time-travel view. @throws LtxvfsError `LTXVFS_ERR_READONLY`. */

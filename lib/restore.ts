@@ -11,7 +11,7 @@ import { decodeLtxFile } from '../ltx/decoder.js';
 import { LtxvfsError } from '../ltx/errors.js';
 import { formatTXID } from '../ltx/filename.js';
 import type { ReplicaClient, LtxFileInfo } from './storage/types.js';
-import { computePlan, listReplica } from './replica.js';
+import { computePlan, listReplica, type PlanTarget } from './replica.js';
 import { makeLtxFile, PageIndex } from './page-index.js';
 import { DatabaseChecksumTracker } from './checksum-tracker.js';
 
@@ -37,6 +37,8 @@ export interface RestoreOptions {
   onProgress?: (done: number, total: number, bytesRead: number) => void;
   /** Replace an existing output file. Default false. */
   overwrite?: boolean;
+  /** Restore a past state: right after a TXID, or the newest before a time (FORMATS.md §4.4). Default the newest. */
+  target?: PlanTarget;
 }
 
 /**
@@ -49,7 +51,7 @@ export async function restoreDatabase(client: ReplicaClient, outPath: string, op
   if (!options.overwrite && (await exists(outPath))) {
     throw new LtxvfsError('LTXVFS_ERR_USAGE', `output file already exists: ${outPath}`, { key: outPath });
   }
-  const plan = computePlan(await listReplica(client), undefined, client.url);
+  const plan = computePlan(await listReplica(client), options.target, client.url);
   const tmpPath = join(dirname(outPath), `.${basename(outPath)}.tmp-${process.pid}`);
   const out = await open(tmpPath, 'w+');
   let version = PageIndex.empty();

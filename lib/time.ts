@@ -39,6 +39,20 @@ export function parseTime(text: string, now: number = Date.now()): TimeTarget {
 }
 
 /**
+ * Parse a state to open or restore (`--at`, `openDatabase({ at })`): a TXID — decimal, or
+ * 16 hex digits as Litestream prints them — or anything {@link parseTime} accepts.
+ * @returns `'latest'`, `{ txid }` or `{ time }` (ms).
+ * @throws LtxvfsError `LTXVFS_ERR_USAGE` as {@link parseTime}.
+ */
+export function parseTarget(at: string, now: number = Date.now()): 'latest' | { txid: number } | { time: number } {
+  const s = at.trim();
+  if (/^\d{1,15}$/.test(s)) return { txid: Number(s) };
+  if (/^[0-9a-f]{16}$/i.test(s)) return { txid: Number.parseInt(s, 16) };
+  const t = parseTime(s, now);
+  return t === 'latest' ? t : { time: t };
+}
+
+/**
  * Format an instant the way Litestream prints times (Go's `time.RFC3339Nano` in UTC:
  * fraction with trailing zeros trimmed, none when whole seconds), e.g. `2026-11-21T09:51:56.305Z`.
  * @param ms ms since the Unix epoch.

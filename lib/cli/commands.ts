@@ -9,7 +9,8 @@ import { LtxvfsError } from '../../ltx/errors.js';
 import { formatTXID } from '../../ltx/filename.js';
 import { openReplicaClient } from '../storage/url.js';
 import { listReplica } from '../replica.js';
-import { openDatabase } from '../open.js';
+import { openDatabase, type DatabaseReplicaStats } from '../open.js';
+import { parseTarget } from '../time.js';
 import { importDatabase } from '../import.js';
 import { restoreDatabase } from '../restore.js';
 import { verifyReplica } from '../verify.js';
@@ -51,7 +52,9 @@ function urlArg(arg: string): string | undefined {
 }
 
 async function query(url: string | undefined, sql: string, values: Values, io: CliIO): Promise<number> {
-  const db = await openDatabase(url, { env: io.env, cacheSize: byteOption(values, 'cache-size') });
+  const at = typeof values.at === 'string' ? values.at : undefined;
+  // A one-shot query needs no polling.
+  const db = await openDatabase(url, { env: io.env, cacheSize: byteOption(values, 'cache-size'), at, pollIntervalMs: 0, shared: false });
   try {
     const { columns, rows } = await db.query(sql);
     if (values.json === true) {
@@ -67,18 +70,18 @@ async function query(url: string | undefined, sql: string, values: Values, io: C
 }
 
 /** The stats line of `query --stats` and `demo`. */
-export function formatStats(s: { txid: number; pagesFetched: number; bytesRead: number; readRequests: number; cacheHits: number; cacheMisses: number; cacheBytes: number }): string {
+export function formatStats(s: DatabaseReplicaStats): string {
   return `stats: txid=${formatTXID(s.txid)} pages_fetched=${s.pagesFetched} bytes_read=${s.bytesRead} read_requests=${s.readRequests} ` +
-    `cache_hits=${s.cacheHits} cache_misses=${s.cacheMisses} cache_bytes=${s.cacheBytes}`;
+    `cache_hits=${s.cacheHits} cache_misses=${s.cacheMisses} cache_bytes=${s.cacheBytes} lag_ms=${s.lagMs} time_travel=${s.timeTravel}`;
 }
 
 /** The table of commands. */
 export const commands: Record<string, Command> = {
   query: {
-    synopsis: 'query <url> <sql> [--json] [--stats] [--cache-size <bytes>]',
+    synopsis: 'query <url> <sql> [--json] [--stats] [--cache-size <bytes>] [--at <time|txid>]',
     minArgs: 2,
     maxArgs: 2,
-    options: { json: { type: 'boolean' }, stats: { type: 'boolean' }, 'cache-size': { type: 'string' } },
+    options: { json: { type: 'boolean' }, stats: { type: 'boolean' }, 'cache-size': { type: 'string' }, at: { type: 'string' } },
     run: ([url, sql], values, io) => query(urlArg(url), sql, values, io),
   },
 
@@ -129,16 +132,18 @@ export const commands: Record<string, Command> = {
   },
 
   restore: {
-    synopsis: 'restore <url> <out-file> [--force]',
+    synopsis: 'restore <url> <out-file> [--force] [--at <time|txid>]',
     minArgs: 2,
     maxArgs: 2,
-    options: { force: { type: 'boolean' } },
+    options: { force: { type: 'boolean' }, at: { type: 'string' } },
     async run([url, out], values, io) {
       const client = await openReplicaClient(urlArg(url), { env: io.env });
       const progress = new Progress(io.stderr, 'restore', 'files');
       try {
+        const target = typeof values.at === 'string' ? parseTarget(values.at) : 'latest';
         const r = await restoreDatabase(client, out, {
           overwrite: values.force === true,
+          target: target === 'latest' ? undefined : target,
           onProgress: (done, total) => progress.update(done, total),
         });
         progress.stop();

@@ -15,10 +15,12 @@ commands:
       --json                 print one JSON array of row objects (blobs as hex)
       --stats                print read statistics on stderr
       --cache-size <bytes>   page cache size (default 64 MiB)
+      --at <time|txid>       query a past state: RFC 3339, "5 minutes ago", or a TXID
   import <sqlite-file> <url> write a SQLite database into an empty replica as a snapshot
   ls <url>                   list levels, LTX files, TXID ranges, sizes, timestamps
   restore <url> <out-file>   write the newest state as a plain SQLite file (verified)
       --force                replace <out-file> if it exists
+      --at <time|txid>       restore a past state
   verify <url>               check every file's checksum, TXID continuity, checksum chain
   demo [dir]                 make a small replica (default: a temp dir) and query it
   help                       this text

@@ -5,6 +5,7 @@ import { readPageIndexFromTail, type FoundPageIndex } from '../../../ltx/page-in
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../../../lib/cli/run.js';
+import { setLtxMtimesFromHeaders } from '../../helpers/litestream.js';
 import { formatBytes, formatJson, formatTable } from '../../../lib/cli/format.js';
 import { Progress } from '../../../lib/cli/progress.js';
 
@@ -41,7 +42,7 @@ t.test('query --stats prints the stats line on stderr; the URL may come from LIT
   const r = await cli(['query', '', 'SELECT count(*) AS n FROM t', '--stats'], { LITESTREAM_REPLICA_URL: `file://${REPLICA}` });
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /^ {2}n\n---\n250\n\(1 row\)\n$/);
-  t.match(r.stderr, /^stats: txid=0000000000000005 pages_fetched=\d+ bytes_read=\d+ read_requests=\d+ cache_hits=\d+ cache_misses=\d+ cache_bytes=\d+\n$/);
+  t.match(r.stderr, /^stats: txid=0000000000000005 pages_fetched=\d+ bytes_read=\d+ read_requests=\d+ cache_hits=\d+ cache_misses=\d+ cache_bytes=\d+ lag_ms=\d+ time_travel=false\n$/);
 });
 
 t.test('query with --cache-size 0 still answers; a bad --cache-size is a usage error', async (t) => {
@@ -239,4 +240,36 @@ t.test('demo without a directory uses a new temporary one', async (t) => {
   const r = await cli(['demo']);
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /made \/.*ltxvfs-demo-\w+\/demo\.db/);
+});
+
+t.test('query and restore --at a TXID or a time', async (t) => {
+  const dir = t.testdir();
+  const replica = join(dir, 'replica');
+  await cp(REPLICA, replica, { recursive: true });
+  await setLtxMtimesFromHeaders(replica);
+  const q = async (at: string): Promise<unknown> => {
+    const r = await cli(['query', replica, 'SELECT count(*) AS n, litestream_txid() AS txid FROM t', '--json', '--at', at]);
+    t.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout);
+  };
+  t.same(await q('3'), [{ n: 303, txid: '0000000000000003' }]);
+  t.same(await q('0000000000000002'), [{ n: 3, txid: '0000000000000002' }]);
+  t.same(await q('2026-11-21T09:51:52Z'), [{ n: 3, txid: '0000000000000002' }]);
+  t.same(await q('latest'), [{ n: 250, txid: '0000000000000005' }]);
+  const stats = await cli(['query', replica, 'SELECT 1', '--at', '4', '--stats']);
+  t.match(stats.stderr, /txid=0000000000000004 .* time_travel=true/);
+
+  const out = join(dir, 'at3.db');
+  const r = await cli(['restore', replica, out, '--at', '2026-11-21T09:51:52.793Z']);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /restored TXID 0000000000000003 .* from 3 LTX files/);
+  const latest = await cli(['restore', replica, join(dir, 'latest.db'), '--at', 'LATEST']);
+  t.match(latest.stdout, /restored TXID 0000000000000005/);
+
+  const early = await cli(['query', replica, 'SELECT 1', '--at', '2020-01-01T00:00:00Z']);
+  t.equal(early.code, 1);
+  t.match(early.stderr, /transaction not available/);
+  const bad = await cli(['restore', replica, join(dir, 'x.db'), '--at', 'whenever']);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /invalid timestamp \(expected RFC3339 or relative time like '5 minutes ago'\): whenever/);
 });
