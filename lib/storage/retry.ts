@@ -126,7 +126,9 @@ export async function withRetry<T>(
   const random = hooks.random ?? Math.random;
   const start = now();
   let previous: Error | undefined;
-  for (let attempt = 1; ; attempt++) {
+  let attempt = 0;
+  for (;;) {
+    attempt++;
     try {
       return await op({ attempt, previous });
     } catch (err) {
@@ -134,12 +136,11 @@ export async function withRetry<T>(
       previous = err.error;
     }
     const delay = backoffDelayMs(attempt, policy, random);
-    if (attempt >= policy.maxAttempts || now() - start + delay > policy.budgetMs) {
-      throw new RetryExhaustedError(previous, attempt, now() - start);
-    }
+    if (attempt >= policy.maxAttempts || now() - start + delay > policy.budgetMs) break;
     hooks.onRetry?.(previous, attempt, delay);
     await sleep(delay, hooks.signal);
   }
+  throw new RetryExhaustedError(previous, attempt, now() - start);
 }
 
 /** Resolve after `ms`, or reject with `signal.reason` when it aborts first. */

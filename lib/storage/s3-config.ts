@@ -28,6 +28,7 @@
  */
 
 import { LtxvfsError } from '../../ltx/errors.js';
+import { uriEncode } from './s3-wire.js';
 
 /** Static AWS credentials. Never printed anywhere. */
 export interface S3Credentials {
@@ -169,6 +170,16 @@ export function s3Target(config: S3Config): S3Target {
   return config.forcePathStyle || !dnsSafe
     ? { origin: `https://s3.${region}.${awsDomain}`, bucketPath: `/${encodedBucket}` }
     : { origin: `https://${bucket}.s3.${region}.${awsDomain}`, bucketPath: '' };
+}
+
+/**
+ * The request path (and query) of an object (`key`) or of the bucket (`key` undefined, for
+ * ListObjectsV2): `<bucketPath>/<key, URI-encoded, slashes kept>?<query, URI-encoded>`.
+ */
+export function requestPath(target: S3Target, key: string | undefined, query: Record<string, string> = {}): string {
+  const path = key === undefined ? target.bucketPath || '/' : `${target.bucketPath}/${uriEncode(key, true)}`;
+  const q = Object.entries(query).map(([k, v]) => `${uriEncode(k)}=${uriEncode(v)}`).join('&');
+  return q === '' ? path : `${path}?${q}`;
 }
 
 /** Litestream's `s3.ParseHost`: bucket, region, endpoint and path-style from a URL host. */

@@ -91,32 +91,51 @@ export async function sendRequest(pool: Pool, req: HttpRequest, timeoutMs: numbe
   const onAbort = () => ac.abort(signal.reason);
   if (signal.aborted) onAbort();
   else signal.addEventListener('abort', onAbort, { once: true });
-  try {
-    const res = await pool.request({
-      method: req.method as 'GET',
-      path: req.path,
-      headers: req.headers,
-      body: req.body,
-      signal: ac.signal,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-    });
-    const chunks: Buffer[] = [];
-    let length = 0;
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      chunks.push(chunk);
-      length += chunk.length;
-    }
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(res.headers)) {
-      if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value[0] : value;
-    }
-    return { status: res.statusCode, headers, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length) };
-  } catch (err) {
-    if (ac.signal.aborted) throw ac.signal.reason;
-    throw err;
-  } finally {
+  const cleanup = () => {
     clearTimeout(timer);
     signal.removeEventListener('abort', onAbort);
+  };
+  try {
+    const response = await exchange(pool, req, timeoutMs, ac.signal);
+    cleanup();
+    return response;
+  } catch (err) {
+    cleanup();
+    throw ac.signal.aborted ? ac.signal.reason : err;
   }
+}
+
+async function exchange(pool: Pool, req: HttpRequest, timeoutMs: number, signal: AbortSignal): Promise<HttpResponse> {
+  const res = await pool.request({
+    method: req.method as 'GET',
+    path: req.path,
+    headers: req.headers,
+    body: req.body,
+    signal,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+  });
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    length += chunk.length;
+  }
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(res.headers)) {
+    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value[0] : value;
+  }
+  return { status: res.statusCode, headers, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length) };
+}
+
+/**
+ * One line about a failed exchange, for error messages: `timed out (…)` for a
+ * {@link RequestTimeoutError}, else `<code>: <message>` of the undici or socket error
+ * (`UND_ERR_SOCKET: other side closed`, `ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:1`).
+ */
+export function describeNetworkError(err: unknown): string {
+  if (err instanceof RequestTimeoutError) return `timed out (${err.message})`;
+  const e = err as { code?: unknown; message?: unknown } | null | undefined;
+  const message = typeof e?.message === 'string' ? e.message.replace(/\s+/g, ' ') : String(err);
+  return typeof e?.code === 'string' ? `${e.code}: ${message}` : message;
 }

@@ -34,9 +34,9 @@ import { debuglog } from 'node:util';
 import { LtxvfsError, type LtxvfsErrorCode } from '../../ltx/errors.js';
 import { formatLtxFilename, formatTXID, parseLtxFilename } from '../../ltx/filename.js';
 import { checkRetryPolicy, DEFAULT_RETRY_POLICY, RetryExhaustedError, TransientError, withRetry, type RetryAttempt, type RetryPolicy } from './retry.js';
-import { resolveS3Config, s3Target, redactEndpoint, type S3Config, type S3Credentials, type S3UrlParts } from './s3-config.js';
-import { acquirePool, RequestTimeoutError, sendRequest, type HttpResponse, type PoolLease } from './s3-http.js';
-import { formatRfc3339Nano, parseListObjectsV2, parseRfc3339, parseS3Error, uriEncode, type ListPage } from './s3-wire.js';
+import { redactEndpoint, requestPath, resolveS3Config, s3Target, type S3Config, type S3Credentials, type S3UrlParts } from './s3-config.js';
+import { acquirePool, describeNetworkError, sendRequest, type HttpResponse, type PoolLease } from './s3-http.js';
+import { formatRfc3339Nano, parseListObjectsV2, parseRfc3339, parseS3Error, type ListPage } from './s3-wire.js';
 import type { LtxFileInfo, ReplicaClient, WriteOptions } from './types.js';
 import { parseReplicaUrl } from './url.js';
 
@@ -437,7 +437,7 @@ export class S3ReplicaClient implements ReplicaClient {
       }
       const lm = res.headers['last-modified'];
       return {
-        size: Number(res.headers['content-length'] ?? NaN),
+        size: Number(res.headers['content-length']),
         etag: res.headers.etag ?? '',
         lastModified: lm === undefined ? NaN : Date.parse(lm),
         metadata,
@@ -587,11 +587,7 @@ export class S3ReplicaClient implements ReplicaClient {
   private async send(spec: RequestSpec, what: string): Promise<HttpResponse> {
     this.checkOpen();
     const target = s3Target(this.config);
-    let path = spec.key === undefined ? target.bucketPath || '/' : `${target.bucketPath}/${uriEncode(spec.key, true)}`;
-    const query = Object.entries(spec.query ?? {})
-      .map(([k, v]) => `${uriEncode(k)}=${uriEncode(v)}`)
-      .join('&');
-    if (query !== '') path += `?${query}`;
+    let path = requestPath(target, spec.key, spec.query);
     const host = new URL(target.origin).host;
     let headers: Record<string, string> = { host, ...spec.headers };
     const body = spec.body === undefined ? undefined : Buffer.from(spec.body.buffer, spec.body.byteOffset, spec.body.byteLength);
@@ -679,15 +675,6 @@ function bodyText(res: HttpResponse): string {
 function contentRangeTotal(cr: string | undefined): number | undefined {
   const m = /\/(\d+)$/.exec(cr ?? '');
   return m === null ? undefined : Number(m[1]);
-}
-
-/** One line about a failed exchange: a timeout, or the error code and message of undici / the socket. */
-function describeNetworkError(err: unknown): string {
-  if (err instanceof RequestTimeoutError) return `timed out (${err.message})`;
-  const e = err as { code?: unknown; message?: unknown };
-  const code = typeof e.code === 'string' ? e.code : 'network error';
-  const message = typeof e.message === 'string' ? e.message.replace(/\s+/g, ' ') : String(err);
-  return `${code}: ${message}`;
 }
 
 function positiveInt(name: string, value: number, max: number): number {

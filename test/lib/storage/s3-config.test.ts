@@ -1,5 +1,5 @@
 import t from 'tap';
-import { credentialsFromEnv, ensureEndpointScheme, redactEndpoint, resolveS3Config, s3Target, type S3Config } from '../../../lib/storage/s3-config.js';
+import { credentialsFromEnv, ensureEndpointScheme, redactEndpoint, requestPath, resolveS3Config, s3Target, type S3Config } from '../../../lib/storage/s3-config.js';
 import { parseReplicaUrl } from '../../../lib/storage/url.js';
 
 const KEYS = { AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
@@ -59,7 +59,9 @@ t.test('provider hosts name bucket, region and endpoint (Litestream ParseHost)',
   t.match(resolve('s3://mybkt.s3.fr-par.scw.cloud/db?endpoint=http://127.0.0.1:1&region=x'), { endpoint: { host: '127.0.0.1:1' }, region: 'x', forcePathStyle: true },
     'query parameters win over the host');
   t.throws(() => resolve('s3://minio:9000/db'), { code: 'LTXVFS_ERR_BAD_URL', message: 's3 URL has no bucket: s3://minio:9000/db' });
-  t.throws(() => resolve('s3://nyc3.digitaloceanspaces.com/db'), { code: 'LTXVFS_ERR_BAD_URL' });
+  for (const bucketless of ['nyc3.digitaloceanspaces.com', 's3.us-west-002.backblazeb2.com', 's3.filebase.com', 's3.fr-par.scw.cloud']) {
+    t.throws(() => resolve(`s3://${bucketless}/db`), { code: 'LTXVFS_ERR_BAD_URL', message: /has no bucket/ }, bucketless);
+  }
 });
 
 t.test('access point ARNs carry their region', async (t) => {
@@ -136,4 +138,11 @@ t.test('s3Target: path-style and virtual-hosted addressing', async (t) => {
   const ep = resolve('s3://b/p?endpoint=http://127.0.0.1:9000/base');
   t.same(s3Target(ep), { origin: 'http://127.0.0.1:9000', bucketPath: '/base/b' });
   t.same(s3Target({ ...ep, forcePathStyle: false }), { origin: 'http://b.127.0.0.1:9000', bucketPath: '/base' });
+});
+
+t.test('requestPath: bucket path, encoded key, encoded query', async (t) => {
+  t.equal(requestPath({ origin: 'x', bucketPath: '' }, undefined, { 'list-type': '2', prefix: '/0000/' }), '/?list-type=2&prefix=%2F0000%2F');
+  t.equal(requestPath({ origin: 'x', bucketPath: '/b' }, undefined), '/b');
+  t.equal(requestPath({ origin: 'x', bucketPath: '/b' }, '/0000/a b.ltx'), '/b//0000/a%20b.ltx', 'a leading / in the key stays');
+  t.equal(requestPath({ origin: 'x', bucketPath: '' }, 'p/k+1', { 'continuation-token': 'a+b/c=' }), '/p/k%2B1?continuation-token=a%2Bb%2Fc%3D');
 });
