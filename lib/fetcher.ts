@@ -12,7 +12,7 @@ import { decodeIndexedFrame } from '../ltx/frame.js';
 import type { ReplicaClient } from './storage/types.js';
 import type { FrameRef, LtxFile, PageIndex } from './page-index.js';
 import type { PageCache } from './page-cache.js';
-import { PrefetchWindow, type PrefetchOptions } from './prefetch.js';
+import { DEFAULT_MAX_WINDOW_BYTES, PrefetchWindow, type PrefetchOptions } from './prefetch.js';
 
 /** Options of {@link Fetcher}. */
 export interface FetcherOptions extends PrefetchOptions {
@@ -110,8 +110,57 @@ export class Fetcher {
     }
     window.consumed(last);
 
+    const run: number[] = [];
+    for (let n = ref.entry; n <= last; n++) run.push(n);
+    return this.#readFrames(version, file, run)[0].promise;
+  }
+
+  /**
+   * Read many frames in the background (e.g. the interior B-tree pages, lib/warmup.ts):
+   * frames not cached, not in flight and current in `version`, grouped per file into range
+   * reads that may span gaps of up to `maxGapBytes` between wanted frames (read but not
+   * decoded) and at most the largest prefetch window each.
+   * @returns when all reads settled: how many pages were read and how many reads failed.
+   */
+  async prefetch(version: PageIndex, refs: readonly FrameRef[], maxGapBytes = 64 * 1024): Promise<{ pages: number; failures: number }> {
+    const byFile = new Map<LtxFile, number[]>();
+    for (const ref of refs) {
+      if (!version.isCurrent(ref) || this.#cache.has(ref) || this.#inFlight.has(frameKey(ref))) continue;
+      let list = byFile.get(ref.file);
+      if (list === undefined) byFile.set(ref.file, (list = []));
+      list.push(ref.entry);
+    }
+    const maxRange = Math.max(this.#prefetch.maxWindowBytes ?? DEFAULT_MAX_WINDOW_BYTES, 1);
+    const reads: Promise<Uint8Array>[] = [];
+    for (const [file, list] of byFile) {
+      const sorted = [...new Set(list)].sort((a, b) => a - b);
+      let group: number[] = [];
+      const flush = (): void => {
+        if (group.length > 0) for (const f of this.#readFrames(version, file, group)) reads.push(f.promise);
+        group = [];
+      };
+      for (const n of sorted) {
+        const e = file.entries[n];
+        if (group.length > 0) {
+          const first = file.entries[group[0]];
+          const prev = file.entries[group[group.length - 1]];
+          if (e.offset - (prev.offset + prev.size) > maxGapBytes || e.offset + e.size - first.offset > maxRange) flush();
+        }
+        group.push(n);
+      }
+      flush();
+    }
+    const settled = await Promise.allSettled(reads);
+    return { pages: settled.filter((r) => r.status === 'fulfilled').length, failures: settled.filter((r) => r.status === 'rejected').length };
+  }
+
+  /**
+   * Start one range read covering the frames `entries` (ascending entry numbers of
+   * `file`), with an in-flight promise per frame. Bytes between them are read, not decoded.
+   */
+  #readFrames(version: PageIndex, file: LtxFile, entries: number[]): InFlight[] {
     const waiting: InFlight[] = [];
-    for (let n = ref.entry; n <= last; n++) {
+    for (const n of entries) {
       let resolve!: (page: Uint8Array) => void;
       let reject!: (err: unknown) => void;
       const promise = new Promise<Uint8Array>((res, rej) => { resolve = res; reject = rej; });
@@ -119,34 +168,35 @@ export class Fetcher {
       waiting.push(f);
       this.#inFlight.set(file.id * 0x1_0000_0000 + n, f);
     }
-    // Only the asked page's promise is awaited by the caller; prefetched ones may have no
-    // listener, so keep their rejections from surfacing as unhandled.
-    for (let i = 1; i < waiting.length; i++) waiting[i].promise.catch(() => undefined);
-
-    void this.#read(version, file, ref.entry, last, first.offset, end - first.offset, waiting);
-    return waiting[0].promise;
+    // The caller awaits at most one of these; keep the others' rejections from surfacing as unhandled.
+    for (const f of waiting) f.promise.catch(() => undefined);
+    void this.#read(version, file, entries, waiting);
+    return waiting;
   }
 
-  async #read(version: PageIndex, file: LtxFile, from: number, to: number, offset: number, length: number, waiting: InFlight[]): Promise<void> {
+  async #read(version: PageIndex, file: LtxFile, entries: number[], waiting: InFlight[]): Promise<void> {
+    const first = file.entries[entries[0]];
+    const last = file.entries[entries[entries.length - 1]];
+    const offset = first.offset;
     try {
-      const bytes = await this.#queue.add(() => this.#client.readRange(file.info.key, offset, length));
+      const bytes = await this.#queue.add(() => this.#client.readRange(file.info.key, offset, last.offset + last.size - offset));
       this.counters.readRequests++;
       this.counters.bytesRead += bytes.byteLength;
-      for (let n = from; n <= to; n++) {
-        const e = file.entries[n];
+      for (let i = 0; i < entries.length; i++) {
+        const e = file.entries[entries[i]];
         const frame = bytes.subarray(e.offset - offset, e.offset - offset + e.size);
         const page = decodeIndexedFrame(frame, e.pgno, version.pageSize, `${file.info.key}: page ${e.pgno} at offset ${e.offset}`);
         this.counters.pagesFetched++;
-        const ref: FrameRef = { file, entry: n };
+        const ref: FrameRef = { file, entry: entries[i] };
         this.#cache.set(ref, page);
         this.#inFlight.delete(frameKey(ref));
-        waiting[n - from].resolve(page);
+        waiting[i].resolve(page);
       }
     } catch (err) {
-      for (let n = from; n <= to; n++) {
-        const key = file.id * 0x1_0000_0000 + n;
-        if (this.#inFlight.get(key) === waiting[n - from]) this.#inFlight.delete(key);
-        waiting[n - from].reject(err);
+      for (let i = 0; i < entries.length; i++) {
+        const key = file.id * 0x1_0000_0000 + entries[i];
+        if (this.#inFlight.get(key) === waiting[i]) this.#inFlight.delete(key);
+        waiting[i].reject(err);
       }
     }
   }

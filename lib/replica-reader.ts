@@ -74,7 +74,7 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
   readonly #fetcher: Fetcher;
   readonly #counters: ReadCounters;
   readonly #poller: Poller;
-  /** LTX files loaded so far, by key: reused by rebuilds so their cached frames stay valid. */
+  /** LTX files of the current version, by key: reused by rebuilds so their cached frames stay valid. */
   #files = new Map<string, LtxFile>();
   #current: PageIndex;
   /** Pin counts of versions held by read transactions. */
@@ -157,6 +157,20 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
     return this.#fetcher.fetch(index, ref);
   }
 
+  /**
+   * Read pages of `version` into the cache in the background: coalesced range reads of
+   * the frames not cached yet (see {@link Fetcher.prefetch}). Never throws.
+   * @returns pages read and reads that failed.
+   */
+  prefetchPages(version: PageIndex, pgnos: readonly number[]): Promise<{ pages: number; failures: number }> {
+    const refs: FrameRef[] = [];
+    for (const pgno of pgnos) {
+      const ref = version.get(pgno);
+      if (ref !== undefined) refs.push(ref);
+    }
+    return this.#fetcher.prefetch(version, refs);
+  }
+
   #missing(index: PageIndex, pgno: number): Uint8Array {
     // The lock page is never stored (FORMATS.md §7.2); SQLite never reads beyond commit,
     // but a zero page is the right answer for a hole it might probe.
@@ -201,17 +215,17 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
   }
 
   /**
-   * Load the LTX files of `infos` in parallel; files loaded before are reused (with
-   * `pages` undefined), so frames they cached stay valid.
+   * Load the LTX files of `infos` in parallel; files of the current version are reused
+   * (with `pages` undefined), so frames they cached stay valid.
    */
   async loadFiles(infos: LtxFileInfo[]): Promise<LoadedLtxFile[]> {
     const run = <T>(task: () => Promise<T>): Promise<T> => this.#fetcher.queue.add(task);
     return Promise.all(infos.map(async (info) => {
       const known = this.#files.get(info.key);
       if (known !== undefined && known.info.size === info.size) return { file: known, pages: undefined };
-      const loaded = await loadLtxFile(this.client, info, this.#counters, run);
-      this.#files.set(info.key, loaded.file);
-      return loaded;
+      // Not remembered until a version that uses it becomes current (advance): a file that
+      // failed to apply (e.g. a wrong pre-apply checksum) is read afresh once it is replaced.
+      return loadLtxFile(this.client, info, this.#counters, run);
     }));
   }
 
