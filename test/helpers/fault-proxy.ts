@@ -150,7 +150,8 @@ export async function startFaultProxy(upstream: string, settings: Partial<FaultS
   let current: FaultSettings = { ...DEFAULTS, ...settings };
   let random = mulberry32(current.seed);
   let counters = emptyStats();
-  const agent = new http.Agent({ keepAlive: true });
+  // Idle upstream sockets are dropped after 4 s, before s3rver (60 s, see s3rver.ts) or Node's default 5 s would close them.
+  const agent = new http.Agent({ keepAlive: true, timeout: 4000 });
   /** Tail of the chain of PUT/DELETE handlers per path, for atomic check-and-write. */
   const keyLocks = new Map<string, Promise<void>>();
 
