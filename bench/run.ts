@@ -1,0 +1,242 @@
+/**
+ * `npm run bench [-- --size-mib N] [-- --quick] [-- --seed S] [-- --skip litestream,native,l0]`
+ *
+ * Generates (or reuses, from bench/.work/data) a database of `--size-mib` MiB (default
+ * 128; `--quick`: 16 MiB and fewer samples), imports it into a fresh file:// replica with
+ * importDatabase, and measures ltxvfs, native SQLite (sqlite3 CLI on the local file) and
+ * the real Litestream VFS (sqlite3 CLI + litestream-vfs.so on the same replica) doing the
+ * same work. Progress goes to stderr; the tables to stdout and to bench/.work/results.md.
+ * What each row measures, and the caveats: docs/bench.md.
+ *
+ * Replica locations: `locations` below is the list the ltxvfs and Litestream columns are
+ * measured on (a URL + environment each, see {@link ReplicaLocation}); a remote location
+ * (S3 behind a latency-adding proxy) is one more entry.
+ */
+import { cpus, loadavg } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { requireSqlite3 } from '../test/helpers/paths.js';
+import { prepareDataset } from './dataset.js';
+import { measureL0, type L0Row } from './l0.js';
+import { runLitestream } from './litestream.js';
+import { buildChild, importWithLtxvfs, runLtxvfs, type LtxvfsRun } from './ltxvfs.js';
+import { runNative } from './native.js';
+import { fmtCount, fmtFactor, fmtMiB, fmtMiBs, fmtMs, fmtRate, markdownTable, mibPerSecond } from './table.js';
+import { makeWorkload, RANGE_ROWS, type EngineResult, type Measured, type ReplicaLocation, type Workload } from './workload.js';
+
+const WORK_DIR = fileURLToPath(new URL('./.work/', import.meta.url)).replace(/\/$/, '');
+const L0_COUNTS = [1, 100, 1000];
+const SKIPPABLE = new Set(['litestream', 'native', 'l0']);
+
+const started = performance.now();
+const loadAtStart = loadavg()[0];
+const log = (msg: string): void => {
+  process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s] ${msg}\n`);
+};
+
+const { values: args } = parseArgs({
+  options: {
+    'size-mib': { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    seed: { type: 'string', default: '1' },
+    skip: { type: 'string', default: '' },
+  },
+});
+const quick = args.quick === true;
+const sizeMiB = Number(args['size-mib'] ?? (quick ? 16 : 128));
+const seed = Number(args.seed);
+const skip = new Set((args.skip ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+if (!Number.isInteger(sizeMiB) || sizeMiB < 1) throw new Error(`--size-mib must be a positive integer, got ${args['size-mib']}`);
+if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed must be a non-negative integer, got ${args.seed}`);
+for (const s of skip) if (!SKIPPABLE.has(s)) throw new Error(`--skip takes a comma-separated list of ${[...SKIPPABLE].join(', ')}; got ${s}`);
+
+await mkdir(WORK_DIR, { recursive: true });
+const sqliteVersion = requireSqlite3().split(' ')[0];
+const litestreamVersion = (JSON.parse(
+  await readFile(createRequire(import.meta.url).resolve('litestream-vfs-linux-amd64/package.json'), 'utf8'),
+) as { version: string }).version;
+await buildChild(log);
+const dataset = await prepareDataset(WORK_DIR, sizeMiB, seed, log);
+log('import: importDatabase into a new file:// replica (child process) …');
+const replica = await importWithLtxvfs(dataset.dbPath, join(WORK_DIR, 'replicas', `items-${sizeMiB}mib-seed${seed}`));
+log(`import: ${fmtMiB(replica.ltxBytes)} LTX in ${fmtMs(replica.ms)}`);
+const workload = makeWorkload(dataset.rows, dataset.bytes, seed, quick);
+
+const locations: ReplicaLocation[] = [{ name: 'file://', url: replica.url, env: {} }];
+
+const ltxvfsRuns: LtxvfsRun[] = [];
+const litestreamResults: EngineResult[] = [];
+for (const location of locations) {
+  ltxvfsRuns.push(await runLtxvfs(location, workload, log));
+}
+const native = skip.has('native') ? undefined : await runNative(dataset.dbPath, workload, log);
+if (!skip.has('litestream')) {
+  for (const location of locations) litestreamResults.push(await runLitestream(location, workload, WORK_DIR, log));
+}
+let l0Rows: L0Row[] = [];
+if (!skip.has('l0')) {
+  log('l0: open cost against the number of L0 files …');
+  l0Rows = await measureL0(WORK_DIR, L0_COUNTS, quick ? 5 : 9, !skip.has('litestream'), log);
+}
+const runSeconds = (performance.now() - started) / 1000;
+log(`done in ${runSeconds.toFixed(0)} s`);
+
+const report = render();
+process.stdout.write(`${report}\n`);
+await writeFile(join(WORK_DIR, 'results.md'), `${report}\n`);
+await writeFile(
+  join(WORK_DIR, 'results.json'),
+  JSON.stringify({ args, dataset, replica, workload: { ...workload, coldIds: undefined, coldKs: undefined, rangeStarts: undefined, warmupIds: undefined, warmIds: undefined }, ltxvfsRuns, native, litestreamResults, l0Rows, runSeconds }, null, 2),
+);
+log(`tables written to ${join(WORK_DIR, 'results.md')}`);
+
+function render(): string {
+  const columns: EngineResult[] = [];
+  // Side by side per location: ltxvfs, then native (location-free), then Litestream.
+  ltxvfsRuns.forEach((run, i) => {
+    columns.push(run.result);
+    if (i === 0 && native !== undefined) columns.push(native);
+    if (litestreamResults[i] !== undefined) columns.push(litestreamResults[i]);
+  });
+  const out: string[] = [];
+  out.push(`## ltxvfs bench: ${fmtMiB(dataset.bytes)} database, ${new Date().toISOString().slice(0, 10)}`);
+  out.push('');
+  out.push(
+    `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, Node ${process.version}, sqlite3 ${sqliteVersion}, ` +
+      `litestream-vfs ${litestreamVersion}; run time ${runSeconds.toFixed(0)} s${quick ? ' (--quick)' : ''}; ` +
+      `1-minute load average ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end (the machine is shared: other load shows as noise).`,
+  );
+  out.push('');
+  out.push(datasetTable());
+  out.push('');
+  out.push(`### Side by side: the same queries on the same data (${fmtMiB(dataset.bytes)})`);
+  out.push('');
+  out.push(engineTable(columns));
+  out.push('');
+  out.push(engineNotes(columns));
+  for (const run of ltxvfsRuns) {
+    out.push('');
+    out.push(`### ltxvfs internals (${run.result.title}, warm: cache ${fmtMiB(run.warmCacheBytes)} holding ${fmtMiB(run.warmCacheHeldBytes)}, ${run.requestsWhileWarm} storage requests while warm)`);
+    out.push('');
+    out.push(internalsTable(run));
+  }
+  if (l0Rows.length > 0) {
+    out.push('');
+    out.push('### Open cost against the number of L0 files (1 MiB database, file://)');
+    out.push('');
+    out.push(l0Table(l0Rows));
+  }
+  return out.join('\n');
+}
+
+function datasetTable(): string {
+  const rows = [
+    ['database', `${fmtMiB(dataset.bytes)}: ${fmtCount(dataset.rows)} rows, ${fmtCount(dataset.pageCount)} pages of ${dataset.pageSize} B; table ${fmtMiB(dataset.tableBytes)}, index ${fmtMiB(dataset.indexBytes)}`],
+    ['generation (sqlite3 CLI)', dataset.cached ? `cached (took ${fmtMs(dataset.generationMs)} when made)` : fmtMs(dataset.generationMs)],
+    ['import (importDatabase → file://)', `${fmtMs(replica.ms)}, ${fmtMiBs(mibPerSecond(dataset.bytes, replica.ms))}; snapshot LTX ${fmtMiB(replica.ltxBytes)} (${(replica.ltxBytes / dataset.bytes * 100).toFixed(0)} % of the database)`],
+  ];
+  return markdownTable(['dataset', ''], rows);
+}
+
+/** `6.29 ms · 3 req · 13 pg` */
+function cell(m: Measured | undefined): string {
+  if (m === undefined) return '—';
+  const parts = [m.minMs === undefined ? fmtMs(m.ms) : `${fmtMs(m.ms)} (min ${fmtMs(m.minMs)})`];
+  if (m.requests !== undefined) parts.push(`${fmtCount(m.requests)} req`);
+  if (m.pages !== undefined) parts.push(`${fmtCount(m.pages)} pg`);
+  return parts.join(' · ');
+}
+
+function scanCell(m: Measured, w: Workload): string {
+  const parts = [`${fmtMiBs(mibPerSecond(w.dbBytes, m.ms))} (${fmtMs(m.ms)})`];
+  if (m.requests !== undefined) {
+    const avg = m.bytesRead !== undefined && m.requests > 0 ? ` of ${Math.round(m.bytesRead / m.requests / 1024)} KiB on average` : '';
+    parts.push(`${fmtCount(m.requests)} req${avg}`);
+  }
+  return parts.join(' · ');
+}
+
+function engineTable(columns: EngineResult[]): string {
+  const ltx = (c: EngineResult): LtxvfsRun | undefined => ltxvfsRuns.find((r) => r.result === c);
+  const rows: [string, (c: EngineResult) => string][] = [
+    ['first open in a fresh process ¹', (c) => cell(c.firstOpen)],
+    ['first point lookup in that process ¹', (c) => cell(c.firstLookup)],
+    ['open + schema read, fresh connection ²', (c) => cell(c.open)],
+    ['cold point lookup by id ³', (c) => cell(c.coldPoint)],
+    ['cold lookup via secondary index ³', (c) => cell(c.coldIndex)],
+    [`cold range of ${fmtCount(RANGE_ROWS)} rows ³`, (c) => cell(c.coldRange)],
+    ['warm point lookups, one call each ⁴', (c) => fmtRate(c.warmPointPerSec)],
+    [`warm lookups inside one statement ⁵`, (c) => fmtRate(c.inStatementPerSec)],
+    ['cold full scan ⁶', (c) => scanCell(c.coldScan, workload)],
+    ['full scan again, same connection ⁷', (c) => scanCell(c.warmScan, workload)],
+    ['peak RSS of the process ⁸', (c) => {
+      const run = ltx(c);
+      const start = c.startRssBytes === undefined ? '' : ` (start ${fmtMiB(c.startRssBytes)})`;
+      if (run === undefined) return `${fmtMiB(c.peakRssBytes)}${start}`;
+      return `cold: ${fmtMiB(c.peakRssBytes)}${start}; warm: ${fmtMiB(run.warmPeakRssBytes)}`;
+    }],
+  ];
+  return markdownTable(
+    ['', ...columns.map((c) => c.title)],
+    rows.map(([label, f]) => [label, ...columns.map(f)]),
+  );
+}
+
+function engineNotes(columns: EngineResult[]): string {
+  const lines = [
+    'Cells: median time (fastest sample) · storage read requests · pages decoded from storage (ltxvfs: `stats()` deltas; Litestream VFS: page reads in its DEBUG log, counted in a separate process; native: none).',
+    'ltxvfs runs in child processes, as JavaScript compiled by tsc (not under tsx, whose `keepNames` transform slows hot paths): a cold phase (default 64 MiB cache, a fresh `openDatabase` instance per measurement) and a warm phase (one ReplicaReader whose cache holds the whole database, filled by a scan). The CLI engines run in one long-lived `sqlite3` process each, driven over stdin; each batch is timed in Node from the write to its end marker on stdout, minus the round trip of an empty batch (~20–50 µs); "fresh connection" is a new `.open`.',
+    '¹ ltxvfs: the first `openDatabase` of the child process (wasm compile, listing, snapshot header and page index, schema read); CLIs: the first `.open` + `SELECT 1 FROM sqlite_schema LIMIT 1` after process start (Litestream: after `.load`). Process start-up itself is excluded everywhere. Then the first point lookup on that connection.',
+    '² ltxvfs: a fresh `openDatabase` instance in a process that has already done 5 untimed rounds of open + the three cold queries (so the wasm is compiled and tiered up); CLIs: `.open` again + schema read.',
+    '³ A fresh connection each sample (opened and schema read first, not timed), then the one statement timed. Native SQLite reads from the OS file cache (warm), so its "cold" is SQLite-cache-cold only.',
+    `⁴ ltxvfs: \`db.get(sql, [id])\` in a loop, prepared statement cached; CLIs: one SQL statement per lookup with the id inlined, so each is parsed and prepared (and over the Litestream VFS SQLite drops its page cache at every transaction, FORMATS.md §4.5). Random ids over the whole table; median of ${workload.internalsRounds} (ltxvfs) or ${workload.cliWarmRounds} (CLIs) rounds of ${fmtCount(workload.warmIds.length)} after a warm-up of ${fmtCount(workload.warmupIds.length)}.`,
+    `⁵ One statement joining ${fmtCount(workload.inStatementLookups)} generated ids with \`items\` by primary key: B-tree lookups without per-call cost; median of ${workload.internalsRounds} (ltxvfs) or ${workload.cliWarmRounds} (CLIs) runs.`,
+    `⁶ \`SELECT count(*), sum(length(body)) FROM items\` on a fresh connection; MiB/s = database bytes (${fmtMiB(workload.dbBytes)}) / time. ltxvfs with the default 64 MiB cache; native from the OS file cache.`,
+    '⁷ The scan again on the same connection. ltxvfs: warm phase, every page in its cache (no storage reads); native: SQLite\'s 2 MiB cache, so the OS cache again; Litestream VFS: its 10 MiB cache, so mostly storage again.',
+    `⁸ Peak, and (start) before the first open. ltxvfs: \`process.resourceUsage().maxRSS\` of each child process (Node, wasm instances, page cache, garbage not yet collected): cold phase with the default 64 MiB cache, ${3 * workload.coldSamples + 1 + workload.scanSamples} fresh instances opened and closed (their wasm memories are reclaimed only by GC); warm phase with a ${fmtMiB(ltxvfsRuns[0]?.warmCacheBytes)} cache holding the whole database and three Database instances. CLIs: \`VmHWM\` of the sqlite3 process.`,
+  ];
+  const results = new Set(columns.map((c) => c.scanResult).filter((r) => r !== undefined));
+  if (results.size > 1) lines.push(`**The engines disagree on the scan result:** ${columns.map((c) => `${c.title}: ${c.scanResult}`).join('; ')}`);
+  for (const c of columns) for (const n of c.notes) lines.push(`${c.title}: ${n}.`);
+  return lines.join('\n\n');
+}
+
+function internalsTable(run: LtxvfsRun): string {
+  const i = run.internals;
+  const onScan = mibPerSecond(workload.dbBytes, i.syncHitsOnMs);
+  const offScan = mibPerSecond(workload.dbBytes, i.syncHitsOffMs);
+  return markdownTable(
+    ['switch (measured on)', 'on', 'off', 'gain (on vs off)'],
+    [
+      [
+        'statement cache, `statementCacheSize` 64 vs 0 (warm point lookups)',
+        fmtRate(i.stmtCacheOnPerSec),
+        fmtRate(i.stmtCacheOffPerSec),
+        fmtFactor(i.stmtCacheOnPerSec / i.stmtCacheOffPerSec),
+      ],
+      [
+        'sync cache-hit reads, `syncCacheHits` true vs false (warm full scan)',
+        `${fmtMiBs(onScan)} (${fmtMs(i.syncHitsOnMs)})`,
+        `${fmtMiBs(offScan)} (${fmtMs(i.syncHitsOffMs)})`,
+        fmtFactor(i.syncHitsOffMs / i.syncHitsOnMs),
+      ],
+    ],
+  ) + `\n\nMedians of ${workload.internalsRounds} alternating rounds, separate Database instances over one warm ReplicaReader (\`openAsyncifyDatabase\`). Cold scan that filled the cache: ${scanCell(run.fillScan, workload)}.`;
+}
+
+function l0Table(rows: L0Row[]): string {
+  return markdownTable(
+    ['L0 files', 'replica size', 'ltxvfs open', 'ltxvfs read requests at open', 'Litestream VFS open + schema'],
+    rows.map((r) => [
+      fmtCount(r.files),
+      fmtMiB(r.bytes),
+      fmtMs(r.ltxvfsOpen.ms),
+      fmtCount(r.ltxvfsOpen.requests),
+      fmtMs(r.litestreamOpenMs),
+    ]),
+    ['r', 'r', 'r', 'r', 'r'],
+  ) + '\n\nOne snapshot (TXID 1) plus N − 1 L0 files of 3 pages each. ltxvfs: median of fresh `openDatabase` instances in one child process, after 20 untimed opens (wasm compiled and tiered up), replicas in turn, `readRequests` after open (schema read included; the listing is not a read request). Litestream VFS: `.open` + schema read in one CLI process.';
+}
