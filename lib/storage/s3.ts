@@ -31,11 +31,12 @@
 import aws4 from 'aws4';
 import { createHash } from 'node:crypto';
 import { debuglog } from 'node:util';
-import { LtxvfsError, type LtxvfsErrorCode } from '../../ltx/errors.js';
+import { LtxvfsError } from '../../ltx/errors.js';
 import { formatLtxFilename, formatTXID, parseLtxFilename } from '../../ltx/filename.js';
 import { checkRetryPolicy, DEFAULT_RETRY_POLICY, RetryExhaustedError, TransientError, withRetry, type RetryAttempt, type RetryPolicy } from './retry.js';
 import { redactEndpoint, requestPath, resolveS3Config, s3Target, type S3Config, type S3Credentials, type S3UrlParts } from './s3-config.js';
 import { acquirePool, describeNetworkError, sendRequest, type HttpResponse, type PoolLease } from './s3-http.js';
+import { bodyText, httpError, isTransientResponse, redirectRegion } from './s3-errors.js';
 import { formatRfc3339Nano, parseListObjectsV2, parseRfc3339, parseS3Error, type ListPage } from './s3-wire.js';
 import type { LtxFileInfo, ReplicaClient, WriteOptions } from './types.js';
 import { parseReplicaUrl } from './url.js';
@@ -98,12 +99,6 @@ const DEFAULT_LIST_PAGE_SIZE = 1000;
 const DEFAULT_METADATA_CONCURRENCY = 16;
 /** S3's limit on key length, bytes of UTF-8. */
 const MAX_KEY_BYTES = 1024;
-
-/** Auth-related S3 error codes (any 403 counts too). */
-const AUTH_CODES = new Set([
-  'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'InvalidToken', 'ExpiredToken',
-  'TokenRefreshRequired', 'RequestTimeTooSkewed', 'AuthorizationHeaderMalformed', 'InvalidSecurity',
-]);
 
 type Operation = keyof S3ClientStats['requests'];
 
@@ -233,7 +228,7 @@ export class S3ReplicaClient implements ReplicaClient {
       if (token !== undefined) query['continuation-token'] = token;
       else if (startAfter !== undefined) query['start-after'] = startAfter;
       const page: ListPage = await this.call({ op: 'list', method: 'GET', key: undefined, query }, prefix, (res) => {
-        if (res.status !== 200) throw this.httpError('list', prefix, res);
+        if (res.status !== 200) throw httpError(this.bucket, 'list', prefix, res);
         try {
           return parseListObjectsV2(Buffer.from(res.body).toString('utf8'));
         } catch (err) {
@@ -303,7 +298,7 @@ export class S3ReplicaClient implements ReplicaClient {
         throw shortRead(Math.max(0, res.body.length - offset), res.body.length);
       }
       if (res.status === 416) throw shortRead(0, contentRangeTotal(res.headers['content-range']));
-      if (res.status !== 206) throw this.httpError('get', key, res);
+      if (res.status !== 206) throw httpError(this.bucket, 'get', key, res);
       const cr = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers['content-range'] ?? '');
       if (cr !== null && Number(cr[1]) !== offset) {
         throw new LtxvfsError('LTXVFS_ERR_STORAGE', `get ${this.where(key)}: asked for bytes ${offset}-${last}, got Content-Range ${cr[0]}`, {
@@ -335,7 +330,7 @@ export class S3ReplicaClient implements ReplicaClient {
     this.checkOpen();
     this.checkKey(key);
     return this.call({ op: 'get', method: 'GET', key }, key, (res) => {
-      if (res.status !== 200) throw this.httpError('get', key, res);
+      if (res.status !== 200) throw httpError(this.bucket, 'get', key, res);
       return { data: res.body, etag: this.requireEtag('get', key, res) };
     });
   }
@@ -381,7 +376,7 @@ export class S3ReplicaClient implements ReplicaClient {
     return this.call({ op: 'put', method: 'PUT', key, headers, body: data }, key, async (res, attempt) => {
       if (res.status === 200 || res.status === 201 || res.status === 204) return { etag: this.requireEtag('put', key, res) };
       const failed = res.status === 412 || (res.status === 404 && ifMatch !== undefined && parseS3Error(bodyText(res)).code !== 'NoSuchBucket');
-      if (!conditional || !failed) throw this.httpError('put', key, res);
+      if (!conditional || !failed) throw httpError(this.bucket, 'put', key, res);
       if (attempt.attempt > 1) {
         const landed = await this.landedEtag(key, md5);
         if (landed !== undefined) return { etag: landed };
@@ -418,7 +413,7 @@ export class S3ReplicaClient implements ReplicaClient {
           status: res.status,
         });
       }
-      throw this.httpError('delete', key, res);
+      throw httpError(this.bucket, 'delete', key, res);
     });
   }
 
@@ -430,7 +425,7 @@ export class S3ReplicaClient implements ReplicaClient {
     this.checkOpen();
     this.checkKey(key);
     return this.call({ op: 'head', method: 'HEAD', key }, key, (res) => {
-      if (res.status !== 200) throw this.httpError('head', key, res);
+      if (res.status !== 200) throw httpError(this.bucket, 'head', key, res);
       const metadata: Record<string, string> = {};
       for (const [name, value] of Object.entries(res.headers)) {
         if (name.startsWith('x-amz-meta-')) metadata[name.slice('x-amz-meta-'.length)] = value;
@@ -560,7 +555,7 @@ export class S3ReplicaClient implements ReplicaClient {
             this.config.region = region;
             res = await this.send(spec, what);
           }
-          if (isTransientResponse(res)) throw new TransientError(this.httpError(verb, what, res));
+          if (isTransientResponse(res)) throw new TransientError(httpError(this.bucket, verb, what, res));
           return await onResponse(res, attempt);
         },
         this.policy,
@@ -620,56 +615,6 @@ export class S3ReplicaClient implements ReplicaClient {
     }
     return lease.pool;
   }
-
-  /** The final error of an unexpected response (module doc for the message format). */
-  private httpError(verb: string, key: string, res: HttpResponse): LtxvfsError {
-    const s3 = parseS3Error(bodyText(res));
-    const detail = `HTTP ${res.status}${s3.code === undefined ? '' : ` ${s3.code}`}${s3.message === undefined ? '' : `: ${s3.message}`}`;
-    const where = this.where(key);
-    let code: LtxvfsErrorCode = 'LTXVFS_ERR_STORAGE';
-    let message: string;
-    if (res.status === 404 && s3.code === 'NoSuchBucket') {
-      code = 'LTXVFS_ERR_NOT_FOUND';
-      message = `${verb} ${where}: bucket does not exist: ${this.bucket} (${detail})`;
-    } else if (res.status === 404) {
-      code = 'LTXVFS_ERR_NOT_FOUND';
-      message = `object does not exist: ${where} (${detail})`;
-    } else if (res.status === 412) {
-      code = 'LTXVFS_ERR_PRECONDITION';
-      message = `precondition failed for ${where} (${detail})`;
-    } else if (res.status === 403 || (s3.code !== undefined && AUTH_CODES.has(s3.code))) {
-      message = `${verb} ${where}: authentication failed (${detail})`;
-    } else if (res.status === 301 || res.status === 307) {
-      message = `${verb} ${where}: bucket ${this.bucket} must be addressed elsewhere${s3.endpoint === undefined ? '' : ` (endpoint ${s3.endpoint})`}: set ?region= or ?endpoint= (${detail})`;
-    } else {
-      message = `${verb} ${where}: ${detail}`;
-    }
-    return new LtxvfsError(code, message, { key, status: res.status });
-  }
-}
-
-/** 5xx (except 501), 429, 408, and the 400/409 codes S3 documents as retryable. */
-function isTransientResponse(res: HttpResponse): boolean {
-  const s = res.status;
-  if (s >= 500) return s !== 501;
-  if (s === 429 || s === 408) return true;
-  if (s === 400 || s === 409) {
-    const code = parseS3Error(bodyText(res)).code;
-    return code === 'RequestTimeout' || code === 'ConditionalRequestConflict';
-  }
-  return false;
-}
-
-/** The region S3 says the bucket lives in, on a wrong-region answer (301, 400 AuthorizationHeaderMalformed, 403). */
-function redirectRegion(res: HttpResponse): string | undefined {
-  if (res.status !== 301 && res.status !== 400 && res.status !== 403) return undefined;
-  const header = res.headers['x-amz-bucket-region'];
-  if (header !== undefined && header !== '') return header;
-  return res.status === 403 ? undefined : parseS3Error(bodyText(res)).region;
-}
-
-function bodyText(res: HttpResponse): string {
-  return res.body.length === 0 ? '' : Buffer.from(res.body.buffer, res.body.byteOffset, res.body.byteLength).toString('utf8');
 }
 
 function contentRangeTotal(cr: string | undefined): number | undefined {
