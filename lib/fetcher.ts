@@ -94,24 +94,22 @@ export class Fetcher {
     }
     const budget = window.next(ref.entry);
 
-    // The frames of one range: the asked frame, then following contiguous frames while
-    // they fit the window, are current in this version, and are not cached or in flight.
+    // The frames of one range: the asked frame, then the following contiguous frames
+    // while they fit the window. Of those, only frames current in this version and not
+    // cached or in flight are decoded; the others are read over (a cached interior page
+    // among the leaves must not cut a scan's range short) and trailing ones are dropped.
     const entries = file.entries;
     const first = entries[ref.entry];
-    let last = ref.entry;
-    let end = first.offset + first.size;
-    while (last + 1 < entries.length) {
-      const next = entries[last + 1];
-      const nextRef: FrameRef = { file, entry: last + 1 };
-      if (next.offset !== end || next.offset + next.size - first.offset > budget) break;
-      if (!version.isCurrent(nextRef) || this.#cache.has(nextRef) || this.#inFlight.has(frameKey(nextRef))) break;
-      last++;
-      end = next.offset + next.size;
+    const run: number[] = [ref.entry];
+    let scanned = ref.entry;
+    for (let n = ref.entry + 1; n < entries.length; n++) {
+      const e = entries[n];
+      if (e.offset !== entries[n - 1].offset + entries[n - 1].size || e.offset + e.size - first.offset > budget) break;
+      scanned = n;
+      const nextRef: FrameRef = { file, entry: n };
+      if (version.isCurrent(nextRef) && !this.#cache.has(nextRef) && !this.#inFlight.has(frameKey(nextRef))) run.push(n);
     }
-    window.consumed(last);
-
-    const run: number[] = [];
-    for (let n = ref.entry; n <= last; n++) run.push(n);
+    window.consumed(scanned);
     return this.#readFrames(version, file, run)[0].promise;
   }
 

@@ -17,6 +17,9 @@ export interface PrefetchOptions {
 /** Default largest prefetch window, bytes. */
 export const DEFAULT_MAX_WINDOW_BYTES = 1024 * 1024;
 
+/** Frames a miss may land past the previous read's end and still count as sequential. */
+export const SEQUENTIAL_SLACK = 8;
+
 /** First window of a sequential run, bytes (doubles from here). */
 const FIRST_SEQUENTIAL_WINDOW = 32 * 1024;
 
@@ -27,6 +30,8 @@ export class PrefetchWindow {
   #window: number;
   /** Entry just after the last frame read, or -1. */
   #expected = -1;
+  /** Sequential misses in a row. */
+  #run = 0;
 
   constructor(options: PrefetchOptions = {}) {
     this.#min = Math.max(0, options.minWindowBytes ?? 0);
@@ -34,9 +39,18 @@ export class PrefetchWindow {
     this.#window = this.#min;
   }
 
-  /** The byte budget for a miss on frame number `entry` of the file. */
+  /**
+   * The byte budget for a miss on frame number `entry` of the file. A miss counts as
+   * sequential when it lands at most {@link SEQUENTIAL_SLACK} frames past the end of the
+   * previous read (frames SQLite already had cached in between, such as interior pages
+   * stored among the leaves, do not break a scan). The window widens from the second
+   * sequential miss in a row, so one neighbouring read (the schema at open, then a table
+   * root) does not turn a point lookup into a prefetch.
+   */
   next(entry: number): number {
-    if (entry === this.#expected) {
+    const sequential = this.#expected >= 0 && entry >= this.#expected && entry - this.#expected <= SEQUENTIAL_SLACK;
+    this.#run = sequential ? this.#run + 1 : 0;
+    if (this.#run >= 2) {
       this.#window = Math.min(this.#max, Math.max(FIRST_SEQUENTIAL_WINDOW, this.#window * 2));
     } else {
       this.#window = this.#min;

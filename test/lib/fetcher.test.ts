@@ -86,29 +86,29 @@ t.test('two concurrent fetches of one frame cost one read', async (t) => {
 t.test('a fetch of a frame already being prefetched joins that read', async (t) => {
   const s = await setup(t);
   await s.fetcher.fetch(s.version, s.ref(1));
+  await s.fetcher.fetch(s.version, s.ref(2));
   const release = s.client.hold();
-  const run = s.fetcher.fetch(s.version, s.ref(2)); // sequential: frames 2…8 in one read
-  const joined = s.fetcher.fetch(s.version, s.ref(5));
+  const run = s.fetcher.fetch(s.version, s.ref(3)); // second sequential miss in a row: frames 3…9 in one read
+  const joined = s.fetcher.fetch(s.version, s.ref(6));
   release();
-  t.ok(bytesEqual(await run, data[1].data));
-  t.ok(bytesEqual(await joined, data[4].data));
-  t.same(framesPerRead(s), [[1], [2, 3, 4, 5, 6, 7, 8]]);
+  t.ok(bytesEqual(await run, data[2].data));
+  t.ok(bytesEqual(await joined, data[5].data));
+  t.same(framesPerRead(s), [[1], [2], [3, 4, 5, 6, 7, 8, 9]]);
 });
 
 t.test('sequential misses coalesce frames into growing reads; random misses read one frame each', async (t) => {
   const s = await setup(t);
   for (let pgno = 1; pgno <= PAGES; pgno++) t.ok(bytesEqual(await readPage(s, pgno), data[pgno - 1].data), `page ${pgno}`);
   const runs = framesPerRead(s).map((f) => f.length);
-  // Windows 0, 32, 64, 128, 256 KiB… hold 1, 7, 15, 31 frames, then the rest (46 < 63).
-  t.same(runs, [1, 7, 15, 31, 46]);
-  t.equal(s.counters.readRequests, 5);
+  // Windows 0, 0 (one sequential miss), then 32, 64, 128, 256 KiB… hold 1, 1, 7, 15, 31 frames, then the rest (45 < 63).
+  t.same(runs, [1, 1, 7, 15, 31, 45]);
+  t.equal(s.counters.readRequests, 6);
   t.equal(s.counters.pagesFetched, PAGES);
   t.equal(s.counters.bytesRead, s.client.reads.reduce((n, r) => n + r.length, 0));
 
   const r = await setup(t);
   for (const pgno of [50, 10, 80, 30, 31, 90, 60]) t.ok(bytesEqual(await readPage(r, pgno), data[pgno - 1].data));
-  t.same(framesPerRead(r).map((f) => f.length), [1, 1, 1, 1, 7, 1, 1], 'only 30 → 31 was sequential');
-  t.same(framesPerRead(r)[4], [31, 32, 33, 34, 35, 36, 37]);
+  t.same(framesPerRead(r).map((f) => f.length), [1, 1, 1, 1, 1, 1, 1], 'one sequential miss (30 → 31) does not widen the window');
 });
 
 t.test('minWindowBytes prefetches after a random miss too', async (t) => {
@@ -118,30 +118,38 @@ t.test('minWindowBytes prefetches after a random miss too', async (t) => {
   t.ok(s.cache.has(s.ref(22)));
 });
 
-t.test('a read stops before frames that are cached, in flight, or not current', async (t) => {
+t.test('a read covers cached, in-flight and superseded frames without decoding them, so scans keep their window', async (t) => {
   const s = await setup(t);
   s.cache.set(s.ref(5), data[4].data);
-  await s.fetcher.fetch(s.version, s.ref(1));
-  await s.fetcher.fetch(s.version, s.ref(2));
-  t.same(framesPerRead(s), [[1], [2, 3, 4]], 'stops before cached page 5');
+  const cached5 = s.cache.get(s.ref(5));
+  for (const pgno of [1, 2, 3]) await s.fetcher.fetch(s.version, s.ref(pgno));
+  t.same(framesPerRead(s), [[1], [2], [3, 4, 5, 6, 7, 8, 9]], 'the range runs over cached page 5');
+  t.equal(s.counters.pagesFetched, 1 + 1 + 6, 'page 5 not decoded again');
+  t.equal(s.cache.get(s.ref(5)), cached5, 'the cached page 5 is kept');
+  t.ok(s.cache.has(s.ref(9)));
+  await s.fetcher.fetch(s.version, s.ref(12)); // frames 10 and 11 were, say, cached by SQLite's own reads
+  t.same(framesPerRead(s)[3], Array.from({ length: 15 }, (_, i) => 12 + i), 'a miss 2 frames past the last read is still sequential: the window doubled');
 
   s.client.reset();
   const release = s.client.hold();
   const p43 = s.fetcher.fetch(s.version, s.ref(43)); // random: frame 43 only
-  const p40 = s.fetcher.fetch(s.version, s.ref(40)); // random: frame 40 only
-  const p41 = s.fetcher.fetch(s.version, s.ref(41)); // sequential: 41, 42, then 43 is in flight
+  const p38 = s.fetcher.fetch(s.version, s.ref(38)); // random
+  const p39 = s.fetcher.fetch(s.version, s.ref(39)); // one sequential miss
+  const p40 = s.fetcher.fetch(s.version, s.ref(40)); // two in a row: 40…46, 43 in flight is read over
   release();
-  const pages = await Promise.all([p43, p40, p41]);
-  t.ok(bytesEqual(pages[2], data[40].data));
-  t.same(framesPerRead(s), [[43], [40], [41, 42]], 'stops before page 43, in flight at the time');
+  const pages = await Promise.all([p43, p38, p39, p40]);
+  t.ok(bytesEqual(pages[0], data[42].data) && bytesEqual(pages[3], data[39].data));
+  t.same(framesPerRead(s), [[43], [38], [39], [40, 41, 42, 43, 44, 45, 46]]);
+  t.ok(s.cache.has(s.ref(46)));
 
   // A newer file replaces pages 10 and 12: a read of the old file for a version that
-  // serves those from the newer file stops before them.
+  // serves those from the newer file reads over them without decoding.
   const n = await setup(t, { extra: [{ pgno: 10, data: randomPage(1000) }, { pgno: 12, data: randomPage(1001) }] });
   t.equal(n.version.get(10)!.file.info.maxTXID, 2);
-  await n.fetcher.fetch(n.version, n.ref(8));
-  await n.fetcher.fetch(n.version, n.ref(9));
-  t.same(framesPerRead(n), [[8], [9]], 'page 10 of the old file is not current');
+  for (const pgno of [7, 8, 9]) await n.fetcher.fetch(n.version, n.ref(pgno));
+  t.same(framesPerRead(n), [[7], [8], [9, 10, 11, 12, 13, 14, 15]]);
+  t.notOk(n.cache.has(n.ref(10)), 'page 10 of the old file is not current: not decoded or cached');
+  t.ok(n.cache.has(n.ref(11)));
   t.ok(bytesEqual(await readPage(n, 10), randomPage(1000)), 'page 10 from the newer file');
 });
 
@@ -177,11 +185,12 @@ t.test('a failed read of a coalesced range rejects the asked page; its prefetche
   process.on('unhandledRejection', onUnhandled);
   t.teardown(() => void process.off('unhandledRejection', onUnhandled));
   await s.fetcher.fetch(s.version, s.ref(1));
+  await s.fetcher.fetch(s.version, s.ref(2));
   s.client.fault = (call) => (call.length > 5000 ? new LtxvfsError('LTXVFS_ERR_STORAGE', `read ${call.key}: injected`) : undefined);
-  await rejectsLtx(t, s.fetcher.fetch(s.version, s.ref(2)), 'LTXVFS_ERR_STORAGE', s.file.info.key, /injected/);
+  await rejectsLtx(t, s.fetcher.fetch(s.version, s.ref(3)), 'LTXVFS_ERR_STORAGE', s.file.info.key, /injected/);
   await new Promise((resolve) => setTimeout(resolve, 20));
   t.same(unhandled, [], 'no unhandled rejection from the prefetched frames');
-  for (let pgno = 2; pgno <= 8; pgno++) t.notOk(s.cache.has(s.ref(pgno)), `page ${pgno} not cached`);
+  for (let pgno = 3; pgno <= 9; pgno++) t.notOk(s.cache.has(s.ref(pgno)), `page ${pgno} not cached`);
   s.client.fault = undefined;
   t.ok(bytesEqual(await s.fetcher.fetch(s.version, s.ref(5)), data[4].data), 'page 5 is read afresh');
 });
@@ -212,12 +221,13 @@ t.test('a corrupt prefetched frame fails quietly; the asked page and the frames 
   t.teardown(() => void process.off('unhandledRejection', onUnhandled));
   await flipBit(s.path, s.file.entries[4].offset + 3, 4); // page 5's pgno
   await s.fetcher.fetch(s.version, s.ref(1));
-  const page2 = await s.fetcher.fetch(s.version, s.ref(2)); // reads frames 2…8
-  t.ok(bytesEqual(page2, data[1].data));
+  await s.fetcher.fetch(s.version, s.ref(2));
+  const page3 = await s.fetcher.fetch(s.version, s.ref(3)); // reads frames 3…9
+  t.ok(bytesEqual(page3, data[2].data));
   await new Promise((resolve) => setTimeout(resolve, 20));
   t.same(unhandled, [], 'no unhandled rejection');
-  t.ok(s.cache.has(s.ref(3)) && s.cache.has(s.ref(4)), 'frames before the bad one are cached');
-  for (let pgno = 5; pgno <= 8; pgno++) t.notOk(s.cache.has(s.ref(pgno)), `page ${pgno} not cached`);
+  t.ok(s.cache.has(s.ref(4)), 'frames before the bad one are cached');
+  for (let pgno = 5; pgno <= 9; pgno++) t.notOk(s.cache.has(s.ref(pgno)), `page ${pgno} not cached`);
   await rejectsLtx(t, s.fetcher.fetch(s.version, s.ref(5)), 'LTXVFS_ERR_CORRUPT', s.file.info.key, /page 5 at offset \d+: frame holds page 21/);
   t.ok(bytesEqual(await s.fetcher.fetch(s.version, s.ref(6)), data[5].data), 'page 6 is read again and is fine');
 });

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { DEFAULT_MAX_WINDOW_BYTES, PrefetchWindow } from '../../lib/prefetch.js';
+import { DEFAULT_MAX_WINDOW_BYTES, PrefetchWindow, SEQUENTIAL_SLACK } from '../../lib/prefetch.js';
 
 /** Windows of `n` sequential misses, each read covering exactly the asked frame. */
 function sequential(w: PrefetchWindow, n: number, from = 0): number[] {
@@ -11,34 +11,46 @@ function sequential(w: PrefetchWindow, n: number, from = 0): number[] {
   return out;
 }
 
-t.test('a random miss reads only its frame; sequential misses double the window to 1 MiB', async (t) => {
+t.test('a random miss reads only its frame; from the second sequential miss in a row the window doubles to 1 MiB', async (t) => {
   const w = new PrefetchWindow();
-  t.same(sequential(w, 8), [0, 32768, 65536, 131072, 262144, 524288, 1048576, 1048576]);
+  t.same(sequential(w, 9), [0, 0, 32768, 65536, 131072, 262144, 524288, 1048576, 1048576]);
   t.equal(DEFAULT_MAX_WINDOW_BYTES, 1048576);
 });
 
-t.test('a miss elsewhere resets the window', async (t) => {
+t.test('one neighbouring miss (schema page, then a table root) does not widen the window', async (t) => {
+  const w = new PrefetchWindow();
+  t.equal(w.next(0), 0);
+  w.consumed(0);
+  t.equal(w.next(1), 0, 'a single sequential miss reads only its frame');
+  w.consumed(1);
+  t.equal(w.next(40), 0, 'then a lookup elsewhere');
+});
+
+t.test('a miss a few frames past the last read stays sequential; further away or backwards resets', async (t) => {
   const w = new PrefetchWindow();
   sequential(w, 4);
-  t.equal(w.next(100), 0, 'jump forward');
+  w.consumed(10); // the read covered frames …10
+  t.equal(w.next(11 + SEQUENTIAL_SLACK), 131072, 'frames 11… were cached: still a scan');
+  w.consumed(11 + SEQUENTIAL_SLACK);
+  t.equal(w.next(12 + 2 * SEQUENTIAL_SLACK + 1), 0, 'beyond the slack: random');
   w.consumed(100);
-  t.equal(w.next(101), 32768, 'sequential again');
-  w.consumed(110); // the read covered frames 101…110
-  t.equal(w.next(111), 65536, 'the frame after what the read covered continues the run');
-  w.consumed(111);
-  t.equal(w.next(111), 0, 'the same frame again is not sequential');
-  w.consumed(111);
+  t.equal(w.next(101), 0, 'first sequential miss after a reset');
+  w.consumed(101);
+  t.equal(w.next(102), 32768, 'second in a row widens');
+  w.consumed(102);
+  t.equal(w.next(102), 0, 'the same frame again is not sequential');
+  w.consumed(102);
   t.equal(w.next(5), 0, 'jump back');
 });
 
 t.test('minWindowBytes sets the random window and the floor of the sequential one', async (t) => {
-  t.same(sequential(new PrefetchWindow({ minWindowBytes: 8192 }), 4), [8192, 32768, 65536, 131072]);
-  t.same(sequential(new PrefetchWindow({ minWindowBytes: 100_000 }), 3), [100_000, 200_000, 400_000]);
-  t.same(sequential(new PrefetchWindow({ minWindowBytes: -5 }), 2), [0, 32768], 'negative means 0');
+  t.same(sequential(new PrefetchWindow({ minWindowBytes: 8192 }), 5), [8192, 8192, 32768, 65536, 131072]);
+  t.same(sequential(new PrefetchWindow({ minWindowBytes: 100_000 }), 4), [100_000, 100_000, 200_000, 400_000]);
+  t.same(sequential(new PrefetchWindow({ minWindowBytes: -5 }), 3), [0, 0, 32768], 'negative means 0');
 });
 
 t.test('maxWindowBytes caps the growth and is never below the minimum', async (t) => {
-  t.same(sequential(new PrefetchWindow({ maxWindowBytes: 16384 }), 3), [0, 16384, 16384]);
-  t.same(sequential(new PrefetchWindow({ maxWindowBytes: 100_000 }), 5), [0, 32768, 65536, 100_000, 100_000]);
+  t.same(sequential(new PrefetchWindow({ maxWindowBytes: 16384 }), 4), [0, 0, 16384, 16384]);
+  t.same(sequential(new PrefetchWindow({ maxWindowBytes: 100_000 }), 6), [0, 0, 32768, 65536, 100_000, 100_000]);
   t.same(sequential(new PrefetchWindow({ minWindowBytes: 50_000, maxWindowBytes: 1000 }), 3), [50_000, 50_000, 50_000]);
 });
