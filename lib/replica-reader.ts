@@ -199,7 +199,8 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
    *   available" for a time before the retained history) and {@link buildVersion}.
    */
   async versionAt(target: PlanTarget | undefined): Promise<PageIndex> {
-    const files = await listReplica(this.client);
+    // A time target compares header times, which object stores only give per object (FORMATS.md §4.3).
+    const files = await listReplica(this.client, { useMetadata: target?.time !== undefined });
     return this.buildVersion(computePlan(files, target, this.client.url));
   }
 

@@ -32,8 +32,8 @@ export interface PlanTarget {
  *   level-9 file that does not start at TXID 1; anything `client.listLtxFiles` throws
  *   (`LTXVFS_ERR_NOT_FOUND` for a missing replica, `LTXVFS_ERR_STORAGE`).
  */
-export async function listReplica(client: ReplicaClient): Promise<LtxFileInfo[]> {
-  const levels = await Promise.all(Array.from({ length: MAX_LEVEL + 1 }, (_, level) => client.listLtxFiles(level)));
+export async function listReplica(client: ReplicaClient, options: { useMetadata?: boolean } = {}): Promise<LtxFileInfo[]> {
+  const levels = await Promise.all(Array.from({ length: MAX_LEVEL + 1 }, (_, level) => client.listLtxFiles(level, options)));
   return levels.flatMap((files, level) => checkLevel(level, files));
 }
 

@@ -51,7 +51,7 @@ export async function restoreDatabase(client: ReplicaClient, outPath: string, op
   if (!options.overwrite && (await exists(outPath))) {
     throw new LtxvfsError('LTXVFS_ERR_USAGE', `output file already exists: ${outPath}`, { key: outPath });
   }
-  const plan = computePlan(await listReplica(client), options.target, client.url);
+  const plan = computePlan(await listReplica(client, { useMetadata: options.target?.time !== undefined }), options.target, client.url);
   const tmpPath = join(dirname(outPath), `.${basename(outPath)}.tmp-${process.pid}`);
   const out = await open(tmpPath, 'w+');
   let version = PageIndex.empty();

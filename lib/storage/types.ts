@@ -43,10 +43,12 @@ export interface ReplicaClient {
   /**
    * The LTX files of one level, sorted by (minTXID, maxTXID); names that are not LTX
    * file names are ignored; a level that does not exist gives `[]`.
-   * `seekTXID`: only files with `minTXID >= seekTXID`.
+   * `seekTXID`: only files with `minTXID >= seekTXID`. `useMetadata`: `createdAt` must be the
+   * LTX header timestamp even where the listing itself gives the upload time (S3: one HEAD
+   * per file for the `litestream-timestamp` metadata, FORMATS.md §4.3); needed for time travel.
    * @throws LtxvfsError `LTXVFS_ERR_NOT_FOUND` when the replica itself does not exist; `LTXVFS_ERR_STORAGE` on I/O failure.
    */
-  listLtxFiles(level: number, options?: { seekTXID?: number }): Promise<LtxFileInfo[]>;
+  listLtxFiles(level: number, options?: { seekTXID?: number; useMetadata?: boolean }): Promise<LtxFileInfo[]>;
   /**
    * Exactly `length` bytes of `key` from byte `offset`.
    * @throws LtxvfsError `LTXVFS_ERR_NOT_FOUND` (no such key), `LTXVFS_ERR_STORAGE` (I/O, or fewer bytes than asked), `LTXVFS_ERR_BAD_KEY`.
