@@ -40,7 +40,13 @@ export type LtxvfsErrorCode =
   /** Input that is valid but not supported (e.g. a live WAL on import, LTX v1 files). */
   | 'LTXVFS_ERR_UNSUPPORTED'
   /** The replica could not be polled, or stopped advancing, for longer than the staleness bound. */
-  | 'LTXVFS_ERR_STALE';
+  | 'LTXVFS_ERR_STALE'
+  /** Another writer holds the replica's write lease (FORMATS.md §5.2). */
+  | 'LTXVFS_ERR_LEASE_HELD'
+  /** This writer's lease expired, was released, or was taken over. */
+  | 'LTXVFS_ERR_LEASE_LOST'
+  /** Another writer committed the TXID this transaction needed: retry on the new state. */
+  | 'LTXVFS_ERR_CONFLICT';
 
 /** Options of {@link LtxvfsError}. */
 export interface LtxvfsErrorOptions {
