@@ -76,6 +76,7 @@ export interface SqliteApi {
   column_names(stmt: number): string[];
   row(stmt: number): unknown[];
   changes(db: number): number;
+  get_autocommit(db: number): number;
   exec(db: number, sql: string): Promise<number>;
   close(db: number): Promise<number>;
 }
@@ -102,6 +103,8 @@ export interface DatabaseInit<S extends DatabaseStats = DatabaseStats> {
   statementCacheSize?: number;
 }
 
+/** `SQLITE_BUSY`. */
+const SQLITE_BUSY = 5;
 const SQLITE_ROW = 100;
 const SQLITE_PREPARE_PERSISTENT = 0x01;
 const INT32_MIN = -0x8000_0000;
@@ -157,11 +160,14 @@ export class Database<S extends DatabaseStats = DatabaseStats> {
     return this.#enqueue(sql, () =>
       this.#withStatement(sql, params, async (stmt) => {
         const rows: Row[] = [];
-        const columns = this.#sqlite3.column_names(stmt);
+        // Names after the first step: a step may re-prepare an expired statement (every
+        // PRAGMA expires after one run; file-control PRAGMAs name their column after the value).
+        let columns: string[] | undefined;
         while ((await this.#sqlite3.step(stmt)) === SQLITE_ROW) {
+          columns ??= this.#sqlite3.column_names(stmt);
           rows.push(toRow(columns, this.#sqlite3.row(stmt)));
         }
-        return { columns, rows };
+        return { columns: columns ?? this.#sqlite3.column_names(stmt), rows };
       }),
     );
   }
@@ -240,7 +246,13 @@ export class Database<S extends DatabaseStats = DatabaseStats> {
       try {
         return await op();
       } catch (err) {
-        throw this.#sqliteError(err, sql);
+        const error = this.#sqliteError(err, sql);
+        // A commit the replica refused (another writer took the TXID, the lease was lost)
+        // leaves SQLite's explicit transaction open; nothing of it may stay.
+        if ((((error as { sqliteCode?: number }).sqliteCode ?? 0) & 0xff) === SQLITE_BUSY && this.#sqlite3.get_autocommit(this.#db) === 0) {
+          await this.#sqlite3.exec(this.#db, 'ROLLBACK').catch(noop);
+        }
+        throw error;
       }
     });
     this.#tail = run.then(noop, noop);

@@ -31,3 +31,35 @@ export interface PageSource {
    */
   readPage(version: PageVersion, pgno: number): Uint8Array | Promise<Uint8Array>;
 }
+
+/**
+ * Where an engine adapter ships the transactions of a writable database (lib/writer.ts
+ * behind a connection's view). All three calls come from the VFS: `reserve` at SQLite's
+ * RESERVED lock, `commit` at the commit point, `unreserve` when the lock drops.
+ */
+export interface PageSink {
+  /**
+   * Allow this connection to write (SQLite takes RESERVED).
+   * @throws LtxvfsError with `sqliteCode`: SQLITE_READONLY without the lease or on a
+   *   time-travel view, SQLITE_BUSY while another connection writes.
+   */
+  reserve(): void | Promise<void>;
+  /** The connection is done writing (committed or rolled back). */
+  unreserve(): void;
+  /**
+   * Ship a transaction; resolves once it is durable in the replica.
+   * @param base the version the transaction read (pinned at SHARED).
+   * @param pages new contents by pgno (whole pages).
+   * @param commit database size in pages after the transaction.
+   * @param pageSize page size in bytes.
+   * @returns the version after it, pinned for the caller (released like an acquired one).
+   * @throws LtxvfsError with `sqliteCode` SQLITE_BUSY on a conflict or a lost lease; storage errors.
+   */
+  commit(base: PageVersion, pages: ReadonlyMap<number, Uint8Array>, commit: number, pageSize: number): Promise<PageVersion>;
+}
+
+/** A source whose databases can also be written. */
+export interface WritablePageSource extends PageSource {
+  /** The sink, or undefined when this source is read-only. */
+  readonly sink: PageSink | undefined;
+}

@@ -13,7 +13,7 @@
 import { EventEmitter } from 'node:events';
 import PQueue from 'p-queue';
 import { lockPgno } from '../ltx/checksum.js';
-import { LtxvfsError } from '../ltx/errors.js';
+import { isLtxvfsError, LtxvfsError } from '../ltx/errors.js';
 import { formatTXID } from '../ltx/filename.js';
 import type { ReplicaClient, LtxFileInfo } from './storage/types.js';
 import { computePlan, listReplica, type PlanTarget } from './replica.js';
@@ -30,6 +30,8 @@ export interface ReplicaReaderOptions extends FetcherOptions, PollerOptions {
   cacheSizeBytes?: number;
   /** Expected page size in bytes; opening fails with `LTXVFS_ERR_PAGE_SIZE` if the replica's differs. */
   pageSize?: number;
+  /** Open a replica with no LTX files as an empty database (TXID 0) instead of failing: for writers creating one. */
+  allowEmpty?: boolean;
   /**
    * LTX files whose header and page index are read at once when a version is built. Default
    * 32: opening a replica of N level-0 files costs about N / 32 waves of round trips (1,000
@@ -90,6 +92,7 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
   readonly #pins = new Map<PageVersion, number>();
   #zeroPage: Uint8Array | undefined;
   #closed = false;
+  readonly #beforeClose: (() => Promise<void>)[] = [];
 
   private constructor(client: ReplicaClient, cache: PageCache, fetcher: Fetcher, counters: ReadCounters, options: ReplicaReaderOptions) {
     super();
@@ -113,8 +116,14 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
     const cache = new PageCache(options.cacheSizeBytes ?? DEFAULT_CACHE_SIZE_BYTES, options.pageSize ?? 4096);
     const fetcher = new Fetcher(client, cache, counters, options);
     const reader = new ReplicaReader(client, cache, fetcher, counters, options);
-    const version = await reader.versionAt(undefined);
-    if (options.pageSize !== undefined && options.pageSize !== version.pageSize) {
+    let version: PageIndex;
+    try {
+      version = await reader.versionAt(undefined);
+    } catch (err) {
+      if (options.allowEmpty !== true || !isLtxvfsError(err, 'LTXVFS_ERR_EMPTY_REPLICA')) throw err;
+      version = PageIndex.empty(options.pageSize ?? 0);
+    }
+    if (options.pageSize !== undefined && version.txid > 0 && options.pageSize !== version.pageSize) {
       throw new LtxvfsError('LTXVFS_ERR_PAGE_SIZE',
         `${client.url}: replica page size ${version.pageSize} does not match the expected ${options.pageSize}`, { key: client.url });
     }
@@ -268,6 +277,15 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
     if (changed) this.emit('version', version);
   }
 
+  /**
+   * Make a version this process wrote current (lib/writer.ts): `file` is the LTX file it
+   * uploaded, `pages` its decompressed pages in index order (cached: they need no read).
+   */
+  adopt(version: PageIndex, file: LtxFile, pages: readonly Uint8Array[]): void {
+    for (let n = 0; n < pages.length; n++) this.#cache.set({ file, entry: n }, pages[n]);
+    this.advance(version);
+  }
+
   /** Storage, cache and poll counters, and the newest version's position. */
   stats(): ReplicaStats {
     const c = this.#cache.stats();
@@ -287,11 +305,17 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
     };
   }
 
+  /** Run `fn` when the reader closes, before its storage client does (e.g. to release a lease). */
+  beforeClose(fn: () => Promise<void>): void {
+    this.#beforeClose.push(fn);
+  }
+
   /** Stop polling, drop the cache and release the storage client (idempotent). */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#poller.stop();
+    for (const fn of this.#beforeClose) await fn().catch(() => undefined);
     this.#cache.clear();
     await this.client.close();
   }

@@ -30,6 +30,11 @@ export interface AsyncifyDatabaseOptions<S extends DatabaseStats> {
   vfsName?: string;
   /** Answers `PRAGMA`s on the database (see {@link PragmaHandler}). */
   pragmaHandler?: PragmaHandler;
+  /**
+   * Open read-write: writes go to the source's sink (a `WritablePageSource`), and fail
+   * with SQLITE_READONLY where it refuses them. Default false (read-only).
+   */
+  writable?: boolean;
   /** SQL functions to register on the connection (e.g. the Litestream surface, lib/sql-surface.ts). */
   functions?: readonly SqlFunctionSpec[];
   /** Prepared statements kept (default 64). */
@@ -61,7 +66,8 @@ export async function openAsyncifyDatabase<S extends DatabaseStats>(
   vfs.addDatabase(name, source);
   let db: number;
   try {
-    db = await sqlite3.open_v2(name, SQLite.SQLITE_OPEN_READONLY | SQLITE_OPEN_EXRESCODE, vfs.name);
+    const access = options.writable === true ? SQLite.SQLITE_OPEN_READWRITE | SQLite.SQLITE_OPEN_CREATE : SQLite.SQLITE_OPEN_READONLY;
+    db = await sqlite3.open_v2(name, access | SQLITE_OPEN_EXRESCODE, vfs.name);
   } catch (err) {
     const sqliteErr = err as InstanceType<typeof SQLite.SQLiteError>;
     throw new LtxvfsError('LTXVFS_ERR_SQLITE', `${label}: open database: ${sqliteErr.message}`, {

@@ -87,7 +87,8 @@
 import { FacadeVFS as UntypedFacadeVFS } from '@journeyapps/wa-sqlite/src/FacadeVFS.js';
 import * as VFS from '@journeyapps/wa-sqlite/src/sqlite-constants.js';
 import { LtxvfsError } from '../ltx/errors.js';
-import type { PageSource, PageVersion } from '../lib/page-source.js';
+import type { PageSink, PageSource, PageVersion, WritablePageSource } from '../lib/page-source.js';
+import { WriteBuffer } from './write-buffer.js';
 import { sqliteCodeForError } from './error-codes.js';
 import { MemoryFile } from './memory-file.js';
 import { DB_HEADER_SIZE, patchPage1 } from './page1.js';
@@ -111,9 +112,9 @@ export interface FacadeVFSInstance extends SQLiteVFS {
   jRead(pFile: number, pData: Uint8Array, iOffset: number): number | Thenable<number>;
   jWrite(pFile: number, pData: Uint8Array, iOffset: number): number;
   jTruncate(pFile: number, size: number): number;
-  jSync(pFile: number, flags: number): number;
+  jSync(pFile: number, flags: number): number | Thenable<number> | Promise<number>;
   jFileSize(pFile: number, pSize: DataView): number;
-  jLock(pFile: number, lockType: number): number;
+  jLock(pFile: number, lockType: number): number | Thenable<number> | Promise<number>;
   jUnlock(pFile: number, lockType: number): number;
   jCheckReservedLock(pFile: number, pResOut: DataView): number;
   jFileControl(pFile: number, op: number, pArg: DataView): number | Thenable<number> | Promise<number>;
@@ -189,6 +190,11 @@ const MEMORY_FILE_IOCAP =
   VFS.SQLITE_IOCAP_UNDELETABLE_WHEN_OPEN;
 
 const SQLITE_FCNTL_PRAGMA = 14;
+const SQLITE_FCNTL_BEGIN_ATOMIC_WRITE = 31;
+const SQLITE_FCNTL_COMMIT_ATOMIC_WRITE = 32;
+const SQLITE_FCNTL_ROLLBACK_ATOMIC_WRITE = 33;
+/** `SQLITE_IOCAP_BATCH_ATOMIC`: SQLite may write a transaction's pages as one batch (no journal on disk). */
+const SQLITE_IOCAP_BATCH_ATOMIC = 0x4000;
 
 /** An open replica database. */
 interface DatabaseFile {
@@ -196,8 +202,16 @@ interface DatabaseFile {
   /** The name it was added under. */
   readonly name: string;
   readonly source: PageSource;
+  /** Where commits go when the database was opened read-write on a writable source. */
+  readonly sink: PageSink | undefined;
   /** The version pinned from `xLock(SHARED)` to `xUnlock(NONE)`; guarded by the lock calls. */
   version: PageVersion | undefined;
+  /** True from `xLock(RESERVED)`, once the sink allowed writing, to the unlock below it. */
+  reserved: boolean;
+  /** Pages written since the transaction's last commit point. */
+  buffer: WriteBuffer | undefined;
+  /** Between `SQLITE_FCNTL_BEGIN_ATOMIC_WRITE` and its commit or rollback. */
+  batch: boolean;
 }
 
 /** An open in-memory file. */
@@ -283,7 +297,7 @@ export class LtxAsyncVFS extends FacadeVFS {
    * with a synchronous thenable when they need not, which costs no stack unwind.
    */
   override hasAsyncMethod(methodName: string): boolean {
-    return methodName === 'xRead' || methodName === 'xFileControl';
+    return methodName === 'xRead' || methodName === 'xFileControl' || methodName === 'xLock' || methodName === 'xSync';
   }
 
   override jOpen(filename: string | null, pFile: number, flags: number, pOutFlags: DataView): number {
@@ -297,8 +311,10 @@ export class LtxAsyncVFS extends FacadeVFS {
             VFS.SQLITE_CANTOPEN,
           );
         }
-        this.#files.set(pFile, { kind: 'database', name, source, version: undefined });
-        pOutFlags.setInt32(0, (flags & ~(VFS.SQLITE_OPEN_READWRITE | VFS.SQLITE_OPEN_CREATE)) | VFS.SQLITE_OPEN_READONLY, true);
+        const sink = flags & VFS.SQLITE_OPEN_READWRITE ? (source as Partial<WritablePageSource>).sink : undefined;
+        this.#files.set(pFile, { kind: 'database', name, source, sink, version: undefined, reserved: false, buffer: undefined, batch: false });
+        const access = sink === undefined ? VFS.SQLITE_OPEN_READONLY : VFS.SQLITE_OPEN_READWRITE;
+        pOutFlags.setInt32(0, (flags & ~(VFS.SQLITE_OPEN_READWRITE | VFS.SQLITE_OPEN_READONLY | VFS.SQLITE_OPEN_CREATE)) | access, true);
         return VFS.SQLITE_OK;
       }
       if (flags & MEMORY_FILE_FLAGS && !(flags & VFS.SQLITE_OPEN_WAL)) {
@@ -334,10 +350,13 @@ export class LtxAsyncVFS extends FacadeVFS {
       // SQLite closes a file whose xOpen failed, too: nothing to do then.
       if (file === undefined) return VFS.SQLITE_OK;
       this.#files.delete(pFile);
-      if (file.kind === 'database' && file.version !== undefined) {
-        const version = file.version;
-        file.version = undefined;
-        file.source.release(version);
+      if (file.kind === 'database') {
+        this.#endWrite(file);
+        if (file.version !== undefined) {
+          const version = file.version;
+          file.version = undefined;
+          file.source.release(version);
+        }
       }
       return VFS.SQLITE_OK;
     }, VFS.SQLITE_IOERR_CLOSE);
@@ -368,7 +387,11 @@ export class LtxAsyncVFS extends FacadeVFS {
   override jWrite(pFile: number, pData: Uint8Array, iOffset: number): number {
     return this.#guard(() => {
       const file = this.#file(pFile);
-      if (file.kind === 'database') return this.#readOnly(file, 'write');
+      if (file.kind === 'database') {
+        if (!file.reserved) return this.#readOnly(file, 'write');
+        this.#bufferOf(file).write(pData.subarray(0, pData.length), iOffset);
+        return VFS.SQLITE_OK;
+      }
       file.file.write(pData.subarray(0, pData.length), iOffset);
       return VFS.SQLITE_OK;
     }, VFS.SQLITE_IOERR_WRITE);
@@ -377,14 +400,25 @@ export class LtxAsyncVFS extends FacadeVFS {
   override jTruncate(pFile: number, size: number): number {
     return this.#guard(() => {
       const file = this.#file(pFile);
-      if (file.kind === 'database') return this.#readOnly(file, 'truncate');
+      if (file.kind === 'database') {
+        if (!file.reserved) return this.#readOnly(file, 'truncate');
+        this.#bufferOf(file).truncate(size);
+        return VFS.SQLITE_OK;
+      }
       file.file.truncate(size);
       return VFS.SQLITE_OK;
     }, VFS.SQLITE_IOERR_TRUNCATE);
   }
 
-  override jSync(_pFile: number, _flags: number): number {
-    return VFS.SQLITE_OK;
+  /**
+   * The commit point of a transaction SQLite writes without a batch (a new database's
+   * first transaction, or a journal that spilled): the database file is synced after its
+   * pages were written and before the journal is finalized.
+   */
+  override jSync(pFile: number, _flags: number): Thenable<number> | Promise<number> {
+    const file = this.#files.get(pFile);
+    if (file?.kind === 'database' && file.buffer !== undefined && !file.batch) return this.#commit(file);
+    return completedWith(VFS.SQLITE_OK);
   }
 
   override jFileSize(pFile: number, pSize: DataView): number {
@@ -394,26 +428,47 @@ export class LtxAsyncVFS extends FacadeVFS {
       if (file.kind === 'memory') {
         size = file.file.size;
       } else {
-        size = this.#withVersion(file, (version) => version.commit * version.pageSize);
+        size = file.buffer !== undefined
+          ? file.buffer.commit * file.buffer.pageSize
+          : this.#withVersion(file, (version) => version.commit * version.pageSize);
       }
       pSize.setBigInt64(0, BigInt(size), true);
       return VFS.SQLITE_OK;
     }, VFS.SQLITE_IOERR_FSTAT);
   }
 
-  override jLock(pFile: number, lockType: number): number {
-    return this.#guard(() => {
+  /**
+   * SHARED pins a version; RESERVED asks the sink whether this connection may write
+   * (the lease, possibly taken now: the one lock call that can wait).
+   */
+  override jLock(pFile: number, lockType: number): Thenable<number> | Promise<number> {
+    let code: number | Promise<number>;
+    try {
       const file = this.#file(pFile);
-      if (file.kind === 'database' && lockType >= VFS.SQLITE_LOCK_SHARED && file.version === undefined) {
-        file.version = file.source.acquire();
+      code = VFS.SQLITE_OK;
+      if (file.kind === 'database') {
+        if (lockType >= VFS.SQLITE_LOCK_SHARED && file.version === undefined) file.version = file.source.acquire();
+        if (lockType >= VFS.SQLITE_LOCK_RESERVED && !file.reserved && file.sink !== undefined) code = this.#reserve(file, file.sink);
       }
+    } catch (err) {
+      code = this.#fail(err, VFS.SQLITE_IOERR_LOCK);
+    }
+    return typeof code === 'number' ? completedWith(code) : code;
+  }
+
+  #reserve(file: DatabaseFile, sink: PageSink): number | Promise<number> {
+    const done = (): number => {
+      file.reserved = true;
       return VFS.SQLITE_OK;
-    }, VFS.SQLITE_IOERR_LOCK);
+    };
+    const reserved = sink.reserve();
+    return reserved instanceof Promise ? reserved.then(done, (err: unknown) => this.#fail(err, VFS.SQLITE_IOERR_LOCK)) : done();
   }
 
   override jUnlock(pFile: number, lockType: number): number {
     return this.#guard(() => {
       const file = this.#file(pFile);
+      if (file.kind === 'database' && lockType <= VFS.SQLITE_LOCK_SHARED) this.#endWrite(file);
       if (file.kind === 'database' && lockType === VFS.SQLITE_LOCK_NONE && file.version !== undefined) {
         const version = file.version;
         file.version = undefined;
@@ -432,9 +487,23 @@ export class LtxAsyncVFS extends FacadeVFS {
     let code: number | Promise<number>;
     try {
       const file = this.#file(pFile);
-      code = op === SQLITE_FCNTL_PRAGMA && file.kind === 'database' && this.#pragmaHandler !== undefined
-        ? this.#pragma(file, this.#pragmaHandler, pArg.byteOffset - this.#module.HEAPU8.byteOffset)
-        : VFS.SQLITE_NOTFOUND;
+      if (file.kind !== 'database') {
+        code = VFS.SQLITE_NOTFOUND;
+      } else if (op === SQLITE_FCNTL_PRAGMA && this.#pragmaHandler !== undefined) {
+        code = this.#pragma(file, this.#pragmaHandler, pArg.byteOffset - this.#module.HEAPU8.byteOffset);
+      } else if (op === SQLITE_FCNTL_BEGIN_ATOMIC_WRITE) {
+        file.batch = true;
+        code = VFS.SQLITE_OK;
+      } else if (op === SQLITE_FCNTL_COMMIT_ATOMIC_WRITE) {
+        file.batch = false;
+        code = file.buffer === undefined ? VFS.SQLITE_OK : this.#commit(file);
+      } else if (op === SQLITE_FCNTL_ROLLBACK_ATOMIC_WRITE) {
+        file.batch = false;
+        file.buffer = undefined;
+        code = VFS.SQLITE_OK;
+      } else {
+        code = VFS.SQLITE_NOTFOUND;
+      }
     } catch (err) {
       code = this.#fail(err, VFS.SQLITE_ERROR);
     }
@@ -446,12 +515,25 @@ export class LtxAsyncVFS extends FacadeVFS {
   }
 
   override jDeviceCharacteristics(pFile: number): number {
-    // A replica database promises nothing: reads only, and never IMMUTABLE (see the top).
-    return this.#files.get(pFile)?.kind === 'memory' ? MEMORY_FILE_IOCAP : 0;
+    // A replica database is never IMMUTABLE (see the top); a writable one takes a
+    // transaction's pages as one batch, which is how a commit becomes one LTX file.
+    const file = this.#files.get(pFile);
+    if (file?.kind === 'memory') return MEMORY_FILE_IOCAP;
+    return file?.sink !== undefined ? SQLITE_IOCAP_BATCH_ATOMIC : 0;
   }
 
   /** Read from a replica database: synchronously when every page is cached. */
   #readDatabase(file: DatabaseFile, pData: Uint8Array, iOffset: number): number | Promise<number> {
+    const buffer = file.buffer;
+    if (buffer !== undefined) {
+      // Inside a write transaction: its own pages first (SQLite re-reads a page it spilled).
+      const pgno = Math.floor(iOffset / buffer.pageSize) + 1;
+      const own = buffer.page(pgno);
+      if (own !== undefined && iOffset + pData.length <= pgno * buffer.pageSize) {
+        pData.set(own.subarray(iOffset - (pgno - 1) * buffer.pageSize, iOffset - (pgno - 1) * buffer.pageSize + pData.length));
+        return VFS.SQLITE_OK;
+      }
+    }
     const pinned = file.version;
     const version = pinned ?? file.source.acquire();
     let result: number | Promise<number>;
@@ -541,6 +623,46 @@ export class LtxAsyncVFS extends FacadeVFS {
     module.HEAPU8.set(utf8, ptr);
     module.HEAPU8[ptr + utf8.length] = 0;
     new DataView(module.HEAPU8.buffer).setUint32(pArg, ptr, true);
+  }
+
+  /** The write buffer of the transaction in progress (created at its first write). */
+  #bufferOf(file: DatabaseFile): WriteBuffer {
+    if (file.buffer === undefined) {
+      const base = file.version!;
+      file.buffer = new WriteBuffer(base.pageSize, base.commit);
+    }
+    return file.buffer;
+  }
+
+  /**
+   * Ship the buffered transaction through the sink. Success moves the file to the new
+   * version; failure drops the buffer (nothing of the transaction stays) and answers the
+   * error's code: SQLITE_BUSY for a conflict or a lost lease (SQLite then rolls back),
+   * an I/O code otherwise (for a batch, SQLite retries once through a journal).
+   */
+  #commit(file: DatabaseFile): Promise<number> {
+    const buffer = file.buffer!;
+    file.buffer = undefined;
+    const base = file.version!;
+    return file.sink!.commit(base, buffer.pages, buffer.commit, buffer.pageSize).then(
+      (version) => {
+        // The sink returns the new version pinned for this file.
+        file.version = version;
+        file.source.release(base);
+        return VFS.SQLITE_OK;
+      },
+      (err: unknown) => this.#fail(err, VFS.SQLITE_IOERR_WRITE),
+    );
+  }
+
+  /** The transaction is over (SQLite dropped to SHARED or less): end the reservation, drop unshipped pages. */
+  #endWrite(file: DatabaseFile): void {
+    file.buffer = undefined;
+    file.batch = false;
+    if (file.reserved) {
+      file.reserved = false;
+      file.sink?.unreserve();
+    }
   }
 
   #readOnly(file: DatabaseFile, what: string): number {

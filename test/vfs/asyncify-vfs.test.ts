@@ -437,8 +437,8 @@ t.test('VFS methods called directly', async (t) => {
 
   t.test('xLock pins one version until xUnlock(NONE)', async (t) => {
     source.resetCounters();
-    t.equal(vfs.jLock(db, SQLite.SQLITE_LOCK_SHARED), SQLite.SQLITE_OK);
-    t.equal(vfs.jLock(db, SQLite.SQLITE_LOCK_RESERVED), SQLite.SQLITE_OK);
+    t.equal(syncCode(vfs.jLock(db, SQLite.SQLITE_LOCK_SHARED)), SQLite.SQLITE_OK);
+    t.equal(syncCode(vfs.jLock(db, SQLite.SQLITE_LOCK_RESERVED)), SQLite.SQLITE_OK);
     t.equal(source.acquireCalls, 1, 'acquired once');
     const pinned = source.current;
     source.setBytes(numbersDb(3), 0x1_0000_000a);
@@ -529,7 +529,7 @@ t.test('VFS methods called directly', async (t) => {
     };
     vfs.addDatabase('broken.db', broken);
     t.equal(vfs.jOpen('broken.db', 61, SQLite.SQLITE_OPEN_MAIN_DB, out), SQLite.SQLITE_OK);
-    t.equal(vfs.jLock(61, SQLite.SQLITE_LOCK_SHARED), SQLite.SQLITE_IOERR_LOCK);
+    t.equal(syncCode(vfs.jLock(61, SQLite.SQLITE_LOCK_SHARED)), SQLite.SQLITE_IOERR_LOCK);
     t.equal(await vfs.jRead(61, new Uint8Array(100), 0), SQLite.SQLITE_IOERR_READ);
     t.equal(vfs.jFileSize(61, new DataView(new ArrayBuffer(8))), SQLite.SQLITE_IOERR_FSTAT);
     t.match(vfs.takeLastError(), { code: 'LTXVFS_ERR_STORAGE' });
@@ -541,7 +541,7 @@ t.test('VFS methods called directly', async (t) => {
     t.match(vfs.takeLastError(), { code: 'LTXVFS_ERR_READONLY', key: NAME, message: /cannot write replica database "test.db"/ });
     t.equal(vfs.jTruncate(db, 0), SQLite.SQLITE_READONLY);
     t.match(vfs.takeLastError(), { message: /cannot truncate/ });
-    t.equal(vfs.jSync(db, 0), SQLite.SQLITE_OK);
+    t.equal(syncCode(vfs.jSync(db, 0)), SQLite.SQLITE_OK);
 
     t.equal(vfs.jWrite(temp, new Uint8Array([1, 2, 3]), 4096), SQLite.SQLITE_OK);
     const size = new DataView(new ArrayBuffer(8));
@@ -553,8 +553,8 @@ t.test('VFS methods called directly', async (t) => {
     t.equal(vfs.jTruncate(temp, 10), SQLite.SQLITE_OK);
     vfs.jFileSize(temp, size);
     t.equal(size.getBigInt64(0, true), 10n);
-    t.equal(vfs.jSync(temp, 0), SQLite.SQLITE_OK);
-    t.equal(vfs.jLock(temp, SQLite.SQLITE_LOCK_EXCLUSIVE), SQLite.SQLITE_OK);
+    t.equal(syncCode(vfs.jSync(temp, 0)), SQLite.SQLITE_OK);
+    t.equal(syncCode(vfs.jLock(temp, SQLite.SQLITE_LOCK_EXCLUSIVE)), SQLite.SQLITE_OK);
     t.equal(vfs.jUnlock(temp, SQLite.SQLITE_LOCK_NONE), SQLite.SQLITE_OK);
   });
 
