@@ -25,6 +25,9 @@ export interface TimeTravelTarget {
 export class ConnectionView implements PageSource {
   readonly reader: ReplicaReader;
   #target: TimeTravelTarget | undefined;
+  /** The version this connection's open read transaction pinned (the last acquired), and the pin count. */
+  #pinned: PageIndex | undefined;
+  #pins = 0;
 
   constructor(reader: ReplicaReader) {
     this.reader = reader;
@@ -40,14 +43,27 @@ export class ConnectionView implements PageSource {
     return this.#target?.version ?? this.reader.current;
   }
 
+  /**
+   * The version this connection sees now: the one its open read transaction pinned, else
+   * {@link version}. `litestream_txid` and `litestream_time` report this one, so inside
+   * `BEGIN … COMMIT` they stay with the rows the transaction sees.
+   */
+  get visible(): PageIndex {
+    return this.#pinned ?? this.version;
+  }
+
   /** See {@link PageSource.acquire}: the target's version, else the reader's newest. */
   acquire(): PageVersion {
-    return this.#target === undefined ? this.reader.acquire() : this.reader.pin(this.#target.version);
+    const version = this.#target === undefined ? this.reader.acquire() : this.reader.pin(this.#target.version);
+    this.#pinned = version as PageIndex;
+    this.#pins++;
+    return version;
   }
 
   /** See {@link PageSource.release}. */
   release(version: PageVersion): void {
     this.reader.release(version);
+    if (--this.#pins === 0) this.#pinned = undefined;
   }
 
   /** See {@link PageSource.readPage}. */

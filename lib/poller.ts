@@ -13,7 +13,7 @@
  * `LTXVFS_ERR_STALE` (and emits `stale`): never served quietly as current.
  */
 import { channel } from 'node:diagnostics_channel';
-import { LtxvfsError } from '../ltx/errors.js';
+import { isLtxvfsError, LtxvfsError } from '../ltx/errors.js';
 import { formatTXID } from '../ltx/filename.js';
 import type { LtxFileInfo } from './storage/types.js';
 import type { ReplicaReader } from './replica-reader.js';
@@ -75,8 +75,8 @@ export class Poller {
   #failures = 0;
   #lastOk: number;
   #lastError: unknown;
-  /** Since when the replica has had files beyond the applied TXID that could not be applied. */
-  #behindSince: number | undefined;
+  /** Since when the replica has had files beyond the applied TXID that no plan reaches, and why. */
+  #behind: { since: number; error: LtxvfsError } | undefined;
   #staleReported = false;
 
   constructor(reader: ReplicaReader, options: PollerOptions = {}) {
@@ -126,10 +126,16 @@ export class Poller {
         reader.cacheCurrentPages(version, loaded);
         applied = chain.length;
       }
+      let gap: LtxvfsError | undefined;
       if (beyond) {
         // Files after a hole: the ones in between were compacted away before this poll saw them.
-        const fresh = await reader.versionAt(undefined);
-        if (fresh.txid > version.txid) {
+        // A hole no plan bridges keeps what the chain applied: the reader is behind, not failing.
+        const fresh = await reader.versionAt(undefined).catch((err: unknown) => {
+          if (!isLtxvfsError(err, 'LTXVFS_ERR_TXID_GAP')) throw err;
+          gap = err;
+          return undefined;
+        });
+        if (fresh !== undefined && fresh.txid > version.txid) {
           version = fresh;
           rebuilt = true;
           applied = fresh.files.length;
@@ -138,13 +144,15 @@ export class Poller {
       reader.advance(version);
       this.#lastOk = this.#now();
       this.#lastError = undefined;
-      this.#behindSince = beyond && !rebuilt ? (this.#behindSince ?? this.#now()) : undefined;
+      this.#behind = gap === undefined ? undefined : { since: this.#behind?.since ?? this.#now(), error: gap };
     } catch (err) {
       this.#failures++;
       this.#lastError = err;
       reader.emit('poll-error', err);
     }
-    if (this.#stalenessError() === undefined) this.#staleReported = false;
+    const stale = this.#stalenessError();
+    if (stale === undefined) this.#staleReported = false;
+    else this.#reportStale(stale);
     if (pollChannel.hasSubscribers) {
       pollChannel.publish({ url: reader.client.url, txid: reader.current.txid, applied, rebuilt, error: this.#lastError } satisfies PollMessage);
     }
@@ -162,10 +170,11 @@ export class Poller {
         `${url}: replica not polled successfully for ${now - this.#lastOk} ms (bound ${this.#boundMs} ms); still at TXID ${txid}${why}`,
         { key: url, cause: this.#lastError });
     }
-    if (this.#behindSince !== undefined && now - this.#behindSince > this.#boundMs) {
+    const behind = this.#behind;
+    if (behind !== undefined && now - behind.since > this.#boundMs) {
       return new LtxvfsError('LTXVFS_ERR_STALE',
-        `${url}: replica has LTX files beyond TXID ${txid} that could not be applied for ${now - this.#behindSince} ms (bound ${this.#boundMs} ms)`,
-        { key: url });
+        `${url}: replica has LTX files beyond TXID ${txid} that could not be applied for ${now - behind.since} ms (bound ${this.#boundMs} ms): ${behind.error.message}`,
+        { key: url, cause: behind.error });
     }
     return undefined;
   }
@@ -177,11 +186,15 @@ export class Poller {
   checkFresh(): void {
     const err = this.#stalenessError();
     if (err === undefined) return;
-    if (!this.#staleReported) {
-      this.#staleReported = true;
-      this.#reader.emit('stale', err);
-    }
+    this.#reportStale(err);
     throw err;
+  }
+
+  /** Emit `stale` once per stale period (from a poll, or a read transaction, whichever sees it first). */
+  #reportStale(err: LtxvfsError): void {
+    if (this.#staleReported) return;
+    this.#staleReported = true;
+    this.#reader.emit('stale', err);
   }
 
   /** Counters and lag. */

@@ -31,16 +31,17 @@ export async function acquireReader(url: string | undefined, options: ReplicaRea
   if (options.shared === false) return leaseOf(await openOwned(client, options), async (r) => r.close());
   const key = client.url;
   let entry = readers.get(key);
+  const joined = entry !== undefined;
   if (entry === undefined) {
     entry = { reader: openOwned(client, options), refs: 0 };
     readers.set(key, entry);
     const e = entry;
     e.reader.catch(() => { if (readers.get(key) === e) readers.delete(key); });
-  } else {
-    await client.close();
   }
+  // Counted before any await: a release meanwhile must not close the reader this joins.
   entry.refs++;
   const e = entry;
+  if (joined) await client.close();
   let reader: ReplicaReader;
   try {
     reader = await e.reader;

@@ -6,9 +6,10 @@
  * Engine-neutral: each engine adapter registers these on its connections.
  *
  * Differences, deliberate: errors keep their message (the Litestream VFS reduces PRAGMA
- * errors to "SQL logic error"), and without a time-travel target `litestream_time`
+ * errors to "SQL logic error"); without a time-travel target `litestream_time`
  * is the timestamp of the newest applied file, moving with polling (Litestream's stays
- * at its last index build).
+ * at its last index build); inside a read transaction `litestream_txid`/`litestream_time`
+ * report the version the transaction pinned (Litestream's run ahead with polling, §4.6).
  */
 import { LtxvfsError } from '../ltx/errors.js';
 import { formatTXID } from '../ltx/filename.js';
@@ -32,9 +33,9 @@ export interface SqlFunctionSpec {
   callAsync?: (args: SqlArg[]) => Promise<SqlArg>;
 }
 
-/** `litestream_txid`: the TXID the view shows, 16 hex digits. */
+/** `litestream_txid`: the TXID the connection sees (its open transaction's), 16 hex digits. */
 function txid(view: ConnectionView): string {
-  return formatTXID(view.version.txid);
+  return formatTXID(view.visible.txid);
 }
 
 /** `litestream_lag`: whole seconds since the last successful poll; -1 before the first (as Litestream). */
@@ -47,7 +48,7 @@ function lag(view: ConnectionView): number {
 function time(view: ConnectionView): string {
   const target = view.target;
   if (target?.time !== undefined) return formatTime(target.time);
-  const ts = view.version.timestamp;
+  const ts = view.visible.timestamp;
   return ts > 0 ? formatTime(ts) : 'latest';
 }
 
@@ -83,7 +84,9 @@ export function litestreamFunctions(view: ConnectionView): SqlFunctionSpec[] {
       nArgs: 1,
       directOnly: true,
       callAsync: async ([value]) => {
-        await view.setTime(value === null ? '' : String(value));
+        // Litestream's message for NULL; '' is an invalid timestamp there too.
+        if (value === null) throw new LtxvfsError('LTXVFS_ERR_USAGE', 'timestamp required');
+        await view.setTime(String(value));
         return null;
       },
     },
