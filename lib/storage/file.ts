@@ -95,6 +95,16 @@ export class FileReplicaClient implements ReplicaClient {
   }
 
   /**
+   * The key of a replica-level object such as the lease's `lock.json` (FORMATS.md §5.2):
+   * `name` itself, a path relative to the root.
+   * @throws LtxvfsError `LTXVFS_ERR_BAD_KEY` for an empty name, one with NUL, or one that leaves the root.
+   */
+  objectKey(name: string): string {
+    this.resolveKey(name);
+    return name;
+  }
+
+  /**
    * The LTX files of `ltx/<level>/`, sorted by (minTXID, maxTXID), `size` and `createdAt`
    * (mtime, ms, see {@link mtimeToMs}) from `stat`. Names that are not LTX file names
    * (temporary files, `lock.json`, …) and entries that are not regular files are ignored;

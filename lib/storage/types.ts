@@ -41,6 +41,13 @@ export interface ReplicaClient {
   /** The key of an LTX file: `ltx/<level>/<min>-<max>.ltx` for file://, `<path>/<%04x level>/<min>-<max>.ltx` for s3:// (FORMATS.md §4.1). */
   ltxKey(level: number, minTXID: number, maxTXID: number): string;
   /**
+   * The key of a replica-level object that is not an LTX file, such as the lease's
+   * `lock.json` (FORMATS.md §5.2): `<name>` under the root for file://, `<path>/<name>`
+   * (`<name>` at the bucket root) for s3:// (litestream s3/leaser.go `lockKey`).
+   * @throws LtxvfsError `LTXVFS_ERR_BAD_KEY` for a name the backend cannot hold.
+   */
+  objectKey(name: string): string;
+  /**
    * The LTX files of one level, sorted by (minTXID, maxTXID); names that are not LTX
    * file names are ignored; a level that does not exist gives `[]`.
    * `seekTXID`: only files with `minTXID >= seekTXID`. `useMetadata`: `createdAt` must be the

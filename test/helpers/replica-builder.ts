@@ -459,6 +459,10 @@ export class CountingClient implements ReplicaClient {
     return this.inner.ltxKey(level, minTXID, maxTXID);
   }
 
+  objectKey(name: string): string {
+    return this.inner.objectKey(name);
+  }
+
   listLtxFiles(level: number, options?: { seekTXID?: number }): Promise<LtxFileInfo[]> {
     this.lists++;
     return this.inner.listLtxFiles(level, options);

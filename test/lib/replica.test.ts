@@ -30,6 +30,7 @@ function fakeClient(files: LtxFileInfo[]): ReplicaClient & { listed: number[] } 
     url: 'mem://test',
     listed,
     ltxKey: (level, min, max) => `ltx/${level}/${formatLtxFilename(min, max)}`,
+    objectKey: (name) => name,
     listLtxFiles: async (level) => {
       listed.push(level);
       return files.filter((x) => x.level === level);
