@@ -6,19 +6,25 @@
  * (`PRAGMA litestream_*`, `litestream_*()` functions).
  */
 import type { ReplicaReaderOptions, ReplicaStats } from './replica-reader.js';
+import type { S3ReplicaOptions } from './storage/s3.js';
 import { acquireReader } from './registry.js';
 import { ConnectionView } from './connection-view.js';
 import { litestreamFunctions, litestreamPragma } from './sql-surface.js';
+import { writerFor, type WriterOptions } from './writer.js';
+import { ConnectionSink, leasePragma } from './write-sink.js';
+import type { WritablePageSource } from './page-source.js';
 import { openAsyncifyDatabase } from '../vfs/asyncify-database.js';
 import type { Database } from './database.js';
 import { warmInteriorPages, type WarmupResult } from './warmup.js';
 
 /** Options of {@link openDatabase}. */
-export interface OpenOptions extends ReplicaReaderOptions {
+export interface OpenOptions extends ReplicaReaderOptions, WriterOptions {
   /** Bytes of decompressed pages kept in memory (alias of `cacheSizeBytes`). Default 64 MiB. */
   cacheSize?: number;
-  /** Environment to read `LITESTREAM_REPLICA_URL` from. Default `process.env`. */
+  /** Environment to read `LITESTREAM_REPLICA_URL` and the S3 settings (FORMATS.md §6) from. Default `process.env`. */
   env?: NodeJS.ProcessEnv;
+  /** Options of the s3:// client (timeouts, retry budget; docs/s3.md). */
+  s3?: Omit<S3ReplicaOptions, 'env'>;
   /** Share the replica's reader (cache, fetcher, poller) with other connections in this process. Default true. */
   shared?: boolean;
   /** Open at a past state: a TXID (decimal or 16 hex digits) or a time (FORMATS.md §6.2). */
@@ -30,6 +36,14 @@ export interface OpenOptions extends ReplicaReaderOptions {
    * on a local directory. {@link warmupOf} gives its result.
    */
   warmInterior?: boolean;
+  /**
+   * Open read-only: no writes, no lease. Default false: connections may write once they
+   * hold the replica's lease (`PRAGMA litevfs_acquire_lease`, or `autoLease`). A time-travel
+   * open (`at`) is always read-only.
+   */
+  readOnly?: boolean;
+  /** Create the replica (directory) if it does not exist, and open an empty replica as a new database. Default false. */
+  create?: boolean;
 }
 
 const warmups = new WeakMap<object, Promise<WarmupResult>>();
@@ -55,16 +69,32 @@ export interface DatabaseReplicaStats extends ReplicaStats {
  *   `LTXVFS_ERR_CHECKSUM`, `LTXVFS_ERR_STORAGE`, `LTXVFS_ERR_USAGE` (bad `at`).
  */
 export async function openDatabase(url?: string, options: OpenOptions = {}): Promise<Database<DatabaseReplicaStats>> {
-  const lease = await acquireReader(url, { ...options, cacheSizeBytes: options.cacheSizeBytes ?? options.cacheSize });
+  const writable = options.readOnly !== true && options.at === undefined;
+  const lease = await acquireReader(url, {
+    ...options,
+    cacheSizeBytes: options.cacheSizeBytes ?? options.cacheSize,
+    allowEmpty: (writable && options.create === true) || options.allowEmpty,
+  });
   const { reader } = lease;
   const view = new ConnectionView(reader);
+  const writer = writable ? writerFor(reader, options) : undefined;
+  const sink = writer === undefined ? undefined : new ConnectionSink(view, writer);
+  const source: WritablePageSource = {
+    sink,
+    acquire: () => view.acquire(),
+    release: (v) => view.release(v),
+    readPage: (v, pgno) => view.readPage(v, pgno),
+  };
+  const litestream = litestreamPragma(view);
+  const leases = writer === undefined ? undefined : leasePragma(writer);
   try {
     if (options.at !== undefined) await view.setAt(options.at);
-    const db = await openAsyncifyDatabase(view, {
+    const db = await openAsyncifyDatabase(source, {
+      writable,
       label: reader.client.url,
       statsProvider: () => ({ ...reader.stats(), txid: view.version.txid, timeTravel: view.target !== undefined }),
       onClose: () => lease.release(),
-      pragmaHandler: litestreamPragma(view),
+      pragmaHandler: (name, value) => leases?.(name) ?? litestream(name, value),
       functions: litestreamFunctions(view),
     });
     if (options.warmInterior === true) {

@@ -5,6 +5,7 @@
  * all later sharers; pass `shared: false` to `openDatabase` for a private reader.
  */
 import { openReplicaClient } from './storage/url.js';
+import type { S3ReplicaOptions } from './storage/s3.js';
 import { ReplicaReader, type ReplicaReaderOptions } from './replica-reader.js';
 
 interface Entry {
@@ -26,8 +27,11 @@ export interface ReaderLease {
  * @param url as {@link openReplicaClient} takes it; the key is the client's normalized URL.
  * @throws as {@link openReplicaClient} and {@link ReplicaReader.open}; a failed open is not kept.
  */
-export async function acquireReader(url: string | undefined, options: ReplicaReaderOptions & { env?: NodeJS.ProcessEnv; shared?: boolean } = {}): Promise<ReaderLease> {
-  const client = await openReplicaClient(url, { env: options.env });
+export async function acquireReader(
+  url: string | undefined,
+  options: ReplicaReaderOptions & { env?: NodeJS.ProcessEnv; shared?: boolean; create?: boolean; s3?: Omit<S3ReplicaOptions, 'env'> } = {},
+): Promise<ReaderLease> {
+  const client = await openReplicaClient(url, { env: options.env, s3: options.s3, create: options.create });
   if (options.shared === false) return leaseOf(await openOwned(client, options), async (r) => r.close());
   const key = client.url;
   let entry = readers.get(key);

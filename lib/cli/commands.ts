@@ -181,6 +181,32 @@ export const commands: Record<string, Command> = {
     },
   },
 
+  exec: {
+    synopsis: 'exec <url> <sql> [--create] [--checksums]',
+    minArgs: 2,
+    maxArgs: 2,
+    options: { create: { type: 'boolean' }, checksums: { type: 'boolean' } },
+    async run([url, sql], values, io) {
+      // Take the lease, run the statements as one transaction (one LTX file), release.
+      const db = await openDatabase(urlArg(url), {
+        env: io.env, pollIntervalMs: 0, shared: false, create: values.create === true, checksums: values.checksums === true,
+      });
+      try {
+        await db.exec('PRAGMA litevfs_acquire_lease');
+        const before = db.stats().txid;
+        await db.exec(`BEGIN IMMEDIATE;\n${sql}\n;COMMIT;`).catch(async (err: unknown) => {
+          await db.exec('ROLLBACK').catch(() => undefined);
+          throw err;
+        });
+        const after = db.stats().txid;
+        io.stdout.write(after === before ? `no changes; replica stays at TXID ${formatTXID(after)}\n` : `committed TXID ${formatTXID(after)}\n`);
+      } finally {
+        await db.close();
+      }
+      return 0;
+    },
+  },
+
   demo: {
     synopsis: 'demo [dir]',
     minArgs: 0,

@@ -16,6 +16,9 @@ commands:
       --stats                print read statistics on stderr
       --cache-size <bytes>   page cache size (default 64 MiB)
       --at <time|txid>       query a past state: RFC 3339, "5 minutes ago", or a TXID
+  exec <url> <sql>           take the write lease, run the statements as one transaction, ship it
+      --create               create the replica (directory) if it does not exist
+      --checksums            a new replica's files carry database checksums
   import <sqlite-file> <url> write a SQLite database into an empty replica as a snapshot
   ls <url>                   list levels, LTX files, TXID ranges, sizes, timestamps
   restore <url> <out-file>   write the newest state as a plain SQLite file (verified)
