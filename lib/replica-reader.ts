@@ -93,6 +93,8 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
   #zeroPage: Uint8Array | undefined;
   #closed = false;
   readonly #beforeClose: (() => Promise<void>)[] = [];
+  /** Versions whose files were removed, and the same state rebuilt from other files. */
+  readonly #substitutes = new WeakMap<PageVersion, PageIndex>();
 
   private constructor(client: ReplicaClient, cache: PageCache, fetcher: Fetcher, counters: ReadCounters, options: ReplicaReaderOptions) {
     super();
@@ -168,12 +170,28 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
 
   /** See {@link PageSource.readPage}. */
   readPage(version: PageVersion, pgno: number): Uint8Array | Promise<Uint8Array> {
-    const index = version as PageIndex;
+    const index = this.#substitutes.get(version) ?? (version as PageIndex);
     const ref = index.get(pgno);
     if (ref === undefined) return this.#missing(index, pgno);
     const hit = this.#cache.get(ref);
     if (hit !== undefined) return hit;
-    return this.#fetcher.fetch(index, ref);
+    return this.#fetcher.fetch(index, ref).catch((err: unknown) => this.#refetch(err, version, index, pgno));
+  }
+
+  /**
+   * A file of `index` is gone from storage (compaction removed level-0 files it had
+   * merged): the same state is still in the replica, in other files. Rebuild the version
+   * at the same TXID from the plan, serve this and later reads of `version` from it, and
+   * move the current version off the removed files.
+   */
+  async #refetch(err: unknown, version: PageVersion, index: PageIndex, pgno: number): Promise<Uint8Array> {
+    // Only once per version: a substitute whose files vanish too is not chased further.
+    if (!isLtxvfsError(err, 'LTXVFS_ERR_NOT_FOUND') || this.#closed || index !== version) throw err;
+    const same = await this.versionAt({ txid: index.txid }).catch(() => undefined);
+    if (same === undefined || same.txid !== index.txid) throw err;
+    this.#substitutes.set(version, same);
+    if (this.#current === index) this.advance(same);
+    return this.readPage(version, pgno);
   }
 
   /**
