@@ -14,6 +14,7 @@ import { parseTarget } from '../time.js';
 import { importDatabase } from '../import.js';
 import { restoreDatabase } from '../restore.js';
 import { verifyReplica } from '../verify.js';
+import { compactReplica } from '../compact.js';
 import { makeDemoDatabase } from './demo-data.js';
 import { formatBytes, formatJson, formatTable } from './format.js';
 import { Progress } from './progress.js';
@@ -44,6 +45,22 @@ function byteOption(values: Values, name: string): number | undefined {
     throw new LtxvfsError('LTXVFS_ERR_USAGE', `--${name} takes a whole number of bytes, got "${v}"`);
   }
   return n;
+}
+
+const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * A time span in ms: a bare number of ms (`300000`), or a Go duration as Litestream's
+ * configuration takes it (`5m`, `1h30m`, `1.5s`, `250ms`, `0`).
+ * @throws LtxvfsError `LTXVFS_ERR_USAGE` naming `what` for anything else.
+ */
+export function parseDurationMs(text: string, what: string): number {
+  const bad = () => new LtxvfsError('LTXVFS_ERR_USAGE', `${what} takes ms or a duration like 5m, 1h30m, 30s, got "${text}"`);
+  if (/^\d+(\.\d+)?$/.test(text)) return Number(text);
+  if (!/^((\d+(\.\d+)?|\.\d+)(ns|us|µs|ms|s|m|h))+$/.test(text)) throw bad();
+  let ms = 0;
+  for (const [, n, unit] of text.matchAll(/(\d*\.?\d+)(ns|us|µs|ms|s|m|h)/g)) ms += Number(n) * DURATION_UNITS[unit];
+  return ms;
 }
 
 /** `undefined` for an empty URL argument, so LITESTREAM_REPLICA_URL applies. */
@@ -178,6 +195,30 @@ export const commands: Record<string, Command> = {
         progress.stop();
         await client.close();
       }
+    },
+  },
+
+  compact: {
+    synopsis: 'compact <url> [--retention <ms|duration>] [--no-snapshot]',
+    minArgs: 1,
+    maxArgs: 1,
+    options: { retention: { type: 'string' }, 'no-snapshot': { type: 'boolean' } },
+    async run([url], values, io) {
+      const retentionMs = typeof values.retention === 'string' ? parseDurationMs(values.retention, '--retention') : undefined;
+      const client = await openReplicaClient(urlArg(url), { env: io.env });
+      try {
+        const r = await compactReplica(client, { retentionMs, snapshot: values['no-snapshot'] !== true });
+        const c = r.compacted;
+        io.stdout.write(c === undefined
+          ? `nothing new to compact (level 1 ends at TXID ${formatTXID(r.txid)})\n`
+          : `compacted ${r.merged.length} level-0 file${r.merged.length === 1 ? '' : 's'} (TXID ${formatTXID(c.minTXID)}-${formatTXID(c.maxTXID)}) into ${c.key} (${formatBytes(c.size)})\n`);
+        if (r.snapshot !== undefined) io.stdout.write(`snapshot ${r.snapshot.key} (${formatBytes(r.snapshot.size)})\n`);
+        for (const key of r.deleted) io.stdout.write(`deleted ${key}\n`);
+        io.stdout.write(`read ${formatBytes(r.bytesRead)}, wrote ${formatBytes(r.bytesWritten)}, deleted ${r.deleted.length} file${r.deleted.length === 1 ? '' : 's'}\n`);
+      } finally {
+        await client.close();
+      }
+      return 0;
     },
   },
 

@@ -25,6 +25,10 @@ commands:
       --force                replace <out-file> if it exists
       --at <time|txid>       restore a past state
   verify <url>               check every file's checksum, TXID continuity, checksum chain
+  compact <url>              merge new level-0 files into level 1, write a level-9 snapshot,
+                             delete level-0 files already in level 1 (Litestream's rules)
+      --retention <duration> keep level-0 files this long after compaction (default 5m; ms or 30s, 1h)
+      --no-snapshot          do not write the level-9 snapshot
   demo [dir]                 make a small replica (default: a temp dir) and query it
   help                       this text
 

@@ -280,6 +280,10 @@ for (const backend of backends) {
       t.equal(lease.generation, 42);
       t.same(client.lockCalls().at(-1)?.options, { ifMatch: etag, contentType: 'application/json' });
       await lease.release();
+      // Without an owner (omitempty) the message says so.
+      const anonymous = '{"generation":1,"expires_at":"2027-01-15T08:00:30Z"}';
+      await client.inner.write(key, enc(anonymous), { ifNoneMatch: true, contentType: 'application/json' });
+      await rejectsLtx(t, Lease.acquire(client, { now: () => T0 }), 'LTXVFS_ERR_LEASE_HELD', 'lease already held until 2027-01-15T08:00:30Z (generation 1');
     });
   });
 }
@@ -403,6 +407,7 @@ t.test('background renewal: every ttl/3, the same generation, events on the diag
     messages.length = 0;
     const rec = new Recorder(await backend.open(t, freshPath('bg')));
     const lease = await Lease.acquire(rec, { ttlMs: 300, owner: 'bg' });
+    rec.failWrites = 1; // the first renewal fails and is retried
     let renewals = 0;
     lease.on('renewed', () => renewals++);
     await new Promise((r) => setTimeout(r, 700));
@@ -414,7 +419,8 @@ t.test('background renewal: every ttl/3, the same generation, events on the diag
     const n = renewals;
     await new Promise((r) => setTimeout(r, 250));
     t.equal(renewals, n, 'no renewal after release');
-    t.same([...new Set(messages.map((m) => m.event))], ['acquired', 'renewed', 'released']);
+    t.same([...new Set(messages.map((m) => m.event))], ['acquired', 'renew-failed', 'renewed', 'released']);
+    t.match(messages.find((m) => m.event === 'renew-failed'), { error: { code: 'LTXVFS_ERR_STORAGE' } });
     t.match(messages[0], { url: rec.url, key: rec.objectKey(LEASE_OBJECT_NAME), owner: 'bg', generation: 1 });
   }
 });
@@ -584,10 +590,11 @@ t.test("the renewal timer is unref'd: a process holding a lease exits on its own
   await fs.writeFile(join(dir, 'child.mts'), script);
   const started = Date.now();
   const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    // Without the coverage collection of this process: the child loads lib/lease.ts through
-    // tsx, whose coverage would be merged with (and could mask) this test's.
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_V8_COVERAGE' && !k.startsWith('_TAPJS') && !k.startsWith('TAP')));
-    const child = spawn(process.execPath, ['--import', 'tsx', join(dir, 'child.mts')], { cwd: fileURLToPath(new URL('../../', import.meta.url)), env });
+    // Through env(1) with a clean environment: tap hooks spawn to collect the child's coverage,
+    // and coverage of lib/lease.ts compiled by tsx would be merged with (and mask) this test's.
+    const child = spawn('env', ['-i', `PATH=${process.env.PATH ?? ''}`, process.execPath, '--import', 'tsx', join(dir, 'child.mts')], {
+      cwd: fileURLToPath(new URL('../../', import.meta.url)),
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
