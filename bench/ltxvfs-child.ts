@@ -30,6 +30,7 @@ import { ReplicaReader } from '../lib/replica-reader.js';
 import { openAsyncifyDatabase } from '../vfs/asyncify-database.js';
 import type { Database, DatabaseStats } from '../lib/database.js';
 import { median } from './table.js';
+import { peakRssBytes } from './rss.js';
 import { RANGE_ROWS, SQL, inStatementSql, type Measured, type Workload } from './workload.js';
 
 /** What the parent passes. */
@@ -177,7 +178,7 @@ async function cold(input: { url: string; workload: Workload }): Promise<ColdOut
     coldScan,
     scanResult,
     startRssBytes,
-    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    peakRssBytes: peakRssBytes(),
   };
 }
 
@@ -256,7 +257,7 @@ async function warm(input: { url: string; workload: Workload; cacheBytes: number
       requestsWhileWarm: reader.stats().readRequests - requestsAfterFill,
       cacheBytes: reader.stats().cacheBytes,
       startRssBytes,
-      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      peakRssBytes: peakRssBytes(),
     };
   } finally {
     for (const db of opened) await db.close();

@@ -18,6 +18,8 @@ import type { EngineResult, Measured, ReplicaLocation, Workload } from './worklo
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 /** Where bench/tsconfig.json puts the compiled child (its rootDir is the repository). */
 const CHILD_JS = join(BENCH_DIR, '.work', 'build', 'bench', 'ltxvfs-child.js');
+/** The S3 section's child (bench/s3-child.ts), compiled alongside. */
+export const S3_CHILD_JS = join(BENCH_DIR, '.work', 'build', 'bench', 's3-child.js');
 
 /**
  * Compile the child and what it imports (the library included) with tsc into
@@ -35,7 +37,7 @@ export async function buildChild(log: (msg: string) => void): Promise<void> {
     child.on('error', reject);
     child.on('close', (c) => resolve({ code: c, output: text }));
   });
-  if (!existsSync(CHILD_JS)) throw new Error(`tsc did not emit ${CHILD_JS} (exit ${code}):\n${output}`);
+  for (const js of [CHILD_JS, S3_CHILD_JS]) if (!existsSync(js)) throw new Error(`tsc did not emit ${js} (exit ${code}):\n${output}`);
   if (code !== 0) log(`build: tsc reported errors (the bench goes on with what it emitted):\n${output.trim()}`);
   log(`build: library and child compiled by tsc in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
@@ -68,8 +70,16 @@ export interface LtxvfsRun {
 
 /** Run one phase in a child process (plain node on the compiled child); its JSON result. */
 function runChild<T>(input: ChildInput, env: Record<string, string> = {}): Promise<T> {
+  return runChildScript<T>(CHILD_JS, input, env);
+}
+
+/**
+ * Run the compiled child `js` on plain node with `input` (JSON, on stdin) and `env`
+ * merged over this process's environment; its last stdout line parsed as JSON.
+ */
+export function runChildScript<T>(js: string, input: { phase: string }, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD_JS], {
+    const child = spawn(process.execPath, [...nodeArgs, js], {
       cwd: REPO_ROOT,
       env: { ...process.env, ...env },
       stdio: ['pipe', 'pipe', 'inherit'],
@@ -82,13 +92,13 @@ function runChild<T>(input: ChildInput, env: Record<string, string> = {}): Promi
     child.on('error', reject);
     child.on('close', (code) => {
       if (code !== 0) {
-        reject(new Error(`ltxvfs ${input.phase} child exited with ${code}`));
+        reject(new Error(`${js}: ${input.phase} child exited with ${code}`));
         return;
       }
       try {
         resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '') as T);
       } catch (err) {
-        reject(new Error(`ltxvfs ${input.phase} child printed no result: ${out.slice(0, 500)}`, { cause: err }));
+        reject(new Error(`${js}: ${input.phase} child printed no result: ${out.slice(0, 500)}`, { cause: err }));
       }
     });
   });

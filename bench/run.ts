@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- --size-mib N] [-- --quick] [-- --seed S] [-- --skip litestream,native,l0]`
+ * `npm run bench [-- --size-mib N] [-- --quick] [-- --seed S] [-- --skip litestream,native,l0,file,s3,s3-l0]`
+ * `[-- --s3-size-mib N] [-- --s3-latency-ms MS] [-- --s3-l0-files N] [-- --s3-scan-mib MIB]`
  *
  * Generates (or reuses, from bench/.work/data) a database of `--size-mib` MiB (default
  * 128; `--quick`: 16 MiB and fewer samples), imports it into a fresh file:// replica with
@@ -11,6 +12,11 @@
  * Replica locations: `locations` below is the list the ltxvfs and Litestream columns are
  * measured on (a URL + environment each, see {@link ReplicaLocation}); a remote location
  * (S3 behind a latency-adding proxy) is one more entry.
+ *
+ * The S3 section (bench/s3.ts) comes last: its own database (`--s3-size-mib`, default 200;
+ * `--quick` 16), imported into s3rver behind the fault proxy adding `--s3-latency-ms`
+ * (default 10) per request, measured with ltxvfs (interior warm-up on and off), the
+ * Litestream VFS and native SQLite, with targets against the Litestream VFS.
  */
 import { cpus, loadavg } from 'node:os';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -19,17 +25,18 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { requireSqlite3 } from '../test/helpers/paths.js';
-import { prepareDataset } from './dataset.js';
+import { prepareDataset, type Dataset } from './dataset.js';
 import { measureL0, type L0Row } from './l0.js';
 import { runLitestream } from './litestream.js';
 import { buildChild, importWithLtxvfs, runLtxvfs, type LtxvfsRun } from './ltxvfs.js';
 import { runNative } from './native.js';
+import { renderS3, runS3Section, type S3SectionResult } from './s3.js';
 import { fmtCount, fmtFactor, fmtMiB, fmtMiBs, fmtMs, fmtRate, markdownTable, mibPerSecond } from './table.js';
 import { makeWorkload, RANGE_ROWS, type EngineResult, type Measured, type ReplicaLocation, type Workload } from './workload.js';
 
 const WORK_DIR = fileURLToPath(new URL('./.work/', import.meta.url)).replace(/\/$/, '');
 const L0_COUNTS = [1, 100, 1000];
-const SKIPPABLE = new Set(['litestream', 'native', 'l0']);
+const SKIPPABLE = new Set(['litestream', 'native', 'l0', 'file', 's3', 's3-l0']);
 
 const started = performance.now();
 const loadAtStart = loadavg()[0];
@@ -43,6 +50,10 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     seed: { type: 'string', default: '1' },
     skip: { type: 'string', default: '' },
+    's3-size-mib': { type: 'string' },
+    's3-latency-ms': { type: 'string', default: '10' },
+    's3-l0-files': { type: 'string' },
+    's3-scan-mib': { type: 'string' },
   },
 });
 const quick = args.quick === true;
@@ -52,6 +63,15 @@ const skip = new Set((args.skip ?? '').split(',').map((s) => s.trim()).filter(Bo
 if (!Number.isInteger(sizeMiB) || sizeMiB < 1) throw new Error(`--size-mib must be a positive integer, got ${args['size-mib']}`);
 if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed must be a non-negative integer, got ${args.seed}`);
 for (const s of skip) if (!SKIPPABLE.has(s)) throw new Error(`--skip takes a comma-separated list of ${[...SKIPPABLE].join(', ')}; got ${s}`);
+const s3SizeMiB = Number(args['s3-size-mib'] ?? (quick ? 16 : 200));
+const s3LatencyMs = Number(args['s3-latency-ms']);
+const s3L0Files = Number(args['s3-l0-files'] ?? (quick ? 20 : 200));
+const s3ScanMiB = Number(args['s3-scan-mib'] ?? (quick ? 0.5 : 4));
+if (!Number.isInteger(s3SizeMiB) || s3SizeMiB < 1) throw new Error(`--s3-size-mib must be a positive integer, got ${args['s3-size-mib']}`);
+if (!Number.isFinite(s3LatencyMs) || s3LatencyMs < 0) throw new Error(`--s3-latency-ms must be a non-negative number, got ${args['s3-latency-ms']}`);
+if (!Number.isInteger(s3L0Files) || s3L0Files < 1) throw new Error(`--s3-l0-files must be a positive integer, got ${args['s3-l0-files']}`);
+if (!Number.isFinite(s3ScanMiB) || s3ScanMiB <= 0) throw new Error(`--s3-scan-mib must be a positive number, got ${args['s3-scan-mib']}`);
+const S3_L0_COUNTS = quick ? [1, 100] : [1, 100, 1000];
 
 await mkdir(WORK_DIR, { recursive: true });
 const sqliteVersion = requireSqlite3().split(' ')[0];
@@ -59,27 +79,51 @@ const litestreamVersion = (JSON.parse(
   await readFile(createRequire(import.meta.url).resolve('litestream-vfs-linux-amd64/package.json'), 'utf8'),
 ) as { version: string }).version;
 await buildChild(log);
-const dataset = await prepareDataset(WORK_DIR, sizeMiB, seed, log);
-log('import: importDatabase into a new file:// replica (child process) …');
-const replica = await importWithLtxvfs(dataset.dbPath, join(WORK_DIR, 'replicas', `items-${sizeMiB}mib-seed${seed}`));
-log(`import: ${fmtMiB(replica.ltxBytes)} LTX in ${fmtMs(replica.ms)}`);
-const workload = makeWorkload(dataset.rows, dataset.bytes, seed, quick);
 
-const locations: ReplicaLocation[] = [{ name: 'file://', url: replica.url, env: {} }];
-
-const ltxvfsRuns: LtxvfsRun[] = [];
-const litestreamResults: EngineResult[] = [];
-for (const location of locations) {
-  ltxvfsRuns.push(await runLtxvfs(location, workload, log));
+/** The file:// side-by-side section (skipped with `--skip file`). */
+interface FileSection {
+  dataset: Dataset;
+  replica: Awaited<ReturnType<typeof importWithLtxvfs>>;
+  workload: Workload;
+  ltxvfsRuns: LtxvfsRun[];
+  native: EngineResult | undefined;
+  litestreamResults: EngineResult[];
 }
-const native = skip.has('native') ? undefined : await runNative(dataset.dbPath, workload, log);
-if (!skip.has('litestream')) {
-  for (const location of locations) litestreamResults.push(await runLitestream(location, workload, WORK_DIR, log));
+
+let file: FileSection | undefined;
+if (!skip.has('file')) {
+  const dataset = await prepareDataset(WORK_DIR, sizeMiB, seed, log);
+  log('import: importDatabase into a new file:// replica (child process) …');
+  const replica = await importWithLtxvfs(dataset.dbPath, join(WORK_DIR, 'replicas', `items-${sizeMiB}mib-seed${seed}`));
+  log(`import: ${fmtMiB(replica.ltxBytes)} LTX in ${fmtMs(replica.ms)}`);
+  const workload = makeWorkload(dataset.rows, dataset.bytes, seed, quick);
+
+  const locations: ReplicaLocation[] = [{ name: 'file://', url: replica.url, env: {} }];
+
+  const ltxvfsRuns: LtxvfsRun[] = [];
+  const litestreamResults: EngineResult[] = [];
+  for (const location of locations) {
+    ltxvfsRuns.push(await runLtxvfs(location, workload, log));
+  }
+  const native = skip.has('native') ? undefined : await runNative(dataset.dbPath, workload, log);
+  if (!skip.has('litestream')) {
+    for (const location of locations) litestreamResults.push(await runLitestream(location, workload, WORK_DIR, log));
+  }
+  file = { dataset, replica, workload, ltxvfsRuns, native, litestreamResults };
 }
 let l0Rows: L0Row[] = [];
 if (!skip.has('l0')) {
   log('l0: open cost against the number of L0 files …');
   l0Rows = await measureL0(WORK_DIR, L0_COUNTS, quick ? 5 : 9, !skip.has('litestream'), log);
+}
+let s3: S3SectionResult | undefined;
+if (!skip.has('s3')) {
+  log(`s3: section on a ${s3SizeMiB} MiB database, +${s3LatencyMs} ms per request …`);
+  s3 = await runS3Section({
+    workDir: WORK_DIR, sizeMiB: s3SizeMiB, seed, quick, latencyMs: s3LatencyMs, l0Files: s3L0Files, prefixMiB: s3ScanMiB,
+    l0Counts: skip.has('s3-l0') ? [] : S3_L0_COUNTS, litestream: !skip.has('litestream'), native: !skip.has('native'), log,
+  });
+  log(`s3: section done in ${s3.seconds.toFixed(0)} s`);
 }
 const runSeconds = (performance.now() - started) / 1000;
 log(`done in ${runSeconds.toFixed(0)} s`);
@@ -89,39 +133,51 @@ process.stdout.write(`${report}\n`);
 await writeFile(join(WORK_DIR, 'results.md'), `${report}\n`);
 await writeFile(
   join(WORK_DIR, 'results.json'),
-  JSON.stringify({ args, dataset, replica, workload: { ...workload, coldIds: undefined, coldKs: undefined, rangeStarts: undefined, warmupIds: undefined, warmIds: undefined }, ltxvfsRuns, native, litestreamResults, l0Rows, runSeconds }, null, 2),
+  JSON.stringify({
+    args,
+    ...(file === undefined ? {} : {
+      dataset: file.dataset, replica: file.replica,
+      workload: { ...file.workload, coldIds: undefined, coldKs: undefined, rangeStarts: undefined, warmupIds: undefined, warmIds: undefined },
+      ltxvfsRuns: file.ltxvfsRuns, native: file.native, litestreamResults: file.litestreamResults,
+    }),
+    l0Rows, s3, runSeconds,
+  }, null, 2),
 );
 log(`tables written to ${join(WORK_DIR, 'results.md')}`);
 
 function render(): string {
-  const columns: EngineResult[] = [];
-  // Side by side per location: ltxvfs, then native (location-free), then Litestream.
-  ltxvfsRuns.forEach((run, i) => {
-    columns.push(run.result);
-    if (i === 0 && native !== undefined) columns.push(native);
-    if (litestreamResults[i] !== undefined) columns.push(litestreamResults[i]);
-  });
   const out: string[] = [];
-  out.push(`## ltxvfs bench: ${fmtMiB(dataset.bytes)} database, ${new Date().toISOString().slice(0, 10)}`);
+  const title = file === undefined ? (s3 === undefined ? 'no sections' : `S3 section, ${fmtMiB(s3.dataset.bytes)} database`) : `${fmtMiB(file.dataset.bytes)} database`;
+  out.push(`## ltxvfs bench: ${title}, ${new Date().toISOString().slice(0, 10)}`);
   out.push('');
   out.push(
     `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, Node ${process.version}, sqlite3 ${sqliteVersion}, ` +
-      `litestream-vfs ${litestreamVersion}; run time ${runSeconds.toFixed(0)} s${quick ? ' (--quick)' : ''}; ` +
+      `litestream-vfs ${litestreamVersion}; run time ${runSeconds.toFixed(0)} s${quick ? ' (--quick)' : ''}${s3 === undefined ? '' : ` (of which the S3 section ${s3.seconds.toFixed(0)} s)`}; ` +
       `1-minute load average ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end (the machine is shared: other load shows as noise).`,
   );
-  out.push('');
-  out.push(datasetTable());
-  out.push('');
-  out.push(`### Side by side: the same queries on the same data (${fmtMiB(dataset.bytes)})`);
-  out.push('');
-  out.push(engineTable(columns));
-  out.push('');
-  out.push(engineNotes(columns));
-  for (const run of ltxvfsRuns) {
+  if (file !== undefined) {
+    const f = file;
+    const columns: EngineResult[] = [];
+    // Side by side per location: ltxvfs, then native (location-free), then Litestream.
+    f.ltxvfsRuns.forEach((run, i) => {
+      columns.push(run.result);
+      if (i === 0 && f.native !== undefined) columns.push(f.native);
+      if (f.litestreamResults[i] !== undefined) columns.push(f.litestreamResults[i]);
+    });
     out.push('');
-    out.push(`### ltxvfs internals (${run.result.title}, warm: cache ${fmtMiB(run.warmCacheBytes)} holding ${fmtMiB(run.warmCacheHeldBytes)}, ${run.requestsWhileWarm} storage requests while warm)`);
+    out.push(datasetTable(f));
     out.push('');
-    out.push(internalsTable(run));
+    out.push(`### Side by side: the same queries on the same data (${fmtMiB(f.dataset.bytes)})`);
+    out.push('');
+    out.push(engineTable(f, columns));
+    out.push('');
+    out.push(engineNotes(f, columns));
+    for (const run of f.ltxvfsRuns) {
+      out.push('');
+      out.push(`### ltxvfs internals (${run.result.title}, warm: cache ${fmtMiB(run.warmCacheBytes)} holding ${fmtMiB(run.warmCacheHeldBytes)}, ${run.requestsWhileWarm} storage requests while warm)`);
+      out.push('');
+      out.push(internalsTable(f, run));
+    }
   }
   if (l0Rows.length > 0) {
     out.push('');
@@ -129,10 +185,15 @@ function render(): string {
     out.push('');
     out.push(l0Table(l0Rows));
   }
+  if (s3 !== undefined) {
+    out.push('');
+    out.push(renderS3(s3));
+  }
   return out.join('\n');
 }
 
-function datasetTable(): string {
+function datasetTable(f: FileSection): string {
+  const { dataset, replica } = f;
   const rows = [
     ['database', `${fmtMiB(dataset.bytes)}: ${fmtCount(dataset.rows)} rows, ${fmtCount(dataset.pageCount)} pages of ${dataset.pageSize} B; table ${fmtMiB(dataset.tableBytes)}, index ${fmtMiB(dataset.indexBytes)}`],
     ['generation (sqlite3 CLI)', dataset.cached ? `cached (took ${fmtMs(dataset.generationMs)} when made)` : fmtMs(dataset.generationMs)],
@@ -159,8 +220,9 @@ function scanCell(m: Measured, w: Workload): string {
   return parts.join(' · ');
 }
 
-function engineTable(columns: EngineResult[]): string {
-  const ltx = (c: EngineResult): LtxvfsRun | undefined => ltxvfsRuns.find((r) => r.result === c);
+function engineTable(f: FileSection, columns: EngineResult[]): string {
+  const { workload } = f;
+  const ltx = (c: EngineResult): LtxvfsRun | undefined => f.ltxvfsRuns.find((r) => r.result === c);
   const rows: [string, (c: EngineResult) => string][] = [
     ['first open in a fresh process ¹', (c) => cell(c.firstOpen)],
     ['first point lookup in that process ¹', (c) => cell(c.firstLookup)],
@@ -185,7 +247,8 @@ function engineTable(columns: EngineResult[]): string {
   );
 }
 
-function engineNotes(columns: EngineResult[]): string {
+function engineNotes(f: FileSection, columns: EngineResult[]): string {
+  const { workload, ltxvfsRuns } = f;
   const lines = [
     'Cells: median time (fastest sample) · storage read requests · pages decoded from storage (ltxvfs: `stats()` deltas; Litestream VFS: page reads in its DEBUG log, counted in a separate process; native: none).',
     'ltxvfs runs in child processes, as JavaScript compiled by tsc (not under tsx, whose `keepNames` transform slows hot paths): a cold phase (default 64 MiB cache, a fresh `openDatabase` instance per measurement) and a warm phase (one ReplicaReader whose cache holds the whole database, filled by a scan). The CLI engines run in one long-lived `sqlite3` process each, driven over stdin; each batch is timed in Node from the write to its end marker on stdout, minus the round trip of an empty batch (~20–50 µs); "fresh connection" is a new `.open`.',
@@ -196,7 +259,7 @@ function engineNotes(columns: EngineResult[]): string {
     `⁵ One statement joining ${fmtCount(workload.inStatementLookups)} generated ids with \`items\` by primary key: B-tree lookups without per-call cost; median of ${workload.internalsRounds} (ltxvfs) or ${workload.cliWarmRounds} (CLIs) runs.`,
     `⁶ \`SELECT count(*), sum(length(body)) FROM items\` on a fresh connection; MiB/s = database bytes (${fmtMiB(workload.dbBytes)}) / time. ltxvfs with the default 64 MiB cache; native from the OS file cache.`,
     '⁷ The scan again on the same connection. ltxvfs: warm phase, every page in its cache (no storage reads); native: SQLite\'s 2 MiB cache, so the OS cache again; Litestream VFS: its 10 MiB cache, so mostly storage again.',
-    `⁸ Peak, and (start) before the first open. ltxvfs: \`process.resourceUsage().maxRSS\` of each child process (Node, wasm instances, page cache, garbage not yet collected): cold phase with the default 64 MiB cache, ${3 * workload.coldSamples + 1 + workload.scanSamples} fresh instances opened and closed (their wasm memories are reclaimed only by GC); warm phase with a ${fmtMiB(ltxvfsRuns[0]?.warmCacheBytes)} cache holding the whole database and three Database instances. CLIs: \`VmHWM\` of the sqlite3 process.`,
+    `⁸ Peak, and (start) before the first open. ltxvfs: \`VmHWM\` of each child process (Node, wasm instances, page cache, garbage not yet collected; not \`process.resourceUsage().maxRSS\`, which in a forked child starts at the parent's resident set, bench/rss.ts): cold phase with the default 64 MiB cache, ${3 * workload.coldSamples + 1 + workload.scanSamples} fresh instances opened and closed (their wasm memories are reclaimed only by GC); warm phase with a ${fmtMiB(ltxvfsRuns[0]?.warmCacheBytes)} cache holding the whole database and three Database instances. CLIs: \`VmHWM\` of the sqlite3 process.`,
   ];
   const results = new Set(columns.map((c) => c.scanResult).filter((r) => r !== undefined));
   if (results.size > 1) lines.push(`**The engines disagree on the scan result:** ${columns.map((c) => `${c.title}: ${c.scanResult}`).join('; ')}`);
@@ -204,7 +267,8 @@ function engineNotes(columns: EngineResult[]): string {
   return lines.join('\n\n');
 }
 
-function internalsTable(run: LtxvfsRun): string {
+function internalsTable(f: FileSection, run: LtxvfsRun): string {
+  const { workload } = f;
   const i = run.internals;
   const onScan = mibPerSecond(workload.dbBytes, i.syncHitsOnMs);
   const offScan = mibPerSecond(workload.dbBytes, i.syncHitsOffMs);

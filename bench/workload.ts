@@ -148,3 +148,73 @@ export interface EngineResult {
   /** Footnotes specific to this engine. */
   notes: string[];
 }
+
+/** The S3 section's statements beyond {@link SQL}. */
+export const S3_SQL = {
+  /** The scan of a prefix of the table by rowid: the bounded "full scan" every engine can finish. */
+  prefixScan: 'SELECT count(*) AS n, sum(length(body)) AS bytes FROM items WHERE id <= ?',
+} as const;
+
+/** Sample counts and keys of the S3 section (bench/s3.ts). */
+export interface S3Workload {
+  rows: number;
+  /** Bytes of the database file. */
+  dbBytes: number;
+  /** Bytes of the `items` table's pages (what a full scan reads). */
+  tableBytes: number;
+  /** Cold samples of ltxvfs and native SQLite (fresh instances / connections). */
+  coldSamples: number;
+  /** Cold samples of the Litestream VFS: each needs a fresh `.open`, seconds over S3 with many L0 files. */
+  litestreamColdSamples: number;
+  /** Ids for cold point lookups, one per sample. */
+  coldIds: number[];
+  /** First ids of cold 1,000-row ranges, one per sample. */
+  rangeStarts: number[];
+  /** The prefix scan covers ids 1…prefixRows. */
+  prefixRows: number;
+  /** Estimated bytes of table pages the prefix covers (`tableBytes × prefixRows / rows`: rows are alike in size on average). */
+  prefixBytes: number;
+  /** Cold prefix scans of ltxvfs and native (the Litestream VFS does one: it is slow). */
+  prefixSamples: number;
+  /** The hot set of the warm point lookups: distinct ids, looked up once untimed, then timed. */
+  hotIds: number[];
+  /** Passes over the hot set per timed round. */
+  hotPasses: number;
+  /** Untimed passes before the timed rounds (ltxvfs: JIT and wasm tier-up, which take ~10,000 lookups). */
+  hotWarmupPasses: number;
+  /** Timed rounds of warm lookups (median reported). */
+  hotRounds: number;
+}
+
+/**
+ * The S3 section's workload: `prefixMiB` is the size of the table prefix scanned by every
+ * engine (the Litestream VFS reads one page per request: at 10 ms a full scan of 200 MiB
+ * would take 9 minutes on S3, 11–14 on the bench's stack).
+ */
+export function makeS3Workload(
+  d: { rows: number; bytes: number; tableBytes: number }, seed: number, quick: boolean, prefixMiB: number,
+): S3Workload {
+  const prng = new Prng(seed * 104729 + 31);
+  const id = (): number => 1 + prng.int(d.rows);
+  const coldSamples = quick ? 3 : 5;
+  const prefixRows = Math.min(d.rows, Math.max(1, Math.round((prefixMiB * 2 ** 20 * d.rows) / d.tableBytes)));
+  const hot = new Set<number>();
+  const hotCount = Math.min(d.rows, quick ? 200 : 500);
+  while (hot.size < hotCount) hot.add(id());
+  return {
+    rows: d.rows,
+    dbBytes: d.bytes,
+    tableBytes: d.tableBytes,
+    coldSamples,
+    litestreamColdSamples: quick ? 2 : 3,
+    coldIds: Array.from({ length: coldSamples }, id),
+    rangeStarts: Array.from({ length: coldSamples }, () => 1 + prng.int(Math.max(1, d.rows - RANGE_ROWS))),
+    prefixRows,
+    prefixBytes: (d.tableBytes * prefixRows) / d.rows,
+    prefixSamples: quick ? 1 : 2,
+    hotIds: [...hot],
+    hotPasses: 10,
+    hotWarmupPasses: Math.ceil((quick ? 10000 : 20000) / hotCount),
+    hotRounds: quick ? 3 : 5,
+  };
+}
