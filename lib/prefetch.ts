@@ -32,6 +32,8 @@ export class PrefetchWindow {
   #expected = -1;
   /** Sequential misses in a row. */
   #run = 0;
+  /** The run one out-of-order miss interrupted (e.g. an interior page stored far ahead), resumable by the next miss. */
+  #saved: { expected: number; run: number; window: number } | undefined;
 
   constructor(options: PrefetchOptions = {}) {
     this.#min = Math.max(0, options.minWindowBytes ?? 0);
@@ -48,7 +50,15 @@ export class PrefetchWindow {
    * root) does not turn a point lookup into a prefetch.
    */
   next(entry: number): number {
-    const sequential = this.#expected >= 0 && entry >= this.#expected && entry - this.#expected <= SEQUENTIAL_SLACK;
+    const near = (expected: number): boolean => expected >= 0 && entry >= expected && entry - expected <= SEQUENTIAL_SLACK;
+    let sequential = near(this.#expected);
+    if (!sequential && this.#saved !== undefined && near(this.#saved.expected)) {
+      // The scan goes on after one miss elsewhere (SQLite read the next subtree's
+      // interior page, stored far ahead): pick the run up where it was.
+      ({ run: this.#run, window: this.#window } = this.#saved);
+      sequential = true;
+    }
+    this.#saved = sequential || this.#run < 2 ? undefined : { expected: this.#expected, run: this.#run, window: this.#window };
     this.#run = sequential ? this.#run + 1 : 0;
     if (this.#run >= 2) {
       this.#window = Math.min(this.#max, Math.max(FIRST_SEQUENTIAL_WINDOW, this.#window * 2));

@@ -5,8 +5,19 @@
  * without a fraction, then natural language relative to now ("5 minutes ago",
  * "yesterday") — parsed with chrono-node, where Litestream uses go-dateparser.
  */
-import * as chrono from 'chrono-node';
+import { createRequire } from 'node:module';
 import { LtxvfsError } from '../ltx/errors.js';
+
+/**
+ * chrono-node, loaded on first use: about 12 MiB of memory that only relative times need
+ * (its CommonJS build, so loading stays synchronous).
+ */
+const require = createRequire(import.meta.url);
+let chronoModule: typeof import('chrono-node') | undefined;
+function chrono(): typeof import('chrono-node') {
+  chronoModule ??= require('chrono-node') as typeof import('chrono-node');
+  return chronoModule;
+}
 
 /** RFC 3339: date, `T` (or `t`/space), time, optional fraction, `Z` or an offset. */
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
@@ -30,7 +41,7 @@ export function parseTime(text: string, now: number = Date.now()): TimeTarget {
     const ms = Date.parse(value.replace(' ', 'T').replace(/\.(\d{1,9})/, (_f, digits: string) => `.${digits.padEnd(3, '0').slice(0, 3)}`));
     if (Number.isFinite(ms)) return ms;
   } else if (value !== '') {
-    const results = chrono.parse(value, { instant: new Date(now), timezone: 'UTC' });
+    const results = chrono().parse(value, { instant: new Date(now), timezone: 'UTC' });
     const r = results[0];
     // The whole value must be the expression: "5 minutes ago please" is not a time.
     if (results.length === 1 && r.index === 0 && r.text.length === value.length) return r.start.date().getTime();

@@ -28,6 +28,7 @@
  * Credentials appear in no message, log line, statistic or URL.
  */
 
+import { setMaxListeners } from 'node:events';
 import aws4 from 'aws4';
 import { createHash } from 'node:crypto';
 import { debuglog } from 'node:util';
@@ -165,6 +166,8 @@ export class S3ReplicaClient implements ReplicaClient {
    * @throws LtxvfsError `LTXVFS_ERR_USAGE` for an option out of range.
    */
   constructor(config: S3Config, options: S3ReplicaOptions = {}) {
+    // Every request in flight listens on this one signal (32 at once while page indexes load).
+    setMaxListeners(0, this.closing.signal);
     this.config = { ...config };
     this.bucket = config.bucket;
     this.prefix = config.prefix;

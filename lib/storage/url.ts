@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LtxvfsError } from '../../ltx/errors.js';
 import { openFileReplica } from './file.js';
-import { openS3Replica, type S3ReplicaOptions } from './s3.js';
+import type { S3ReplicaOptions } from './s3.js';
 import type { ReplicaClient } from './types.js';
 
 /** A parsed replica URL. */
@@ -106,7 +106,11 @@ export async function openReplicaClient(
 ): Promise<ReplicaClient> {
   const env = options.env ?? process.env;
   const parsed = parseReplicaUrl(url, env);
-  if (parsed.scheme === 's3') return openS3Replica(parsed, { ...options.s3, env });
+  if (parsed.scheme === 's3') {
+    // undici and aws4 are loaded only for s3:// replicas.
+    const { openS3Replica } = await import('./s3.js');
+    return openS3Replica(parsed, { ...options.s3, env });
+  }
   return openFileReplica(parsed.path, { create: options.create });
 }
 

@@ -54,3 +54,28 @@ t.test('maxWindowBytes caps the growth and is never below the minimum', async (t
   t.same(sequential(new PrefetchWindow({ maxWindowBytes: 100_000 }), 6), [0, 0, 32768, 65536, 100_000, 100_000]);
   t.same(sequential(new PrefetchWindow({ minWindowBytes: 50_000, maxWindowBytes: 1000 }), 3), [50_000, 50_000, 50_000]);
 });
+
+t.test('one miss far away (an interior page stored ahead) does not end a scan: the next miss resumes the run', async (t) => {
+  const w = new PrefetchWindow();
+  const windows = sequential(w, 5); // …, 131072 at the fifth miss
+  t.equal(windows[4], 131072);
+  w.consumed(40); // that read covered frames …40
+  t.equal(w.next(200), 0, 'the interior page: read alone');
+  w.consumed(200);
+  t.equal(w.next(41), 262144, 'back at the leaves: the window keeps doubling');
+  w.consumed(41);
+  t.equal(w.next(500), 0);
+  w.consumed(500);
+  t.equal(w.next(900), 0, 'two misses elsewhere in a row: the run is over');
+  w.consumed(900);
+  t.equal(w.next(42), 0, 'and cannot be resumed any more');
+});
+
+t.test('a random miss before any run leaves nothing to resume', async (t) => {
+  const w = new PrefetchWindow();
+  t.equal(w.next(10), 0);
+  w.consumed(10);
+  t.equal(w.next(300), 0);
+  w.consumed(300);
+  t.equal(w.next(11), 0, 'a single earlier miss is not a run');
+});
