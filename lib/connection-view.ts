@@ -60,6 +60,17 @@ export class ConnectionView implements PageSource {
     return version;
   }
 
+  /**
+   * Pin `version` (one this connection just committed) for its open transaction, as
+   * {@link acquire} would: paired with one {@link release}, and what {@link visible} shows.
+   */
+  pin(version: PageIndex): PageVersion {
+    this.reader.pin(version);
+    this.#pinned = version;
+    this.#pins++;
+    return version;
+  }
+
   /** See {@link PageSource.release}. */
   release(version: PageVersion): void {
     this.reader.release(version);

@@ -33,7 +33,8 @@ export class ConnectionSink implements PageSink {
   /** See {@link PageSink.commit}. */
   async commit(base: PageVersion, pages: ReadonlyMap<number, Uint8Array>, commit: number, pageSize: number): Promise<PageVersion> {
     const version = await this.writer.commit({ base: base as PageIndex, pages, commit, pageSize });
-    return this.view.reader.pin(version);
+    // Through the view, so that its pin count and `litestream_txid()` follow the new version.
+    return this.view.pin(version);
   }
 }
 

@@ -114,7 +114,8 @@ export class ReplicaWriter {
    * Reserve writing for `owner` (called when SQLite takes its RESERVED lock): checks the
    * lease (taking it when `autoLease`) and that no other connection of this process is writing.
    * @throws LtxvfsError `LTXVFS_ERR_READONLY` (sqliteCode SQLITE_READONLY) without the lease, saying how
-   *   to get it; `LTXVFS_ERR_CONFLICT` (SQLITE_BUSY) while another connection writes; lease errors.
+   *   to get it; `LTXVFS_ERR_CONFLICT` (SQLITE_BUSY) while another connection writes;
+   *   `LTXVFS_ERR_LEASE_HELD` (SQLITE_BUSY) when `autoLease` finds it held by another writer; storage errors.
    */
   async reserve(owner: object): Promise<void> {
     if (this.#reservedBy !== undefined && this.#reservedBy !== owner) {
@@ -128,7 +129,11 @@ export class ReplicaWriter {
           `${this.reader.client.url}: writing needs the replica's write lease: run PRAGMA litevfs_acquire_lease, or open with { autoLease: true }`,
           { key: this.reader.client.url, sqliteCode: SQLITE_READONLY });
       }
-      await this.acquireLease();
+      await this.acquireLease().catch((err: unknown) => {
+        // Another writer holds it: SQLITE_BUSY ("database is locked"), not an I/O error.
+        if (!isLtxvfsError(err, 'LTXVFS_ERR_LEASE_HELD')) throw err;
+        throw new LtxvfsError('LTXVFS_ERR_LEASE_HELD', err.message, { key: err.key, sqliteCode: SQLITE_BUSY, cause: err });
+      });
     }
     this.#reservedBy = owner;
   }

@@ -91,7 +91,7 @@ import type { PageSink, PageSource, PageVersion, WritablePageSource } from '../l
 import { WriteBuffer } from './write-buffer.js';
 import { sqliteCodeForError } from './error-codes.js';
 import { MemoryFile } from './memory-file.js';
-import { DB_HEADER_SIZE, patchPage1 } from './page1.js';
+import { changeCounterForTxid, DB_HEADER_SIZE, patchPage1 } from './page1.js';
 import type { WaSqliteModule } from './wa-sqlite.js';
 
 /** What `then` gets called with by Asyncify: only the fulfilment callback is used. */
@@ -190,6 +190,8 @@ const MEMORY_FILE_IOCAP =
   VFS.SQLITE_IOCAP_UNDELETABLE_WHEN_OPEN;
 
 const SQLITE_FCNTL_PRAGMA = 14;
+/** Sent right before `xSync` of the database, and instead of it under `PRAGMA synchronous = OFF`. */
+const SQLITE_FCNTL_SYNC = 21;
 const SQLITE_FCNTL_BEGIN_ATOMIC_WRITE = 31;
 const SQLITE_FCNTL_COMMIT_ATOMIC_WRITE = 32;
 const SQLITE_FCNTL_ROLLBACK_ATOMIC_WRITE = 33;
@@ -413,12 +415,32 @@ export class LtxAsyncVFS extends FacadeVFS {
   /**
    * The commit point of a transaction SQLite writes without a batch (a new database's
    * first transaction, or a journal that spilled): the database file is synced after its
-   * pages were written and before the journal is finalized.
+   * pages were written and before the journal is finalized. `SQLITE_FCNTL_SYNC` comes
+   * first and normally ships the pages already (see {@link #syncPoint}).
    */
   override jSync(pFile: number, _flags: number): Thenable<number> | Promise<number> {
     const file = this.#files.get(pFile);
-    if (file?.kind === 'database' && file.buffer !== undefined && !file.batch) return this.#commit(file);
-    return completedWith(VFS.SQLITE_OK);
+    const code = file?.kind === 'database' ? this.#syncPoint(file) : VFS.SQLITE_OK;
+    return typeof code === 'number' ? completedWith(code) : code;
+  }
+
+  /**
+   * The database sync (`SQLITE_FCNTL_SYNC`, which SQLite sends even under `PRAGMA
+   * synchronous = OFF`, then `xSync`): the commit point of pages written without a batch —
+   * unless SQLite is rolling back. A rollback that had spilled pages writes the originals
+   * back and syncs too; its page 1, if it wrote one, still carries the change counter
+   * served for the transaction's version, where a commit always writes it incremented.
+   * Those pages are dropped, not shipped.
+   */
+  #syncPoint(file: DatabaseFile): number | Promise<number> {
+    const buffer = file.buffer;
+    if (buffer === undefined || file.batch) return VFS.SQLITE_OK;
+    const counter = buffer.changeCounter();
+    if (counter === undefined || counter === changeCounterForTxid(file.version!.txid)) {
+      file.buffer = undefined;
+      return VFS.SQLITE_OK;
+    }
+    return this.#commit(file);
   }
 
   override jFileSize(pFile: number, pSize: DataView): number {
@@ -491,6 +513,8 @@ export class LtxAsyncVFS extends FacadeVFS {
         code = VFS.SQLITE_NOTFOUND;
       } else if (op === SQLITE_FCNTL_PRAGMA && this.#pragmaHandler !== undefined) {
         code = this.#pragma(file, this.#pragmaHandler, pArg.byteOffset - this.#module.HEAPU8.byteOffset);
+      } else if (op === SQLITE_FCNTL_SYNC) {
+        code = this.#syncPoint(file);
       } else if (op === SQLITE_FCNTL_BEGIN_ATOMIC_WRITE) {
         file.batch = true;
         code = VFS.SQLITE_OK;
@@ -644,7 +668,7 @@ export class LtxAsyncVFS extends FacadeVFS {
     const buffer = file.buffer!;
     file.buffer = undefined;
     const base = file.version!;
-    return file.sink!.commit(base, buffer.pages, buffer.commit, buffer.pageSize).then(
+    return file.sink!.commit(base, buffer.pages, buffer.commitSize(), buffer.pageSize).then(
       (version) => {
         // The sink returns the new version pinned for this file.
         file.version = version;

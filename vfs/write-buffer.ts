@@ -41,6 +41,32 @@ export class WriteBuffer {
     for (const pgno of this.pages.keys()) if (pgno > this.commit) this.pages.delete(pgno);
   }
 
+  /**
+   * The database size in pages the transaction commits: the size in the header of the
+   * page 1 it wrote (bytes 28–31) when SQLite would trust it (non-zero, bytes 24–27 equal
+   * to 92–95, FORMATS.md §7.1), else the file size. They differ when the database shrinks
+   * (VACUUM, auto-vacuum): SQLite truncates the file only after its commit point, once the
+   * journal is finalized, and that truncation would never be shipped.
+   */
+  commitSize(): number {
+    const page1 = this.pages.get(1);
+    if (page1 === undefined) return this.commit;
+    const view = new DataView(page1.buffer, page1.byteOffset, 100);
+    const size = view.getUint32(28);
+    return size !== 0 && view.getUint32(24) === view.getUint32(92) ? size : this.commit;
+  }
+
+  /**
+   * The file change counter (bytes 24–27) of the page 1 this transaction wrote, if it
+   * wrote one. SQLite writes page 1 with the counter incremented at every commit, and
+   * writes it back unchanged when it restores a rolled-back transaction's pages.
+   */
+  changeCounter(): number | undefined {
+    const page1 = this.pages.get(1);
+    if (page1 === undefined) return undefined;
+    return new DataView(page1.buffer, page1.byteOffset, 100).getUint32(24);
+  }
+
   /** The written contents of `pgno`, if this transaction wrote it. */
   page(pgno: number): Uint8Array | undefined {
     return this.pages.get(pgno);
