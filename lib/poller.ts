@@ -141,7 +141,8 @@ export class Poller {
           applied = fresh.files.length;
         }
       }
-      reader.advance(version);
+      // This process's writer may have committed while the poll loaded files: keep the newer.
+      if (reader.current === before || version.txid > reader.current.txid) reader.advance(version);
       this.#lastOk = this.#now();
       this.#lastError = undefined;
       this.#behind = gap === undefined ? undefined : { since: this.#behind?.since ?? this.#now(), error: gap };
