@@ -1,0 +1,413 @@
+/**
+ * The fetch side of the page bridge (lib/bridge/protocol.ts): answers one channel's
+ * requests from a {@link ServedConnection} — in practice a connection's view of a shared
+ * ReplicaReader (lib/bridge/served-connection.ts), on whichever thread holds the reader
+ * (the main thread for the worker engine, a fetch worker for the sql.js adapter).
+ *
+ * Per channel it pins exactly one version, the client's current one (the last acquired
+ * or committed), from one `acquire` to the next: between transactions the client may
+ * start a new one on it without asking (see "Versions without a round trip"), so its pin
+ * must outlive the transaction. `stats().pinnedVersions` therefore counts one version per
+ * open bridged connection.
+ *
+ * Requests are answered as they complete (a page already cached answers at once, a miss
+ * when its fetch settles). Only the answer to the request the client is still waiting
+ * for is ever written (the protocol's compare-and-swap), so a late answer is dropped.
+ */
+import { LtxvfsError } from '../../ltx/errors.js';
+import type { PageSink, PageVersion } from '../page-source.js';
+import type { SqlFunctionSpec, SqlArg } from '../sql-surface.js';
+import {
+  CONTROL_BYTES, CTL, FRESH_UNTIL_INDEX, FRESH_WINDOW_MS, STATE, STATUS, fromWire, serializeError, toWire,
+  type BridgeChannel, type BridgeRequest, type CallAnswer, type Evictions, type VersionAnswer, type VersionInfo,
+} from './protocol.js';
+
+/** What a channel serves: a connection's pages, versions, write sink and SQL surface. */
+export interface ServedConnection {
+  /**
+   * Pin the version a new read transaction gets now (paired with one {@link release}).
+   * @throws LtxvfsError e.g. `LTXVFS_ERR_STALE`, `LTXVFS_ERR_CLOSED`.
+   */
+  acquire(): PageVersion;
+  /** Unpin a version. */
+  release(version: PageVersion): void;
+  /** See `PageSource.readPage`. */
+  readPage(version: PageVersion, pgno: number): Uint8Array | Promise<Uint8Array>;
+  /** The version {@link acquire} would pin now, without pinning it. */
+  peek(): PageVersion;
+  /** Pages whose contents differ between two versions (lib/bridge/version-diff.ts); default `'all'`. */
+  changedPages?(from: PageVersion, to: PageVersion): Evictions;
+  /** Where writes go; undefined for a read-only connection. */
+  readonly sink?: PageSink;
+  /** Answers PRAGMAs: text (one row), `null` (no row), `undefined` (not ours). */
+  pragma?(name: string, value: string | null): string | null | undefined | Promise<string | null | undefined>;
+  /** The connection's SQL functions. */
+  readonly functions?: readonly SqlFunctionSpec[];
+  /**
+   * Called around a PRAGMA or function call: the version the client's open transaction
+   * reads, or undefined outside a transaction (what `litestream_txid()` must report).
+   */
+  setTransactionVersion?(version: PageVersion | undefined): void;
+  /** Subscribe to changes of {@link peek} (a new version, a time-travel target); returns the unsubscribe. */
+  onChange?(listener: () => void): () => void;
+  /** Counters to report to the client (`stats` requests); JSON-able. */
+  stats?(): unknown;
+  /** The channel closed: release what the connection holds. */
+  close?(): void | Promise<void>;
+}
+
+/** Requests a {@link ChannelServer} has answered, by kind. */
+export interface ChannelServerCounters {
+  /** Messages received (every request). */
+  requests: number;
+  /** `read` requests. */
+  reads: number;
+  /** Pages sent (a read answer may carry several). */
+  pagesSent: number;
+  /** `acquire` requests. */
+  acquires: number;
+  /** Answers dropped because the client no longer waited for them (timed out). */
+  dropped: number;
+}
+
+/** Options of {@link ChannelServer}. */
+export interface ChannelServerOptions {
+  /** Most pages one read answer carries (default 32; the buffer's capacity bounds it too). */
+  maxPagesPerRead?: number;
+  /** Called once after the channel closed (by a `close` request or the port closing). */
+  onClosed?: () => void;
+}
+
+/** Ids of versions, process-wide: what crosses the bridge instead of the object. */
+const versionIds = new WeakMap<PageVersion, number>();
+let nextVersionId = 1;
+
+function idOf(version: PageVersion): number {
+  let id = versionIds.get(version);
+  if (id === undefined) {
+    id = nextVersionId++;
+    versionIds.set(version, id);
+  }
+  return id;
+}
+
+const encoder = new TextEncoder();
+
+/** Serves one channel. Create it with the server's end of the channel. */
+export class ChannelServer {
+  readonly counters: ChannelServerCounters = { requests: 0, reads: 0, pagesSent: 0, acquires: 0, dropped: 0 };
+  readonly #channel: BridgeChannel;
+  readonly #conn: ServedConnection;
+  readonly #ctl: Int32Array;
+  readonly #control64: BigInt64Array;
+  readonly #payload: Uint8Array;
+  readonly #maxPages: number;
+  readonly #onClosed: (() => void) | undefined;
+  readonly #unsubscribe: (() => void) | undefined;
+  /** The client's current version, pinned; guarded by the request order of one client. */
+  #base: PageVersion | undefined;
+  #reserved = false;
+  #closed: Promise<void> | undefined;
+
+  constructor(channel: BridgeChannel, conn: ServedConnection, options: ChannelServerOptions = {}) {
+    this.#channel = channel;
+    this.#conn = conn;
+    this.#ctl = new Int32Array(channel.buffer, 0, CONTROL_BYTES / 4);
+    this.#control64 = new BigInt64Array(channel.buffer, 0, CONTROL_BYTES / 8);
+    this.#payload = new Uint8Array(channel.buffer, CONTROL_BYTES);
+    this.#maxPages = options.maxPagesPerRead ?? 32;
+    this.#onClosed = options.onClosed;
+    channel.port.on('message', this.#onMessage);
+    channel.port.on('close', () => void this.close());
+    this.#unsubscribe = conn.onChange?.(() => this.#publish());
+    this.#publish();
+  }
+
+  /** The version the client holds now (for tests and stats). */
+  get base(): PageVersion | undefined {
+    return this.#base;
+  }
+
+  /** Stop serving: release the pinned version and the write reservation (idempotent). */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      this.#channel.port.off?.('message', this.#onMessage);
+      this.#unsubscribe?.();
+      Atomics.store(this.#ctl, CTL.PUBLISHED, 0);
+      if (this.#reserved) {
+        this.#reserved = false;
+        this.#conn.sink?.unreserve();
+      }
+      if (this.#base !== undefined) {
+        const base = this.#base;
+        this.#base = undefined;
+        this.#conn.release(base);
+      }
+      try {
+        await this.#conn.close?.();
+      } finally {
+        this.#channel.port.close?.();
+        this.#onClosed?.();
+      }
+    })();
+    return this.#closed;
+  }
+
+  readonly #onMessage = (value: unknown): void => {
+    const req = value as BridgeRequest;
+    this.counters.requests++;
+    switch (req.op) {
+      case 'acquire':
+        this.counters.acquires++;
+        this.#reply(req.seq, () => this.#acquire());
+        break;
+      case 'read':
+        this.counters.reads++;
+        this.#read(req.seq, req.versionId, req.pgno, req.sequential);
+        break;
+      case 'reserve':
+        this.#reply(req.seq, () => this.#reserve());
+        break;
+      case 'unreserve':
+        if (this.#reserved) {
+          this.#reserved = false;
+          this.#conn.sink?.unreserve();
+        }
+        break;
+      case 'commit':
+        this.#reply(req.seq, () => this.#commit(req.versionId, req.pages, req.commit, req.pageSize));
+        break;
+      case 'pragma':
+        this.#reply(req.seq, () => this.#call(req.inTransaction, async () => this.#conn.pragma?.(req.name, req.value)));
+        break;
+      case 'function':
+        this.#reply(req.seq, () => this.#call(req.inTransaction, () => this.#function(req.name, req.args)));
+        break;
+      case 'stats':
+        this.#reply(req.seq, () => this.#conn.stats?.() ?? null);
+        break;
+      case 'close':
+        void this.close();
+        break;
+      default:
+        break;
+    }
+  };
+
+  /** Publish the id of the version a new transaction would get (0 when closed). */
+  #publish(): void {
+    if (this.#closed !== undefined) return;
+    let id = 0;
+    try {
+      id = idOf(this.#conn.peek());
+    } catch {
+      // A closed reader has no version to publish: the client asks, and gets the error.
+    }
+    Atomics.store(this.#ctl, CTL.PUBLISHED, id);
+  }
+
+  #acquire(): VersionAnswer {
+    const version = this.#conn.acquire();
+    const answer = this.#moveTo(version);
+    // The reader was fresh just now (acquire checks the staleness bound).
+    Atomics.store(this.#control64, FRESH_UNTIL_INDEX, BigInt(Date.now() + FRESH_WINDOW_MS));
+    this.#publish();
+    return answer;
+  }
+
+  /** Make `version` (pinned by the caller) the client's; what its cache must drop. */
+  #moveTo(version: PageVersion): VersionAnswer {
+    const from = this.#base;
+    let evict: Evictions;
+    if (from === undefined) evict = 'all';
+    else if (from === version) evict = [];
+    else evict = this.#conn.changedPages?.(from, version) ?? 'all';
+    this.#base = version;
+    if (from !== undefined) this.#conn.release(from);
+    return { version: infoOf(version), evict };
+  }
+
+  async #reserve(): Promise<null> {
+    const sink = this.#conn.sink;
+    if (sink === undefined) {
+      throw new LtxvfsError('LTXVFS_ERR_READONLY', 'the database is read-only', { sqliteCode: 8 });
+    }
+    await sink.reserve();
+    this.#reserved = true;
+    return null;
+  }
+
+  async #commit(versionId: number, pages: [number, Uint8Array][], commit: number, pageSize: number): Promise<VersionAnswer> {
+    const base = this.#baseFor(versionId);
+    const sink = this.#conn.sink;
+    if (sink === undefined) throw new LtxvfsError('LTXVFS_ERR_READONLY', 'the database is read-only', { sqliteCode: 8 });
+    const version = await sink.commit(base, new Map(pages), commit, pageSize);
+    const answer = this.#moveTo(version);
+    this.#publish();
+    return answer;
+  }
+
+  async #call(inTransaction: boolean, body: () => Promise<unknown>): Promise<CallAnswer> {
+    this.#conn.setTransactionVersion?.(inTransaction ? this.#base : undefined);
+    try {
+      const result = await body();
+      return result === undefined ? { result: null, unhandled: true } : { result: toWire(result) };
+    } finally {
+      this.#conn.setTransactionVersion?.(undefined);
+      // A time-travel PRAGMA or function changes what the next transaction reads.
+      this.#publish();
+    }
+  }
+
+  async #function(name: string, args: unknown[]): Promise<SqlArg> {
+    const spec = this.#conn.functions?.find((f) => f.name === name);
+    if (spec === undefined) throw new LtxvfsError('LTXVFS_ERR_USAGE', `no SQL function ${name} on this connection`);
+    const values = args.map(fromWire) as SqlArg[];
+    if (spec.call !== undefined) return spec.call(values);
+    return spec.callAsync!(values);
+  }
+
+  #baseFor(versionId: number): PageVersion {
+    const base = this.#base;
+    if (base === undefined || idOf(base) !== versionId) {
+      throw new LtxvfsError('LTXVFS_ERR_USAGE', `bridge: request for version ${versionId}, but the connection holds ${base === undefined ? 'none' : idOf(base)}`);
+    }
+    return base;
+  }
+
+  #read(seq: number, versionId: number, pgno: number, sequential: boolean): void {
+    let version: PageVersion;
+    let first: Uint8Array | Promise<Uint8Array>;
+    try {
+      version = this.#baseFor(versionId);
+      first = this.#conn.readPage(version, pgno);
+    } catch (err) {
+      this.#replyError(seq, err);
+      return;
+    }
+    if (first instanceof Uint8Array) {
+      this.#sendPages(seq, version, pgno, first, sequential);
+    } else {
+      first.then(
+        (page) => this.#sendPages(seq, version, pgno, page, sequential),
+        (err: unknown) => this.#replyError(seq, err),
+      );
+    }
+  }
+
+  /** Answer a read: page `pgno`, then (for a sequential read) the following pages already cached. */
+  #sendPages(seq: number, version: PageVersion, pgno: number, first: Uint8Array, sequential: boolean): void {
+    const pages = [first];
+    if (sequential) {
+      const fit = Math.min(this.#maxPages, Math.floor(this.#payload.length / version.pageSize));
+      for (let p = pgno + 1; p <= version.commit && pages.length < fit; p++) {
+        let next: Uint8Array | Promise<Uint8Array>;
+        try {
+          next = this.#conn.readPage(version, p);
+        } catch {
+          break;
+        }
+        if (next instanceof Uint8Array) {
+          pages.push(next);
+        } else {
+          // Not cached: the read it started is the scan's prefetch; its outcome is for later.
+          next.catch(() => undefined);
+          break;
+        }
+      }
+    }
+    const written = this.#write(seq, (payload) => {
+      let offset = 0;
+      for (const page of pages) {
+        if (page.length !== version.pageSize) {
+          throw new LtxvfsError('LTXVFS_ERR_CORRUPT', `page of ${page.length} bytes, expected ${version.pageSize}`);
+        }
+        payload.set(page, offset);
+        offset += page.length;
+      }
+      return { status: STATUS.OK, length: offset, count: pages.length };
+    });
+    if (written) this.counters.pagesSent += pages.length;
+  }
+
+  /** Run `body` and answer its JSON-able result (or its error). */
+  #reply(seq: number, body: () => unknown): void {
+    let result: unknown;
+    try {
+      result = body();
+    } catch (err) {
+      this.#replyError(seq, err);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then((value) => this.#replyJson(seq, value), (err: unknown) => this.#replyError(seq, err));
+    } else {
+      this.#replyJson(seq, result);
+    }
+  }
+
+  #replyJson(seq: number, value: unknown): void {
+    let bytes = encoder.encode(JSON.stringify(value ?? null));
+    if (bytes.length > this.#payload.length && isVersionAnswer(value) && value.evict !== 'all') {
+      // A long eviction list that does not fit: dropping the whole cache is always right.
+      bytes = encoder.encode(JSON.stringify({ ...value, evict: 'all' }));
+    }
+    if (bytes.length > this.#payload.length) {
+      this.#replyError(seq, new LtxvfsError('LTXVFS_ERR_USAGE', `bridge: an answer of ${bytes.length} bytes exceeds the channel's ${this.#payload.length}`));
+      return;
+    }
+    this.#write(seq, (payload) => {
+      payload.set(bytes);
+      return { status: STATUS.OK, length: bytes.length, count: 0 };
+    });
+  }
+
+  #replyError(seq: number, err: unknown): void {
+    let bytes = encoder.encode(JSON.stringify(serializeError(err)));
+    if (bytes.length > this.#payload.length) bytes = encoder.encode(JSON.stringify(serializeError(new Error(String(err).slice(0, 1000)))));
+    this.#write(seq, (payload) => {
+      payload.set(bytes.subarray(0, payload.length));
+      return { status: STATUS.ERROR, length: Math.min(bytes.length, payload.length), count: 0 };
+    });
+  }
+
+  /**
+   * Write the answer to request `seq` if the client still waits for it (the protocol's
+   * compare-and-swap), then wake the client. @returns whether it was written.
+   */
+  #write(seq: number, fill: (payload: Uint8Array) => { status: number; length: number; count: number }): boolean {
+    const ctl = this.#ctl;
+    if (Atomics.compareExchange(ctl, CTL.STATE, STATE.WAITING, STATE.WRITING) !== STATE.WAITING) {
+      this.counters.dropped++;
+      return false;
+    }
+    if (Atomics.load(ctl, CTL.REQ_SEQ) !== seq) {
+      Atomics.store(ctl, CTL.STATE, STATE.WAITING);
+      this.counters.dropped++;
+      return false;
+    }
+    let answer: { status: number; length: number; count: number };
+    try {
+      answer = fill(this.#payload);
+    } catch (err) {
+      const bytes = encoder.encode(JSON.stringify(serializeError(err)));
+      this.#payload.set(bytes.subarray(0, this.#payload.length));
+      answer = { status: STATUS.ERROR, length: Math.min(bytes.length, this.#payload.length), count: 0 };
+    }
+    ctl[CTL.STATUS] = answer.status;
+    ctl[CTL.LENGTH] = answer.length;
+    ctl[CTL.COUNT] = answer.count;
+    ctl[CTL.RESP_SEQ] = seq;
+    Atomics.store(ctl, CTL.STATE, STATE.DONE);
+    Atomics.notify(ctl, CTL.STATE);
+    return true;
+  }
+}
+
+function infoOf(version: PageVersion): VersionInfo {
+  return { id: idOf(version), txid: version.txid, pageSize: version.pageSize, commit: version.commit, timestamp: version.timestamp };
+}
+
+function isVersionAnswer(value: unknown): value is VersionAnswer {
+  return typeof value === 'object' && value !== null && 'version' in value && 'evict' in value;
+}

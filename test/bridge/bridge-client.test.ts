@@ -1,0 +1,162 @@
+/**
+ * The page bridge end to end, without SQLite: this thread blocks on the client end
+ * (vfs/bridge-client.ts) while a worker serves the channel (lib/bridge/page-server.ts)
+ * from database bytes (test/helpers/bridge-server-worker.ts). Message counts come from
+ * both sides: the client counts what it sends, the server what it received.
+ */
+import t from 'tap';
+import { LtxvfsError, isLtxvfsError } from '../../ltx/errors.js';
+import { BridgeClient } from '../../vfs/bridge-client.js';
+import { chinookBytes, headerPageSize } from '../helpers/bytes-source.js';
+import { startBridgeServer } from '../helpers/bridge-server.js';
+
+const chinook = chinookBytes();
+const pageSize = headerPageSize(chinook);
+const pageOf = (bytes: Uint8Array, pgno: number): Uint8Array => bytes.subarray((pgno - 1) * pageSize, pgno * pageSize);
+
+t.test('cache hits and unchanged versions send no message; misses send one each', async (t) => {
+  const server = await startBridgeServer(chinook);
+  t.teardown(() => server.close());
+  const client = new BridgeClient(server.channel, { timeoutMs: 10_000 });
+
+  const v1 = client.acquire();
+  t.match(v1, { txid: 1, pageSize, commit: chinook.length / pageSize });
+  t.equal(client.counters.messages, 1, 'the first transaction asks for its version');
+  t.same(client.readPage(v1, 10), pageOf(chinook, 10));
+  t.same(client.readPage(v1, 20), pageOf(chinook, 20));
+  t.equal(client.counters.messages, 3, 'each miss: one message');
+
+  for (let i = 0; i < 100; i++) {
+    const v = client.acquire();
+    t.equal(v, v1, 'the same version object');
+    client.readPage(v, 10);
+    client.readPage(v, 20);
+    client.release(v);
+  }
+  t.equal(client.counters.messages, 3, '100 more transactions over cached pages: no message');
+  t.equal(client.counters.fastAcquires, 100);
+  t.equal(client.cache.hits, 200);
+  const ack = await server.counters();
+  t.equal(ack.counters.requests, 3, 'the server received exactly the client\'s messages');
+  t.equal(ack.readPageCalls, 2, 'and fetched two pages');
+  t.equal(ack.pinned, 1, 'one version pinned for the client between transactions');
+});
+
+t.test('a new version drops exactly the changed pages of the local cache', async (t) => {
+  const server = await startBridgeServer(chinook);
+  t.teardown(() => server.close());
+  const client = new BridgeClient(server.channel, { timeoutMs: 10_000 });
+  let v = client.acquire();
+  for (const pgno of [3, 4, 5]) client.readPage(v, pgno);
+
+  const next = chinook.slice();
+  next.fill(0xab, 4 * pageSize + 100, 4 * pageSize + 200); // page 5
+  await server.setBytes(next);
+  const before = client.counters.messages;
+  v = client.acquire();
+  t.equal(v.txid, 2);
+  t.equal(client.counters.messages, before + 1, 'the new version is asked for');
+  t.same(client.readPage(v, 3), pageOf(chinook, 3));
+  t.same(client.readPage(v, 4), pageOf(chinook, 4));
+  t.equal(client.counters.messages, before + 1, 'unchanged pages stay cached');
+  t.same(client.readPage(v, 5), pageOf(next, 5), 'the changed page is read again, new contents');
+  t.equal(client.counters.messages, before + 2);
+  t.equal((await server.counters()).pinned, 1, 'the old version was released');
+});
+
+t.test('sequential misses bring the following cached pages in one answer', async (t) => {
+  const server = await startBridgeServer(chinook, 64 * 1024);
+  t.teardown(() => server.close());
+  const client = new BridgeClient(server.channel, { timeoutMs: 10_000 });
+  const v = client.acquire();
+  const pages = v.commit;
+  for (let pgno = 1; pgno <= pages; pgno++) t.ok(client.readPage(v, pgno).length === pageSize || t.fail(`page ${pgno}`));
+  t.ok(client.counters.reads < pages / 10, `${pages} pages in ${client.counters.reads} reads`);
+  t.equal(client.counters.pagesReceived, pages);
+  for (let pgno = 1; pgno <= pages; pgno++) {
+    if (!pageOf(chinook, pgno).every((b, i) => client.readPage(v, pgno)[i] === b)) t.fail(`page ${pgno} differs`);
+  }
+  t.equal(client.counters.pagesReceived, pages, 'every page came once');
+});
+
+t.test('errors cross with their code, key and message', async (t) => {
+  const server = await startBridgeServer(chinook);
+  t.teardown(() => server.close());
+  const client = new BridgeClient(server.channel, { timeoutMs: 10_000 });
+  const v = client.acquire();
+  const injected = new LtxvfsError('LTXVFS_ERR_CORRUPT', 'ltx/0/0000000000000001-0000000000000001.ltx: page 7 at offset 1234: bad frame', {
+    key: 'ltx/0/0000000000000001-0000000000000001.ltx',
+  });
+  await server.fail(injected, 7);
+  const err = (() => {
+    try {
+      client.readPage(v, 7);
+    } catch (e) {
+      return e;
+    }
+    return undefined;
+  })();
+  t.ok(isLtxvfsError(err, 'LTXVFS_ERR_CORRUPT'));
+  t.match(err, { key: injected.key, message: injected.message });
+  t.same(client.readPage(v, 8), pageOf(chinook, 8), 'other pages are served');
+  t.same(client.pragma('echo', 'x', false), 'echo:x', 'PRAGMAs are answered by the server');
+  t.equal(client.pragma('other', null, false), undefined, 'and left to SQLite when not its own');
+  t.equal(client.callFunction('answer', [21], false), 42, 'functions run on the server');
+  t.same(client.stats(), { txid: 1 });
+});
+
+t.test('a stalled fetch fails within the timeout; the late answer is dropped and the bridge goes on', async (t) => {
+  const server = await startBridgeServer(chinook);
+  t.teardown(() => server.close());
+  const TIMEOUT = 300;
+  const client = new BridgeClient(server.channel, { timeoutMs: TIMEOUT, label: 'stall-test' });
+  const v = client.acquire();
+  client.readPage(v, 2);
+  await server.stall(true);
+  const started = performance.now();
+  let err: unknown;
+  try {
+    client.readPage(v, 9);
+  } catch (e) {
+    err = e;
+  }
+  const waited = performance.now() - started;
+  t.ok(isLtxvfsError(err, 'LTXVFS_ERR_STORAGE'), `LTXVFS_ERR_STORAGE: ${String(err)}`);
+  t.match((err as Error).message, /^stall-test: page bridge: read timed out after 300 ms/);
+  t.ok(waited >= TIMEOUT - 5 && waited < TIMEOUT + 250, `blocked ${waited.toFixed(0)} ms for a ${TIMEOUT} ms timeout`);
+  t.equal(client.cache.size, 0, 'the local cache was dropped');
+
+  const released = await server.stall(false);
+  // Let the released read answer (late): it must find nobody waiting.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const after = await server.counters();
+  t.equal(after.counters.dropped, released.counters.dropped + 1, 'the late answer was dropped, not written');
+
+  const v2 = client.acquire();
+  t.equal(client.counters.acquires, 2, 'the next transaction asks for its version again');
+  t.same(client.readPage(v2, 9), pageOf(chinook, 9), 'and reads go on');
+  t.equal(client.counters.timeouts, 1);
+});
+
+t.test('a slow answer within the timeout is waited for', async (t) => {
+  const server = await startBridgeServer(chinook);
+  t.teardown(() => server.close());
+  const client = new BridgeClient(server.channel, { timeoutMs: 2000 });
+  const v = client.acquire();
+  await server.delay(150);
+  const started = performance.now();
+  t.same(client.readPage(v, 3), pageOf(chinook, 3));
+  t.ok(performance.now() - started >= 140, 'blocked while the fetch side waited');
+});
+
+t.test('a closed client refuses further requests', async (t) => {
+  const server = await startBridgeServer(chinook);
+  t.teardown(() => server.close());
+  const client = new BridgeClient(server.channel, { timeoutMs: 2000 });
+  const v = client.acquire();
+  client.close();
+  client.close();
+  t.throws(() => client.readPage(v, 3), { code: 'LTXVFS_ERR_CLOSED' });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.equal((await server.counters()).pinned, 0, 'the server released the version at close');
+});

@@ -1,0 +1,153 @@
+/**
+ * The worker engine (`openDatabase(url, { engine: 'worker' })`): the shared engine suite
+ * (interop with the real Litestream VFS, the oracle queries, bad input, isolation, time
+ * travel), then what is particular to it — the main thread's event loop stays free while
+ * a query runs, cache hits cross no thread, a stalled fetch fails the query within the
+ * bridge timeout, and writes follow the lease rules through the bridge.
+ */
+import t from 'tap';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isLtxvfsError } from '../../ltx/errors.js';
+import { openDatabase } from '../../lib/open.js';
+import type { ServedConnection } from '../../lib/bridge/page-server.js';
+import { openWorkerDatabase, WorkerDatabase } from '../../vfs/worker-database.js';
+import type { DatabaseStats } from '../../lib/database.js';
+import { requireLitestreamVfs, requireSqlite3 } from '../helpers/paths.js';
+import { BytesSource, chinookBytes } from '../helpers/bytes-source.js';
+import {
+  badInputChecks, buildSuiteFixture, interopChecks, isolationChecks, timeTravelChecks, type SuiteFixture,
+} from '../helpers/engine-suite.js';
+
+requireSqlite3();
+requireLitestreamVfs();
+
+let fixture: SuiteFixture;
+t.before(async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ltxvfs-worker-engine-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  fixture = await buildSuiteFixture(dir);
+});
+
+t.test('interop: replicas the real Litestream VFS wrote read like their sources', (t) => interopChecks(t, 'worker', fixture));
+t.test('bad input: a damaged frame is SQLITE_CORRUPT naming the file; a missing replica fails the open', (t) => badInputChecks(t, 'worker'));
+t.test('isolation: a read transaction keeps its version across remote commits', (t) => isolationChecks(t, 'worker'));
+t.test('time travel: PRAGMA litestream_time, litestream_set_time(), at', (t) => timeTravelChecks(t, 'worker'));
+
+t.test('the main thread\'s event loop stays free while the worker runs a query', async (t) => {
+  const db = await openDatabase(fixture.history.url, { engine: 'worker', pollIntervalMs: 0 });
+  t.teardown(() => db.close());
+  t.ok(db instanceof WorkerDatabase);
+  const heavy = 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT count(*) AS n, (SELECT count(*) FROM accounts) AS a FROM c';
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 5);
+  const started = performance.now();
+  const rows = await db.all(heavy);
+  const ms = performance.now() - started;
+  clearInterval(timer);
+  t.same(rows, [{ n: 3_000_000, a: 346 }]);
+  t.ok(ms > 100, `the query took ${ms.toFixed(0)} ms`);
+  t.ok(ticks >= Math.floor(ms / 5 / 3), `a 5 ms interval ticked ${ticks} times during the ${ms.toFixed(0)} ms query`);
+});
+
+t.test('cache hits cross no thread: a repeated query sends no message', async (t) => {
+  const db = (await openDatabase(fixture.oracle.url, { engine: 'worker', pollIntervalMs: 0 })) as unknown as WorkerDatabase;
+  t.teardown(() => db.close());
+  await db.exec('PRAGMA cache_size = 0'); // SQLite's own cache off: every page read reaches the VFS
+  const sql = 'SELECT count(*) AS n, sum(amount_cents) AS c FROM orders';
+  const first = await db.all(sql);
+  const after1 = await db.counters();
+  t.ok(after1.reads > 0, `the first run read ${after1.reads} times through the bridge`);
+  for (let i = 0; i < 5; i++) t.same(await db.all(sql), first);
+  const after2 = await db.counters();
+  t.equal(after2.messages, after1.messages, 'five more runs: no message to the main thread');
+  t.equal(after2.served, after1.served, 'and the main thread answered none');
+  t.ok(after2.localCacheHits > after1.localCacheHits + 5 * after1.pagesReceived / 2, `${after2.localCacheHits - after1.localCacheHits} pages from the worker's cache`);
+  t.equal(after2.fastAcquires - after1.fastAcquires, 5, 'each transaction started on the version it held');
+});
+
+/** A served connection over bytes whose reads hang once `stalled` is set. */
+function stallable(bytes: Uint8Array): { conn: ServedConnection; stall(): void; source: BytesSource } {
+  const source = new BytesSource(bytes);
+  let stalled = false;
+  return {
+    source,
+    stall: () => { stalled = true; },
+    conn: {
+      acquire: () => source.acquire(),
+      release: (v) => source.release(v),
+      peek: () => source.current,
+      readPage: (v, pgno) => (stalled ? new Promise<Uint8Array>(() => undefined) : source.readPage(v, pgno)),
+    },
+  };
+}
+
+const noStats = (): DatabaseStats => ({ pagesFetched: 0, bytesRead: 0, readRequests: 0, cacheHits: 0, cacheMisses: 0, cacheBytes: 0, txid: 0 });
+
+t.test('a stalled fetch fails the query within the bridge timeout, as SQLITE_IOERR with the cause; the event loop stays free', async (t) => {
+  const { conn, stall } = stallable(chinookBytes());
+  const db = await openWorkerDatabase(conn, { label: 'chinook', writable: false, statsProvider: noStats, bridgeTimeoutMs: 400, localCacheSizeBytes: 0 });
+  t.teardown(() => db.close());
+  t.same(await db.get('SELECT Name FROM Genre WHERE GenreId = 2'), { Name: 'Jazz' });
+  stall();
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 10);
+  const started = performance.now();
+  const err = await db.all('SELECT count(*) AS n FROM Track').then(() => undefined, (e: unknown) => e);
+  const waited = performance.now() - started;
+  clearInterval(timer);
+  t.ok(isLtxvfsError(err, 'LTXVFS_ERR_SQLITE'), `LTXVFS_ERR_SQLITE, got ${String(err)}`);
+  t.equal(((err as { sqliteCode: number }).sqliteCode) & 0xff, 10, 'SQLITE_IOERR');
+  const cause = (err as Error).cause;
+  t.ok(isLtxvfsError(cause, 'LTXVFS_ERR_STORAGE'), `cause: ${String(cause)}`);
+  t.match((cause as Error).message, /^chinook: page bridge: read timed out after 400 ms/);
+  t.ok(waited >= 390 && waited < 400 + 1000, `failed after ${waited.toFixed(0)} ms`);
+  t.ok(ticks >= 20, `the main thread ticked ${ticks} times meanwhile`);
+});
+
+t.test('an engine error in the worker fails the open: not a SQLite database', async (t) => {
+  const notSqlite = new Uint8Array(8192);
+  notSqlite.set(new TextEncoder().encode('not SQLite at all'));
+  notSqlite[16] = 0x10;
+  const { conn, source } = stallable(notSqlite);
+  const err = await openWorkerDatabase(conn, { label: 'junk', writable: false, statsProvider: noStats }).then(() => undefined, (e: unknown) => e);
+  t.ok(isLtxvfsError(err, 'LTXVFS_ERR_SQLITE'));
+  t.match(err, { sqliteCode: 26, message: /^junk: / });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.equal(source.pinnedCount, 0, 'nothing stays pinned');
+});
+
+t.test('writes through the worker follow the lease rules and are read by the in-process engine', async (t) => {
+  const dir = join(t.testdir(), 'replica');
+  const db = await openDatabase(dir, { engine: 'worker', create: true, pollIntervalMs: 0 });
+  t.teardown(() => db.close());
+  const refused = await db.exec('CREATE TABLE t (x)').then(() => undefined, (e: unknown) => e);
+  t.match(refused, { code: 'LTXVFS_ERR_SQLITE', sqliteCode: 8 });
+  t.match((refused as Error).cause, { code: 'LTXVFS_ERR_READONLY', message: /PRAGMA litevfs_acquire_lease/ });
+  await db.exec('PRAGMA litevfs_acquire_lease');
+  await db.exec('CREATE TABLE t (x INTEGER PRIMARY KEY, y TEXT)');
+  t.same(await db.run('INSERT INTO t (y) VALUES (?)', ['one']), { changes: 1, lastInsertRowid: 1 });
+  await db.exec("BEGIN; INSERT INTO t (y) VALUES ('two'); INSERT INTO t (y) SELECT printf('%.*c', 3000, 'z') FROM t; COMMIT");
+  t.same(await db.all('SELECT x, length(y) AS n, litestream_txid() AS txid FROM t ORDER BY x'), [
+    { x: 1, n: 3, txid: '0000000000000003' }, { x: 2, n: 3, txid: '0000000000000003' },
+    { x: 3, n: 3000, txid: '0000000000000003' }, { x: 4, n: 3000, txid: '0000000000000003' },
+  ]);
+  t.same((await readdir(join(dir, 'ltx', '0'))).length, 3, 'one LTX file per transaction');
+  const reader = await openDatabase(dir, { pollIntervalMs: 0, readOnly: true });
+  t.teardown(() => reader.close());
+  t.same(await reader.all('SELECT count(*) AS n, sum(length(y)) AS len FROM t'), [{ n: 4, len: 6006 }]);
+  t.same(await reader.all('PRAGMA integrity_check'), [{ integrity_check: 'ok' }]);
+  await db.exec('PRAGMA litevfs_release_lease');
+  const after = await db.exec("INSERT INTO t (y) VALUES ('three')").then(() => undefined, (e: unknown) => e);
+  t.match(after, { sqliteCode: 8 }, 'without the lease again: read-only');
+});
+
+t.test('close: later calls fail; the replica is released', async (t) => {
+  const db = await openDatabase(fixture.history.url, { engine: 'worker', pollIntervalMs: 0 });
+  t.same(await db.get('SELECT count(*) AS n FROM accounts'), { n: 346 });
+  await Promise.all([db.close(), db.close()]);
+  t.equal(db.closed, true);
+  await t.rejects(db.all('SELECT 1'), { code: 'LTXVFS_ERR_CLOSED' });
+  t.throws(() => db.stats(), { code: 'LTXVFS_ERR_CLOSED' });
+});

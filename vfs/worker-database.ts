@@ -1,0 +1,278 @@
+/**
+ * The worker engine, main-thread side (`openDatabase(url, { engine: 'worker' })`): SQLite
+ * (wa-sqlite's non-Asyncify build) runs in a worker thread (vfs/worker-main.ts) at full
+ * wasm speed, blocking on page misses through the page bridge; the replica's reader
+ * (shared per replica, lib/registry.ts), its poller and writer stay on the main thread,
+ * which serves the bridge (lib/bridge/page-server.ts) and keeps its event loop free
+ * while queries run.
+ *
+ * {@link WorkerDatabase} has the API of `Database` (all/get/run/exec/query/close/stats),
+ * each call one message to the worker and one back with the rows; errors arrive as
+ * `LtxvfsError`s with the same code, `sqliteCode` and `cause` as in process.
+ *
+ * The worker is `unref`'d while no call is pending: an open database does not keep the
+ * process alive, as with the in-process engine.
+ */
+import type { Worker } from 'node:worker_threads';
+import { LtxvfsError } from '../ltx/errors.js';
+import { Database, type DatabaseStats, type Params, type Row, type RunResult, type SqliteApi } from '../lib/database.js';
+import { deserializeError, DEFAULT_BRIDGE_TIMEOUT_MS, newChannelBuffer } from '../lib/bridge/protocol.js';
+import { ChannelServer } from '../lib/bridge/page-server.js';
+import { siblingModule, spawnWorker } from '../lib/bridge/spawn-worker.js';
+import { serveReplicaConnection, type ServedReplicaConnection } from '../lib/bridge/served-connection.js';
+import { acquireReader } from '../lib/registry.js';
+import { warmInteriorPages, type WarmupResult } from '../lib/warmup.js';
+import type { DatabaseReplicaStats, OpenOptions } from '../lib/open.js';
+import type { ServedConnection } from '../lib/bridge/page-server.js';
+import { DEFAULT_LOCAL_CACHE_BYTES, type BridgeClientCounters } from './bridge-client.js';
+import type { WorkerCall, WorkerInit, WorkerReply } from './worker-protocol.js';
+
+/** Options of the worker engine (also `openDatabase` options). */
+export interface WorkerEngineOptions {
+  /**
+   * Longest time the SQLite thread waits for one answer of the main thread (a page, a
+   * commit, a PRAGMA), ms; past it the query fails with `LTXVFS_ERR_STORAGE` behind
+   * SQLITE_IOERR. Default 45,000 (longer than the S3 client's retry budget).
+   */
+  bridgeTimeoutMs?: number;
+  /**
+   * Bytes of the worker's own page cache, in front of the reader's (a hit costs no thread
+   * crossing). Default 64 MiB. The pages it holds are also in the reader's cache while
+   * they are recent there, so a worker connection can cost up to twice the page bytes.
+   */
+  localCacheSizeBytes?: number;
+  /** Prepared statements kept in the worker (default 64). */
+  statementCacheSize?: number;
+}
+
+/** Bridge and worker-cache counters of a worker connection (for tests and diagnostics). */
+export interface WorkerCounters extends BridgeClientCounters {
+  /** Bytes of pages in the worker's cache. */
+  localCacheBytes: number;
+  localCacheHits: number;
+  localCacheMisses: number;
+  /** Requests the main thread answered. */
+  served: number;
+}
+
+/** Options of {@link openWorkerDatabase}. */
+export interface WorkerDatabaseOptions<S extends DatabaseStats> extends WorkerEngineOptions {
+  /** Name of the database in SQLite and in messages. */
+  label: string;
+  /** Open read-write (the served connection's sink decides what may be written). */
+  writable: boolean;
+  statsProvider: () => S;
+}
+
+
+const unusedApi = new Proxy({}, {
+  get: () => () => {
+    throw new LtxvfsError('LTXVFS_ERR_USAGE', 'a WorkerDatabase has no SQLite in this thread');
+  },
+}) as SqliteApi;
+
+/** A Database whose SQLite runs in a worker thread. Create it with `openDatabase(url, { engine: 'worker' })`. */
+export class WorkerDatabase<S extends DatabaseStats = DatabaseStats> extends Database<S> {
+  readonly #worker: Worker;
+  readonly #server: ChannelServer;
+  readonly #statsProvider: () => S;
+  readonly #pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: unknown) => void }>();
+  #nextId = 1;
+  #closing: Promise<void> | undefined;
+  #gone: Error | undefined;
+
+  /** @internal Use {@link openWorkerDatabase}. */
+  constructor(worker: Worker, server: ChannelServer, statsProvider: () => S) {
+    super({ sqlite3: unusedApi, db: 0, vfs: { takeLastError: () => undefined }, statsProvider });
+    this.#worker = worker;
+    this.#server = server;
+    this.#statsProvider = statsProvider;
+    worker.on('message', (reply: WorkerReply) => {
+      if (reply.type !== 'result' && reply.type !== 'error') return;
+      const waiter = this.#pending.get(reply.id);
+      if (waiter === undefined) return;
+      this.#settled(reply.id);
+      if (reply.type === 'result') waiter.resolve(reply.value);
+      else waiter.reject(deserializeError(reply.error));
+    });
+    worker.on('error', (err) => this.#lost(err));
+    worker.on('exit', (code) => this.#lost(new LtxvfsError('LTXVFS_ERR_CLOSED', `the SQLite worker thread exited (code ${code})`)));
+  }
+
+  override get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  override all(sql: string, params?: Params): Promise<Row[]> {
+    return this.query(sql, params).then((r) => r.rows);
+  }
+
+  override query(sql: string, params?: Params): Promise<{ columns: string[]; rows: Row[] }> {
+    return this.#call({ type: 'call', id: 0, method: 'query', sql, params });
+  }
+
+  override get(sql: string, params?: Params): Promise<Row | undefined> {
+    return this.#call({ type: 'call', id: 0, method: 'get', sql, params });
+  }
+
+  override run(sql: string, params?: Params): Promise<RunResult> {
+    return this.#call({ type: 'call', id: 0, method: 'run', sql, params });
+  }
+
+  override exec(sql: string): Promise<void> {
+    return this.#call({ type: 'call', id: 0, method: 'exec', sql });
+  }
+
+  override stats(): S {
+    if (this.closed) throw new LtxvfsError('LTXVFS_ERR_CLOSED', 'the database is closed');
+    return this.#statsProvider();
+  }
+
+  /** The bridge and worker-cache counters (one message to the worker). */
+  counters(): Promise<WorkerCounters> {
+    return this.#call<Omit<WorkerCounters, 'served'>>({ type: 'call', id: 0, method: 'counters' })
+      .then((c) => ({ ...c, served: this.#server.counters.requests }));
+  }
+
+  /** Close the connection in the worker (after the calls already made), stop the worker, release the replica. Idempotent. */
+  override close(): Promise<void> {
+    this.#closing ??= (async () => {
+      try {
+        if (this.#gone === undefined) await this.#send<void>({ type: 'close', id: 0 });
+      } finally {
+        await this.#worker.terminate().catch(() => undefined);
+        await this.#server.close();
+      }
+    })();
+    return this.#closing;
+  }
+
+  #call<T>(call: WorkerCall): Promise<T> {
+    if (this.closed) return Promise.reject(new LtxvfsError('LTXVFS_ERR_CLOSED', 'the database is closed'));
+    return this.#send<T>(call);
+  }
+
+  #send<T>(call: WorkerCall): Promise<T> {
+    if (this.#gone !== undefined) return Promise.reject(this.#gone);
+    const id = this.#nextId++;
+    return new Promise<T>((resolve, reject) => {
+      if (this.#pending.size === 0) this.#worker.ref();
+      this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      this.#worker.postMessage({ ...call, id });
+    });
+  }
+
+  #settled(id: number): void {
+    this.#pending.delete(id);
+    if (this.#pending.size === 0) this.#worker.unref();
+  }
+
+  #lost(err: Error): void {
+    this.#gone ??= err;
+    for (const [id, waiter] of this.#pending) {
+      this.#settled(id);
+      waiter.reject(this.#gone);
+    }
+    void this.#server.close();
+  }
+}
+
+/**
+ * Start a worker engine over a served connection: spawn the worker, serve its bridge
+ * channel from this thread, open the database there and read its schema.
+ * The served connection is closed when the database closes, or when the open fails.
+ * @throws LtxvfsError `LTXVFS_ERR_SQLITE` (SQLite cannot open or read the database; `cause`
+ *   the error behind it, e.g. `LTXVFS_ERR_STORAGE` or `LTXVFS_ERR_CORRUPT`).
+ */
+export async function openWorkerDatabase<S extends DatabaseStats>(
+  served: ServedConnection,
+  options: WorkerDatabaseOptions<S>,
+): Promise<WorkerDatabase<S>> {
+  const buffer = newChannelBuffer();
+  const { port1, port2 } = new MessageChannel();
+  const server = new ChannelServer({ buffer, port: port1 }, served);
+  port1.unref();
+  const init: WorkerInit = {
+    buffer,
+    port: port2,
+    label: options.label,
+    writable: options.writable,
+    timeoutMs: options.bridgeTimeoutMs ?? DEFAULT_BRIDGE_TIMEOUT_MS,
+    localCacheSizeBytes: options.localCacheSizeBytes ?? DEFAULT_LOCAL_CACHE_BYTES,
+    statementCacheSize: options.statementCacheSize,
+    functions: (served.functions ?? []).map((f) => ({ name: f.name, nArgs: f.nArgs, directOnly: f.directOnly })),
+  };
+  let worker: Worker;
+  try {
+    worker = spawnWorker(siblingModule(import.meta.url, 'worker-main'), { workerData: init, transferList: [port2] });
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const onMessage = (reply: WorkerReply): void => {
+        if (reply.type === 'ready') done(undefined);
+        else if (reply.type === 'failed') done(deserializeError(reply.error));
+      };
+      const onError = (err: Error): void => done(err);
+      const onExit = (code: number): void => done(new LtxvfsError('LTXVFS_ERR_CLOSED', `the SQLite worker thread exited (code ${code}) while opening`));
+      const done = (err: Error | undefined): void => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
+    });
+  } catch (err) {
+    await worker.terminate().catch(() => undefined);
+    await server.close();
+    throw err;
+  }
+  worker.unref();
+  return new WorkerDatabase<S>(worker, server, options.statsProvider);
+}
+
+/**
+ * `openDatabase` with `engine: 'worker'`: join the replica's shared reader, serve one
+ * connection over it (view, time travel, writer, SQL surface: as the in-process engine)
+ * and open it in a worker. Returns the database and, with `warmInterior`, the warm-up.
+ * @throws as `openDatabase`.
+ */
+export async function openWorkerEngine(
+  url: string | undefined,
+  options: OpenOptions & WorkerEngineOptions,
+): Promise<{ db: Database<DatabaseReplicaStats>; warmup: Promise<WarmupResult> | undefined }> {
+  const writable = options.readOnly !== true && options.at === undefined;
+  const lease = await acquireReader(url, {
+    ...options,
+    cacheSizeBytes: options.cacheSizeBytes ?? options.cacheSize,
+    allowEmpty: (writable && options.create === true) || options.allowEmpty,
+  });
+  const { reader } = lease;
+  let served: ServedReplicaConnection;
+  try {
+    served = await serveReplicaConnection(lease, { ...options, writable, at: options.at });
+  } catch (err) {
+    await lease.release();
+    throw err;
+  }
+  const view = served.view;
+  const db = await openWorkerDatabase<DatabaseReplicaStats>(served, {
+    ...options,
+    label: reader.client.url,
+    writable,
+    statsProvider: () => ({ ...reader.stats(), txid: view.version.txid, timeTravel: view.target !== undefined }),
+  });
+  let warmup: Promise<WarmupResult> | undefined;
+  // Default as in process: on for object storage, where a round trip costs tens of ms.
+  if (options.warmInterior ?? reader.client.url.startsWith('s3://')) {
+    const rows = await db.all('SELECT rootpage FROM sqlite_schema WHERE rootpage > 0');
+    warmup = warmInteriorPages(reader, view.version, [1, ...rows.map((r) => Number(r.rootpage))]);
+  }
+  return { db, warmup };
+}

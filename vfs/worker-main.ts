@@ -1,0 +1,108 @@
+/**
+ * The SQLite thread of the worker engine: wa-sqlite's non-Asyncify build with
+ * {@link LtxSyncVFS} over a {@link BridgeClient}, and the Database API (lib/database.ts)
+ * over that connection. The main thread (vfs/worker-database.ts) sends the API calls
+ * ({@link WorkerCall}) and gets rows back; pages, versions, commits, PRAGMAs and the
+ * Litestream functions go through the page bridge to the main thread's reader.
+ *
+ * Started with `workerData` = {@link WorkerInit}. Answers `ready` or `failed` first.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import * as SQLite from '@journeyapps/wa-sqlite';
+import { LtxvfsError } from '../ltx/errors.js';
+import { Database } from '../lib/database.js';
+import { serializeError } from '../lib/bridge/protocol.js';
+import type { SqlArg } from '../lib/sql-surface.js';
+import { BridgeClient } from './bridge-client.js';
+import { registerFunction } from './sql-functions.js';
+import { withEmptyBlobs } from './wa-sqlite.js';
+import { loadSyncModule } from './wa-sqlite-sync.js';
+import { LtxSyncVFS } from './worker-vfs.js';
+import type { WorkerCall, WorkerInit, WorkerReply } from './worker-protocol.js';
+
+const SQLITE_OPEN_EXRESCODE = 0x0200_0000;
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+const reply = (message: WorkerReply): void => port.postMessage(message);
+
+const client = new BridgeClient({ buffer: init.buffer, port: init.port }, {
+  timeoutMs: init.timeoutMs,
+  localCacheSizeBytes: init.localCacheSizeBytes,
+  label: init.label,
+});
+
+async function open(): Promise<{ database: Database; vfs: LtxSyncVFS }> {
+  const { module, sqlite3 } = await loadSyncModule();
+  const vfs = new LtxSyncVFS(module, {
+    pragmaHandler: (name, value, inTransaction) => client.pragma(name, value, inTransaction),
+  });
+  sqlite3.vfs_register(vfs, false);
+  vfs.addDatabase(init.label, client, init.writable ? client : undefined);
+  let db: number;
+  try {
+    const access = init.writable ? SQLite.SQLITE_OPEN_READWRITE | SQLite.SQLITE_OPEN_CREATE : SQLite.SQLITE_OPEN_READONLY;
+    db = await sqlite3.open_v2(init.label, access | SQLITE_OPEN_EXRESCODE, vfs.name);
+  } catch (err) {
+    const e = err as { message: string; code: number };
+    throw new LtxvfsError('LTXVFS_ERR_SQLITE', `${init.label}: open database: ${e.message}`, {
+      key: init.label, sqliteCode: e.code, cause: vfs.takeLastError() ?? err,
+    });
+  }
+  for (const f of init.functions) {
+    registerFunction(sqlite3, module, db, {
+      ...f,
+      call: (args: SqlArg[]) => client.callFunction(f.name, args, vfs.inTransaction),
+    });
+  }
+  const database = new Database({
+    sqlite3: withEmptyBlobs(sqlite3, module),
+    db,
+    vfs,
+    statsProvider: () => ({ pagesFetched: 0, bytesRead: 0, readRequests: 0, cacheHits: 0, cacheMisses: 0, cacheBytes: 0, txid: 0 }),
+    statementCacheSize: init.statementCacheSize,
+    onClose: () => client.close(),
+  });
+  try {
+    await database.get('SELECT 1 FROM sqlite_schema LIMIT 1');
+  } catch (err) {
+    await database.close().catch(() => undefined);
+    const e = err as LtxvfsError;
+    throw new LtxvfsError(e.code ?? 'LTXVFS_ERR_SQLITE', `${init.label}: ${e.message}`, { key: init.label, cause: e.cause, sqliteCode: e.sqliteCode });
+  }
+  return { database, vfs };
+}
+
+async function run(database: Database, call: WorkerCall): Promise<unknown> {
+  if (call.type === 'close') return database.close();
+  switch (call.method) {
+    case 'query':
+      return database.query(call.sql, call.params);
+    case 'get':
+      return database.get(call.sql, call.params);
+    case 'run':
+      return database.run(call.sql, call.params);
+    case 'exec':
+      return database.exec(call.sql);
+    case 'counters':
+      return { ...client.counters, localCacheBytes: client.cache.bytes, localCacheHits: client.cache.hits, localCacheMisses: client.cache.misses };
+    default:
+      throw new LtxvfsError('LTXVFS_ERR_USAGE', `unknown call ${(call as { method: string }).method}`);
+  }
+}
+
+open().then(
+  ({ database }) => {
+    port.on('message', (call: WorkerCall) => {
+      run(database, call).then(
+        (value) => reply({ type: 'result', id: call.id, value }),
+        (err: unknown) => reply({ type: 'error', id: call.id, error: serializeError(err) }),
+      );
+    });
+    reply({ type: 'ready' });
+  },
+  (err: unknown) => {
+    client.close();
+    reply({ type: 'failed', error: serializeError(err) });
+  },
+);

@@ -1,0 +1,41 @@
+/**
+ * Messages between the main thread's `WorkerDatabase` (vfs/worker-database.ts) and the
+ * SQLite worker (vfs/worker-main.ts). The page traffic does not go here: it has its own
+ * channel, the page bridge (lib/bridge/protocol.ts).
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { SerializedError } from '../lib/bridge/protocol.js';
+import type { Params } from '../lib/database.js';
+
+/** What the worker gets at start (`workerData`), with the bridge channel's port transferred. */
+export interface WorkerInit {
+  /** The bridge channel's buffer; its port arrives as `port`. */
+  buffer: SharedArrayBuffer;
+  port: MessagePort;
+  /** Name of the database inside the VFS and in messages (the replica URL). */
+  label: string;
+  /** Open read-write (writes need the lease; the main thread's sink decides). */
+  writable: boolean;
+  /** Longest wait on the bridge, ms. */
+  timeoutMs: number;
+  /** Bytes of the worker's page cache. */
+  localCacheSizeBytes: number;
+  /** Prepared statements kept (default 64). */
+  statementCacheSize: number | undefined;
+  /** The connection's SQL functions, called through the bridge. */
+  functions: { name: string; nArgs: number; directOnly: boolean }[];
+}
+
+/** A call of the Database API. */
+export type WorkerCall =
+  | { type: 'call'; id: number; method: 'query' | 'get' | 'run'; sql: string; params: Params | undefined }
+  | { type: 'call'; id: number; method: 'exec'; sql: string }
+  | { type: 'call'; id: number; method: 'counters' }
+  | { type: 'close'; id: number };
+
+/** What the worker answers. */
+export type WorkerReply =
+  | { type: 'ready' }
+  | { type: 'failed'; error: SerializedError }
+  | { type: 'result'; id: number; value: unknown }
+  | { type: 'error'; id: number; error: SerializedError };
