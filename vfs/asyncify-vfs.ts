@@ -7,11 +7,12 @@
  *
  * Opening a database (`sqlite3_open_v2`) calls `xFullPathname` (the name is kept as
  * given: names are keys of {@link LtxAsyncVFS.addDatabase}, not paths), then `xOpen` with
- * `SQLITE_OPEN_MAIN_DB`. The VFS answers `SQLITE_OPEN_READONLY` in the output flags, so
- * the pager is read-only whatever the caller asked for and any write fails inside SQLite
- * with `SQLITE_READONLY` before it reaches the VFS. SQLite then reads the 100-byte header
- * at offset 0 *without a lock* to learn the page size; a read outside a lock is served
- * from a version acquired for that one call.
+ * `SQLITE_OPEN_MAIN_DB`. A database is writable only when it was opened read-write and
+ * its source has a sink (a `WritablePageSource`, see "Writes" below); otherwise the VFS
+ * answers `SQLITE_OPEN_READONLY` in the output flags, so the pager is read-only whatever
+ * the caller asked for. SQLite then reads the 100-byte header at offset 0 *without a
+ * lock* to learn the page size; a read outside a lock is served from a version acquired
+ * for that one call.
  *
  * Every read transaction then goes:
  *
@@ -39,14 +40,38 @@
  *
  * ## Reads and Asyncify
  *
- * `xRead` is the only method that can wait (a page not in the page cache is fetched), so
- * it is the only method declared asynchronous to Asyncify. An asynchronous VFS method is
+ * `xRead` can wait (a page not in the page cache is fetched); so can `xFileControl` (an
+ * asynchronous PRAGMA such as `litestream_time`, a commit), `xLock` (taking the lease)
+ * and `xSync` (a commit). Only these are declared asynchronous to Asyncify. An asynchronous VFS method is
  * called through `Asyncify.handleAsync(() => jRead(…))`, which runs
  * `jRead(…).then(wakeUp)` and unwinds the wasm stack only if `wakeUp` was not called
  * before `then` returned. When every page of a read is cached, `PageSource.readPage`
  * returns bytes and `jRead` returns a thenable that calls `wakeUp` synchronously: the read
  * completes with no unwind and no Promise. On a miss it returns a real Promise and the
- * stack unwinds once. Every other method is a plain function and never unwinds.
+ * stack unwinds once. The other three answer the same way: a synchronous thenable unless
+ * they really wait. Every other method is a plain function and never unwinds.
+ *
+ * ## Writes
+ *
+ * A writable database claims `SQLITE_IOCAP_BATCH_ATOMIC`, so SQLite (built with
+ * `SQLITE_ENABLE_BATCH_ATOMIC_WRITE`) keeps the rollback journal in memory and writes a
+ * transaction's pages between `SQLITE_FCNTL_BEGIN_ATOMIC_WRITE` and
+ * `SQLITE_FCNTL_COMMIT_ATOMIC_WRITE`:
+ *
+ * 1. `xLock(RESERVED)` asks the sink (lease check; taking the lease may wait, so `xLock`
+ *    is declared asynchronous and answers through a synchronous thenable otherwise).
+ *    Refused: `SQLITE_READONLY` (no lease, time-travel view) or `SQLITE_BUSY`.
+ * 2. `xWrite`/`xTruncate` go to a per-transaction {@link WriteBuffer}; reads see it.
+ * 3. The commit point ships the buffer through `sink.commit` (an LTX file uploaded
+ *    create-only) and moves the file to the new version: `COMMIT_ATOMIC_WRITE`, or —
+ *    when SQLite writes without a batch (a new database's first transaction, a journal
+ *    that spilled) — the database `xSync` or `SQLITE_FCNTL_SYNC` (sent even with
+ *    `synchronous = OFF`). A sync whose page 1 still carries the change counter this VFS
+ *    served is a rollback playing back the journal, not a commit: dropped.
+ * 4. A refused commit answers `SQLITE_BUSY` (another writer took the TXID, the lease was
+ *    lost) and nothing of it stays; an I/O failure answers `SQLITE_IOERR_WRITE`, after
+ *    which SQLite retries the commit once through its journal.
+ * 5. `xUnlock` below RESERVED ends the reservation and drops any unshipped pages.
  *
  * ## Other files
  *
@@ -64,7 +89,9 @@
  * | --- | --- |
  * | `xOpen` of a main database name never added | `SQLITE_CANTOPEN` (`LTXVFS_ERR_NOT_FOUND` remembered) |
  * | `xOpen` of a WAL, or a file of no known kind | `SQLITE_CANTOPEN` (`LTXVFS_ERR_UNSUPPORTED`) |
- * | `xWrite` / `xTruncate` on a replica database | `SQLITE_READONLY` (`LTXVFS_ERR_READONLY`) |
+ * | `xWrite` / `xTruncate` on a read-only replica database | `SQLITE_READONLY` (`LTXVFS_ERR_READONLY`) |
+ * | a write without the lease, or on a time-travel view | `SQLITE_READONLY` (the sink's error) |
+ * | a commit another writer beat, or after the lease was lost | `SQLITE_BUSY` (`LTXVFS_ERR_CONFLICT` / `LTXVFS_ERR_LEASE_LOST`) |
  * | a page failing its checksum or structure checks | `SQLITE_CORRUPT` |
  * | storage failing (after the fetcher's retries) | `SQLITE_IOERR_READ` |
  * | anything else thrown | `SQLITE_IOERR` |
@@ -72,12 +99,14 @@
  *
  * ## Not supported, and why that is safe
  *
- * 1. Writing a replica database: the output flags make the pager read-only.
+ * 1. Writing without a sink: the output flags make the pager read-only.
  * 2. WAL mode and shared memory (`xShm*`): page 1 says rollback journal.
  * 3. Sharing a journal or temp file by name between opens: SQLite opens each such file
  *    once per connection, and a read-only database never gets a hot journal.
- * 4. Locks between connections: every connection pins its own version, and nobody
- *    writes, so SHARED never has to exclude anyone (`xCheckReservedLock` says 0).
+ * 4. Locks between connections: every connection pins its own version, so SHARED never
+ *    has to exclude anyone (`xCheckReservedLock` says 0); writers are kept apart by the
+ *    writer's reservation (one per process) and the lease and create-only uploads (across
+ *    processes).
  * 5. `SQLITE_IOCAP_IMMUTABLE`: the database does change between transactions.
  * 6. New versions under `PRAGMA locking_mode = EXCLUSIVE`: SQLite then never unlocks,
  *    so the connection stays on the version it pinned first, which is what it asked for.
