@@ -16,6 +16,7 @@ import type { WritablePageSource } from './page-source.js';
 import { openAsyncifyDatabase } from '../vfs/asyncify-database.js';
 import type { Database } from './database.js';
 import { warmInteriorPages, type WarmupResult } from './warmup.js';
+import { hydrationPathFromEnv, hydrationPragma } from './hydrate.js';
 import { openWorkerEngine, type WorkerEngineOptions } from '../vfs/worker-database.js';
 
 /** Options of {@link openDatabase}. */
@@ -53,6 +54,14 @@ export interface OpenOptions extends ReplicaReaderOptions, WriterOptions, Worker
   readOnly?: boolean;
   /** Create the replica (directory) if it does not exist, and open an empty replica as a new database. Default false. */
   create?: boolean;
+  /**
+   * Hydrate the database into this local file in the background and serve reads from it
+   * once complete (lib/hydrate.ts). Default: `LITESTREAM_HYDRATION_PATH` when
+   * `LITESTREAM_HYDRATION_ENABLED` is true in `env` (a temp file named after the replica
+   * when no path is set), else off. `PRAGMA litestream_hydration_progress` /
+   * `litestream_hydration_file` report it.
+   */
+  hydrate?: string;
 }
 
 const warmups = new WeakMap<object, Promise<WarmupResult>>();
@@ -84,8 +93,10 @@ export async function openDatabase(url?: string, options: OpenOptions = {}): Pro
     return db;
   }
   const writable = options.readOnly !== true && options.at === undefined;
+  const env = options.env ?? process.env;
   const lease = await acquireReader(url, {
     ...options,
+    hydrate: options.hydrate ?? hydrationPathFromEnv(env, url),
     cacheSizeBytes: options.cacheSizeBytes ?? options.cacheSize,
     allowEmpty: (writable && options.create === true) || options.allowEmpty,
   });
@@ -101,6 +112,7 @@ export async function openDatabase(url?: string, options: OpenOptions = {}): Pro
   };
   const litestream = litestreamPragma(view);
   const leases = writer === undefined ? undefined : leasePragma(writer);
+  const hydration = hydrationPragma(() => reader.hydration);
   try {
     if (options.at !== undefined) await view.setAt(options.at);
     const db = await openAsyncifyDatabase(source, {
@@ -108,7 +120,7 @@ export async function openDatabase(url?: string, options: OpenOptions = {}): Pro
       label: reader.client.url,
       statsProvider: () => ({ ...reader.stats(), txid: view.version.txid, timeTravel: view.target !== undefined }),
       onClose: () => lease.release(),
-      pragmaHandler: (name, value) => leases?.(name) ?? litestream(name, value),
+      pragmaHandler: (name, value) => leases?.(name) ?? hydration(name, value) ?? litestream(name, value),
       functions: litestreamFunctions(view),
     });
     if (options.warmInterior === true) {

@@ -23,6 +23,8 @@ import { Fetcher, newReadCounters, type FetcherOptions, type ReadCounters } from
 import { loadLtxFile, type LoadedLtxFile } from './ltx-loader.js';
 import { Poller, type PollerOptions, type PollStats } from './poller.js';
 import type { PageSource, PageVersion } from './page-source.js';
+import { DiskCache, TieredPageCache, type DiskCacheStats } from './disk-cache.js';
+import { Hydrator, type HydrateOptions, type HydrationStats } from './hydrate.js';
 
 /** Options of {@link ReplicaReader.open}. */
 export interface ReplicaReaderOptions extends FetcherOptions, PollerOptions {
@@ -39,6 +41,21 @@ export interface ReplicaReaderOptions extends FetcherOptions, PollerOptions {
    * cost little.
    */
   indexConcurrency?: number;
+  /**
+   * Directory of the disk tier behind the memory cache (lib/disk-cache.ts): decompressed
+   * pages and LTX page indexes that survive restarts and are shared by processes. Default
+   * none (memory only).
+   */
+  cacheDir?: string;
+  /** Soft bound on the bytes in `cacheDir` (all replicas using it). Default 512 MiB. */
+  cacheDirSizeBytes?: number;
+  /**
+   * Local file to hydrate the database into in the background (lib/hydrate.ts); reads are
+   * served from it once complete, and it is kept current. Default none.
+   */
+  hydrate?: string;
+  /** Tuning of hydration (range size, concurrency, …). */
+  hydrateOptions?: HydrateOptions;
 }
 
 /** Counters of a {@link ReplicaReader} (and of the Database API's `stats()`). */
@@ -65,6 +82,10 @@ export interface ReplicaStats extends PollStats {
   timestamp: number;
   /** Versions pinned by open read transactions now. */
   pinnedVersions: number;
+  /** Counters of the disk tier (`cacheDir`), if any. */
+  diskCache?: DiskCacheStats;
+  /** Hydration figures (`hydrate`), if any. */
+  hydration?: HydrationStats;
 }
 
 /** Events of a {@link ReplicaReader}. */
@@ -95,11 +116,16 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
   readonly #beforeClose: (() => Promise<void>)[] = [];
   /** Versions whose files were removed, and the same state rebuilt from other files. */
   readonly #substitutes = new WeakMap<PageVersion, PageIndex>();
+  /** The disk tier, when `cacheDir` is set. */
+  readonly #disk: DiskCache | undefined;
+  /** The hydration, when `hydrate` is set (started once the first version is current). */
+  #hydrator: Hydrator | undefined;
 
   private constructor(client: ReplicaClient, cache: PageCache, fetcher: Fetcher, counters: ReadCounters, options: ReplicaReaderOptions) {
     super();
     this.client = client;
     this.#cache = cache;
+    this.#disk = cache instanceof TieredPageCache ? cache.disk : undefined;
     this.#fetcher = fetcher;
     this.#counters = counters;
     this.#current = PageIndex.empty();
@@ -111,11 +137,16 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
    * Open the newest state of the replica behind `client`, and start polling it.
    * @throws LtxvfsError `LTXVFS_ERR_NOT_FOUND` (no replica), `LTXVFS_ERR_EMPTY_REPLICA` (no files),
    *   `LTXVFS_ERR_TXID_GAP` / `LTXVFS_ERR_OVERLAP` (bad file set), `LTXVFS_ERR_PAGE_SIZE`,
-   *   `LTXVFS_ERR_CORRUPT` / `LTXVFS_ERR_CHECKSUM` (bad files), storage errors.
+   *   `LTXVFS_ERR_CORRUPT` / `LTXVFS_ERR_CHECKSUM` (bad files), storage errors;
+   *   `LTXVFS_ERR_USAGE` for a `cacheDir` that cannot be created, or a `hydrate` path that
+   *   another live process hydrates or that holds a file no hydration made.
    */
   static async open(client: ReplicaClient, options: ReplicaReaderOptions = {}): Promise<ReplicaReader> {
     const counters = newReadCounters();
-    const cache = new PageCache(options.cacheSizeBytes ?? DEFAULT_CACHE_SIZE_BYTES, options.pageSize ?? 4096);
+    const cacheBytes = options.cacheSizeBytes ?? DEFAULT_CACHE_SIZE_BYTES;
+    const cache = options.cacheDir === undefined
+      ? new PageCache(cacheBytes, options.pageSize ?? 4096)
+      : new TieredPageCache(cacheBytes, options.pageSize ?? 4096, new DiskCache(options.cacheDir, client.url, { maxBytes: options.cacheDirSizeBytes }));
     const fetcher = new Fetcher(client, cache, counters, options);
     const reader = new ReplicaReader(client, cache, fetcher, counters, options);
     let version: PageIndex;
@@ -130,6 +161,20 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
         `${client.url}: replica page size ${version.pageSize} does not match the expected ${options.pageSize}`, { key: client.url });
     }
     reader.advance(version);
+    if (options.hydrate !== undefined) {
+      try {
+        reader.#hydrator = Hydrator.start({
+          client,
+          get current() { return reader.current; },
+          on: (event, listener) => reader.on(event, listener),
+          off: (event, listener) => reader.off(event, listener),
+          peek: (ref) => (cache.has(ref) ? cache.get(ref) : undefined),
+        }, options.hydrate, options.hydrateOptions);
+      } catch (err) {
+        await reader.close();
+        throw err;
+      }
+    }
     reader.#poller.start();
     return reader;
   }
@@ -137,6 +182,16 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
   /** The newest version. */
   get current(): PageIndex {
     return this.#current;
+  }
+
+  /** The hydration started by the `hydrate` option, if any. */
+  get hydration(): Hydrator | undefined {
+    return this.#hydrator;
+  }
+
+  /** The disk tier made for the `cacheDir` option, if any. */
+  get diskCache(): DiskCache | undefined {
+    return this.#disk;
   }
 
   /** The poller (for `pollNow()` and its counters). */
@@ -175,7 +230,21 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
     if (ref === undefined) return this.#missing(index, pgno);
     const hit = this.#cache.get(ref);
     if (hit !== undefined) return hit;
+    const local = this.#readLocal(index, ref, pgno);
+    if (local !== undefined) return local;
     return this.#fetcher.fetch(index, ref).catch((err: unknown) => this.#refetch(err, version, index, pgno));
+  }
+
+  /**
+   * A memory miss served locally, synchronously: from the hydrated file, else from the
+   * disk tier (promoted to memory). Undefined when neither has it.
+   */
+  #readLocal(index: PageIndex, ref: FrameRef, pgno: number): Uint8Array | undefined {
+    const hydrated = this.#hydrator?.readPage(index, ref, pgno);
+    if (hydrated !== undefined) return hydrated;
+    const page = this.#disk?.getPage(ref, index.pageSize);
+    if (page !== undefined) this.#cache.set(ref, page);
+    return page;
   }
 
   /**
@@ -203,7 +272,8 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
     const refs: FrameRef[] = [];
     for (const pgno of pgnos) {
       const ref = version.get(pgno);
-      if (ref !== undefined) refs.push(ref);
+      // Pages on disk are read from there when asked for: not worth a range read.
+      if (ref !== undefined && this.#disk?.hasPage(ref) !== true) refs.push(ref);
     }
     return this.#fetcher.prefetch(version, refs);
   }
@@ -261,9 +331,13 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
     return Promise.all(infos.map(async (info) => {
       const known = this.#files.get(info.key);
       if (known !== undefined && known.info.size === info.size) return { file: known, pages: undefined };
+      const cached = this.#disk?.getFile(info);
+      if (cached !== undefined) return { file: cached, pages: undefined };
       // Not remembered until a version that uses it becomes current (advance): a file that
       // failed to apply (e.g. a wrong pre-apply checksum) is read afresh once it is replaced.
-      return loadLtxFile(this.client, info, this.#counters, run);
+      const loaded = await loadLtxFile(this.client, info, this.#counters, run);
+      this.#disk?.putFile(loaded.file);
+      return loaded;
     }));
   }
 
@@ -320,6 +394,8 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
       timestamp: this.#current.timestamp,
       pinnedVersions: this.#pins.size,
       ...this.#poller.stats(),
+      ...(this.#disk === undefined ? {} : { diskCache: this.#disk.stats() }),
+      ...(this.#hydrator === undefined ? {} : { hydration: this.#hydrator.stats() }),
     };
   }
 
@@ -334,6 +410,8 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
     this.#closed = true;
     this.#poller.stop();
     for (const fn of this.#beforeClose) await fn().catch(() => undefined);
+    await this.#hydrator?.close();
+    await this.#disk?.close();
     this.#cache.clear();
     await this.client.close();
   }

@@ -18,6 +18,7 @@ import { compactReplica } from '../compact.js';
 import { makeDemoDatabase } from './demo-data.js';
 import { formatBytes, formatJson, formatTable } from './format.js';
 import { Progress } from './progress.js';
+import { hydrateCommand } from './hydrate-command.js';
 
 /** Where a command writes, and the environment it reads. */
 export interface CliIO {
@@ -71,7 +72,11 @@ function urlArg(arg: string): string | undefined {
 async function query(url: string | undefined, sql: string, values: Values, io: CliIO): Promise<number> {
   const at = typeof values.at === 'string' ? values.at : undefined;
   // A one-shot query needs no polling.
-  const db = await openDatabase(url, { env: io.env, cacheSize: byteOption(values, 'cache-size'), at, pollIntervalMs: 0, shared: false });
+  // The disk tier: --cache-dir, else LTXVFS_CACHE_DIR (docs/usage.md, "Disk cache").
+  const cacheDir = typeof values['cache-dir'] === 'string' ? values['cache-dir'] : io.env.LTXVFS_CACHE_DIR || undefined;
+  const db = await openDatabase(url, {
+    env: io.env, cacheSize: byteOption(values, 'cache-size'), at, pollIntervalMs: 0, shared: false, cacheDir,
+  });
   try {
     const { columns, rows } = await db.query(sql);
     if (values.json === true) {
@@ -89,16 +94,19 @@ async function query(url: string | undefined, sql: string, values: Values, io: C
 /** The stats line of `query --stats` and `demo`. */
 export function formatStats(s: DatabaseReplicaStats): string {
   return `stats: txid=${formatTXID(s.txid)} pages_fetched=${s.pagesFetched} bytes_read=${s.bytesRead} read_requests=${s.readRequests} ` +
-    `cache_hits=${s.cacheHits} cache_misses=${s.cacheMisses} cache_bytes=${s.cacheBytes} lag_ms=${s.lagMs} time_travel=${s.timeTravel}`;
+    `cache_hits=${s.cacheHits} cache_misses=${s.cacheMisses} cache_bytes=${s.cacheBytes} lag_ms=${s.lagMs} time_travel=${s.timeTravel}` +
+    (s.diskCache === undefined ? '' : ` disk_hits=${s.diskCache.hits} disk_misses=${s.diskCache.misses} disk_index_hits=${s.diskCache.fileHits}`);
 }
 
 /** The table of commands. */
 export const commands: Record<string, Command> = {
   query: {
-    synopsis: 'query <url> <sql> [--json] [--stats] [--cache-size <bytes>] [--at <time|txid>]',
+    synopsis: 'query <url> <sql> [--json] [--stats] [--cache-size <bytes>] [--cache-dir <dir>] [--at <time|txid>]',
     minArgs: 2,
     maxArgs: 2,
-    options: { json: { type: 'boolean' }, stats: { type: 'boolean' }, 'cache-size': { type: 'string' }, at: { type: 'string' } },
+    options: {
+      json: { type: 'boolean' }, stats: { type: 'boolean' }, 'cache-size': { type: 'string' }, 'cache-dir': { type: 'string' }, at: { type: 'string' },
+    },
     run: ([url, sql], values, io) => query(urlArg(url), sql, values, io),
   },
 
@@ -173,6 +181,8 @@ export const commands: Record<string, Command> = {
       return 0;
     },
   },
+
+  hydrate: hydrateCommand,
 
   verify: {
     synopsis: 'verify <url>',

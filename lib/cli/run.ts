@@ -15,6 +15,7 @@ commands:
       --json                 print one JSON array of row objects (blobs as hex)
       --stats                print read statistics on stderr
       --cache-size <bytes>   page cache size (default 64 MiB)
+      --cache-dir <dir>      keep pages on disk across runs (default: LTXVFS_CACHE_DIR)
       --at <time|txid>       query a past state: RFC 3339, "5 minutes ago", or a TXID
   exec <url> <sql>           take the write lease, run the statements as one transaction, ship it
       --create               create the replica (directory) if it does not exist
@@ -24,6 +25,11 @@ commands:
   restore <url> <out-file>   write the newest state as a plain SQLite file (verified)
       --force                replace <out-file> if it exists
       --at <time|txid>       restore a past state
+  hydrate <url> <file>       restore the newest state into <file> with large range reads;
+                             run again to resume an interrupted hydration
+      --force                replace <file> if it exists and is not a hydration
+      --concurrency <n>      range reads at once (default 4)
+      --range-bytes <bytes>  largest range read (default 8 MiB)
   verify <url>               check every file's checksum, TXID continuity, checksum chain
   compact <url>              merge new level-0 files into level 1, write a level-9 snapshot,
                              delete level-0 files already in level 1 (Litestream's rules)

@@ -66,6 +66,8 @@ export interface FaultSettings {
 export interface ProxyStats {
   /** Requests received per method (`GET`, `HEAD`, `PUT`, `DELETE`, …). */
   requests: Record<string, number>;
+  /** Of the GETs: bucket listings (ListObjects, a `list-type` query) and object reads. */
+  gets: { list: number; object: number };
   /** Request body bytes received per method. */
   bytesIn: Record<string, number>;
   /** Response body bytes sent per method (partial bodies count what was sent). */
@@ -307,6 +309,10 @@ export async function startFaultProxy(upstream: string, settings: Partial<FaultS
   const server = http.createServer((req, res) => {
     const method = req.method ?? 'GET';
     count(counters.requests, method, 1);
+    if (method === 'GET') {
+      if (/[?&]list-type=/.test(req.url ?? '')) counters.gets.list++;
+      else counters.gets.object++;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -347,6 +353,7 @@ export async function startFaultProxy(upstream: string, settings: Partial<FaultS
 function emptyStats(): ProxyStats {
   return {
     requests: {},
+    gets: { list: 0, object: 0 },
     bytesIn: {},
     bytesOut: {},
     faults: { errors: 0, resets: 0, shortBodies: 0, shortRanges: 0, stalls: 0, droppedResponses: 0, preconditionFailures: 0, authFailures: 0, regionRedirects: 0 },
