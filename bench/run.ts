@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- --size-mib N] [-- --quick] [-- --seed S] [-- --skip litestream,native,l0,file,s3,s3-l0]`
  * `[-- --s3-size-mib N] [-- --s3-latency-ms MS] [-- --s3-l0-files N] [-- --s3-scan-mib MIB]`
+ * `[-- --engines-size-mib N]` (`--skip engines` leaves the engine-paths section out, `--skip engines-s3` its S3 part)
  *
  * Generates (or reuses, from bench/.work/data) a database of `--size-mib` MiB (default
  * 128; `--quick`: 16 MiB and fewer samples), imports it into a fresh file:// replica with
@@ -31,12 +32,13 @@ import { runLitestream } from './litestream.js';
 import { buildChild, importWithLtxvfs, runLtxvfs, type LtxvfsRun } from './ltxvfs.js';
 import { runNative } from './native.js';
 import { renderS3, runS3Section, type S3SectionResult } from './s3.js';
+import { renderEngines, runEnginesSection, type EnginesSectionResult } from './engines.js';
 import { fmtCount, fmtFactor, fmtMiB, fmtMiBs, fmtMs, fmtRate, markdownTable, mibPerSecond } from './table.js';
 import { makeWorkload, RANGE_ROWS, type EngineResult, type Measured, type ReplicaLocation, type Workload } from './workload.js';
 
 const WORK_DIR = fileURLToPath(new URL('./.work/', import.meta.url)).replace(/\/$/, '');
 const L0_COUNTS = [1, 100, 1000];
-const SKIPPABLE = new Set(['litestream', 'native', 'l0', 'file', 's3', 's3-l0']);
+const SKIPPABLE = new Set(['litestream', 'native', 'l0', 'file', 's3', 's3-l0', 'engines', 'engines-s3']);
 
 const started = performance.now();
 const loadAtStart = loadavg()[0];
@@ -54,6 +56,7 @@ const { values: args } = parseArgs({
     's3-latency-ms': { type: 'string', default: '10' },
     's3-l0-files': { type: 'string' },
     's3-scan-mib': { type: 'string' },
+    'engines-size-mib': { type: 'string' },
   },
 });
 const quick = args.quick === true;
@@ -71,6 +74,8 @@ if (!Number.isInteger(s3SizeMiB) || s3SizeMiB < 1) throw new Error(`--s3-size-mi
 if (!Number.isFinite(s3LatencyMs) || s3LatencyMs < 0) throw new Error(`--s3-latency-ms must be a non-negative number, got ${args['s3-latency-ms']}`);
 if (!Number.isInteger(s3L0Files) || s3L0Files < 1) throw new Error(`--s3-l0-files must be a positive integer, got ${args['s3-l0-files']}`);
 if (!Number.isFinite(s3ScanMiB) || s3ScanMiB <= 0) throw new Error(`--s3-scan-mib must be a positive number, got ${args['s3-scan-mib']}`);
+const enginesSizeMiB = Number(args['engines-size-mib'] ?? (quick ? 8 : 32));
+if (!Number.isInteger(enginesSizeMiB) || enginesSizeMiB < 1) throw new Error(`--engines-size-mib must be a positive integer, got ${args['engines-size-mib']}`);
 const S3_L0_COUNTS = quick ? [1, 100] : [1, 100, 1000];
 
 await mkdir(WORK_DIR, { recursive: true });
@@ -125,6 +130,14 @@ if (!skip.has('s3')) {
   });
   log(`s3: section done in ${s3.seconds.toFixed(0)} s`);
 }
+let engines: EnginesSectionResult | undefined;
+if (!skip.has('engines')) {
+  log(`engines: section on a ${enginesSizeMiB} MiB database (bench/engines.ts) …`);
+  engines = await runEnginesSection({
+    workDir: WORK_DIR, sizeMiB: enginesSizeMiB, seed, quick, latencyMs: skip.has('engines-s3') ? 0 : s3LatencyMs, native: !skip.has('native'), log,
+  });
+  log(`engines: section done in ${engines.seconds.toFixed(0)} s`);
+}
 const runSeconds = (performance.now() - started) / 1000;
 log(`done in ${runSeconds.toFixed(0)} s`);
 
@@ -140,7 +153,7 @@ await writeFile(
       workload: { ...file.workload, coldIds: undefined, coldKs: undefined, rangeStarts: undefined, warmupIds: undefined, warmIds: undefined },
       ltxvfsRuns: file.ltxvfsRuns, native: file.native, litestreamResults: file.litestreamResults,
     }),
-    l0Rows, s3, runSeconds,
+    l0Rows, s3, engines, runSeconds,
   }, null, 2),
 );
 log(`tables written to ${join(WORK_DIR, 'results.md')}`);
@@ -188,6 +201,10 @@ function render(): string {
   if (s3 !== undefined) {
     out.push('');
     out.push(renderS3(s3));
+  }
+  if (engines !== undefined) {
+    out.push('');
+    out.push(renderEngines(engines));
   }
   return out.join('\n');
 }

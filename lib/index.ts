@@ -1,9 +1,10 @@
 /**
  * ltxvfs: SQLite over Litestream v0.5 replicas, paged in on demand.
  *
- * Start with {@link openDatabase}; docs/usage.md describes the options. Callers that
- * bring their own wa-sqlite instance use {@link registerLtxVFS} with a
- * {@link ReplicaReader} (or a {@link ConnectionView} of one) as the page source.
+ * Start with {@link openDatabase}; docs/usage.md describes the options, docs/engines.md
+ * the engine paths (`engine: 'worker'`, and {@link openSqlJs} for a synchronous sql.js
+ * Database). Callers that bring their own wa-sqlite instance use {@link registerLtxVFS}
+ * with a {@link ReplicaReader} (or a {@link ConnectionView} of one) as the page source.
  */
 export { openDatabase, warmupOf, type OpenOptions, type DatabaseReplicaStats } from './open.js';
 export { Database, type Row, type SqlValue, type BindValue, type Params, type RunResult, type DatabaseStats } from './database.js';
@@ -23,3 +24,5 @@ export { verifyReplica, type VerifyOptions, type VerifyReport } from './verify.j
 export { parseTime, parseTarget, formatTime } from './time.js';
 export { LtxvfsError, isLtxvfsError, type LtxvfsErrorCode } from '../ltx/errors.js';
 export { registerLtxVFS, LtxAsyncVFS } from '../vfs/asyncify-vfs.js';
+export { WorkerDatabase, type WorkerEngineOptions, type WorkerCounters } from '../vfs/worker-database.js';
+export { loadSqlJs, openSqlJs, sqlJsStats, type LoadSqlJsOptions, type SqlJsOpenOptions, type SqlJsStats } from '../vfs/sqljs.js';

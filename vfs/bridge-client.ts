@@ -8,8 +8,9 @@
  * - A read transaction starts on the version the client already holds when the server
  *   publishes that same version as current and fresh: no message either. Otherwise one
  *   `acquire` round trip, whose answer says which cached pages to drop.
- * - A miss sends one `read`; when it continues a sequential run, the answer also carries
- *   the following pages the fetch side has cached, so a scan crosses once per batch.
+ * - A miss sends one `read`; from the third consecutive page of a sequential run on, the
+ *   answer also carries the following pages (those the fetch side has cached, and the
+ *   first it has not, whose read it starts), so a scan crosses once per batch.
  * - Errors come back as data and are rethrown here as `LtxvfsError`s (code, key,
  *   message, `sqliteCode`); the VFS turns them into SQLite codes and keeps them as the
  *   `cause` the Database API reports.
@@ -80,8 +81,9 @@ export class BridgeClient implements SyncPageSource, SyncPageSink {
   #base: ClientVersion | undefined;
   /** Set after a timeout: the server's state is unknown until the next acquire. */
   #mustAsk = false;
-  /** Last page number received, for telling sequential misses. */
+  /** Last page number received, and how many misses in a row continued the one before. */
   #lastPgno = -2;
+  #run = 0;
   #closed = false;
 
   constructor(channel: BridgeChannel, options: BridgeClientOptions = {}) {
@@ -120,7 +122,10 @@ export class BridgeClient implements SyncPageSource, SyncPageSink {
     const hit = this.cache.get(pgno);
     if (hit !== undefined) return hit;
     this.counters.reads++;
-    const sequential = pgno === this.#lastPgno + 1;
+    // Batches from the third consecutive page on: a B-tree descent that happens to step
+    // to the next page (a point lookup reading page 2 after page 1) is not a scan.
+    this.#run = pgno === this.#lastPgno + 1 ? this.#run + 1 : 0;
+    const sequential = this.#run >= 2;
     const pageSize = base.pageSize;
     return this.#exchange({ op: 'read', seq: 0, versionId: base.id, pgno, sequential }, (length, count) => {
       if (length !== count * pageSize || count < 1) {
@@ -189,6 +194,7 @@ export class BridgeClient implements SyncPageSource, SyncPageSink {
     if (evict === 'all') this.cache.clear();
     else for (const pgno of evict) this.cache.delete(pgno);
     this.#lastPgno = -2;
+    this.#run = 0;
     if (this.#base?.id !== version.id) this.#base = clientVersion(version);
     return this.#base!;
   }

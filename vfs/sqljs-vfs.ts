@@ -191,8 +191,13 @@ export class SqlJsVfsHook {
     return false;
   }
 
+  #heapView = new Uint8Array(0);
+
+  /** The wasm memory as bytes (a new view only after the memory grew: reads are hot). */
   get #heap(): Uint8Array {
-    return new Uint8Array(this.#internals.memory.buffer);
+    const buffer = this.#internals.memory.buffer;
+    if (this.#heapView.buffer !== buffer) this.#heapView = new Uint8Array(buffer);
+    return this.#heapView;
   }
 
   #open(pVfs: number, zName: number, pFile: number, flags: number, pOutFlags: number): number {

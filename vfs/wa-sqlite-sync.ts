@@ -5,22 +5,20 @@
  * on every query; its VFS methods must answer synchronously, so page misses block the
  * thread on the page bridge (vfs/bridge-client.ts).
  *
- * The wasm binary is read from the installed package and compiled once per thread;
- * each call instantiates a fresh module from it.
+ * Each call instantiates a fresh module from the compiled binary
+ * (vfs/wa-sqlite-sync-wasm.ts), which the worker engine compiles in the main thread.
  */
 /// <reference types="@journeyapps/wa-sqlite" />
-import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import * as SQLite from '@journeyapps/wa-sqlite';
 import SQLiteESMFactory from '@journeyapps/wa-sqlite/dist/wa-sqlite.mjs';
 import type { WaSqliteModule } from './wa-sqlite.js';
+import { compileSyncModule } from './wa-sqlite-sync-wasm.js';
 
 /** A WebAssembly module / instance, opaque here. */
 type WasmModule = object;
 type WasmInstance = object;
 
 interface WasmApi {
-  compile(bytes: Uint8Array): Promise<WasmModule>;
   instantiate(module: WasmModule, imports: object): Promise<WasmInstance>;
 }
 const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
@@ -28,20 +26,14 @@ const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 type InstantiateWasm = (imports: object, receive: (instance: WasmInstance, module: WasmModule) => void) => object;
 const moduleFactory = SQLiteESMFactory as (config: { instantiateWasm: InstantiateWasm }) => Promise<unknown>;
 
-/** The path of the non-Asyncify build's wasm binary inside the installed package. */
-export function syncWasmPath(): string {
-  return createRequire(import.meta.url).resolve('@journeyapps/wa-sqlite/dist/wa-sqlite.wasm');
-}
 
-let compiled: Promise<WasmModule> | undefined;
-
-/** A fresh instance of wa-sqlite's non-Asyncify build and its API. @throws Error when the wasm cannot be loaded. */
-export async function loadSyncModule(): Promise<{ module: WaSqliteModule; sqlite3: SQLiteAPI }> {
-  compiled ??= readFile(syncWasmPath()).then((bytes) => wasm.compile(bytes));
-  compiled.catch(() => {
-    compiled = undefined;
-  });
-  const wasmModule = await compiled;
+/**
+ * A fresh instance of wa-sqlite's non-Asyncify build and its API, from `compiledModule`
+ * (see {@link compileSyncModule}) or compiled here.
+ * @throws Error when the wasm cannot be loaded.
+ */
+export async function loadSyncModule(compiledModule?: WasmModule): Promise<{ module: WaSqliteModule; sqlite3: SQLiteAPI }> {
+  const wasmModule = compiledModule ?? (await compileSyncModule());
   let reject!: (err: unknown) => void;
   const failed = new Promise<never>((_, r) => {
     reject = r;

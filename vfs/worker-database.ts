@@ -6,9 +6,11 @@
  * which serves the bridge (lib/bridge/page-server.ts) and keeps its event loop free
  * while queries run.
  *
- * {@link WorkerDatabase} has the API of `Database` (all/get/run/exec/query/close/stats),
- * each call one message to the worker and one back with the rows; errors arrive as
- * `LtxvfsError`s with the same code, `sqliteCode` and `cause` as in process.
+ * {@link WorkerDatabase} has the API of `Database` (all/get/run/exec/query/close/stats):
+ * the calls made in one tick go to the worker as one message, and the results completed
+ * in one turn of the worker come back as one (so calls in flight together cost one
+ * crossing each way, and a lone call two); errors arrive as `LtxvfsError`s with the same
+ * code, `sqliteCode` and `cause` as in process.
  *
  * The worker is `unref`'d while no call is pending: an open database does not keep the
  * process alive, as with the in-process engine.
@@ -25,7 +27,8 @@ import { warmInteriorPages, type WarmupResult } from '../lib/warmup.js';
 import type { DatabaseReplicaStats, OpenOptions } from '../lib/open.js';
 import type { ServedConnection } from '../lib/bridge/page-server.js';
 import { DEFAULT_LOCAL_CACHE_BYTES, type BridgeClientCounters } from './bridge-client.js';
-import type { WorkerCall, WorkerInit, WorkerReply } from './worker-protocol.js';
+import type { WorkerCall, WorkerCalls, WorkerInit, WorkerReply } from './worker-protocol.js';
+import { compileSyncModule } from './wa-sqlite-sync-wasm.js';
 
 /** Options of the worker engine (also `openDatabase` options). */
 export interface WorkerEngineOptions {
@@ -77,6 +80,8 @@ export class WorkerDatabase<S extends DatabaseStats = DatabaseStats> extends Dat
   readonly #server: ChannelServer;
   readonly #statsProvider: () => S;
   readonly #pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: unknown) => void }>();
+  /** Calls made in this tick, sent together at its end (one message however many). */
+  #outbox: WorkerCall[] = [];
   #nextId = 1;
   #closing: Promise<void> | undefined;
   #gone: Error | undefined;
@@ -88,12 +93,14 @@ export class WorkerDatabase<S extends DatabaseStats = DatabaseStats> extends Dat
     this.#server = server;
     this.#statsProvider = statsProvider;
     worker.on('message', (reply: WorkerReply) => {
-      if (reply.type !== 'result' && reply.type !== 'error') return;
-      const waiter = this.#pending.get(reply.id);
-      if (waiter === undefined) return;
-      this.#settled(reply.id);
-      if (reply.type === 'result') waiter.resolve(reply.value);
-      else waiter.reject(deserializeError(reply.error));
+      if (reply.type !== 'results') return;
+      for (const result of reply.results) {
+        const waiter = this.#pending.get(result.id);
+        if (waiter === undefined) continue;
+        this.#settled(result.id);
+        if (result.type === 'result') waiter.resolve(result.value);
+        else waiter.reject(deserializeError(result.error));
+      }
     });
     worker.on('error', (err) => this.#lost(err));
     worker.on('exit', (code) => this.#lost(new LtxvfsError('LTXVFS_ERR_CLOSED', `the SQLite worker thread exited (code ${code})`)));
@@ -158,8 +165,17 @@ export class WorkerDatabase<S extends DatabaseStats = DatabaseStats> extends Dat
     return new Promise<T>((resolve, reject) => {
       if (this.#pending.size === 0) this.#worker.ref();
       this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      this.#worker.postMessage({ ...call, id });
+      if (this.#outbox.length === 0) queueMicrotask(() => this.#flush());
+      this.#outbox.push({ ...call, id });
     });
+  }
+
+  #flush(): void {
+    const calls = this.#outbox;
+    this.#outbox = [];
+    if (this.#gone !== undefined) return;
+    const message: WorkerCalls = { type: 'calls', calls };
+    this.#worker.postMessage(message);
   }
 
   #settled(id: number): void {
@@ -201,6 +217,7 @@ export async function openWorkerDatabase<S extends DatabaseStats>(
     localCacheSizeBytes: options.localCacheSizeBytes ?? DEFAULT_LOCAL_CACHE_BYTES,
     statementCacheSize: options.statementCacheSize,
     functions: (served.functions ?? []).map((f) => ({ name: f.name, nArgs: f.nArgs, directOnly: f.directOnly })),
+    wasmModule: await compileSyncModule(),
   };
   let worker: Worker;
   try {

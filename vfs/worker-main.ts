@@ -18,7 +18,7 @@ import { registerFunction } from './sql-functions.js';
 import { withEmptyBlobs } from './wa-sqlite.js';
 import { loadSyncModule } from './wa-sqlite-sync.js';
 import { LtxSyncVFS } from './worker-vfs.js';
-import type { WorkerCall, WorkerInit, WorkerReply } from './worker-protocol.js';
+import type { WorkerCall, WorkerCalls, WorkerInit, WorkerReply, WorkerResult } from './worker-protocol.js';
 
 const SQLITE_OPEN_EXRESCODE = 0x0200_0000;
 
@@ -33,7 +33,7 @@ const client = new BridgeClient({ buffer: init.buffer, port: init.port }, {
 });
 
 async function open(): Promise<{ database: Database; vfs: LtxSyncVFS }> {
-  const { module, sqlite3 } = await loadSyncModule();
+  const { module, sqlite3 } = await loadSyncModule(init.wasmModule);
   const vfs = new LtxSyncVFS(module, {
     pragmaHandler: (name, value, inTransaction) => client.pragma(name, value, inTransaction),
   });
@@ -91,13 +91,30 @@ async function run(database: Database, call: WorkerCall): Promise<unknown> {
   }
 }
 
+/** Results waiting to be sent: everything that completes in one turn goes in one message. */
+let outbox: WorkerResult[] = [];
+function send(result: WorkerResult): void {
+  if (outbox.length === 0) {
+    setImmediate(() => {
+      const results = outbox;
+      outbox = [];
+      reply({ type: 'results', results });
+    });
+  }
+  outbox.push(result);
+}
+
 open().then(
   ({ database }) => {
-    port.on('message', (call: WorkerCall) => {
-      run(database, call).then(
-        (value) => reply({ type: 'result', id: call.id, value }),
-        (err: unknown) => reply({ type: 'error', id: call.id, error: serializeError(err) }),
-      );
+    port.on('message', (message: WorkerCalls) => {
+      // The Database runs them one after the other, in order; the bridge blocks, so a
+      // batch normally completes within this turn.
+      for (const call of message.calls) {
+        run(database, call).then(
+          (value) => send({ type: 'result', id: call.id, value }),
+          (err: unknown) => send({ type: 'error', id: call.id, error: serializeError(err) }),
+        );
+      }
     });
     reply({ type: 'ready' });
   },

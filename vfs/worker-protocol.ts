@@ -22,8 +22,16 @@ export interface WorkerInit {
   localCacheSizeBytes: number;
   /** Prepared statements kept (default 64). */
   statementCacheSize: number | undefined;
+  /** wa-sqlite's non-Asyncify build, compiled by the main thread (a `WebAssembly.Module`). */
+  wasmModule: object;
   /** The connection's SQL functions, called through the bridge. */
   functions: { name: string; nArgs: number; directOnly: boolean }[];
+}
+
+/** Calls made in one tick of the main thread travel as one message. */
+export interface WorkerCalls {
+  type: 'calls';
+  calls: WorkerCall[];
 }
 
 /** A call of the Database API. */
@@ -33,9 +41,13 @@ export type WorkerCall =
   | { type: 'call'; id: number; method: 'counters' }
   | { type: 'close'; id: number };
 
-/** What the worker answers. */
+/** The answer to one call. */
+export type WorkerResult =
+  | { type: 'result'; id: number; value: unknown }
+  | { type: 'error'; id: number; error: SerializedError };
+
+/** What the worker answers: calls completed in one turn of its event loop travel as one message. */
 export type WorkerReply =
   | { type: 'ready' }
   | { type: 'failed'; error: SerializedError }
-  | { type: 'result'; id: number; value: unknown }
-  | { type: 'error'; id: number; error: SerializedError };
+  | { type: 'results'; results: WorkerResult[] };

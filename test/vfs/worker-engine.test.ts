@@ -10,7 +10,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isLtxvfsError } from '../../ltx/errors.js';
-import { openDatabase } from '../../lib/open.js';
+import { openDatabase, warmupOf } from '../../lib/open.js';
 import type { ServedConnection } from '../../lib/bridge/page-server.js';
 import { openWorkerDatabase, WorkerDatabase } from '../../vfs/worker-database.js';
 import type { DatabaseStats } from '../../lib/database.js';
@@ -141,6 +141,21 @@ t.test('writes through the worker follow the lease rules and are read by the in-
   await db.exec('PRAGMA litevfs_release_lease');
   const after = await db.exec("INSERT INTO t (y) VALUES ('three')").then(() => undefined, (e: unknown) => e);
   t.match(after, { sqliteCode: 8 }, 'without the lease again: read-only');
+});
+
+t.test('calls in flight together travel together, each with its own result or error, in order', async (t) => {
+  const db = await openDatabase(fixture.history.url, { engine: 'worker', pollIntervalMs: 0, warmInterior: true });
+  t.teardown(() => db.close());
+  const warm = await warmupOf(db);
+  t.ok(warm !== undefined && warm.interiorPages > 0 && warm.failures === 0, `warmInterior cached ${warm?.interiorPages} interior pages`);
+  const calls = Array.from({ length: 200 }, (_, i) => (i === 57 ? db.get('SELECT nope FROM accounts') : db.get('SELECT id, owner FROM accounts WHERE id = ?', [i + 1])));
+  const settled = await Promise.allSettled(calls);
+  t.equal(settled[57].status, 'rejected');
+  t.match((settled[57] as PromiseRejectedResult).reason, { code: 'LTXVFS_ERR_SQLITE', message: /no such column: nope/ });
+  const rows = settled.filter((s, i) => i !== 57).map((s) => (s as PromiseFulfilledResult<unknown>).value);
+  t.same(rows.filter((r) => r !== undefined).length, 200 - 1 - Math.floor(200 / 7), 'deleted ids answer undefined, the others a row');
+  t.same(settled[0], { status: 'fulfilled', value: { id: 1, owner: 'ann' } });
+  t.same(settled[199], { status: 'fulfilled', value: { id: 200, owner: 'acct-0197' } });
 });
 
 t.test('close: later calls fail; the replica is released', async (t) => {
