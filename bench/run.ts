@@ -1,6 +1,8 @@
 /**
  * `npm run bench [-- --size-mib N] [-- --quick] [-- --seed S] [-- --skip litestream,native,l0,file,s3,s3-l0]`
  * `[-- --s3-size-mib N] [-- --s3-latency-ms MS] [-- --s3-l0-files N] [-- --s3-scan-mib MIB]`
+ * `[-- --hydrate] [-- --hydrate-size-mib N] [-- --hydrate-l0-files N] [-- --hydrate-cap-s S]` (`--hydrate` adds the
+ * restart-and-hydration section, bench/hydrate.ts; alone: `--hydrate --skip file,l0,s3,…`)
  * `[-- --engines-size-mib N]` (`--skip engines` leaves the engine-paths section out, `--skip engines-s3` its S3 part)
  *
  * Generates (or reuses, from bench/.work/data) a database of `--size-mib` MiB (default
@@ -32,6 +34,7 @@ import { runLitestream } from './litestream.js';
 import { buildChild, importWithLtxvfs, runLtxvfs, type LtxvfsRun } from './ltxvfs.js';
 import { runNative } from './native.js';
 import { renderS3, runS3Section, type S3SectionResult } from './s3.js';
+import { renderHydrate, runHydrateSection, type HydrateSectionResult } from './hydrate.js';
 import { renderEngines, runEnginesSection, type EnginesSectionResult } from './engines.js';
 import { fmtCount, fmtFactor, fmtMiB, fmtMiBs, fmtMs, fmtRate, markdownTable, mibPerSecond } from './table.js';
 import { makeWorkload, RANGE_ROWS, type EngineResult, type Measured, type ReplicaLocation, type Workload } from './workload.js';
@@ -56,6 +59,11 @@ const { values: args } = parseArgs({
     's3-latency-ms': { type: 'string', default: '10' },
     's3-l0-files': { type: 'string' },
     's3-scan-mib': { type: 'string' },
+    // The restart-and-hydration section (bench/hydrate.ts), run only when asked: database size, L0 files, Litestream time cap.
+    hydrate: { type: 'boolean', default: false },
+    'hydrate-size-mib': { type: 'string' },
+    'hydrate-l0-files': { type: 'string' },
+    'hydrate-cap-s': { type: 'string' },
     'engines-size-mib': { type: 'string' },
   },
 });
@@ -77,6 +85,12 @@ if (!Number.isFinite(s3ScanMiB) || s3ScanMiB <= 0) throw new Error(`--s3-scan-mi
 const enginesSizeMiB = Number(args['engines-size-mib'] ?? (quick ? 8 : 32));
 if (!Number.isInteger(enginesSizeMiB) || enginesSizeMiB < 1) throw new Error(`--engines-size-mib must be a positive integer, got ${args['engines-size-mib']}`);
 const S3_L0_COUNTS = quick ? [1, 100] : [1, 100, 1000];
+const hydrateSizeMiB = Number(args['hydrate-size-mib'] ?? (quick ? 16 : 200));
+const hydrateL0Files = Number(args['hydrate-l0-files'] ?? 20);
+const hydrateCapS = Number(args['hydrate-cap-s'] ?? (quick ? 60 : 300));
+if (!Number.isInteger(hydrateSizeMiB) || hydrateSizeMiB < 1) throw new Error(`--hydrate-size-mib must be a positive integer, got ${args['hydrate-size-mib']}`);
+if (!Number.isInteger(hydrateL0Files) || hydrateL0Files < 1) throw new Error(`--hydrate-l0-files must be a positive integer, got ${args['hydrate-l0-files']}`);
+if (!Number.isFinite(hydrateCapS) || hydrateCapS <= 0) throw new Error(`--hydrate-cap-s must be a positive number, got ${args['hydrate-cap-s']}`);
 
 await mkdir(WORK_DIR, { recursive: true });
 const sqliteVersion = requireSqlite3().split(' ')[0];
@@ -138,6 +152,15 @@ if (!skip.has('engines')) {
   });
   log(`engines: section done in ${engines.seconds.toFixed(0)} s`);
 }
+let hydrate: HydrateSectionResult | undefined;
+if (args.hydrate === true) {
+  log(`hydrate: restarts and hydration on a ${hydrateSizeMiB} MiB database, +${s3LatencyMs} ms per request …`);
+  hydrate = await runHydrateSection({
+    workDir: WORK_DIR, sizeMiB: hydrateSizeMiB, seed, quick, latencyMs: s3LatencyMs, l0Files: hydrateL0Files,
+    litestream: !skip.has('litestream'), native: !skip.has('native'), litestreamCapMs: hydrateCapS * 1000, log,
+  });
+  log(`hydrate: section done in ${hydrate.seconds.toFixed(0)} s`);
+}
 const runSeconds = (performance.now() - started) / 1000;
 log(`done in ${runSeconds.toFixed(0)} s`);
 
@@ -153,7 +176,7 @@ await writeFile(
       workload: { ...file.workload, coldIds: undefined, coldKs: undefined, rangeStarts: undefined, warmupIds: undefined, warmIds: undefined },
       ltxvfsRuns: file.ltxvfsRuns, native: file.native, litestreamResults: file.litestreamResults,
     }),
-    l0Rows, s3, engines, runSeconds,
+    l0Rows, s3, engines, hydrate, runSeconds,
   }, null, 2),
 );
 log(`tables written to ${join(WORK_DIR, 'results.md')}`);
@@ -201,6 +224,10 @@ function render(): string {
   if (s3 !== undefined) {
     out.push('');
     out.push(renderS3(s3));
+  }
+  if (hydrate !== undefined) {
+    out.push('');
+    out.push(renderHydrate(hydrate));
   }
   if (engines !== undefined) {
     out.push('');

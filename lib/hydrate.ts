@@ -38,10 +38,7 @@
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import {
-  closeSync, existsSync, fdatasync, ftruncate, openSync, readFileSync, readSync, statSync, unlinkSync, write, writeSync, writev,
-} from 'node:fs';
-import { rename, unlink, writeFile, open as openAsync } from 'node:fs/promises';
+import { closeSync, existsSync, fdatasync, ftruncate, openSync, readSync, statSync, write, writev } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -49,16 +46,17 @@ import { LtxvfsError } from '../ltx/errors.js';
 import { decodeIndexedFrame } from '../ltx/frame.js';
 import type { ReplicaClient } from './storage/types.js';
 import type { FrameRef, LtxFile, PageIndex } from './page-index.js';
+import {
+  addRange, covered, HYDRATION_LOCK_SUFFIX, HYDRATION_STATE_SUFFIX, readHydrationState, releaseHydrationLock, takeHydrationLock,
+  writeHydrationState, type HydrationStateFile,
+} from './hydrate-state.js';
 
 const writevAsync = promisify(writev);
 const writeAsync = promisify(write);
 const fdatasyncAsync = promisify(fdatasync);
 const ftruncateAsync = promisify(ftruncate);
 
-/** Suffix of the state file beside the hydrated database. */
-export const HYDRATION_STATE_SUFFIX = '.ltxvfs-hydration.json';
-/** Suffix of the lock file beside the hydrated database. */
-export const HYDRATION_LOCK_SUFFIX = '.ltxvfs-lock';
+export { HYDRATION_LOCK_SUFFIX, HYDRATION_STATE_SUFFIX } from './hydrate-state.js';
 
 /** Options of hydration. */
 export interface HydrateOptions {
@@ -129,21 +127,6 @@ export interface HydrationSource {
   peek?(ref: FrameRef): Uint8Array | undefined;
 }
 
-interface StateFile {
-  format: 'ltxvfs-hydration';
-  version: 1;
-  replica: string;
-  pageSize: number;
-  /** TXID the file holds consistently (0: none). */
-  txid: number;
-  /** TXID the pass in progress brings it to. */
-  target?: number;
-  /** fileChecksum (hex) by key of the LTX files passes have used. */
-  files: Record<string, string>;
-  /** Byte ranges [start, end) read and written in the pass in progress, by `<key>@<fileChecksum>`. */
-  done: Record<string, [number, number][]>;
-}
-
 interface Range {
   file: LtxFile;
   fileId: string;
@@ -189,75 +172,6 @@ function sameFrame(a: FrameRef, b: FrameRef): boolean {
   return a.file === b.file && a.entry === b.entry;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Take the hydration lock of `path`, or throw `LTXVFS_ERR_USAGE` naming the live process that holds it. */
-function takeLock(lockPath: string, path: string): void {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const fd = openSync(lockPath, 'wx');
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new LtxvfsError('LTXVFS_ERR_USAGE', `cannot hydrate into ${path}: ${(err as Error).message}`, { key: path, cause: err });
-      }
-    }
-    let owner = NaN;
-    try {
-      owner = Number.parseInt(readFileSync(lockPath, 'utf8'), 10);
-    } catch {
-      // Gone meanwhile, or unreadable: try again.
-    }
-    if (Number.isInteger(owner) && owner > 0 && pidAlive(owner)) {
-      throw new LtxvfsError('LTXVFS_ERR_USAGE', `hydration file ${path} is in use by process ${owner} (lock ${lockPath})`, { key: path });
-    }
-    try {
-      unlinkSync(lockPath);
-    } catch {
-      // Someone else took it over first: the next attempt sees theirs.
-    }
-  }
-  throw new LtxvfsError('LTXVFS_ERR_USAGE', `cannot take the hydration lock ${lockPath}`, { key: path });
-}
-
-function readState(statePath: string): StateFile | undefined {
-  try {
-    const s = JSON.parse(readFileSync(statePath, 'utf8')) as StateFile;
-    if (s.format !== 'ltxvfs-hydration' || s.version !== 1 || typeof s.txid !== 'number' || typeof s.pageSize !== 'number' ||
-      typeof s.files !== 'object' || s.files === null || typeof s.done !== 'object' || s.done === null) return undefined;
-    return s;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Merge `[start, end)` into sorted disjoint `ranges` (in place). */
-function addRange(ranges: [number, number][], start: number, end: number): void {
-  ranges.push([start, end]);
-  ranges.sort((a, b) => a[0] - b[0]);
-  let w = 0;
-  for (let r = 1; r < ranges.length; r++) {
-    if (ranges[r][0] <= ranges[w][1]) ranges[w][1] = Math.max(ranges[w][1], ranges[r][1]);
-    else ranges[++w] = ranges[r];
-  }
-  ranges.length = w + 1;
-}
-
-function covered(ranges: readonly [number, number][] | undefined, start: number, end: number): boolean {
-  if (ranges === undefined) return false;
-  for (const [s, e] of ranges) if (s <= start && end <= e) return true;
-  return false;
-}
-
 /**
  * The hydration of one reader into one local file (see the module comment). Made by
  * {@link Hydrator.start}; the reader closes it.
@@ -297,7 +211,7 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
   #closed = false;
   #stats = { pagesResumed: 0, pagesWritten: 0, bytesRead: 0, readRequests: 0, passes: 0 };
 
-  private constructor(source: HydrationSource, path: string, fd: number, state: StateFile | undefined, options: HydrateOptions) {
+  private constructor(source: HydrationSource, path: string, fd: number, state: HydrationStateFile | undefined, options: HydrateOptions) {
     super();
     this.path = path;
     this.statePath = path + HYDRATION_STATE_SUFFIX;
@@ -330,11 +244,11 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
    */
   static start(source: HydrationSource, path: string, options: HydrateOptions = {}): Hydrator {
     const lockPath = path + HYDRATION_LOCK_SUFFIX;
-    takeLock(lockPath, path);
+    takeHydrationLock(lockPath, path);
     let fd: number;
-    let state: StateFile | undefined;
+    let state: HydrationStateFile | undefined;
     try {
-      state = readState(path + HYDRATION_STATE_SUFFIX);
+      state = readHydrationState(path + HYDRATION_STATE_SUFFIX);
       const ours = state !== undefined;
       const exists = existsSync(path);
       // A hydration of another replica (or a state without its file) starts over.
@@ -345,11 +259,7 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
       }
       fd = openSync(path, state === undefined ? 'w+' : 'r+');
     } catch (err) {
-      try {
-        unlinkSync(lockPath);
-      } catch {
-        // Nothing to undo.
-      }
+      releaseHydrationLock(lockPath);
       if (err instanceof LtxvfsError) throw err;
       throw new LtxvfsError('LTXVFS_ERR_USAGE', `cannot hydrate into ${path}: ${(err as Error).message}`, { key: path, cause: err });
     }
@@ -450,11 +360,7 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
     } catch {
       // Already closed.
     }
-    try {
-      unlinkSync(this.#lockPath);
-    } catch {
-      // Removed by hand: nothing to release.
-    }
+    releaseHydrationLock(this.#lockPath);
   }
 
   #kick(): void {
@@ -662,7 +568,7 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
   }
 
   async #writeState(pass: Pass | undefined, done: Map<string, [number, number][]> = pass?.completed ?? new Map()): Promise<void> {
-    const state: StateFile = {
+    await writeHydrationState(this.statePath, {
       format: 'ltxvfs-hydration',
       version: 1,
       replica: this.#source.client.url,
@@ -671,18 +577,6 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
       target: pass?.target.txid,
       files: this.#files,
       done: Object.fromEntries(done),
-    };
-    const tmp = `${this.statePath}.tmp-${process.pid}`;
-    await writeFile(tmp, `${JSON.stringify(state)}\n`);
-    const fh = await openAsync(tmp, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, this.statePath).catch(async (err: unknown) => {
-      await unlink(tmp).catch(() => undefined);
-      throw err;
     });
   }
 }

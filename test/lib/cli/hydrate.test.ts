@@ -60,6 +60,12 @@ t.test('hydrate writes what restore writes; run again it reads nothing; a foreig
   t.equal(forced.code, 0, forced.stderr);
   t.same(await readFile(foreign), await readFile(restored));
 
+  const empty = join(dir, 'empty-replica');
+  await (await openReplicaClient(empty, { create: true })).close();
+  const none = await cli(['hydrate', empty, join(dir, 'nothing.db')]);
+  t.equal(none.code, 1);
+  t.match(none.stderr, /replica has no LTX files/);
+
   const bad = await cli(['hydrate', replica, out, '--concurrency', '0']);
   t.equal(bad.code, 2);
   t.match(bad.stderr, /--concurrency takes a positive whole number/);
