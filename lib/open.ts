@@ -87,16 +87,17 @@ export interface DatabaseReplicaStats extends ReplicaStats {
  *   `LTXVFS_ERR_CHECKSUM`, `LTXVFS_ERR_STORAGE`, `LTXVFS_ERR_USAGE` (bad `at`).
  */
 export async function openDatabase(url?: string, options: OpenOptions = {}): Promise<Database<DatabaseReplicaStats>> {
+  // Hydration from the Litestream VFS's environment (FORMATS.md §6.1) applies to both engines.
+  const hydrate = options.hydrate ?? hydrationPathFromEnv(options.env ?? process.env, url);
   if (options.engine === 'worker') {
-    const { db, warmup } = await openWorkerEngine(url, options);
+    const { db, warmup } = await openWorkerEngine(url, { ...options, hydrate });
     if (warmup !== undefined) warmups.set(db, warmup);
     return db;
   }
   const writable = options.readOnly !== true && options.at === undefined;
-  const env = options.env ?? process.env;
   const lease = await acquireReader(url, {
     ...options,
-    hydrate: options.hydrate ?? hydrationPathFromEnv(env, url),
+    hydrate,
     cacheSizeBytes: options.cacheSizeBytes ?? options.cacheSize,
     allowEmpty: (writable && options.create === true) || options.allowEmpty,
   });

@@ -14,6 +14,7 @@ import { writerFor, type WriterOptions } from '../writer.js';
 import { ConnectionSink, leasePragma } from '../write-sink.js';
 import type { ServedConnection } from './page-server.js';
 import { changedPages } from './version-diff.js';
+import { hydrationPragma } from '../hydrate.js';
 
 /**
  * A view whose `visible` version (what `litestream_txid()`/`litestream_time()` report)
@@ -58,6 +59,7 @@ export async function serveReplicaConnection(lease: ReaderLease, options: ServeR
   const sink = writer === undefined ? undefined : new ConnectionSink(view, writer);
   const litestream = litestreamPragma(view);
   const leases = writer === undefined ? undefined : leasePragma(writer);
+  const hydration = hydrationPragma(() => reader.hydration);
   return {
     view,
     sink,
@@ -67,7 +69,7 @@ export async function serveReplicaConnection(lease: ReaderLease, options: ServeR
     readPage: (version, pgno) => view.readPage(version, pgno),
     peek: () => view.version,
     changedPages: (from: PageVersion, to: PageVersion) => changedPages(from as PageIndex, to as PageIndex),
-    pragma: (name, value) => leases?.(name) ?? litestream(name, value),
+    pragma: (name, value) => leases?.(name) ?? hydration(name, value) ?? litestream(name, value),
     stats: () => ({ ...reader.stats(), txid: view.version.txid, timeTravel: view.target !== undefined }),
     setTransactionVersion: (version) => {
       view.transactionVersion = version as PageIndex | undefined;

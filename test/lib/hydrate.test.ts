@@ -285,3 +285,19 @@ t.test('PRAGMAs and environment as the Litestream VFS has them', async (t) => {
   t.match(temp, /ltxvfs-hydration-[0-9a-f]{16}\.db$/, 'no path: a temp file named after the replica');
   t.equal(hydrationPathFromEnv({ LITESTREAM_HYDRATION_ENABLED: 't' }, 'file:///x'), temp, 'the same one every time');
 });
+
+t.test('the worker engine hydrates too, answers the PRAGMAs, and uses the disk cache', async (t) => {
+  const { root, replica, path, states } = await setup(t);
+  const env = { LITESTREAM_HYDRATION_ENABLED: 'true', LITESTREAM_HYDRATION_PATH: path };
+  const db = await openDatabase(replica, { engine: 'worker', pollIntervalMs: 0, shared: false, env, cacheDir: join(root, 'cache') });
+  t.same(await db.all('PRAGMA litestream_hydration_file'), [{ [path]: path }]);
+  t.same(await db.all(QUERY), await sqlJsRows(states[2], QUERY));
+  const waitReady = async (): Promise<void> => {
+    for (let i = 0; i < 500 && db.stats().hydration?.state !== 'ready'; i++) await new Promise((r) => setTimeout(r, 10));
+  };
+  await waitReady();
+  t.same(await db.all('PRAGMA litestream_hydration_progress'), [{ '100.0': '100.0' }]);
+  t.ok(db.stats().diskCache !== undefined, 'the disk tier is on');
+  await db.close();
+  t.ok(bytesEqual(new Uint8Array(await fs.readFile(path)), await restored(replica)));
+});
