@@ -212,8 +212,9 @@ t.test('eviction keeps the directory near its bound, oldest entries first; scans
   await fs.utimes(leftover, old, old);
   await disk.scan();
   const scan = await disk.scan();
-  t.ok(scan.bytes > maxBytes, `${scan.bytes} bytes were written, more than the bound`);
-  t.ok(scan.bytesAfter <= maxBytes * 0.9, `after eviction: ${scan.bytesAfter} ≤ 90 % of ${maxBytes} bytes`);
+  // Scans also run in the background as writes pass maxBytes / 16; whichever evicted, the bound holds now.
+  t.ok(disk.stats().bytesWritten > maxBytes, `${disk.stats().bytesWritten} bytes were written, more than the bound`);
+  t.ok(scan.bytesAfter <= maxBytes, `after eviction: ${scan.bytesAfter} ≤ ${maxBytes} bytes`);
   const present = (n: number): boolean => readdirSync(join(dir, 'v1', 'pages')).some((shard) =>
     readdirSync(join(dir, 'v1', 'pages', shard)).includes(disk.pagePath({ file, entry: n }).split('/').pop()!));
   t.same(Array.from({ length: 8 }, (_, n) => present(n)), Array(8).fill(false), 'the oldest entries went first');
