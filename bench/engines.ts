@@ -54,6 +54,8 @@ export interface EnginesSectionResult {
   cold: Partial<Record<EngineKind, EnginesColdOutput>>;
   native: EngineResult | undefined;
   latencyMs: number;
+  /** Passes over the engines (a fresh child each), and timed rounds per child. */
+  passes: number;
   rounds: number;
   lookups: number;
   coldSamples: number;
@@ -68,15 +70,31 @@ export async function runEnginesSection(o: EnginesSectionOptions): Promise<Engin
   const w = makeWorkload(dataset.rows, dataset.bytes, o.seed, o.quick);
   // Twice the database: the page caches (two generations each) then hold all of it.
   const cacheBytes = Math.ceil((2 * dataset.bytes) / 2 ** 20 + 16) * 2 ** 20;
-  const rounds = w.internalsRounds;
+  // Several passes over the engines in alternating order, each engine in a fresh child
+  // per pass: load from other work on the machine then falls on every engine alike.
+  const passes = o.quick ? 1 : 3;
+  const rounds = o.quick ? 3 : 5;
   const warm: EnginesSectionResult['warm'] = {};
-  for (const engine of WARM_ENGINES) {
-    o.log(`engines: ${engine}, warm (child process) …`);
-    const input: EnginesChildInput = {
-      phase: 'warm', engine, url: replica.url, dbPath: dataset.dbPath, cacheBytes, rows: dataset.rows,
-      warmupIds: w.warmupIds, warmIds: w.warmIds, scanSamples: w.scanSamples + 2, rounds, inStatementLookups: w.inStatementLookups,
-    };
-    warm[engine] = await runChildScript<EnginesWarmOutput>(ENGINES_CHILD_JS, input);
+  for (let pass = 0; pass < passes; pass++) {
+    for (const engine of pass % 2 === 0 ? WARM_ENGINES : [...WARM_ENGINES].reverse()) {
+      o.log(`engines: ${engine}, warm (child process, pass ${pass + 1}/${passes}) …`);
+      const input: EnginesChildInput = {
+        phase: 'warm', engine, url: replica.url, dbPath: dataset.dbPath, cacheBytes, rows: dataset.rows,
+        warmupIds: w.warmupIds, warmIds: w.warmIds, scanSamples: rounds, rounds, inStatementLookups: w.inStatementLookups,
+      };
+      const out = await runChildScript<EnginesWarmOutput>(ENGINES_CHILD_JS, input);
+      const seen = warm[engine];
+      warm[engine] = seen === undefined ? out : {
+        fillScanMs: Math.min(seen.fillScanMs, out.fillScanMs),
+        scanMs: [...seen.scanMs, ...out.scanMs],
+        pointPerSec: [...seen.pointPerSec, ...out.pointPerSec],
+        pipelinedPerSec: [...seen.pipelinedPerSec, ...out.pipelinedPerSec],
+        inStatementPerSec: [...seen.inStatementPerSec, ...out.inStatementPerSec],
+        scanResult: seen.scanResult === out.scanResult ? seen.scanResult : `${seen.scanResult} / ${out.scanResult}`,
+        startRssBytes: Math.min(seen.startRssBytes, out.startRssBytes),
+        peakRssBytes: Math.max(seen.peakRssBytes, out.peakRssBytes),
+      };
+    }
   }
   const native = o.native ? await runNative(dataset.dbPath, w, o.log) : undefined;
   const cold: EnginesSectionResult['cold'] = {};
@@ -95,7 +113,7 @@ export async function runEnginesSection(o: EnginesSectionOptions): Promise<Engin
     }
   }
   return {
-    dataset, warm, cold, native, latencyMs: o.latencyMs, rounds, lookups: w.warmIds.length, coldSamples: w.coldIds.length,
+    dataset, warm, cold, native, latencyMs: o.latencyMs, passes, rounds, lookups: w.warmIds.length, coldSamples: w.coldIds.length,
     seconds: (performance.now() - started) / 1000,
   };
 }
@@ -128,6 +146,11 @@ export function renderEngines(r: EnginesSectionResult): string {
       const pointRatio = points(ref) / points(e);
       targetRows.push([`${TITLES[e]}: warm scan within 1.3× of sql.js in memory`, `${fmtFactor(scanRatio)} the time`, target(scanRatio <= 1.3)]);
       targetRows.push([`${TITLES[e]}: point lookups within 1.3× of sql.js in memory`, `${fmtFactor(pointRatio)} the time per lookup`, target(pointRatio <= 1.3)]);
+      const inFlight = r.warm[e]?.pipelinedPerSec ?? [];
+      if (inFlight.length > 0) {
+        const ratio = points(ref) / median(inFlight);
+        targetRows.push([`${TITLES[e]}: point lookups, 256 in flight, within 1.3× of sql.js in memory`, `${fmtFactor(ratio)} the time per lookup`, target(ratio <= 1.3)]);
+      }
     }
     if (r.warm.asyncify !== undefined) {
       const speedup = scanMs('asyncify') / scanMs(e);
@@ -139,7 +162,7 @@ export function renderEngines(r: EnginesSectionResult): string {
     '',
     markdownTable(header, rows),
     '',
-    `Medians of ${r.rounds} rounds (scans: ${Math.min(r.rounds, 5)}) of ${r.lookups.toLocaleString('en-US')} lookups, after an untimed fill scan and warm-up; every engine in its own child process; ltxvfs paths with page caches (reader and thread-local) of twice the database. The worker engine's and Asyncify's lookups are \`await db.get(sql, [id])\`; the sql.js paths reuse one prepared statement (\`bind\`, \`step\`, \`get\`, \`reset\`). Cold S3: ${r.coldSamples} fresh connections, each with its own reader (\`shared: false\`, \`warmInterior: false\`), one lookup timed after the open.${results.size > 1 ? ` **The engines disagree on the scan result:** ${columns.map((e) => `${e}: ${r.warm[e]?.scanResult}`).join('; ')}` : ''}`,
+    `Medians over ${r.passes} pass${r.passes === 1 ? '' : 'es'} (engines in alternating order, a fresh child process per engine and pass) of ${r.rounds} rounds each (a scan, ${r.lookups.toLocaleString('en-US')} lookups, the one statement), after an untimed fill scan and warm-up; ltxvfs paths with page caches (reader and thread-local) of twice the database. The worker engine's and Asyncify's lookups are \`await db.get(sql, [id])\`; the sql.js paths reuse one prepared statement (\`bind\`, \`step\`, \`get\`, \`reset\`). Cold S3: ${r.coldSamples} fresh connections, each with its own reader (\`shared: false\`, \`warmInterior: false\`), one lookup timed after the open.${results.size > 1 ? ` **The engines disagree on the scan result:** ${columns.map((e) => `${e}: ${r.warm[e]?.scanResult}`).join('; ')}` : ''}`,
     ...(r.native === undefined ? [] : ['', '¹ The CLI parses and prepares every lookup (it has no bind loop); its scan reads the OS file cache through a 2 MiB page cache.']),
     '',
     targetRows.length === 0 ? '' : markdownTable(['target', 'measured', ''], targetRows),

@@ -241,7 +241,7 @@ export class SqlJsVfsHook {
     const open = this.#files.get(pFile);
     if (open === undefined) return VFS.SQLITE_IOERR_READ;
     try {
-      return open.file.read(this.#heap.subarray(pBuf, pBuf + iAmt), Number(iOfst));
+      return open.file.readInto(this.#heap, pBuf, iAmt, Number(iOfst));
     } catch (err) {
       return this.#fail(open, err, VFS.SQLITE_IOERR_READ);
     }

@@ -93,6 +93,26 @@ export class SyncDatabaseFile {
     return this.sink !== undefined ? SQLITE_IOCAP_BATCH_ATOMIC : 0;
   }
 
+  /**
+   * `xRead` straight into engine memory: `amount` bytes at `heap[ptr]` from byte `offset`.
+   * A whole page of the pinned version is copied without making a view (the hot path of
+   * scans); anything else goes through {@link read}.
+   */
+  readInto(heap: Uint8Array, ptr: number, amount: number, offset: number): number {
+    const version = this.version;
+    if (version !== undefined && this.#buffer === undefined && amount === version.pageSize && offset % amount === 0 && offset >= amount) {
+      const pgno = offset / amount + 1;
+      if (pgno <= version.commit) {
+        const page = this.source.readPage(version, pgno);
+        if (page.length === amount) {
+          heap.set(page, ptr);
+          return VFS.SQLITE_OK;
+        }
+      }
+    }
+    return this.read(heap.subarray(ptr, ptr + amount), offset);
+  }
+
   /** Fill `dest` from byte `offset`: the transaction's own pages, else the version's. */
   read(dest: Uint8Array, offset: number): number {
     const buffer = this.#buffer;

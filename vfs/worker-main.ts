@@ -18,6 +18,7 @@ import { registerFunction } from './sql-functions.js';
 import { withEmptyBlobs } from './wa-sqlite.js';
 import { loadSyncModule } from './wa-sqlite-sync.js';
 import { LtxSyncVFS } from './worker-vfs.js';
+import { installVfsDispatch } from './vfs-dispatch.js';
 import type { WorkerCall, WorkerCalls, WorkerInit, WorkerReply, WorkerResult } from './worker-protocol.js';
 
 const SQLITE_OPEN_EXRESCODE = 0x0200_0000;
@@ -38,6 +39,7 @@ async function open(): Promise<{ database: Database; vfs: LtxSyncVFS }> {
     pragmaHandler: (name, value, inTransaction) => client.pragma(name, value, inTransaction),
   });
   sqlite3.vfs_register(vfs, false);
+  installVfsDispatch(module, vfs);
   vfs.addDatabase(init.label, client, init.writable ? client : undefined);
   let db: number;
   try {

@@ -131,11 +131,6 @@ export class LtxSyncVFS extends FacadeVFS {
     return VFS.SQLITE_OK;
   }
 
-  override jAccess(filename: string, _flags: number, pResOut: DataView): number {
-    pResOut.setInt32(0, this.#databases.has(filename) ? 1 : 0, true);
-    return VFS.SQLITE_OK;
-  }
-
   override jClose(pFile: number): number {
     return this.#guard(() => {
       const file = this.#files.get(pFile);
@@ -150,12 +145,40 @@ export class LtxSyncVFS extends FacadeVFS {
   override xRead(pFile: number, pData: number, iAmt: number, iOffsetLo: number, iOffsetHi: number): number {
     try {
       const file = this.#file(pFile);
-      const dest = this.#module.HEAPU8.subarray(pData, pData + iAmt);
       const offset = iOffsetHi * 0x1_0000_0000 + (iOffsetLo >>> 0);
-      return file.read(dest, offset);
+      if (file instanceof SyncDatabaseFile) return file.readInto(this.#module.HEAPU8, pData, iAmt, offset);
+      return file.read(this.#module.HEAPU8.subarray(pData, pData + iAmt), offset);
     } catch (err) {
       return this.#fail(err, VFS.SQLITE_IOERR_READ);
     }
+  }
+
+  /**
+   * Raw, at every read transaction (SQLite looks for a hot journal): no replica database
+   * has a journal or a WAL beside it, and the in-memory files are never looked up by name,
+   * so the answer is always "no such file" (without decoding the name).
+   */
+  override xAccess(_pVfs: number, _zName: number, _flags: number, pResOut: number): number {
+    this.#int32()[pResOut >> 2] = 0;
+    return VFS.SQLITE_OK;
+  }
+
+  /** Raw, at every read transaction: the size straight into memory. */
+  override xFileSize(pFile: number, pSize: number): number {
+    try {
+      const file = this.#file(pFile);
+      const size = file instanceof SyncDatabaseFile ? file.fileSize() : file.size;
+      new DataView(this.#module.HEAPU8.buffer).setBigInt64(pSize, BigInt(size), true);
+      return VFS.SQLITE_OK;
+    } catch (err) {
+      return this.#fail(err, VFS.SQLITE_IOERR_FSTAT);
+    }
+  }
+
+  /** Raw: nobody else writes, so no connection ever holds RESERVED against this one. */
+  override xCheckReservedLock(_pFile: number, pResOut: number): number {
+    this.#int32()[pResOut >> 2] = 0;
+    return VFS.SQLITE_OK;
   }
 
   override jWrite(pFile: number, pData: Uint8Array, iOffset: number): number {
@@ -183,14 +206,6 @@ export class LtxSyncVFS extends FacadeVFS {
     }, VFS.SQLITE_IOERR_WRITE);
   }
 
-  override jFileSize(pFile: number, pSize: DataView): number {
-    return this.#guard(() => {
-      const file = this.#file(pFile);
-      pSize.setBigInt64(0, BigInt(file instanceof SyncDatabaseFile ? file.fileSize() : file.size), true);
-      return VFS.SQLITE_OK;
-    }, VFS.SQLITE_IOERR_FSTAT);
-  }
-
   override jLock(pFile: number, lockType: number): number {
     return this.#guard(() => {
       const file = this.#file(pFile);
@@ -203,11 +218,6 @@ export class LtxSyncVFS extends FacadeVFS {
       const file = this.#file(pFile);
       return file instanceof SyncDatabaseFile ? file.unlock(lockType) : VFS.SQLITE_OK;
     }, VFS.SQLITE_IOERR_UNLOCK);
-  }
-
-  override jCheckReservedLock(_pFile: number, pResOut: DataView): number {
-    pResOut.setInt32(0, 0, true);
-    return VFS.SQLITE_OK;
   }
 
   override jFileControl(pFile: number, op: number, pArg: DataView): number {
@@ -258,6 +268,15 @@ export class LtxSyncVFS extends FacadeVFS {
     module.HEAPU8.set(utf8, ptr);
     module.HEAPU8[ptr + utf8.length] = 0;
     new DataView(module.HEAPU8.buffer).setUint32(pArg, ptr, true);
+  }
+
+  #int32View: Int32Array = new Int32Array(0);
+
+  /** The wasm memory as 32-bit words (a new view only after it grew). */
+  #int32(): Int32Array {
+    const buffer = this.#module.HEAPU8.buffer;
+    if (this.#int32View.buffer !== buffer) this.#int32View = new Int32Array(buffer);
+    return this.#int32View;
   }
 
   #file(pFile: number): OpenFile {
