@@ -35,6 +35,7 @@ import type { Database as SqlJsDatabase, SqlJsStatic } from 'sql.js';
 import { LtxvfsError } from '../ltx/errors.js';
 import type { FetchOpenOptions } from '../lib/bridge/fetch-worker.js';
 import { openFetchChannel } from '../lib/bridge/fetch-thread.js';
+import { hydrationPathFromEnv } from '../lib/hydrate.js';
 import type { ReplicaStats } from '../lib/replica-reader.js';
 import type { SqlArg } from '../lib/sql-surface.js';
 import { BridgeClient, type BridgeClientCounters } from './bridge-client.js';
@@ -162,7 +163,9 @@ export async function openSqlJs(SQL: SqlJsStatic, url?: string, options: SqlJsOp
       'openSqlJs needs a sql.js module from loadSqlJs() (sql.js 1.16 exports neither its file system nor its function table; loadSqlJs instantiates it with a hook that captures them)');
   }
   const { bridgeTimeoutMs, localCacheSizeBytes, ...openOptions } = options;
-  const remote = await openFetchChannel(url, openOptions);
+  // Hydration from the Litestream VFS's environment (FORMATS.md §6.1), as openDatabase resolves it.
+  const hydrate = options.hydrate ?? hydrationPathFromEnv((options.env ?? process.env) as NodeJS.ProcessEnv, url);
+  const remote = await openFetchChannel(url, { ...openOptions, hydrate });
   const label = remote.label;
   const client = new BridgeClient(remote.channel, { timeoutMs: bridgeTimeoutMs, localCacheSizeBytes, label });
   const spec: SqlJsDatabaseSource = {

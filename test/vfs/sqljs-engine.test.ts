@@ -13,6 +13,7 @@ import { isLtxvfsError } from '../../ltx/errors.js';
 import { openDatabase } from '../../lib/open.js';
 import { loadSqlJs, openSqlJs, sqlJsStats } from '../../vfs/sqljs.js';
 import { requireLitestreamVfs, requireSqlite3 } from '../helpers/paths.js';
+import { waitFor } from '../helpers/polling.js';
 import {
   badInputChecks, buildSuiteFixture, interopChecks, isolationChecks, timeTravelChecks, type SuiteFixture,
 } from '../helpers/engine-suite.js';
@@ -100,6 +101,16 @@ t.test('writes follow the lease rules; COMMIT returns once the LTX file is in th
   const copy = new SQL.Database(db.export());
   t.same(copy.exec('SELECT count(*) FROM t')[0].values, [[4]], 'export() gives the database bytes');
   copy.close();
+});
+
+t.test('hydration: the option reaches the fetch thread; the PRAGMAs report it', async (t) => {
+  const SQL = await loadSqlJs();
+  const path = join(t.testdir(), 'hydrated.db');
+  const db = await openSqlJs(SQL, fixture.history.url, { pollIntervalMs: 0, hydrate: path, shared: false });
+  t.teardown(() => db.close());
+  t.same(db.exec('PRAGMA litestream_hydration_file')[0].values, [[path]]);
+  await waitFor('hydration completes', () => db.exec('PRAGMA litestream_hydration_progress')[0].values[0][0] === '100.0');
+  t.same(db.exec('SELECT count(*) FROM accounts')[0].values, [[346]]);
 });
 
 t.test('a sql.js module not loaded by loadSqlJs is refused with the reason', async (t) => {
