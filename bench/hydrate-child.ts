@@ -11,7 +11,11 @@
  * directory; one sample per process.
  *
  * Phase `hydrate`: a ReplicaReader hydrating into a new file, timed from the start of the
- * open until the file is complete; then warm queries served from the hydrated file.
+ * open until the file is complete.
+ *
+ * Phase `warm`: a fresh process opening a file hydrated before (complete at the replica's
+ * TXID, so reads come from it at once) with the Asyncify or the worker engine, timing warm
+ * queries after one untimed run.
  *
  * Phase `disk`: what one disk-cache hit costs, read synchronously (as the reader does)
  * and through `fs.promises` (what an asynchronous disk tier would cost per page).
@@ -20,7 +24,6 @@ import { readFile } from 'node:fs/promises';
 import { openDatabase } from '../lib/open.js';
 import { ReplicaReader } from '../lib/replica-reader.js';
 import { openReplicaClient } from '../lib/storage/url.js';
-import { openAsyncifyDatabase } from '../vfs/asyncify-database.js';
 import { pageChecksum } from '../ltx/checksum.js';
 import type { FrameRef } from '../lib/page-index.js';
 import type { HydrateOptions, HydrationStats } from '../lib/hydrate.js';
@@ -31,8 +34,21 @@ import type { WindowCounts } from './s3-stack.js';
 /** What the parent passes. */
 export type HydrateChildInput =
   | { phase: 'cold'; url: string; log?: string; cacheDir?: string; sql: string; params: number[] }
-  | { phase: 'hydrate'; url: string; log?: string; path: string; options: HydrateOptions; lookups: string; scan: string; rounds: number }
+  | { phase: 'hydrate'; url: string; log?: string; path: string; options: HydrateOptions }
+  | { phase: 'warm'; url: string; path: string; engine: 'asyncify' | 'worker'; lookups: string; scan: string; rounds: number }
   | { phase: 'disk'; url: string; cacheDir: string; pages: number };
+
+/** Result of the warm phase. */
+export interface WarmOutput {
+  /** One statement of many primary-key lookups, ms per run (median). */
+  lookupsMs: number;
+  /** The full scan, ms (median). */
+  scanMs: number;
+  /** Storage read requests during the timed runs (0: all from the file). */
+  requests: number;
+  lookupsResult: string;
+  scanResult: string;
+}
 
 /** Result of the cold phase. */
 export interface ColdStartOutput {
@@ -59,14 +75,6 @@ export interface HydrateOutput {
   stats: HydrationStats;
   /** Requests of the reader's own path (page indexes at open). */
   indexRequests: number;
-  /** Warm, after hydration: one statement of many primary-key lookups, ms per run (median). */
-  lookupsMs: number;
-  /** Warm, after hydration: the full scan, ms (median). */
-  scanMs: number;
-  /** Storage requests during the warm queries (0: all served from the file). */
-  warmRequests: number;
-  lookupsResult: string;
-  scanResult: string;
 }
 
 /** Result of the disk phase: µs per page. */
@@ -117,13 +125,21 @@ async function hydrate(input: Extract<HydrateChildInput, { phase: 'hydrate' }>):
   const stats = reader.hydration!.stats();
   log(`hydrated in ${Math.round(t2 - t0)} ms: ${stats.readRequests} range reads, ${(stats.bytesRead / 2 ** 20).toFixed(1)} MiB`);
   const indexRequests = reader.stats().readRequests;
-  const db = await openAsyncifyDatabase(reader, { statsProvider: () => reader.stats() });
-  const before = reader.stats().readRequests;
+  await reader.close();
+  return { ms: t2 - t0, openMs: t1 - t0, counts, stats, indexRequests };
+}
+
+async function warm(input: Extract<HydrateChildInput, { phase: 'warm' }>): Promise<WarmOutput> {
+  const db = await openDatabase(input.url, { engine: input.engine, hydrate: input.path, shared: false, pollIntervalMs: 0, warmInterior: false });
+  for (let i = 0; i < 200 && db.stats().hydration?.state !== 'ready'; i++) await new Promise((r) => setTimeout(r, 10));
+  if (db.stats().hydration?.state !== 'ready') throw new Error(`${input.path} is not a complete hydration`);
   let lookupsResult = '';
   let scanResult = '';
   const lookups: number[] = [];
   const scans: number[] = [];
+  let before = 0;
   for (let i = 0; i < input.rounds + 1; i++) {
+    if (i === 1) before = db.stats().readRequests;
     let t = performance.now();
     lookupsResult = text(await db.get(input.lookups));
     if (i > 0) lookups.push(performance.now() - t);
@@ -131,10 +147,9 @@ async function hydrate(input: Extract<HydrateChildInput, { phase: 'hydrate' }>):
     scanResult = text(await db.get(input.scan));
     if (i > 0) scans.push(performance.now() - t);
   }
-  const warmRequests = reader.stats().readRequests - before;
+  const requests = db.stats().readRequests - before;
   await db.close();
-  await reader.close();
-  return { ms: t2 - t0, openMs: t1 - t0, counts, stats, indexRequests, lookupsMs: median(lookups), scanMs: median(scans), warmRequests, lookupsResult, scanResult };
+  return { lookupsMs: median(lookups), scanMs: median(scans), requests, lookupsResult, scanResult };
 }
 
 async function disk(input: Extract<HydrateChildInput, { phase: 'disk' }>): Promise<DiskOutput> {
@@ -178,5 +193,6 @@ async function disk(input: Extract<HydrateChildInput, { phase: 'disk' }>): Promi
 const chunks: Buffer[] = [];
 for await (const c of process.stdin) chunks.push(c as Buffer);
 const input = JSON.parse(Buffer.concat(chunks).toString('utf8')) as HydrateChildInput;
-const output = input.phase === 'cold' ? await cold(input) : input.phase === 'hydrate' ? await hydrate(input) : await disk(input);
+const output = input.phase === 'cold' ? await cold(input) : input.phase === 'hydrate' ? await hydrate(input)
+  : input.phase === 'warm' ? await warm(input) : await disk(input);
 process.stdout.write(`${JSON.stringify(output)}\n`);

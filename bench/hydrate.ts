@@ -17,7 +17,8 @@
  *    until `PRAGMA litestream_hydration_progress` says 100.0); MiB/s = database bytes /
  *    time; requests from the request log. Both files are compared with `restoreDatabase`'s.
  *    Targets: ≥ 10× Litestream's throughput with ≤ 1/10 of its requests.
- * 3. Warm queries after hydration: ltxvfs reading the hydrated file against native SQLite
+ * 3. Warm queries after hydration: a fresh process per engine (Asyncify, worker) opening
+ *    the hydrated file (complete, so every page comes from it) against native SQLite
  *    (sqlite3 CLI) on the same file: one statement of many primary-key lookups, a full scan.
  * 4. The disk-cache hit itself: µs per page read synchronously (as the reader does) and
  *    through fs.promises (what an asynchronous tier would cost, before any Asyncify unwind).
@@ -37,7 +38,7 @@ import { prepareDataset, type Dataset } from './dataset.js';
 import { CliSession } from './cli-session.js';
 import { litestreamEnv } from './litestream.js';
 import { runChildScript } from './ltxvfs.js';
-import type { ColdStartOutput, DiskOutput, HydrateChildInput, HydrateOutput } from './hydrate-child.js';
+import type { ColdStartOutput, DiskOutput, HydrateChildInput, HydrateOutput, WarmOutput } from './hydrate-child.js';
 import { uploadItemsReplica, type S3Upload } from './s3-replica.js';
 import { S3_ENV, startS3Stack, type S3Stack, type WindowCounts } from './s3-stack.js';
 import { fmtCount, fmtFactor, fmtMiB, fmtMiBs, fmtMs, fmtRate, markdownTable, median, mibPerSecond } from './table.js';
@@ -97,7 +98,14 @@ export interface HydrateSectionResult {
   cold: { query: string; location: string; disk: 'none' | 'empty' | 'warm'; cell: ColdCell }[];
   ltxvfs: HydrationRun[];
   litestream?: HydrationRun;
-  warm?: { ltxvfsLookupsMs: number; ltxvfsScanMs: number; nativeLookupsMs?: number; nativeScanMs?: number; lookups: number; warmRequests: number; agree: boolean };
+  warm?: {
+    lookups: number;
+    /** Per engine (`asyncify`, `worker`): fresh process over the hydrated file. */
+    ltxvfs: { engine: string; lookupsMs: number; scanMs: number; requests: number }[];
+    nativeLookupsMs?: number;
+    nativeScanMs?: number;
+    agree: boolean;
+  };
   disk: DiskOutput;
   seconds: number;
 }
@@ -235,14 +243,21 @@ export async function runHydrateSection(o: HydrateSectionOptions): Promise<Hydra
       for (const p of [path, `${path}.ltxvfs-hydration.json`]) await rm(p, { force: true });
       const out = await child<HydrateOutput>({
         phase: 'hydrate', url: s3Url, log: stack.endpoint, path, options: {},
-        lookups: inStatementSql(lookups, dataset.rows), scan: SQL.scan, rounds: o.quick ? 2 : 3,
       }, S3_ENV);
       const identical = (await sha256(path)) === referenceHash;
       ltxvfs.push({ ms: out.ms, openMs: out.openMs, progress: 100, counts: out.counts!, identical, rangeReads: out.stats.readRequests });
       log(`hydrate: ltxvfs ${fmtMs(out.ms)} = ${fmtMiBs(mibPerSecond(dataset.bytes, out.ms))}, ${out.counts?.requests} requests, identical to restore: ${identical}`);
-      // The warm figures of the first run (the one native SQLite is compared with).
+      // Warm queries over the first run's file, in fresh processes, per engine and native.
       if (i > 0) continue;
-      warm = { ltxvfsLookupsMs: out.lookupsMs, ltxvfsScanMs: out.scanMs, lookups, warmRequests: out.warmRequests, agree: true };
+      const results = new Set<string>();
+      const engines: NonNullable<HydrateSectionResult['warm']>['ltxvfs'] = [];
+      for (const engine of ['asyncify', 'worker'] as const) {
+        const w = await child<WarmOutput>({ phase: 'warm', url: s3Url, path, engine, lookups: inStatementSql(lookups, dataset.rows), scan: SQL.scan, rounds: o.quick ? 2 : 3 }, S3_ENV);
+        engines.push({ engine, lookupsMs: w.lookupsMs, scanMs: w.scanMs, requests: w.requests });
+        results.add(`${w.lookupsResult}/${w.scanResult}`);
+        log(`hydrate: warm on the hydrated file, ${engine}: lookups ${fmtMs(w.lookupsMs)}, scan ${fmtMs(w.scanMs)}`);
+      }
+      warm = { lookups, ltxvfs: engines, agree: results.size === 1 };
       if (o.native) {
         const session = await CliSession.start({ args: ['-readonly', path] });
         try {
@@ -260,7 +275,7 @@ export async function runHydrateSection(o: HydrateSectionOptions): Promise<Hydra
             nativeLookups = a.output.trim();
             nativeScan = b.output.trim();
           }
-          warm = { ...warm, nativeLookupsMs: median(l), nativeScanMs: median(s), agree: nativeLookups === out.lookupsResult && nativeScan === out.scanResult };
+          warm = { ...warm, nativeLookupsMs: median(l), nativeScanMs: median(s), agree: warm.agree && results.has(`${nativeLookups}/${nativeScan}`) };
         } finally {
           await session.close();
         }
@@ -368,19 +383,21 @@ export function renderHydrate(r: HydrateSectionResult): string {
   if (r.warm !== undefined) {
     const w = r.warm;
     out.push('');
-    out.push('#### Warm queries after hydration (the hydrated file) against native SQLite on the same file');
+    out.push('#### Warm queries on the hydrated file against native SQLite on the same file');
     out.push('');
-    const wrows: string[][] = [
-      [`${fmtCount(w.lookups)} primary-key lookups in one statement`, `${fmtRate((w.lookups * 1000) / w.ltxvfsLookupsMs)} (${fmtMs(w.ltxvfsLookupsMs)})`,
-        w.nativeLookupsMs === undefined ? '—' : `${fmtRate((w.lookups * 1000) / w.nativeLookupsMs)} (${fmtMs(w.nativeLookupsMs)})`,
-        w.nativeLookupsMs === undefined ? '' : fmtFactor(w.ltxvfsLookupsMs / w.nativeLookupsMs)],
-      ['full scan', `${fmtMiBs(mibPerSecond(db, w.ltxvfsScanMs))} (${fmtMs(w.ltxvfsScanMs)})`,
-        w.nativeScanMs === undefined ? '—' : `${fmtMiBs(mibPerSecond(db, w.nativeScanMs))} (${fmtMs(w.nativeScanMs)})`,
-        w.nativeScanMs === undefined ? '' : fmtFactor(w.ltxvfsScanMs / w.nativeScanMs)],
-    ];
-    out.push(markdownTable(['', 'ltxvfs on the hydrated file', 'native SQLite (sqlite3 CLI)', 'ltxvfs time ÷ native'], wrows));
+    const nativeL = w.nativeLookupsMs;
+    const nativeS = w.nativeScanMs;
+    const wrows: string[][] = [];
+    for (const e of w.ltxvfs) {
+      wrows.push([`ltxvfs, ${e.engine} engine`, `${fmtRate((w.lookups * 1000) / e.lookupsMs)} (${fmtMs(e.lookupsMs)})${nativeL === undefined ? '' : ` · ${fmtFactor(e.lookupsMs / nativeL)} native's time`}`,
+        `${fmtMiBs(mibPerSecond(db, e.scanMs))} (${fmtMs(e.scanMs)})${nativeS === undefined ? '' : ` · ${fmtFactor(e.scanMs / nativeS)} native's time`}`, fmtCount(e.requests)]);
+    }
+    if (nativeL !== undefined && nativeS !== undefined) {
+      wrows.push(['native SQLite (sqlite3 CLI)', `${fmtRate((w.lookups * 1000) / nativeL)} (${fmtMs(nativeL)})`, `${fmtMiBs(mibPerSecond(db, nativeS))} (${fmtMs(nativeS)})`, '—']);
+    }
+    out.push(markdownTable(['', `${fmtCount(w.lookups)} primary-key lookups in one statement`, 'full scan', 'storage requests'], wrows));
     out.push('');
-    out.push(`ltxvfs: the hydrating process, right after completion, on a Database over its reader (Asyncify engine, default 64 MiB cache; pages come from the file with a synchronous read, not cached in memory); ${w.warmRequests} storage requests while these ran. Native: \`sqlite3 -readonly\` on the same file (2 MiB page cache, OS file cache warm). Median of the runs after one untimed run. Results ${w.agree ? 'agree' : '**differ**'}.`);
+    out.push(`ltxvfs: a fresh process per engine opening the file hydrated before (\`hydrate\`, complete at the replica's TXID, so every page comes from the file with a synchronous read, none is fetched), default 64 MiB cache; median of the runs after one untimed run. Native: \`sqlite3 -readonly\` on the same file (2 MiB page cache, OS file cache warm). Results ${w.agree ? 'agree' : '**differ**'}.`);
   }
   out.push('');
   out.push('#### A disk-cache hit');
