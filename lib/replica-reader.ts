@@ -68,7 +68,7 @@ export interface ReplicaStats extends PollStats {
   readRequests: number;
   /** Page reads served from the page cache. */
   cacheHits: number;
-  /** Page reads that went to storage. */
+  /** Page reads the memory cache did not have (served by the hydrated file, the disk cache, or storage). */
   cacheMisses: number;
   /** Bytes of decompressed pages in the page cache now. */
   cacheBytes: number;
