@@ -23,6 +23,7 @@ import { Fetcher, newReadCounters, type FetcherOptions, type ReadCounters } from
 import { loadLtxFile, type LoadedLtxFile } from './ltx-loader.js';
 import { Poller, type PollerOptions, type PollStats } from './poller.js';
 import type { PageSource, PageVersion } from './page-source.js';
+import type { DatabaseStats } from './database.js';
 import { DiskCache, TieredPageCache, type DiskCacheStats } from './disk-cache.js';
 import { Hydrator, type HydrateOptions, type HydrationStats } from './hydrate.js';
 
@@ -58,22 +59,13 @@ export interface ReplicaReaderOptions extends FetcherOptions, PollerOptions {
   hydrateOptions?: HydrateOptions;
 }
 
-/** Counters of a {@link ReplicaReader} (and of the Database API's `stats()`). */
-export interface ReplicaStats extends PollStats {
-  /** Pages decoded from storage. */
-  pagesFetched: number;
-  /** Bytes received from storage. */
-  bytesRead: number;
-  /** Storage read requests. */
-  readRequests: number;
-  /** Page reads served from the page cache. */
-  cacheHits: number;
-  /** Page reads the memory cache did not have (served by the hydrated file, the disk cache, or storage). */
-  cacheMisses: number;
-  /** Bytes of decompressed pages in the page cache now. */
-  cacheBytes: number;
-  /** TXID of the newest version. */
-  txid: number;
+/**
+ * Counters of a {@link ReplicaReader}: the Database API's {@link DatabaseStats} (pages
+ * fetched, bytes read, requests, cache hits/misses/bytes, TXID) and more. `cacheMisses`
+ * counts page reads the memory cache did not have (served by the hydrated file, the disk
+ * cache, or storage).
+ */
+export interface ReplicaStats extends PollStats, DatabaseStats {
   /** Page size in bytes. */
   pageSize: number;
   /** Database size in pages at the newest version. */

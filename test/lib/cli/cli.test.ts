@@ -4,28 +4,16 @@ import { copyFile, cp, mkdir, readFile, writeFile, readdir, truncate, stat } fro
 import { readPageIndexFromTail, type FoundPageIndex } from '../../../ltx/page-index.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runCli } from '../../../lib/cli/run.js';
 import { setLtxMtimesFromHeaders } from '../../helpers/litestream.js';
 import { formatBytes, formatJson, formatTable } from '../../../lib/cli/format.js';
 import { Progress } from '../../../lib/cli/progress.js';
+import { cli } from '../../helpers/cli.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../../shared/fixtures/', import.meta.url));
 const REPLICA = join(FIXTURES, 'litestream-0.5.17/replica');
 const EXPECTED_DB = join(FIXTURES, 'litestream-0.5.17/expected/test-txid-0000000000000005.db');
 const CHINOOK = join(FIXTURES, 'chinook/Chinook_Sqlite.sqlite');
 
-interface Run { code: number; stdout: string; stderr: string }
-
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  stderr.on('data', (d: Buffer) => { err += d.toString(); });
-  const code = await runCli(args, { stdout, stderr, env });
-  return { code, stdout: out, stderr: err };
-}
 
 t.test('query prints an aligned table, and --json one array of row objects', async (t) => {
   const table = await cli(['query', REPLICA, 'SELECT id, name FROM t WHERE id <= 3 ORDER BY id']);

@@ -3,25 +3,12 @@
  * exit codes, and the duration syntax of --retention.
  */
 import t from 'tap';
-import { PassThrough } from 'node:stream';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runCli } from '../../../lib/cli/run.js';
 import { parseDurationMs } from '../../../lib/cli/commands.js';
 import { flipBit, historyFromStates, keyOf, sqlJsHistory, writeReplica } from '../../helpers/replica-builder.js';
+import { cli } from '../../helpers/cli.js';
 
-interface Run { code: number; stdout: string; stderr: string }
-
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  stderr.on('data', (d: Buffer) => { err += d.toString(); });
-  const code = await runCli(args, { stdout, stderr, env });
-  return { code, stdout: out, stderr: err };
-}
 
 const TRANSACTIONS = [
   'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)',

@@ -7,27 +7,14 @@
 import t from 'tap';
 import { existsSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { decodeLtxFile } from '../../../ltx/decoder.js';
-import { runCli } from '../../../lib/cli/run.js';
 import { Lease } from '../../../lib/lease.js';
 import { openDatabase } from '../../../lib/open.js';
 import { openFileReplica } from '../../../lib/storage/file.js';
 import { listLtxFiles } from '../../helpers/litestream.js';
 import { copyFixtureReplica, readBytes } from '../../helpers/replica-builder.js';
+import { cli } from '../../helpers/cli.js';
 
-interface Run { code: number; stdout: string; stderr: string }
-
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  stderr.on('data', (d: Buffer) => { err += d.toString(); });
-  const code = await runCli(args, { stdout, stderr, env });
-  return { code, stdout: out, stderr: err };
-}
 
 async function names(dir: string): Promise<string[]> {
   return (await listLtxFiles(dir)).map((f) => f.name);

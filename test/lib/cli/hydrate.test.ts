@@ -4,30 +4,17 @@
  * `ltxvfs query --cache-dir` / `LTXVFS_CACHE_DIR` (a second run reads nothing from storage).
  */
 import t from 'tap';
-import { PassThrough } from 'node:stream';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runCli } from '../../../lib/cli/run.js';
 import { importDatabase } from '../../../lib/import.js';
 import { openReplicaClient } from '../../../lib/storage/url.js';
+import { cli } from '../../helpers/cli.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../../shared/fixtures/', import.meta.url));
 const REPLICA = join(FIXTURES, 'litestream-0.5.17/replica');
 const CHINOOK = join(FIXTURES, 'chinook/Chinook_Sqlite.sqlite');
 
-interface Run { code: number; stdout: string; stderr: string }
-
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  stderr.on('data', (d: Buffer) => { err += d.toString(); });
-  const code = await runCli(args, { stdout, stderr, env });
-  return { code, stdout: out, stderr: err };
-}
 
 t.test('hydrate writes what restore writes; run again it reads nothing; a foreign file needs --force', async (t) => {
   const dir = t.testdir();
