@@ -16,7 +16,7 @@ import { restoreDatabase } from '../restore.js';
 import { verifyReplica } from '../verify.js';
 import { compactReplica } from '../compact.js';
 import { makeDemoDatabase } from './demo-data.js';
-import { formatBytes, formatJson, formatTable } from './format.js';
+import { formatBytes, formatJson, formatTable, plural } from './format.js';
 import { Progress } from './progress.js';
 import { hydrateCommand } from './hydrate-command.js';
 
@@ -82,7 +82,7 @@ async function query(url: string | undefined, sql: string, values: Values, io: C
     if (values.json === true) {
       io.stdout.write(`${formatJson(rows)}\n`);
     } else if (columns.length > 0) {
-      io.stdout.write(`${formatTable(columns, rows)}\n(${rows.length} row${rows.length === 1 ? '' : 's'})\n`);
+      io.stdout.write(`${formatTable(columns, rows)}\n(${plural(rows.length, 'row')})\n`);
     }
     if (values.stats === true) io.stderr.write(`${formatStats(db.stats())}\n`);
   } finally {
@@ -148,7 +148,7 @@ export const commands: Record<string, Command> = {
         }));
         io.stdout.write(`${formatTable(['level', 'min_txid', 'max_txid', 'size', 'created_at'], rows)}\n`);
         const total = files.reduce((n, f) => n + f.size, 0);
-        io.stdout.write(`(${files.length} file${files.length === 1 ? '' : 's'}, ${formatBytes(total)})\n`);
+        io.stdout.write(`(${plural(files.length, 'file')}, ${formatBytes(total)})\n`);
       } finally {
         await client.close();
       }
@@ -199,7 +199,7 @@ export const commands: Record<string, Command> = {
         const chain = r.checksummed ? 'checksum chain verified' : 'files carry no database checksums';
         io.stdout.write(r.problems.length === 0
           ? `ok: ${r.filesChecked} files, ${formatBytes(r.bytesRead)}, TXID ${formatTXID(r.txid)} (${chain})\n`
-          : `${r.problems.length} problem${r.problems.length === 1 ? '' : 's'} in ${r.filesChecked} files\n`);
+          : `${plural(r.problems.length, 'problem')} in ${r.filesChecked} files\n`);
         return r.problems.length === 0 ? 0 : 1;
       } finally {
         progress.stop();
@@ -224,7 +224,7 @@ export const commands: Record<string, Command> = {
           : `compacted ${r.merged.length} level-0 file${r.merged.length === 1 ? '' : 's'} (TXID ${formatTXID(c.minTXID)}-${formatTXID(c.maxTXID)}) into ${c.key} (${formatBytes(c.size)})\n`);
         if (r.snapshot !== undefined) io.stdout.write(`snapshot ${r.snapshot.key} (${formatBytes(r.snapshot.size)})\n`);
         for (const key of r.deleted) io.stdout.write(`deleted ${key}\n`);
-        io.stdout.write(`read ${formatBytes(r.bytesRead)}, wrote ${formatBytes(r.bytesWritten)}, deleted ${r.deleted.length} file${r.deleted.length === 1 ? '' : 's'}\n`);
+        io.stdout.write(`read ${formatBytes(r.bytesRead)}, wrote ${formatBytes(r.bytesWritten)}, deleted ${plural(r.deleted.length, 'file')}\n`);
       } finally {
         await client.close();
       }

@@ -49,3 +49,8 @@ export function formatBytes(n: number): string {
   }
   return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
 }
+
+/** `n word` or `n words`: `plural(1, 'file')` is `1 file`, `plural(2, 'file')` is `2 files`. */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}

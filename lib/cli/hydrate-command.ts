@@ -8,7 +8,7 @@ import { formatTXID } from '../../ltx/filename.js';
 import { openReplicaClient } from '../storage/url.js';
 import { ReplicaReader } from '../replica-reader.js';
 import type { CliIO, Command } from './commands.js';
-import { formatBytes } from './format.js';
+import { formatBytes, plural } from './format.js';
 import { Progress } from './progress.js';
 
 function positiveInteger(values: Record<string, string | boolean | undefined>, name: string): number | undefined {
@@ -57,7 +57,7 @@ export const hydrateCommand: Command = {
       const seconds = (performance.now() - started) / 1000;
       const resumed = s.pagesResumed > 0 ? `, resumed: ${s.pagesResumed} pages were written by an earlier run` : '';
       io.stdout.write(`hydrated TXID ${formatTXID(txid)} into ${file}: ${reader.current.commit} pages of ${reader.current.pageSize} bytes; ` +
-        `read ${formatBytes(s.bytesRead)} in ${s.readRequests} request${s.readRequests === 1 ? '' : 's'}, ${seconds.toFixed(1)} s${resumed}\n`);
+        `read ${formatBytes(s.bytesRead)} in ${plural(s.readRequests, 'request')}, ${seconds.toFixed(1)} s${resumed}\n`);
     } finally {
       clearInterval(timer);
       progress.stop();
