@@ -115,17 +115,32 @@ async function exchange(pool: Pool, req: HttpRequest, timeoutMs: number, signal:
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
   });
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of res.body as AsyncIterable<Buffer>) {
-    chunks.push(chunk);
-    length += chunk.length;
-  }
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(res.headers)) {
     if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value[0] : value;
   }
-  return { status: res.statusCode, headers, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length) };
+  return { status: res.statusCode, headers, body: await collect(res.body as AsyncIterable<Buffer>, Number(headers['content-length'])) };
+}
+
+/**
+ * The whole body. With a Content-Length the chunks are copied into one buffer of that
+ * size as they arrive (one copy of a range read in memory, not the chunks plus their
+ * concatenation); undici fails a body longer than declared, and a shorter one comes back
+ * short (the caller checks). Without a length the chunks are concatenated.
+ */
+async function collect(body: AsyncIterable<Buffer>, declared: number): Promise<Buffer> {
+  let length = 0;
+  if (Number.isSafeInteger(declared) && declared >= 0) {
+    const into = Buffer.allocUnsafe(declared);
+    for await (const chunk of body) length += chunk.copy(into, length);
+    return length === declared ? into : into.subarray(0, length);
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) {
+    chunks.push(chunk);
+    length += chunk.length;
+  }
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length);
 }
 
 /**
