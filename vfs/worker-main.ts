@@ -5,7 +5,8 @@
  * ({@link WorkerCall}) and gets rows back; pages, versions, commits, PRAGMAs and the
  * Litestream functions go through the page bridge to the main thread's reader.
  *
- * Started with `workerData` = {@link WorkerInit}. Answers `ready` or `failed` first.
+ * Started with `workerData` = {@link WorkerInit}. Answers `ready` or `failed` first. Calls
+ * arrive as messages or on the call lane (vfs/worker-call-lane.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as SQLite from '@journeyapps/wa-sqlite';
@@ -19,6 +20,7 @@ import { withEmptyBlobs } from './wa-sqlite.js';
 import { loadSyncModule } from './wa-sqlite-sync.js';
 import { LtxSyncVFS } from './worker-vfs.js';
 import { installVfsDispatch } from './vfs-dispatch.js';
+import { LaneWorker } from './worker-call-lane.js';
 import type { WorkerCall, WorkerCalls, WorkerInit, WorkerReply, WorkerResult } from './worker-protocol.js';
 
 const SQLITE_OPEN_EXRESCODE = 0x0200_0000;
@@ -27,6 +29,7 @@ const init = workerData as WorkerInit;
 const port = parentPort!;
 const reply = (message: WorkerReply): void => port.postMessage(message);
 
+const lane = new LaneWorker(init.lane, undefined, init.spinMicros);
 const client = new BridgeClient({ buffer: init.buffer, port: init.port }, {
   timeoutMs: init.timeoutMs,
   localCacheSizeBytes: init.localCacheSizeBytes,
@@ -93,32 +96,53 @@ async function run(database: Database, call: WorkerCall): Promise<unknown> {
   }
 }
 
-/** Results waiting to be sent: everything that completes in one turn goes in one message. */
-let outbox: WorkerResult[] = [];
-function send(result: WorkerResult): void {
-  if (outbox.length === 0) {
-    setImmediate(() => {
-      const results = outbox;
-      outbox = [];
-      reply({ type: 'results', results });
-    });
+/** The answers to one batch, in order. The Database runs the calls one after the other. */
+async function runBatch(database: Database, calls: readonly WorkerCall[]): Promise<WorkerResult[]> {
+  return Promise.all(calls.map((call) => run(database, call).then(
+    (value): WorkerResult => (value === undefined ? { type: 'result', id: call.id } : { type: 'result', id: call.id, value }),
+    (err: unknown): WorkerResult => ({ type: 'error', id: call.id, error: serializeError(err) }),
+  )));
+}
+
+let listening = false;
+let closed = false;
+
+/**
+ * Serve the call lane until a message waits (vfs/worker-call-lane.ts): between batches
+ * this thread spins or blocks on the lane instead of returning to its event loop, which
+ * then only has messages to deliver.
+ */
+async function serveLane(database: Database): Promise<void> {
+  if (listening) return;
+  listening = true;
+  try {
+    while (!closed) {
+      const next = lane.listen();
+      if (next === undefined) return;
+      closed ||= next.some((c) => c.type === 'close');
+      const results = await runBatch(database, next);
+      if (!lane.answer(results)) reply({ type: 'results', results });
+    }
+  } finally {
+    listening = false;
   }
-  outbox.push(result);
+}
+
+/** Answer a batch that came as a message, then go back to the lane. */
+async function serveMessage(database: Database, calls: readonly WorkerCall[]): Promise<void> {
+  closed ||= calls.some((c) => c.type === 'close');
+  reply({ type: 'results', results: await runBatch(database, calls) });
+  void serveLane(database);
 }
 
 open().then(
   ({ database }) => {
     port.on('message', (message: WorkerCalls) => {
-      // The Database runs them one after the other, in order; the bridge blocks, so a
-      // batch normally completes within this turn.
-      for (const call of message.calls) {
-        run(database, call).then(
-          (value) => send({ type: 'result', id: call.id, value }),
-          (err: unknown) => send({ type: 'error', id: call.id, error: serializeError(err) }),
-        );
-      }
+      lane.mailRead();
+      void serveMessage(database, message.calls);
     });
     reply({ type: 'ready' });
+    void serveLane(database);
   },
   (err: unknown) => {
     client.close();

@@ -26,9 +26,13 @@ export interface WorkerInit {
   wasmModule: object;
   /** The connection's SQL functions, called through the bridge. */
   functions: { name: string; nArgs: number; directOnly: boolean }[];
+  /** The call lane's buffer (vfs/worker-call-lane.ts). */
+  lane: SharedArrayBuffer;
+  /** µs the worker spins on the lane before blocking. */
+  spinMicros: number;
 }
 
-/** Calls made in one tick of the main thread travel as one message. */
+/** Calls made in one tick of the main thread travel as one message (or on the call lane). */
 export interface WorkerCalls {
   type: 'calls';
   calls: WorkerCall[];
@@ -41,9 +45,9 @@ export type WorkerCall =
   | { type: 'call'; id: number; method: 'counters' }
   | { type: 'close'; id: number };
 
-/** The answer to one call. */
+/** The answer to one call (`value` left out when undefined, so the lane can carry it as JSON). */
 export type WorkerResult =
-  | { type: 'result'; id: number; value: unknown }
+  | { type: 'result'; id: number; value?: unknown }
   | { type: 'error'; id: number; error: SerializedError };
 
 /** What the worker answers: calls completed in one turn of its event loop travel as one message. */

@@ -158,6 +158,37 @@ t.test('calls in flight together travel together, each with its own result or er
   t.same(settled[199], { status: 'fulfilled', value: { id: 200, owner: 'acct-0197' } });
 });
 
+t.test('lone calls go on the call lane, calls made while others are pending as messages; both in order', async (t) => {
+  const oracle = await openDatabase(fixture.history.url, { pollIntervalMs: 0 });
+  t.teardown(() => oracle.close());
+  for (const spinMicros of [undefined, 0]) {
+    const db = (await openDatabase(fixture.history.url, { engine: 'worker', pollIntervalMs: 0, spinMicros })) as unknown as WorkerDatabase;
+    t.teardown(() => db.close());
+    const before = await db.counters();
+    const sql = 'SELECT id, owner FROM accounts WHERE id = ?';
+    for (let id = 1; id <= 50; id++) t.same(await db.get(sql, [id]), await oracle.get(sql, [id]), `id ${id}`);
+    const mid = await db.counters();
+    t.equal(mid.laneBatches - before.laneBatches, 51, `spin ${spinMicros ?? 'default'}: the 50 lookups and this counters call went on the lane`);
+    t.equal(mid.messageBatches, before.messageBatches, 'no message batch');
+    // Results that do not fit the lane's 1 MiB come as a message.
+    const big = await db.get("SELECT length(x) AS n, x FROM (SELECT printf('%.*c', 2000000, 'z') AS x)");
+    t.equal((big as { n: number }).n, 2_000_000);
+    // A blob and a BigInt go the v8 way.
+    t.same(await db.get('SELECT x\'00ff\' AS b, 9007199254740993 AS i'), { b: new Uint8Array([0, 255]), i: 9007199254740993n });
+    const error = await db.get('SELECT nope FROM accounts').catch((err: unknown) => err);
+    t.match(error, { code: 'LTXVFS_ERR_SQLITE', message: /no such column: nope/ }, 'errors come back too');
+    // A call made while a slow one is pending goes as a message, and waits for it.
+    const before2 = await db.counters();
+    const first = db.get('WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000) SELECT count(*) AS n FROM c');
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    const second = db.get(sql, [2]);
+    t.same(await Promise.all([first, second]), [{ n: 300_000 }, { id: 2, owner: 'bob' }]);
+    const after = await db.counters();
+    t.equal(after.messageBatches - before2.messageBatches, 1, 'the second call went as a message');
+    await db.close();
+  }
+});
+
 t.test('close: later calls fail; the replica is released', async (t) => {
   const db = await openDatabase(fixture.history.url, { engine: 'worker', pollIntervalMs: 0 });
   t.same(await db.get('SELECT count(*) AS n FROM accounts'), { n: 346 });

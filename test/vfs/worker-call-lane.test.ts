@@ -1,0 +1,157 @@
+/**
+ * The worker engine's call lane (vfs/worker-call-lane.ts): the encoding, the lane word's
+ * hand-offs (both ends driven from this thread, then across a real worker thread), mail
+ * waking a listening worker, batches that do not fit, and the spin budget's back-off.
+ */
+import t from 'tap';
+import { siblingModule, spawnWorker } from '../../lib/bridge/spawn-worker.js';
+import {
+  decodeFrom, encodeInto, jsonExact, LANE, LaneMain, LaneWorker, newLaneBuffer, SpinBudget,
+} from '../../vfs/worker-call-lane.js';
+import type { WorkerCall, WorkerResult } from '../../vfs/worker-protocol.js';
+
+const call = (id: number, params: unknown[] = [id]): WorkerCall =>
+  ({ type: 'call', id, method: 'get', sql: 'SELECT name FROM items WHERE id = ?', params: params as never });
+
+t.test('jsonExact: only values JSON gives back unchanged', async (t) => {
+  for (const v of ['x', '', 0, 1.5, -2, true, null, [1, 'a', null], { a: 1, b: [{ c: 'd' }] }, Object.create(null) as object]) {
+    t.ok(jsonExact(v), JSON.stringify(v));
+  }
+  for (const v of [undefined, -0, NaN, Infinity, 1n, new Uint8Array(2), [new Uint8Array(1)], { a: undefined }, { d: new Date(0) }, () => 1]) {
+    t.notOk(jsonExact(v), String(v));
+  }
+  let deep: unknown = 1;
+  for (let i = 0; i < 12; i++) deep = [deep];
+  t.notOk(jsonExact(deep), 'nesting deeper than 8 goes the v8 way');
+});
+
+t.test('encodeInto/decodeFrom: JSON or v8, exact values, -1 when it does not fit', async (t) => {
+  const area = new Uint8Array(new SharedArrayBuffer(4096));
+  const values: unknown[] = [
+    [{ type: 'result', id: 1, value: { name: 'héllo ✓', n: 3, x: null } }],
+    [{ type: 'result', id: 2, value: { blob: new Uint8Array([1, 2, 3]), big: 2n ** 63n - 1n, neg0: -0, inf: -Infinity } }],
+    [{ type: 'result', id: 3 }],
+  ];
+  for (const v of values) {
+    const n = encodeInto(v, area);
+    t.ok(n > 1);
+    t.same(decodeFrom(area, n), v);
+  }
+  const blob = decodeFrom(area, encodeInto([new Uint8Array([9])], area)) as Uint8Array[];
+  t.ok(blob[0] instanceof Uint8Array, 'a blob comes back as bytes');
+  t.ok(Object.is((decodeFrom(area, encodeInto([-0], area)) as number[])[0], -0), '-0 keeps its sign');
+  t.equal(encodeInto(['x'.repeat(5000)], area), -1, 'JSON too long');
+  t.equal(encodeInto([new Uint8Array(5000)], area), -1, 'v8 bytes too long');
+  t.equal(encodeInto('x', new Uint8Array(0)), -1, 'no room for the tag');
+  // Multi-byte characters: the JSON fits in characters but not in bytes.
+  t.equal(encodeInto(['é'.repeat(2100)], area), -1);
+});
+
+t.test('one thread plays both ends: post, listen, answer, collect', async (t) => {
+  const buffer = newLaneBuffer(1024, 1024);
+  const main = new LaneMain(buffer, 1024, 0);
+  const worker = new LaneWorker(buffer, 1024, 0);
+  t.notOk(main.tryPost([call(1)]), 'the worker is not listening yet: send a message instead');
+  // The worker starts listening: lane LISTENING; a posted call is taken at once.
+  const i32 = new Int32Array(buffer, 0, 16);
+  Atomics.store(i32, 0, LANE.LISTENING);
+  t.ok(main.tryPost([call(1), call(2)]));
+  t.ok(main.busy);
+  t.notOk(main.tryPost([call(3)]), 'one lane call at a time');
+  const got = worker.listen();
+  t.same(got, [call(1), call(2)]);
+  const results: WorkerResult[] = [{ type: 'result', id: 1, value: { name: 'a' } }, { type: 'result', id: 2 }];
+  t.ok(worker.answer(results));
+  const outcome = main.collect();
+  t.same(outcome, { kind: 'results', results });
+  t.notOk(main.busy);
+  // The worker answered and listens again: the next call goes on the lane.
+  t.ok(main.tryPost([call(4)]));
+  t.same(worker.listen(), [call(4)]);
+
+  // Results too big for the result area: they go by message.
+  t.notOk(worker.answer([{ type: 'result', id: 4, value: 'x'.repeat(2000) }]));
+  t.same(main.collect(), { kind: 'by-message' });
+
+  // A call too big for the call area is refused and the lane stays open.
+  t.notOk(main.tryPost([call(5, ['y'.repeat(2000)])]));
+  t.equal(Atomics.load(i32, 0), LANE.LISTENING);
+});
+
+t.test('mail: a message wakes a listening worker, and a worker that finds unread mail does not listen', async (t) => {
+  const buffer = newLaneBuffer(1024, 1024);
+  const main = new LaneMain(buffer, 1024, 0);
+  const worker = new LaneWorker(buffer, 1024, 0);
+  const i32 = new Int32Array(buffer, 0, 16);
+  // Mail posted while the worker runs: its next listen goes back to the event loop.
+  Atomics.store(i32, 0, LANE.RUNNING);
+  main.noteMessage();
+  t.equal(worker.listen(), undefined);
+  t.equal(Atomics.load(i32, 0), LANE.AWAY);
+  t.notOk(main.tryPost([call(1)]), 'no lane while the worker is away');
+  worker.mailRead();
+  // Mail posted while it listens: the lane goes AWAY and listen returns.
+  Atomics.store(i32, 0, LANE.LISTENING);
+  main.noteMessage();
+  t.equal(Atomics.load(i32, 0), LANE.AWAY);
+  t.equal(worker.listen(), undefined, 'from the event loop it listens again, then sees the mail');
+  worker.mailRead();
+  Atomics.store(i32, 0, LANE.LISTENING);
+  t.ok(main.tryPost([call(2)]), 'all mail read: the lane is used');
+  t.same(worker.listen(), [call(2)]);
+});
+
+t.test('across threads: a worker blocked on the lane takes calls, results come back spun or through waitAsync', async (t) => {
+  for (const spin of [50, 0]) {
+    const buffer = newLaneBuffer(1024, 4096);
+    const w = spawnWorker(siblingModule(new URL('../helpers/x.ts', import.meta.url).href, 'lane-echo-worker'), { workerData: { buffer, callBytes: 1024, spin } });
+    await new Promise<void>((resolve) => w.once('message', () => resolve()));
+    const main = new LaneMain(buffer, 1024, spin);
+    let sync = 0;
+    for (let i = 0; i < 200; i++) {
+      while (!main.tryPost([call(i)])) await new Promise((r) => setTimeout(r, 1)); // until it listens
+      let outcome = main.collect();
+      if (!(outcome instanceof Promise)) sync++;
+      outcome = await outcome;
+      t.same(outcome, { kind: 'results', results: [{ type: 'result', id: i, value: { echo: [i] } }] }, `call ${i}, spin ${spin}`);
+    }
+    if (spin > 0) t.ok(sync > 0, `with a spin, ${sync} of 200 results arrived while spinning`);
+    else t.ok(sync < 200, `without a spin only results already there are taken at once (${sync} of 200)`);
+    // A slow call: the spin runs out, and the event loop stays free while it waits.
+    while (!main.tryPost([call(1000, ['slow'])])) await new Promise((r) => setTimeout(r, 1));
+    let ticked = false;
+    setImmediate(() => { ticked = true; });
+    const slow = main.collect();
+    t.ok(slow instanceof Promise, 'a 30 ms call is not waited for synchronously');
+    t.same(await slow, { kind: 'results', results: [{ type: 'result', id: 1000, value: { echo: ['slow'] } }] });
+    t.ok(ticked);
+    // A message wakes the blocked worker, which answers it from its event loop.
+    main.noteMessage();
+    w.postMessage('hello');
+    t.same(await new Promise((resolve) => w.once('message', resolve)), { echo: 'hello' });
+    while (!main.tryPost([{ type: 'call', id: 0, method: 'exec', sql: 'stop' }])) await new Promise((r) => setTimeout(r, 1));
+    await main.collect();
+    await w.terminate();
+  }
+});
+
+t.test('SpinBudget: spins while spinning pays, backs off when it does not', async (t) => {
+  const i32 = new Int32Array(new SharedArrayBuffer(8));
+  const budget = new SpinBudget(200);
+  Atomics.store(i32, 0, 1);
+  t.equal(budget.spinUntil(i32, 0, 0), 1, 'already changed: no spin');
+  Atomics.store(i32, 0, 0);
+  let start = performance.now();
+  t.equal(budget.spinUntil(i32, 0, 0), 0);
+  t.ok(performance.now() - start >= 0.2, 'a spin that runs out lasts its budget');
+  start = performance.now();
+  for (let i = 0; i < 16; i++) budget.spinUntil(i32, 0, 0);
+  t.ok(performance.now() - start < 16 * 0.2, 'the next 16 waits do not spin');
+  start = performance.now();
+  budget.spinUntil(i32, 0, 0);
+  t.ok(performance.now() - start >= 0.2, 'then it tries again');
+  start = performance.now();
+  for (let i = 0; i < 32; i++) budget.spinUntil(i32, 0, 0);
+  t.ok(performance.now() - start < 32 * 0.2, 'and backs off for twice as long');
+  t.equal(new SpinBudget(0).spinUntil(i32, 0, 0), 0, 'a zero budget never spins');
+});
