@@ -137,10 +137,10 @@ export class SpinBudget {
   }
 
   /**
-   * Spin until `i32[index]` differs from `differsFrom` or the budget runs out; returns
-   * the value last read.
+   * Spin until `i32[index]` differs from `differsFrom`, the budget runs out, or `stop`
+   * says the peer needs this thread; returns the value last read.
    */
-  spinUntil(i32: Int32Array, index: number, differsFrom: number): number {
+  spinUntil(i32: Int32Array, index: number, differsFrom: number, stop?: () => boolean): number {
     let v = Atomics.load(i32, index);
     if (v !== differsFrom || this.#micros <= 0) return v;
     if (this.#skip > 0) {
@@ -148,10 +148,11 @@ export class SpinBudget {
       return v;
     }
     const end = performance.now() + this.#micros / 1000;
+    let stopped = false;
     do v = Atomics.load(i32, index);
-    while (v === differsFrom && performance.now() < end);
+    while (v === differsFrom && !(stopped = stop?.() === true) && performance.now() < end);
     if (v !== differsFrom) this.#backoff = 16;
-    else {
+    else if (!stopped) {
       this.#skip = this.#backoff;
       this.#backoff = Math.min(this.#backoff * 2, 4096);
     }
@@ -177,14 +178,20 @@ export class LaneMain {
   readonly #calls: Uint8Array;
   readonly #results: Uint8Array;
   readonly #spin: SpinBudget;
+  readonly #peerNeedsUs: (() => boolean) | undefined;
   #busy = false;
 
-  /** @param spinMicros µs to spin for a result before waiting asynchronously (0: never spin). */
-  constructor(buffer: SharedArrayBuffer, callBytes = DEFAULT_CALL_BYTES, spinMicros = DEFAULT_SPIN_MICROS) {
+  /**
+   * @param spinMicros µs to spin for a result before waiting asynchronously (0: never spin).
+   * @param peerNeedsUs true when the worker waits for this thread (a page-bridge request
+   *   posted: it can only be answered from the event loop), which ends a spin at once.
+   */
+  constructor(buffer: SharedArrayBuffer, callBytes = DEFAULT_CALL_BYTES, spinMicros = DEFAULT_SPIN_MICROS, peerNeedsUs?: () => boolean) {
     this.#i32 = new Int32Array(buffer, 0, CONTROL_BYTES / 4);
     this.#calls = new Uint8Array(buffer, CONTROL_BYTES, callBytes);
     this.#results = new Uint8Array(buffer, CONTROL_BYTES + callBytes);
     this.#spin = new SpinBudget(spinMicros);
+    this.#peerNeedsUs = peerNeedsUs;
   }
 
   /** A lane call is posted and its result not yet collected. */
@@ -219,7 +226,7 @@ export class LaneMain {
    * spin, else a promise settled by `Atomics.waitAsync` (the event loop stays free).
    */
   collect(): LaneOutcome | Promise<LaneOutcome> {
-    const state = this.#spin.spinUntil(this.#i32, W.RESULT, RESULT.NONE);
+    const state = this.#spin.spinUntil(this.#i32, W.RESULT, RESULT.NONE, this.#peerNeedsUs);
     if (state !== RESULT.NONE) return this.#take(state);
     const wait = Atomics.waitAsync(this.#i32, W.RESULT, RESULT.NONE);
     if (!wait.async) return this.#take(Atomics.load(this.#i32, W.RESULT));
@@ -266,19 +273,28 @@ export class LaneWorker {
   }
 
   /**
+   * Open the lane to calls (from the event loop: before answering a message, so that the
+   * caller's next call finds it open). False, and the lane stays `AWAY`, while a message
+   * is unread: the event loop must deliver it first.
+   */
+  open(): boolean {
+    const i32 = this.#i32;
+    const lane = Atomics.load(i32, W.LANE);
+    if (lane === LANE.AWAY || lane === LANE.RUNNING) Atomics.store(i32, W.LANE, LANE.LISTENING);
+    // Mail posted before LISTENING was visible would never wake us: look after. (The
+    // swap cannot fail here: the main thread posts on the lane only when no call is
+    // pending, so never while a call message is unread; if it did, `listen` takes the call.)
+    return !(Atomics.load(i32, W.MAIL) !== this.#mailRead
+      && Atomics.compareExchange(i32, W.LANE, LANE.LISTENING, LANE.AWAY) === LANE.LISTENING);
+  }
+
+  /**
    * Wait on the lane for the next batch (spin, then block). Returns it, or undefined when
    * a message is waiting for the event loop (then the lane is `AWAY`).
    */
   listen(): WorkerCall[] | undefined {
     const i32 = this.#i32;
-    // `answer` already listens (and a call may be claimed since); from the event loop, start.
-    const lane = Atomics.load(i32, W.LANE);
-    if (lane === LANE.AWAY || lane === LANE.RUNNING) Atomics.store(i32, W.LANE, LANE.LISTENING);
-    // Mail posted before LISTENING was visible would never wake us: look first. (The
-    // swap cannot fail here: the main thread posts on the lane only when no call is
-    // pending, so never while a call message is unread; if it did, the loop takes the call.)
-    if (Atomics.load(i32, W.MAIL) !== this.#mailRead
-      && Atomics.compareExchange(i32, W.LANE, LANE.LISTENING, LANE.AWAY) === LANE.LISTENING) return undefined;
+    if (!this.open()) return undefined;
     for (;;) {
       let state = this.#spin.spinUntil(i32, W.LANE, LANE.LISTENING);
       if (state === LANE.LISTENING) {

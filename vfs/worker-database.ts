@@ -19,7 +19,7 @@
 import type { Worker } from 'node:worker_threads';
 import { LtxvfsError } from '../ltx/errors.js';
 import { Database, type DatabaseStats, type Params, type Row, type RunResult, type SqliteApi } from '../lib/database.js';
-import { deserializeError, DEFAULT_BRIDGE_TIMEOUT_MS, newChannelBuffer } from '../lib/bridge/protocol.js';
+import { CONTROL_BYTES, CTL, deserializeError, DEFAULT_BRIDGE_TIMEOUT_MS, newChannelBuffer, STATE } from '../lib/bridge/protocol.js';
 import { ChannelServer } from '../lib/bridge/page-server.js';
 import { siblingModule, spawnWorker } from '../lib/bridge/spawn-worker.js';
 import { serveReplicaConnection, type ServedReplicaConnection } from '../lib/bridge/served-connection.js';
@@ -98,6 +98,7 @@ export class WorkerDatabase<S extends DatabaseStats = DatabaseStats> extends Dat
   /** Calls made in this tick, sent together at its end (one message however many). */
   #outbox: WorkerCall[] = [];
   #nextId = 1;
+  #refd = false;
   #laneBatches = 0;
   #messageBatches = 0;
   #closing: Promise<void> | undefined;
@@ -174,7 +175,6 @@ export class WorkerDatabase<S extends DatabaseStats = DatabaseStats> extends Dat
     if (this.#gone !== undefined) return Promise.reject(this.#gone);
     const id = this.#nextId++;
     return new Promise<T>((resolve, reject) => {
-      if (this.#pending.size === 0) this.#worker.ref();
       this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
       if (this.#outbox.length === 0) queueMicrotask(() => this.#flush());
       this.#outbox.push({ ...call, id });
@@ -190,10 +190,13 @@ export class WorkerDatabase<S extends DatabaseStats = DatabaseStats> extends Dat
     if (this.#pending.size === calls.length && this.#lane.tryPost(calls)) {
       this.#laneBatches++;
       const outcome = this.#lane.collect();
-      if (outcome instanceof Promise) void outcome.then((o) => this.#landed(o));
-      else this.#landed(outcome);
+      if (outcome instanceof Promise) {
+        this.#ref();
+        void outcome.then((o) => this.#landed(o));
+      } else this.#landed(outcome);
       return;
     }
+    this.#ref();
     const message: WorkerCalls = { type: 'calls', calls };
     this.#lane.noteMessage();
     this.#messageBatches++;
@@ -201,8 +204,8 @@ export class WorkerDatabase<S extends DatabaseStats = DatabaseStats> extends Dat
   }
 
   #landed(outcome: LaneOutcome): void {
-    // 'by-message': the results did not fit the lane and arrive as a message.
     if (outcome.kind === 'results') this.#deliver(outcome.results);
+    else this.#ref(); // they did not fit the lane and arrive as a message
   }
 
   #deliver(results: readonly WorkerResult[]): void {
@@ -215,9 +218,19 @@ export class WorkerDatabase<S extends DatabaseStats = DatabaseStats> extends Dat
     }
   }
 
+  /** Keep the process alive while an answer is awaited asynchronously (a lane call answered while spinning needs no ref). */
+  #ref(): void {
+    if (this.#refd) return;
+    this.#refd = true;
+    this.#worker.ref();
+  }
+
   #settled(id: number): void {
     this.#pending.delete(id);
-    if (this.#pending.size === 0) this.#worker.unref();
+    if (this.#pending.size === 0 && this.#refd) {
+      this.#refd = false;
+      this.#worker.unref();
+    }
   }
 
   #lost(err: Error): void {
@@ -292,7 +305,10 @@ export async function openWorkerDatabase<S extends DatabaseStats>(
     throw err;
   }
   worker.unref();
-  return new WorkerDatabase<S>(worker, server, new LaneMain(laneBuffer, undefined, spinMicros), options.statsProvider);
+  // A worker waiting on the page bridge needs this thread's event loop: stop spinning.
+  const ctl = new Int32Array(buffer, 0, CONTROL_BYTES / 4);
+  const lane = new LaneMain(laneBuffer, undefined, spinMicros, () => Atomics.load(ctl, CTL.STATE) === STATE.WAITING);
+  return new WorkerDatabase<S>(worker, server, lane, options.statsProvider);
 }
 
 /**

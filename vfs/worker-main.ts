@@ -131,7 +131,10 @@ async function serveLane(database: Database): Promise<void> {
 /** Answer a batch that came as a message, then go back to the lane. */
 async function serveMessage(database: Database, calls: readonly WorkerCall[]): Promise<void> {
   closed ||= calls.some((c) => c.type === 'close');
-  reply({ type: 'results', results: await runBatch(database, calls) });
+  const results = await runBatch(database, calls);
+  // Open the lane before the answer goes: the caller's next call may come at once.
+  if (!closed) lane.open();
+  reply({ type: 'results', results });
   void serveLane(database);
 }
 
@@ -141,6 +144,7 @@ open().then(
       lane.mailRead();
       void serveMessage(database, message.calls);
     });
+    lane.open();
     reply({ type: 'ready' });
     void serveLane(database);
   },

@@ -99,6 +99,15 @@ t.test('mail: a message wakes a listening worker, and a worker that finds unread
   Atomics.store(i32, 0, LANE.LISTENING);
   t.ok(main.tryPost([call(2)]), 'all mail read: the lane is used');
   t.same(worker.listen(), [call(2)]);
+  // open(): what the worker does before answering a message.
+  t.ok(worker.answer([]));
+  t.same(main.collect(), { kind: 'results', results: [] });
+  main.noteMessage();
+  t.notOk(worker.open(), 'unread mail: the lane stays closed');
+  t.equal(Atomics.load(i32, 0), LANE.AWAY);
+  worker.mailRead();
+  t.ok(worker.open());
+  t.equal(Atomics.load(i32, 0), LANE.LISTENING);
 });
 
 t.test('across threads: a worker blocked on the lane takes calls, results come back spun or through waitAsync', async (t) => {
@@ -154,4 +163,30 @@ t.test('SpinBudget: spins while spinning pays, backs off when it does not', asyn
   for (let i = 0; i < 32; i++) budget.spinUntil(i32, 0, 0);
   t.ok(performance.now() - start < 32 * 0.2, 'and backs off for twice as long');
   t.equal(new SpinBudget(0).spinUntil(i32, 0, 0), 0, 'a zero budget never spins');
+
+  const fresh = new SpinBudget(200_000);
+  start = performance.now();
+  t.equal(fresh.spinUntil(i32, 0, 0, () => true), 0);
+  t.ok(performance.now() - start < 100, 'a peer that needs this thread ends the spin at once');
+  let polls = 0;
+  start = performance.now();
+  fresh.spinUntil(i32, 0, 0, () => ++polls > 3);
+  t.ok(performance.now() - start < 100 && polls === 4, 'and that is no reason to back off: the next wait spins again');
+});
+
+t.test('LaneMain: a peer waiting on the page bridge ends the spin for a result', async (t) => {
+  const buffer = newLaneBuffer(1024, 1024);
+  let peerWaits = false;
+  const main = new LaneMain(buffer, 1024, 200_000, () => peerWaits);
+  Atomics.store(new Int32Array(buffer, 0, 16), 0, LANE.LISTENING);
+  t.ok(main.tryPost([call(1)]));
+  peerWaits = true;
+  const start = performance.now();
+  const outcome = main.collect();
+  t.ok(outcome instanceof Promise, 'no result yet: waits asynchronously');
+  t.ok(performance.now() - start < 100, 'without spinning 200 ms');
+  const worker = new LaneWorker(buffer, 1024, 0);
+  t.same(worker.listen(), [call(1)]);
+  worker.answer([{ type: 'result', id: 1, value: 7 }]);
+  t.same(await outcome, { kind: 'results', results: [{ type: 'result', id: 1, value: 7 }] });
 });
