@@ -62,6 +62,9 @@ export const DEFAULT_RESULT_BYTES = 1024 * 1024;
  */
 export const DEFAULT_SPIN_MICROS = 50;
 
+/** Longest asynchronous wait before the main thread reads the result word again, ms. */
+const WAIT_RECHECK_MS = 100;
+
 /** A new lane buffer: control words, call area, result area. */
 export function newLaneBuffer(callBytes = DEFAULT_CALL_BYTES, resultBytes = DEFAULT_RESULT_BYTES): SharedArrayBuffer {
   return new SharedArrayBuffer(CONTROL_BYTES + callBytes + resultBytes);
@@ -228,9 +231,23 @@ export class LaneMain {
   collect(): LaneOutcome | Promise<LaneOutcome> {
     const state = this.#spin.spinUntil(this.#i32, W.RESULT, RESULT.NONE, this.#peerNeedsUs);
     if (state !== RESULT.NONE) return this.#take(state);
-    const wait = Atomics.waitAsync(this.#i32, W.RESULT, RESULT.NONE);
-    if (!wait.async) return this.#take(Atomics.load(this.#i32, W.RESULT));
-    return wait.value.then(() => this.#take(Atomics.load(this.#i32, W.RESULT)));
+    return this.#wait();
+  }
+
+  /**
+   * Wait for the result word to leave `NONE` without blocking this thread. The word is
+   * read again after every wake-up: `Atomics.waitAsync` has been seen here to settle
+   * with the word unchanged (under the CPU profiler), and taking that as an answer would
+   * hand the previous call's results to this one. Each wait also ends after
+   * {@link WAIT_RECHECK_MS}, so a lost wake-up costs at most that long.
+   */
+  async #wait(): Promise<LaneOutcome> {
+    for (;;) {
+      const state = Atomics.load(this.#i32, W.RESULT);
+      if (state !== RESULT.NONE) return this.#take(state);
+      const wait = Atomics.waitAsync(this.#i32, W.RESULT, RESULT.NONE, WAIT_RECHECK_MS);
+      if (wait.async) await wait.value;
+    }
   }
 
   /** Record a call message about to be posted, and wake a listening worker to read it. */

@@ -174,6 +174,31 @@ t.test('SpinBudget: spins while spinning pays, backs off when it does not', asyn
   t.ok(performance.now() - start < 100 && polls === 4, 'and that is no reason to back off: the next wait spins again');
 });
 
+t.test('LaneMain: a wake-up with the result word unchanged is not an answer', async (t) => {
+  const buffer = newLaneBuffer(1024, 1024);
+  const i32 = new Int32Array(buffer, 0, 16);
+  const main = new LaneMain(buffer, 1024, 0);
+  const worker = new LaneWorker(buffer, 1024, 0);
+  Atomics.store(i32, 0, LANE.LISTENING);
+  // A first call answered, so the result area holds its results.
+  t.ok(main.tryPost([call(1)]));
+  worker.listen();
+  worker.answer([{ type: 'result', id: 1, value: 'first' }]);
+  t.same(await main.collect(), { kind: 'results', results: [{ type: 'result', id: 1, value: 'first' }] });
+  // The second call: a notify with no answer behind it must not settle it with the first's results.
+  t.ok(main.tryPost([call(2)]));
+  const outcome = main.collect();
+  t.ok(outcome instanceof Promise);
+  let settled = false;
+  void Promise.resolve(outcome).then(() => { settled = true; });
+  Atomics.notify(i32, 1);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  t.notOk(settled, 'still waiting after a bare notify');
+  t.same(worker.listen(), [call(2)]);
+  worker.answer([{ type: 'result', id: 2, value: 'second' }]);
+  t.same(await outcome, { kind: 'results', results: [{ type: 'result', id: 2, value: 'second' }] });
+});
+
 t.test('LaneMain: a peer waiting on the page bridge ends the spin for a result', async (t) => {
   const buffer = newLaneBuffer(1024, 1024);
   let peerWaits = false;
