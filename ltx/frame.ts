@@ -6,7 +6,7 @@
  * `readPage`, with the output length check the Go decoder lacks (§1.9).
  */
 import { LtxvfsError } from './errors.js';
-import { compressBlock, compressFrame, decompressBlock, decompressFrame } from './lz4.js';
+import { compressBlock, compressFrame, decompressBlock, decompressBlockInto, decompressFrame } from './lz4.js';
 
 /** Size of a page header: pgno u32 + flags u16. */
 export const PAGE_HEADER_SIZE = 6;
@@ -94,12 +94,24 @@ function corrupt(where: string, msg: string): never {
  * page reads. Checks that the pgno equals `expectedPgno`, the flags are valid, and the
  * payload fills the frame exactly: `size prefix + 10 = frame.length` (v3-block) or the
  * LZ4 frame ends at `frame.length` (v3-frame); the output must be `pageSize` bytes.
- * Returns the page as a new array (no other allocation beyond a subarray view). `where`
- * (e.g. `file.ltx: page 3 at offset 338`) prefixes error messages.
+ * Returns the page as a new array. `where` (e.g. `file.ltx: page 3 at offset 338`)
+ * prefixes error messages.
  * @throws LtxvfsError `LTXVFS_ERR_CORRUPT` on any mismatch or malformed LZ4 data;
  *   `LTXVFS_ERR_UNSUPPORTED` as {@link decompressFrame}.
  */
 export function decodeIndexedFrame(frame: Uint8Array, expectedPgno: number, pageSize: number, where: string): Uint8Array {
+  const page = new Uint8Array(pageSize);
+  decodeIndexedFrameInto(frame, expectedPgno, page, where);
+  return page;
+}
+
+/**
+ * {@link decodeIndexedFrame} into `dst`, whose length is the page size: no allocation
+ * (the fetcher decodes every page of a range read into one scratch page). On failure
+ * `dst` holds garbage.
+ * @throws LtxvfsError as {@link decodeIndexedFrame}.
+ */
+export function decodeIndexedFrameInto(frame: Uint8Array, expectedPgno: number, dst: Uint8Array, where: string): void {
   // No closures here: this runs once per page read.
   if (frame.length < PAGE_HEADER_SIZE + SIZE_PREFIX_SIZE) {
     corrupt(where, `frame of ${frame.length} bytes too short (a page frame has at least ${PAGE_HEADER_SIZE + SIZE_PREFIX_SIZE})`);
@@ -110,15 +122,15 @@ export function decodeIndexedFrame(frame: Uint8Array, expectedPgno: number, page
   if (problem !== undefined) corrupt(where, problem);
   if (pgno !== expectedPgno) corrupt(where, `frame holds page ${pgno}, the page index says ${expectedPgno}`);
   if (flags === 0) {
-    const { data, end } = decompressFrame(frame, PAGE_HEADER_SIZE, pageSize, where);
+    const { end } = decompressFrame(frame, PAGE_HEADER_SIZE, dst.length, where, dst);
     if (end !== frame.length) corrupt(where, `LZ4 frame ends at byte ${end} of a ${frame.length}-byte index entry`);
-    return data;
+    return;
   }
   const size = u32be(frame, PAGE_HEADER_SIZE);
   if (size + PAGE_HEADER_SIZE + SIZE_PREFIX_SIZE !== frame.length) {
     corrupt(where, `size prefix ${size} + 10 does not match the ${frame.length}-byte index entry`);
   }
-  return decompressBlock(frame.subarray(PAGE_HEADER_SIZE + SIZE_PREFIX_SIZE), pageSize, where);
+  decompressBlockInto(frame.subarray(PAGE_HEADER_SIZE + SIZE_PREFIX_SIZE), dst, where);
 }
 
 /**

@@ -28,9 +28,10 @@ export {
   type LtxHeader,
 } from './header.js';
 export { decodeTrailer, encodeTrailer, postApplyProblem, TRAILER_SIZE, validateTrailer, type LtxTrailer } from './trailer.js';
-export { compressBlock, compressFrame, decompressBlock, decompressFrame, lz4BlockBound } from './lz4.js';
+export { compressBlock, compressFrame, decompressBlock, decompressBlockInto, decompressFrame, lz4BlockBound } from './lz4.js';
 export {
   decodeIndexedFrame,
+  decodeIndexedFrameInto,
   decodePageFrame,
   encodePageFrame,
   frameVariantOf,

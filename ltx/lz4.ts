@@ -1,20 +1,23 @@
 /**
  * LZ4 for LTX pages (FORMATS.md §1.5): raw blocks (v3-block frames) and standard LZ4
- * frames (v3-frame frames). The only module that imports the LZ4 library.
+ * frames (v3-frame frames). The only module that uses the LZ4 library.
  *
  * Library: lz4-wasm-nodejs (lz4_flex compiled to wasm), chosen in docs/lz4.md: it decodes
  * 1.5–3.5× faster than lz4js on 4 KiB pages and rejects malformed blocks (truncated
  * input, match offsets before the start, wrong output size) where lz4js silently returns
- * zero-filled garbage. Its API only takes blocks prefixed with the decoded size as a u32
- * little-endian, so the prefix is written into a reused scratch buffer before each call.
+ * zero-filled garbage. Its module is called through ./lz4-wasm.ts rather than its glue,
+ * so that pages can be decoded into buffers the caller owns (the page cache's slots, a
+ * fetcher's scratch page) with no array allocated per page.
  *
  * The LZ4 frame structure is parsed here rather than by the library, because a v3-frame
  * page has no length prefix: only the frame's own layout says where the next page
  * header starts (FORMATS.md §1.5).
  */
-import { compress as wasmCompress, decompress as wasmDecompress } from 'lz4-wasm-nodejs';
 import { LtxvfsError } from './errors.js';
+import { loadLz4Wasm } from './lz4-wasm.js';
 import { xxh32 } from './xxh32.js';
+
+const lz4 = loadLz4Wasm();
 
 /**
  * Worst-case LZ4 block size for `n` input bytes: `n + floor(n/255) + 16` (pierrec/lz4
@@ -24,8 +27,6 @@ import { xxh32 } from './xxh32.js';
 export function lz4BlockBound(n: number): number {
   return n + Math.floor(n / 255) + 16;
 }
-
-let scratch = new Uint8Array(4 + lz4BlockBound(65536));
 
 /**
  * Throw `LTXVFS_ERR_CORRUPT` with message `<where>: <msg>`, or `<where>: LZ4 frame at
@@ -37,25 +38,19 @@ function corrupt(where: string, frameOffset: number, msg: string): never {
   throw new LtxvfsError('LTXVFS_ERR_CORRUPT', `${at}: ${msg}`, { key: where });
 }
 
-/** Decode `src` (one raw block) to exactly `size` bytes via the library; errors as {@link corrupt}. */
-function decodeBlock(src: Uint8Array, size: number, where: string, frameOffset: number): Uint8Array {
-  if (scratch.length < src.length + 4) scratch = new Uint8Array(src.length + 4);
-  scratch[0] = size;
-  scratch[1] = size >>> 8;
-  scratch[2] = size >>> 16;
-  scratch[3] = size >>> 24;
-  scratch.set(src, 4);
-  let out: Uint8Array;
+/** Decode `src` (one raw block) to exactly `size` bytes at `dst[dstOffset]` via the library; errors as {@link corrupt}. */
+function decodeBlock(src: Uint8Array, size: number, dst: Uint8Array, dstOffset: number, where: string, frameOffset: number): void {
+  let result: number | string;
   try {
-    out = wasmDecompress(scratch.subarray(0, src.length + 4));
+    result = lz4.decompressInto(src, size, dst, dstOffset);
   } catch (err) {
-    // lz4-wasm-nodejs throws plain strings such as "the offset to copy is not contained
-    // in the decompressed buffer" (or a RuntimeError if the wasm traps).
-    return corrupt(where, frameOffset, `LZ4 block of ${src.length} bytes invalid (${String(err)})`);
+    // A trap inside the wasm (RuntimeError); lz4_flex reports malformed input as a message instead.
+    result = String(err);
   }
+  // lz4_flex says e.g. "the offset to copy is not contained in the decompressed buffer".
+  if (typeof result === 'string') corrupt(where, frameOffset, `LZ4 block of ${src.length} bytes invalid (${result})`);
   // The library already refuses any other size; this keeps the guarantee local.
-  if (out.length !== size) return corrupt(where, frameOffset, `LZ4 block of ${src.length} bytes decodes to ${out.length} bytes, expected ${size}`);
-  return out;
+  if (result !== size) corrupt(where, frameOffset, `LZ4 block of ${src.length} bytes decodes to ${result} bytes, expected ${size}`);
 }
 
 /**
@@ -65,10 +60,22 @@ function decodeBlock(src: Uint8Array, size: number, where: string, frameOffset: 
  *   page, is malformed, or does not decode to exactly `pageSize` bytes.
  */
 export function decompressBlock(src: Uint8Array, pageSize: number, where: string): Uint8Array {
+  const page = new Uint8Array(pageSize);
+  decompressBlockInto(src, page, where);
+  return page;
+}
+
+/**
+ * Decode one raw LZ4 block into `dst`, which must be exactly one page long: the same
+ * checks as {@link decompressBlock}, no allocation. On failure `dst` holds garbage.
+ * @throws LtxvfsError `LTXVFS_ERR_CORRUPT` as {@link decompressBlock}.
+ */
+export function decompressBlockInto(src: Uint8Array, dst: Uint8Array, where: string): void {
+  const pageSize = dst.length;
   if (src.length > lz4BlockBound(pageSize)) {
     corrupt(where, -1, `LZ4 block of ${src.length} bytes invalid (exceeds the LZ4 bound ${lz4BlockBound(pageSize)} of a ${pageSize}-byte page)`);
   }
-  return decodeBlock(src, pageSize, where, -1);
+  decodeBlock(src, pageSize, dst, 0, where, -1);
 }
 
 /**
@@ -77,8 +84,7 @@ export function decompressBlock(src: Uint8Array, pageSize: number, where: string
  * Returns a new array. Never throws.
  */
 export function compressBlock(page: Uint8Array): Uint8Array {
-  // The library prefixes its output with the u32 LE input size; drop it.
-  return wasmCompress(page).subarray(4);
+  return lz4.compress(page);
 }
 
 const FRAME_MAGIC = 0x184d2204;
@@ -99,13 +105,15 @@ const u32le = (b: Uint8Array, i: number): number => (b[i] | (b[i + 1] << 8) | (b
 
 /**
  * Decode the standard LZ4 frame that starts at `src[offset]` (a v3-frame page, FORMATS.md
- * §1.5) into a new `pageSize`-byte page, and report where the frame ends. Parses the
+ * §1.5) into `dst` (exactly `pageSize` bytes; a new page when not given), and report
+ * where the frame ends. Parses the
  * frame descriptor (FLG/BD; content size, which must equal pageSize; no dictionary),
  * checks the header checksum byte, reads blocks (`u32 LE` size, high bit = stored
  * uncompressed, optional block checksum) up to the zero EndMark, then verifies the
  * content checksum when FLG says there is one. Blocks other than the first must be
  * independent (pierrec/lz4 writes one independent 64 KB block per page).
- * Returns `{ data, end }`, `end` being the offset just past the frame.
+ * Returns `{ data, end }`: the page (`dst` when given) and the offset just past the
+ * frame. On failure `dst` holds garbage.
  * @throws LtxvfsError `LTXVFS_ERR_CORRUPT` on a bad magic, version, reserved bit, block
  *   size, header/block/content checksum, malformed block, output ≠ pageSize bytes, or a
  *   frame running past the end of `src` (truncated); `LTXVFS_ERR_UNSUPPORTED` for a
@@ -116,6 +124,7 @@ export function decompressFrame(
   offset: number,
   pageSize: number,
   where: string,
+  dst?: Uint8Array,
 ): { data: Uint8Array; end: number } {
   const fail = (msg: string): never => corrupt(where, offset, msg);
   const need = (p: number, n: number, what: string): void => {
@@ -144,7 +153,10 @@ export function decompressFrame(
   p += 1;
 
   const blockChecksums = (flg & FLG_BLOCK_CHECKSUM) !== 0;
-  let data: Uint8Array | undefined;
+  if (dst !== undefined && dst.length !== pageSize) {
+    throw new LtxvfsError('LTXVFS_ERR_USAGE', `${where}: LZ4 frame at offset ${offset}: output of ${dst.length} bytes for a ${pageSize}-byte page`, { key: where });
+  }
+  const data = dst ?? new Uint8Array(pageSize);
   let produced = 0;
   for (;;) {
     need(p, 4, 'block size');
@@ -160,34 +172,27 @@ export function decompressFrame(
     if (!stored && n > lz4BlockBound(want)) fail(`block of ${n} bytes invalid (exceeds the LZ4 bound ${lz4BlockBound(want)} of its ${want} bytes)`);
     need(p, n + (blockChecksums ? 4 : 0), `block of ${n} bytes`);
     if (blockChecksums && xxh32(src, p, p + n) !== u32le(src, p + n)) fail(`block checksum mismatch at offset ${p + n}`);
-    let chunk: Uint8Array;
     if (stored) {
-      chunk = src.subarray(p, p + n);
+      data.set(src.subarray(p, p + n), produced);
+      produced += n;
     } else {
       if (produced > 0 && (flg & FLG_BLOCK_INDEPENDENT) === 0) {
         throw new LtxvfsError('LTXVFS_ERR_UNSUPPORTED', `${where}: LZ4 frame at offset ${offset}: linked (dependent) blocks not supported`, {
           key: where,
         });
       }
-      chunk = decodeBlock(src.subarray(p, p + n), want, where, offset);
+      decodeBlock(src.subarray(p, p + n), want, data, produced, where, offset);
+      produced += want;
     }
-    if (data === undefined && !stored && chunk.length === pageSize) {
-      data = chunk; // the usual case: one block holds the whole page, no copy
-    } else {
-      data ??= new Uint8Array(pageSize);
-      data.set(chunk, produced);
-    }
-    produced += chunk.length;
     p += n + (blockChecksums ? 4 : 0);
   }
-  if (produced !== pageSize || data === undefined) fail(`decodes to ${produced} bytes, expected ${pageSize}`);
-  const page = data as Uint8Array;
+  if (produced !== pageSize) fail(`decodes to ${produced} bytes, expected ${pageSize}`);
   if ((flg & FLG_CONTENT_CHECKSUM) !== 0) {
     need(p, 4, 'content checksum');
-    if (xxh32(page) !== u32le(src, p)) fail(`content checksum mismatch at offset ${p}`);
+    if (xxh32(data) !== u32le(src, p)) fail(`content checksum mismatch at offset ${p}`);
     p += 4;
   }
-  return { data: page, end: p };
+  return { data, end: p };
 }
 
 /**

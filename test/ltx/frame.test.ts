@@ -1,6 +1,7 @@
 import t from 'tap';
 import {
   decodeIndexedFrame,
+  decodeIndexedFrameInto,
   decodePageFrame,
   encodePageFrame,
   frameVariantOf,
@@ -116,4 +117,26 @@ t.test('decodeIndexedFrame refuses a range that is not exactly the frame it shou
   longer.set(framed);
   throwsLtx(t, () => decodeIndexedFrame(longer, 2, 4096, w), 'LTXVFS_ERR_CORRUPT', w, new RegExp(`LZ4 frame ends at byte ${framed.length} of a ${longer.length}-byte index entry`));
   throwsLtx(t, () => decodeIndexedFrame(framed.subarray(0, framed.length - 1), 2, 4096, w), 'LTXVFS_ERR_CORRUPT', w, /truncated/);
+});
+
+t.test('decodeIndexedFrameInto decodes both variants into the given page, with the same checks', async (t) => {
+  const slab = new Uint8Array(3 * 4096);
+  const slot = slab.subarray(4096, 8192);
+  for (const variant of ['block', 'frame'] as const) {
+    slab.fill(0xee);
+    decodeIndexedFrameInto(encodePageFrame(5, page, variant), 5, slot, 'into');
+    t.same(slot, page, `${variant}: the page is in the slot`);
+    t.ok(slab.subarray(0, 4096).every((b) => b === 0xee) && slab.subarray(8192).every((b) => b === 0xee), `${variant}: nothing else written`);
+    throwsLtx(t, () => decodeIndexedFrameInto(encodePageFrame(5, page, variant), 6, slot, W), 'LTXVFS_ERR_CORRUPT', W, /frame holds page 5, the page index says 6/);
+  }
+  // Every real frame decodes into one reused page as it does into new ones.
+  const scratch = new Uint8Array(4096);
+  realFiles.forEach((f, i) => {
+    const buf = fixture(f.path);
+    for (const p of f.pages) {
+      const frame = buf.subarray(p.frameOffset, p.frameOffset + p.frameSize);
+      decodeIndexedFrameInto(frame, p.pgno, scratch, realNames[i]);
+      t.same(scratch, decodeIndexedFrame(frame, p.pgno, 4096, realNames[i]));
+    }
+  });
 });

@@ -1,6 +1,6 @@
 import t from 'tap';
 import * as lz4js from 'lz4js';
-import { compressBlock, compressFrame, decompressBlock, decompressFrame, lz4BlockBound } from '../../ltx/lz4.js';
+import { compressBlock, compressFrame, decompressBlock, decompressBlockInto, decompressFrame, lz4BlockBound } from '../../ltx/lz4.js';
 import { xxh32 } from '../../ltx/xxh32.js';
 import { bytesEqual, fixture, randomBytes, realFiles, testPage, throwsLtx, toHex } from './util.js';
 
@@ -209,7 +209,56 @@ t.test('decompressBlock grows its scratch buffer for pages beyond 64 KiB', async
 
 t.test('a library answer of the wrong length is refused even if the library did not complain', async (t) => {
   const { decompressBlock: withFake } = await t.mockImport<typeof import('../../ltx/lz4.js')>('../../ltx/lz4.js', {
-    'lz4-wasm-nodejs': { compress: () => new Uint8Array(4), decompress: () => new Uint8Array(10) },
+    '../../ltx/lz4-wasm.js': { loadLz4Wasm: () => ({ compress: () => new Uint8Array(4), decompressInto: () => 10 }) },
   });
   throwsLtx(t, () => withFake(Uint8Array.from([0x10, 0x41]), 4096, 'f.ltx'), 'LTXVFS_ERR_CORRUPT', 'f.ltx', /LZ4 block of 2 bytes decodes to 10 bytes, expected 4096/);
+});
+
+t.test('a trap inside the wasm is a corrupt block, not a crash', async (t) => {
+  const { decompressBlock: withFake } = await t.mockImport<typeof import('../../ltx/lz4.js')>('../../ltx/lz4.js', {
+    '../../ltx/lz4-wasm.js': {
+      loadLz4Wasm: () => ({
+        compress: () => new Uint8Array(4),
+        decompressInto: () => {
+          throw new Error('RuntimeError: unreachable');
+        },
+      }),
+    },
+  });
+  throwsLtx(t, () => withFake(Uint8Array.from([0x10, 0x41]), 4096, 'f.ltx'), 'LTXVFS_ERR_CORRUPT', 'f.ltx', /LZ4 block of 2 bytes invalid \(Error: RuntimeError: unreachable\)/);
+});
+
+t.test('decompressBlockInto decodes into the caller\'s view and nowhere else', async (t) => {
+  const slab = new Uint8Array(3 * 4096).fill(0xee);
+  const slot = slab.subarray(4096, 8192);
+  decompressBlockInto(compressBlock(page), slot, 'into');
+  t.ok(bytesEqual(slot, page), 'the page is in the slot');
+  t.ok(slab.subarray(0, 4096).every((b) => b === 0xee) && slab.subarray(8192).every((b) => b === 0xee), 'the bytes around it are untouched');
+  // The same checks as decompressBlock: wrong size, malformed input, the LZ4 bound.
+  throwsLtx(t, () => decompressBlockInto(compressBlock(page), new Uint8Array(2048), W), 'LTXVFS_ERR_CORRUPT', W, /invalid/);
+  throwsLtx(t, () => decompressBlockInto(Uint8Array.from([0x1f, 0x41, 0x10, 0x00, 0xff, 0x10]), new Uint8Array(4096), W), 'LTXVFS_ERR_CORRUPT', W, /offset/);
+  throwsLtx(t, () => decompressBlockInto(new Uint8Array(4129), new Uint8Array(4096), W), 'LTXVFS_ERR_CORRUPT', W, /exceeds the LZ4 bound 4128/);
+  // After errors the library still decodes (its error strings and buffers were released).
+  for (let i = 0; i < 100; i++) t.throws(() => decompressBlock(new Uint8Array(10), 4096, W));
+  t.ok(bytesEqual(decompressBlock(compressBlock(randomPage), 4096, 'after'), randomPage));
+});
+
+t.test('decompressFrame into a given page; a page of the wrong size is a usage error', async (t) => {
+  const dst = new Uint8Array(4096);
+  const f = compressFrame(page);
+  const { data, end } = decompressFrame(f, 0, 4096, 'rt', dst);
+  t.equal(data, dst, 'the given page is returned');
+  t.ok(bytesEqual(dst, page));
+  t.equal(end, f.length);
+  const stored = compressFrame(randomPage);
+  t.ok(bytesEqual(decompressFrame(stored, 0, 4096, 'rt', dst).data, randomPage), 'a stored block lands in it too');
+  throwsLtx(t, () => decompressFrame(f, 0, 4096, 'f.ltx', new Uint8Array(100)), 'LTXVFS_ERR_USAGE', 'f.ltx', /output of 100 bytes for a 4096-byte page/);
+});
+
+t.test('the library module must export what ltxvfs calls', async (t) => {
+  // An empty but valid wasm module in place of lz4-wasm-nodejs's.
+  const { loadLz4Wasm } = await t.mockImport<typeof import('../../ltx/lz4-wasm.js')>('../../ltx/lz4-wasm.js', {
+    'node:fs': { readFileSync: () => Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]) },
+  });
+  t.throws(() => loadLz4Wasm(), /not the lz4-wasm-nodejs 0\.9 module ltxvfs calls \(missing compress, decompress, __wbindgen_add_to_stack_pointer, __wbindgen_malloc, __wbindgen_free\)/);
 });
