@@ -165,10 +165,11 @@ export class FileReplicaClient implements ReplicaClient {
    * under their name; a file replaced behind ltxvfs's back by another process keeps
    * being read through the old handle until it is evicted or {@link write}/{@link delete}
    * touch that key.
+   * @param into read into its first `length` bytes when it has that many (see `ReplicaClient.readRange`).
    * @throws LtxvfsError `LTXVFS_ERR_NOT_FOUND` (no such key), `LTXVFS_ERR_STORAGE`
    *   ("short read" when the file ends early, or I/O), `LTXVFS_ERR_BAD_KEY`, `LTXVFS_ERR_USAGE` (bad range).
    */
-  async readRange(key: string, offset: number, length: number): Promise<Uint8Array> {
+  async readRange(key: string, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     this.checkOpen();
     const abs = this.resolveKey(key);
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
@@ -176,7 +177,7 @@ export class FileReplicaClient implements ReplicaClient {
         key,
       });
     }
-    const buf = new Uint8Array(length);
+    const buf = into !== undefined && into.length >= length ? into.subarray(0, length) : new Uint8Array(length);
     let done = 0;
     try {
       await this.withHandle(abs, async (fh) => {

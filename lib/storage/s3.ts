@@ -1,6 +1,6 @@
 /**
  * The s3:// replica client: a Litestream v0.5 replica in an S3 bucket (or any
- * S3-compatible store), read and written over HTTP with undici and signed with AWS
+ * S3-compatible store), read and written over HTTP (node:http/https, s3-http.ts) and signed with AWS
  * Signature V4.
  *
  * Layout (FORMATS.md §4.1, litestream s3/replica_client.go): an LTX file lives at
@@ -111,6 +111,8 @@ interface RequestSpec {
   query?: Record<string, string>;
   headers?: Record<string, string>;
   body?: Uint8Array;
+  /** Where the response body may be collected (see {@link HttpRequest.into}). */
+  into?: Uint8Array;
 }
 
 /**
@@ -272,11 +274,12 @@ export class S3ReplicaClient implements ReplicaClient {
    * Exactly `length` bytes of `key` from byte `offset`: one `GET` with
    * `Range: bytes=offset-(offset+length−1)`. A body shorter than announced or asked is
    * transient (retried); an object that really ends before `offset + length` is a short
-   * read. `length` 0 costs a HEAD (to report a missing key like any other read).
+   * read. `length` 0 costs a HEAD (to report a missing key like any other read). With
+   * `into`, a body of at most its length is collected into it (and a view of it returned).
    * @throws LtxvfsError `LTXVFS_ERR_NOT_FOUND`; `LTXVFS_ERR_STORAGE` ("short read" or
    *   I/O); `LTXVFS_ERR_BAD_KEY`; `LTXVFS_ERR_USAGE` (bad range); `LTXVFS_ERR_CLOSED`.
    */
-  async readRange(key: string, offset: number, length: number): Promise<Uint8Array> {
+  async readRange(key: string, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     this.checkOpen();
     this.checkKey(key);
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
@@ -288,7 +291,7 @@ export class S3ReplicaClient implements ReplicaClient {
     }
     const last = offset + length - 1;
     const headers = { range: `bytes=${offset}-${last}` };
-    return this.call({ op: 'get', method: 'GET', key, headers }, key, (res) => {
+    return this.call({ op: 'get', method: 'GET', key, headers, into }, key, (res) => {
       const shortRead = (got: number, size: number | undefined) =>
         new LtxvfsError(
           'LTXVFS_ERR_STORAGE',
@@ -599,7 +602,7 @@ export class S3ReplicaClient implements ReplicaClient {
     this.counters.bytesUploaded += body?.length ?? 0;
     let res: HttpResponse;
     try {
-      res = await sendRequest(this.pool(target.origin), { method: spec.method, path, headers, body }, this.requestTimeoutMs, this.closing.signal);
+      res = await sendRequest(this.pool(target.origin), { method: spec.method, path, headers, body, into: spec.into }, this.requestTimeoutMs, this.closing.signal);
     } catch (err) {
       if (this.closed) throw this.closedError();
       throw new TransientError(

@@ -58,9 +58,13 @@ export interface ReplicaClient {
   listLtxFiles(level: number, options?: { seekTXID?: number; useMetadata?: boolean }): Promise<LtxFileInfo[]>;
   /**
    * Exactly `length` bytes of `key` from byte `offset`.
+   * @param into a buffer of at least `length` bytes the client may read into and return a
+   *   view of (saving a buffer per read: the fetcher reuses one for its range reads); a
+   *   client may ignore it and return a new array. Its contents are undefined after a
+   *   failed read, and the caller must not touch it until the returned promise settles.
    * @throws LtxvfsError `LTXVFS_ERR_NOT_FOUND` (no such key), `LTXVFS_ERR_STORAGE` (I/O, or fewer bytes than asked), `LTXVFS_ERR_BAD_KEY`.
    */
-  readRange(key: string, offset: number, length: number): Promise<Uint8Array>;
+  readRange(key: string, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   /**
    * The whole object.
    * @throws LtxvfsError `LTXVFS_ERR_NOT_FOUND`, `LTXVFS_ERR_STORAGE`, `LTXVFS_ERR_BAD_KEY`.

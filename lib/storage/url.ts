@@ -107,7 +107,7 @@ export async function openReplicaClient(
   const env = options.env ?? process.env;
   const parsed = parseReplicaUrl(url, env);
   if (parsed.scheme === 's3') {
-    // undici and aws4 are loaded only for s3:// replicas.
+    // The S3 client (aws4, node:https) is loaded only for s3:// replicas.
     const { openS3Replica } = await import('./s3.js');
     return openS3Replica(parsed, { ...options.s3, env });
   }

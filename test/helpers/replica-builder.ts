@@ -413,6 +413,8 @@ export class CountingClient implements ReplicaClient {
   readonly inner: ReplicaClient;
   /** Every readRange call, in order. */
   readonly reads: ReadCall[] = [];
+  /** The `into` buffer of every readRange call (same order as `reads`), passed on to `inner`. */
+  readonly buffers: (Uint8Array | undefined)[] = [];
   /** listLtxFiles calls. */
   lists = 0;
   /** read/write/delete calls. */
@@ -451,6 +453,7 @@ export class CountingClient implements ReplicaClient {
   /** Forget the logged calls. */
   reset(): void {
     this.reads.length = 0;
+    this.buffers.length = 0;
     this.lists = 0;
     this.others = 0;
   }
@@ -468,14 +471,15 @@ export class CountingClient implements ReplicaClient {
     return this.inner.listLtxFiles(level, options);
   }
 
-  async readRange(key: string, offset: number, length: number): Promise<Uint8Array> {
+  async readRange(key: string, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     const call = { key, offset, length };
     this.reads.push(call);
+    this.buffers.push(into);
     if (this.#gate !== undefined) await this.#gate;
     if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     const err = this.fault?.(call);
     if (err !== undefined) throw err;
-    return this.inner.readRange(key, offset, length);
+    return this.inner.readRange(key, offset, length, into);
   }
 
   read(key: string): Promise<{ data: Uint8Array; etag: string }> {

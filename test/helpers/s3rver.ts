@@ -85,7 +85,7 @@ export async function startS3rver(options: { bucket?: string } = {}): Promise<S3
     configureBuckets: [{ name: bucket }],
   });
   const { port } = await server.run();
-  // Longer than any client's idle keep-alive (undici here 10 s, the fault proxy's agent), so a
+  // Longer than any client's idle keep-alive (ltxvfs's agent here 10 s, the fault proxy's agent), so a
   // reused connection is never closed by s3rver at the same moment (a spurious socket error).
   if (server.httpServer !== undefined) server.httpServer.keepAliveTimeout = 60_000;
   let closed = false;

@@ -191,6 +191,19 @@ t.test('readRange', async (t) => {
     await client.close();
   });
 
+  t.test('into a caller\'s buffer when it is large enough', async (t) => {
+    const client = await openFileReplica(t.testdir({ 'a.bin': '0123456789' }));
+    const into = new Uint8Array(8).fill(0x2e);
+    const got = await client.readRange('a.bin', 2, 5, into);
+    t.equal(got.buffer, into.buffer, 'a view of the buffer given');
+    t.equal(got.length, 5);
+    t.equal(dec(into), '23456...', 'the bytes at its start');
+    const small = new Uint8Array(2);
+    t.equal(dec(await client.readRange('a.bin', 2, 5, small)), '23456', 'too small a buffer: a new array');
+    t.same(small, new Uint8Array(2), 'left alone');
+    await client.close();
+  });
+
   t.test('a short file is LTXVFS_ERR_STORAGE "short read" naming the key', async (t) => {
     const client = await openFileReplica(t.testdir({ 'a.bin': '0123456789' }));
     t.equal(dec(await client.readRange('a.bin', 8, 2)), '89');

@@ -110,6 +110,9 @@ t.test('range reads from servers that ignore Range or send odd Content-Ranges', 
   });
   const c = await client(t, endpoint);
   t.equal((await c.readRange('p/full', 2, 3)).toString(), '234', 'a 200 whole object is cut to the range');
+  const into = new Uint8Array(5);
+  t.equal(Buffer.from(await c.readRange('p/full', 2, 3, into)).toString(), '234', 'also when given a buffer for the range');
+  t.same(into, new Uint8Array(5), 'which the 10-byte body did not fit');
   t.match(await failure(c.readRange('p/full', 8, 5)), {
     code: 'LTXVFS_ERR_STORAGE',
     status: 200,

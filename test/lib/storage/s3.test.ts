@@ -201,6 +201,19 @@ t.test('readRange and read', async (t) => {
     t.equal(etag, md5Etag(data));
   });
 
+  t.test('into a caller\'s buffer when the body fits', async (t) => {
+    const into = new Uint8Array(8192).fill(7);
+    const got = await c.readRange(key, 12_345, 4096, into);
+    t.equal(got.buffer, into.buffer, 'a view of the buffer given');
+    t.equal(got.byteOffset, into.byteOffset);
+    t.same(Buffer.from(got), data.subarray(12_345, 12_345 + 4096));
+    t.ok(into.subarray(4096).every((b) => b === 7), 'nothing written past the body');
+    const small = new Uint8Array(100);
+    const other = await c.readRange(key, 0, 4096, small);
+    t.not(other.buffer, small.buffer, 'too small a buffer is not used');
+    t.same(Buffer.from(other), data.subarray(0, 4096));
+  });
+
   t.test('past the end: a short read, not retried', async (t) => {
     proxy.reset();
     t.match(await failure(c.readRange(key, 99_990, 20)), {
