@@ -122,7 +122,7 @@ export class Poller {
       let version = before;
       if (chain.length > 0) {
         const loaded = await reader.loadFiles(chain);
-        for (const { file } of loaded) version = version.apply(file);
+        version = version.applyAll(loaded.map((l) => l.file));
         reader.cacheCurrentPages(version, loaded);
         applied = chain.length;
       }

@@ -297,13 +297,12 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
    * Build the version a plan describes: load every file's page index in parallel (bounded
    * by the fetcher's queue; files loaded before are reused), apply them in order, and cache
    * the pages of files that were read whole and are still current.
-   * @throws LtxvfsError as {@link PageIndex.apply} and {@link loadLtxFile}; `LTXVFS_ERR_CORRUPT`
+   * @throws LtxvfsError as {@link PageIndex.applyAll} and {@link loadLtxFile}; `LTXVFS_ERR_CORRUPT`
    *   when pages below commit are in no file (a plan that does not describe a whole database).
    */
   async buildVersion(plan: LtxFileInfo[], base: PageIndex = PageIndex.empty()): Promise<PageIndex> {
     const loaded = await this.loadFiles(plan);
-    let version = base;
-    for (const { file } of loaded) version = version.apply(file);
+    const version = base.applyAll(loaded.map((l) => l.file));
     const missing = version.missingPages();
     if (missing.length > 0) {
       throw new LtxvfsError('LTXVFS_ERR_CORRUPT',

@@ -246,3 +246,46 @@ t.test('every file gets its own id', async (t) => {
   const b = file(1, 1, 1, pages(1, 1));
   t.not(a.id, b.id);
 });
+
+t.test('applyAll gives the version that applying the files one by one gives', async (t) => {
+  // Across chunks: write, truncate into the second chunk, truncate at a boundary, grow past it again.
+  const files = [
+    file(1, 1, 9000, pages(1, 9000)),
+    file(2, 2, 9000, pages(1, 1, 7)),
+    file(3, 3, 5000, pages(4500, 4500, 3)),
+    file(4, 4, 4096, []),
+    file(5, 5, 8193, pages(8193, 8193, 5)),
+    file(6, 6, 8193, pages(2, 3, 6)),
+  ];
+  const base = PageIndex.empty();
+  let oneByOne = base;
+  for (const f of files) oneByOne = oneByOne.apply(f);
+  const all = base.applyAll(files);
+  for (const k of ['pageSize', 'commit', 'txid', 'timestamp', 'postApplyChecksum', 'checksummed'] as const) t.equal(all[k], oneByOne[k], k);
+  t.same(all.files.map((f) => f.info.key), oneByOne.files.map((f) => f.info.key));
+  const differ: number[] = [];
+  for (let pgno = 1; pgno <= 9001; pgno++) if (where(all, pgno) !== where(oneByOne, pgno)) differ.push(pgno);
+  t.same(differ, [], 'every page resolves to the same frame');
+  t.same(all.missingPages(5), [4097, 4098, 4099, 4100, 4101]);
+  t.equal(base.applyAll([]), base, 'no files: the same version');
+
+  // Applied onto an existing version, which stays as it was.
+  const v1 = base.apply(files[0]);
+  const v6 = v1.applyAll(files.slice(1));
+  t.same([where(v6, 2), where(v6, 4500), where(v6, 5000)], [`${files[5].info.key}#2`, undefined, undefined]);
+  t.equal(where(v1, 5000), `${files[0].info.key}#5000`, 'the base version is untouched');
+  t.same(v1.missingPages(), []);
+});
+
+t.test('applyAll checks every file against the state before it', async (t) => {
+  const v = PageIndex.empty();
+  throwsCode(t, () => v.applyAll([file(1, 1, 3, pages(1, 3)), file(3, 3, 3, pages(1, 1))]), 'LTXVFS_ERR_TXID_GAP',
+    'ltx/0/0000000000000003-0000000000000003.ltx', /TXIDs 3-3 do not continue from TXID 1/);
+  throwsCode(t, () => v.applyAll([file(1, 1, 3, pages(1, 3)), file(2, 2, 3, pages(1, 1, 0, 1024), { pageSize: 1024 })]), 'LTXVFS_ERR_PAGE_SIZE',
+    'ltx/0/0000000000000002-0000000000000002.ltx', /page size 1024 does not match 512/);
+  // A valid file whose index is then given a page beyond its commit.
+  const real = file(3, 3, 2, pages(2, 2));
+  const beyond = makeLtxFile(real.info, real.header, real.trailer, [{ ...real.entries[0], pgno: 3 }]);
+  throwsCode(t, () => v.applyAll([file(1, 1, 3, pages(1, 3)), file(2, 2, 3, pages(1, 1)), beyond]), 'LTXVFS_ERR_CORRUPT',
+    'ltx/0/0000000000000003-0000000000000003.ltx', /page index holds page 3, beyond commit 2/);
+});
