@@ -82,6 +82,11 @@ export class ConnectionView implements PageSource {
     return this.reader.readPage(version, pgno);
   }
 
+  /** See {@link PageSource.readPageInto}. */
+  readPageInto(version: PageVersion, pgno: number, dst: Uint8Array): boolean {
+    return this.reader.readPageInto(version, pgno, dst);
+  }
+
   /**
    * Travel to a time (or back to `latest`): `text` as FORMATS.md §6.2 describes.
    * @throws LtxvfsError `LTXVFS_ERR_USAGE` (unparseable), `LTXVFS_ERR_EMPTY_REPLICA`

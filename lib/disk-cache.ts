@@ -255,14 +255,19 @@ export class DiskCache {
     return data;
   }
 
-  /** Keep the page of `ref` on disk (in the background; dropped when the write queue is full). */
+  /**
+   * Keep the page of `ref` on disk (in the background; dropped when the write queue is
+   * full). The page is copied: the caller may reuse its buffer at once (the fetcher
+   * decodes every page into one scratch page).
+   */
   putPage(ref: FrameRef, page: Uint8Array): void {
     if (this.#closed) return;
     const name = this.#pageName(ref);
     if (this.#known.has(name.hash)) return;
     const pgno = ref.file.entries[ref.entry].pgno;
-    this.#enqueue(name, ENTRY_HEADER_SIZE + name.identity.length + page.byteLength,
-      () => encodeEntry(PAGE_MAGIC, name.identity, pgno, page, pageChecksum(pgno, page)));
+    const data = page.slice();
+    this.#enqueue(name, ENTRY_HEADER_SIZE + name.identity.length + data.byteLength,
+      () => encodeEntry(PAGE_MAGIC, name.identity, pgno, data, pageChecksum(pgno, data)));
   }
 
   /**
@@ -526,13 +531,13 @@ export class TieredPageCache extends PageCache {
   /** The disk tier. */
   readonly disk: DiskCache;
 
-  /** @param maxBytes as {@link PageCache}. @param pageSizeHint as {@link PageCache}. */
-  constructor(maxBytes: number, pageSizeHint: number, disk: DiskCache) {
-    super(maxBytes, pageSizeHint);
+  /** @param maxBytes as {@link PageCache}. @param disk the disk tier. @throws RangeError as {@link PageCache}. */
+  constructor(maxBytes: number, disk: DiskCache) {
+    super(maxBytes);
     this.disk = disk;
   }
 
-  /** Cache `page` in memory (as {@link PageCache.set}) and on disk (unless already there). */
+  /** Cache a copy of `page` in memory (as {@link PageCache.set}) and on disk (unless already there); the caller keeps `page`. */
   override set(ref: FrameRef, page: Uint8Array): void {
     super.set(ref, page);
     this.disk.putPage(ref, page);

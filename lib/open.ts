@@ -111,6 +111,7 @@ export async function openDatabase(url?: string, options: OpenOptions = {}): Pro
     acquire: () => view.acquire(),
     release: (v) => view.release(v),
     readPage: (v, pgno) => view.readPage(v, pgno),
+    readPageInto: (v, pgno, dst) => view.readPageInto(v, pgno, dst),
   };
   const litestream = litestreamPragma(view);
   const leases = writer === undefined ? undefined : leasePragma(writer);

@@ -2,9 +2,18 @@
  * PageCache: decompressed pages keyed by *frame* (LTX file + position in its page
  * index), not by pgno, so a cached page stays valid for every version that points at
  * the same frame and can never be served for a version that does not (DESIGN.md read
- * path 4). Bounded in bytes with quick-lru.
+ * path 4).
+ *
+ * Bounded in bytes, least recently used evicted first. The pages live in slots of slabs
+ * the cache owns (about 1 MiB each, allocated as it fills, never more than the
+ * configured size together); `set` copies a page into a free slot or into the slot of
+ * the page it evicts. Evicting a page therefore leaves no garbage behind, and the
+ * cache's memory is its configured size at most, whatever the garbage collector does:
+ * a cache of separately allocated pages held its evicted pages until the next full
+ * collection, which V8 runs only after about 64 MiB more of ArrayBuffers (a scan's peak
+ * resident set rose by that much, docs/bench.md). `get` hands out a copy and `copyTo`
+ * copies into the caller's buffer, so no caller ever sees a slot change under it.
  */
-import QuickLRU from 'quick-lru';
 import type { FrameRef } from './page-index.js';
 
 /** Counters of a {@link PageCache}. */
@@ -22,91 +31,183 @@ export interface PageCacheStats {
 /** Default cache size: 64 MiB of decompressed pages. */
 export const DEFAULT_CACHE_SIZE_BYTES = 64 * 1024 * 1024;
 
+/** Bytes of one slab of page slots (the last one of a cache may be smaller). */
+const SLAB_BYTES = 1024 * 1024;
+
+/** No slot (end of the recency list). */
+const NONE = -1;
+
 /** Key of a frame: file id in the high bits, entry number in the low 32 (safe below 2^21 files a process). */
 function frameKey(ref: FrameRef): number {
   return ref.file.id * 0x1_0000_0000 + ref.entry;
 }
 
-/**
- * quick-lru keeps up to 2 × maxSize − 1 items, so half the pages that fit (at least one,
- * for a cache of one page or more).
- */
-function itemBound(maxBytes: number, pageBytes: number): number {
-  return Math.max(1, Math.floor(maxBytes / pageBytes / 2));
-}
-
-/** A byte-bounded LRU of decompressed pages. */
+/** A byte-bounded LRU of decompressed pages, stored in slabs it owns. */
 export class PageCache {
-  readonly #lru: QuickLRU<number, Uint8Array>;
   readonly #maxBytes: number;
-  /** Largest page seen (or the hint): the item bound assumes every page is this big. */
-  #pageBytes: number;
-  #bytes = 0;
+  /** Bytes of every slot: the size of the pages cached (0 before the first). */
+  #pageBytes = 0;
+  /** Slots that fit in `maxBytes`. */
+  #capacity = 0;
+  #slotsPerSlab = 1;
+  readonly #slabs: Uint8Array[] = [];
+  /** Slots taken so far: slots below this hold a page. */
+  #used = 0;
+  /** Frame key → slot. */
+  readonly #slotOf = new Map<number, number>();
+  /** Per slot: its frame key, and its neighbours in the recency list (more recent, less recent). */
+  #keys = new Float64Array(0);
+  #newer = new Int32Array(0);
+  #older = new Int32Array(0);
+  /** Most and least recently used slots. */
+  #newest = NONE;
+  #oldest = NONE;
   #hits = 0;
   #misses = 0;
   #evictions = 0;
 
   /**
-   * @param maxBytes upper bound on the bytes of page data held (≥ 0; 0 disables caching).
-   *   quick-lru keeps between maxSize and 2 × maxSize items, so the item bound is set to
-   *   half the pages that fit, and the byte count is tracked exactly.
-   * @param pageSizeHint expected page size in bytes, to turn `maxBytes` into an item bound.
+   * @param maxBytes upper bound on the bytes of page data held (≥ 0; 0 disables caching):
+   *   `floor(maxBytes / pageSize)` pages, the page size being that of the first page cached.
+   * @throws RangeError if `maxBytes` is negative, NaN or infinite.
    */
-  constructor(maxBytes: number, pageSizeHint = 4096) {
+  constructor(maxBytes: number) {
     if (!Number.isFinite(maxBytes) || maxBytes < 0) {
       throw new RangeError(`cache size must be a non-negative number of bytes, got ${maxBytes}`);
     }
     this.#maxBytes = maxBytes;
-    this.#pageBytes = pageSizeHint;
-    this.#lru = new QuickLRU<number, Uint8Array>({
-      maxSize: itemBound(maxBytes, pageSizeHint),
-      onEviction: (_key, page) => {
-        this.#bytes -= page.byteLength;
-        this.#evictions++;
-      },
-    });
   }
 
-  /** The cached page of `ref`, counting a hit or a miss. */
+  /** A copy of the cached page of `ref` (the caller owns it), counting a hit or a miss. */
   get(ref: FrameRef): Uint8Array | undefined {
-    const page = this.#lru.get(frameKey(ref));
-    if (page === undefined) this.#misses++;
-    else this.#hits++;
-    return page;
+    const slot = this.#slotOf.get(frameKey(ref));
+    if (slot === undefined) {
+      this.#misses++;
+      return undefined;
+    }
+    this.#hits++;
+    this.#touch(slot);
+    const at = (slot % this.#slotsPerSlab) * this.#pageBytes;
+    return this.#slabs[Math.floor(slot / this.#slotsPerSlab)].slice(at, at + this.#pageBytes);
+  }
+
+  /**
+   * Copy the cached page of `ref` into `dst` (its length must be the page size) and
+   * count a hit; false when not cached (no miss counted: the caller goes on to
+   * {@link get} or the fetcher, which count it). No allocation.
+   */
+  copyTo(ref: FrameRef, dst: Uint8Array): boolean {
+    const slot = this.#slotOf.get(frameKey(ref));
+    if (slot === undefined || dst.length !== this.#pageBytes) return false;
+    this.#hits++;
+    this.#touch(slot);
+    const at = (slot % this.#slotsPerSlab) * this.#pageBytes;
+    dst.set(this.#slabs[Math.floor(slot / this.#slotsPerSlab)].subarray(at, at + this.#pageBytes));
+    return true;
   }
 
   /** True if `ref` is cached (no hit/miss counted, recency unchanged). */
   has(ref: FrameRef): boolean {
-    return this.#lru.has(frameKey(ref));
+    return this.#slotOf.has(frameKey(ref));
   }
 
   /**
-   * Cache the decompressed page of `ref` (dropped if caching is off or the page alone
-   * exceeds the cache size). A frame's page never changes, so a frame already cached is
-   * left as it is.
+   * Cache a copy of the decompressed page of `ref` (the caller keeps `page`), evicting the
+   * least recently used page when full. Dropped if caching is off or the page alone
+   * exceeds the cache size. A frame's page never changes, so a frame already cached is
+   * left as it is. All pages of a cache have one size (a replica's page size); a page of
+   * another size empties the cache and starts it over with slots of that size.
    */
   set(ref: FrameRef, page: Uint8Array): void {
-    if (page.byteLength > this.#maxBytes) return;
+    const size = page.byteLength;
+    if (size === 0 || size > this.#maxBytes) return;
+    if (size !== this.#pageBytes) this.#resize(size);
     const key = frameKey(ref);
-    if (this.#lru.has(key)) return;
-    if (page.byteLength > this.#pageBytes) {
-      // Pages larger than the hint (the replica's page size is known only after the cache
-      // is made): shrink the item bound so the byte bound still holds.
-      this.#pageBytes = page.byteLength;
-      this.#lru.resize(itemBound(this.#maxBytes, page.byteLength));
+    if (this.#slotOf.has(key)) return;
+    let slot: number;
+    if (this.#used < this.#capacity) {
+      slot = this.#takeSlot();
+    } else {
+      slot = this.#oldest;
+      this.#unlink(slot);
+      this.#slotOf.delete(this.#keys[slot]);
+      this.#evictions++;
     }
-    this.#bytes += page.byteLength;
-    this.#lru.set(key, page);
+    this.#slabs[Math.floor(slot / this.#slotsPerSlab)].set(page, (slot % this.#slotsPerSlab) * size);
+    this.#keys[slot] = key;
+    this.#slotOf.set(key, slot);
+    this.#pushNewest(slot);
   }
 
-  /** Drop everything. */
+  /** Drop everything, and the slabs with it (their memory goes back at the next collection). */
   clear(): void {
-    this.#lru.clear();
-    this.#bytes = 0;
+    this.#slotOf.clear();
+    this.#slabs.length = 0;
+    this.#used = 0;
+    this.#newest = NONE;
+    this.#oldest = NONE;
+    this.#keys = new Float64Array(0);
+    this.#newer = new Int32Array(0);
+    this.#older = new Int32Array(0);
   }
 
   /** Counters since creation. */
   stats(): PageCacheStats {
-    return { hits: this.#hits, misses: this.#misses, bytes: this.#bytes, evictions: this.#evictions };
+    return { hits: this.#hits, misses: this.#misses, bytes: this.#slotOf.size * this.#pageBytes, evictions: this.#evictions };
+  }
+
+  /** Start over with slots of `pageBytes` bytes (the pages held so far count as evicted). */
+  #resize(pageBytes: number): void {
+    this.#evictions += this.#slotOf.size;
+    this.clear();
+    this.#pageBytes = pageBytes;
+    this.#capacity = Math.floor(this.#maxBytes / pageBytes);
+    this.#slotsPerSlab = Math.max(1, Math.floor(SLAB_BYTES / pageBytes));
+  }
+
+  /** The next never-used slot, with its slab and room in the per-slot arrays. */
+  #takeSlot(): number {
+    const slot = this.#used++;
+    if (slot % this.#slotsPerSlab === 0) {
+      this.#slabs.push(new Uint8Array(Math.min(this.#slotsPerSlab, this.#capacity - slot) * this.#pageBytes));
+    }
+    if (slot >= this.#keys.length) {
+      // Grown by doubling, so a large cache that is never filled costs little.
+      const n = Math.min(this.#capacity, Math.max(1024, this.#keys.length * 2));
+      const keys = new Float64Array(n);
+      const newer = new Int32Array(n);
+      const older = new Int32Array(n);
+      keys.set(this.#keys);
+      newer.set(this.#newer);
+      older.set(this.#older);
+      this.#keys = keys;
+      this.#newer = newer;
+      this.#older = older;
+    }
+    return slot;
+  }
+
+  /** Make `slot` the most recently used. */
+  #touch(slot: number): void {
+    if (slot === this.#newest) return;
+    this.#unlink(slot);
+    this.#pushNewest(slot);
+  }
+
+  #unlink(slot: number): void {
+    const newer = this.#newer[slot];
+    const older = this.#older[slot];
+    if (newer === NONE) this.#newest = older;
+    else this.#older[newer] = older;
+    if (older === NONE) this.#oldest = newer;
+    else this.#newer[older] = newer;
+  }
+
+  #pushNewest(slot: number): void {
+    this.#newer[slot] = NONE;
+    this.#older[slot] = this.#newest;
+    if (this.#newest === NONE) this.#oldest = slot;
+    else this.#newer[this.#newest] = slot;
+    this.#newest = slot;
   }
 }

@@ -30,6 +30,13 @@ export interface PageSource {
    * @throws LtxvfsError `LTXVFS_ERR_STORAGE` (I/O), `LTXVFS_ERR_CORRUPT` / `LTXVFS_ERR_CHECKSUM` (bad frame).
    */
   readPage(version: PageVersion, pgno: number): Uint8Array | Promise<Uint8Array>;
+  /**
+   * Copy page `pgno` of `version` into `dst` (exactly `pageSize` bytes) if the source has
+   * it at hand — a memory-cache hit — and say whether it did; on false nothing is
+   * written and the caller uses {@link readPage}. The hot path of scans: no array per
+   * page read. Optional: sources without it are read through `readPage` only.
+   */
+  readPageInto?(version: PageVersion, pgno: number, dst: Uint8Array): boolean;
 }
 
 /**

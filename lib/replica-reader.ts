@@ -137,8 +137,8 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
     const counters = newReadCounters();
     const cacheBytes = options.cacheSizeBytes ?? DEFAULT_CACHE_SIZE_BYTES;
     const cache = options.cacheDir === undefined
-      ? new PageCache(cacheBytes, options.pageSize ?? 4096)
-      : new TieredPageCache(cacheBytes, options.pageSize ?? 4096, new DiskCache(options.cacheDir, client.url, { maxBytes: options.cacheDirSizeBytes }));
+      ? new PageCache(cacheBytes)
+      : new TieredPageCache(cacheBytes, new DiskCache(options.cacheDir, client.url, { maxBytes: options.cacheDirSizeBytes }));
     const fetcher = new Fetcher(client, cache, counters, options);
     const reader = new ReplicaReader(client, cache, fetcher, counters, options);
     let version: PageIndex;
@@ -225,6 +225,13 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
     const local = this.#readLocal(index, ref, pgno);
     if (local !== undefined) return local;
     return this.#fetcher.fetch(index, ref).catch((err: unknown) => this.#refetch(err, version, index, pgno));
+  }
+
+  /** See {@link PageSource.readPageInto}: a memory-cache hit copied into `dst`. */
+  readPageInto(version: PageVersion, pgno: number, dst: Uint8Array): boolean {
+    const index = this.#substitutes.get(version) ?? (version as PageIndex);
+    const ref = index.get(pgno);
+    return ref !== undefined && this.#cache.copyTo(ref, dst);
   }
 
   /**

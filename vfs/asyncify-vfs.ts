@@ -120,7 +120,7 @@ import type { PageSink, PageSource, PageVersion, WritablePageSource } from '../l
 import { WriteBuffer } from './write-buffer.js';
 import { sqliteCodeForError } from './error-codes.js';
 import { MemoryFile } from './memory-file.js';
-import { changeCounterForTxid, DB_HEADER_SIZE, patchPage1 } from './page1.js';
+import { changeCounterForTxid, DB_HEADER_SIZE, patchPage1, patchPage1InPlace } from './page1.js';
 import type { WaSqliteModule } from './wa-sqlite.js';
 
 /** What `then` gets called with by Asyncify: only the fulfilment callback is used. */
@@ -281,6 +281,8 @@ export class LtxAsyncVFS extends FacadeVFS {
   readonly #pragmaHandler: PragmaHandler | undefined;
   readonly #syncCacheHits: boolean;
   #lastError: unknown;
+  /** Where a cached page is copied for a read of part of it, or of page 1 (patched there); used synchronously only. */
+  #scratch = new Uint8Array(0);
 
   constructor(module: WaSqliteModule, options: LtxAsyncVFSOptions = {}) {
     super(options.name ?? DEFAULT_VFS_NAME, module);
@@ -616,6 +618,23 @@ export class LtxAsyncVFS extends FacadeVFS {
     const first = Math.floor(iOffset / pageSize) + 1;
     const last = Math.min(commit, Math.floor((iOffset + amount - 1) / pageSize) + 1);
     if (first === last) {
+      const start = (first - 1) * pageSize;
+      if (source.readPageInto !== undefined && iOffset + amount <= start + pageSize) {
+        // The hot path of scans and lookups: a cached page copied without an array of its
+        // own — a whole page straight into SQLite's buffer, anything else (page 1, which is
+        // patched; the 16 bytes at 24 read at every transaction) through a scratch page.
+        if (first > 1 && amount === pageSize && iOffset === start) {
+          if (source.readPageInto(version, first, pData)) return VFS.SQLITE_OK;
+        } else {
+          if (this.#scratch.length !== pageSize) this.#scratch = new Uint8Array(pageSize);
+          const scratch = this.#scratch;
+          if (source.readPageInto(version, first, scratch)) {
+            if (first === 1) patchPage1InPlace(scratch, version);
+            pData.set(scratch.subarray(iOffset - start, iOffset - start + amount));
+            return VFS.SQLITE_OK;
+          }
+        }
+      }
       // The common case: one page (a whole page, the header, or the 16 bytes at 24).
       const page = source.readPage(version, first);
       if (page instanceof Uint8Array) {

@@ -35,12 +35,20 @@ export function changeCounterForTxid(txid: number): number {
  */
 export function patchPage1(page1: Uint8Array, version: PageVersion): Uint8Array {
   const out = page1.slice();
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  patchPage1InPlace(out, version);
+  return out;
+}
+
+/**
+ * {@link patchPage1} on `page1` itself: for a copy the caller owns (a VFS's scratch
+ * page), so that serving page 1 allocates nothing.
+ */
+export function patchPage1InPlace(page1: Uint8Array, version: PageVersion): void {
+  const view = new DataView(page1.buffer, page1.byteOffset, page1.byteLength);
   const counter = changeCounterForTxid(version.txid);
-  out[18] = 1;
-  out[19] = 1;
+  page1[18] = 1;
+  page1[19] = 1;
   view.setUint32(24, counter);
   view.setUint32(28, version.commit);
   view.setUint32(92, counter);
-  return out;
 }

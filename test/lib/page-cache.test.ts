@@ -21,10 +21,30 @@ t.test('a miss, then a hit once the frame is set; has() counts nothing', async (
   t.notOk(cache.has(ref(file, 0)));
   cache.set(ref(file, 0), pages[0]);
   t.ok(cache.has(ref(file, 0)));
-  t.equal(cache.get(ref(file, 0)), pages[0]);
-  t.equal(cache.get(ref(file, 0)), pages[0]);
+  t.same(cache.get(ref(file, 0)), pages[0]);
+  t.same(cache.get(ref(file, 0)), pages[0]);
   t.equal(cache.get(ref(file, 1)), undefined);
   t.same(cache.stats(), { hits: 2, misses: 2, bytes: 4096, evictions: 0 });
+});
+
+t.test('the cache keeps a copy and hands out copies: no caller sees a slot change', async (t) => {
+  const { file, pages } = realFile(3);
+  const cache = new PageCache(2 * 4096);
+  const mine = pages[0].slice();
+  cache.set(ref(file, 0), mine);
+  mine.fill(0xff);
+  const got = cache.get(ref(file, 0))!;
+  t.same(got, pages[0], 'changing the array given to set() changes nothing cached');
+  t.not(got, cache.get(ref(file, 0)), 'every hit is a new array');
+  got.fill(0);
+  t.same(cache.get(ref(file, 0)), pages[0], 'nor does changing a page get() returned');
+  // Evictions reuse slots: a page handed out earlier keeps its bytes.
+  cache.set(ref(file, 1), pages[1]);
+  const held = cache.get(ref(file, 1))!;
+  cache.set(ref(file, 2), pages[2]);
+  cache.set(ref(file, 0), pages[0]);
+  t.notOk(cache.has(ref(file, 1)), 'page 2 was evicted and its slot reused');
+  t.same(held, pages[1], 'the copy handed out before is unchanged');
 });
 
 t.test('a frame set twice is held once', async (t) => {
@@ -33,7 +53,7 @@ t.test('a frame set twice is held once', async (t) => {
   cache.set(ref(file, 0), pages[0]);
   cache.set(ref(file, 0), new Uint8Array(4096));
   t.equal(cache.stats().bytes, 4096);
-  t.equal(cache.get(ref(file, 0)), pages[0], 'the first page stays (a frame never changes)');
+  t.same(cache.get(ref(file, 0)), pages[0], 'the first page stays (a frame never changes)');
 });
 
 t.test('frames are keyed by file and entry, not by page number', async (t) => {
@@ -43,8 +63,8 @@ t.test('frames are keyed by file and entry, not by page number', async (t) => {
   cache.set(ref(a.file, 0), a.pages[0]);
   t.equal(cache.get(ref(b.file, 0)), undefined, 'page 1 of another file is another frame');
   cache.set(ref(b.file, 0), b.pages[0]);
-  t.equal(cache.get(ref(a.file, 0)), a.pages[0]);
-  t.equal(cache.get(ref(b.file, 0)), b.pages[0]);
+  t.same(cache.get(ref(a.file, 0)), a.pages[0]);
+  t.same(cache.get(ref(b.file, 0)), b.pages[0]);
 });
 
 t.test('never holds more than maxBytes of pages, however many are inserted', async (t) => {
@@ -62,9 +82,47 @@ t.test('never holds more than maxBytes of pages, however many are inserted', asy
   const s = cache.stats();
   t.equal(s.bytes, held * 4096, 'the byte count is exact');
   t.equal(s.evictions, pages.length - held);
-  t.ok(held >= 8, `keeps a useful number of pages (${held})`);
-  t.ok(cache.has(ref(file, 999)), 'the newest page is kept');
-  t.notOk(cache.has(ref(file, 0)), 'the oldest is gone');
+  t.equal(held, 16, 'holds its whole size: 64 KiB of 4 KiB pages');
+  for (let i = 984; i < 1000; i++) t.ok(cache.has(ref(file, i)), `the 16 newest pages are kept (${i})`);
+  t.notOk(cache.has(ref(file, 983)), 'older ones are gone');
+  for (let i = 984; i < 1000; i++) t.same(cache.get(ref(file, i)), pages[i], `slot reuse kept every page intact (${i})`);
+});
+
+t.test('least recently used goes first; has() does not count as a use', async (t) => {
+  const { file, pages } = realFile(6);
+  const cache = new PageCache(4 * 4096);
+  for (let i = 0; i < 4; i++) cache.set(ref(file, i), pages[i]);
+  cache.get(ref(file, 0));
+  cache.has(ref(file, 1));
+  cache.set(ref(file, 4), pages[4]);
+  t.notOk(cache.has(ref(file, 1)), 'page 2: the least recently used');
+  t.ok(cache.has(ref(file, 0)), 'page 1 was read since');
+  cache.get(ref(file, 2));
+  cache.set(ref(file, 5), pages[5]);
+  t.notOk(cache.has(ref(file, 3)), 'then page 4');
+  t.same([0, 2, 4, 5].map((i) => cache.has(ref(file, i))), [true, true, true, true]);
+  t.same(cache.stats().evictions, 2);
+});
+
+t.test('pages of another size start the cache over with slots of that size', async (t) => {
+  const small = realFile(4, 4096);
+  const big = realFile(4, 8192, 50);
+  const cache = new PageCache(4 * 8192);
+  for (let i = 0; i < 4; i++) cache.set(ref(small.file, i), small.pages[i]);
+  t.equal(cache.stats().bytes, 4 * 4096);
+  cache.set(ref(big.file, 0), big.pages[0]);
+  t.same(cache.stats(), { hits: 0, misses: 0, bytes: 8192, evictions: 4 }, 'the 4 KiB pages are dropped');
+  for (let i = 1; i < 4; i++) cache.set(ref(big.file, i), big.pages[i]);
+  t.equal(cache.stats().bytes, 4 * 8192, 'four 8 KiB pages fit');
+  for (let i = 0; i < 4; i++) t.same(cache.get(ref(big.file, i)), big.pages[i]);
+});
+
+t.test('a cache larger than one slab spreads pages over slabs and keeps them apart', async (t) => {
+  const { file, pages } = realFile(600);
+  const cache = new PageCache(520 * 4096); // 256 pages a slab: two full slabs and one of 8
+  for (let i = 0; i < 600; i++) cache.set(ref(file, i), pages[i]);
+  t.equal(cache.stats().bytes, 520 * 4096);
+  for (let i = 80; i < 600; i++) t.same(cache.get(ref(file, i)), pages[i], `page ${i + 1}`);
 });
 
 t.test('recently read pages survive eviction', async (t) => {
@@ -124,4 +182,31 @@ t.test('the size must be a non-negative finite number of bytes', async (t) => {
     t.throws(() => new PageCache(bad), { name: 'RangeError', message: `cache size must be a non-negative number of bytes, got ${bad}` });
   }
   t.equal(DEFAULT_CACHE_SIZE_BYTES, 64 * 1024 * 1024);
+});
+
+t.test('a cache of one page keeps the last one', async (t) => {
+  const { file, pages } = realFile(3);
+  const cache = new PageCache(4096);
+  for (let i = 0; i < 3; i++) {
+    cache.set(ref(file, i), pages[i]);
+    t.same(cache.get(ref(file, i)), pages[i]);
+  }
+  t.notOk(cache.has(ref(file, 1)));
+  t.same(cache.stats(), { hits: 3, misses: 0, bytes: 4096, evictions: 2 });
+});
+
+t.test('copyTo copies a hit into the caller\'s buffer, counts it, and keeps it recent', async (t) => {
+  const { file, pages } = realFile(4);
+  const cache = new PageCache(3 * 4096);
+  for (let i = 0; i < 3; i++) cache.set(ref(file, i), pages[i]);
+  const dst = new Uint8Array(4096);
+  t.ok(cache.copyTo(ref(file, 0), dst));
+  t.same(dst, pages[0]);
+  t.notOk(cache.copyTo(ref(file, 3), dst), 'a miss');
+  t.same(dst, pages[0], 'a miss writes nothing');
+  t.notOk(cache.copyTo(ref(file, 1), new Uint8Array(100)), 'a buffer of another size is not filled');
+  t.same(cache.stats(), { hits: 1, misses: 0, bytes: 3 * 4096, evictions: 0 }, 'one hit; misses are counted by get()');
+  cache.set(ref(file, 3), pages[3]);
+  t.ok(cache.has(ref(file, 0)), 'the page copied out was used: page 2 went instead');
+  t.notOk(cache.has(ref(file, 1)));
 });

@@ -76,6 +76,15 @@ t.test('large files: a miss returns a promise and fills the cache, the next read
   t.ok(bytesEqual(hit as Uint8Array, pages[16].data));
   const s = reader.stats();
   t.same([s.cacheHits, s.cacheMisses, s.readRequests, s.pagesFetched, s.cacheBytes], [1, 1, 3, 1, 4096]);
+  // readPageInto: a hit copied into the caller's buffer; anything else declined, nothing read.
+  const dst = new Uint8Array(4096);
+  t.ok(reader.readPageInto(v, 17, dst), 'a cached page is copied in place');
+  t.ok(bytesEqual(dst, pages[16].data));
+  t.notOk(reader.readPageInto(v, 18, dst), 'an uncached one is declined');
+  t.notOk(reader.readPageInto(v, 41, dst), 'so is a page beyond commit');
+  t.ok(bytesEqual(dst, pages[16].data), 'and leaves the buffer alone');
+  const after = reader.stats();
+  t.same([after.cacheHits, after.cacheMisses, after.readRequests], [2, 1, 3], 'one more hit, no read');
 });
 
 t.test('cacheSizeBytes 0 reads every page from storage', async (t) => {

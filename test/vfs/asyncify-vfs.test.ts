@@ -201,6 +201,66 @@ t.test('cache hits complete without suspending SQLite; misses suspend once per r
   await db.close();
 });
 
+t.test('pages a source can copy in place go through readPageInto; pages it declines through readPage', async (t) => {
+  /** BytesSource with readPageInto for even pages only (odd ones "not at hand"). */
+  class IntoSource extends BytesSource {
+    intoCalls: number[] = [];
+    readPageInto(version: PageVersion, pgno: number, dst: Uint8Array): boolean {
+      this.intoCalls.push(pgno);
+      if (pgno % 2 === 1) return false;
+      const { bytes, pageSize } = this.current;
+      dst.set(bytes.subarray((pgno - 1) * pageSize, pgno * pageSize));
+      t.equal(version.pageSize, pageSize);
+      return true;
+    }
+  }
+  const bytes = numbersDb(3000);
+  const source = new IntoSource(bytes);
+  const { db } = await open(source);
+  t.same(await db.get('SELECT count(*) AS n, sum(length(v)) AS b FROM t'), { n: 3000, b: 3000 * 12 }, 'the scan reads right');
+  t.same(await db.get('PRAGMA integrity_check'), { integrity_check: 'ok' });
+  t.ok(source.intoCalls.some((p) => p % 2 === 0), 'even pages were copied in place');
+  const viaRead = new Set(source.readLog);
+  t.ok([...viaRead].every((p) => p % 2 === 1), 'only the pages readPageInto declined went through readPage');
+  t.ok(source.intoCalls.filter((p) => p % 2 === 1).every((p) => viaRead.has(p)), 'every declined page was read after all');
+  await db.close();
+
+  // Page 1 (even pages only, so page 2 of a source that serves page 1 in place too) and
+  // part-page reads: patched and cut the same as through readPage.
+  class AllInto extends IntoSource {
+    override readPageInto(version: PageVersion, pgno: number, dst: Uint8Array): boolean {
+      this.intoCalls.push(pgno);
+      const { bytes, pageSize } = this.current;
+      dst.set(bytes.subarray((pgno - 1) * pageSize, pgno * pageSize));
+      return true;
+    }
+  }
+  const original = bytes.slice(0, 100);
+  const plain = new BytesSource(bytes, { txid: 77 });
+  const into = new AllInto(bytes, { txid: 77 });
+  const { vfs } = await setupVfs();
+  vfs.addDatabase('plain.db', plain);
+  vfs.addDatabase('into.db', into);
+  const flags = SQLite.SQLITE_OPEN_MAIN_DB | SQLite.SQLITE_OPEN_READONLY;
+  t.equal(vfs.jOpen('plain.db', 2000, flags, new DataView(new ArrayBuffer(4))), SQLite.SQLITE_OK);
+  t.equal(vfs.jOpen('into.db', 2001, flags, new DataView(new ArrayBuffer(4))), SQLite.SQLITE_OK);
+  const pageSize = plain.current.pageSize;
+  for (const [offset, amount] of [[0, 100], [0, pageSize], [24, 16], [pageSize + 10, 50], [2 * pageSize, pageSize]]) {
+    const a = new Uint8Array(amount).fill(1);
+    const b = new Uint8Array(amount).fill(2);
+    t.equal(syncCode(vfs.jRead(2000, a, offset)), SQLite.SQLITE_OK);
+    t.equal(syncCode(vfs.jRead(2001, b, offset)), SQLite.SQLITE_OK);
+    t.same(b, a, `${amount} bytes at ${offset}: the same bytes either way`);
+  }
+  const header = new Uint8Array(100);
+  syncCode(vfs.jRead(2001, header, 0));
+  t.equal(new DataView(header.buffer).getUint32(24), changeCounterForTxid(77), 'page 1 through readPageInto is patched');
+  t.equal(header[18], 1);
+  t.ok(into.intoCalls.includes(1), 'and was served in place');
+  t.notOk(into.readLog.length, 'nothing went through readPage');
+  t.same(bytes.subarray(0, 100), original, 'the source\'s own page 1 was not patched');
+});
+
 t.test('jRead answers a cached page with a synchronous thenable, never a Promise', async (t) => {
   const { vfs } = await setupVfs();
   const source = new BytesSource(chinook);
