@@ -3,12 +3,21 @@
  * 5). A miss reads the frame `[offset, offset + size)` the page index points at
  * (FORMATS.md §1.8) — coalesced with the following frames of the same file while the
  * access looks sequential (the prefetch window) — on a p-queue of bounded concurrency.
- * Every frame being read has one shared in-flight promise, so concurrent misses on the
- * same frame cost one request. Frames are validated by `decodeIndexedFrame` before they
- * enter the cache; a failed read caches nothing.
+ * Every frame being read has an in-flight entry (sharing its range read's one promise),
+ * so concurrent misses on the same frame cost one request. Frames are validated by
+ * `decodeIndexedFrameInto` before they enter the cache; a failed read caches nothing
+ * from the failing frame on.
+ *
+ * Memory: bytes in flight are at most `concurrency` reads of the largest prefetch window
+ * (8 × 1 MiB by default). A scan allocates next to nothing per page: large reads are
+ * received into buffers the fetcher keeps and reuses (up to {@link SPARE_READ_BUFFERS}
+ * idle ones), every frame is decoded into one scratch page and copied from there into
+ * the cache's slot, and only a page somebody waits for gets an array of its own. (A
+ * response buffer and a decoded array per page were garbage that V8 frees only at a
+ * later collection: up to tens of MiB of resident set during a scan.)
  */
 import PQueue from 'p-queue';
-import { decodeIndexedFrame } from '../ltx/frame.js';
+import { decodeIndexedFrameInto } from '../ltx/frame.js';
 import type { ReplicaClient } from './storage/types.js';
 import type { FrameRef, LtxFile, PageIndex } from './page-index.js';
 import type { PageCache } from './page-cache.js';
@@ -35,16 +44,44 @@ export function newReadCounters(): ReadCounters {
   return { pagesFetched: 0, bytesRead: 0, readRequests: 0 };
 }
 
-/** A page promise waiting on a range read. */
+/** One range read. */
+interface RangeRead {
+  /** Settles when the read is done: resolves once its pages are cached (and wanted ones in their `page`), rejects with its error. */
+  readonly done: Promise<void>;
+}
+
+/** A frame being read by a range read (one small object a frame: the promise is the read's). */
 interface InFlight {
-  promise: Promise<Uint8Array>;
-  resolve: (page: Uint8Array) => void;
-  reject: (err: unknown) => void;
+  readonly read: RangeRead;
+  /** A {@link Fetcher.fetch} caller waits for the page itself: it gets an array of its own. */
+  wanted: boolean;
+  page: Uint8Array | undefined;
 }
 
 function frameKey(ref: FrameRef): number {
   return ref.file.id * 0x1_0000_0000 + ref.entry;
 }
+
+/**
+ * The page of an in-flight frame, once read; the read's error if it fails before this
+ * frame was decoded (a corrupt frame later in the range fails only the frames from it on).
+ */
+function pageOf(f: InFlight): Promise<Uint8Array> {
+  f.wanted = true;
+  return f.read.done.then(
+    () => f.page!,
+    (err: unknown) => {
+      if (f.page !== undefined) return f.page;
+      throw err;
+    },
+  );
+}
+
+/** Reads of at least this many bytes go into a reused receive buffer; smaller ones get their own. */
+export const POOLED_READ_BYTES = 64 * 1024;
+
+/** Idle receive buffers kept for the next large reads (a scan has one or two in flight). */
+export const SPARE_READ_BUFFERS = 2;
 
 /** Reads frames from a replica into a {@link PageCache}. */
 export class Fetcher {
@@ -54,6 +91,10 @@ export class Fetcher {
   readonly #inFlight = new Map<number, InFlight>();
   readonly #windows = new WeakMap<LtxFile, PrefetchWindow>();
   readonly #prefetch: PrefetchOptions;
+  /** Idle receive buffers for large reads, each at least the largest prefetch window. */
+  readonly #spare: Uint8Array[] = [];
+  /** Where frames are decoded before the cache copies them (one page, reused). */
+  #scratch = new Uint8Array(0);
   /** Counters, updated in place. */
   readonly counters: ReadCounters;
 
@@ -84,7 +125,7 @@ export class Fetcher {
    */
   fetch(version: PageIndex, ref: FrameRef): Promise<Uint8Array> {
     const pending = this.#inFlight.get(frameKey(ref));
-    if (pending !== undefined) return pending.promise;
+    if (pending !== undefined) return pageOf(pending);
 
     const file = ref.file;
     let window = this.#windows.get(file);
@@ -102,15 +143,17 @@ export class Fetcher {
     const first = entries[ref.entry];
     const run: number[] = [ref.entry];
     let scanned = ref.entry;
+    // One probe for every frame looked at: a scan's misses look at up to ~256 frames each.
+    const probe = { file, entry: ref.entry };
     for (let n = ref.entry + 1; n < entries.length; n++) {
       const e = entries[n];
       if (e.offset !== entries[n - 1].offset + entries[n - 1].size || e.offset + e.size - first.offset > budget) break;
       scanned = n;
-      const nextRef: FrameRef = { file, entry: n };
-      if (version.isCurrent(nextRef) && !this.#cache.has(nextRef) && !this.#inFlight.has(frameKey(nextRef))) run.push(n);
+      probe.entry = n;
+      if (version.isCurrent(probe) && !this.#cache.has(probe) && !this.#inFlight.has(frameKey(probe))) run.push(n);
     }
     window.consumed(scanned);
-    return this.#readFrames(version, file, run)[0].promise;
+    return pageOf(this.#readFrames(version, file, run)[0]);
   }
 
   /**
@@ -129,12 +172,15 @@ export class Fetcher {
       list.push(ref.entry);
     }
     const maxRange = Math.max(this.#prefetch.maxWindowBytes ?? DEFAULT_MAX_WINDOW_BYTES, 1);
-    const reads: Promise<Uint8Array>[] = [];
+    const reads: Promise<number>[] = [];
     for (const [file, list] of byFile) {
       const sorted = [...new Set(list)].sort((a, b) => a - b);
       let group: number[] = [];
       const flush = (): void => {
-        if (group.length > 0) for (const f of this.#readFrames(version, file, group)) reads.push(f.promise);
+        if (group.length > 0) {
+          const frames = group.length;
+          reads.push(this.#readFrames(version, file, group)[0].read.done.then(() => frames, () => -frames));
+        }
         group = [];
       };
       for (const n of sorted) {
@@ -148,54 +194,71 @@ export class Fetcher {
       }
       flush();
     }
-    const settled = await Promise.allSettled(reads);
-    return { pages: settled.filter((r) => r.status === 'fulfilled').length, failures: settled.filter((r) => r.status === 'rejected').length };
+    // Per read: +frames when it succeeded, −frames when it failed.
+    const outcomes = await Promise.all(reads);
+    return { pages: outcomes.reduce((n, k) => n + Math.max(k, 0), 0), failures: outcomes.reduce((n, k) => n - Math.min(k, 0), 0) };
   }
 
   /**
    * Start one range read covering the frames `entries` (ascending entry numbers of
-   * `file`), with an in-flight promise per frame. Bytes between them are read, not decoded.
+   * `file`), with an in-flight entry per frame. Bytes between them are read, not decoded.
    */
   #readFrames(version: PageIndex, file: LtxFile, entries: number[]): InFlight[] {
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const read: RangeRead = { done: new Promise<void>((res, rej) => { resolve = res; reject = rej; }) };
+    // Awaited only through the frames somebody asks for: a failure must not surface as unhandled.
+    read.done.catch(() => undefined);
     const waiting: InFlight[] = [];
     for (const n of entries) {
-      let resolve!: (page: Uint8Array) => void;
-      let reject!: (err: unknown) => void;
-      const promise = new Promise<Uint8Array>((res, rej) => { resolve = res; reject = rej; });
-      const f: InFlight = { promise, resolve, reject };
+      const f: InFlight = { read, wanted: false, page: undefined };
       waiting.push(f);
       this.#inFlight.set(file.id * 0x1_0000_0000 + n, f);
     }
-    // The caller awaits at most one of these; keep the others' rejections from surfacing as unhandled.
-    for (const f of waiting) f.promise.catch(() => undefined);
-    void this.#read(version, file, entries, waiting);
+    this.#read(version, file, entries, waiting).then(resolve, reject);
     return waiting;
   }
 
+  /** Read and decode the frames; rejects with the read's error once every frame has left `#inFlight`. */
   async #read(version: PageIndex, file: LtxFile, entries: number[], waiting: InFlight[]): Promise<void> {
     const first = file.entries[entries[0]];
     const last = file.entries[entries[entries.length - 1]];
     const offset = first.offset;
+    const length = last.offset + last.size - offset;
+    const buffer = length >= POOLED_READ_BYTES ? this.#takeBuffer(length) : undefined;
     try {
-      const bytes = await this.#queue.add(() => this.#client.readRange(file.info.key, offset, last.offset + last.size - offset));
+      const bytes = await this.#queue.add(() => this.#client.readRange(file.info.key, offset, length, buffer));
       this.counters.readRequests++;
       this.counters.bytesRead += bytes.byteLength;
+      if (this.#scratch.length !== version.pageSize) this.#scratch = new Uint8Array(version.pageSize);
+      const page = this.#scratch;
       for (let i = 0; i < entries.length; i++) {
         const e = file.entries[entries[i]];
         const frame = bytes.subarray(e.offset - offset, e.offset - offset + e.size);
-        const page = decodeIndexedFrame(frame, e.pgno, version.pageSize, `${file.info.key}: page ${e.pgno} at offset ${e.offset}`);
+        decodeIndexedFrameInto(frame, e.pgno, page, `${file.info.key}: page ${e.pgno} at offset ${e.offset}`);
         this.counters.pagesFetched++;
         const ref: FrameRef = { file, entry: entries[i] };
         this.#cache.set(ref, page);
         this.#inFlight.delete(frameKey(ref));
-        waiting[i].resolve(page);
+        const f = waiting[i];
+        if (f.wanted) f.page = page.slice();
       }
     } catch (err) {
       for (let i = 0; i < entries.length; i++) {
         const key = file.id * 0x1_0000_0000 + entries[i];
         if (this.#inFlight.get(key) === waiting[i]) this.#inFlight.delete(key);
-        waiting[i].reject(err);
       }
+      throw err;
+    } finally {
+      // Every page was copied out of it (decoded) or the read failed: it can take the next read.
+      if (buffer !== undefined && this.#spare.length < SPARE_READ_BUFFERS) this.#spare.push(buffer);
     }
+  }
+
+  /** A receive buffer of at least `length` bytes: an idle one, else a new one of the largest window (or `length`, if larger). */
+  #takeBuffer(length: number): Uint8Array {
+    const i = this.#spare.findIndex((b) => b.length >= length);
+    if (i >= 0) return this.#spare.splice(i, 1)[0];
+    return new Uint8Array(Math.max(length, this.#prefetch.maxWindowBytes ?? DEFAULT_MAX_WINDOW_BYTES));
   }
 }

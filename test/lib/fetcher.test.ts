@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { join } from 'node:path';
-import { Fetcher, newReadCounters, type FetcherOptions } from '../../lib/fetcher.js';
+import { Fetcher, newReadCounters, POOLED_READ_BYTES, SPARE_READ_BUFFERS, type FetcherOptions } from '../../lib/fetcher.js';
 import { PageCache } from '../../lib/page-cache.js';
 import { PageIndex, type FrameRef, type LtxFile } from '../../lib/page-index.js';
 import { loadLtxFile } from '../../lib/ltx-loader.js';
@@ -66,7 +66,7 @@ t.test('a miss reads exactly its frame and caches the validated page', async (t)
   const e = s.file.entries[49];
   t.same(s.client.reads, [{ key: s.file.info.key, offset: e.offset, length: e.size }]);
   t.same(s.counters, { readRequests: 1, pagesFetched: 1, bytesRead: e.size });
-  t.equal(s.cache.get(s.ref(50)), page);
+  t.same(s.cache.get(s.ref(50)), page);
   t.equal(s.fetcher.queue.concurrency, 8, 'default concurrency');
 });
 
@@ -75,10 +75,10 @@ t.test('two concurrent fetches of one frame cost one read', async (t) => {
   const release = s.client.hold();
   const a = s.fetcher.fetch(s.version, s.ref(7));
   const b = s.fetcher.fetch(s.version, s.ref(7));
-  t.equal(a, b, 'the same in-flight promise');
   release();
   const [pa, pb] = await Promise.all([a, b]);
-  t.equal(pa, pb);
+  t.equal(pa, pb, 'both get the one page the read decoded');
+  t.same(pa, data[6].data);
   t.equal(s.client.reads.length, 1);
   t.equal(s.counters.pagesFetched, 1);
 });
@@ -125,7 +125,7 @@ t.test('a read covers cached, in-flight and superseded frames without decoding t
   for (const pgno of [1, 2, 3]) await s.fetcher.fetch(s.version, s.ref(pgno));
   t.same(framesPerRead(s), [[1], [2], [3, 4, 5, 6, 7, 8, 9]], 'the range runs over cached page 5');
   t.equal(s.counters.pagesFetched, 1 + 1 + 6, 'page 5 not decoded again');
-  t.equal(s.cache.get(s.ref(5)), cached5, 'the cached page 5 is kept');
+  t.same(s.cache.get(s.ref(5)), cached5, 'the cached page 5 is kept');
   t.ok(s.cache.has(s.ref(9)));
   await s.fetcher.fetch(s.version, s.ref(12)); // frames 10 and 11 were, say, cached by SQLite's own reads
   t.same(framesPerRead(s)[3], Array.from({ length: 15 }, (_, i) => 12 + i), 'a miss 2 frames past the last read is still sequential: the window doubled');
@@ -241,4 +241,55 @@ t.test('a file gone from storage gives LTXVFS_ERR_NOT_FOUND naming it', async (t
   await rm(join(s.dir, s.file.info.key));
   const f = new Fetcher(fresh, s.cache, s.counters);
   await rejectsLtx(t, f.fetch(s.version, s.ref(3)), 'LTXVFS_ERR_NOT_FOUND', s.file.info.key, /object does not exist/);
+});
+
+t.test('large reads go into reused receive buffers; pages come out intact', async (t) => {
+  const s = await setup(t);
+  for (let pgno = 1; pgno <= PAGES; pgno++) t.ok(bytesEqual(await readPage(s, pgno), data[pgno - 1].data), `page ${pgno}`);
+  const large = s.client.reads.map((r, i) => ({ length: r.length, into: s.client.buffers[i] }));
+  t.ok(large.some((r) => r.length >= POOLED_READ_BYTES), 'the scan made reads of 64 KiB and more');
+  for (const r of large) {
+    if (r.length < POOLED_READ_BYTES) t.equal(r.into, undefined, `a ${r.length}-byte read gets no buffer`);
+    else t.ok(r.into !== undefined && r.into.length >= r.length, `a ${r.length}-byte read gets a buffer that fits`);
+  }
+  const distinct = new Set(large.map((r) => r.into).filter((b) => b !== undefined));
+  t.equal(distinct.size, 1, 'one read at a time: one buffer, reused by every large read');
+  t.equal([...distinct][0]!.length, 1024 * 1024, 'of the largest window');
+});
+
+t.test('receive buffers: at most SPARE_READ_BUFFERS kept idle; a failed read gives its buffer back', async (t) => {
+  t.equal(SPARE_READ_BUFFERS, 2);
+  const s = await setup(t, { minWindowBytes: 128 * 1024 });
+  const burst = async (pgnos: number[]): Promise<Set<Uint8Array | undefined>> => {
+    s.client.reset();
+    const release = s.client.hold();
+    const reads = pgnos.map((pgno) => s.fetcher.fetch(s.version, s.ref(pgno)));
+    release();
+    for (const [i, r] of reads.entries()) t.ok(bytesEqual(await r, data[pgnos[i] - 1].data), `page ${pgnos[i]}`);
+    return new Set(s.client.buffers);
+  };
+  const first = await burst([1, 40, 80]);
+  t.equal(first.size, 3, 'three large reads in flight: three buffers');
+  s.cache.clear();
+  const second = await burst([1, 40, 80]);
+  t.equal([...second].filter((b) => first.has(b)).length, 2, 'two of them were kept for the next reads, the third dropped');
+
+  const f = await setup(t, { minWindowBytes: 128 * 1024 });
+  await f.fetcher.fetch(f.version, f.ref(1));
+  f.client.fault = () => new LtxvfsError('LTXVFS_ERR_STORAGE', `${f.file.info.key}: injected`);
+  await rejectsLtx(t, f.fetcher.fetch(f.version, f.ref(40)), 'LTXVFS_ERR_STORAGE', f.file.info.key, /injected/);
+  f.client.fault = undefined;
+  t.ok(bytesEqual(await f.fetcher.fetch(f.version, f.ref(80)), data[79].data));
+  t.equal(f.client.buffers.length, 3);
+  t.ok(f.client.buffers.every((b) => b !== undefined && b === f.client.buffers[0]), 'one buffer for all three reads, the failed one included');
+});
+
+t.test('every page a fetch returns is its own array: later decodes do not touch it', async (t) => {
+  const s = await setup(t);
+  const first = await s.fetcher.fetch(s.version, s.ref(3));
+  const copy = first.slice();
+  for (let pgno = 4; pgno <= 30; pgno++) await readPage(s, pgno);
+  t.ok(bytesEqual(first, copy), 'page 3 unchanged after 27 more pages were decoded');
+  first.fill(0);
+  t.ok(bytesEqual(s.cache.get(s.ref(3))!, data[2].data), 'and the cache has its own copy');
 });
