@@ -23,6 +23,7 @@
  *
  * Phase `open`: `openDatabase` of several replicas (the L0 table), fresh instances.
  */
+import * as http from 'node:http';
 import { openDatabase, warmupOf } from '../lib/open.js';
 import { openReplicaClient } from '../lib/storage/url.js';
 import type { WarmupResult } from '../lib/warmup.js';
@@ -108,6 +109,23 @@ function log(msg: string): void {
   process.stderr.write(`  [ltxvfs s3 ${process.pid}] ${msg}\n`);
 }
 
+/**
+ * GET `url` with node:http, the body as text. Not the global `fetch`: that loads Node's
+ * bundled undici and compiles its wasm HTTP parser, ~15–19 MiB of resident set of the
+ * bench's own in a process whose peak RSS is measured (ltxvfs itself uses node:http).
+ */
+function getText(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http.get(url, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve(text));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
 /** The parent's request log (see the module comment). */
 class RequestWindow {
   readonly #base: string;
@@ -115,12 +133,10 @@ class RequestWindow {
     this.#base = base;
   }
   async begin(): Promise<void> {
-    const r = await fetch(`${this.#base}/__bench/begin`);
-    await r.arrayBuffer();
+    await getText(`${this.#base}/__bench/begin`);
   }
   async end(label: string): Promise<WindowCounts> {
-    const r = await fetch(`${this.#base}/__bench/end?label=${encodeURIComponent(label)}`);
-    return (await r.json()) as WindowCounts;
+    return JSON.parse(await getText(`${this.#base}/__bench/end?label=${encodeURIComponent(label)}`)) as WindowCounts;
   }
   /** Time `op` inside a window, with `db`'s counter deltas when given. */
   async measure(label: string, op: () => Promise<unknown>, db?: AnyDatabase): Promise<S3Measured> {
