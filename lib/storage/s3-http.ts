@@ -11,13 +11,18 @@
  * peak RSS).
  *
  * Memory: a socket reads into a buffer of its own that is used again for the next read
- * (`onread`), and response bodies are copied out of it as they are parsed, so receiving
- * allocates nothing per read; by default Node allocates a new buffer of up to 64 KiB per
- * socket read, which V8 frees only at its next collection (20–30 MiB of garbage at any
- * time during a scan over S3). Node's http client does not expect `onread` sockets: each
- * read is handed to it as the socket's `data` event, which is how its parser is fed; a
- * buffer whose bytes a response still holds when the read is done (the first body bytes
- * of a response, which Node buffers until the next tick) is not used again (see
+ * (`onread`); by default Node allocates a new buffer of up to 64 KiB per socket read,
+ * which V8 frees only at a later collection (~15 MiB more resident set during a scan
+ * over S3). Response bodies are copied into one buffer as they arrive (the caller's
+ * `into` when it fits). Node's parser itself still copies every body chunk it hands out
+ * (`Buffer::Copy` in its `on_body`, Node 20): about one short-lived byte per byte
+ * received, the ArrayBuffer garbage that is left; only a parser of our own on the socket
+ * could avoid it.
+ *
+ * Node's http client does not expect `onread` sockets: each read is handed to it as the
+ * socket's `data` event, which is how its parser is fed. Should a response ever hold
+ * bytes of a read buffer past the read (a parser handing out views instead of copies,
+ * and the response buffering them), that buffer is not used again (see
  * {@link nextReadBuffer}), so nothing is overwritten before it has been copied.
  *
  * Nothing here retries or interprets S3 statuses: that is `s3.ts`'s job.
@@ -65,8 +70,8 @@ let lastRead: { buffer: Uint8Array; held: boolean } | undefined;
 
 /**
  * `onread.callback`: feed the bytes read to the socket's `data` listeners (the http
- * client's parser, which copies headers and hands body bytes to the response, whose
- * `data` listener copies them), then note whether the response kept bytes of the buffer.
+ * client's parser, which hands the body to the response, whose `data` listener copies
+ * it), then note whether the response still buffers bytes (possibly of this buffer).
  */
 function onSocketRead(this: Socket, nread: number, buffer: Uint8Array): boolean {
   let held = true;
@@ -169,8 +174,8 @@ export class HttpPool {
         // A HEAD response announces the object's length but has no body.
         const body = new BodyCollector(req.method === 'HEAD' ? 0 : Number(headers['content-length']), req.into);
         res.on('data', (chunk: Buffer) => body.add(chunk));
-        // Flowing from the first body byte on: Node buffers a response's bytes until its first
-        // read(), and bytes held past this socket read cost the socket a new read buffer.
+        // Flowing from the first body byte on: Node buffers a response's bytes until its
+        // first read(), and bytes buffered past this socket read cost it a new read buffer.
         res.read(0);
         res.on('end', () => {
           done();
