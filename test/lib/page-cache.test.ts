@@ -155,6 +155,11 @@ t.test('a page larger than the whole cache is not kept', async (t) => {
   cache.set(ref(file, 0), pages[0]);
   t.equal(cache.stats().bytes, 0);
   t.equal(cache.get(ref(file, 0)), undefined);
+  const roomy = new PageCache(1 << 20);
+  roomy.set(ref(file, 1), new Uint8Array(0));
+  t.notOk(roomy.has(ref(file, 1)), 'nor is an empty page');
+  roomy.set(ref(file, 1), pages[1]);
+  t.same(roomy.get(ref(file, 1)), pages[1], 'which left the cache as it was');
 });
 
 t.test('cacheSize 0 caches nothing and counts misses', async (t) => {
