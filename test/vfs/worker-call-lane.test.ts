@@ -144,34 +144,44 @@ t.test('across threads: a worker blocked on the lane takes calls, results come b
   }
 });
 
-t.test('SpinBudget: spins while spinning pays, backs off when it does not', async (t) => {
+t.test('SpinBudget: spins while spinning pays, backs off after four misses in a row', async (t) => {
   const i32 = new Int32Array(new SharedArrayBuffer(8));
   const budget = new SpinBudget(200);
   Atomics.store(i32, 0, 1);
   t.equal(budget.spinUntil(i32, 0, 0), 1, 'already changed: no spin');
   Atomics.store(i32, 0, 0);
-  let start = performance.now();
-  t.equal(budget.spinUntil(i32, 0, 0), 0);
-  t.ok(performance.now() - start >= 0.2, 'a spin that runs out lasts its budget');
-  start = performance.now();
-  for (let i = 0; i < 16; i++) budget.spinUntil(i32, 0, 0);
-  t.ok(performance.now() - start < 16 * 0.2, 'the next 16 waits do not spin');
-  start = performance.now();
-  budget.spinUntil(i32, 0, 0);
-  t.ok(performance.now() - start >= 0.2, 'then it tries again');
-  start = performance.now();
-  for (let i = 0; i < 32; i++) budget.spinUntil(i32, 0, 0);
-  t.ok(performance.now() - start < 32 * 0.2, 'and backs off for twice as long');
+  const timed = (n: number): number => {
+    const start = performance.now();
+    for (let i = 0; i < n; i++) budget.spinUntil(i32, 0, 0);
+    return performance.now() - start;
+  };
+  t.ok(timed(1) >= 0.2, 'a spin that runs out lasts its budget');
+  t.ok(timed(3) >= 3 * 0.2, 'a few misses do not stop spinning');
+  t.ok(timed(16) < 16 * 0.2, 'after the fourth miss in a row, the next 16 waits do not spin');
+  t.ok(timed(1) >= 0.2, 'then it tries again');
+  t.ok(timed(32) < 32 * 0.2, 'and, missing again, backs off for twice as long');
+  // A spin that pays resets the count: three misses, a hit (the value changes during the
+  // spin), three misses again — still spinning.
+  const fresh = new SpinBudget(200);
+  const misses = (n: number): number => {
+    const start = performance.now();
+    for (let i = 0; i < n; i++) fresh.spinUntil(i32, 0, 0);
+    return performance.now() - start;
+  };
+  misses(3);
+  t.equal(fresh.spinUntil(i32, 0, 0, () => { Atomics.store(i32, 0, 1); return false; }), 1, 'a spin that pays');
+  Atomics.store(i32, 0, 0);
+  t.ok(misses(3) >= 3 * 0.2 && misses(1) >= 0.2, 'the count of misses started again');
   t.equal(new SpinBudget(0).spinUntil(i32, 0, 0), 0, 'a zero budget never spins');
 
-  const fresh = new SpinBudget(200_000);
-  start = performance.now();
-  t.equal(fresh.spinUntil(i32, 0, 0, () => true), 0);
+  const long = new SpinBudget(200_000);
+  let start = performance.now();
+  t.equal(long.spinUntil(i32, 0, 0, () => true), 0);
   t.ok(performance.now() - start < 100, 'a peer that needs this thread ends the spin at once');
   let polls = 0;
   start = performance.now();
-  fresh.spinUntil(i32, 0, 0, () => ++polls > 3);
-  t.ok(performance.now() - start < 100 && polls === 4, 'and that is no reason to back off: the next wait spins again');
+  long.spinUntil(i32, 0, 0, () => ++polls > 3);
+  t.ok(performance.now() - start < 100 && polls === 4, 'each spin polls the peer');
 });
 
 t.test('LaneMain: a wake-up with the result word unchanged is not an answer', async (t) => {
