@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { acquirePool, HttpPool, READ_BUFFER_BYTES, readBufferStats, sendRequest } from '../../../lib/storage/s3-http.js';
+import { acquirePool, sendRequest } from '../../../lib/storage/s3-http.js';
 
 /** A self-signed certificate for 127.0.0.1 (P-256, valid until 2126), made for this test only. */
 const TEST_KEY = `-----BEGIN PRIVATE KEY-----
@@ -95,10 +95,10 @@ t.test('https: certificates are checked unless skipVerify', async (t) => {
 });
 
 t.test('a pool is for http(s) origins only', async (t) => {
-  t.throws(() => new HttpPool('ftp://127.0.0.1:21', false), { name: 'TypeError', message: 'not an http(s) origin: ftp://127.0.0.1:21' });
+  t.throws(() => acquirePool('ftp://127.0.0.1:21', false), { message: /http/ });
 });
 
-t.test('sockets read into buffers used again; bodies come out whole, also from several sockets at once', async (t) => {
+t.test('bodies come out whole, also from several connections at once, and into the buffer given', async (t) => {
   const blobs = Array.from({ length: 4 }, () => randomBytes(3 * 1024 * 1024 + 17));
   const origin = await serve(t, (req, res) => {
     const blob = blobs[Number(req.url?.slice(1))];
@@ -116,7 +116,6 @@ t.test('sockets read into buffers used again; bodies come out whole, also from s
   });
   const lease = acquirePool(origin, false);
   t.teardown(() => lease.release());
-  const before = { ...readBufferStats };
   const into = new Uint8Array(4 * 1024 * 1024);
   for (let round = 0; round < 2; round++) {
     const bodies = await Promise.all(blobs.map((_, i) => sendRequest(lease.pool, { method: 'GET', path: `/${i}`, headers: {} }, 20_000, new AbortController().signal)));
@@ -125,10 +124,9 @@ t.test('sockets read into buffers used again; bodies come out whole, also from s
     t.equal(mine.body.buffer, into.buffer, 'into the buffer given');
     t.ok(Buffer.from(mine.body).equals(blobs[2]));
   }
-  const reads = readBufferStats.reads - before.reads;
-  const buffers = readBufferStats.buffers - before.buffers;
-  t.ok(reads >= (10 * blobs[0].length) / READ_BUFFER_BYTES, `every byte came through onread (${reads} reads)`);
-  t.ok(buffers <= 4 * 2 + 10, `a buffer or two per socket, not one per read (${buffers} buffers for ${reads} reads)`);
+  // A body larger than the buffer given gets a buffer of its own.
+  const small = await sendRequest(lease.pool, { method: 'GET', path: '/1', headers: {}, into: new Uint8Array(10) }, 20_000, new AbortController().signal);
+  t.ok(Buffer.from(small.body).equals(blobs[1]));
 });
 
 t.test('stray bytes on an idle keep-alive connection are dropped; the connection still serves', async (t) => {
@@ -142,10 +140,8 @@ t.test('stray bytes on an idle keep-alive connection are dropped; the connection
   t.teardown(() => lease.release());
   const send = (path: string) => sendRequest(lease.pool, { method: 'GET', path, headers: {} }, 5000, new AbortController().signal);
   t.equal(Buffer.from((await send('/first')).body).toString(), 'ok');
-  const reads = readBufferStats.reads;
   stray!();
   await new Promise((resolve) => setTimeout(resolve, 50));
-  t.ok(readBufferStats.reads > reads, 'the bytes were read');
   const again = await send('/second').catch((err: Error) => err);
   // Node drops bytes on a free socket or closes it; either way the next request gets an answer.
   t.ok(again instanceof Error || Buffer.from(again.body).toString() === 'ok', 'the next request does not see the junk as its answer');
