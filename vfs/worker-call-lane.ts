@@ -95,15 +95,19 @@ export function jsonExact(value: unknown, depth = 0): boolean {
   }
 }
 
-const encoder = new TextEncoder();
-
-/** Write `value` into `area` (tag byte, then JSON or v8 bytes). Returns the bytes written, or -1 when it does not fit. */
-export function encodeInto(value: unknown, area: Uint8Array): number {
+/**
+ * Write `value` into `area` (tag byte, then JSON or v8 bytes). Returns the bytes written,
+ * or -1 when it does not fit. `area` is a Buffer over the lane, so JSON is written by
+ * Node's native UTF-8 encoder without an intermediate array.
+ */
+export function encodeInto(value: unknown, area: Buffer): number {
   if (area.length < 1) return -1;
   if (jsonExact(value)) {
     const json = JSON.stringify(value);
-    const { read, written } = encoder.encodeInto(json, area.subarray(1));
-    if (read !== json.length) return -1;
+    const written = area.write(json, 1, 'utf8');
+    // An area (nearly) full may mean a cut string — write stops at the last whole
+    // character that fits, up to 3 bytes short of the end: measure only then.
+    if (written > area.length - 5 && Buffer.byteLength(json) !== written) return -1;
     area[0] = TAG_JSON;
     return written + 1;
   }
@@ -115,11 +119,10 @@ export function encodeInto(value: unknown, area: Uint8Array): number {
 }
 
 /** Read what {@link encodeInto} wrote (`length` bytes of `area`). */
-export function decodeFrom(area: Uint8Array, length: number): unknown {
-  const body = Buffer.from(area.buffer, area.byteOffset + 1, length - 1);
-  if (area[0] === TAG_JSON) return JSON.parse(body.toString('utf8')) as unknown;
+export function decodeFrom(area: Buffer, length: number): unknown {
+  if (area[0] === TAG_JSON) return JSON.parse(area.toString('utf8', 1, length)) as unknown;
   // v8.deserialize needs its own bytes: the lane area is reused by the next call.
-  return deserialize(Buffer.from(body));
+  return deserialize(Buffer.from(area.subarray(1, length)));
 }
 
 /**
@@ -184,8 +187,8 @@ export type LaneOutcome =
  */
 export class LaneMain {
   readonly #i32: Int32Array;
-  readonly #calls: Uint8Array;
-  readonly #results: Uint8Array;
+  readonly #calls: Buffer;
+  readonly #results: Buffer;
   readonly #spin: SpinBudget;
   readonly #peerNeedsUs: (() => boolean) | undefined;
   #busy = false;
@@ -197,8 +200,8 @@ export class LaneMain {
    */
   constructor(buffer: SharedArrayBuffer, callBytes = DEFAULT_CALL_BYTES, spinMicros = DEFAULT_SPIN_MICROS, peerNeedsUs?: () => boolean) {
     this.#i32 = new Int32Array(buffer, 0, CONTROL_BYTES / 4);
-    this.#calls = new Uint8Array(buffer, CONTROL_BYTES, callBytes);
-    this.#results = new Uint8Array(buffer, CONTROL_BYTES + callBytes);
+    this.#calls = Buffer.from(buffer, CONTROL_BYTES, callBytes);
+    this.#results = Buffer.from(buffer, CONTROL_BYTES + callBytes);
     this.#spin = new SpinBudget(spinMicros);
     this.#peerNeedsUs = peerNeedsUs;
   }
@@ -277,16 +280,16 @@ export class LaneMain {
  */
 export class LaneWorker {
   readonly #i32: Int32Array;
-  readonly #calls: Uint8Array;
-  readonly #results: Uint8Array;
+  readonly #calls: Buffer;
+  readonly #results: Buffer;
   readonly #spin: SpinBudget;
   /** Call messages read by the worker's event loop. */
   #mailRead = 0;
 
   constructor(buffer: SharedArrayBuffer, callBytes = DEFAULT_CALL_BYTES, spinMicros = DEFAULT_SPIN_MICROS) {
     this.#i32 = new Int32Array(buffer, 0, CONTROL_BYTES / 4);
-    this.#calls = new Uint8Array(buffer, CONTROL_BYTES, callBytes);
-    this.#results = new Uint8Array(buffer, CONTROL_BYTES + callBytes);
+    this.#calls = Buffer.from(buffer, CONTROL_BYTES, callBytes);
+    this.#results = Buffer.from(buffer, CONTROL_BYTES + callBytes);
     this.#spin = new SpinBudget(spinMicros);
   }
 

@@ -26,7 +26,7 @@ t.test('jsonExact: only values JSON gives back unchanged', async (t) => {
 });
 
 t.test('encodeInto/decodeFrom: JSON or v8, exact values, -1 when it does not fit', async (t) => {
-  const area = new Uint8Array(new SharedArrayBuffer(4096));
+  const area = Buffer.from(new SharedArrayBuffer(4096));
   const values: unknown[] = [
     [{ type: 'result', id: 1, value: { name: 'héllo ✓', n: 3, x: null } }],
     [{ type: 'result', id: 2, value: { blob: new Uint8Array([1, 2, 3]), big: 2n ** 63n - 1n, neg0: -0, inf: -Infinity } }],
@@ -42,7 +42,8 @@ t.test('encodeInto/decodeFrom: JSON or v8, exact values, -1 when it does not fit
   t.ok(Object.is((decodeFrom(area, encodeInto([-0], area)) as number[])[0], -0), '-0 keeps its sign');
   t.equal(encodeInto(['x'.repeat(5000)], area), -1, 'JSON too long');
   t.equal(encodeInto([new Uint8Array(5000)], area), -1, 'v8 bytes too long');
-  t.equal(encodeInto('x', new Uint8Array(0)), -1, 'no room for the tag');
+  t.equal(encodeInto('x', Buffer.alloc(0)), -1, 'no room for the tag');
+  t.equal(encodeInto('x'.repeat(4093), area), 4096, 'JSON that fills the area exactly fits');
   // Multi-byte characters: the JSON fits in characters but not in bytes.
   t.equal(encodeInto(['é'.repeat(2100)], area), -1);
 });
