@@ -13,6 +13,12 @@ import type { WorkerCall, WorkerResult } from '../../vfs/worker-protocol.js';
 const call = (id: number, params: unknown[] = [id]): WorkerCall =>
   ({ type: 'call', id, method: 'get', sql: 'SELECT name FROM items WHERE id = ?', params: params as never });
 
+/** Both ends of one lane in this thread, without spinning (1 KiB areas), and its control words. */
+function lanePair(): { buffer: SharedArrayBuffer; main: LaneMain; worker: LaneWorker; i32: Int32Array } {
+  const buffer = newLaneBuffer(1024, 1024);
+  return { buffer, main: new LaneMain(buffer, 1024, 0), worker: new LaneWorker(buffer, 1024, 0), i32: new Int32Array(buffer, 0, 16) };
+}
+
 t.test('jsonExact: only values JSON gives back unchanged', async (t) => {
   for (const v of ['x', '', 0, 1.5, -2, true, null, [1, 'a', null], { a: 1, b: [{ c: 'd' }] }, Object.create(null) as object]) {
     t.ok(jsonExact(v), JSON.stringify(v));
@@ -80,10 +86,7 @@ t.test('one thread plays both ends: post, listen, answer, collect', async (t) =>
 });
 
 t.test('mail: a message wakes a listening worker, and a worker that finds unread mail does not listen', async (t) => {
-  const buffer = newLaneBuffer(1024, 1024);
-  const main = new LaneMain(buffer, 1024, 0);
-  const worker = new LaneWorker(buffer, 1024, 0);
-  const i32 = new Int32Array(buffer, 0, 16);
+  const { main, worker, i32 } = lanePair();
   // Mail posted while the worker runs: its next listen goes back to the event loop.
   Atomics.store(i32, 0, LANE.RUNNING);
   main.noteMessage();
@@ -186,10 +189,7 @@ t.test('SpinBudget: spins while spinning pays, backs off after four misses in a 
 });
 
 t.test('LaneMain: a wake-up with the result word unchanged is not an answer', async (t) => {
-  const buffer = newLaneBuffer(1024, 1024);
-  const i32 = new Int32Array(buffer, 0, 16);
-  const main = new LaneMain(buffer, 1024, 0);
-  const worker = new LaneWorker(buffer, 1024, 0);
+  const { main, worker, i32 } = lanePair();
   Atomics.store(i32, 0, LANE.LISTENING);
   // A first call answered, so the result area holds its results.
   t.ok(main.tryPost([call(1)]));
