@@ -251,16 +251,25 @@ t.test('a failed pass leaves queries working, rejects whenReady, and is retried'
   client.failLarge = new LtxvfsError('LTXVFS_ERR_STORAGE', 'injected');
   const reader = await ReplicaReader.open(client, { pollIntervalMs: 0, cacheSizeBytes: 0, hydrate: path, hydrateOptions: { rangeBytes: 128 * 1024, retryMs: 50 } });
   const db = await openAsyncifyDatabase(reader, { statsProvider: () => reader.stats(), onClose: () => reader.close() });
+  t.teardown(() => db.close());
   await t.rejects(reader.hydration!.whenReady(), { code: 'LTXVFS_ERR_STORAGE' });
   t.match(reader.hydration!.stats(), { state: 'failed', error: { code: 'LTXVFS_ERR_STORAGE' } });
   t.same(await db.all(QUERY), await sqlJsRows(states[2], QUERY), 'queries still answer');
+  const failedPasses = reader.hydration!.stats().passes;
   client.failLarge = undefined;
   // The retry timer is unref'd (it must not keep a process alive): keep this one alive meanwhile.
   const alive = setInterval(() => undefined, 10);
-  t.equal(await reader.hydration!.whenReady(), 3, 'the retry completes it');
-  clearInterval(alive);
+  t.teardown(() => clearInterval(alive));
+  // Retries run every 50 ms: on a slow machine one may have failed again before the
+  // failure was lifted, so wait (bounded) for a pass that completes.
+  const deadline = Date.now() + 10_000;
+  let txid: number | undefined;
+  while (txid === undefined && Date.now() < deadline) {
+    txid = await reader.hydration!.whenReady().catch(() => new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 20)));
+  }
+  t.equal(txid, 3, 'a retry completes it');
+  t.ok(reader.hydration!.stats().passes > failedPasses, 'in a later pass');
   t.ok(bytesEqual(new Uint8Array(await fs.readFile(path)), await restored(replica)));
-  await db.close();
 });
 
 t.test('PRAGMAs and environment as the Litestream VFS has them', async (t) => {
