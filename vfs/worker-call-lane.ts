@@ -175,7 +175,9 @@ export class SpinBudget {
 /** How the main thread gets the result of a call it posted on the lane. */
 export type LaneOutcome =
   | { kind: 'results'; results: WorkerResult[] }
-  | { kind: 'by-message' };
+  | { kind: 'by-message' }
+  /** The lane was abandoned ({@link LaneMain.abandon}) before an answer came. */
+  | { kind: 'abandoned' };
 
 /**
  * The main thread's end of the lane.
@@ -192,6 +194,7 @@ export class LaneMain {
   readonly #spin: SpinBudget;
   readonly #peerNeedsUs: (() => boolean) | undefined;
   #busy = false;
+  #abandoned = false;
 
   /**
    * @param spinMicros µs to spin for a result before waiting asynchronously (0: never spin).
@@ -252,11 +255,23 @@ export class LaneMain {
    */
   async #wait(): Promise<LaneOutcome> {
     for (;;) {
+      if (this.#abandoned) return { kind: 'abandoned' };
       const state = Atomics.load(this.#i32, W.RESULT);
       if (state !== RESULT.NONE) return this.#take(state);
       const wait = Atomics.waitAsync(this.#i32, W.RESULT, RESULT.NONE, WAIT_RECHECK_MS);
       if (wait.async) await wait.value;
     }
+  }
+
+  /**
+   * Stop waiting for an answer that will not come (the worker is gone or closed): an
+   * asynchronous wait ends with `abandoned` at its next wake-up, and nothing more is
+   * posted. Idempotent.
+   */
+  abandon(): void {
+    this.#abandoned = true;
+    this.#busy = true;
+    Atomics.notify(this.#i32, W.RESULT);
   }
 
   /** Record a call message about to be posted, and wake a listening worker to read it. */

@@ -13,8 +13,8 @@
  * one message (~25–50 µs a round trip); errors arrive as `LtxvfsError`s with the same
  * code, `sqliteCode` and `cause` as in process.
  *
- * The worker is `unref`'d while no call is pending: an open database does not keep the
- * process alive, as with the in-process engine.
+ * The worker is `unref`'d unless an answer is awaited asynchronously: an open database
+ * does not keep the process alive, as with the in-process engine.
  */
 import type { Worker } from 'node:worker_threads';
 import { LtxvfsError } from '../ltx/errors.js';
@@ -159,6 +159,7 @@ export class WorkerDatabase<S extends DatabaseStats = DatabaseStats> extends Dat
       try {
         if (this.#gone === undefined) await this.#send<void>({ type: 'close', id: 0 });
       } finally {
+        this.#lane.abandon();
         await this.#worker.terminate().catch(() => undefined);
         await this.#server.close();
       }
@@ -205,7 +206,7 @@ export class WorkerDatabase<S extends DatabaseStats = DatabaseStats> extends Dat
 
   #landed(outcome: LaneOutcome): void {
     if (outcome.kind === 'results') this.#deliver(outcome.results);
-    else this.#ref(); // they did not fit the lane and arrive as a message
+    else if (outcome.kind === 'by-message') this.#ref(); // they did not fit the lane
   }
 
   #deliver(results: readonly WorkerResult[]): void {
@@ -235,6 +236,7 @@ export class WorkerDatabase<S extends DatabaseStats = DatabaseStats> extends Dat
 
   #lost(err: Error): void {
     this.#gone ??= err;
+    this.#lane.abandon();
     for (const [id, waiter] of this.#pending) {
       this.#settled(id);
       waiter.reject(this.#gone);

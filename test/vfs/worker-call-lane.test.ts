@@ -210,6 +210,18 @@ t.test('LaneMain: a wake-up with the result word unchanged is not an answer', as
   t.same(await outcome, { kind: 'results', results: [{ type: 'result', id: 2, value: 'second' }] });
 });
 
+t.test('LaneMain: abandon ends an asynchronous wait for an answer that will not come', async (t) => {
+  const { main, i32 } = lanePair();
+  Atomics.store(i32, 0, LANE.LISTENING);
+  t.ok(main.tryPost([call(1)]));
+  const outcome = main.collect();
+  t.ok(outcome instanceof Promise);
+  main.abandon();
+  t.same(await outcome, { kind: 'abandoned' }, 'settled at once, not after polling on');
+  Atomics.store(i32, 0, LANE.LISTENING);
+  t.notOk(main.tryPost([call(2)]), 'nothing more is posted');
+});
+
 t.test('LaneMain: a peer waiting on the page bridge ends the spin for a result', async (t) => {
   const buffer = newLaneBuffer(1024, 1024);
   let peerWaits = false;
