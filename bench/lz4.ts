@@ -22,7 +22,7 @@ import { decodeIndexedFrame, encodePageFrame } from '../ltx/frame.js';
 import { decompressFrame } from '../ltx/lz4.js';
 
 const PAGE_SIZE = 4096;
-const fixtures = new URL('../../shared/fixtures/', import.meta.url);
+const fixtures = new URL('../fixtures/', import.meta.url);
 
 /** Go-written blocks of the real fixture files, walked by hand (v3-block frames). */
 function goBlocks(): Uint8Array[] {

@@ -88,7 +88,7 @@ t.test('the README transactions, written by the real VFS one process each', asyn
   }
 })
 
-t.test('the shared fixture replica reads as its README says (mtimes restored)', async (t) => {
+t.test('the fixture replica reads as its README says (mtimes restored)', async (t) => {
   const dir = join(await tempDir(t), 'replica')
   await cp(LITESTREAM_FIXTURE_REPLICA, dir, { recursive: true })
   t.equal(await setLtxMtimesFromHeaders(dir), 5)

@@ -1,5 +1,5 @@
 /**
- * Locations the tests depend on: the repository, the shared fixtures beside it, the real
+ * Locations the tests depend on: the repository, the fixtures in `fixtures/`, the real
  * Litestream VFS extension (npm `litestream-vfs-linux-amd64`), and the native `sqlite3` CLI.
  *
  * Nothing here touches the network or installs anything; `requireSqlite3()` only checks.
@@ -14,11 +14,11 @@ import { fileURLToPath } from 'node:url'
 export const REPO_ROOT: string = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '')
 
 /**
- * Absolute path of the shared fixtures (`../shared/fixtures` beside the repository), with a
+ * Absolute path of the repository's fixtures (`fixtures/`, copied from files Litestream wrote; provenance in each README), with a
  * trailing slash. Layout: `litestream-0.5.17/` (real LTX files, see its README) and
  * `chinook/Chinook_Sqlite.sqlite`. Treat everything in it as read-only: copy before writing.
  */
-export const SHARED_FIXTURES: string = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url))
+export const SHARED_FIXTURES: string = fileURLToPath(new URL('../../fixtures/', import.meta.url))
 
 /** The real replica of five transactions written by the Litestream 0.5.17 VFS (a `file://` replica root). */
 export const LITESTREAM_FIXTURE_REPLICA: string = join(SHARED_FIXTURES, 'litestream-0.5.17', 'replica')

@@ -25,8 +25,8 @@ import { openFileReplica } from '../../lib/storage/file.js';
 import type { LtxFileInfo, ReplicaClient, WriteOptions } from '../../lib/storage/types.js';
 import { makeLtxFile, type LtxFile } from '../../lib/page-index.js';
 
-/** fixtures/litestream-0.5.17 (the shared folder beside the repository). */
-export const FIXTURES = new URL('../../../shared/fixtures/litestream-0.5.17/', import.meta.url);
+/** fixtures/litestream-0.5.17 (in the repository; provenance in its README). */
+export const FIXTURES = new URL('../../fixtures/litestream-0.5.17/', import.meta.url);
 /** The real five-file replica written by Litestream 0.5.17 (TXIDs 1–5, all L0). */
 export const FIXTURE_REPLICA = fileURLToPath(new URL('replica', FIXTURES));
 /** The database after TXIDs 1–5 of the fixture replica. */

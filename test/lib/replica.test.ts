@@ -12,7 +12,7 @@ import { openFileReplica } from '../../lib/storage/file.js';
 import type { LtxFileInfo, ReplicaClient } from '../../lib/storage/types.js';
 import { formatLtxFilename } from '../../ltx/filename.js';
 
-const FIXTURE = fileURLToPath(new URL('../../../shared/fixtures/litestream-0.5.17/replica', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('../../fixtures/litestream-0.5.17/replica', import.meta.url));
 /** Header timestamp of the fixture's TXID 3 (FORMATS.md §3.1). */
 const TXID3_TIME = 1795254712792;
 

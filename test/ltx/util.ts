@@ -1,5 +1,5 @@
 /**
- * Shared pieces of the ltx codec tests: fixture access (the shared folder beside the
+ * Shared pieces of the ltx codec tests: fixture access (`fixtures/` in the
  * repo), the manifest, an error assertion, and a raw file builder that writes what the
  * encoder refuses to, for the decoder's bad-input tests.
  */
@@ -10,7 +10,7 @@ import { encodePageFrame, type FrameVariant } from '../../ltx/frame.js';
 import { HEADER_SIZE, type LtxHeader } from '../../ltx/header.js';
 import { encodePageIndex, type PageIndexEntry } from '../../ltx/page-index.js';
 
-export const FIXTURES = new URL('../../../shared/fixtures/litestream-0.5.17/', import.meta.url);
+export const FIXTURES = new URL('../../fixtures/litestream-0.5.17/', import.meta.url);
 
 /** Bytes of a fixture file, by path relative to fixtures/litestream-0.5.17/. */
 export function fixture(path: string): Uint8Array {

@@ -9,7 +9,7 @@ import { formatBytes, formatJson, formatTable } from '../../../lib/cli/format.js
 import { Progress } from '../../../lib/cli/progress.js';
 import { cli } from '../../helpers/cli.js';
 
-const FIXTURES = fileURLToPath(new URL('../../../../shared/fixtures/', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../../../fixtures/', import.meta.url));
 const REPLICA = join(FIXTURES, 'litestream-0.5.17/replica');
 const EXPECTED_DB = join(FIXTURES, 'litestream-0.5.17/expected/test-txid-0000000000000005.db');
 const CHINOOK = join(FIXTURES, 'chinook/Chinook_Sqlite.sqlite');

@@ -11,7 +11,7 @@ import { importDatabase } from '../../../lib/import.js';
 import { openReplicaClient } from '../../../lib/storage/url.js';
 import { cli } from '../../helpers/cli.js';
 
-const FIXTURES = fileURLToPath(new URL('../../../../shared/fixtures/', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../../../fixtures/', import.meta.url));
 const REPLICA = join(FIXTURES, 'litestream-0.5.17/replica');
 const CHINOOK = join(FIXTURES, 'chinook/Chinook_Sqlite.sqlite');
 

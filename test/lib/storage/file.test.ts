@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FileReplicaClient, mtimeToMs, openFileReplica } from '../../../lib/storage/file.js';
 
-const FIXTURE = fileURLToPath(new URL('../../../../shared/fixtures/litestream-0.5.17/replica', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('../../../fixtures/litestream-0.5.17/replica', import.meta.url));
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);

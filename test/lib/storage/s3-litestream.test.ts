@@ -5,7 +5,7 @@
  *
  * The child runs asynchronously (s3rver lives in this process and must keep answering)
  * with a clean environment: no `AWS_CA_BUNDLE`, which makes the extension's S3 client
- * fail to start (shared/fixtures/litestream-0.5.17/README.md).
+ * fail to start (fixtures/litestream-0.5.17/README.md).
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
