@@ -53,6 +53,7 @@ export {
   type FoundPageIndex,
   type PageIndexEntry,
 } from './page-index.js';
+export { FILE_CHECKSUM_SIZE, FileChecksumBuilder } from './file-checksum.js';
 export { computeFileChecksum, decodeLtxFile, verifyFileChecksum, type DecodedLtx, type LtxPage } from './decoder.js';
 export { encodeLtxFile, type EncodeLtxInput } from './encoder.js';
 export { formatLtxFilename, formatTXID, parseLtxFilename, parseTXID } from './filename.js';
