@@ -29,12 +29,44 @@ export interface PlanTarget {
  * - within each level 0…8, files do not overlap (`next.minTXID ≤ prev.maxTXID`);
  * - every level-9 file is a snapshot (`minTXID = 1`). Snapshots overlap by nature.
  * @throws LtxvfsError `LTXVFS_ERR_OVERLAP` naming both keys; `LTXVFS_ERR_CORRUPT` naming a
- *   level-9 file that does not start at TXID 1; anything `client.listLtxFiles` throws
- *   (`LTXVFS_ERR_NOT_FOUND` for a missing replica, `LTXVFS_ERR_STORAGE`).
+ *   level-9 file that does not start at TXID 1; `LTXVFS_ERR_UNSUPPORTED` for a replica with
+ *   no LTX files that holds a Litestream ≤ 0.3 `generations/` tree (see {@link checkOldLayout});
+ *   anything `client.listLtxFiles` throws (`LTXVFS_ERR_NOT_FOUND` for a missing replica,
+ *   `LTXVFS_ERR_STORAGE`).
  */
 export async function listReplica(client: ReplicaClient, options: { useMetadata?: boolean } = {}): Promise<LtxFileInfo[]> {
   const levels = await Promise.all(Array.from({ length: MAX_LEVEL + 1 }, (_, level) => client.listLtxFiles(level, options)));
-  return levels.flatMap((files, level) => checkLevel(level, files));
+  const files = levels.flatMap((files, level) => checkLevel(level, files));
+  if (files.length === 0) await checkOldLayout(client);
+  return files;
+}
+
+/** Where Litestream ≤ 0.3 keeps a replica: `generations/<id>/snapshots/*.snapshot.lz4` and `generations/<id>/wal/*.wal.lz4`. */
+export const OLD_LAYOUT_FOLDER = 'generations/';
+
+/**
+ * Fail on a Litestream ≤ 0.3 replica: one whose root holds a `generations/` folder
+ * (`generations/<16 hex id>/snapshots/<index>.snapshot.lz4`, `…/wal/<index>-<offset>.wal.lz4`,
+ * the layout Litestream used before v0.5's LTX levels). ltxvfs cannot read it (its
+ * snapshots and WAL segments are LZ4-compressed SQLite pages and WAL frames, not LTX), so
+ * the error says how to move on. Probes with `client.listKeys` (one listing); a client
+ * without it is not probed. {@link listReplica} calls this when it finds no LTX files.
+ * @throws LtxvfsError `LTXVFS_ERR_UNSUPPORTED` naming the replica, the layout, a key found,
+ *   the version ltxvfs reads and the way to move on; listing errors of the client.
+ */
+export async function checkOldLayout(client: ReplicaClient): Promise<void> {
+  const keys = (await client.listKeys?.(OLD_LAYOUT_FOLDER, 10)) ?? [];
+  if (keys.length === 0) return;
+  const found = keys.find((k) => /\/(snapshots|wal)\/[^/]+\.lz4$/.test(k)) ?? keys[0];
+  throw new LtxvfsError(
+    'LTXVFS_ERR_UNSUPPORTED',
+    `${client.url}: this is a Litestream 0.3 (or older) replica — the generations/ layout ` +
+      `(generations/<id>/snapshots/*.snapshot.lz4, generations/<id>/wal/*.wal.lz4; found ${found}) — ` +
+      'and ltxvfs reads Litestream v0.5 LTX replicas only. To move on: ' +
+      `restore it with Litestream 0.3 (litestream restore -o app.db ${client.url}), then replicate app.db with Litestream 0.5 ` +
+      'to a new replica, or make one from it with ltxvfs import app.db <new-url>',
+    { key: found },
+  );
 }
 
 /**

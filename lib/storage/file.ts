@@ -313,6 +313,30 @@ export class FileReplicaClient implements ReplicaClient {
     }
   }
 
+  /** See `ReplicaClient.listKeys`: files under the folder `prefix`, depth first, in directory order. */
+  async listKeys(prefix: string, limit: number): Promise<string[]> {
+    this.checkOpen();
+    const keys: string[] = [];
+    const walk = async (dirKey: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await fs.readdir(this.resolveKey(dirKey), { withFileTypes: true });
+      } catch (err) {
+        if (err instanceof LtxvfsError) throw err;
+        if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return;
+        throw new LtxvfsError('LTXVFS_ERR_STORAGE', `list ${dirKey}: ${reason(err)}`, { key: dirKey, cause: err });
+      }
+      for (const entry of entries) {
+        if (keys.length >= limit) return;
+        const key = `${dirKey}/${entry.name}`;
+        if (entry.isDirectory()) await walk(key);
+        else if (entry.isFile()) keys.push(key);
+      }
+    };
+    await walk(prefix.replace(/\/+$/, ''));
+    return keys;
+  }
+
   /** Close the cached file handles. Later calls of any method fail with `LTXVFS_ERR_CLOSED`. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -461,6 +461,18 @@ export class S3ReplicaClient implements ReplicaClient {
     throw new LtxvfsError('LTXVFS_ERR_STORAGE', `head ${this.where(key)}: no readable ${METADATA_KEY_TIMESTAMP} or Last-Modified`, { key });
   }
 
+  /** See `ReplicaClient.listKeys`: one ListObjectsV2 page of at most `limit` (≤ 1000) keys under `<prefix>/<folder>`. */
+  async listKeys(prefix: string, limit: number): Promise<string[]> {
+    this.checkOpen();
+    const folder = this.objectKey(prefix.endsWith('/') ? prefix : `${prefix}/`);
+    const query = { 'list-type': '2', prefix: folder, 'max-keys': String(Math.min(limit, 1000)) };
+    const page = await this.call({ op: 'list', method: 'GET', key: undefined, query }, folder, (res) => {
+      if (res.status !== 200) throw httpError(this.bucket, 'list', folder, res);
+      return parseListObjectsV2(Buffer.from(res.body).toString('utf8'));
+    });
+    return page.objects.map((o) => o.key).slice(0, limit);
+  }
+
   /** Request counts and bytes so far (a copy). */
   stats(): S3ClientStats {
     return { ...this.counters, requests: { ...this.counters.requests } };

@@ -57,6 +57,14 @@ export interface ReplicaClient {
    */
   listLtxFiles(level: number, options?: { seekTXID?: number; useMetadata?: boolean }): Promise<LtxFileInfo[]>;
   /**
+   * Up to `limit` keys of the objects under the folder `prefix` (relative to the replica
+   * root, e.g. `generations/`), at any depth; a missing folder gives `[]`. For probing
+   * layouts that are not LTX levels (Litestream ≤ 0.3's `generations/`, lib/replica.ts);
+   * a client without it is not probed.
+   * @throws LtxvfsError `LTXVFS_ERR_BAD_KEY`, `LTXVFS_ERR_STORAGE`, `LTXVFS_ERR_CLOSED`.
+   */
+  listKeys?(prefix: string, limit: number): Promise<string[]>;
+  /**
    * Exactly `length` bytes of `key` from byte `offset`.
    * @param into a buffer of at least `length` bytes the client may read into and return a
    *   view of (saving a buffer per read: the fetcher reuses one for its range reads); a
