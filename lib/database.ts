@@ -143,20 +143,21 @@ export class Database<S extends DatabaseStats = DatabaseStats> {
   }
 
   /**
-   * All rows of one statement, as objects keyed by column name.
+   * All rows of one statement, as objects keyed by column name. `T` names the row's
+   * shape for the caller (default {@link Row}); it is not checked against the columns.
    * @throws LtxvfsError `LTXVFS_ERR_SQLITE` (SQLite failed; `sqliteCode`, `cause`),
    *   `LTXVFS_ERR_USAGE` (not exactly one statement, parameters that do not fit),
    *   `LTXVFS_ERR_CLOSED`.
    */
-  all(sql: string, params?: Params): Promise<Row[]> {
-    return this.query(sql, params).then((r) => r.rows);
+  all<T extends object = Row>(sql: string, params?: Params): Promise<T[]> {
+    return this.query<T>(sql, params).then((r) => r.rows);
   }
 
   /**
    * All rows of one statement and its column names (known even when there are no rows,
-   * e.g. for printing a table header). Errors as {@link Database.all}.
+   * e.g. for printing a table header). `T` as in {@link Database.all}. Errors as {@link Database.all}.
    */
-  query(sql: string, params?: Params): Promise<{ columns: string[]; rows: Row[] }> {
+  query<T extends object = Row>(sql: string, params?: Params): Promise<{ columns: string[]; rows: T[] }> {
     return this.#enqueue(sql, () =>
       this.#withStatement(sql, params, async (stmt) => {
         const rows: Row[] = [];
@@ -167,17 +168,17 @@ export class Database<S extends DatabaseStats = DatabaseStats> {
           columns ??= this.#sqlite3.column_names(stmt);
           rows.push(toRow(columns, this.#sqlite3.row(stmt)));
         }
-        return { columns: columns ?? this.#sqlite3.column_names(stmt), rows };
+        return { columns: columns ?? this.#sqlite3.column_names(stmt), rows: rows as object[] as T[] };
       }),
     );
   }
 
-  /** The first row of one statement, or `undefined`. Errors as {@link Database.all}. */
-  get(sql: string, params?: Params): Promise<Row | undefined> {
+  /** The first row of one statement, or `undefined`. `T` as in {@link Database.all}. Errors as {@link Database.all}. */
+  get<T extends object = Row>(sql: string, params?: Params): Promise<T | undefined> {
     return this.#enqueue(sql, () =>
       this.#withStatement(sql, params, async (stmt) => {
         if ((await this.#sqlite3.step(stmt)) !== SQLITE_ROW) return undefined;
-        return toRow(this.#sqlite3.column_names(stmt), this.#sqlite3.row(stmt));
+        return toRow(this.#sqlite3.column_names(stmt), this.#sqlite3.row(stmt)) as object as T;
       }),
     );
   }

@@ -26,3 +26,5 @@ export { LtxvfsError, isLtxvfsError, type LtxvfsErrorCode } from '../ltx/errors.
 export { registerLtxVFS, LtxAsyncVFS } from '../vfs/asyncify-vfs.js';
 export { WorkerDatabase, type WorkerEngineOptions, type WorkerCounters } from '../vfs/worker-database.js';
 export { loadSqlJs, openSqlJs, sqlJsStats, type LoadSqlJsOptions, type SqlJsOpenOptions, type SqlJsStats } from '../vfs/sqljs.js';
+export type { SqlJsStatic, SqlJsDatabase, SqlJsStatement, SqlJsStatementIterator, SqlJsValue, SqlJsBindParams, SqlJsParamsObject, SqlJsQueryExecResult } from '../vfs/sqljs-types.js';
+export type { SqliteVfs, VfsRegistrar, WaSqliteModule } from '../vfs/wa-sqlite-types.js';

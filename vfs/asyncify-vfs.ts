@@ -121,7 +121,7 @@ import { WriteBuffer } from './write-buffer.js';
 import { sqliteCodeForError } from './error-codes.js';
 import { MemoryFile } from './memory-file.js';
 import { changeCounterForTxid, DB_HEADER_SIZE, patchPage1, patchPage1InPlace } from './page1.js';
-import type { WaSqliteModule } from './wa-sqlite.js';
+import type { SqliteVfs, VfsRegistrar, WaSqliteModule } from './wa-sqlite-types.js';
 
 /** What `then` gets called with by Asyncify: only the fulfilment callback is used. */
 export interface Thenable<T> {
@@ -129,7 +129,7 @@ export interface Thenable<T> {
 }
 
 /** The instance side of wa-sqlite's `FacadeVFS` (src/FacadeVFS.js), as ltxvfs uses it. */
-export interface FacadeVFSInstance extends SQLiteVFS {
+export interface FacadeVFSInstance extends SqliteVfs {
   readonly name: string;
   mxPathname: number;
   hasAsyncMethod(methodName: string): boolean;
@@ -832,7 +832,7 @@ export interface RegisterLtxVFSOptions extends LtxAsyncVFSOptions {
  * the returned VFS, then `sqlite3.open_v2(name, SQLITE_OPEN_READONLY, vfs.name)`.
  * @throws the wa-sqlite error if SQLite refuses the registration.
  */
-export function registerLtxVFS(sqlite3: SQLiteAPI, module: WaSqliteModule, options: RegisterLtxVFSOptions = {}): LtxAsyncVFS {
+export function registerLtxVFS(sqlite3: VfsRegistrar, module: WaSqliteModule, options: RegisterLtxVFSOptions = {}): LtxAsyncVFS {
   const vfs = new LtxAsyncVFS(module, options);
   sqlite3.vfs_register(vfs, options.makeDefault ?? false);
   return vfs;

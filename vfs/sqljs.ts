@@ -31,7 +31,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import type { Database as SqlJsDatabase, SqlJsStatic } from 'sql.js';
 import { LtxvfsError } from '../ltx/errors.js';
 import type { FetchOpenOptions } from '../lib/bridge/fetch-worker.js';
 import { openFetchChannel } from '../lib/bridge/fetch-thread.js';
@@ -40,6 +39,7 @@ import type { ReplicaStats } from '../lib/replica-reader.js';
 import type { SqlArg } from '../lib/sql-surface.js';
 import { BridgeClient, type BridgeClientCounters } from './bridge-client.js';
 import { SqlJsVfsHook, type SqlJsDatabaseSource, type SqlJsInternals, type SqlJsModule, type WasmMemory, type WasmTable } from './sqljs-vfs.js';
+import type { SqlJsDatabase, SqlJsStatic } from './sqljs-types.js';
 
 /** Options of {@link loadSqlJs}. */
 export interface LoadSqlJsOptions {
@@ -97,7 +97,7 @@ export async function loadSqlJs(options: LoadSqlJsOptions = {}): Promise<SqlJsSt
   if (options.wasmBinary !== undefined) {
     wasmModule = wasm.compile(options.wasmBinary);
   } else {
-    compiled ??= readFile(createRequire(import.meta.url).resolve('sql.js/dist/sql-wasm.wasm')).then((b) => wasm.compile(b));
+    compiled ??= readFile(resolveSqlJs('sql.js/dist/sql-wasm.wasm')).then((b) => wasm.compile(b));
     compiled.catch(() => {
       compiled = undefined;
     });
@@ -127,6 +127,34 @@ export async function loadSqlJs(options: LoadSqlJsOptions = {}): Promise<SqlJsSt
   return SQL;
 }
 
+/** The install command named when sql.js is missing. */
+export const SQLJS_INSTALL_COMMAND = 'npm install sql.js';
+
+/**
+ * The path of `specifier` (`sql.js` or a file in it) in the installed sql.js package.
+ * sql.js is an optional peer dependency of ltxvfs: only {@link loadSqlJs} and
+ * {@link openSqlJs} (and `ltxvfs demo`) need it.
+ * @throws LtxvfsError `LTXVFS_ERR_USAGE` naming the package and the install command when it is not installed.
+ */
+export function resolveSqlJs(specifier: string): string {
+  try {
+    return createRequire(import.meta.url).resolve(specifier);
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'MODULE_NOT_FOUND') throw err;
+    throw new LtxvfsError('LTXVFS_ERR_USAGE',
+      `${specifier}: the sql.js package is not installed; loadSqlJs/openSqlJs need it (an optional peer dependency of ltxvfs): ${SQLJS_INSTALL_COMMAND}`,
+      { key: specifier, cause: err });
+  }
+}
+
+/**
+ * sql.js's own (shared) init function, for code that makes plain sql.js databases.
+ * @throws LtxvfsError `LTXVFS_ERR_USAGE` when sql.js is not installed (see {@link resolveSqlJs}).
+ */
+export function initSqlJsShared(): (config?: object) => Promise<SqlJsStatic> {
+  return createRequire(import.meta.url)(resolveSqlJs('sql.js')) as (config?: object) => Promise<SqlJsStatic>;
+}
+
 /**
  * A fresh copy of sql.js's init function: sql.js keeps the first instance it made in its
  * module scope and returns it to every later call (ignoring their options), so the
@@ -135,7 +163,7 @@ export async function loadSqlJs(options: LoadSqlJsOptions = {}): Promise<SqlJsSt
  */
 function privateInitSqlJs(): (config?: object) => Promise<SqlJsStatic> {
   const require = createRequire(import.meta.url);
-  const path = require.resolve('sql.js');
+  const path = resolveSqlJs('sql.js');
   const shared = require.cache[path];
   delete require.cache[path];
   try {

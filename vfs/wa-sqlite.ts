@@ -17,28 +17,9 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import * as SQLite from '@journeyapps/wa-sqlite';
 import SQLiteESMFactory from '@journeyapps/wa-sqlite/dist/wa-sqlite-async.mjs';
+import type { WaSqliteModule } from './wa-sqlite-types.js';
 
-/** The members of wa-sqlite's Emscripten module (Asyncify build) that ltxvfs uses. */
-export interface WaSqliteModule {
-  /** The wasm memory; replaced when the memory grows, so read it afresh after any call into wasm. */
-  readonly HEAPU8: Uint8Array;
-  /** Decode a NUL-terminated UTF-8 string at `ptr`. */
-  UTF8ToString(ptr: number, maxBytesToRead?: number): string;
-  /** `sqlite3_malloc`: memory SQLite may later `sqlite3_free`. */
-  _sqlite3_malloc(nBytes: number): number;
-  /** `sqlite3_free`. */
-  _sqlite3_free(ptr: number): void;
-  /** Emscripten's `ccall`: call an exported C function by name, converting `string` arguments. */
-  ccall(name: string, returnType: 'number' | null, argTypes: ('number' | 'string')[], args: (number | string)[]): unknown;
-  /** `sqlite3_bind_zeroblob`. */
-  _sqlite3_bind_zeroblob(stmt: number, i: number, n: number): number;
-  /**
-   * `Asyncify.handleAsync`: run `startAsync` and suspend the wasm stack until its result
-   * settles. Present in the Asyncify build only; see `vfs/asyncify-vfs.ts` for why a
-   * synchronous thenable does not suspend.
-   */
-  readonly handleAsync?: (startAsync: () => PromiseLike<unknown>) => unknown;
-}
+export type { WaSqliteModule } from './wa-sqlite-types.js';
 
 /**
  * `sqlite3` with `bind_blob` fixed for empty arrays: wa-sqlite's binds a zero-length

@@ -122,15 +122,15 @@ export class WorkerDatabase<S extends DatabaseStats = DatabaseStats> extends Dat
     return this.#closing !== undefined;
   }
 
-  override all(sql: string, params?: Params): Promise<Row[]> {
-    return this.query(sql, params).then((r) => r.rows);
+  override all<T extends object = Row>(sql: string, params?: Params): Promise<T[]> {
+    return this.query<T>(sql, params).then((r) => r.rows);
   }
 
-  override query(sql: string, params?: Params): Promise<{ columns: string[]; rows: Row[] }> {
+  override query<T extends object = Row>(sql: string, params?: Params): Promise<{ columns: string[]; rows: T[] }> {
     return this.#call({ type: 'call', id: 0, method: 'query', sql, params });
   }
 
-  override get(sql: string, params?: Params): Promise<Row | undefined> {
+  override get<T extends object = Row>(sql: string, params?: Params): Promise<T | undefined> {
     return this.#call({ type: 'call', id: 0, method: 'get', sql, params });
   }
 

@@ -3,7 +3,7 @@
  * so the demo needs no sqlite3 binary. Deterministic: the same bytes' worth of rows every run.
  */
 import { writeFile } from 'node:fs/promises';
-import initSqlJs from 'sql.js';
+import { initSqlJsShared } from '../../vfs/sqljs.js';
 
 const CITIES = ['Lisbon', 'Oslo', 'Osaka', 'Lima', 'Perth', 'Quito', 'Turin', 'Tunis', 'Hanoi', 'Denver'];
 
@@ -12,7 +12,7 @@ const CITIES = ['Lisbon', 'Oslo', 'Osaka', 'Lima', 'Perth', 'Quito', 'Turin', 'T
  * page size 4096, with an index on orders.customer_id).
  */
 export async function makeDemoDatabase(path: string): Promise<void> {
-  const SQL = await initSqlJs();
+  const SQL = await initSqlJsShared()(); // sql.js is an optional peer: a clear error names it when missing
   const db = new SQL.Database();
   try {
     db.exec(`
