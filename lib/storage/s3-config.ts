@@ -13,28 +13,32 @@
  * | endpoint | `?endpoint=`; a provider host; `LITESTREAM_S3_ENDPOINT`; `AWS_ENDPOINT_URL_S3`; `AWS_ENDPOINT_URL`; else AWS. Without a scheme: `http://` for local hosts (localhost, 127.0.0.1, private ranges, `.local`), `https://` otherwise |
  * | path-style | `?forcePathStyle=` / `?force-path-style=`; else on for any explicit endpoint (Litestream: "default to path style for custom endpoints"), for `bucket.host:port`, Backblaze and Filebase hosts; off for AWS (virtual-hosted), except bucket names that are not DNS-safe |
  * | region | `?region=`; a provider host or ARN; `AWS_REGION`; `AWS_DEFAULT_REGION`; `us-east-1` |
- * | access key | `AWS_ACCESS_KEY_ID`, else `LITESTREAM_ACCESS_KEY_ID` (the AWS name wins, as in Litestream) |
+ * | access key | `AWS_ACCESS_KEY_ID`, else `LITESTREAM_ACCESS_KEY_ID` (the AWS name wins, as in Litestream); else the AWS SDK's default chain (s3-credentials.ts) |
  * | secret key | `AWS_SECRET_ACCESS_KEY`, else `LITESTREAM_SECRET_ACCESS_KEY` |
  * | session token | `AWS_SESSION_TOKEN` (sent as `x-amz-security-token`) |
+ * | unsigned requests | only with `?anonymous=true` |
  * | TLS verification | off with `?skipVerify=true` / `?skip-verify=true` |
  * | writes | `?storageClass=` / `?storage-class=`, `?sseKmsKeyId=` / `?sse-kms-key-id=` become PUT headers |
  *
  * Differences from Litestream, on purpose: Litestream ignores `AWS_REGION` for URL
  * replicas (it asks S3 for the bucket's region when none is given); ltxvfs uses it, and on
  * AWS follows S3's `x-amz-bucket-region` answer when the region is wrong. `AWS_ENDPOINT_URL*`
- * select path-style like every other explicit endpoint. There is no credential chain
- * beyond the environment (no `~/.aws/credentials`, no instance roles): without keys,
- * requests go unsigned (public buckets). SSE-C (`sseCustomerKey`) is refused as unsupported.
+ * select path-style like every other explicit endpoint. Credentials come from the
+ * environment or the AWS SDK's chain (s3-credentials.ts); requests go unsigned only with
+ * `?anonymous=true`. SSE-C (`sseCustomerKey`) is refused as unsupported. The URL
+ * parameters are those of `S3_URL_PARAMETERS` (url.ts); any other is refused there.
  */
 
 import { LtxvfsError } from '../../ltx/errors.js';
 import { uriEncode } from './s3-wire.js';
 
-/** Static AWS credentials. Never printed anywhere. */
+/** AWS credentials. Never printed anywhere: clients keep them in an `S3CredentialSource` (s3-credentials.ts). */
 export interface S3Credentials {
   accessKeyId: string;
   secretAccessKey: string;
   sessionToken?: string;
+  /** When temporary credentials expire (from the SDK's providers); undefined for long-term keys. */
+  expiration?: Date;
 }
 
 /** A resolved S3 configuration. */
@@ -51,8 +55,8 @@ export interface S3Config {
   forcePathStyle: boolean;
   /** Accept any TLS certificate. */
   skipVerify: boolean;
-  /** Undefined: requests are not signed. */
-  credentials: S3Credentials | undefined;
+  /** `?anonymous=true`: requests are not signed and no credentials are looked for. */
+  anonymous: boolean;
   /** `x-amz-storage-class` of PUTs. */
   storageClass: string | undefined;
   /** SSE-KMS key of PUTs (`x-amz-server-side-encryption: aws:kms`). */
@@ -74,7 +78,7 @@ export const DEFAULT_REGION = 'us-east-1';
  * @param url the parsed URL (`parseReplicaUrl`).
  * @param env environment with the AWS / Litestream variables.
  * @throws LtxvfsError `LTXVFS_ERR_BAD_URL` (no bucket, a bad endpoint, credentials in the
- *   endpoint, an ARN that is not an access point, only one of the two keys set);
+ *   endpoint, an ARN that is not an access point);
  *   `LTXVFS_ERR_UNSUPPORTED` (SSE-C parameters).
  */
 export function resolveS3Config(url: S3UrlParts, env: NodeJS.ProcessEnv): S3Config {
@@ -114,7 +118,7 @@ export function resolveS3Config(url: S3UrlParts, env: NodeJS.ProcessEnv): S3Conf
     endpoint: endpoint === undefined ? undefined : parseEndpoint(ensureEndpointScheme(endpoint), where),
     forcePathStyle: pathStyle,
     skipVerify: boolParam(q, 'skipVerify', 'skip-verify') ?? false,
-    credentials: credentialsFromEnv(env),
+    anonymous: boolParam(q, 'anonymous') ?? false,
     storageClass: firstParam(q, 'storageClass', 'storage-class'),
     sseKmsKeyId: firstParam(q, 'sseKmsKeyId', 'sse-kms-key-id'),
   };

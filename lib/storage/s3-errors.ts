@@ -25,7 +25,7 @@ const AUTH_CODES = new Set([
  */
 export function httpError(bucket: string, verb: string, key: string, res: HttpResponse): LtxvfsError {
   const s3 = parseS3Error(bodyText(res));
-  const detail = `HTTP ${res.status}${s3.code === undefined ? '' : ` ${s3.code}`}${s3.message === undefined ? '' : `: ${s3.message}`}`;
+  const detail = scrubSecrets(`HTTP ${res.status}${s3.code === undefined ? '' : ` ${s3.code}`}${s3.message === undefined ? '' : `: ${s3.message}`}`);
   const where = `s3://${bucket}/${key}`;
   let code: LtxvfsErrorCode = 'LTXVFS_ERR_STORAGE';
   let message: string;
@@ -46,6 +46,21 @@ export function httpError(bucket: string, verb: string, key: string, res: HttpRe
     message = `${verb} ${where}: ${detail}`;
   }
   return new LtxvfsError(code, message, { key, status: res.status });
+}
+
+/**
+ * `text` with what a server may echo of a signed request replaced by `***`: the value of
+ * an `Authorization` or `X-Amz-*` header or query parameter (`name: value`, `name=value`),
+ * a SigV4 `Credential=` / `Signature=` and a whole `AWS4-HMAC-SHA256 …` header value.
+ * Applied to every S3 error text before it reaches a message (issue 12 item 7); the
+ * client also replaces its own secret values (`S3CredentialSource.redact`).
+ */
+export function scrubSecrets(text: string): string {
+  return text
+    .replace(/AWS4-HMAC-SHA256[^\n<&]*/g, 'AWS4-HMAC-SHA256 ***')
+    .replace(/\b(authorization)(\s*[:=]\s*)[^\n<&]*/gi, '$1$2***')
+    .replace(/\b(x-amz-[a-z0-9-]+)(\s*[:=]\s*)[^\s<&,;]+/gi, '$1$2***')
+    .replace(/\b(Credential|Signature)=[^\s<&,;]+/g, '$1=***');
 }
 
 /** 5xx (except 501), 429, 408, and the 400/409 codes S3 documents as retryable. */

@@ -14,7 +14,8 @@
  * Litestream's default `SignPayload`). Chosen over `@smithy/signature-v4` because it is a
  * standalone signer with no dependencies (the smithy signer pulls in ~8 MB of
  * `@smithy/core` and documents itself as internal to generated SDK clients), and it is
- * synchronous. Without credentials requests go unsigned (public buckets).
+ * synchronous. Credentials: s3-credentials.ts (environment, then the AWS SDK's chain,
+ * refreshed before expiry); requests go unsigned only with `?anonymous=true`.
  *
  * Faults: every HTTP request has a deadline (`requestTimeoutMs`, headers and body);
  * transient failures — 5xx, 429/SlowDown, 408, 400 RequestTimeout, 409
@@ -25,7 +26,11 @@
  * object `key` and HTTP `status`, their message one line: operation, `s3://bucket/key`,
  * status, S3's error code and message.
  *
- * Credentials appear in no message, log line, statistic or URL.
+ * Credentials appear in no message, log line, statistic or URL: the client keeps them in
+ * an {@link S3CredentialSource} (private fields), and every error it throws has the secret
+ * values and any `Authorization` / `X-Amz-*` value a server echoed replaced by `***`.
+ * A host name that does not resolve (DNS `ENOTFOUND` / `EAI_AGAIN`) fails at once, naming
+ * the host, instead of being retried.
  */
 
 import { setMaxListeners } from 'node:events';
@@ -36,8 +41,9 @@ import { LtxvfsError } from '../../ltx/errors.js';
 import { formatLtxFilename, formatTXID, parseLtxFilename } from '../../ltx/filename.js';
 import { checkRetryPolicy, DEFAULT_RETRY_POLICY, RetryExhaustedError, TransientError, withRetry, type RetryAttempt, type RetryPolicy } from './retry.js';
 import { redactEndpoint, requestPath, resolveS3Config, s3Target, type S3Config, type S3Credentials, type S3UrlParts } from './s3-config.js';
+import { S3CredentialSource } from './s3-credentials.js';
 import { acquirePool, describeNetworkError, sendRequest, type HttpResponse, type PoolLease } from './s3-http.js';
-import { bodyText, httpError, isTransientResponse, redirectRegion } from './s3-errors.js';
+import { bodyText, httpError, isTransientResponse, redirectRegion, scrubSecrets } from './s3-errors.js';
 import { formatRfc3339Nano, parseListObjectsV2, parseRfc3339, parseS3Error, type ListPage } from './s3-wire.js';
 import type { LtxFileInfo, ReplicaClient, WriteOptions } from './types.js';
 import { parseReplicaUrl } from './url.js';
@@ -48,8 +54,10 @@ const debug = debuglog('ltxvfs');
 export interface S3ReplicaOptions {
   /** Environment for credentials, region and endpoint (s3-config.ts). Default `process.env`. */
   env?: NodeJS.ProcessEnv;
-  /** Credentials instead of the environment's; `null` sends unsigned requests. */
+  /** Credentials instead of the environment's and the SDK chain's; `null` sends unsigned requests. */
   credentials?: S3Credentials | null;
+  /** Clock for credential expiry, ms since the epoch. Default `Date.now`. */
+  now?: () => number;
   /** Deadline of one HTTP request, headers and body, ms. Default 10 000. */
   requestTimeoutMs?: number;
   /** No retry starts later than this after the first attempt, ms. Default 30 000. */
@@ -116,11 +124,13 @@ interface RequestSpec {
 }
 
 /**
- * Open an s3:// replica. Nothing is sent yet: a missing bucket or bad credentials show
- * up at the first request (`openDatabase` lists at once).
+ * Open an s3:// replica: resolve its configuration and credentials (s3-credentials.ts;
+ * the AWS SDK's chain is asked here when the environment has no keys). Nothing is sent to
+ * S3 yet: a missing bucket or wrong credentials show up at the first request
+ * (`openDatabase` lists at once).
  * @param url an `s3://bucket/path?…` URL, or its parsed parts (`parseReplicaUrl`).
- * @throws LtxvfsError `LTXVFS_ERR_BAD_URL`, `LTXVFS_ERR_UNSUPPORTED` (s3-config.ts);
- *   `LTXVFS_ERR_USAGE` for bad options.
+ * @throws LtxvfsError `LTXVFS_ERR_BAD_URL`, `LTXVFS_ERR_UNSUPPORTED` (s3-config.ts, url.ts);
+ *   `LTXVFS_ERR_USAGE` for bad options and when no credentials are found (without `?anonymous=true`).
  */
 export async function openS3Replica(url: string | S3UrlParts, options: S3ReplicaOptions = {}): Promise<S3ReplicaClient> {
   let parts: S3UrlParts;
@@ -131,9 +141,16 @@ export async function openS3Replica(url: string | S3UrlParts, options: S3Replica
   } else {
     parts = url;
   }
-  const config = resolveS3Config(parts, options.env ?? process.env);
-  if (options.credentials !== undefined) config.credentials = options.credentials ?? undefined;
-  return new S3ReplicaClient(config, options);
+  const env = options.env ?? process.env;
+  const config = resolveS3Config(parts, env);
+  const credentials = await S3CredentialSource.resolve({
+    env,
+    anonymous: config.anonymous,
+    explicit: options.credentials,
+    where: `s3://${config.bucket}/${config.prefix}`,
+    now: options.now,
+  });
+  return new S3ReplicaClient(config, options, credentials);
 }
 
 /** A {@link ReplicaClient} over an S3 bucket prefix. Create it with {@link openS3Replica}. */
@@ -162,12 +179,16 @@ export class S3ReplicaClient implements ReplicaClient {
     bytesUploaded: 0,
   };
   private closed = false;
+  /** Where request signatures come from; private, so no inspect or JSON reaches the keys. */
+  readonly #credentials: S3CredentialSource;
 
   /**
-   * Use {@link openS3Replica}, which resolves the configuration from a URL.
+   * Use {@link openS3Replica}, which resolves the configuration and the credentials from a URL.
+   * @param credentials how requests are signed (`S3CredentialSource.anonymous()` for unsigned).
    * @throws LtxvfsError `LTXVFS_ERR_USAGE` for an option out of range.
    */
-  constructor(config: S3Config, options: S3ReplicaOptions = {}) {
+  constructor(config: S3Config, options: S3ReplicaOptions, credentials: S3CredentialSource) {
+    this.#credentials = credentials;
     // Every request in flight listens on this one signal (32 at once while page indexes load).
     setMaxListeners(0, this.closing.signal);
     this.config = { ...config };
@@ -188,6 +209,11 @@ export class S3ReplicaClient implements ReplicaClient {
     this.requestTimeoutMs = positiveInt('requestTimeoutMs', options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, Infinity);
     this.listPageSize = positiveInt('listPageSize', options.listPageSize ?? DEFAULT_LIST_PAGE_SIZE, 1000);
     this.metadataConcurrency = positiveInt('metadataConcurrency', options.metadataConcurrency ?? DEFAULT_METADATA_CONCURRENCY, Infinity);
+  }
+
+  /** Where the credentials come from (`anonymous`, `option`, `environment`, `aws-sdk`); never the keys. */
+  get credentialOrigin(): string {
+    return this.#credentials.origin;
   }
 
   /** The signing region (it changes if S3 answers that the bucket lives elsewhere). */
@@ -590,10 +616,18 @@ export class S3ReplicaClient implements ReplicaClient {
       if (this.closed) throw this.closedError();
       if (err instanceof RetryExhaustedError) {
         const last = err.last as LtxvfsError;
-        throw new LtxvfsError(last.code, err.message, { key: last.key, status: last.status, cause: last });
+        throw this.scrub(new LtxvfsError(last.code, err.message, { key: last.key, status: last.status, cause: this.scrub(last) }));
       }
-      throw err;
+      throw this.scrub(err);
     }
+  }
+
+  /** `err` with the secret values and echoed auth headers replaced by `***` in its message (a new error when anything changed). */
+  private scrub(err: unknown): unknown {
+    if (!(err instanceof LtxvfsError)) return err;
+    const message = this.#credentials.redact(scrubSecrets(err.message));
+    if (message === err.message) return err;
+    return new LtxvfsError(err.code, message, { key: err.key, status: err.status, cause: err.cause === undefined ? undefined : this.scrub(err.cause) });
   }
 
   /** One HTTP exchange, signed. Network failures and timeouts become TransientErrors. */
@@ -604,9 +638,10 @@ export class S3ReplicaClient implements ReplicaClient {
     const host = new URL(target.origin).host;
     let headers: Record<string, string> = { host, ...spec.headers };
     const body = spec.body === undefined ? undefined : Buffer.from(spec.body.buffer, spec.body.byteOffset, spec.body.byteLength);
-    const creds = this.config.credentials;
+    const creds = await this.#credentials.get();
     if (creds !== undefined) {
-      const signed = aws4.sign({ host, path, method: spec.method, headers, body, service: 's3', region: this.config.region }, { ...creds });
+      const { accessKeyId, secretAccessKey, sessionToken } = creds;
+      const signed = aws4.sign({ host, path, method: spec.method, headers, body, service: 's3', region: this.config.region }, { accessKeyId, secretAccessKey, sessionToken });
       headers = signed.headers as Record<string, string>;
       path = signed.path as string;
     }
@@ -617,6 +652,14 @@ export class S3ReplicaClient implements ReplicaClient {
       res = await sendRequest(this.pool(target.origin), { method: spec.method, path, headers, body, into: spec.into }, this.requestTimeoutMs, this.closing.signal);
     } catch (err) {
       if (this.closed) throw this.closedError();
+      const dns = dnsFailure(err);
+      if (dns !== undefined) {
+        // A name that does not resolve will not resolve on the next attempt either (issue 11): fail now.
+        throw new LtxvfsError('LTXVFS_ERR_STORAGE', `${spec.op} ${this.where(what)}: cannot resolve host ${new URL(target.origin).hostname} (${dns})`, {
+          key: what,
+          cause: err,
+        });
+      }
       throw new TransientError(
         new LtxvfsError('LTXVFS_ERR_STORAGE', `${spec.op} ${this.where(what)}: ${describeNetworkError(err)}`, { key: what, cause: err }),
       );
@@ -633,6 +676,15 @@ export class S3ReplicaClient implements ReplicaClient {
     }
     return lease.pool;
   }
+}
+
+/** `ENOTFOUND` / `EAI_AGAIN` when `err` (or one of its causes) is a DNS lookup failure. */
+function dnsFailure(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return code;
+  }
+  return undefined;
 }
 
 function contentRangeTotal(cr: string | undefined): number | undefined {

@@ -3,15 +3,20 @@
  *
  * | Input | Replica |
  * | --- | --- |
- * | `file:///abs/path` | directory `/abs/path` (percent-escapes decoded; query ignored) |
- * | `file://a/b` | directory `/a/b` — Litestream reads the "host" as the first segment of an absolute path, and so does ltxvfs, so one `LITESTREAM_REPLICA_URL` names one directory for both |
+ * | `file:///abs/path`, `file://localhost/abs/path`, `file:/abs/path` | directory `/abs/path` (percent-escapes decoded) |
  * | `/abs/path`, `rel/path`, `./rel` | directory, relative paths resolved against the working directory |
- * | `s3://bucket/a/b?endpoint=…&region=…&forcePathStyle=true&skipVerify=true` | S3 bucket prefix `a/b` |
+ * | `s3://bucket/a/b?endpoint=…&region=…&forcePathStyle=true&skipVerify=true` | S3 bucket prefix `a/b` (parameters: {@link S3_URL_PARAMETERS}) |
  * | nothing | `LITESTREAM_REPLICA_URL` |
  *
- * A string is a URL only when it starts with `<scheme>://` (Litestream's `IsURL`), or with
- * `file:`; anything else is a path, so `C:\data` or `my:dir` are paths. Credentials in
- * URLs are refused (S3 credentials come from the environment), and never echoed.
+ * Strict (issue 12 item 5): a string that starts with `<scheme>:` (two or more letters, any
+ * case — `S3://` is s3) is a URL, so `mailto:x@y` is refused as an unknown scheme and
+ * `s3:/bucket` as a malformed s3 URL; a one-letter scheme is a drive (`C:\data` is a path),
+ * and a relative directory with a colon in its first segment is written `./my:dir`.
+ * `file://host/…` is refused for any host but `localhost` (ltxvfs reads local directories
+ * only; Litestream would read `/host/…`). A URL parameter not in the list of its scheme
+ * (file:// has none), a bad percent-escape, or a control character (such as `%00`) in the
+ * path or a parameter is `LTXVFS_ERR_BAD_URL` naming that part. Credentials in URLs are
+ * refused (S3 credentials come from the environment or the AWS SDK's chain), and never echoed.
  */
 
 import * as path from 'node:path';
@@ -43,16 +48,29 @@ export type ReplicaUrl =
       params: Record<string, string>;
     };
 
+/**
+ * The query parameters an s3:// URL may carry, the one list (s3-config.ts reads them): the
+ * Litestream names in both spellings, and `anonymous` (ltxvfs: unsigned requests, no
+ * credential lookup). `sseCustomerKey` is known so that it is refused as unsupported.
+ */
+export const S3_URL_PARAMETERS: readonly string[] = Object.freeze([
+  'endpoint', 'region', 'forcePathStyle', 'force-path-style', 'skipVerify', 'skip-verify',
+  'storageClass', 'storage-class', 'sseKmsKeyId', 'sse-kms-key-id', 'sseCustomerKey', 'sse-customer-key', 'anonymous',
+]);
+
 /** Backends Litestream has that ltxvfs does not (yet): refused as unsupported, not as unknown. */
 const LITESTREAM_ONLY_SCHEMES = new Set(['gs', 'abs', 'sftp', 'webdav', 'webdavs', 'nats', 'oss']);
 
-const URL_WITH_AUTHORITY = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//;
+/** `<scheme>:` with a scheme of two or more characters (one letter is a Windows drive). */
+const URL_SCHEME = /^([A-Za-z][A-Za-z0-9+.-]+):/;
 
 /**
  * Parse a replica URL or path (module doc for the accepted forms). `url` undefined or
  * blank falls back to `env.LITESTREAM_REPLICA_URL`.
  * @throws LtxvfsError `LTXVFS_ERR_BAD_URL` (no URL and no `LITESTREAM_REPLICA_URL`; unknown
- *   scheme; malformed URL; s3:// without a bucket; credentials in the URL);
+ *   scheme; malformed URL, such as `s3:/bucket`; s3:// without a bucket; credentials in the
+ *   URL; a file:// host other than `localhost`; an unknown parameter; a bad
+ *   percent-escape or a control character in the path or a parameter — each naming the part);
  *   `LTXVFS_ERR_UNSUPPORTED` (a Litestream scheme ltxvfs has no client for: gs, abs, sftp, webdav, nats, oss).
  */
 export function parseReplicaUrl(url?: string, env: NodeJS.ProcessEnv = process.env): ReplicaUrl {
@@ -62,17 +80,21 @@ export function parseReplicaUrl(url?: string, env: NodeJS.ProcessEnv = process.e
     throw new LtxvfsError('LTXVFS_ERR_BAD_URL', 'no replica URL given and LITESTREAM_REPLICA_URL is not set');
   }
 
-  const m = URL_WITH_AUTHORITY.exec(raw);
+  const m = URL_SCHEME.exec(raw);
   if (m === null) {
-    if (/^file:/i.test(raw)) return parseFileUrl(raw);
+    if (raw.includes('\0')) throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `bad replica path ${JSON.stringify(raw)}: contains NUL`, { key: raw });
     return { scheme: 'file', path: path.resolve(raw) };
   }
   const scheme = m[1].toLowerCase();
+  const hasAuthority = raw.slice(m[0].length).startsWith('//');
   switch (scheme) {
     case 'file':
       return parseFileUrl(raw);
     case 's3':
-      return parseS3Url(raw);
+      if (!hasAuthority) {
+        throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `malformed s3 URL ${redact(raw)}: expected s3://bucket/path`, { key: redact(raw) });
+      }
+      return parseS3Url(`s3${raw.slice(m[1].length)}`);
     default:
       if (LITESTREAM_ONLY_SCHEMES.has(scheme)) {
         throw new LtxvfsError('LTXVFS_ERR_UNSUPPORTED', `${scheme}:// replicas are not supported (ltxvfs reads file:// and s3://): ${redact(raw)}`, {
@@ -122,7 +144,14 @@ function parseFileUrl(raw: string): ReplicaUrl {
     throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `malformed file URL: ${redact(raw)}`, { key: redact(raw), cause: err });
   }
   // WHATWG URL already refuses user:password@ in file URLs (malformed above).
-  // Litestream (replica_url.go) drops the scheme and cleans "//host/path" into "/host/path".
+  if (u.host !== '' && u.hostname.toLowerCase() !== 'localhost') {
+    throw new LtxvfsError(
+      'LTXVFS_ERR_BAD_URL',
+      `file URL ${redact(raw)} names host "${u.host}": only local directories can be read (file:///path or file://localhost/path)`,
+      { key: redact(raw) },
+    );
+  }
+  queryParams(u.search, [], raw);
   const withoutHost = new URL(`file://${u.pathname}`);
   let p: string;
   try {
@@ -133,8 +162,8 @@ function parseFileUrl(raw: string): ReplicaUrl {
       cause: err,
     });
   }
-  const full = u.host === '' ? p : path.join('/', u.host, p);
-  return { scheme: 'file', path: path.resolve(full) };
+  checkNoControl(p, 'the path', raw);
+  return { scheme: 'file', path: path.resolve(p) };
 }
 
 function parseS3Url(raw: string): ReplicaUrl {
@@ -156,7 +185,7 @@ function parseS3Url(raw: string): ReplicaUrl {
   if (u.host === '') {
     throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `s3 URL has no bucket: ${redact(raw)}`, { key: redact(raw) });
   }
-  return { scheme: 's3', bucket: u.host, path: cleanKeyPrefix(decodePath(u.pathname, raw)), params: queryParams(u.searchParams) };
+  return { scheme: 's3', bucket: u.host, path: cleanKeyPrefix(decodePath(u.pathname, raw)), params: queryParams(u.search, S3_URL_PARAMETERS, raw) };
 }
 
 /** `s3://arn:aws:s3:<region>:<account>:accesspoint/<name>[/path][?query]`, which WHATWG URL cannot parse (Litestream's parseS3AccessPointURL). */
@@ -177,15 +206,28 @@ function parseS3AccessPointUrl(raw: string, afterScheme: string): ReplicaUrl {
     scheme: 's3',
     bucket,
     path: cleanKeyPrefix(decodePath(prefix, raw)),
-    params: queryParams(new URLSearchParams(query)),
+    params: queryParams(query, S3_URL_PARAMETERS, raw),
   };
 }
 
 function decodePath(p: string, raw: string): string {
+  let decoded: string;
   try {
-    return decodeURIComponent(p);
+    decoded = decodeURIComponent(p);
   } catch (err) {
     throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `bad percent-escape in the path of ${redact(raw)}`, { key: redact(raw), cause: err });
+  }
+  checkNoControl(decoded, 'the path', raw);
+  return decoded;
+}
+
+/** Refuse NUL and other control characters (U+0000–U+001F, U+007F) in a decoded URL part. */
+function checkNoControl(value: string, part: string, raw: string): void {
+  // eslint-disable-next-line no-control-regex
+  const m = /[\u0000-\u001f\u007f]/.exec(value);
+  if (m !== null) {
+    const code = `U+${m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+    throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `control character ${code} in ${part} of ${redact(raw)}`, { key: redact(raw) });
   }
 }
 
@@ -194,9 +236,34 @@ function cleanKeyPrefix(p: string): string {
   return path.posix.normalize(`/${p}`).replace(/^\/+/, '').replace(/\/+$/, '');
 }
 
-function queryParams(search: URLSearchParams): Record<string, string> {
+/**
+ * The parameters of a raw query string (`?` optional), first value of each, checked: each
+ * name must be in `known`, each escape valid, no control characters.
+ */
+function queryParams(query: string, known: readonly string[], raw: string): Record<string, string> {
   const params: Record<string, string> = {};
-  for (const [k, v] of search) if (!(k in params)) params[k] = v;
+  for (const pair of query.replace(/^\?/, '').split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const [rawName, rawValue] = eq === -1 ? [pair, ''] : [pair.slice(0, eq), pair.slice(eq + 1)];
+    const decode = (s: string, part: string) => {
+      let out: string;
+      try {
+        out = decodeURIComponent(s.replace(/\+/g, ' '));
+      } catch (err) {
+        throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `bad percent-escape in ${part} of ${redact(raw)}`, { key: redact(raw), cause: err });
+      }
+      checkNoControl(out, part, raw);
+      return out;
+    };
+    const name = decode(rawName, `the name of URL parameter ${JSON.stringify(rawName)}`);
+    if (!known.includes(name)) {
+      const list = known.length === 0 ? 'file URLs take no parameters' : `known: ${known.join(', ')}`;
+      throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `unknown URL parameter "${name}" in ${redact(raw)} (${list})`, { key: redact(raw) });
+    }
+    const value = decode(rawValue, `URL parameter ${name}`);
+    if (!(name in params)) params[name] = value;
+  }
   return params;
 }
 

@@ -10,7 +10,7 @@ function resolve(url: string, env: NodeJS.ProcessEnv = {}): S3Config {
   return resolveS3Config(parsed, env);
 }
 
-t.test('defaults: AWS, virtual-hosted, us-east-1, unsigned without keys', async (t) => {
+t.test('defaults: AWS, virtual-hosted, us-east-1, signed unless ?anonymous=true', async (t) => {
   t.same(resolve('s3://my-bucket/db'), {
     bucket: 'my-bucket',
     prefix: 'db',
@@ -18,7 +18,7 @@ t.test('defaults: AWS, virtual-hosted, us-east-1, unsigned without keys', async 
     endpoint: undefined,
     forcePathStyle: false,
     skipVerify: false,
-    credentials: undefined,
+    anonymous: false,
     storageClass: undefined,
     sseKmsKeyId: undefined,
   });
@@ -107,7 +107,7 @@ t.test('credentials: AWS_* first, LITESTREAM_* as fallback (Litestream), session
   t.throws(() => credentialsFromEnv({ LITESTREAM_SECRET_ACCESS_KEY: 'sekrit' }), {
     message: 'AWS_SECRET_ACCESS_KEY (or its LITESTREAM_ twin) is set but AWS_ACCESS_KEY_ID is not',
   });
-  t.match(resolve('s3://b/p', KEYS), { credentials: { accessKeyId: 'AKIDEXAMPLE' } });
+  t.match(resolve('s3://b/p?anonymous=true', KEYS), { anonymous: true });
 });
 
 t.test('write parameters; refused parameters and endpoints', async (t) => {

@@ -250,8 +250,19 @@ t.test('unsigned requests without credentials; skipVerify gets a pool of its own
 });
 
 t.test('openS3Replica reads process.env by default', async (t) => {
+  const saved = { key: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY, profile: process.env.AWS_PROFILE };
+  process.env.AWS_ACCESS_KEY_ID = 'AKIDPROCESS';
+  process.env.AWS_SECRET_ACCESS_KEY = 'from-process-env';
+  delete process.env.AWS_PROFILE;
+  t.teardown(() => {
+    for (const [name, value] of [['AWS_ACCESS_KEY_ID', saved.key], ['AWS_SECRET_ACCESS_KEY', saved.secret], ['AWS_PROFILE', saved.profile]] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  });
   const c = await openS3Replica('s3://b/p?endpoint=http://127.0.0.1:9');
   t.equal(c.url, 's3://b/p?endpoint=http://127.0.0.1:9');
+  t.equal(c.credentialOrigin, 'environment', 'keys from process.env');
   await c.close();
 });
 

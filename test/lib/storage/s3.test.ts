@@ -389,7 +389,8 @@ t.test('credentials and authentication', async (t) => {
   t.test('an unknown access key and a missing signature are authentication failures too', async (t) => {
     const c = await open(t, 'auth', {}, { ...ENV, AWS_ACCESS_KEY_ID: WRONG_KEY });
     t.match(await failure(c.listLtxFiles(0)), { status: 403, message: /authentication failed \(HTTP 403 InvalidAccessKeyId: / });
-    const anon = await open(t, 'auth', {}, {});
+    const anon = await open(t, 'auth', {}, {}, '&anonymous=true');
+    t.equal(anon.credentialOrigin, 'anonymous');
     t.match(await failure(anon.listLtxFiles(0)), { status: 403, message: /authentication failed \(HTTP 403 AccessDenied: Access Denied\)$/ });
     await t.rejects(open(t, 'auth', {}, { AWS_ACCESS_KEY_ID: 'x' }), { code: 'LTXVFS_ERR_BAD_URL' });
   });
@@ -588,7 +589,7 @@ t.test('openS3Replica and openReplicaClient', async (t) => {
   const viaEnv = await openReplicaClient(undefined, { env: { ...ENV, LITESTREAM_REPLICA_URL: `s3://${s3.bucket}/e?endpoint=${proxy.endpoint}` } });
   t.equal(viaEnv.url, `s3://ltxvfs-test/e?endpoint=${proxy.endpoint}`);
   await viaEnv.close();
-  const aws = await openReplicaClient('s3://some-bucket/db?region=eu-west-1', { env: {} });
+  const aws = await openReplicaClient('s3://some-bucket/db?region=eu-west-1', { env: ENV });
   t.equal(aws.url, 's3://some-bucket/db', 'AWS itself: no endpoint in the URL');
   await aws.close();
 });

@@ -9,9 +9,9 @@ t.test('file URLs', async (t) => {
   t.same(parseReplicaUrl('file:///var/lib/replica', noEnv), { scheme: 'file', path: '/var/lib/replica' });
   t.same(parseReplicaUrl('FILE:///var/lib/replica/', noEnv), { scheme: 'file', path: '/var/lib/replica' }, 'scheme in any case, trailing slash dropped');
   t.same(parseReplicaUrl('file:///data/my%20db', noEnv), { scheme: 'file', path: '/data/my db' }, 'percent-escapes decoded');
-  t.same(parseReplicaUrl('file:///a/./b/../c?x=1#frag', noEnv), { scheme: 'file', path: '/a/c' }, 'cleaned, query and fragment ignored');
-  t.same(parseReplicaUrl('file://data/replica', noEnv), { scheme: 'file', path: '/data/replica' }, 'the host is a path segment, as in Litestream');
+  t.same(parseReplicaUrl('file:///a/./b/../c#frag', noEnv), { scheme: 'file', path: '/a/c' }, 'cleaned, fragment ignored');
   t.same(parseReplicaUrl('file://localhost/x', noEnv), { scheme: 'file', path: '/x' }, 'RFC 8089 localhost');
+  t.same(parseReplicaUrl('file://LocalHost/x', noEnv), { scheme: 'file', path: '/x' }, 'localhost in any case');
   t.same(parseReplicaUrl('file:/abs', noEnv), { scheme: 'file', path: '/abs' });
   t.same(parseReplicaUrl('  file:///x  ', noEnv), { scheme: 'file', path: '/x' }, 'surrounding blanks trimmed');
 });
@@ -25,11 +25,31 @@ t.test('bad file URLs are LTXVFS_ERR_BAD_URL naming the URL', async (t) => {
   t.throws(() => parseReplicaUrl('file://[::1/x', noEnv), { code: 'LTXVFS_ERR_BAD_URL', message: 'malformed file URL: file://[::1/x' });
 });
 
+t.test('strict file URLs: a host other than localhost, parameters, NUL in the path (issue 12 item 5)', async (t) => {
+  t.throws(() => parseReplicaUrl('file://evil.example.com/x', noEnv), {
+    code: 'LTXVFS_ERR_BAD_URL',
+    key: 'file://evil.example.com/x',
+    message: 'file URL file://evil.example.com/x names host "evil.example.com": only local directories can be read (file:///path or file://localhost/path)',
+  });
+  t.throws(() => parseReplicaUrl('file://data/replica', noEnv), { code: 'LTXVFS_ERR_BAD_URL', message: /names host "data"/ });
+  t.throws(() => parseReplicaUrl('file:///a?x=1', noEnv), {
+    code: 'LTXVFS_ERR_BAD_URL',
+    message: 'unknown URL parameter "x" in file:///a?x=1 (file URLs take no parameters)',
+  });
+  t.throws(() => parseReplicaUrl('file:///data/a%00b', noEnv), {
+    code: 'LTXVFS_ERR_BAD_URL',
+    message: 'control character U+0000 in the path of file:///data/a%00b',
+  });
+  t.throws(() => parseReplicaUrl('/data/a\0b', noEnv), { code: 'LTXVFS_ERR_BAD_URL', message: 'bad replica path "/data/a\\u0000b": contains NUL' });
+});
+
 t.test('plain paths', async (t) => {
   t.same(parseReplicaUrl('/srv/replica', noEnv), { scheme: 'file', path: '/srv/replica' });
   t.same(parseReplicaUrl('replica/dir', noEnv), { scheme: 'file', path: path.resolve('replica/dir') });
   t.same(parseReplicaUrl('./r', noEnv), { scheme: 'file', path: path.resolve('r') });
-  t.same(parseReplicaUrl('my:dir', noEnv), { scheme: 'file', path: path.resolve('my:dir') }, 'a colon without // is a path');
+  t.same(parseReplicaUrl('./my:dir', noEnv), { scheme: 'file', path: path.resolve('my:dir') }, 'a colon after ./ is a path');
+  t.same(parseReplicaUrl('C:\\data', noEnv), { scheme: 'file', path: path.resolve('C:\\data') }, 'a one-letter scheme is a drive');
+  t.throws(() => parseReplicaUrl('my:dir', noEnv), { code: 'LTXVFS_ERR_BAD_URL', message: /^unknown replica URL scheme "my"/ }, 'scheme: is a URL');
 });
 
 t.test('LITESTREAM_REPLICA_URL is the default', async (t) => {
@@ -96,6 +116,28 @@ t.test('bad s3 URLs are LTXVFS_ERR_BAD_URL, never echoing credentials', async (t
   t.throws(() => parseReplicaUrl('s3://arn:aws:s3:us-east-1:1:accesspoint/', noEnv), { code: 'LTXVFS_ERR_BAD_URL' });
 });
 
+t.test('strict s3 URLs: unknown parameters, bad escapes, control characters, malformed (issues 11, 12)', async (t) => {
+  t.throws(() => parseReplicaUrl('s3://b/db?regoin=x', noEnv), {
+    code: 'LTXVFS_ERR_BAD_URL',
+    key: 's3://b/db?regoin=x',
+    message: /^unknown URL parameter "regoin" in s3:\/\/b\/db\?regoin=x \(known: endpoint, region, /,
+  });
+  t.throws(() => parseReplicaUrl('s3://arn:aws:s3:us-east-1:1:accesspoint/ap/db?regoin=x', noEnv), { message: /unknown URL parameter "regoin"/ });
+  t.throws(() => parseReplicaUrl('s3://b/db?region=%00', noEnv), {
+    code: 'LTXVFS_ERR_BAD_URL',
+    message: 'control character U+0000 in URL parameter region of s3://b/db?region=%00',
+  });
+  t.throws(() => parseReplicaUrl('s3://b/db?region=%zz', noEnv), { message: 'bad percent-escape in URL parameter region of s3://b/db?region=%zz' });
+  t.throws(() => parseReplicaUrl('s3://b/db?re%zzgion=x', noEnv), { message: /^bad percent-escape in the name of URL parameter "re%zzgion"/ });
+  t.throws(() => parseReplicaUrl('s3://b/a%00b', noEnv), { code: 'LTXVFS_ERR_BAD_URL', message: 'control character U+0000 in the path of s3://b/a%00b' });
+  t.throws(() => parseReplicaUrl('s3:/bucket', noEnv), { code: 'LTXVFS_ERR_BAD_URL', message: 'malformed s3 URL s3:/bucket: expected s3://bucket/path' });
+  t.throws(() => parseReplicaUrl('S3:bucket', noEnv), { code: 'LTXVFS_ERR_BAD_URL', message: /^malformed s3 URL/ });
+  t.throws(() => parseReplicaUrl('mailto:x@y', noEnv), { code: 'LTXVFS_ERR_BAD_URL', message: 'unknown replica URL scheme "mailto" (expected file:// or s3://): mailto:x@y' });
+  t.same(parseReplicaUrl('S3://b/db?anonymous=true&force-path-style=true', noEnv), {
+    scheme: 's3', bucket: 'b', path: 'db', params: { anonymous: 'true', 'force-path-style': 'true' },
+  }, 'S3:// is s3; anonymous is a known parameter');
+});
+
 t.test('other schemes', async (t) => {
   t.throws(() => parseReplicaUrl('ftp://host/x', noEnv), {
     code: 'LTXVFS_ERR_BAD_URL',
@@ -134,7 +176,7 @@ t.test('openReplicaClient', async (t) => {
   });
 
   t.test('s3 URLs open an S3ReplicaClient (no request is sent before the first operation)', async (t) => {
-    const client = await openReplicaClient('s3://b/db?region=eu-west-1&endpoint=http://127.0.0.1:9', { env: {} });
+    const client = await openReplicaClient('s3://b/db?region=eu-west-1&endpoint=http://127.0.0.1:9&anonymous=true', { env: {} });
     t.ok(client instanceof storage.S3ReplicaClient);
     t.equal(client.url, 's3://b/db?endpoint=http://127.0.0.1:9');
     t.equal(client.ltxKey(0, 1, 2), 'db/0000/0000000000000001-0000000000000002.ltx');
@@ -152,7 +194,7 @@ t.test('openReplicaClient', async (t) => {
   t.test('s3 configuration errors reject', async (t) => {
     await t.rejects(openReplicaClient('s3://b/db?sseCustomerKey=abc', { env: {} }), { code: 'LTXVFS_ERR_UNSUPPORTED' });
     await t.rejects(openReplicaClient('s3://b/db', { env: { AWS_ACCESS_KEY_ID: 'only-the-key' } }), { code: 'LTXVFS_ERR_BAD_URL' });
-    await t.rejects(openReplicaClient('s3://b/db', { env: {}, s3: { listPageSize: 0 } }), { code: 'LTXVFS_ERR_USAGE' });
+    await t.rejects(openReplicaClient('s3://b/db?anonymous=1', { env: {}, s3: { listPageSize: 0 } }), { code: 'LTXVFS_ERR_USAGE' });
   });
 
   t.test('parse errors reject', async (t) => {
