@@ -27,6 +27,9 @@ import type { ReplicaClient } from '../storage/types.js';
 import { openReplicaClient } from '../storage/url.js';
 import type { S3Server } from './s3-server.js';
 
+/** The key prefix of a replica on S3 when none is given. */
+const DEFAULT_PREFIX = 'replica';
+
 /** A time as {@link makeReplica} takes it: a `Date` or ms since the Unix epoch. */
 export type ReplicaTime = Date | number;
 
@@ -170,7 +173,7 @@ function restamp(bytes: Uint8Array, key: string, at: number | undefined): { byte
 /** Open the target's client, checking it holds no replica yet. */
 async function openTarget(options: MakeReplicaOptions, dir: string | undefined): Promise<ReplicaClient> {
   const client = options.s3 !== undefined
-    ? await openReplicaClient(options.s3.url(options.prefix ?? 'replica'), { env: { ...options.s3.env } })
+    ? await openReplicaClient(options.s3.url(options.prefix ?? DEFAULT_PREFIX), { env: { ...options.s3.env } })
     : await openFileReplica(dir as string, { create: true });
   try {
     const existing = await listReplica(client);
@@ -233,7 +236,7 @@ export async function makeReplica(options: MakeReplicaOptions): Promise<TestRepl
     } finally {
       await source.close();
     }
-    const url = target.url;
+    const url = options.s3 !== undefined ? options.s3.url(options.prefix ?? DEFAULT_PREFIX) : target.url;
     const client = target;
     target = undefined;
     let cleaning: Promise<void> | undefined;

@@ -16,14 +16,8 @@ import { CHINOOK_DB, requireLitestreamVfs, requireSqlite3 } from '../../helpers/
 import { litestreamQueryMany } from '../../helpers/litestream.js';
 import { sqliteQueryMany } from '../../helpers/sqlite-cli.js';
 import { rejectsLtx } from '../../helpers/replica-builder.js';
+import { CHINOOK_QUERIES } from './chinook-queries.js';
 
-/** Queries over Chinook touching several tables, an index and REAL/NULL values. */
-export const CHINOOK_QUERIES = [
-  'SELECT TrackId, Name, Composer, UnitPrice, Milliseconds FROM Track ORDER BY TrackId',
-  'SELECT a.Name AS artist, count(*) AS albums FROM Artist a JOIN Album b ON b.ArtistId = a.ArtistId GROUP BY a.ArtistId ORDER BY albums DESC, artist LIMIT 20',
-  'SELECT c.Country, round(sum(i.Total), 2) AS total FROM Invoice i JOIN Customer c ON c.CustomerId = i.CustomerId GROUP BY c.Country ORDER BY total DESC',
-  'SELECT type, name, tbl_name FROM sqlite_schema ORDER BY type, name',
-];
 
 t.test('a replica made from Chinook reads like the file: ltxvfs, the native CLI and the Litestream VFS agree', async (t) => {
   requireSqlite3();
