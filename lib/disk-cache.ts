@@ -14,20 +14,24 @@
  * - an LTX file's header, page index and trailer: replica URL, key, size and the
  *   listing's createdAt (file mtime for file://, LastModified for s3://), so a restart at
  *   the same TXID reads nothing from storage but the listing.
+ * - "this file matched its file checksum" (lib/verifier.ts): replica URL, key, size and
+ *   the stored fileChecksum; the payload is that checksum. So a file verified once is not
+ *   read again to verify it after a restart.
  *
  * Layout: `<dir>/v1/pages/<2 hex>/<30 hex>` and `<dir>/v1/files/…` (the first 128 bits
  * of SHA-256 of the identity), `<dir>/v1/tmp/` for entries being written,
  * `<dir>/v1/scan.json` for the last eviction scan. An entry file is
  *
- *     0   4  magic            'LVP1' (page) / 'LVF1' (LTX file)
+ *     0   4  magic            'LVP1' (page) / 'LVF1' (LTX file) / 'LVV1' (verified file)
  *     4   2  identity length  K (u16, big-endian like LTX)
  *     6   2  reserved         0
  *     8   4  pgno             page entries; 0 for file entries
  *     12  4  payload length   N
  *     16  8  checksum         page: LTX page checksum of pgno + data (FORMATS.md §2.2);
- *                             file: CRC-64/GO-ISO of the payload with bit 63 set
+ *                             file, verified: CRC-64/GO-ISO of the payload with bit 63 set
  *     24  K  identity         UTF-8
- *     24+K N payload          page bytes / header ‖ trailer ‖ page index (§1.3, §1.7, §1.6)
+ *     24+K N payload          page bytes / header ‖ trailer ‖ page index (§1.3, §1.7, §1.6) /
+ *                             the file checksum (u64)
  *
  * Crash and concurrency safety: an entry is written under a unique name in `tmp/` and
  * renamed into place, so another process sees the old entry, the whole new one, or none
@@ -85,6 +89,7 @@ const FORMAT_DIR = 'v1';
 const ENTRY_HEADER_SIZE = 24;
 const PAGE_MAGIC = 0x4c565031; // 'LVP1'
 const FILE_MAGIC = 0x4c564631; // 'LVF1'
+const VERIFIED_MAGIC = 0x4c565631; // 'LVV1'
 const MAX_IDENTITY_BYTES = 0xffff;
 /** Hashes remembered as present on disk (written or read by this process), before the set is cleared. */
 const MAX_KNOWN = 200_000;
@@ -321,6 +326,38 @@ export class DiskCache {
       () => encodeEntry(FILE_MAGIC, name.identity, 0, payload, crc64(payload) | CHECKSUM_FLAG));
   }
 
+  /**
+   * Whether an entry says `file` (same key, size and stored file checksum) matched its
+   * file checksum. Synchronous; a bad entry is deleted and counts as no. Never throws.
+   */
+  isVerified(file: LtxFile): boolean {
+    const name = this.#verifiedName(file);
+    const buf = this.#read(name, ENTRY_HEADER_SIZE + name.identity.length + 8);
+    if (buf === undefined) return false;
+    let bad = entryProblem(buf, VERIFIED_MAGIC, name.identity, 0, 8);
+    const payload = buf.subarray(ENTRY_HEADER_SIZE + name.identity.length);
+    if (bad === undefined && ((crc64(payload) | CHECKSUM_FLAG) !== readU64(buf, 16) || readU64(payload, 0) !== file.trailer.fileChecksum)) {
+      bad = 'checksum mismatch';
+    }
+    if (bad !== undefined) {
+      this.#reject(name, bad);
+      return false;
+    }
+    this.#remember(name.hash);
+    return true;
+  }
+
+  /** Record that `file` matched its file checksum (in the background, as the other writes). */
+  putVerified(file: LtxFile): void {
+    if (this.#closed) return;
+    const name = this.#verifiedName(file);
+    if (this.#known.has(name.hash)) return;
+    const payload = new Uint8Array(8);
+    new DataView(payload.buffer).setBigUint64(0, file.trailer.fileChecksum);
+    this.#enqueue(name, ENTRY_HEADER_SIZE + name.identity.length + payload.length,
+      () => encodeEntry(VERIFIED_MAGIC, name.identity, 0, payload, crc64(payload) | CHECKSUM_FLAG));
+  }
+
   /** Resolves once every write queued so far is done. */
   flush(): Promise<void> {
     return this.#queue.onIdle();
@@ -348,6 +385,10 @@ export class DiskCache {
   #pageName(ref: FrameRef): EntryName {
     const e = ref.file.entries[ref.entry];
     return this.#name('pages', `ltxvfs page\n${this.#fileId(ref.file)}\n${e.offset}\n${e.size}\n${e.pgno}`);
+  }
+
+  #verifiedName(file: LtxFile): EntryName {
+    return this.#name('files', `ltxvfs verified ltx file\n${this.#fileId(file)}`);
   }
 
   #fileName(info: LtxFileInfo): EntryName {

@@ -22,11 +22,20 @@ import type { ReplicaClient } from './storage/types.js';
 import type { FrameRef, LtxFile, PageIndex } from './page-index.js';
 import type { PageCache } from './page-cache.js';
 import { DEFAULT_MAX_WINDOW_BYTES, PrefetchWindow, type PrefetchOptions } from './prefetch.js';
+import { FileVerifier, type VerifierOptions } from './verifier.js';
+import { TieredPageCache } from './disk-cache.js';
+import { DEFAULT_WHOLE_FILE_BYTES } from './ltx-loader.js';
 
 /** Options of {@link Fetcher}. */
-export interface FetcherOptions extends PrefetchOptions {
+export interface FetcherOptions extends PrefetchOptions, VerifierOptions {
   /** Range reads in flight at once. Default 8: enough to hide object-store latency, few enough for one keep-alive pool. */
   concurrency?: number;
+  /**
+   * LTX files up to this many bytes are read whole and verified against their file
+   * checksum before any of their pages is served; larger ones are verified in the
+   * background as they are used (lib/verifier.ts). Default 2 MiB ({@link DEFAULT_WHOLE_FILE_BYTES}).
+   */
+  wholeFileBytes?: number;
 }
 
 /** Storage counters shared by the fetcher and the file loader. */
@@ -97,6 +106,10 @@ export class Fetcher {
   #scratch = new Uint8Array(0);
   /** Counters, updated in place. */
   readonly counters: ReadCounters;
+  /** Verifies the files whose frames this fetcher reads (and the reader serves). */
+  readonly verifier: FileVerifier;
+  /** See {@link FetcherOptions.wholeFileBytes}. */
+  readonly wholeFileBytes: number;
 
   /**
    * @param client the replica's storage.
@@ -109,6 +122,8 @@ export class Fetcher {
     this.counters = counters;
     this.#queue = new PQueue({ concurrency: options.concurrency ?? 8 });
     this.#prefetch = options;
+    this.wholeFileBytes = options.wholeFileBytes ?? DEFAULT_WHOLE_FILE_BYTES;
+    this.verifier = new FileVerifier(client, this.#queue, cache instanceof TieredPageCache ? cache.disk : undefined, options);
   }
 
   /** The shared queue, so whole-file reads at open obey the same concurrency bound. */
@@ -124,6 +139,7 @@ export class Fetcher {
    *   frame decoder (`LTXVFS_ERR_CORRUPT`).
    */
   fetch(version: PageIndex, ref: FrameRef): Promise<Uint8Array> {
+    this.verifier.use(ref.file);
     const pending = this.#inFlight.get(frameKey(ref));
     if (pending !== undefined) return pageOf(pending);
 
@@ -209,6 +225,7 @@ export class Fetcher {
     const read: RangeRead = { done: new Promise<void>((res, rej) => { resolve = res; reject = rej; }) };
     // Awaited only through the frames somebody asks for: a failure must not surface as unhandled.
     read.done.catch(() => undefined);
+    this.verifier.use(file);
     const waiting: InFlight[] = [];
     for (const n of entries) {
       const f: InFlight = { read, wanted: false, page: undefined };
@@ -236,6 +253,7 @@ export class Fetcher {
         const e = file.entries[entries[i]];
         const frame = bytes.subarray(e.offset - offset, e.offset - offset + e.size);
         decodeIndexedFrameInto(frame, e.pgno, page, `${file.info.key}: page ${e.pgno} at offset ${e.offset}`);
+        this.verifier.observe(file, entries[i], frame, page);
         this.counters.pagesFetched++;
         const ref: FrameRef = { file, entry: entries[i] };
         this.#cache.set(ref, page);

@@ -1,9 +1,11 @@
 /**
  * Reads what the page index needs of one LTX file: its header and its page index
- * (FORMATS.md §1.8). A file no larger than the tail read comes back whole in one
- * request, is decoded completely and verified against its file checksum (§2.4), and its
- * pages are handed back so they need no second read. A larger file costs two parallel
- * range reads (header, tail), and a third only when its index is larger than the tail.
+ * (FORMATS.md §1.8). A file no larger than the whole-file bound (default
+ * {@link DEFAULT_WHOLE_FILE_BYTES}) comes back whole in one request, is decoded
+ * completely and verified against its file checksum (§2.4) before any of its pages is
+ * served, and its pages are handed back so they need no second read. A larger file costs
+ * two parallel range reads (header, tail), and a third only when its index is larger
+ * than the tail; it is verified in the background as it is used (lib/verifier.ts).
  */
 import { decodeHeader, HEADER_SIZE, type LtxHeader } from '../ltx/header.js';
 import { readPageIndexFromTail, type FoundPageIndex } from '../ltx/page-index.js';
@@ -13,9 +15,18 @@ import { formatTXID } from '../ltx/filename.js';
 import type { LtxFileInfo, ReplicaClient } from './storage/types.js';
 import { makeLtxFile, type LtxFile } from './page-index.js';
 import type { ReadCounters } from './fetcher.js';
+import { markVerifiedWhole } from './verifier.js';
 
 /** Bytes read from the end of a file to find its page index; Litestream uses the same (FORMATS.md §1.8). */
 export const TAIL_BYTES = 32 * 1024;
+
+/**
+ * Files up to this size are read whole and verified at load: 2 MiB. Measured (docs/usage.md,
+ * "Verification"): reading, decoding and checking a 2 MiB file costs ~10 ms of CPU and one
+ * request; most L0 files (one transaction) and compacted L1 files of a busy database are
+ * far smaller, so only snapshots and large levels take the background path.
+ */
+export const DEFAULT_WHOLE_FILE_BYTES = 2 * 1024 * 1024;
 
 /** A loaded LTX file, with its decompressed pages (in index order) when it was read whole. */
 export interface LoadedLtxFile {
@@ -26,6 +37,7 @@ export interface LoadedLtxFile {
 /**
  * Load the header and page index of `info`.
  * @param run wraps each storage request (e.g. a p-queue's `add`) to bound concurrency.
+ * @param wholeFileBytes files up to this size (at least {@link TAIL_BYTES}) are read whole and verified.
  * @throws LtxvfsError `LTXVFS_ERR_CORRUPT` / `LTXVFS_ERR_CHECKSUM` naming the key for a
  *   malformed file or one whose header TXIDs differ from its name; storage errors as the client throws them.
  */
@@ -34,6 +46,7 @@ export async function loadLtxFile(
   info: LtxFileInfo,
   counters: ReadCounters,
   run: <T>(task: () => Promise<T>) => Promise<T> = (task) => task(),
+  wholeFileBytes = DEFAULT_WHOLE_FILE_BYTES,
 ): Promise<LoadedLtxFile> {
   const key = info.key;
   const read = async (offset: number, length: number): Promise<Uint8Array> => {
@@ -42,15 +55,17 @@ export async function loadLtxFile(
     counters.bytesRead += bytes.byteLength;
     return bytes;
   };
-  if (info.size <= TAIL_BYTES) {
+  if (info.size <= Math.max(wholeFileBytes, TAIL_BYTES)) {
     const bytes = await read(0, info.size);
+    if (bytes.byteLength !== info.size) {
+      throw new LtxvfsError('LTXVFS_ERR_CORRUPT', `${key}: truncated: read ${bytes.byteLength} bytes, the listing says ${info.size}`, { key });
+    }
     const decoded = decodeLtxFile(bytes, key);
     checkName(info, decoded.header);
     counters.pagesFetched += decoded.pages.length;
-    return {
-      file: makeLtxFile(info, decoded.header, decoded.trailer, decoded.index),
-      pages: decoded.pages.map((p) => p.data),
-    };
+    const file = makeLtxFile(info, decoded.header, decoded.trailer, decoded.index);
+    markVerifiedWhole(file);
+    return { file, pages: decoded.pages.map((p) => p.data) };
   }
   const tailOffset = info.size - TAIL_BYTES;
   const [headerBytes, tail] = await Promise.all([read(0, HEADER_SIZE), read(tailOffset, TAIL_BYTES)]);

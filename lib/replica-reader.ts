@@ -26,6 +26,7 @@ import type { PageSource, PageVersion } from './page-source.js';
 import type { DatabaseStats } from './database.js';
 import { DiskCache, TieredPageCache, type DiskCacheStats } from './disk-cache.js';
 import { Hydrator, type HydrateOptions, type HydrationStats } from './hydrate.js';
+import type { VerificationStats } from './verifier.js';
 
 /** Options of {@link ReplicaReader.open}. */
 export interface ReplicaReaderOptions extends FetcherOptions, PollerOptions {
@@ -78,6 +79,8 @@ export interface ReplicaStats extends PollStats, DatabaseStats {
   diskCache?: DiskCacheStats;
   /** Hydration figures (`hydrate`), if any. */
   hydration?: HydrationStats;
+  /** File checksum verification (lib/verifier.ts): files verified, pending, corrupt; its requests and bytes. */
+  verification: VerificationStats;
 }
 
 /** Events of a {@link ReplicaReader}. */
@@ -88,6 +91,11 @@ export interface ReplicaReaderEvents {
   'poll-error': [error: unknown];
   /** The reader passed its staleness bound: queries fail until it catches up. */
   stale: [error: LtxvfsError];
+  /**
+   * A file failed its checksum (or the newest file seen is gone): results returned before
+   * may be wrong, and every later transaction fails with this error.
+   */
+  corrupt: [error: LtxvfsError];
 }
 
 /** Serves the pages of one replica and keeps up with it. */
@@ -123,6 +131,7 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
     this.#current = PageIndex.empty();
     this.#poller = new Poller(this, options);
     this.#indexQueue = new PQueue({ concurrency: options.indexConcurrency ?? 32 });
+    fetcher.verifier.onFailure = (err) => this.emit('corrupt', err);
   }
 
   /**
@@ -197,6 +206,7 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
    */
   acquire(): PageVersion {
     if (this.#closed) throw new LtxvfsError('LTXVFS_ERR_CLOSED', `${this.client.url}: replica reader is closed`, { key: this.client.url });
+    this.#fetcher.verifier.check();
     this.#poller.checkFresh();
     return this.pin(this.#current);
   }
@@ -217,6 +227,7 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
 
   /** See {@link PageSource.readPage}. */
   readPage(version: PageVersion, pgno: number): Uint8Array | Promise<Uint8Array> {
+    this.#fetcher.verifier.check();
     const index = this.#substitutes.get(version) ?? (version as PageIndex);
     const ref = index.get(pgno);
     if (ref === undefined) return this.#missing(index, pgno);
@@ -231,7 +242,7 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
   readPageInto(version: PageVersion, pgno: number, dst: Uint8Array): boolean {
     const index = this.#substitutes.get(version) ?? (version as PageIndex);
     const ref = index.get(pgno);
-    return ref !== undefined && this.#cache.copyTo(ref, dst);
+    return ref !== undefined && this.#fetcher.verifier.failure === undefined && this.#cache.copyTo(ref, dst);
   }
 
   /**
@@ -240,9 +251,15 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
    */
   #readLocal(index: PageIndex, ref: FrameRef, pgno: number): Uint8Array | undefined {
     const hydrated = this.#hydrator?.readPage(index, ref, pgno);
-    if (hydrated !== undefined) return hydrated;
+    if (hydrated !== undefined) {
+      this.#fetcher.verifier.use(ref.file);
+      return hydrated;
+    }
     const page = this.#disk?.getPage(ref, index.pageSize);
-    if (page !== undefined) this.#cache.set(ref, page);
+    if (page !== undefined) {
+      this.#fetcher.verifier.use(ref.file);
+      this.#cache.set(ref, page);
+    }
     return page;
   }
 
@@ -329,11 +346,12 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
     return Promise.all(infos.map(async (info) => {
       const known = this.#files.get(info.key);
       if (known !== undefined && known.info.size === info.size) return { file: known, pages: undefined };
-      const cached = this.#disk?.getFile(info);
+      // A small file's index from disk is used only if the file was verified (else it is read whole).
+      const cached = this.#fetcher.verifier.usableIndex(this.#disk?.getFile(info), this.#fetcher.wholeFileBytes);
       if (cached !== undefined) return { file: cached, pages: undefined };
       // Not remembered until a version that uses it becomes current (advance): a file that
       // failed to apply (e.g. a wrong pre-apply checksum) is read afresh once it is replaced.
-      const loaded = await loadLtxFile(this.client, info, this.#counters, run);
+      const loaded = await loadLtxFile(this.client, info, this.#counters, run, this.#fetcher.wholeFileBytes);
       this.#disk?.putFile(loaded.file);
       return loaded;
     }));
@@ -372,6 +390,7 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
    * uploaded, `pages` its decompressed pages in index order (cached: they need no read).
    */
   adopt(version: PageIndex, file: LtxFile, pages: readonly Uint8Array[]): void {
+    this.#fetcher.verifier.trust(file);
     for (let n = 0; n < pages.length; n++) this.#cache.set({ file, entry: n }, pages[n]);
     this.advance(version);
   }
@@ -394,7 +413,18 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
       ...this.#poller.stats(),
       ...(this.#disk === undefined ? {} : { diskCache: this.#disk.stats() }),
       ...(this.#hydrator === undefined ? {} : { hydration: this.#hydrator.stats() }),
+      verification: this.#fetcher.verifier.stats(),
     };
+  }
+
+  /**
+   * Resolves once every LTX file this reader has served pages from is verified against
+   * its file checksum (lib/verifier.ts); one-shot commands await it before printing.
+   * @throws LtxvfsError `LTXVFS_ERR_CHECKSUM` naming the file that failed; a storage error
+   *   that stopped a verification; `LTXVFS_ERR_CLOSED` if the reader closed first.
+   */
+  verified(): Promise<void> {
+    return this.#fetcher.verifier.verified();
   }
 
   /** Run `fn` when the reader closes, before its storage client does (e.g. to release a lease). */
@@ -407,6 +437,7 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
     if (this.#closed) return;
     this.#closed = true;
     this.#poller.stop();
+    await this.#fetcher.verifier.close();
     for (const fn of this.#beforeClose) await fn().catch(() => undefined);
     await this.#hydrator?.close();
     await this.#disk?.close();

@@ -1,0 +1,323 @@
+/**
+ * FileVerifier: every LTX file whose pages a reader serves is checked against its file
+ * checksum (FORMATS.md §2.4). Page frames carry no checksum of their own, so a bit flipped
+ * inside a compressed page that still decodes would otherwise be served as data.
+ *
+ * - Files up to `wholeFileBytes` are read whole at load time and verified before any of
+ *   their pages is served (lib/ltx-loader.ts); they are trusted at once.
+ * - Larger files are verified in the background from their first use (the first page
+ *   served from them): the file is read in ranges of `verifyRangeBytes` on the fetcher's
+ *   queue at low priority (foreground reads go first), at most `verifyConcurrency` files
+ *   at a time, every frame decoded and fed to a {@link FileChecksumBuilder}. Frames the
+ *   fetcher decodes at the verifier's position are fed too (a sequential scan verifies as
+ *   it reads), and the next range starts after them.
+ * - A verified file stays verified: in memory for the reader's life, and in the disk tier
+ *   (`cacheDir`) by key, size and stored file checksum.
+ * - A mismatch (or a frame that does not decode) poisons the reader: every later
+ *   transaction fails with `LTXVFS_ERR_CHECKSUM` naming the file, `onFailure` is called
+ *   (the reader emits `corrupt`: results returned before it are suspect) and
+ *   `corruptFiles` counts it. A storage error during verification is not corruption: the
+ *   file stays unverified (the next use retries) and {@link FileVerifier.verified} rejects.
+ *
+ * Cost: one whole read of every large file used, in ranges (a 200 MiB file at the default
+ * 4 MiB ranges is 50 requests); see docs/usage.md, "Verification".
+ */
+import PQueue from 'p-queue';
+import { isLtxvfsError, LtxvfsError } from '../ltx/errors.js';
+import { FILE_CHECKSUM_SIZE, FileChecksumBuilder } from '../ltx/file-checksum.js';
+import { decodeIndexedFrameInto } from '../ltx/frame.js';
+import { HEADER_SIZE } from '../ltx/header.js';
+import type { ReplicaClient } from './storage/types.js';
+import type { LtxFile } from './page-index.js';
+import type { DiskCache } from './disk-cache.js';
+
+/** Default range size of background verification reads: 4 MiB (50 requests for a 200 MiB file). */
+export const DEFAULT_VERIFY_RANGE_BYTES = 4 * 1024 * 1024;
+
+/** Default number of files verified at once in the background. */
+export const DEFAULT_VERIFY_CONCURRENCY = 2;
+
+/** Options of {@link FileVerifier}. */
+export interface VerifierOptions {
+  /** Bytes per background verification read. Default {@link DEFAULT_VERIFY_RANGE_BYTES}. */
+  verifyRangeBytes?: number;
+  /** Files verified in the background at once. Default {@link DEFAULT_VERIFY_CONCURRENCY}. */
+  verifyConcurrency?: number;
+}
+
+/** Counters of a {@link FileVerifier}. */
+export interface VerificationStats {
+  /** Files found to match their file checksum (read whole, in the background, or known from the disk tier). */
+  filesVerified: number;
+  /** Files being verified in the background now (queued or reading). */
+  filesPending: number;
+  /** Files that failed verification (checksum mismatch or undecodable frame); > 0 means results may have been wrong. */
+  corruptFiles: number;
+  /** Range reads made by background verification. */
+  verifyRequests: number;
+  /** Bytes received by background verification. */
+  verifyBytes: number;
+  /** Frames fed from the fetcher's own reads (no verification read needed for them). */
+  framesCoalesced: number;
+}
+
+/** How background reads are scheduled: the fetcher's queue (p-queue's `add` with a priority). */
+export interface ReadScheduler {
+  add<T>(task: () => Promise<T>, options: { priority: number }): Promise<T>;
+}
+
+/** One file being verified. */
+interface Job {
+  readonly file: LtxFile;
+  readonly id: string;
+  readonly crc: FileChecksumBuilder;
+  /** Next frame (entry) to feed; -1 while the header has not been fed. */
+  next: number;
+  done: Promise<void>;
+}
+
+type State = Job | 'verified';
+
+/** Files read whole and verified by the loader (lib/ltx-loader.ts). */
+const verifiedWhole = new WeakSet<LtxFile>();
+
+/** Record that `file` was read whole and matched its file checksum (lib/ltx-loader.ts). */
+export function markVerifiedWhole(file: LtxFile): void {
+  verifiedWhole.add(file);
+}
+
+/** Identity of a file's contents: key, size and stored file checksum. */
+function idOf(file: LtxFile): string {
+  return `${file.info.key}\n${file.info.size}\n${file.trailer.fileChecksum.toString(16)}`;
+}
+
+/** Verifies the LTX files a reader serves pages from (see the module comment). */
+export class FileVerifier {
+  readonly #client: ReplicaClient;
+  readonly #reads: ReadScheduler;
+  readonly #disk: DiskCache | undefined;
+  readonly #rangeBytes: number;
+  readonly #files = new PQueue();
+  readonly #byFile = new WeakMap<LtxFile, State>();
+  readonly #byId = new Map<string, State>();
+  readonly #running = new Set<Job>();
+  #failure: LtxvfsError | undefined;
+  #closed = false;
+  #scratch = new Uint8Array(0);
+  readonly #stats: VerificationStats = { filesVerified: 0, filesPending: 0, corruptFiles: 0, verifyRequests: 0, verifyBytes: 0, framesCoalesced: 0 };
+  /** Called once, with the first integrity failure (the reader emits `corrupt`). */
+  onFailure: ((error: LtxvfsError) => void) | undefined;
+
+  /**
+   * @param client the replica's storage.
+   * @param reads where verification reads queue (the fetcher's queue, at priority −1).
+   * @param disk the disk tier, whose "verified" entries outlive the process.
+   * @throws LtxvfsError `LTXVFS_ERR_USAGE` for a range size or concurrency that is not a positive integer.
+   */
+  constructor(client: ReplicaClient, reads: ReadScheduler, disk: DiskCache | undefined, options: VerifierOptions = {}) {
+    this.#client = client;
+    this.#reads = reads;
+    this.#disk = disk;
+    this.#rangeBytes = positive('verifyRangeBytes', options.verifyRangeBytes ?? DEFAULT_VERIFY_RANGE_BYTES);
+    this.#files.concurrency = positive('verifyConcurrency', options.verifyConcurrency ?? DEFAULT_VERIFY_CONCURRENCY);
+  }
+
+  /** The first integrity failure, if any: the reader serves nothing after it. */
+  get failure(): LtxvfsError | undefined {
+    return this.#failure;
+  }
+
+  /** @throws LtxvfsError the integrity failure (`LTXVFS_ERR_CHECKSUM` naming the file), if there was one. */
+  check(): void {
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  /**
+   * Fail the reader for good with `error` (an integrity failure, or the newest file
+   * gone): {@link check} throws it from now on; `onFailure` hears of the first one.
+   */
+  poison(error: LtxvfsError): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = error;
+    this.onFailure?.(error);
+  }
+
+  /** Counters (a copy). */
+  stats(): VerificationStats {
+    return { ...this.#stats, filesPending: this.#running.size };
+  }
+
+  /** Whether `file` is known to match its checksum (read whole, verified, or so recorded in the disk tier). */
+  isVerified(file: LtxFile): boolean {
+    return this.#state(file) === 'verified';
+  }
+
+  /**
+   * `file` (a page index from the disk tier) if its pages may be range-read: it is larger
+   * than `wholeFileBytes` (verified in the background as it is used) or already verified;
+   * else undefined, so the loader reads it whole and verifies it before serving a page.
+   */
+  usableIndex(file: LtxFile | undefined, wholeFileBytes: number): LtxFile | undefined {
+    if (file === undefined || file.info.size > wholeFileBytes || this.isVerified(file)) return file;
+    return undefined;
+  }
+
+  /** Trust `file` without reading it (a file this process wrote and uploaded). */
+  trust(file: LtxFile): void {
+    this.#settle(file, idOf(file));
+  }
+
+  /** A page of `file` is about to be served: start verifying it if nobody has. Cheap when known. */
+  use(file: LtxFile): void {
+    if (this.#byFile.has(file) || this.#closed) return;
+    if (this.#state(file) !== undefined) return;
+    const id = idOf(file);
+    const job: Job = { file, id, crc: new FileChecksumBuilder(), next: -1, done: Promise.resolve() };
+    this.#byFile.set(file, job);
+    this.#byId.set(id, job);
+    this.#running.add(job);
+    job.done = this.#files.add(() => this.#run(job)).then(
+      () => {
+        this.#running.delete(job);
+        this.#stats.filesVerified++;
+        this.#settle(file, id);
+        this.#disk?.putVerified(file);
+      },
+      (err: unknown) => {
+        this.#running.delete(job);
+        this.#byFile.delete(file);
+        this.#byId.delete(id);
+        if (this.#closed) throw new LtxvfsError('LTXVFS_ERR_CLOSED', `${file.info.key}: verification cancelled: the reader closed`, { key: file.info.key, cause: err });
+        if (isLtxvfsError(err, 'LTXVFS_ERR_CORRUPT') || isLtxvfsError(err, 'LTXVFS_ERR_CHECKSUM') || isLtxvfsError(err, 'LTXVFS_ERR_UNSUPPORTED')) {
+          this.#stats.corruptFiles++;
+          const error = isLtxvfsError(err, 'LTXVFS_ERR_CHECKSUM')
+            ? err
+            : new LtxvfsError('LTXVFS_ERR_CHECKSUM', `${file.info.key}: failed verification: ${(err as Error).message}`, { key: file.info.key, cause: err });
+          this.poison(error);
+          throw error;
+        }
+        throw err;
+      },
+    );
+    // Awaited through verified(); a failure must not surface as unhandled.
+    job.done.catch(() => undefined);
+  }
+
+  /**
+   * A frame the fetcher decoded (`frame` = its stored bytes, `page` = decompressed): fed
+   * to the file's checksum when it is the next frame the verification needs.
+   */
+  observe(file: LtxFile, entry: number, frame: Uint8Array, page: Uint8Array): void {
+    const s = this.#byFile.get(file);
+    if (s === undefined || s === 'verified' || s.next !== entry) return;
+    s.crc.frame(frame, page, file.info.key);
+    s.next++;
+    this.#stats.framesCoalesced++;
+  }
+
+  /**
+   * Resolves once every file used so far (and any used meanwhile) is verified.
+   * @throws LtxvfsError the integrity failure (`LTXVFS_ERR_CHECKSUM` naming the file); a
+   *   storage error that stopped a verification; `LTXVFS_ERR_CLOSED` if the reader closed first.
+   */
+  async verified(): Promise<void> {
+    for (;;) {
+      this.check();
+      if (this.#running.size === 0) return;
+      await Promise.all([...this.#running].map((j) => j.done));
+    }
+  }
+
+  /** Cancel background verification: queued files stop before reading, running ones after their current read. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.allSettled([...this.#running].map((j) => j.done));
+  }
+
+  #state(file: LtxFile): State | undefined {
+    const known = this.#byFile.get(file);
+    if (known !== undefined) return known;
+    if (verifiedWhole.has(file)) {
+      this.#stats.filesVerified++;
+      this.#settle(file, idOf(file));
+      this.#disk?.putVerified(file);
+      return 'verified';
+    }
+    const id = idOf(file);
+    const byId = this.#byId.get(id);
+    if (byId !== undefined) {
+      this.#byFile.set(file, byId);
+      return byId;
+    }
+    if (this.#disk?.isVerified(file) === true) {
+      this.#stats.filesVerified++;
+      this.#settle(file, id);
+      return 'verified';
+    }
+    return undefined;
+  }
+
+  #settle(file: LtxFile, id: string): void {
+    this.#byFile.set(file, 'verified');
+    this.#byId.set(id, 'verified');
+  }
+
+  /** Read the rest of the file in ranges, feeding the checksum; compare it with the trailer's. */
+  async #run(job: Job): Promise<void> {
+    const { file } = job;
+    const key = file.info.key;
+    const entries = file.entries;
+    const last = entries[entries.length - 1];
+    const tailStart = last === undefined ? HEADER_SIZE : last.offset + last.size;
+    const tailEnd = file.info.size - FILE_CHECKSUM_SIZE;
+    if (this.#scratch.length !== file.header.pageSize) this.#scratch = new Uint8Array(file.header.pageSize);
+    for (;;) {
+      if (this.#closed) throw new LtxvfsError('LTXVFS_ERR_CLOSED', `${key}: verification cancelled`, { key });
+      const pos = job.next < 0 ? 0 : job.next < entries.length ? entries[job.next].offset : tailStart;
+      let end = job.next < 0 ? HEADER_SIZE : pos;
+      let n = Math.max(job.next, 0);
+      while (n < entries.length && (end === pos || entries[n].offset + entries[n].size - pos <= this.#rangeBytes)) {
+        end = entries[n].offset + entries[n].size;
+        n++;
+      }
+      if (n === entries.length && (end === pos || tailEnd - pos <= this.#rangeBytes)) end = tailEnd;
+      const bytes = await this.#reads.add(() => this.#client.readRange(key, pos, end - pos), { priority: -1 });
+      this.#stats.verifyRequests++;
+      this.#stats.verifyBytes += bytes.byteLength;
+      if (bytes.byteLength !== end - pos) {
+        throw new LtxvfsError('LTXVFS_ERR_CORRUPT',
+          `${key}: truncated: ${bytes.byteLength} bytes at offset ${pos}, expected ${end - pos} (the listing says ${file.info.size} bytes)`, { key });
+      }
+      if (job.next < 0) {
+        job.crc.header(bytes);
+        job.next = 0;
+      }
+      // The fetcher may have fed frames meanwhile: go on from where the checksum is.
+      while (job.next < entries.length && entries[job.next].offset + entries[job.next].size <= end) {
+        const e = entries[job.next];
+        const frame = bytes.subarray(e.offset - pos, e.offset - pos + e.size);
+        decodeIndexedFrameInto(frame, e.pgno, this.#scratch, `${key}: page ${e.pgno} at offset ${e.offset}`);
+        job.crc.frame(frame, this.#scratch, key);
+        job.next++;
+      }
+      if (job.next === entries.length && end === tailEnd) {
+        job.crc.tail(bytes, tailStart - pos, tailEnd - pos);
+        const computed = job.crc.digest();
+        if (computed !== file.trailer.fileChecksum) {
+          throw new LtxvfsError('LTXVFS_ERR_CHECKSUM',
+            `${key}: file checksum mismatch: stored ${hex(file.trailer.fileChecksum)}, computed ${hex(computed)}`, { key });
+        }
+        return;
+      }
+    }
+  }
+}
+
+function hex(v: bigint): string {
+  return v.toString(16).padStart(16, '0');
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value <= 0) throw new LtxvfsError('LTXVFS_ERR_USAGE', `${name} must be a positive integer, got ${value}`);
+  return value;
+}
