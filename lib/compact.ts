@@ -18,6 +18,9 @@
  *    `now − retentionMs`, walking level 0 in TXID order and stopping at the first younger
  *    file; never the newest level-0 file. Litestream's rule, except that `retentionMs = 0`
  *    deletes at once (Litestream treats `l0-retention: 0` as "never"); `Infinity` never deletes.
+ * 4. **Clean-up** (directory replicas): half-written temporary files that writers killed
+ *    mid-write left behind, at least `tempFileMaxAgeMs` old (lib/temp-files.ts; younger ones
+ *    may be a live writer's upload).
  *
  * Every input is read whole and decoded (structure and file checksum, FORMATS.md §1.9,
  * §2.4) before anything is written, so a damaged file stops the run with nothing written
@@ -37,6 +40,7 @@ import { HEADER_FLAG_NO_CHECKSUM, hasNoChecksum, type LtxHeader } from '../ltx/h
 import type { Lease } from './lease.js';
 import { computePlan, listReplica, SNAPSHOT_LEVEL } from './replica.js';
 import type { LtxFileInfo, ReplicaClient } from './storage/types.js';
+import { DEFAULT_TEMP_FILE_MAX_AGE_MS, removeTempFiles } from './temp-files.js';
 
 /** Litestream's default `l0-retention`, ms (store.go `DefaultL0Retention`, 5 min). */
 export const DEFAULT_L0_RETENTION_MS = 5 * 60_000;
@@ -58,6 +62,8 @@ export interface CompactOptions {
   lease?: Lease;
   /** Parallel whole-file reads. Default 8. */
   readConcurrency?: number;
+  /** Remove half-written temporary files at least this old, ms (lib/temp-files.ts). Default 1 hour; 0 = every one. */
+  tempFileMaxAgeMs?: number;
 }
 
 /** One file {@link compactReplica} wrote. */
@@ -86,6 +92,8 @@ export interface CompactReport {
   written: string[];
   /** Keys deleted by retention, in TXID order. */
   deleted: string[];
+  /** Half-written temporary files removed (keys, sorted). */
+  tempFilesRemoved: string[];
   /** The newest level-N maxTXID after the run (0 if level N is empty). */
   txid: number;
   /** Bytes read from storage. */
@@ -109,6 +117,7 @@ export interface CompactReport {
  */
 export async function compactReplica(client: ReplicaClient, options: CompactOptions = {}): Promise<CompactReport> {
   const { level = 1, snapshot = true, retentionMs = DEFAULT_L0_RETENTION_MS, now = Date.now, lease, readConcurrency = 8 } = options;
+  const { tempFileMaxAgeMs = DEFAULT_TEMP_FILE_MAX_AGE_MS } = options;
   if (!Number.isInteger(level) || level < 1 || level >= SNAPSHOT_LEVEL) {
     throw new LtxvfsError('LTXVFS_ERR_USAGE', `bad compaction level ${String(level)}: need an integer in 1…8`);
   }
@@ -118,6 +127,9 @@ export async function compactReplica(client: ReplicaClient, options: CompactOpti
   if (!Number.isInteger(readConcurrency) || readConcurrency < 1) {
     throw new LtxvfsError('LTXVFS_ERR_USAGE', `bad readConcurrency ${String(readConcurrency)}: need an integer >= 1`);
   }
+  if (typeof tempFileMaxAgeMs !== 'number' || Number.isNaN(tempFileMaxAgeMs) || tempFileMaxAgeMs < 0) {
+    throw new LtxvfsError('LTXVFS_ERR_USAGE', `bad tempFileMaxAgeMs ${String(tempFileMaxAgeMs)}: need ms >= 0`);
+  }
 
   const files = await listReplica(client);
   const src = files.filter((f) => f.level === level - 1);
@@ -126,7 +138,7 @@ export async function compactReplica(client: ReplicaClient, options: CompactOpti
   const inputs = src.filter((f) => f.minTXID > dstMax);
   checkChain(inputs, dst.length > 0 ? dstMax : undefined, level);
 
-  const report: CompactReport = { merged: inputs, compacted: undefined, snapshot: undefined, written: [], deleted: [], txid: dstMax, bytesRead: 0, bytesWritten: 0 };
+  const report: CompactReport = { merged: inputs, compacted: undefined, snapshot: undefined, written: [], deleted: [], tempFilesRemoved: [], txid: dstMax, bytesRead: 0, bytesWritten: 0 };
   const decoded = new Map<string, DecodedLtx>();
   const readAll = async (list: LtxFileInfo[]): Promise<DecodedLtx[]> => {
     const missing = list.filter((f) => !decoded.has(f.key));
@@ -193,6 +205,9 @@ export async function compactReplica(client: ReplicaClient, options: CompactOpti
       }
     }
   }
+
+  // 5. Half-written temporary files.
+  report.tempFilesRemoved = await removeTempFiles(client, tempFileMaxAgeMs, { now, beforeDelete: () => lease?.assertHeld() });
   return report;
 }
 

@@ -114,7 +114,7 @@ export async function openDatabase(url?: string, options: OpenOptions = {}): Pro
     readPageInto: (v, pgno, dst) => view.readPageInto(v, pgno, dst),
   };
   const litestream = litestreamPragma(view);
-  const leases = writer === undefined ? undefined : leasePragma(writer);
+  const leases = writer === undefined ? undefined : leasePragma(writer, view);
   const hydration = hydrationPragma(() => reader.hydration);
   try {
     if (options.at !== undefined) await view.setAt(options.at);

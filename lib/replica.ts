@@ -7,6 +7,7 @@
 
 import { LtxvfsError } from '../ltx/errors.js';
 import { formatTXID } from '../ltx/filename.js';
+import { checkTimeTarget } from './time.js';
 import type { LtxFileInfo, ReplicaClient } from './storage/types.js';
 
 /** Highest level of a Litestream v0.5 replica (FORMATS.md §4.2). */
@@ -94,7 +95,8 @@ export async function checkOldLayout(client: ReplicaClient): Promise<void> {
  *   `LTXVFS_ERR_TXID_GAP` — no file starts at TXID 1, or (newest state) a file starts after
  *   the chain ends: "TXID gap after <cur>: next file <key> starts at <min> (replica <where>)";
  *   `LTXVFS_ERR_CORRUPT` — a level-9 file that does not start at TXID 1;
- *   `LTXVFS_ERR_USAGE` — both `txid` and `time`, or a bad value.
+ *   `LTXVFS_ERR_USAGE` — both `txid` and `time`, a bad value, or a time in the future
+ *   (lib/time.ts `checkTimeTarget`, naming the newest file's time).
  */
 export function computePlan(files: LtxFileInfo[], target: PlanTarget = {}, where = 'replica'): LtxFileInfo[] {
   const { txid, time } = target;
@@ -110,6 +112,7 @@ export function computePlan(files: LtxFileInfo[], target: PlanTarget = {}, where
   if (files.length === 0) {
     throw new LtxvfsError('LTXVFS_ERR_EMPTY_REPLICA', `replica has no LTX files: ${where}`, { key: where });
   }
+  if (time !== undefined) checkTimeTarget(time, files);
   for (const f of files) if (f.level === SNAPSHOT_LEVEL) checkSnapshot(f);
 
   const eligible = files.filter(

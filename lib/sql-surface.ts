@@ -15,6 +15,7 @@ import { LtxvfsError } from '../ltx/errors.js';
 import { formatTXID } from '../ltx/filename.js';
 import type { ConnectionView } from './connection-view.js';
 import { formatTime } from './time.js';
+import { LEASE_PRAGMAS, readOnlyPragma } from './write-sink.js';
 
 /** A SQL value as the adapters pass it. */
 export type SqlArg = string | number | bigint | Uint8Array | null;
@@ -55,7 +56,11 @@ function time(view: ConnectionView): string {
 /**
  * The PRAGMA handler: answers the `litestream_*` names, leaves others to SQLite (`undefined`).
  * @returns a one-row text result, `null` for a set that returns no row, or a Promise of those.
- * @throws LtxvfsError `LTXVFS_ERR_USAGE` for setting a read-only PRAGMA or a bad time.
+ * The lease PRAGMAs (`litevfs_acquire_lease`, `litevfs_release_lease`) reach this handler
+ * only on connections without a writer (read-only, `at`): they are refused, never ignored
+ * as SQLite ignores unknown PRAGMAs.
+ * @throws LtxvfsError `LTXVFS_ERR_USAGE` for setting a read-only PRAGMA or a bad time (a
+ *   time in the future: lib/time.ts `checkTimeTarget`); `LTXVFS_ERR_READONLY` for a lease PRAGMA.
  */
 export function litestreamPragma(view: ConnectionView): (name: string, value: string | null) => string | null | undefined | Promise<null> {
   return (name, value) => {
@@ -68,6 +73,10 @@ export function litestreamPragma(view: ConnectionView): (name: string, value: st
         if (value === null) return time(view);
         return view.setTime(value).then(() => null);
       default:
+        // A writable connection's lease handler answers these first; reaching here means this one cannot write.
+        if (LEASE_PRAGMAS.has(name)) {
+          throw readOnlyPragma(name, view.reader.client.url, view.target === undefined ? 'a read-only connection' : 'a time-travel view');
+        }
         return undefined;
     }
   };

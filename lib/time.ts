@@ -75,3 +75,21 @@ export function formatTime(ms: number): string {
     return trimmed === '' ? 'Z' : `.${trimmed}Z`;
   });
 }
+
+/**
+ * Refuse a time-travel target in the future (`--at '5 minutes from now'`, a date in 2099):
+ * the replica holds no state for it yet, and answering with the newest state would pass
+ * today's rows off as the future's. Times between the newest file and now are the newest
+ * state, as with Litestream (a quiet replica's "5 minutes ago" is its newest state).
+ * @param time the instant asked for, ms since the epoch.
+ * @param files the replica's files (a listing), to name the newest in the message.
+ * @param now the present, ms. Default `Date.now()`.
+ * @throws LtxvfsError `LTXVFS_ERR_USAGE` naming the time, now, and the newest file's key and time.
+ */
+export function checkTimeTarget(time: number, files: readonly { key: string; createdAt: number }[], now: number = Date.now()): void {
+  if (time <= now) return;
+  const newest = files.reduce<{ key: string; createdAt: number } | undefined>((a, f) => (a === undefined || f.createdAt > a.createdAt ? f : a), undefined);
+  const last = newest === undefined ? 'the replica has no LTX files' : `its newest LTX file, ${newest.key}, was created at ${formatTime(newest.createdAt)}`;
+  throw new LtxvfsError('LTXVFS_ERR_USAGE',
+    `time ${formatTime(time)} is in the future (now ${formatTime(now)}): the replica has no state for it yet; ${last}`);
+}

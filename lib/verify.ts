@@ -4,7 +4,9 @@
  * §2.4), its header TXIDs are compared with its name, the restore plan must be contiguous
  * (§4.4), and where files carry database checksums the chain is followed: each file's
  * pre-apply checksum equals the state before it, each post-apply checksum equals the
- * database checksum computed from the pages (§2.3, §2.5).
+ * database checksum computed from the pages (§2.3, §2.5). Half-written temporary files a
+ * killed writer left (lib/temp-files.ts) are listed, not counted as problems: no reader
+ * sees them.
  */
 import { decodeLtxFile, type DecodedLtx } from '../ltx/decoder.js';
 import { HEADER_FLAG_NO_CHECKSUM } from '../ltx/header.js';
@@ -14,6 +16,7 @@ import type { ReplicaClient, LtxFileInfo } from './storage/types.js';
 import { computePlan, listReplica, MAX_LEVEL } from './replica.js';
 import { makeLtxFile, PageIndex } from './page-index.js';
 import { DatabaseChecksumTracker } from './checksum-tracker.js';
+import { listTempFiles, type TempFileInfo } from './temp-files.js';
 
 /** The outcome of {@link verifyReplica}. */
 export interface VerifyReport {
@@ -29,18 +32,23 @@ export interface VerifyReport {
   checksummed: boolean;
   /** One line per problem, each naming the file and the reason; empty when the replica is sound. */
   problems: string[];
+  /** Leftover temporary files (directory replicas), sorted by key. */
+  tempFiles: TempFileInfo[];
 }
 
 /** Options of {@link verifyReplica}. */
 export interface VerifyOptions {
   /** Called after each file: files done, files in all. */
   onProgress?: (done: number, total: number) => void;
+  /** Clock for the temporary files' ages, ms. Default `Date.now`. */
+  now?: () => number;
 }
 
 /**
  * Verify every file of the replica behind `client`.
  * @returns a report; problems are collected, not thrown.
- * @throws LtxvfsError only when the replica cannot be listed (`LTXVFS_ERR_NOT_FOUND`, storage errors).
+ * @throws LtxvfsError only when the replica (or a directory replica's folders, for temporary
+ *   files) cannot be listed (`LTXVFS_ERR_NOT_FOUND`, storage errors).
  */
 export async function verifyReplica(client: ReplicaClient, options: VerifyOptions = {}): Promise<VerifyReport> {
   const problems: string[] = [];
@@ -101,7 +109,8 @@ export async function verifyReplica(client: ReplicaClient, options: VerifyOption
       }
     }
   }
-  return { filesChecked: files.length, bytesRead, plan, txid: version.txid, checksummed: version.checksummed, problems };
+  const tempFiles = await listTempFiles(client, { now: options.now });
+  return { filesChecked: files.length, bytesRead, plan, txid: version.txid, checksummed: version.checksummed, problems, tempFiles };
 }
 
 function message(err: unknown): string {

@@ -4,6 +4,7 @@
  * the LiteVFS lease PRAGMAs (FORMATS.md §6.3): `PRAGMA litevfs_acquire_lease` and
  * `PRAGMA litevfs_release_lease`.
  */
+import { LtxvfsError } from '../ltx/errors.js';
 import type { ConnectionView } from './connection-view.js';
 import type { PageIndex } from './page-index.js';
 import type { PageSink, PageVersion } from './page-source.js';
@@ -38,15 +39,32 @@ export class ConnectionSink implements PageSink {
   }
 }
 
+/** The LiteVFS lease PRAGMAs (FORMATS.md §6.3). */
+export const LEASE_PRAGMAS: ReadonlySet<string> = new Set(['litevfs_acquire_lease', 'litevfs_release_lease']);
+
 /**
- * The lease PRAGMAs of LiteVFS: `litevfs_acquire_lease` takes the lease (waiting for the
- * storage round trips), `litevfs_release_lease` gives it back. Both return no row.
+ * The lease PRAGMAs of LiteVFS: `litevfs_acquire_lease` takes the lease and catches up to
+ * the newest TXID ({@link ReplicaWriter.acquireLease}), `litevfs_release_lease` gives it
+ * back. Both return no row. On a connection fixed at a past state (`view` with a
+ * time-travel target) both are refused: such a view cannot write.
  * @returns a PRAGMA handler: `undefined` for other names.
+ * @throws LtxvfsError `LTXVFS_ERR_READONLY` (from the handler) on a time-travel view.
  */
-export function leasePragma(writer: ReplicaWriter): (name: string) => Promise<null> | undefined {
+export function leasePragma(writer: ReplicaWriter, view?: ConnectionView): (name: string) => Promise<null> | undefined {
   return (name) => {
-    if (name === 'litevfs_acquire_lease') return writer.acquireLease().then(() => null);
-    if (name === 'litevfs_release_lease') return writer.releaseLease().then(() => null);
-    return undefined;
+    if (!LEASE_PRAGMAS.has(name)) return undefined;
+    if (view?.target !== undefined) throw readOnlyPragma(name, view.reader.client.url, 'a time-travel view');
+    return (name === 'litevfs_acquire_lease' ? writer.acquireLease() : writer.releaseLease()).then(() => null);
   };
+}
+
+/**
+ * The error for a lease PRAGMA on a connection that cannot write.
+ * @param why what the connection is: `a read-only connection`, `a time-travel view`.
+ */
+export function readOnlyPragma(name: string, url: string, why: string): LtxvfsError {
+  return new LtxvfsError('LTXVFS_ERR_READONLY',
+    `PRAGMA ${name} refused: ${url} is open as ${why}, which never writes or takes the write lease` +
+    (why === 'a time-travel view' ? " (PRAGMA litestream_time = 'latest' to return)" : ''),
+    { key: url });
 }

@@ -21,6 +21,7 @@ import { incrementalDatabaseChecksum, lockPgno } from '../ltx/checksum.js';
 import { isLtxvfsError, LtxvfsError } from '../ltx/errors.js';
 import { formatTXID } from '../ltx/filename.js';
 import { Lease } from './lease.js';
+import { DEFAULT_TEMP_FILE_MAX_AGE_MS, removeTempFiles } from './temp-files.js';
 import { makeLtxFile, type PageIndex } from './page-index.js';
 import type { ReplicaReader } from './replica-reader.js';
 
@@ -38,6 +39,12 @@ export interface WriterOptions {
   leaseOwner?: string;
   /** For a new (empty) replica only: write files that carry database checksums. Default false (Litestream-compatible). */
   checksums?: boolean;
+  /**
+   * At lease acquisition, remove the replica's half-written temporary files at least this
+   * old, ms (lib/temp-files.ts: writers killed mid-commit leave them). Default 1 hour: a
+   * younger one may be another live writer's upload. 0 removes every one.
+   */
+  tempFileMaxAgeMs?: number;
 }
 
 /** A transaction to ship: the pages it wrote and the database size after it. */
@@ -90,17 +97,62 @@ export class ReplicaWriter {
   }
 
   /**
-   * Take the replica's write lease (`PRAGMA litevfs_acquire_lease`).
-   * @throws LtxvfsError `LTXVFS_ERR_LEASE_HELD` when another writer holds it; storage errors.
+   * Take the replica's write lease unless held (`PRAGMA litevfs_acquire_lease`), then catch
+   * up to the replica's newest TXID, so that a transaction begun after this returns starts
+   * from the state no lease-holding writer can move (a conflict now means a writer that
+   * ignores the lease). A newly taken lease first removes half-written temporary files at
+   * least `tempFileMaxAgeMs` old (lib/temp-files.ts).
+   * @throws LtxvfsError `LTXVFS_ERR_LEASE_HELD` when another writer holds it; `LTXVFS_ERR_USAGE`
+   *   (bad `tempFileMaxAgeMs`) and storage errors of the clean-up, after which the new lease is
+   *   given back; the poll's error when catching up fails (the lease stays held).
    */
   async acquireLease(): Promise<Lease> {
-    if (this.lease !== undefined) return this.lease;
-    this.#leasing ??= Lease.acquire(this.reader.client, {
+    if (this.lease === undefined) {
+      this.#leasing ??= this.#takeLease().finally(() => { this.#leasing = undefined; });
+      this.#lease = await this.#leasing;
+    }
+    await this.catchUp();
+    return this.#lease as Lease;
+  }
+
+  async #takeLease(): Promise<Lease> {
+    const client = this.reader.client;
+    const lease = await Lease.acquire(client, {
       ttlMs: this.#options.leaseTtlMs,
       owner: this.#options.leaseOwner ?? `${hostname()}:${process.pid}`,
-    }).finally(() => { this.#leasing = undefined; });
-    this.#lease = await this.#leasing;
-    return this.#lease;
+    });
+    try {
+      await removeTempFiles(client, this.#options.tempFileMaxAgeMs ?? DEFAULT_TEMP_FILE_MAX_AGE_MS);
+    } catch (err) {
+      await lease.release().catch(() => undefined);
+      throw err;
+    }
+    return lease;
+  }
+
+  /**
+   * Move the reader to the replica's newest TXID now (one poll, or two when a poll begun
+   * earlier was still running: it may have listed before the newest file existed).
+   * @throws the poll's error (storage errors, a file that cannot be applied).
+   */
+  async catchUp(): Promise<void> {
+    const { reader } = this;
+    let failure: unknown;
+    const onError = (err: unknown): void => { failure = err; };
+    reader.on('poll-error', onError);
+    try {
+      const polls = reader.stats().polls;
+      const poll = reader.poller.pollNow();
+      const joined = reader.stats().polls === polls;
+      await poll;
+      if (joined) {
+        failure = undefined;
+        await reader.poller.pollNow();
+      }
+    } finally {
+      reader.off('poll-error', onError);
+    }
+    if (failure !== undefined) throw failure;
   }
 
   /** Give the lease back (`PRAGMA litevfs_release_lease`; also on close). Idempotent. */

@@ -58,7 +58,7 @@ export async function serveReplicaConnection(lease: ReaderLease, options: ServeR
   const writer = writable ? writerFor(reader, options) : undefined;
   const sink = writer === undefined ? undefined : new ConnectionSink(view, writer);
   const litestream = litestreamPragma(view);
-  const leases = writer === undefined ? undefined : leasePragma(writer);
+  const leases = writer === undefined ? undefined : leasePragma(writer, view);
   const hydration = hydrationPragma(() => reader.hydration);
   return {
     view,

@@ -15,6 +15,8 @@ import { importDatabase } from '../import.js';
 import { restoreDatabase } from '../restore.js';
 import { verifyReplica } from '../verify.js';
 import { compactReplica } from '../compact.js';
+import { checkOneTransaction, describeOutcome, execTransaction } from '../exec-transaction.js';
+import { DEFAULT_TEMP_FILE_MAX_AGE_MS } from '../temp-files.js';
 import { makeDemoDatabase } from './demo-data.js';
 import { formatBytes, formatJson, formatTable, plural } from './format.js';
 import { Progress } from './progress.js';
@@ -64,6 +66,30 @@ export function parseDurationMs(text: string, what: string): number {
   return ms;
 }
 
+/** A whole number ≥ 1 option (`--attempts 4`). @throws LtxvfsError `LTXVFS_ERR_USAGE` naming the option and value. */
+function countOption(values: Values, name: string): number | undefined {
+  const v = values[name];
+  if (typeof v !== 'string') return undefined;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < 1) {
+    throw new LtxvfsError('LTXVFS_ERR_USAGE', `--${name} takes a whole number >= 1, got "${v}"`);
+  }
+  return n;
+}
+
+/** `--temp-max-age`: remove half-written temp files at least this old (lib/temp-files.ts); default 1h. */
+function tempMaxAgeOption(values: Values): number {
+  const v = values['temp-max-age'];
+  return typeof v === 'string' ? parseDurationMs(v, '--temp-max-age') : DEFAULT_TEMP_FILE_MAX_AGE_MS;
+}
+
+/** A span for messages: `45 s`, `12 min`, `3 h`. */
+function formatAge(ms: number): string {
+  if (ms < 120_000) return `${Math.floor(ms / 1000)} s`;
+  if (ms < 7_200_000) return `${Math.floor(ms / 60_000)} min`;
+  return `${Math.floor(ms / 3_600_000)} h`;
+}
+
 /** `undefined` for an empty URL argument, so LITESTREAM_REPLICA_URL applies. */
 function urlArg(arg: string): string | undefined {
   return arg === '' ? undefined : arg;
@@ -76,6 +102,8 @@ async function query(url: string | undefined, sql: string, values: Values, io: C
   const cacheDir = typeof values['cache-dir'] === 'string' ? values['cache-dir'] : io.env.LTXVFS_CACHE_DIR || undefined;
   const db = await openDatabase(url, {
     env: io.env, cacheSize: byteOption(values, 'cache-size'), at, pollIntervalMs: 0, shared: false, cacheDir,
+    // Read-only means read-only: no writes and no lease PRAGMAs (lib/sql-surface.ts refuses them).
+    readOnly: true,
   });
   try {
     const { columns, rows } = await db.query(sql);
@@ -148,7 +176,10 @@ export const commands: Record<string, Command> = {
         }));
         io.stdout.write(`${formatTable(['level', 'min_txid', 'max_txid', 'size', 'created_at'], rows)}\n`);
         const total = files.reduce((n, f) => n + f.size, 0);
-        io.stdout.write(`(${plural(files.length, 'file')}, ${formatBytes(total)})\n`);
+        // An empty replica is no error (one just created has no files yet), but it is said plainly.
+        io.stdout.write(files.length === 0
+          ? `(empty replica: no LTX files in ${client.url}; nothing to read until Litestream or an ltxvfs writer adds one)\n`
+          : `(${plural(files.length, 'file')}, ${formatBytes(total)})\n`);
       } finally {
         await client.close();
       }
@@ -196,6 +227,10 @@ export const commands: Record<string, Command> = {
         const r = await verifyReplica(client, { onProgress: (done, total) => progress.update(done, total) });
         progress.stop();
         for (const p of r.problems) io.stdout.write(`FAIL ${p}\n`);
+        for (const f of r.tempFiles) {
+          io.stdout.write(`leftover ${f.key}: half-written temporary file, ${formatBytes(f.size)}, ${formatAge(f.ageMs)} old ` +
+            `(exec and compact remove it once ${formatAge(DEFAULT_TEMP_FILE_MAX_AGE_MS)} old)\n`);
+        }
         const chain = r.checksummed ? 'checksum chain verified' : 'files carry no database checksums';
         io.stdout.write(r.problems.length === 0
           ? `ok: ${r.filesChecked} files, ${formatBytes(r.bytesRead)}, TXID ${formatTXID(r.txid)} (${chain})\n`
@@ -209,21 +244,23 @@ export const commands: Record<string, Command> = {
   },
 
   compact: {
-    synopsis: 'compact <url> [--retention <ms|duration>] [--no-snapshot]',
+    synopsis: 'compact <url> [--retention <ms|duration>] [--no-snapshot] [--temp-max-age <duration>]',
     minArgs: 1,
     maxArgs: 1,
-    options: { retention: { type: 'string' }, 'no-snapshot': { type: 'boolean' } },
+    options: { retention: { type: 'string' }, 'no-snapshot': { type: 'boolean' }, 'temp-max-age': { type: 'string' } },
     async run([url], values, io) {
       const retentionMs = typeof values.retention === 'string' ? parseDurationMs(values.retention, '--retention') : undefined;
+      const tempFileMaxAgeMs = tempMaxAgeOption(values);
       const client = await openReplicaClient(urlArg(url), { env: io.env });
       try {
-        const r = await compactReplica(client, { retentionMs, snapshot: values['no-snapshot'] !== true });
+        const r = await compactReplica(client, { retentionMs, snapshot: values['no-snapshot'] !== true, tempFileMaxAgeMs });
         const c = r.compacted;
         io.stdout.write(c === undefined
           ? `nothing new to compact (level 1 ends at TXID ${formatTXID(r.txid)})\n`
           : `compacted ${r.merged.length} level-0 file${r.merged.length === 1 ? '' : 's'} (TXID ${formatTXID(c.minTXID)}-${formatTXID(c.maxTXID)}) into ${c.key} (${formatBytes(c.size)})\n`);
         if (r.snapshot !== undefined) io.stdout.write(`snapshot ${r.snapshot.key} (${formatBytes(r.snapshot.size)})\n`);
         for (const key of r.deleted) io.stdout.write(`deleted ${key}\n`);
+        for (const key of r.tempFilesRemoved) io.stdout.write(`removed half-written ${key}\n`);
         io.stdout.write(`read ${formatBytes(r.bytesRead)}, wrote ${formatBytes(r.bytesWritten)}, deleted ${plural(r.deleted.length, 'file')}\n`);
       } finally {
         await client.close();
@@ -233,24 +270,24 @@ export const commands: Record<string, Command> = {
   },
 
   exec: {
-    synopsis: 'exec <url> <sql> [--create] [--checksums]',
+    synopsis: 'exec <url> <sql> [--create] [--checksums] [--attempts <n>] [--wait <duration>] [--temp-max-age <duration>]',
     minArgs: 2,
     maxArgs: 2,
-    options: { create: { type: 'boolean' }, checksums: { type: 'boolean' } },
+    options: {
+      create: { type: 'boolean' }, checksums: { type: 'boolean' }, attempts: { type: 'string' }, wait: { type: 'string' }, 'temp-max-age': { type: 'string' },
+    },
     async run([url, sql], values, io) {
-      // Take the lease, run the statements as one transaction (one LTX file), release.
+      // Checked before opening, so that bad SQL or options touch nothing (exit 2).
+      const attempts = countOption(values, 'attempts');
+      const leaseWaitMs = typeof values.wait === 'string' ? parseDurationMs(values.wait, '--wait') : undefined;
+      checkOneTransaction(sql);
       const db = await openDatabase(urlArg(url), {
         env: io.env, pollIntervalMs: 0, shared: false, create: values.create === true, checksums: values.checksums === true,
+        tempFileMaxAgeMs: tempMaxAgeOption(values),
       });
       try {
-        await db.exec('PRAGMA litevfs_acquire_lease');
-        const before = db.stats().txid;
-        await db.exec(`BEGIN IMMEDIATE;\n${sql}\n;COMMIT;`).catch(async (err: unknown) => {
-          await db.exec('ROLLBACK').catch(() => undefined);
-          throw err;
-        });
-        const after = db.stats().txid;
-        io.stdout.write(after === before ? `no changes; replica stays at TXID ${formatTXID(after)}\n` : `committed TXID ${formatTXID(after)}\n`);
+        const outcome = await execTransaction(db, sql, { attempts, leaseWaitMs });
+        io.stdout.write(`${describeOutcome(outcome)}\n`);
       } finally {
         await db.close();
       }

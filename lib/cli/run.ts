@@ -11,15 +11,22 @@ import { commands, type CliIO, type Command } from './commands.js';
 export const USAGE = `usage: ltxvfs <command> [options]
 
 commands:
-  query <url> <sql>          run SQL against the replica's newest state
+  query <url> <sql>          run SQL against the replica's newest state, read-only (writes and
+                             lease PRAGMAs are refused)
       --json                 print one JSON array of row objects (blobs as hex)
       --stats                print read statistics on stderr
       --cache-size <bytes>   page cache size (default 64 MiB)
       --cache-dir <dir>      keep pages on disk across runs (default: LTXVFS_CACHE_DIR)
-      --at <time|txid>       query a past state: RFC 3339, "5 minutes ago", or a TXID
-  exec <url> <sql>           take the write lease, run the statements as one transaction, ship it
+      --at <time|txid>       query a past state: RFC 3339, "5 minutes ago", or a TXID (not a future time)
+  exec <url> <sql>           take the write lease, catch up to the newest TXID, run the statements
+                             as one transaction, ship it as one LTX file. Exit 0: committed (one
+                             TXID, printed) or no changes; 1: failed, nothing shipped; 2: refused,
+                             nothing run — SQL with BEGIN/COMMIT/END/ROLLBACK/SAVEPOINT/RELEASE
       --create               create the replica (directory) if it does not exist
       --checksums            a new replica's files carry database checksums
+      --attempts <n>         runs in all when another writer takes the commit's TXID (default 4)
+      --wait <duration>      wait this long for a lease another writer holds (default 10s)
+      --temp-max-age <dur>   at lease acquisition, remove half-written temp files this old (default 1h)
   import <sqlite-file> <url> write a SQLite database into an empty replica as a snapshot
   ls <url>                   list levels, LTX files, TXID ranges, sizes, timestamps
   restore <url> <out-file>   write the newest state as a plain SQLite file (verified)
@@ -30,11 +37,13 @@ commands:
       --force                replace <file> if it exists and is not a hydration
       --concurrency <n>      range reads at once (default 4)
       --range-bytes <bytes>  largest range read (default 8 MiB)
-  verify <url>               check every file's checksum, TXID continuity, checksum chain
+  verify <url>               check every file's checksum, TXID continuity, checksum chain;
+                             list half-written temp files left by killed writers
   compact <url>              merge new level-0 files into level 1, write a level-9 snapshot,
                              delete level-0 files already in level 1 (Litestream's rules)
       --retention <duration> keep level-0 files this long after compaction (default 5m; ms or 30s, 1h)
       --no-snapshot          do not write the level-9 snapshot
+      --temp-max-age <dur>   remove half-written temp files this old (default 1h; 0: all)
   demo [dir]                 make a small replica (default: a temp dir) and query it
   help                       this text
 

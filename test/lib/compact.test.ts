@@ -370,9 +370,10 @@ t.test('options are checked', async (t) => {
   for (const level of [0, 9, 1.5, -1]) await rejectsLtx(t, compactReplica(client, { level }), 'LTXVFS_ERR_USAGE', `bad compaction level ${level}`);
   for (const retentionMs of [-1, NaN]) await rejectsLtx(t, compactReplica(client, { retentionMs }), 'LTXVFS_ERR_USAGE', `bad retention ${retentionMs}`);
   await rejectsLtx(t, compactReplica(client, { readConcurrency: 0 }), 'LTXVFS_ERR_USAGE', 'bad readConcurrency 0');
+  for (const tempFileMaxAgeMs of [-1, NaN]) await rejectsLtx(t, compactReplica(client, { tempFileMaxAgeMs }), 'LTXVFS_ERR_USAGE', `bad tempFileMaxAgeMs ${tempFileMaxAgeMs}`);
   t.equal(DEFAULT_L0_RETENTION_MS, 300_000, "Litestream's default l0-retention");
   const empty = await compactReplica(client);
-  t.same(empty, { merged: [], compacted: undefined, snapshot: undefined, written: [], deleted: [], txid: 0, bytesRead: 0, bytesWritten: 0 } satisfies CompactReport, 'an empty replica: nothing to do');
+  t.same(empty, { merged: [], compacted: undefined, snapshot: undefined, written: [], deleted: [], tempFilesRemoved: [], txid: 0, bytesRead: 0, bytesWritten: 0 } satisfies CompactReport, 'an empty replica: nothing to do');
 });
 
 t.test('mergeLtx: overlapping inputs are allowed, gaps, page sizes and broken checksum chains are not', async (t) => {
