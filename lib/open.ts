@@ -16,7 +16,7 @@ import type { WritablePageSource } from './page-source.js';
 import { openAsyncifyDatabase } from '../vfs/asyncify-database.js';
 import type { Database } from './database.js';
 import { warmInteriorPages, type WarmupResult } from './warmup.js';
-import { hydrationPathFromEnv, hydrationPragma } from './hydrate.js';
+import { hydrationPathFromEnv, hydrationPragma } from './hydrate/index.js';
 import { openWorkerEngine, type WorkerEngineOptions } from '../vfs/worker-database.js';
 
 /** Options of {@link openDatabase}. */

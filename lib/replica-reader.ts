@@ -25,7 +25,7 @@ import { Poller, type PollerOptions, type PollStats } from './poller.js';
 import type { PageSource, PageVersion } from './page-source.js';
 import type { DatabaseStats } from './database.js';
 import { DiskCache, TieredPageCache, type DiskCacheStats } from './disk-cache.js';
-import { Hydrator, type HydrateOptions, type HydrationStats } from './hydrate.js';
+import { Hydrator, type HydrateOptions, type HydrationStats } from './hydrate/index.js';
 import type { VerificationStats } from './verifier.js';
 
 /** Options of {@link ReplicaReader.open}. */

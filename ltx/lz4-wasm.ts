@@ -10,9 +10,15 @@
  * the caller frees with `__wbindgen_free`, then an error handle and an error flag), and
  * the module's one import, `__wbindgen_string_new`, turns an error message into a handle.
  * Used only by ./lz4.ts.
+ *
+ * The binary comes from ./lz4-wasm-embedded.ts when the package build embedded it (the
+ * built package, and apps bundled from it: docs/deploy.md), else from the installed
+ * `lz4-wasm-nodejs` (the TypeScript sources). The package pins that version exactly, so
+ * both are the same bytes.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { EMBEDDED } from './lz4-wasm-embedded.js';
 
 /** Minimal typing of the `WebAssembly` global (not in this project's TypeScript libs). */
 interface WasmApi {
@@ -55,7 +61,8 @@ export interface Lz4Wasm {
  */
 export function loadLz4Wasm(): Lz4Wasm {
   const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-  const path = createRequire(import.meta.url).resolve('lz4-wasm-nodejs/lz4_wasm_nodejs_bg.wasm');
+  const specifier = 'lz4-wasm-nodejs/lz4_wasm_nodejs_bg.wasm';
+  const path = EMBEDDED === undefined ? createRequire(import.meta.url).resolve(specifier) : `${specifier} (embedded)`;
   const strings = new Map<number, string>();
   let nextHandle = HANDLE_BASE;
   let w: Lz4Exports | undefined;
@@ -80,7 +87,8 @@ export function loadLz4Wasm(): Lz4Wasm {
       },
     },
   };
-  const e = new WA.Instance(new WA.Module(readFileSync(path)), imports).exports;
+  const bytes = EMBEDDED === undefined ? readFileSync(path) : Buffer.from(EMBEDDED, 'base64');
+  const e = new WA.Instance(new WA.Module(bytes), imports).exports;
   const missing = FUNCTIONS.filter((name) => typeof e[name] !== 'function');
   if (missing.length > 0 || typeof e.memory !== 'object' || e.memory === null) {
     throw new Error(`${path}: not the lz4-wasm-nodejs 0.9 module ltxvfs calls (missing ${missing.join(', ') || 'memory'})`);

@@ -34,7 +34,7 @@ import { createRequire } from 'node:module';
 import { LtxvfsError } from '../ltx/errors.js';
 import type { FetchOpenOptions } from '../lib/bridge/fetch-worker.js';
 import { openFetchChannel } from '../lib/bridge/fetch-thread.js';
-import { hydrationPathFromEnv } from '../lib/hydrate.js';
+import { hydrationPathFromEnv } from '../lib/hydrate/index.js';
 import type { ReplicaStats } from '../lib/replica-reader.js';
 import type { SqlArg } from '../lib/sql-surface.js';
 import { BridgeClient, type BridgeClientCounters } from './bridge-client.js';

@@ -20,9 +20,15 @@ export function syncWasmPath(): string {
 
 let compiled: Promise<WasmModule> | undefined;
 
+/** The binary: embedded by the package build, else read from the installed package (as in ./wa-sqlite.ts). */
+async function syncWasmBytes(): Promise<Uint8Array> {
+  const { EMBEDDED } = await import('./wa-sqlite-sync-embedded.js');
+  return EMBEDDED === undefined ? readFile(syncWasmPath()) : Buffer.from(EMBEDDED, 'base64');
+}
+
 /** The compiled non-Asyncify build, compiled once per thread. @throws Error when the binary cannot be read or compiled. */
 export function compileSyncModule(): Promise<WasmModule> {
-  compiled ??= readFile(syncWasmPath()).then((bytes) => wasm.compile(bytes));
+  compiled ??= syncWasmBytes().then((bytes) => wasm.compile(bytes));
   // A failed compile (a broken install) is not cached.
   compiled.catch(() => {
     compiled = undefined;

@@ -1,7 +1,8 @@
 /**
  * Loading wa-sqlite's Asyncify build in Node, typed.
  *
- * The wasm binary is read from the installed package and compiled once per process
+ * The wasm binary (embedded in the built package, or read from the installed one: see
+ * `asyncifyWasmBytes`) is compiled once per process
  * (`WebAssembly.Module` is immutable and shareable); every call of
  * {@link loadAsyncifyModule} instantiates a fresh Emscripten module from it, because an
  * Asyncify module can run only one suspending call at a time and ltxvfs serializes calls
@@ -68,10 +69,19 @@ export function asyncifyWasmPath(): string {
   return createRequire(import.meta.url).resolve('@journeyapps/wa-sqlite/dist/wa-sqlite-async.wasm');
 }
 
+/**
+ * The Asyncify build's binary: embedded by the package build (the built package and apps
+ * bundled from it, docs/deploy.md), else read from the installed package (the
+ * TypeScript sources). The package pins wa-sqlite's version exactly, so the embedded
+ * binary is the one the bundled JavaScript glue was built with.
+ */
+async function asyncifyWasmBytes(): Promise<Uint8Array> {
+  const { EMBEDDED } = await import('./wa-sqlite-async-embedded.js');
+  return EMBEDDED === undefined ? readFile(asyncifyWasmPath()) : Buffer.from(EMBEDDED, 'base64');
+}
+
 function compileOnce(): Promise<WasmModule> {
-  compiled ??= readFile(asyncifyWasmPath()).then(
-    (bytes) => wasm.compile(bytes),
-  );
+  compiled ??= asyncifyWasmBytes().then((bytes) => wasm.compile(bytes));
   // A failed compile (a broken install) is not cached: the next call tries again.
   compiled.catch(() => {
     compiled = undefined;

@@ -14,7 +14,7 @@ import { writerFor, type WriterOptions } from '../writer.js';
 import { ConnectionSink, leasePragma } from '../write-sink.js';
 import type { ServedConnection } from './page-server.js';
 import { changedPages } from './version-diff.js';
-import { hydrationPragma } from '../hydrate.js';
+import { hydrationPragma } from '../hydrate/index.js';
 
 /**
  * A view whose `visible` version (what `litestream_txid()`/`litestream_time()` report)

@@ -10,7 +10,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { importDatabase } from '../../lib/import.js';
 import { openReplicaClient } from '../../lib/storage/url.js';
-import { HYDRATION_STATE_SUFFIX, type HydrationStats } from '../../lib/hydrate.js';
+import { HYDRATION_STATE_SUFFIX, type HydrationStats } from '../../lib/hydrate/index.js';
 import { runCli } from '../../lib/cli/run.js';
 import { makeOracleDatabase } from '../helpers/datagen.js';
 import { sqliteExec, sqliteQuery } from '../helpers/sqlite-cli.js';

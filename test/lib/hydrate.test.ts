@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { ReplicaReader } from '../../lib/replica-reader.js';
 import { restoreDatabase } from '../../lib/restore.js';
 import { openDatabase } from '../../lib/open.js';
-import { HYDRATION_LOCK_SUFFIX, HYDRATION_STATE_SUFFIX, hydrationPathFromEnv, hydrationPragma, type HydrateOptions } from '../../lib/hydrate.js';
+import { HYDRATION_LOCK_SUFFIX, HYDRATION_STATE_SUFFIX, hydrationPathFromEnv, hydrationPragma, type HydrateOptions } from '../../lib/hydrate/index.js';
 import { openAsyncifyDatabase } from '../../vfs/asyncify-database.js';
 import { LtxvfsError } from '../../ltx/errors.js';
 import type { Database } from '../../lib/database.js';
