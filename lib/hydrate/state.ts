@@ -1,5 +1,5 @@
 /**
- * The files beside a hydrated database (lib/hydrate.ts): the state file that lets an
+ * The files beside a hydrated database (lib/hydrate/): the state file that lets an
  * interrupted hydration resume, and the lock that keeps two processes from hydrating one
  * file; plus the byte-range bookkeeping the state holds.
  *
@@ -9,7 +9,7 @@
  */
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { open, rename, unlink, writeFile } from 'node:fs/promises';
-import { LtxvfsError } from '../ltx/errors.js';
+import { LtxvfsError } from '../../ltx/errors.js';
 
 /** Suffix of the state file beside the hydrated database. */
 export const HYDRATION_STATE_SUFFIX = '.ltxvfs-hydration.json';

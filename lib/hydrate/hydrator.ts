@@ -1,0 +1,409 @@
+/**
+ * The hydrator: the background task of one reader and one local file (lib/hydrate/index.ts
+ * says how the file is written, resumed and served). It runs passes in TXID order — each
+ * planned by lib/hydrate/plan.ts, its ranges read and written by lib/hydrate/pass.ts a few
+ * at a time — checkpoints progress into the state file (lib/hydrate/state.ts), and serves
+ * reads from the file once a pass completed.
+ */
+import { EventEmitter } from 'node:events';
+import { closeSync, existsSync, fdatasync, ftruncate, openSync, readSync, statSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { LtxvfsError } from '../../ltx/errors.js';
+import type { FrameRef, PageIndex } from '../page-index.js';
+import { resolveHydrateOptions, type HydrateOptions, type ResolvedHydrateOptions } from './config.js';
+import { readRangePages, writePages } from './pass.js';
+import { hex64, planPass, type HydrationRange } from './plan.js';
+import {
+  addRange, HYDRATION_LOCK_SUFFIX, HYDRATION_STATE_SUFFIX, readHydrationState, releaseHydrationLock, takeHydrationLock,
+  writeHydrationState, type HydrationStateFile,
+} from './state.js';
+import type { HydrationSource, HydrationState, HydrationStats, HydratorEvents } from './types.js';
+
+const fdatasyncAsync = promisify(fdatasync);
+const ftruncateAsync = promisify(ftruncate);
+
+interface Pass {
+  target: PageIndex;
+  base: number;
+  total: number;
+  done: number;
+  /** Pages recorded durable by the last checkpoint. */
+  checkpointed: number;
+  /** Ranges whose pages are written (not yet necessarily durable), by file id. */
+  completed: Map<string, [number, number][]>;
+}
+
+interface Deferred {
+  promise: Promise<number>;
+  resolve: (txid: number) => void;
+  reject: (err: unknown) => void;
+}
+
+function deferred(): Deferred {
+  let resolve!: (txid: number) => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<number>((res, rej) => { resolve = res; reject = rej; });
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+function sameFrame(a: FrameRef, b: FrameRef): boolean {
+  return a.file === b.file && a.entry === b.entry;
+}
+
+/**
+ * The hydration of one reader into one local file (see lib/hydrate/index.ts). Made by
+ * {@link Hydrator.start}; the reader closes it.
+ */
+export class Hydrator extends EventEmitter<HydratorEvents> {
+  /** The database file being hydrated. */
+  readonly path: string;
+  /** The state file beside it. */
+  readonly statePath: string;
+  readonly #lockPath: string;
+  readonly #source: HydrationSource;
+  readonly #options: ResolvedHydrateOptions;
+  readonly #onVersion = (): void => this.#kick();
+  #fd: number;
+  #pageSize: number;
+  /** TXID the file holds consistently (0: none). */
+  #txid: number;
+  /** The version the file holds, when it may serve reads. */
+  #index: PageIndex | undefined;
+  #files: Record<string, string>;
+  /** Ranges an earlier process completed in its unfinished pass, and that pass's target. */
+  #resume: { target: number; done: Map<string, [number, number][]> } | undefined;
+  #pass: Pass | undefined;
+  #lastPass: { total: number; done: number; checkpointed: number } = { total: 0, done: 0, checkpointed: 0 };
+  #state: HydrationState = 'hydrating';
+  #error: unknown;
+  #ever = false;
+  #ready = deferred();
+  #running: Promise<void> | undefined;
+  #checkpointing: Promise<void> | undefined;
+  #lastCheckpoint = 0;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+  #stats = { pagesResumed: 0, pagesWritten: 0, bytesRead: 0, readRequests: 0, passes: 0 };
+
+  private constructor(source: HydrationSource, path: string, fd: number, state: HydrationStateFile | undefined, options: HydrateOptions) {
+    super();
+    this.path = path;
+    this.statePath = path + HYDRATION_STATE_SUFFIX;
+    this.#lockPath = path + HYDRATION_LOCK_SUFFIX;
+    this.#source = source;
+    this.#options = resolveHydrateOptions(options);
+    this.#fd = fd;
+    this.#pageSize = state?.pageSize ?? 0;
+    this.#txid = state?.txid ?? 0;
+    this.#files = state?.files ?? {};
+    if (state?.target !== undefined) {
+      this.#resume = { target: state.target, done: new Map(Object.entries(state.done).map(([k, v]) => [k, v.map(([s, e]) => [s, e] as [number, number])])) };
+    }
+    if (this.#txid > 0) {
+      this.#ever = true;
+      this.#state = 'ready';
+    }
+  }
+
+  /**
+   * Start hydrating `path` from `source` in the background (resuming what an earlier
+   * process left, see lib/hydrate/index.ts). Returns at once; {@link whenReady} says when
+   * the file is complete.
+   * @throws LtxvfsError `LTXVFS_ERR_USAGE` when another live process hydrates `path`, when
+   *   `path` exists but no hydration state describes it (unless `overwrite`), or it cannot be opened.
+   */
+  static start(source: HydrationSource, path: string, options: HydrateOptions = {}): Hydrator {
+    const lockPath = path + HYDRATION_LOCK_SUFFIX;
+    takeHydrationLock(lockPath, path);
+    let fd: number;
+    let state: HydrationStateFile | undefined;
+    try {
+      state = readHydrationState(path + HYDRATION_STATE_SUFFIX);
+      const ours = state !== undefined;
+      const exists = existsSync(path);
+      // A hydration of another replica (or a state without its file) starts over.
+      if (state !== undefined && (state.replica !== source.client.url || !exists)) state = undefined;
+      if (!ours && exists && statSync(path).size > 0 && options.overwrite !== true) {
+        throw new LtxvfsError('LTXVFS_ERR_USAGE',
+          `${path} exists and is not a hydration of ${source.client.url} (no ${HYDRATION_STATE_SUFFIX} beside it): remove it or choose another path`, { key: path });
+      }
+      fd = openSync(path, state === undefined ? 'w+' : 'r+');
+    } catch (err) {
+      releaseHydrationLock(lockPath);
+      if (err instanceof LtxvfsError) throw err;
+      throw new LtxvfsError('LTXVFS_ERR_USAGE', `cannot hydrate into ${path}: ${(err as Error).message}`, { key: path, cause: err });
+    }
+    const h = new Hydrator(source, path, fd, state, options);
+    // A file complete at the reader's TXID serves reads at once.
+    const current = source.current;
+    if (state !== undefined && state.target === undefined && state.txid === current.txid && state.pageSize === current.pageSize &&
+      !h.#historyChanged(current) && statSafe(path) === current.commit * current.pageSize) {
+      h.#index = current;
+      h.#ready.resolve(current.txid);
+    }
+    source.on('version', h.#onVersion);
+    h.#kick();
+    return h;
+  }
+
+  /** Percent of the first hydration done (0–100, see {@link HydrationStats.progress}). */
+  get progress(): number {
+    if (this.#ever) return 100;
+    const p = this.#pass ?? this.#lastPass;
+    if (p.total === 0) return 0;
+    return Math.min(99.9, Math.floor((1000 * p.done) / p.total) / 10);
+  }
+
+  /** TXID the file holds consistently (0 before the first pass completed). */
+  get txid(): number {
+    return this.#txid;
+  }
+
+  /**
+   * Resolves with the TXID once the file is complete (at once if it already is); rejects
+   * if the pass fails (`LTXVFS_ERR_STORAGE`, `LTXVFS_ERR_CORRUPT`, …) or the hydrator is
+   * closed first (`LTXVFS_ERR_CLOSED`). After a failure, a later call waits for the retry.
+   */
+  whenReady(): Promise<number> {
+    return this.#ready.promise;
+  }
+
+  /** Resolves once no pass is running and the file holds the reader's newest version (or a pass failed). */
+  async settled(): Promise<void> {
+    while (this.#running !== undefined) await this.#running;
+  }
+
+  /** Figures (a copy). */
+  stats(): HydrationStats {
+    const p = this.#pass ?? this.#lastPass;
+    return {
+      path: this.path,
+      state: this.#state,
+      progress: this.progress,
+      txid: this.#txid,
+      pagesTotal: p.total,
+      pagesDone: p.done,
+      pagesCheckpointed: p.checkpointed,
+      ...this.#stats,
+      error: this.#state === 'failed' ? this.#error : undefined,
+    };
+  }
+
+  /**
+   * The page `pgno` of `version` from the file, synchronously, when the file may serve it
+   * (see lib/hydrate/index.ts); undefined otherwise. Never throws.
+   * @param ref the frame `version` serves for `pgno`.
+   */
+  readPage(version: PageIndex, ref: FrameRef, pgno: number): Uint8Array | undefined {
+    const held = this.#index;
+    if (held === undefined) return undefined;
+    const href = held.get(pgno);
+    if (href === undefined || (version.txid !== held.txid && !sameFrame(href, ref))) return undefined;
+    const pass = this.#pass;
+    if (pass !== undefined) {
+      const tref = pass.target.get(pgno);
+      if (tref === undefined || !sameFrame(tref, href)) return undefined;
+    }
+    const pageSize = held.pageSize;
+    const page = new Uint8Array(pageSize);
+    try {
+      if (readSync(this.#fd, page, 0, pageSize, (pgno - 1) * pageSize) !== pageSize) return undefined;
+    } catch {
+      return undefined;
+    }
+    return page;
+  }
+
+  /** Stop: finish the ranges being read, checkpoint, close the file, release the lock (idempotent). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    this.#source.off('version', this.#onVersion);
+    await this.settled();
+    await this.#checkpointing;
+    this.#state = 'closed';
+    this.#index = undefined;
+    this.#ready.reject(new LtxvfsError('LTXVFS_ERR_CLOSED', `hydration of ${this.path} was closed before it completed`, { key: this.path }));
+    try {
+      closeSync(this.#fd);
+    } catch {
+      // Already closed.
+    }
+    releaseHydrationLock(this.#lockPath);
+  }
+
+  #kick(): void {
+    if (this.#closed || this.#running !== undefined) return;
+    this.#running = this.#loop().finally(() => {
+      this.#running = undefined;
+    });
+  }
+
+  async #loop(): Promise<void> {
+    try {
+      for (;;) {
+        if (this.#closed) return;
+        const target = this.#source.current;
+        const held = this.#index;
+        if (held !== undefined && target.txid === held.txid && target.pageSize === held.pageSize) {
+          // Same state (perhaps rebuilt from other files): match frames against the newer index.
+          this.#index = target;
+          return;
+        }
+        if (held !== undefined && target.txid < held.txid) return;
+        await this.#runPass(target);
+      }
+    } catch (err) {
+      if (this.#closed) return;
+      this.#state = 'failed';
+      this.#error = err;
+      this.#ready.reject(err);
+      this.#ready = deferred();
+      if (this.listenerCount('failed') > 0) this.emit('failed', err);
+      if (this.#options.retryMs > 0) {
+        this.#retryTimer = setTimeout(() => this.#kick(), this.#options.retryMs);
+        this.#retryTimer.unref();
+      }
+    }
+  }
+
+  /** True if `target` uses a key whose fileChecksum differs from one used before: the replica was replaced. */
+  #historyChanged(target: PageIndex): boolean {
+    for (const f of target.files) {
+      const known = this.#files[f.info.key];
+      if (known !== undefined && known !== hex64(f.trailer.fileChecksum)) return true;
+    }
+    return false;
+  }
+
+  async #runPass(target: PageIndex): Promise<void> {
+    let base = this.#txid;
+    let resume = this.#resume;
+    this.#resume = undefined;
+    const fresh = (this.#pageSize !== 0 && target.pageSize !== this.#pageSize) || target.txid < base ||
+      (resume !== undefined && target.txid < resume.target) || this.#historyChanged(target);
+    if (fresh) {
+      base = 0;
+      resume = undefined;
+      this.#txid = 0;
+      this.#files = {};
+      this.#ever = false;
+      await ftruncateAsync(this.#fd, 0);
+    }
+    this.#pageSize = target.pageSize;
+    if (!this.#ever) this.#state = 'hydrating';
+    const done = resume?.done ?? new Map<string, [number, number][]>();
+
+    const { ranges, total, skipped, completed } = planPass(target, base, done,
+      { maxGapBytes: this.#options.maxGapBytes, maxRangeBytes: this.#options.rangeBytes });
+    for (const f of target.files) this.#files[f.info.key] = hex64(f.trailer.fileChecksum);
+    const pass: Pass = { target, base, total, done: skipped, checkpointed: skipped, completed };
+    if (!this.#ever) this.#stats.pagesResumed += skipped;
+    this.#pass = pass;
+    try {
+      // Record the pass before its first write: a restart then knows the file is in flux.
+      await this.#writeState(pass);
+      await this.#runRanges(pass, ranges);
+      if (this.#closed) return;
+      await this.#checkpointing;
+      await ftruncateAsync(this.#fd, target.commit * target.pageSize);
+      await fdatasyncAsync(this.#fd);
+      this.#txid = target.txid;
+      this.#files = {};
+      for (const f of target.files) this.#files[f.info.key] = hex64(f.trailer.fileChecksum);
+      await this.#writeState(undefined);
+    } catch (err) {
+      // Pages of the newer version may be half written: the file serves nothing until a pass completes.
+      this.#index = undefined;
+      throw err;
+    } finally {
+      this.#lastPass = { total: pass.total, done: pass.done, checkpointed: pass.checkpointed };
+      if (this.#pass === pass) this.#pass = undefined;
+    }
+    this.#index = target;
+    this.#ever = true;
+    this.#state = 'ready';
+    this.#error = undefined;
+    this.#stats.passes++;
+    this.#ready.resolve(target.txid);
+    this.emit('ready', target.txid);
+  }
+
+  async #runRanges(pass: Pass, ranges: HydrationRange[]): Promise<void> {
+    let next = 0;
+    let failure: { err: unknown } | undefined;
+    const worker = async (): Promise<void> => {
+      while (failure === undefined && !this.#closed && next < ranges.length) {
+        const range = ranges[next++];
+        try {
+          await this.#runRange(pass, range);
+        } catch (err) {
+          failure ??= { err };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#options.concurrency, ranges.length) }, worker));
+    if (failure !== undefined) {
+      // Keep what was written: the ranges done so far survive a restart.
+      await this.#checkpointing;
+      await this.#checkpoint().catch(() => undefined);
+      throw failure.err;
+    }
+    if (this.#closed) {
+      await this.#checkpointing;
+      await this.#checkpoint().catch(() => undefined);
+    }
+  }
+
+  async #runRange(pass: Pass, range: HydrationRange): Promise<void> {
+    const pageSize = pass.target.pageSize;
+    const pages = await readRangePages(this.#source, range, pageSize, this.#stats);
+    await writePages(this.#fd, pages, pageSize);
+    this.#stats.pagesWritten += pages.length;
+    pass.done += pages.length;
+    let list = pass.completed.get(range.fileId);
+    if (list === undefined) pass.completed.set(range.fileId, (list = []));
+    addRange(list, range.start, range.end);
+    if (Date.now() - this.#lastCheckpoint >= this.#options.checkpointIntervalMs && this.#checkpointing === undefined) {
+      this.#checkpointing = this.#checkpoint().catch(() => undefined).finally(() => {
+        this.#checkpointing = undefined;
+      });
+    }
+  }
+
+  /** Make the pages written so far durable, then record their ranges in the state. */
+  async #checkpoint(): Promise<void> {
+    const pass = this.#pass;
+    if (pass === undefined) return;
+    this.#lastCheckpoint = Date.now();
+    const snapshot = new Map([...pass.completed].map(([k, v]) => [k, v.map(([s, e]) => [s, e] as [number, number])]));
+    const done = pass.done;
+    await fdatasyncAsync(this.#fd);
+    await this.#writeState(pass, snapshot);
+    pass.checkpointed = done;
+    if (this.listenerCount('checkpoint') > 0) this.emit('checkpoint', this.stats());
+  }
+
+  async #writeState(pass: Pass | undefined, done: Map<string, [number, number][]> = pass?.completed ?? new Map()): Promise<void> {
+    await writeHydrationState(this.statePath, {
+      format: 'ltxvfs-hydration',
+      version: 1,
+      replica: this.#source.client.url,
+      pageSize: this.#pageSize,
+      txid: this.#txid,
+      target: pass?.target.txid,
+      files: this.#files,
+      done: Object.fromEntries(done),
+    });
+  }
+}
+
+function statSafe(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return -1;
+  }
+}
