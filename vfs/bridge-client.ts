@@ -26,7 +26,7 @@ import {
   type BridgeChannel, type BridgeRequest, type CallAnswer, type SerializedError, type VersionAnswer, type VersionInfo,
 } from '../lib/bridge/protocol.js';
 import { LocalPageCache } from './local-page-cache.js';
-import type { SyncPageSink, SyncPageSource } from './sync-database-file.js';
+import type { SyncPageSink, SyncPageSource } from './core/database-file.js';
 
 /** Options of {@link BridgeClient}. */
 export interface BridgeClientOptions {

@@ -27,9 +27,10 @@
  * during it is this database's. That open still goes to the unix VFS first (so an empty
  * placeholder file of that name exists: journals derive their permissions from it, and
  * sql.js unlinks it at close), then the file's `pMethods` is pointed at ltxvfs's
- * `sqlite3_io_methods` (version 1: no shared memory, no mmap). Its methods are
- * {@link SyncDatabaseFile}'s — the worker engine's — so locks pin versions, page 1 is
- * patched, and writes follow the lease exactly as there; misses block on the page bridge.
+ * `sqlite3_io_methods` (version 1: no shared memory, no mmap). Its methods are the core's
+ * {@link DatabaseFile} (vfs/core/database-file.ts) over a synchronous source — as in the
+ * worker and in-process engines — so locks pin versions, page 1 is patched, and writes
+ * follow the lease exactly as there; misses block on the page bridge.
  * At `xClose` the original methods are put back and the unix file is closed.
  *
  * PRAGMA results must be memory SQLite can `sqlite3_free`; `sqlite3_malloc` is not
@@ -42,7 +43,9 @@
 import * as VFS from '@journeyapps/wa-sqlite/src/sqlite-constants.js';
 import { LtxvfsError } from '../ltx/errors.js';
 import { sqliteCodeForError } from './error-codes.js';
-import { SQLITE_FCNTL_PRAGMA, SyncDatabaseFile, type SyncPageSink, type SyncPageSource } from './sync-database-file.js';
+import { DatabaseFile, openOutputFlags, SECTOR_SIZE, SQLITE_FCNTL_PRAGMA, type SyncPageSink, type SyncPageSource } from './core/database-file.js';
+
+type SyncDatabaseFile = DatabaseFile<'sync'>;
 
 /** The parts of sql.js's module (its `SqlJsStatic`) the hook uses. */
 export interface SqlJsModule {
@@ -145,7 +148,7 @@ export class SqlJsVfsHook {
       [(pFile: number, level: number) => hook.#call(pFile, VFS.SQLITE_IOERR_UNLOCK, (f) => f.unlock(level)), 'iii'],
       [(_pFile: number, pResOut: number) => hook.#checkReservedLock(pResOut), 'iii'],
       [(pFile: number, op: number, pArg: number) => hook.#fileControl(pFile, op, pArg), 'iiii'],
-      [(_pFile: number) => 4096, 'ii'],
+      [(_pFile: number) => SECTOR_SIZE, 'ii'],
       [(pFile: number) => hook.#files.get(pFile)?.file.deviceCharacteristics ?? 0, 'ii'],
     ];
     heap32()[ioMethods >> 2] = 1;
@@ -211,11 +214,8 @@ export class SqlJsVfsHook {
     const origMethods = words[pFile >> 2];
     words[pFile >> 2] = this.#ioMethods;
     const sink = flags & VFS.SQLITE_OPEN_READWRITE ? spec.sink : undefined;
-    this.#files.set(pFile, { file: new SyncDatabaseFile(spec.name, spec.source, sink), origMethods, spec, lastError: undefined });
-    if (pOutFlags !== 0) {
-      const access = sink === undefined ? VFS.SQLITE_OPEN_READONLY : VFS.SQLITE_OPEN_READWRITE;
-      new Int32Array(this.#internals.memory.buffer)[pOutFlags >> 2] = (flags & ~(VFS.SQLITE_OPEN_READWRITE | VFS.SQLITE_OPEN_READONLY | VFS.SQLITE_OPEN_CREATE)) | access;
-    }
+    this.#files.set(pFile, { file: new DatabaseFile<'sync'>(spec.name, spec.source, sink), origMethods, spec, lastError: undefined });
+    if (pOutFlags !== 0) new Int32Array(this.#internals.memory.buffer)[pOutFlags >> 2] = openOutputFlags(flags, sink !== undefined);
     return VFS.SQLITE_OK;
   }
 

@@ -7,7 +7,9 @@
  * What SQLite does with the database file, the page-1 rules, lock ↔ version pinning and
  * the write path are those of the Asyncify VFS (its opening essay in vfs/asyncify-vfs.ts
  * applies word for word, minus "Reads and Asyncify"); the file logic itself is
- * {@link SyncDatabaseFile} (vfs/sync-database-file.ts), shared with the sql.js adapter.
+ * the core's {@link DatabaseFile} (vfs/core/database-file.ts, whose essay describes it),
+ * shared with the in-process engine and the sql.js adapter, here over a synchronous
+ * source: no call ever returns a Promise.
  * Other files SQLite opens (TEMP database, journals, sorter spills) are in memory
  * (vfs/memory-file.ts); a WAL is refused.
  *
@@ -28,8 +30,12 @@ import { LtxvfsError } from '../ltx/errors.js';
 import type { FacadeVFSConstructor } from './asyncify-vfs.js';
 import { sqliteCodeForError } from './error-codes.js';
 import { MemoryFile } from './memory-file.js';
-import { SQLITE_FCNTL_PRAGMA, SyncDatabaseFile, type SyncPageSink, type SyncPageSource } from './sync-database-file.js';
-import type { WaSqliteModule } from './wa-sqlite.js';
+import {
+  DatabaseFile, MEMORY_FILE_IOCAP, MEMORY_FILE_FLAGS, openOutputFlags, SECTOR_SIZE, SQLITE_FCNTL_PRAGMA, unknownDatabase, unsupportedOpen,
+  type SyncPageSink, type SyncPageSource,
+} from './core/database-file.js';
+import { readPragma, setPragmaResult } from './core/pragma.js';
+import type { WaSqliteModule } from './wa-sqlite-types.js';
 
 const FacadeVFS = UntypedFacadeVFS as FacadeVFSConstructor;
 
@@ -51,14 +57,9 @@ export interface LtxSyncVFSOptions {
 
 /** Longest database name in bytes. */
 const MAX_PATHNAME = 1024;
-const SECTOR_SIZE = 4096;
 
-const MEMORY_FILE_FLAGS =
-  VFS.SQLITE_OPEN_MAIN_JOURNAL | VFS.SQLITE_OPEN_TEMP_DB | VFS.SQLITE_OPEN_TEMP_JOURNAL | VFS.SQLITE_OPEN_SUBJOURNAL |
-  VFS.SQLITE_OPEN_SUPER_JOURNAL | VFS.SQLITE_OPEN_TRANSIENT_DB | VFS.SQLITE_OPEN_DELETEONCLOSE;
-
-const MEMORY_FILE_IOCAP =
-  VFS.SQLITE_IOCAP_SAFE_APPEND | VFS.SQLITE_IOCAP_SEQUENTIAL | VFS.SQLITE_IOCAP_POWERSAFE_OVERWRITE | VFS.SQLITE_IOCAP_UNDELETABLE_WHEN_OPEN;
+/** An open replica database: the core over a synchronous source. */
+type SyncDatabaseFile = DatabaseFile<'sync'>;
 
 type OpenFile = SyncDatabaseFile | MemoryFile;
 
@@ -89,7 +90,7 @@ export class LtxSyncVFS extends FacadeVFS {
 
   /** True while any replica database of this VFS has a read transaction open. */
   get inTransaction(): boolean {
-    for (const file of this.#files.values()) if (file instanceof SyncDatabaseFile && file.inTransaction) return true;
+    for (const file of this.#files.values()) if (file instanceof DatabaseFile && file.inTransaction) return true;
     return false;
   }
 
@@ -106,13 +107,12 @@ export class LtxSyncVFS extends FacadeVFS {
         const name = filename ?? '';
         const db = this.#databases.get(name);
         if (db === undefined) {
-          this.#lastError = new LtxvfsError('LTXVFS_ERR_NOT_FOUND', `no database "${name}" in VFS "${this.name}"`, { key: name });
+          this.#lastError = unknownDatabase(name, this.name);
           return VFS.SQLITE_CANTOPEN;
         }
         const sink = flags & VFS.SQLITE_OPEN_READWRITE ? db.sink : undefined;
-        this.#files.set(pFile, new SyncDatabaseFile(name, db.source, sink));
-        const access = sink === undefined ? VFS.SQLITE_OPEN_READONLY : VFS.SQLITE_OPEN_READWRITE;
-        pOutFlags.setInt32(0, (flags & ~(VFS.SQLITE_OPEN_READWRITE | VFS.SQLITE_OPEN_READONLY | VFS.SQLITE_OPEN_CREATE)) | access, true);
+        this.#files.set(pFile, new DatabaseFile<'sync'>(name, db.source, sink));
+        pOutFlags.setInt32(0, openOutputFlags(flags, sink !== undefined), true);
         return VFS.SQLITE_OK;
       }
       if (flags & MEMORY_FILE_FLAGS && !(flags & VFS.SQLITE_OPEN_WAL)) {
@@ -120,9 +120,7 @@ export class LtxSyncVFS extends FacadeVFS {
         pOutFlags.setInt32(0, flags, true);
         return VFS.SQLITE_OK;
       }
-      this.#lastError = new LtxvfsError('LTXVFS_ERR_UNSUPPORTED',
-        `cannot open ${flags & VFS.SQLITE_OPEN_WAL ? 'a WAL' : `a file with flags 0x${flags.toString(16)}`} (${filename ?? 'no name'}): replica databases are read in rollback-journal mode`,
-        { key: filename ?? undefined });
+      this.#lastError = unsupportedOpen(filename, flags);
       return VFS.SQLITE_CANTOPEN;
     }, VFS.SQLITE_CANTOPEN);
   }
@@ -136,7 +134,7 @@ export class LtxSyncVFS extends FacadeVFS {
       const file = this.#files.get(pFile);
       if (file === undefined) return VFS.SQLITE_OK;
       this.#files.delete(pFile);
-      if (file instanceof SyncDatabaseFile) file.close();
+      if (file instanceof DatabaseFile) file.close();
       return VFS.SQLITE_OK;
     }, VFS.SQLITE_IOERR_CLOSE);
   }
@@ -146,7 +144,7 @@ export class LtxSyncVFS extends FacadeVFS {
     try {
       const file = this.#file(pFile);
       const offset = iOffsetHi * 0x1_0000_0000 + (iOffsetLo >>> 0);
-      if (file instanceof SyncDatabaseFile) return file.readInto(this.#module.HEAPU8, pData, iAmt, offset);
+      if (file instanceof DatabaseFile) return file.readInto(this.#module.HEAPU8, pData, iAmt, offset);
       return file.read(this.#module.HEAPU8.subarray(pData, pData + iAmt), offset);
     } catch (err) {
       return this.#fail(err, VFS.SQLITE_IOERR_READ);
@@ -167,7 +165,7 @@ export class LtxSyncVFS extends FacadeVFS {
   override xFileSize(pFile: number, pSize: number): number {
     try {
       const file = this.#file(pFile);
-      const size = file instanceof SyncDatabaseFile ? file.fileSize() : file.size;
+      const size = file instanceof DatabaseFile ? file.fileSize() : file.size;
       new DataView(this.#module.HEAPU8.buffer).setBigInt64(pSize, BigInt(size), true);
       return VFS.SQLITE_OK;
     } catch (err) {
@@ -184,7 +182,7 @@ export class LtxSyncVFS extends FacadeVFS {
   override jWrite(pFile: number, pData: Uint8Array, iOffset: number): number {
     return this.#guard(() => {
       const file = this.#file(pFile);
-      if (file instanceof SyncDatabaseFile) return file.write(pData.subarray(0, pData.length), iOffset);
+      if (file instanceof DatabaseFile) return file.write(pData.subarray(0, pData.length), iOffset);
       file.write(pData.subarray(0, pData.length), iOffset);
       return VFS.SQLITE_OK;
     }, VFS.SQLITE_IOERR_WRITE);
@@ -193,7 +191,7 @@ export class LtxSyncVFS extends FacadeVFS {
   override jTruncate(pFile: number, size: number): number {
     return this.#guard(() => {
       const file = this.#file(pFile);
-      if (file instanceof SyncDatabaseFile) return file.truncate(size);
+      if (file instanceof DatabaseFile) return file.truncate(size);
       file.truncate(size);
       return VFS.SQLITE_OK;
     }, VFS.SQLITE_IOERR_TRUNCATE);
@@ -202,27 +200,27 @@ export class LtxSyncVFS extends FacadeVFS {
   override jSync(pFile: number, _flags: number): number {
     return this.#guard(() => {
       const file = this.#files.get(pFile);
-      return file instanceof SyncDatabaseFile ? file.sync() : VFS.SQLITE_OK;
+      return file instanceof DatabaseFile ? file.sync() : VFS.SQLITE_OK;
     }, VFS.SQLITE_IOERR_WRITE);
   }
 
   override jLock(pFile: number, lockType: number): number {
     return this.#guard(() => {
       const file = this.#file(pFile);
-      return file instanceof SyncDatabaseFile ? file.lock(lockType) : VFS.SQLITE_OK;
+      return file instanceof DatabaseFile ? file.lock(lockType) : VFS.SQLITE_OK;
     }, VFS.SQLITE_IOERR_LOCK);
   }
 
   override jUnlock(pFile: number, lockType: number): number {
     return this.#guard(() => {
       const file = this.#file(pFile);
-      return file instanceof SyncDatabaseFile ? file.unlock(lockType) : VFS.SQLITE_OK;
+      return file instanceof DatabaseFile ? file.unlock(lockType) : VFS.SQLITE_OK;
     }, VFS.SQLITE_IOERR_UNLOCK);
   }
 
   override jFileControl(pFile: number, op: number, pArg: DataView): number {
     const file = this.#files.get(pFile);
-    if (!(file instanceof SyncDatabaseFile)) return VFS.SQLITE_NOTFOUND;
+    if (!(file instanceof DatabaseFile)) return VFS.SQLITE_NOTFOUND;
     if (op === SQLITE_FCNTL_PRAGMA) {
       if (this.#pragmaHandler === undefined) return VFS.SQLITE_NOTFOUND;
       return this.#pragma(file, this.#pragmaHandler, pArg.byteOffset - this.#module.HEAPU8.byteOffset);
@@ -241,33 +239,19 @@ export class LtxSyncVFS extends FacadeVFS {
   }
 
   #pragma(file: SyncDatabaseFile, handler: SyncPragmaHandler, pArg: number): number {
-    // pArg points at char*[3]: [0] the result or error message (out), [1] the name, [2] the argument or NULL.
     const module = this.#module;
-    const slots = new DataView(module.HEAPU8.buffer, pArg, 12);
-    const name = module.UTF8ToString(slots.getUint32(4, true)).toLowerCase();
-    const valuePtr = slots.getUint32(8, true);
-    const value = valuePtr === 0 ? null : module.UTF8ToString(valuePtr);
+    const { name, value } = readPragma(module, pArg);
     let result: string | null | undefined;
     try {
       result = handler(name, value, file.inTransaction);
     } catch (err) {
       this.#lastError = err;
-      this.#setPragmaResult(pArg, err instanceof Error ? err.message : String(err));
+      setPragmaResult(module, pArg, err instanceof Error ? err.message : String(err));
       return VFS.SQLITE_ERROR;
     }
     if (result === undefined) return VFS.SQLITE_NOTFOUND;
-    if (result !== null) this.#setPragmaResult(pArg, result);
+    if (result !== null) setPragmaResult(module, pArg, result);
     return VFS.SQLITE_OK;
-  }
-
-  /** Store `text` as the PRAGMA's result (or error message) in memory SQLite frees. */
-  #setPragmaResult(pArg: number, text: string): void {
-    const module = this.#module;
-    const utf8 = new TextEncoder().encode(text);
-    const ptr = module._sqlite3_malloc(utf8.length + 1);
-    module.HEAPU8.set(utf8, ptr);
-    module.HEAPU8[ptr + utf8.length] = 0;
-    new DataView(module.HEAPU8.buffer).setUint32(pArg, ptr, true);
   }
 
   #int32View: Int32Array = new Int32Array(0);

@@ -9,7 +9,7 @@ import { LtxvfsError } from '../../ltx/errors.js';
 import { Database, type DatabaseStats } from '../../lib/database.js';
 import type { PageSource, PageVersion } from '../../lib/page-source.js';
 import { LtxAsyncVFS, registerLtxVFS, type LtxAsyncVFSOptions, type Thenable } from '../../vfs/asyncify-vfs.js';
-import { changeCounterForTxid } from '../../vfs/page1.js';
+import { changeCounterForTxid } from '../../vfs/core/page1.js';
 import { loadAsyncifyModule, withEmptyBlobs, type WaSqliteModule } from '../../vfs/wa-sqlite.js';
 import { BytesSource, chinookBytes, sqliteCliDatabase } from '../helpers/bytes-source.js';
 

@@ -26,7 +26,7 @@ import { openFileReplica } from '../../lib/storage/file.js';
 import { verifyReplica } from '../../lib/verify.js';
 import { LtxAsyncVFS } from '../../vfs/asyncify-vfs.js';
 import { loadAsyncifyModule, withEmptyBlobs } from '../../vfs/wa-sqlite.js';
-import { WriteBuffer } from '../../vfs/write-buffer.js';
+import { WriteBuffer } from '../../vfs/core/write-buffer.js';
 import { BytesSource, sqliteCliDatabase } from '../helpers/bytes-source.js';
 import { listLtxFiles } from '../helpers/litestream.js';
 import { waitFor } from '../helpers/polling.js';

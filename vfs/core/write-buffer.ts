@@ -4,7 +4,7 @@
  * offsets to a database file; the buffer holds copies (SQLite reuses its buffers) and
  * the size the file would have.
  */
-import { LtxvfsError } from '../ltx/errors.js';
+import { LtxvfsError } from '../../ltx/errors.js';
 
 /** Dirty pages of a transaction, and the file size in pages. */
 export class WriteBuffer {
