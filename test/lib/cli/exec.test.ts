@@ -2,7 +2,8 @@
  * `ltxvfs exec <url> <sql> [--create] [--checksums]` (lib/cli/commands.ts): takes the
  * write lease, runs the statements as one transaction — one LTX file however many
  * statements — ships it, and gives the lease back. Failures exit 1 with the reason and
- * ship nothing. Run through `runCli` on real directory replicas.
+ * ship nothing; SQL with its own transaction control exits 2 and runs nothing. Run
+ * through `runCli` on real directory replicas.
  */
 import t from 'tap';
 import { existsSync, promises as fs } from 'node:fs';
@@ -109,9 +110,9 @@ t.test('a lease held by someone else: exit 1 naming the owner, nothing shipped, 
   const client = await openFileReplica(dir);
   t.teardown(() => client.close());
   const held = await Lease.acquire(client, { owner: 'web-7:31337', renew: false });
-  const r = await cli(['exec', dir, "INSERT INTO t (name) VALUES ('no')"]);
+  const r = await cli(['exec', dir, "INSERT INTO t (name) VALUES ('no')", '--wait', '0']);
   t.equal(r.code, 1);
-  t.match(r.stderr, /^ltxvfs: .*lease already held by web-7:31337 until \S+ \(generation 1, lock\.json\)/);
+  t.match(r.stderr, /^ltxvfs: .*lease already held by web-7:31337 until \S+ \(generation 1, lock\.json\); gave up after waiting \d+ ms for it/);
   t.equal(r.stdout, '');
   t.equal((await names(dir)).length, 5);
   const lock = JSON.parse(await fs.readFile(join(dir, 'lock.json'), 'utf8')) as { owner: string };
@@ -125,7 +126,39 @@ t.test('a lease held by someone else: exit 1 naming the owner, nothing shipped, 
 t.test('usage: exec needs <url> and <sql>', async (t) => {
   const r = await cli(['exec', '/tmp']);
   t.equal(r.code, 2);
-  t.match(r.stderr, /^ltxvfs exec: expected exec <url> <sql> \[--create\] \[--checksums\]/);
+  t.match(r.stderr, /^ltxvfs exec: expected exec <url> <sql> \[--create\] \[--checksums\] \[--attempts <n>\] \[--wait <duration>\]/);
   const help = await cli(['--help']);
-  t.match(help.stdout, /exec <url> <sql> +take the write lease, run the statements as one transaction, ship it/);
+  t.match(help.stdout, /exec <url> <sql> +take the write lease, catch up to the newest TXID, run the statements/);
+  t.match(help.stdout, /Exit 0: committed \(one\s+TXID, printed\) or no changes; 1: failed, nothing shipped; 2: refused,\s+nothing run/);
+  for (const [option, value, message] of [
+    ['--attempts', '0', '--attempts takes a whole number >= 1, got "0"'], ['--attempts', '2.5', '--attempts takes a whole number >= 1, got "2.5"'],
+    ['--wait', 'soon', '--wait takes ms or a duration like 5m, 1h30m, 30s, got "soon"'],
+    ['--temp-max-age', '1d', '--temp-max-age takes ms or a duration like 5m, 1h30m, 30s, got "1d"'],
+  ]) {
+    const bad = await cli(['exec', '/nonexistent-replica', 'SELECT 1', option, value]);
+    t.equal(bad.code, 2, `${option} ${value}`);
+    t.match(bad.stderr, `ltxvfs exec: ${message}`);
+  }
+});
+
+t.test('SQL with its own transaction control: exit 2 naming the statement; nothing run, nothing shipped, no lease taken', async (t) => {
+  const dir = t.testdir({});
+  await copyFixtureReplica(dir);
+  const mixed = await cli(['exec', dir, "INSERT INTO t (name) VALUES ('a'); COMMIT; INSERT INTO t (name) VALUES ('b'); SELECT * FROM nope"]);
+  t.equal(mixed.code, 2, 'refused');
+  t.equal(mixed.stdout, '');
+  t.match(mixed.stderr, /^ltxvfs exec: statement 2 \(COMMIT\) controls transactions itself: exec runs the whole SQL as one transaction .* nothing was run or shipped\n$/);
+  for (const sql of ['BEGIN; DELETE FROM t', "SAVEPOINT a; UPDATE t SET name = 'z'; RELEASE a", 'DELETE FROM t; ROLLBACK', 'DELETE FROM t WHERE id = 1; END']) {
+    const r = await cli(['exec', dir, sql]);
+    t.equal(r.code, 2, sql);
+    t.match(r.stderr, /controls transactions itself/);
+  }
+  t.same(await names(dir), [1, 2, 3, 4, 5].map(TXID), 'nothing shipped');
+  t.same(await rows(dir, "SELECT count(*) AS n FROM t WHERE name IN ('a', 'b', 'z')"), [{ n: 0 }]);
+  t.notOk(existsSync(join(dir, 'lock.json')));
+
+  const trigger = await cli(['exec', dir, "CREATE TABLE log (id); CREATE TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO log VALUES (new.id); END; INSERT INTO t (name) VALUES ('end')"]);
+  t.equal(trigger.code, 0, `a trigger body's BEGIN … END is part of one statement: ${trigger.stderr}`);
+  t.equal(trigger.stdout, 'committed TXID 0000000000000006\n');
+  t.same(await rows(dir, 'SELECT count(*) AS n FROM log'), [{ n: 1 }]);
 });
