@@ -37,7 +37,10 @@ export type ReplicaTime = Date | number;
 export interface ReplicaTransaction {
   /** SQL statements, run as one transaction (`BEGIN IMMEDIATE; … COMMIT`): put no BEGIN/COMMIT in it. It must change the database. */
   sql: string;
-  /** The LTX header timestamp of its file (what time travel compares with). Default: when it ran. */
+  /**
+   * The LTX header timestamp of its file (what time travel compares with). Default: when
+   * it ran. Give it to every transaction or to none; times must not go back.
+   */
   at?: ReplicaTime;
 }
 
@@ -45,7 +48,7 @@ export interface ReplicaTransaction {
 export interface MakeReplicaOptions {
   /** A SQLite database file: the replica's first file, TXID 1 (a snapshot of it, as `ltxvfs import` makes). */
   from?: string;
-  /** The header timestamp of the `from` snapshot. Default: now. */
+  /** The header timestamp of the `from` snapshot. Default: the first transaction's `at` when they have times, else now. */
   fromAt?: ReplicaTime;
   /** SQL transactions, one LTX file each, TXIDs following `from` (or starting at 1). A string is `{ sql }`. */
   transactions?: ReadonlyArray<ReplicaTransaction | string>;
@@ -116,6 +119,16 @@ function stepsOf(options: MakeReplicaOptions): Step[] {
   if (steps.length === 0) {
     throw new LtxvfsError('LTXVFS_ERR_USAGE', 'makeReplica: nothing to make: give from (a SQLite file) or transactions (SQL)');
   }
+  // Times are all chosen or all left to the clock: a mix would put "now" among chosen past times.
+  const txs = options.from === undefined ? steps : steps.slice(1);
+  const timed = txs.filter((s) => s.at !== undefined);
+  if (timed.length > 0 && timed.length < txs.length) {
+    const untimed = txs.find((s) => s.at === undefined) as Step;
+    throw new LtxvfsError('LTXVFS_ERR_USAGE', `makeReplica: ${untimed.name} has no at while other transactions have one: give every transaction a time, or none`,
+      { key: untimed.name });
+  }
+  // The snapshot of `from` without fromAt is as old as the first chosen time.
+  if (options.from !== undefined && steps[0].at === undefined && timed.length > 0) steps[0].at = timed[0].at;
   let previous: Step | undefined;
   for (const step of steps) {
     if (step.at === undefined) continue;
@@ -195,7 +208,8 @@ async function openTarget(options: MakeReplicaOptions, dir: string | undefined):
  * the replica as well as ltxvfs does.
  * @returns the URL and environment to open it with, its TXID, and `cleanup()`.
  * @throws LtxvfsError `LTXVFS_ERR_USAGE` — nothing to make, an empty or no-op transaction
- *   (named `transactions[i]`), a bad or backwards time (named), `dir` with `s3`, `prefix`
+ *   (named `transactions[i]`), a bad or backwards time or one missing among given times
+ *   (named), `dir` with `s3`, `prefix`
  *   without `s3`, or a target that already holds a replica; `LTXVFS_ERR_SQLITE` (or the
  *   error's own code) naming the transaction whose SQL failed; what `importDatabase` throws
  *   for `from` (`LTXVFS_ERR_NOT_FOUND`, `LTXVFS_ERR_CORRUPT`, `LTXVFS_ERR_UNSUPPORTED`);

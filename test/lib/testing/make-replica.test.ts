@@ -110,6 +110,15 @@ t.test('transactions on top of a file, and times left to the writer', async (t) 
   t.same(await db.all('SELECT count(*) AS n FROM Track'), [{ n: 100 }]);
 });
 
+t.test('a file with timed transactions on top: its snapshot is as old as the first of them', async (t) => {
+  const replica = await makeReplica({ from: CHINOOK_DB, transactions: [{ sql: 'DELETE FROM Genre WHERE GenreId > 20', at: T0 }] });
+  t.teardown(() => replica.cleanup());
+  t.same(replica.timestamps, [T0, T0]);
+  const db = await openDatabase(replica.url, { pollIntervalMs: 0, at: new Date(T0 + 1).toISOString() });
+  t.teardown(() => db.close());
+  t.same(await db.all('SELECT count(*) AS n FROM Genre'), [{ n: 20 }]);
+});
+
 t.test('bad options are LtxvfsErrors naming what is wrong', async (t) => {
   const dir = t.testdir({ 'not-a-db': 'hello' });
   await rejectsLtx(t, makeReplica({}), 'LTXVFS_ERR_USAGE', 'nothing to make');
@@ -119,6 +128,8 @@ t.test('bad options are LtxvfsErrors naming what is wrong', async (t) => {
   await rejectsLtx(t, makeReplica({ from: CHINOOK_DB, fromAt: 2000, transactions: [{ sql: 'CREATE TABLE a (x)', at: 1000 }] }),
     'LTXVFS_ERR_USAGE', 'transactions[0]', /before from .*times must not go back/);
   await rejectsLtx(t, makeReplica({ fromAt: 1000, transactions: ['CREATE TABLE a (x)'] }), 'LTXVFS_ERR_USAGE', 'fromAt without from');
+  await rejectsLtx(t, makeReplica({ transactions: ['CREATE TABLE a (x)', { sql: 'INSERT INTO a VALUES (1)', at: 1000 }] }), 'LTXVFS_ERR_USAGE',
+    'transactions[0] has no at', /give every transaction a time, or none/);
   await rejectsLtx(t, makeReplica({ transactions: ['CREATE TABLE a (x)'], prefix: 'p' }), 'LTXVFS_ERR_USAGE', 'prefix "p" needs s3');
   await rejectsLtx(t, makeReplica({ from: join(dir, 'missing.db') }), 'LTXVFS_ERR_NOT_FOUND', 'missing.db');
   await rejectsLtx(t, makeReplica({ from: join(dir, 'not-a-db') }), 'LTXVFS_ERR_CORRUPT', 'not-a-db', /not a SQLite database/);
