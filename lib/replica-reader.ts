@@ -52,7 +52,7 @@ export interface ReplicaReaderOptions extends FetcherOptions, PollerOptions {
   /** Soft bound on the bytes in `cacheDir` (all replicas using it). Default 512 MiB. */
   cacheDirSizeBytes?: number;
   /**
-   * Local file to hydrate the database into in the background (lib/hydrate.ts); reads are
+   * Local file to hydrate the database into in the background (lib/hydrate/); reads are
    * served from it once complete, and it is kept current. Default none.
    */
   hydrate?: string;

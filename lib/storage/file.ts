@@ -16,17 +16,31 @@
  *
  * Keys are confined to the root lexically: a key that is absolute or whose `..` segments
  * climb out of the root is refused with `LTXVFS_ERR_BAD_KEY`. Symbolic links inside the
- * replica are followed as the operating system does (they are the operator's choice).
+ * replica are followed while they stay inside it (the operator's choice).
+ *
+ * Strict entries (issue 12 item 5): an entry under an LTX file name that is not a regular
+ * file (a FIFO, a device, a directory, a socket), a dangling symbolic link, or one whose
+ * target leaves the root is still listed — so a plan that needs that TXID range does not
+ * quietly serve an older state — but every read of it fails with `LTXVFS_ERR_BAD_KEY`
+ * naming the entry and what it is. Files are opened non-blocking and checked with `fstat`
+ * before any byte is read, so a FIFO never blocks a reader. A name that looks like an LTX
+ * file but cannot be one (min > max, TXID 0, upper-case hex, a TXID above 2^53 − 1) is a
+ * stray: left out of the listing, logged (`NODE_DEBUG=ltxvfs`) and reported by
+ * {@link FileReplicaClient.strays}, not fatal to the rest of the replica.
  */
 
 import { createHash, randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { debuglog } from 'node:util';
 import { LtxvfsError } from '../../ltx/errors.js';
-import { formatLtxFilename, parseLtxFilename } from '../../ltx/filename.js';
-import type { LtxFileInfo, ReplicaClient, WriteOptions } from './types.js';
+import { formatLtxFilename } from '../../ltx/filename.js';
+import type { LtxFileInfo, ReplicaClient, StrayEntry, WriteOptions } from './types.js';
+import { classifyLtxName, StrayLog } from './strays.js';
+
+const debug = debuglog('ltxvfs');
 
 /** Options of {@link openFileReplica}. */
 export interface FileReplicaOptions {
@@ -73,6 +87,11 @@ export class FileReplicaClient implements ReplicaClient {
   private readonly maxOpenFiles: number;
   /** Open handles for readRange, keyed by absolute path; Map order is least recently used first. */
   private readonly handles = new Map<string, HandleEntry>();
+  /** Listed entries that cannot be read (not a regular file, a symlink out of the root), by key: the error every read gets. */
+  private readonly unreadable = new Map<string, LtxvfsError>();
+  private readonly strayLog = new StrayLog();
+  /** The root with symbolic links resolved, for the symlink check (resolved on first use). */
+  private realRoot: Promise<string> | undefined;
   private closed = false;
 
   /** Use {@link openFileReplica}, which checks that `root` exists; this constructor does not. */
@@ -107,11 +126,13 @@ export class FileReplicaClient implements ReplicaClient {
   /**
    * The LTX files of `ltx/<level>/`, sorted by (minTXID, maxTXID), `size` and `createdAt`
    * (mtime, ms, see {@link mtimeToMs}) from `stat`. Names that are not LTX file names
-   * (temporary files, `lock.json`, …) and entries that are not regular files are ignored;
-   * files deleted between the directory read and their `stat` are left out.
+   * (temporary files, `lock.json`, …) are ignored; names that look like LTX file names but
+   * cannot be one are strays ({@link strays}); entries under an LTX name that are not
+   * regular files inside the root are listed (size 0 when there is none) and fail at read
+   * (module doc). Files deleted between the directory read and their `stat` are left out.
    * A missing level directory gives `[]`.
    * @throws LtxvfsError `LTXVFS_ERR_NOT_FOUND` if the replica directory itself is gone;
-   *   `LTXVFS_ERR_STORAGE` on I/O errors; `LTXVFS_ERR_UNSUPPORTED` for a file name with a TXID above 2^53 − 1.
+   *   `LTXVFS_ERR_STORAGE` on I/O errors.
    */
   async listLtxFiles(level: number, options: { seekTXID?: number } = {}): Promise<LtxFileInfo[]> {
     this.checkOpen();
@@ -131,32 +152,58 @@ export class FileReplicaClient implements ReplicaClient {
     const wanted: Array<{ key: string; minTXID: number; maxTXID: number }> = [];
     for (const name of names) {
       const key = `${dirKey}/${name}`;
-      let range: { minTXID: number; maxTXID: number } | undefined;
-      try {
-        range = parseLtxFilename(name);
-      } catch (err) {
-        const e = err as LtxvfsError;
-        throw new LtxvfsError(e.code, `list ${dirKey}: ${e.message}`, { key, cause: err });
+      const found = classifyLtxName(name);
+      if (found.kind === 'stray') {
+        if (this.strayLog.add({ key, reason: found.reason })) debug('file: stray entry %s in %s: %s', key, this.url, found.reason);
+      } else if (found.kind === 'ltx' && found.minTXID >= seek) {
+        wanted.push({ key, minTXID: found.minTXID, maxTXID: found.maxTXID });
       }
-      if (range !== undefined && range.minTXID >= seek) wanted.push({ key, ...range });
     }
 
     const infos = await Promise.all(
       wanted.map(async ({ key, minTXID, maxTXID }): Promise<LtxFileInfo | undefined> => {
-        let st;
+        const abs = path.join(this.root, key);
+        let lst;
         try {
-          st = await fs.stat(path.join(this.root, key), { bigint: true });
+          lst = await fs.lstat(abs, { bigint: true });
         } catch (err) {
           if (errnoCode(err) === 'ENOENT') return undefined;
           throw new LtxvfsError('LTXVFS_ERR_STORAGE', `list ${dirKey}: stat ${key}: ${reason(err)}`, { key, cause: err });
         }
-        if (!st.isFile()) return undefined;
+        let st = lst;
+        let problem: string | undefined;
+        if (lst.isSymbolicLink()) {
+          problem = await this.symlinkProblem(abs);
+          if (problem === undefined) {
+            try {
+              st = await fs.stat(abs, { bigint: true });
+            } catch (err) {
+              problem = `a symbolic link that cannot be followed (${reason(err)})`;
+            }
+          }
+        }
+        problem ??= notRegular(st);
+        if (problem !== undefined) {
+          this.unreadable.set(key, unreadableError(key, problem));
+          debug('file: unreadable entry %s in %s: %s', key, this.url, problem);
+          return { level, minTXID, maxTXID, size: 0, createdAt: mtimeToMs(lst.mtimeNs), key };
+        }
+        this.unreadable.delete(key);
         return { level, minTXID, maxTXID, size: Number(st.size), createdAt: mtimeToMs(st.mtimeNs), key };
       }),
     );
     const files = infos.filter((f): f is LtxFileInfo => f !== undefined);
     files.sort((a, b) => a.minTXID - b.minTXID || a.maxTXID - b.maxTXID);
     return files;
+  }
+
+  /**
+   * Names seen in level directories that look like LTX file names but cannot be one
+   * (`…-ffffffffffffffff.ltx`, min > max), with the reason; left out of listings. The most
+   * recent {@link StrayLog.LIMIT} distinct ones.
+   */
+  strays(): StrayEntry[] {
+    return this.strayLog.list();
   }
 
   /**
@@ -167,11 +214,14 @@ export class FileReplicaClient implements ReplicaClient {
    * touch that key.
    * @param into read into its first `length` bytes when it has that many (see `ReplicaClient.readRange`).
    * @throws LtxvfsError `LTXVFS_ERR_NOT_FOUND` (no such key), `LTXVFS_ERR_STORAGE`
-   *   ("short read" when the file ends early, or I/O), `LTXVFS_ERR_BAD_KEY`, `LTXVFS_ERR_USAGE` (bad range).
+   *   ("short read" when the file ends early, or I/O), `LTXVFS_ERR_BAD_KEY` (a bad key, or
+   *   an entry that is not a regular file inside the root, naming it), `LTXVFS_ERR_USAGE` (bad range).
    */
   async readRange(key: string, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     this.checkOpen();
     const abs = this.resolveKey(key);
+    const bad = this.unreadable.get(key);
+    if (bad !== undefined) throw bad;
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
       throw new LtxvfsError('LTXVFS_ERR_USAGE', `read ${key}: bad range offset ${String(offset)} length ${String(length)}`, {
         key,
@@ -188,6 +238,7 @@ export class FileReplicaClient implements ReplicaClient {
         }
       });
     } catch (err) {
+      if (err instanceof LtxvfsError) throw err;
       throw readError(key, err);
     }
     if (done < length) {
@@ -202,16 +253,24 @@ export class FileReplicaClient implements ReplicaClient {
 
   /**
    * The whole object and its ETag (content hash).
-   * @throws LtxvfsError `LTXVFS_ERR_NOT_FOUND`, `LTXVFS_ERR_STORAGE`, `LTXVFS_ERR_BAD_KEY`.
+   * @throws LtxvfsError `LTXVFS_ERR_NOT_FOUND`, `LTXVFS_ERR_STORAGE`, `LTXVFS_ERR_BAD_KEY`
+   *   (as {@link readRange}).
    */
   async read(key: string): Promise<{ data: Uint8Array; etag: string }> {
     this.checkOpen();
     const abs = this.resolveKey(key);
+    const bad = this.unreadable.get(key);
+    if (bad !== undefined) throw bad;
     let data: Uint8Array;
+    let fh: FileHandle | undefined;
     try {
-      data = await fs.readFile(abs);
+      fh = await this.openChecked(abs, key);
+      data = await fh.readFile();
     } catch (err) {
+      if (err instanceof LtxvfsError) throw err;
       throw readError(key, err);
+    } finally {
+      await fh?.close().catch(() => undefined);
     }
     return { data, etag: etagOf(data) };
   }
@@ -388,11 +447,46 @@ export class FileReplicaClient implements ReplicaClient {
     }
   }
 
+  /**
+   * Open `abs` for reading without blocking (a FIFO would block a plain open) and check
+   * that it is a regular file inside the root.
+   * @throws LtxvfsError `LTXVFS_ERR_BAD_KEY` naming `key` and what it is; errno errors as thrown by `open`.
+   */
+  private async openChecked(abs: string, key: string): Promise<FileHandle> {
+    const fh = await fs.open(abs, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    try {
+      const problem = notRegular(await fh.stat()) ?? (await this.symlinkProblem(abs));
+      if (problem !== undefined) throw unreadableError(key, problem);
+      return fh;
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Why `abs` (any path under the root) resolves outside the root, or undefined when it stays inside (or is no link at all). */
+  private async symlinkProblem(abs: string): Promise<string | undefined> {
+    this.realRoot ??= fs.realpath(this.root).catch(() => this.root);
+    const root = await this.realRoot;
+    let target: string;
+    try {
+      target = await fs.realpath(abs);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return `a dangling symbolic link (to ${await fs.readlink(abs).catch(() => '?')})`;
+      return undefined;
+    }
+    const rel = path.relative(root, target);
+    if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {
+      return `a symbolic link leaving the replica root (to ${target})`;
+    }
+    return undefined;
+  }
+
   /** Run `fn` with a cached read handle of `abs`, opening it on first use. */
   private async withHandle(abs: string, fn: (fh: FileHandle) => Promise<void>): Promise<void> {
     let entry = this.handles.get(abs);
     if (entry === undefined) {
-      const opened = fs.open(abs, 'r');
+      const opened = this.openChecked(abs, path.relative(this.root, abs).split(path.sep).join('/'));
       const created: HandleEntry = { handle: opened, refs: 0, evicted: false };
       entry = created;
       // A failed open is not cached: the next read tries again.
@@ -500,6 +594,21 @@ async function syncDirectory(dir: string): Promise<void> {
 
 function etagOf(data: Uint8Array): string {
   return `"${createHash('sha256').update(data).digest('hex').slice(0, 32)}"`;
+}
+
+/** What a stat says an entry is, when it is not a regular file. */
+function notRegular(st: { isFile(): boolean; isDirectory(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): string | undefined {
+  if (st.isFile()) return undefined;
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+function unreadableError(key: string, what: string): LtxvfsError {
+  return new LtxvfsError('LTXVFS_ERR_BAD_KEY', `replica entry ${key} is ${what}, not a regular LTX file`, { key });
 }
 
 function readError(key: string, err: unknown): LtxvfsError {

@@ -2,7 +2,7 @@
  * The storage boundary: the {@link ReplicaClient} interface, the directory and S3
  * clients, the retry policy, and replica URLs. Knows bytes and keys only (DESIGN.md, read path 1).
  */
-export type { LtxFileInfo, ReplicaClient, WriteOptions } from './types.js';
+export type { LtxFileInfo, ReplicaClient, StrayEntry, WriteOptions } from './types.js';
 export { FileReplicaClient, openFileReplica, type FileReplicaOptions } from './file.js';
 export {
   S3ReplicaClient,
@@ -13,5 +13,6 @@ export {
   type S3ObjectHead,
 } from './s3.js';
 export { resolveS3Config, type S3Config, type S3Credentials } from './s3-config.js';
+export { S3CredentialSource, REFRESH_BEFORE_MS, type S3CredentialOrigin } from './s3-credentials.js';
 export { withRetry, TransientError, RetryExhaustedError, DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
-export { openReplicaClient, parseReplicaUrl, type ReplicaUrl } from './url.js';
+export { openReplicaClient, parseReplicaUrl, S3_URL_PARAMETERS, type ReplicaUrl } from './url.js';

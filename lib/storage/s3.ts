@@ -38,14 +38,15 @@ import aws4 from 'aws4';
 import { createHash } from 'node:crypto';
 import { debuglog } from 'node:util';
 import { LtxvfsError } from '../../ltx/errors.js';
-import { formatLtxFilename, formatTXID, parseLtxFilename } from '../../ltx/filename.js';
+import { formatLtxFilename, formatTXID } from '../../ltx/filename.js';
 import { checkRetryPolicy, DEFAULT_RETRY_POLICY, RetryExhaustedError, TransientError, withRetry, type RetryAttempt, type RetryPolicy } from './retry.js';
 import { redactEndpoint, requestPath, resolveS3Config, s3Target, type S3Config, type S3Credentials, type S3UrlParts } from './s3-config.js';
 import { S3CredentialSource } from './s3-credentials.js';
 import { acquirePool, describeNetworkError, sendRequest, type HttpResponse, type PoolLease } from './s3-http.js';
 import { bodyText, httpError, isTransientResponse, redirectRegion, scrubSecrets } from './s3-errors.js';
 import { formatRfc3339Nano, parseListObjectsV2, parseRfc3339, parseS3Error, type ListPage } from './s3-wire.js';
-import type { LtxFileInfo, ReplicaClient, WriteOptions } from './types.js';
+import { classifyLtxName, StrayLog } from './strays.js';
+import type { LtxFileInfo, ReplicaClient, StrayEntry, WriteOptions } from './types.js';
 import { parseReplicaUrl } from './url.js';
 
 const debug = debuglog('ltxvfs');
@@ -179,6 +180,7 @@ export class S3ReplicaClient implements ReplicaClient {
     bytesUploaded: 0,
   };
   private closed = false;
+  private readonly strayLog = new StrayLog();
   /** Where request signatures come from; private, so no inspect or JSON reaches the keys. */
   readonly #credentials: S3CredentialSource;
 
@@ -216,6 +218,11 @@ export class S3ReplicaClient implements ReplicaClient {
     return this.#credentials.origin;
   }
 
+  /** LTX-shaped keys listings left out because they cannot be LTX files, with the reason. */
+  strays(): StrayEntry[] {
+    return this.strayLog.list();
+  }
+
   /** The signing region (it changes if S3 answers that the bucket lives elsewhere). */
   get region(): string {
     return this.config.region;
@@ -244,8 +251,9 @@ export class S3ReplicaClient implements ReplicaClient {
    * HEAD per file (header time, for time travel; LastModified where absent), as
    * Litestream's restore does. Keys that are not LTX file names, or lie deeper, are ignored.
    * A level (or prefix) without objects gives `[]`.
-   * @throws LtxvfsError `LTXVFS_ERR_NOT_FOUND` (no such bucket); `LTXVFS_ERR_STORAGE`;
-   *   `LTXVFS_ERR_UNSUPPORTED` (a TXID above 2^53 − 1 in a name); `LTXVFS_ERR_CLOSED`.
+   * LTX-shaped names that cannot be LTX files (a TXID above 2^53 − 1, min > max) are left
+   * out and reported by {@link strays}.
+   * @throws LtxvfsError `LTXVFS_ERR_NOT_FOUND` (no such bucket); `LTXVFS_ERR_STORAGE`; `LTXVFS_ERR_CLOSED`.
    */
   async listLtxFiles(level: number, options: { seekTXID?: number; useMetadata?: boolean } = {}): Promise<LtxFileInfo[]> {
     this.checkOpen();
@@ -273,14 +281,12 @@ export class S3ReplicaClient implements ReplicaClient {
       for (const obj of page.objects) {
         const name = obj.key.startsWith(prefix) ? obj.key.slice(prefix.length) : '/';
         if (name.includes('/')) continue;
-        let range: { minTXID: number; maxTXID: number } | undefined;
-        try {
-          range = parseLtxFilename(name);
-        } catch (err) {
-          const e = err as LtxvfsError;
-          throw new LtxvfsError(e.code, `list ${this.where(prefix)}: ${e.message}`, { key: obj.key, cause: err });
+        const found = classifyLtxName(name);
+        if (found.kind === 'stray' && this.strayLog.add({ key: obj.key, reason: found.reason })) {
+          debug('s3: stray object %s: %s', this.where(obj.key), found.reason);
         }
-        if (range === undefined || range.minTXID < seek) continue;
+        if (found.kind !== 'ltx' || found.minTXID < seek) continue;
+        const range = { minTXID: found.minTXID, maxTXID: found.maxTXID };
         if (Number.isNaN(obj.lastModified)) {
           throw new LtxvfsError('LTXVFS_ERR_STORAGE', `list ${this.where(prefix)}: no valid LastModified for ${obj.key}`, { key: obj.key });
         }

@@ -22,6 +22,14 @@ export interface LtxFileInfo {
   key: string;
 }
 
+/** A name in a replica level that looks like an LTX file but cannot be one (lib/storage/strays.ts). */
+export interface StrayEntry {
+  /** The key of the entry. */
+  key: string;
+  /** Why it cannot be an LTX file. */
+  reason: string;
+}
+
 /** Options of `ReplicaClient.write`. */
 export interface WriteOptions {
   /** Create-only: fail with `LTXVFS_ERR_PRECONDITION` if the key exists (S3 `If-None-Match: *`). */
@@ -49,7 +57,8 @@ export interface ReplicaClient {
   objectKey(name: string): string;
   /**
    * The LTX files of one level, sorted by (minTXID, maxTXID); names that are not LTX
-   * file names are ignored; a level that does not exist gives `[]`.
+   * file names are ignored, names shaped like one that cannot be one are left out and
+   * reported by {@link strays}; a level that does not exist gives `[]`.
    * `seekTXID`: only files with `minTXID >= seekTXID`. `useMetadata`: `createdAt` must be the
    * LTX header timestamp even where the listing itself gives the upload time (S3: one HEAD
    * per file for the `litestream-timestamp` metadata, FORMATS.md §4.3); needed for time travel.
@@ -93,6 +102,8 @@ export interface ReplicaClient {
    *   `LTXVFS_ERR_STORAGE`, `LTXVFS_ERR_BAD_KEY`.
    */
   delete(key: string, options?: { ifMatch?: string }): Promise<void>;
+  /** Stray names seen by listings so far (LTX-shaped, impossible), with the reason; not fatal to the rest. */
+  strays?(): StrayEntry[];
   /** Release connections and handles. Idempotent; afterwards every other method fails with `LTXVFS_ERR_CLOSED`. */
   close(): Promise<void>;
 }

@@ -18,9 +18,11 @@
  *   and an `If-Match` that differs from the current ETag (learned by a HEAD to the server)
  *   give 412 PreconditionFailed; `If-Match` on a missing key gives 404 NoSuchKey. PUTs and
  *   DELETEs of one key are serialized so check-and-write is atomic (`preconditions`);
- * - verifies AWS Signature V4 with its own implementation (independent of the client's
- *   signer), answering 403 InvalidAccessKeyId / SignatureDoesNotMatch / AccessDenied like S3
- *   (`verifySignatures`); verified requests reach s3rver unsigned, so any credentials work;
+ * - verifies AWS Signature V4 against an expected key pair (and session token) by signing
+ *   the received request again with the `aws4` library and comparing, answering 403
+ *   InvalidAccessKeyId / SignatureDoesNotMatch / InvalidToken / AccessDenied like S3
+ *   (`verifySignatures`) — s3rver accepts any signature, so the proxy is the judge;
+ *   verified requests reach s3rver unsigned, so any credentials work;
  * - answers requests signed for another region than `bucketRegion` with 400
  *   AuthorizationHeaderMalformed and `x-amz-bucket-region`, as S3 does.
  *
@@ -28,7 +30,8 @@
  * order, so a single-threaded test sees the same faults every run. Counters per method:
  * requests, request body bytes in, response body bytes out, and the faults injected.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import aws4 from 'aws4';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -54,8 +57,8 @@ export interface FaultSettings {
   dropResponses: number;
   /** Enforce If-None-Match / If-Match on PUT and DELETE. Default true. */
   preconditions: boolean;
-  /** Verify SigV4 against these credentials; unsigned requests are refused. Default off. */
-  verifySignatures: { accessKeyId: string; secretAccessKey: string } | undefined;
+  /** Verify SigV4 against these credentials (and session token, when given); unsigned requests are refused. Default off. */
+  verifySignatures: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
   /** The bucket's region: requests signed for another are refused as S3 does. Default off. */
   bucketRegion: string | undefined;
   /** PRNG seed; setting it restarts the sequence. */
@@ -377,10 +380,13 @@ interface AuthRefusal {
 }
 
 /**
- * SigV4 verification as S3 does it (AWS "Signature Calculations for the Authorization
- * Header"), written independently of the client's signer: canonical request from what was
- * received, string to sign, derived key, constant-time comparison; the payload hash is
- * checked against the body unless `UNSIGNED-PAYLOAD`.
+ * SigV4 verification: the request is signed again with the expected key pair by the
+ * `aws4` library — over the method, path and query as received and the headers the
+ * client listed in `SignedHeaders` (their values as received, `x-amz-date` included) —
+ * and the two signatures are compared in constant time. The payload hash is checked
+ * against the body unless `UNSIGNED-PAYLOAD`; with `sessionToken` set, the
+ * `x-amz-security-token` header must carry it (S3: 403 InvalidToken). Refusals are S3's:
+ * 403 AccessDenied (unsigned), InvalidAccessKeyId, SignatureDoesNotMatch.
  * @returns undefined when the request may pass.
  */
 function checkAuth(req: http.IncomingMessage, url: string, body: Buffer, s: FaultSettings): AuthRefusal | undefined {
@@ -401,9 +407,12 @@ function checkAuth(req: http.IncomingMessage, url: string, body: Buffer, s: Faul
   if (creds === undefined) return undefined;
   if (header === undefined) return { status: 403, code: 'AccessDenied', message: 'Access Denied' };
   if (m === null) return { status: 400, code: 'AuthorizationHeaderMalformed', message: 'The authorization header is malformed.' };
-  const [, accessKeyId, date, region, signedHeaders, signature] = m;
+  const [, accessKeyId, , region, signedHeaders, signature] = m;
   if (accessKeyId !== creds.accessKeyId) {
     return { status: 403, code: 'InvalidAccessKeyId', message: 'The AWS Access Key Id you provided does not exist in our records.' };
+  }
+  if (creds.sessionToken !== undefined && req.headers['x-amz-security-token'] !== creds.sessionToken) {
+    return { status: 403, code: 'InvalidToken', message: 'The provided token is malformed or otherwise invalid.' };
   }
   const payloadHash = String(req.headers['x-amz-content-sha256'] ?? '');
   if (payloadHash !== 'UNSIGNED-PAYLOAD' && payloadHash !== createHash('sha256').update(body).digest('hex')) {
@@ -411,25 +420,16 @@ function checkAuth(req: http.IncomingMessage, url: string, body: Buffer, s: Faul
   }
   const names = signedHeaders.split(';');
   if (!names.includes('host')) return { status: 403, code: 'SignatureDoesNotMatch', message: 'Host must be signed.' };
-  const [rawPath, rawQuery = ''] = url.split(/\?(.*)/s, 2);
-  const canonicalPath = rawPath.split('/').map((seg) => rfc3986(decodeURIComponent(seg))).join('/');
-  const canonicalQuery = rawQuery === ''
-    ? ''
-    : rawQuery.split('&').map((pair) => {
-      const eq = pair.indexOf('=');
-      const k = decodeURIComponent(eq === -1 ? pair : pair.slice(0, eq));
-      const v = eq === -1 ? '' : decodeURIComponent(pair.slice(eq + 1));
-      return [rfc3986(k), rfc3986(v)];
-    }).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0)).map(([k, v]) => `${k}=${v}`).join('&');
-  const canonicalHeaders = names.map((n) => `${n}:${String(req.headers[n] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
-  const canonicalRequest = [req.method, canonicalPath, canonicalQuery, canonicalHeaders, signedHeaders, payloadHash].join('\n');
-  const amzDate = String(req.headers['x-amz-date'] ?? '');
-  const scope = `${date}/${region}/s3/aws4_request`;
-  const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonicalRequest).digest('hex')].join('\n');
-  let key: Buffer = createHmac('sha256', `AWS4${creds.secretAccessKey}`).update(date).digest();
-  for (const part of [region, 's3', 'aws4_request']) key = createHmac('sha256', key).update(part).digest();
-  const expected = createHmac('sha256', key).update(stringToSign).digest();
-  if (!timingSafeEqual(expected, Buffer.from(signature, 'hex'))) {
+  // Only the signed headers, as received; aws4 takes the signing time from x-amz-date and,
+  // given no body, adds no header of its own.
+  const headers: Record<string, string> = {};
+  for (const n of names) headers[n] = String(req.headers[n] ?? '');
+  const again = aws4.sign(
+    { host: headers.host, path: url, method: req.method, headers, service: 's3', region },
+    { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey },
+  );
+  const expected = /Signature=([0-9a-f]{64})$/.exec(String((again.headers as Record<string, string>).Authorization ?? ''))?.[1] ?? '';
+  if (expected.length !== signature.length || !timingSafeEqual(Buffer.from(expected), Buffer.from(signature))) {
     return {
       status: 403,
       code: 'SignatureDoesNotMatch',
@@ -437,8 +437,4 @@ function checkAuth(req: http.IncomingMessage, url: string, body: Buffer, s: Faul
     };
   }
   return undefined;
-}
-
-function rfc3986(s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }

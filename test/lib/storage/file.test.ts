@@ -1,4 +1,5 @@
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,7 +99,7 @@ t.test('listLtxFiles', async (t) => {
     await client.close();
   });
 
-  t.test('sorts by (min, max), ignores other names and non-files, and seeks', async (t) => {
+  t.test('sorts by (min, max), ignores other names, lists strays and non-files apart, and seeks', async (t) => {
     const dir = t.testdir({
       ltx: {
         '1': {
@@ -123,36 +124,86 @@ t.test('listLtxFiles', async (t) => {
         [1, 1, 3, 3, `ltx/1/${name(1, 3)}`],
         [1, 4, 6, 1, `ltx/1/${name(4, 6)}`],
         [1, 7, 7, 2, `ltx/1/${name(7, 7)}`],
+        [1, 9, 9, 0, `ltx/1/${name(9, 9)}`],
       ],
+      'a directory under an LTX name is listed (size 0), so a plan that needs it fails instead of serving an older state',
     );
-    t.same((await client.listLtxFiles(1, { seekTXID: 4 })).map((f) => f.minTXID), [4, 7]);
-    t.same((await client.listLtxFiles(1, { seekTXID: 5 })).map((f) => f.minTXID), [7]);
-    t.same(await client.listLtxFiles(1, { seekTXID: 8 }), []);
+    await t.rejects(client.readRange(`ltx/1/${name(9, 9)}`, 0, 0), {
+      code: 'LTXVFS_ERR_BAD_KEY',
+      key: `ltx/1/${name(9, 9)}`,
+      message: `replica entry ltx/1/${name(9, 9)} is a directory, not a regular LTX file`,
+    });
+    await t.rejects(client.read(`ltx/1/${name(9, 9)}`), { code: 'LTXVFS_ERR_BAD_KEY', message: /is a directory/ });
+    t.same(client.strays().map((e) => e.key).sort(), [`ltx/1/${name(3, 2)}`, `ltx/1/${name(8, 8).toUpperCase()}`].sort());
+    t.match(client.strays().find((e) => e.key.endsWith(name(3, 2))), { reason: 'impossible TXID range (need 1 <= minTXID <= maxTXID)' });
+    t.match(client.strays().find((e) => e.key.endsWith(name(8, 8).toUpperCase())), { reason: /upper-case hex/ });
+    t.same((await client.listLtxFiles(1, { seekTXID: 4 })).map((f) => f.minTXID), [4, 7, 9]);
+    t.same((await client.listLtxFiles(1, { seekTXID: 5 })).map((f) => f.minTXID), [7, 9]);
+    t.same((await client.listLtxFiles(1, { seekTXID: 8 })).map((f) => f.minTXID), [9]);
     await client.close();
   });
 
-  t.test('a file name beyond 2^53-1 is LTXVFS_ERR_UNSUPPORTED naming the key', async (t) => {
+  t.test('a file name beyond 2^53-1 is a stray: reported, not fatal to the other files', async (t) => {
     const big = '0000000000000001-0020000000000000.ltx';
-    const client = await openFileReplica(t.testdir({ ltx: { '0': { [big]: '' } } }));
-    await t.rejects(client.listLtxFiles(0), {
-      code: 'LTXVFS_ERR_UNSUPPORTED',
-      key: `ltx/0/${big}`,
-      message: /^list ltx\/0: TXID 0020000000000000 in 0000000000000001-0020000000000000\.ltx is above 2\^53-1/,
-    });
+    const huge = 'ffffffffffffffff-ffffffffffffffff.ltx';
+    const client = await openFileReplica(t.testdir({ ltx: { '0': { [big]: '', [huge]: '', [name(1, 1)]: 'a' } } }));
+    t.same((await client.listLtxFiles(0)).map((f) => f.key), [`ltx/0/${name(1, 1)}`]);
+    t.same(client.strays().map((e) => e.key).sort(), [`ltx/0/${big}`, `ltx/0/${huge}`]);
+    t.match(client.strays().find((e) => e.key === `ltx/0/${big}`), { reason: /^TXID 0020000000000000 in 0000000000000001-0020000000000000\.ltx is above 2\^53-1/ });
+    await client.listLtxFiles(0);
+    t.equal(client.strays().length, 2, 'each stray once');
+    await client.close();
   });
 
-  t.test('skips dangling symlinks; fails on unreadable entries', async (t) => {
-    const dir = t.testdir({
-      ltx: { '0': { [name(1, 1)]: t.fixture('symlink', 'gone'), [name(2, 2)]: t.fixture('symlink', name(2, 2)) } },
-    });
+  t.test('symlinks: inside the root followed; dangling, looping or leaving the root listed and refused at read, naming the entry', async (t) => {
+    const outside = t.testdir({ 'secret.ltx': 'outside the replica' });
+    const dir = path.join(outside, 'replica');
+    await fs.mkdir(path.join(dir, 'ltx', '0'), { recursive: true });
+    await fs.writeFile(path.join(dir, 'real.bin'), 'inside');
+    const l0 = path.join(dir, 'ltx', '0');
+    await fs.symlink('gone', path.join(l0, name(1, 1)));
+    await fs.symlink(name(2, 2), path.join(l0, name(2, 2)));
+    await fs.symlink(path.join(outside, 'secret.ltx'), path.join(l0, name(3, 3)));
+    await fs.symlink('../../real.bin', path.join(l0, name(4, 4)));
+    const realSecret = path.join(await fs.realpath(outside), 'secret.ltx');
     const client = await openFileReplica(dir);
-    await t.rejects(client.listLtxFiles(0), {
-      code: 'LTXVFS_ERR_STORAGE',
-      key: `ltx/0/${name(2, 2)}`,
-      message: `list ltx/0: stat ltx/0/${name(2, 2)}: ELOOP: too many symbolic links encountered`,
+    const files = await client.listLtxFiles(0);
+    t.same(files.map((f) => [f.minTXID, f.size]), [[1, 0], [2, 0], [3, 0], [4, 6]], 'every LTX name is listed; a link inside the root has its target size');
+    await t.rejects(client.readRange(`ltx/0/${name(1, 1)}`, 0, 1), {
+      code: 'LTXVFS_ERR_BAD_KEY',
+      key: `ltx/0/${name(1, 1)}`,
+      message: `replica entry ltx/0/${name(1, 1)} is a dangling symbolic link (to gone), not a regular LTX file`,
     });
-    await fs.unlink(path.join(dir, 'ltx', '0', name(2, 2)));
-    t.same(await client.listLtxFiles(0), []);
+    await t.rejects(client.readRange(`ltx/0/${name(2, 2)}`, 0, 1), { code: 'LTXVFS_ERR_BAD_KEY', message: new RegExp(`^replica entry ltx/0/${name(2, 2)} is a symbolic link that cannot be followed \\(ELOOP`) });
+    await t.rejects(client.read(`ltx/0/${name(3, 3)}`), {
+      code: 'LTXVFS_ERR_BAD_KEY',
+      message: `replica entry ltx/0/${name(3, 3)} is a symbolic link leaving the replica root (to ${realSecret}), not a regular LTX file`,
+    });
+    t.equal(Buffer.from(await client.readRange(`ltx/0/${name(4, 4)}`, 0, 6)).toString(), 'inside');
+    await client.close();
+    const fresh = await openFileReplica(dir);
+    await t.rejects(fresh.read(`ltx/0/${name(3, 3)}`), { code: 'LTXVFS_ERR_BAD_KEY', message: /leaving the replica root/ }, 'checked at open too, not only by a listing');
+    await fresh.close();
+  });
+
+  t.test('a FIFO under an LTX name is refused at read without blocking, naming the entry', async (t) => {
+    const dir = t.testdir({ ltx: { '0': { [name(1, 1)]: 'a' } } });
+    const fifo = path.join(dir, 'ltx', '0', name(2, 2));
+    const made = spawnSync('mkfifo', [fifo]);
+    if (made.status !== 0) {
+      t.skip('mkfifo is not available');
+      return;
+    }
+    const client = await openFileReplica(dir);
+    t.same((await client.listLtxFiles(0)).map((f) => [f.minTXID, f.size]), [[1, 1], [2, 0]]);
+    await t.rejects(client.readRange(`ltx/0/${name(2, 2)}`, 0, 100), {
+      code: 'LTXVFS_ERR_BAD_KEY',
+      message: `replica entry ltx/0/${name(2, 2)} is a FIFO, not a regular LTX file`,
+    });
+    const other = await openFileReplica(dir);
+    await t.rejects(other.readRange(`ltx/0/${name(2, 2)}`, 0, 100), { code: 'LTXVFS_ERR_BAD_KEY', message: /is a FIFO/ }, 'unlisted: the open is checked');
+    await t.rejects(other.read(`ltx/0/${name(2, 2)}`), { code: 'LTXVFS_ERR_BAD_KEY', message: /is a FIFO/ });
+    await other.close();
     await client.close();
   });
 
@@ -231,9 +282,9 @@ t.test('readRange', async (t) => {
     await client.close();
   });
 
-  t.test('a directory is LTXVFS_ERR_STORAGE', async (t) => {
+  t.test('a directory is LTXVFS_ERR_BAD_KEY naming it', async (t) => {
     const client = await openFileReplica(t.testdir({ d: {} }));
-    await t.rejects(client.readRange('d', 0, 1), { code: 'LTXVFS_ERR_STORAGE', key: 'd', message: 'read d: EISDIR: illegal operation on a directory' });
+    await t.rejects(client.readRange('d', 0, 1), { code: 'LTXVFS_ERR_BAD_KEY', key: 'd', message: 'replica entry d is a directory, not a regular LTX file' });
     await client.close();
   });
 
@@ -283,7 +334,7 @@ t.test('read returns the bytes and a content ETag', async (t) => {
   t.match(a.etag, /^"[0-9a-f]{32}"$/);
   t.equal((await client.read('same')).etag, a.etag, 'equal bytes, equal ETag');
   await t.rejects(client.read('nope.json'), { code: 'LTXVFS_ERR_NOT_FOUND', key: 'nope.json', message: 'object does not exist: nope.json' });
-  await t.rejects(client.read('d'), { code: 'LTXVFS_ERR_STORAGE', message: /^read d: EISDIR/ });
+  await t.rejects(client.read('d'), { code: 'LTXVFS_ERR_BAD_KEY', message: 'replica entry d is a directory, not a regular LTX file' });
   await client.close();
 });
 
@@ -411,7 +462,7 @@ t.test('delete', async (t) => {
     await client.close();
   });
 
-  t.test('a directory is LTXVFS_ERR_STORAGE', async (t) => {
+  t.test('a directory is LTXVFS_ERR_BAD_KEY naming it', async (t) => {
     const client = await openFileReplica(t.testdir({ d: {} }));
     await t.rejects(client.delete('d'), { code: 'LTXVFS_ERR_STORAGE', key: 'd', message: /^delete d: E(ISDIR|PERM)/ });
     await client.close();
