@@ -72,6 +72,7 @@ import { PAGE_HEADER_SIZE } from '../ltx/frame.js';
 import type { LtxFileInfo } from './storage/types.js';
 import { makeLtxFile, type FrameRef, type LtxFile } from './page-index.js';
 import { PageCache } from './page-cache.js';
+import { wasVerifiedWhole } from './verifier.js';
 
 /** Default bound of a disk cache directory: 512 MiB. */
 export const DEFAULT_DISK_CACHE_SIZE_BYTES = 512 * 1024 * 1024;
@@ -310,9 +311,13 @@ export class DiskCache {
     return file;
   }
 
-  /** Keep the header, page index and trailer of `file` on disk (in the background). */
+  /**
+   * Keep the header, page index and trailer of `file` on disk (in the background), and
+   * that it was verified if the loader read it whole (so a restart need not read it again).
+   */
   putFile(file: LtxFile): void {
     if (this.#closed) return;
+    if (wasVerifiedWhole(file)) this.putVerified(file);
     const name = this.#fileName(file.info);
     if (this.#known.has(name.hash)) return;
     let payload: Uint8Array;

@@ -57,9 +57,6 @@ export async function loadLtxFile(
   };
   if (info.size <= Math.max(wholeFileBytes, TAIL_BYTES)) {
     const bytes = await read(0, info.size);
-    if (bytes.byteLength !== info.size) {
-      throw new LtxvfsError('LTXVFS_ERR_CORRUPT', `${key}: truncated: read ${bytes.byteLength} bytes, the listing says ${info.size}`, { key });
-    }
     const decoded = decodeLtxFile(bytes, key);
     checkName(info, decoded.header);
     counters.pagesFetched += decoded.pages.length;

@@ -57,7 +57,7 @@ export interface OpenOptions extends ReplicaReaderOptions, WriterOptions, Worker
   create?: boolean;
   /**
    * Hydrate the database into this local file in the background and serve reads from it
-   * once complete (lib/hydrate.ts). Default: `LITESTREAM_HYDRATION_PATH` when
+   * once complete (lib/hydrate/). Default: `LITESTREAM_HYDRATION_PATH` when
    * `LITESTREAM_HYDRATION_ENABLED` is true in `env` (a temp file named after the replica
    * when no path is set), else off. `PRAGMA litestream_hydration_progress` /
    * `litestream_hydration_file` report it.

@@ -54,7 +54,7 @@ interface Opened {
 }
 
 /** A reader over a counting client of `replica` with the disk tier in `cacheDir`, and a Database on it. */
-async function openWith(replica: string, cacheDir: string, options: { cacheSizeBytes?: number } = {}): Promise<Opened> {
+async function openWith(replica: string, cacheDir: string, options: { cacheSizeBytes?: number; wholeFileBytes?: number } = {}): Promise<Opened> {
   const client = await CountingClient.open(replica);
   const reader = await ReplicaReader.open(client, { pollIntervalMs: 0, cacheDir, ...options });
   const db = await openAsyncifyDatabase(reader, { statsProvider: () => reader.stats(), onClose: () => reader.close() });
@@ -135,8 +135,11 @@ t.test('after a new commit, a fresh reader reads only the new LTX file, and only
 t.test('corrupt, truncated and stale entries edited on disk are rejected and refetched, never returned', async (t) => {
   const { replica, cacheDir } = await chinookReplica(t);
   const want = await expected(CHINOOK);
-  const first = await openWith(replica, cacheDir);
+  // The snapshot paged by range reads (as a file above the whole-file bound), so pages come from disk entries.
+  const paged = { wholeFileBytes: 32 * 1024 };
+  const first = await openWith(replica, cacheDir, paged);
   await runQueries(first.db);
+  await first.reader.verified();
   const roots = Object.fromEntries((await first.db.all("SELECT name, rootpage FROM sqlite_schema WHERE name IN ('Artist', 'Track')"))
     .map((r) => [r.name as string, Number(r.rootpage)]));
   const disk = first.reader.diskCache!;
@@ -159,8 +162,9 @@ t.test('corrupt, truncated and stale entries edited on disk are rejected and ref
   meta[meta.length - 20] ^= 0x01;
   await fs.writeFile(filePath, meta);
 
-  const second = await openWith(replica, cacheDir);
+  const second = await openWith(replica, cacheDir, paged);
   t.same(await runQueries(second.db), want, 'rows are right');
+  await second.reader.verified();
   const s = second.db.stats();
   t.equal(s.diskCache?.rejected, 4, 'four bad entries found');
   t.equal(s.diskCache?.fileMisses, 1, 'the page index was read from storage again');
@@ -168,9 +172,9 @@ t.test('corrupt, truncated and stale entries edited on disk are rejected and ref
   t.ok(fetched.size >= 3, 'the three bad pages were fetched again');
   await second.db.close();
 
-  const third = await openWith(replica, cacheDir);
+  const third = await openWith(replica, cacheDir, paged);
   t.same(await runQueries(third.db), want);
-  t.same(third.client.reads, [], 'the refetched entries were written back whole');
+  t.same(third.client.reads, [], 'the refetched entries were written back whole; the snapshot is known verified');
   t.equal(third.db.stats().diskCache?.rejected, 0);
   await third.db.close();
 });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Fetcher, newReadCounters, POOLED_READ_BYTES, SPARE_READ_BUFFERS, type FetcherOptions } from '../../lib/fetcher.js';
 import { PageCache } from '../../lib/page-cache.js';
 import { PageIndex, type FrameRef, type LtxFile } from '../../lib/page-index.js';
-import { loadLtxFile } from '../../lib/ltx-loader.js';
+import { loadLtxFile, TAIL_BYTES } from '../../lib/ltx-loader.js';
 import { listReplica } from '../../lib/replica.js';
 import { LtxvfsError } from '../../ltx/errors.js';
 import { bytesEqual, CountingClient, flipBit, randomPage, rejectsLtx, writeLtx, type Page } from '../helpers/replica-builder.js';
@@ -34,8 +34,11 @@ async function setup(t: Test, options: FetcherOptions & { cacheBytes?: number; e
   const infos = await listReplica(client);
   let version = PageIndex.empty();
   let file!: LtxFile;
+  const files: LtxFile[] = [];
   for (const info of infos) {
-    const loaded = await loadLtxFile(client, info, newReadCounters());
+    // Paged by range reads (the whole-file bound is the tail read's), as a large file is.
+    const loaded = await loadLtxFile(client, info, newReadCounters(), undefined, TAIL_BYTES);
+    files.push(loaded.file);
     if (file === undefined) t.equal(loaded.pages, undefined, 'large file: index from the tail, no pages');
     file ??= loaded.file;
     version = version.apply(loaded.file);
@@ -44,6 +47,8 @@ async function setup(t: Test, options: FetcherOptions & { cacheBytes?: number; e
   const counters = newReadCounters();
   const cache = new PageCache(options.cacheBytes ?? 64 << 20);
   const fetcher = new Fetcher(client, cache, counters, options);
+  // These tests count the fetcher's own reads: background verification is tested in verifier.test.ts.
+  for (const f of files) fetcher.verifier.trust(f);
   const ref = (pgno: number): FrameRef => ({ file, entry: pgno - 1 });
   return { dir, client, file, version, cache, fetcher, counters, ref, path: path! };
 }

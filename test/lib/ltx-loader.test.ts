@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { loadLtxFile, TAIL_BYTES } from '../../lib/ltx-loader.js';
+import { DEFAULT_WHOLE_FILE_BYTES, loadLtxFile, TAIL_BYTES } from '../../lib/ltx-loader.js';
 import { newReadCounters } from '../../lib/fetcher.js';
 import { listReplica } from '../../lib/replica.js';
 import type { LtxFileInfo } from '../../lib/storage/types.js';
@@ -42,7 +42,7 @@ t.test('a small file is read whole in one request, verified, and its pages hande
   t.equal(TAIL_BYTES, 32768);
 });
 
-t.test('a large file costs a header read and a tail read, in parallel, and no pages', async (t) => {
+t.test('a file above the whole-file bound costs a header read and a tail read, in parallel, and no pages', async (t) => {
   const dir = t.testdir();
   const { bytes, key } = await writeLtx(dir, { minTXID: 1, maxTXID: 1, pageSize: 4096, commit: 60, pages: bigPages });
   const { client, infos } = await open(t, dir);
@@ -53,7 +53,7 @@ t.test('a large file costs a header read and a tail read, in parallel, and no pa
   const pending = loadLtxFile(client, info, counters, (task) => {
     runs++;
     return task();
-  });
+  }, TAIL_BYTES);
   await new Promise((resolve) => setTimeout(resolve, 10));
   t.equal(client.reads.length, 2, 'both reads issued before either returned');
   release();
@@ -78,7 +78,7 @@ t.test('an index larger than the tail costs one more read', async (t) => {
   const { bytes, key } = await writeLtx(dir, { minTXID: 1, maxTXID: 1, pageSize: 512, commit: 7000, pages });
   const { client, infos } = await open(t, dir);
   const counters = newReadCounters();
-  const loaded = await loadLtxFile(client, infos.get(key)!, counters);
+  const loaded = await loadLtxFile(client, infos.get(key)!, counters, undefined, TAIL_BYTES);
   const expected = decodeLtxFile(bytes, key);
   const indexOffset = expected.index[6999].offset + expected.index[6999].size + 6;
   t.ok(bytes.length - indexOffset > TAIL_BYTES, `index + trailer (${bytes.length - indexOffset} bytes) exceed the tail`);
@@ -112,9 +112,10 @@ t.test('damaged files are refused naming the file and the reason', async (t) => 
   const flipped = await writeLtx(dir, { minTXID: 4, maxTXID: 4, pageSize: 4096, commit: 2, pages: bigPages.slice(0, 2) });
   await flipBit(flipped.path!, 2000, 0); // inside page 1's literals: only the file checksum notices
   const { client, infos } = await open(t, dir);
-  const load = (key: string) => loadLtxFile(client, infos.get(key)!, newReadCounters());
+  const load = (key: string, whole?: number) => loadLtxFile(client, infos.get(key)!, newReadCounters(), undefined, whole);
   await rejectsLtx(t, load(small.key), 'LTXVFS_ERR_CORRUPT', small.key, /truncated|page index/);
-  await rejectsLtx(t, load(large.key), 'LTXVFS_ERR_CORRUPT', large.key, /page index size field \d+ invalid/);
+  await rejectsLtx(t, load(large.key, TAIL_BYTES), 'LTXVFS_ERR_CORRUPT', large.key, /page index size field \d+ invalid/);
+  await rejectsLtx(t, load(large.key), 'LTXVFS_ERR_CORRUPT', large.key, /truncated/);
   await rejectsLtx(t, load(header.key), 'LTXVFS_ERR_CORRUPT', header.key, /header: magic 4c5c5831 invalid/);
   await rejectsLtx(t, load(flipped.key), 'LTXVFS_ERR_CHECKSUM', flipped.key, /file checksum mismatch/);
 });
@@ -126,4 +127,29 @@ t.test('storage errors pass through', async (t) => {
   const counters = newReadCounters();
   await rejectsLtx(t, loadLtxFile(client, infos.get(FIXTURE_TXID3)!, counters), 'LTXVFS_ERR_STORAGE', FIXTURE_TXID3, /injected/);
   t.same(counters, { readRequests: 0, bytesRead: 0, pagesFetched: 0 });
+});
+
+t.test('files up to the whole-file bound (2 MiB by default) are read whole and verified; the bound is an option', async (t) => {
+  t.equal(DEFAULT_WHOLE_FILE_BYTES, 2 * 1024 * 1024);
+  const dir = t.testdir();
+  const { bytes, key } = await writeLtx(dir, { minTXID: 1, maxTXID: 1, pageSize: 4096, commit: 60, pages: bigPages });
+  t.ok(bytes.length > TAIL_BYTES && bytes.length < DEFAULT_WHOLE_FILE_BYTES, `${bytes.length} bytes: between the tail read and the bound`);
+  const { client, infos } = await open(t, dir);
+  const counters = newReadCounters();
+  const loaded = await loadLtxFile(client, infos.get(key)!, counters);
+  t.same(client.reads, [{ key, offset: 0, length: bytes.length }], 'one read of the whole file');
+  t.same(counters, { readRequests: 1, bytesRead: bytes.length, pagesFetched: 60 });
+  t.same(loaded.pages, bigPages.map((p) => p.data), 'its pages handed back');
+  client.reset();
+  const paged = await loadLtxFile(client, infos.get(key)!, newReadCounters(), undefined, bytes.length - 1);
+  t.equal(paged.pages, undefined, 'one byte over the bound: paged');
+  t.equal(client.reads.length, 2);
+});
+
+t.test('a file that shrank after it was listed is refused (the storage client\'s short read), naming it', async (t) => {
+  const dir = t.testdir();
+  const { path, key, bytes } = await writeLtx(dir, { minTXID: 1, maxTXID: 1, pageSize: 4096, commit: 60, pages: bigPages });
+  const { client, infos } = await open(t, dir);
+  await fs.truncate(path!, bytes.length - 100);
+  await rejectsLtx(t, loadLtxFile(client, infos.get(key)!, newReadCounters()), 'LTXVFS_ERR_STORAGE', key, /short read/);
 });
