@@ -22,23 +22,9 @@ import { formatBytes, formatJson, formatTable, plural } from './format.js';
 import { Progress } from './progress.js';
 import { hydrateCommand } from './hydrate-command.js';
 
-/** Where a command writes, and the environment it reads. */
-export interface CliIO {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream & { isTTY?: boolean };
-  env: NodeJS.ProcessEnv;
-}
+import type { CliIO, Command, CommandValues as Values } from './command.js';
 
-type Values = Record<string, string | boolean | undefined>;
-
-/** One command: its options for `util.parseArgs`, argument count and the function. */
-export interface Command {
-  synopsis: string;
-  minArgs: number;
-  maxArgs: number;
-  options: Record<string, { type: 'string' | 'boolean' }>;
-  run(args: string[], values: Values, io: CliIO): Promise<number>;
-}
+export type { CliIO, Command } from './command.js';
 
 function byteOption(values: Values, name: string): number | undefined {
   const v = values[name];

@@ -1,17 +1,17 @@
 /**
  * `ltxvfs hydrate <url> <file>`: restore the replica's newest state into a local SQLite
- * file with hydration's large coalesced range reads (lib/hydrate.ts), with a progress bar;
+ * file with hydration's large coalesced range reads (lib/hydrate/), with a progress bar;
  * an interrupted run resumes where it stopped when run again with the same file.
  */
 import { LtxvfsError } from '../../ltx/errors.js';
 import { formatTXID } from '../../ltx/filename.js';
 import { openReplicaClient } from '../storage/url.js';
 import { ReplicaReader } from '../replica-reader.js';
-import type { CliIO, Command } from './commands.js';
+import type { CliIO, Command, CommandValues } from './command.js';
 import { formatBytes, plural } from './format.js';
 import { Progress } from './progress.js';
 
-function positiveInteger(values: Record<string, string | boolean | undefined>, name: string): number | undefined {
+function positiveInteger(values: CommandValues, name: string): number | undefined {
   const v = values[name];
   if (typeof v !== 'string') return undefined;
   const n = Number(v);
@@ -19,7 +19,7 @@ function positiveInteger(values: Record<string, string | boolean | undefined>, n
   return n;
 }
 
-/** The `hydrate` command (registered in commands.ts). */
+/** The `hydrate` command (registered in lib/cli/commands.ts). */
 export const hydrateCommand: Command = {
   synopsis: 'hydrate <url> <file> [--force] [--concurrency <n>] [--range-bytes <bytes>]',
   minArgs: 2,

@@ -1,5 +1,5 @@
 /**
- * Hydration (lib/hydrate.ts) over file:// replicas: the file equals what restore writes
+ * Hydration (lib/hydrate/) over file:// replicas: the file equals what restore writes
  * and passes integrity_check; reads move to the file once it is complete and stay on the
  * remote path before; newer LTX files are applied in order; an interrupted hydration
  * resumes; a replaced history starts over; the lock, the PRAGMAs and the environment.
