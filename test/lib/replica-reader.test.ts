@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap';
+import { DEFAULT_WHOLE_FILE_BYTES } from '../../lib/ltx-loader.js';
 import { ReplicaReader } from '../../lib/replica-reader.js';
 import { PageIndex } from '../../lib/page-index.js';
 import { lockPgno } from '../../ltx/checksum.js';
@@ -65,7 +66,8 @@ t.test('large files: a miss returns a promise and fills the cache, the next read
   const dir = t.testdir();
   const pages: Page[] = Array.from({ length: 40 }, (_, i) => ({ pgno: i + 1, data: randomPage(i + 1) }));
   await writeLtx(dir, { minTXID: 1, maxTXID: 1, pageSize: 4096, commit: 40, pages });
-  const { reader } = await openReader(t, dir);
+  // Above the whole-file bound (set to the tail read): paged by range reads.
+  const { reader } = await openReader(t, dir, { wholeFileBytes: 32 * 1024 });
   t.same(reader.stats().readRequests, 2, 'header and tail');
   const v = reader.acquire();
   const miss = reader.readPage(v, 17);
@@ -170,7 +172,7 @@ t.test('a snapshot, a compaction and L0 files: the newest state from the fewest 
   t.equal(reader.current.txid, 10);
   const planned = reader.current.files.map((f) => f.info.key);
   t.same([...new Set(client.reads.map((r) => r.key))].sort(), [...planned].sort(), 'only the planned files are read');
-  const expectedReads = reader.current.files.reduce((n, f) => n + (f.info.size <= 32768 ? 1 : 2), 0);
+  const expectedReads = reader.current.files.reduce((n, f) => n + (f.info.size <= DEFAULT_WHOLE_FILE_BYTES ? 1 : 2), 0);
   t.equal(reader.stats().readRequests, expectedReads, 'one read per small file, header + tail per large one');
   t.ok(bytesEqual(await allPages(reader), states[9]), 'pages equal the newest database image');
 });
