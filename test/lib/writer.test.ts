@@ -369,3 +369,31 @@ t.test('writerFor: one writer per reader, made with the first options; closing t
   await reader.close();
   t.notOk(existsSync(join(dir, 'lock.json')), 'released before the client closed');
 });
+
+t.test('acquireLease catches up to the newest TXID: a transaction begun after it does not conflict with what others shipped', async (t) => {
+  const dir = t.testdir({});
+  await copyFixtureReplica(dir);
+  const a = await open(t, dir);
+  const b = await open(t, dir);
+  const writerB = new ReplicaWriter(b.reader, { leaseOwner: 'writer-test:b' });
+  await writerB.acquireLease();
+  const state6 = await next(STATE5, "INSERT INTO t (name) VALUES ('from b');");
+  await writerB.commit(txOf(b.reader.current, STATE5, state6));
+  await writerB.releaseLease();
+  t.equal(a.reader.current.txid, 5, 'reader A, polling off, has not seen TXID 6');
+
+  const writerA = new ReplicaWriter(a.reader, { leaseOwner: 'writer-test:a' });
+  await writerA.acquireLease();
+  t.equal(a.reader.current.txid, 6, 'caught up when the lease was taken');
+  const state7 = await next(state6, "INSERT INTO t (name) VALUES ('from a');");
+  t.equal((await writerA.commit(txOf(a.reader.current, state6, state7))).txid, 7);
+
+  const state8 = await next(state7, "INSERT INTO t (name) VALUES ('again');");
+  await writeLtx(dir, { ...diffDatabases(state7, state8, { minTXID: 8 }), level: 0 });
+  await writerA.acquireLease();
+  t.equal(a.reader.current.txid, 8, 'a held lease catches up too (what exec does after a conflict)');
+
+  await fs.writeFile(join(dir, 'ltx/0/0000000000000009-0000000000000009.ltx'), 'not an LTX file');
+  await rejectsLtx(t, writerA.acquireLease(), 'LTXVFS_ERR_CORRUPT', '0000000000000009-0000000000000009.ltx');
+  t.ok(writerA.lease?.held, 'a failed catch-up keeps the lease held');
+});
