@@ -72,6 +72,18 @@ export function warmupOf(db: object): Promise<WarmupResult> | undefined {
   return warmups.get(db);
 }
 
+const verifications = new WeakMap<object, () => Promise<void>>();
+
+/**
+ * Resolves once every LTX file an in-process (default engine) database has read pages
+ * from is verified against its file checksum (lib/verifier.ts); one-shot commands await
+ * it before printing. Resolves at once for other objects.
+ * @throws LtxvfsError `LTXVFS_ERR_CHECKSUM` naming the file that failed; storage errors that stopped a verification.
+ */
+export function readVerified(db: object): Promise<void> {
+  return verifications.get(db)?.() ?? Promise.resolve();
+}
+
 /** What `Database.stats()` returns for a replica database: the reader's counters and the view's TXID. */
 export interface DatabaseReplicaStats extends ReplicaStats {
   /** True while the connection is fixed at a past state. */
@@ -126,6 +138,7 @@ export async function openDatabase(url?: string, options: OpenOptions = {}): Pro
       pragmaHandler: (name, value) => leases?.(name) ?? hydration(name, value) ?? litestream(name, value),
       functions: litestreamFunctions(view),
     });
+    verifications.set(db, () => reader.verified());
     if (options.warmInterior ?? reader.client.url.startsWith('s3://')) {
       const rows = await db.all('SELECT rootpage FROM sqlite_schema WHERE rootpage > 0');
       const roots = [1, ...rows.map((r) => Number(r.rootpage))];

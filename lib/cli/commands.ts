@@ -9,7 +9,7 @@ import { LtxvfsError } from '../../ltx/errors.js';
 import { formatTXID } from '../../ltx/filename.js';
 import { openReplicaClient } from '../storage/url.js';
 import { listReplica } from '../replica.js';
-import { openDatabase, type DatabaseReplicaStats } from '../open.js';
+import { openDatabase, readVerified, type DatabaseReplicaStats } from '../open.js';
 import { parseTarget } from '../time.js';
 import { importDatabase } from '../import.js';
 import { restoreDatabase } from '../restore.js';
@@ -93,6 +93,8 @@ async function query(url: string | undefined, sql: string, values: Values, io: C
   });
   try {
     const { columns, rows } = await db.query(sql);
+    // Nothing is printed before every file the rows came from matched its checksum.
+    await readVerified(db);
     if (values.json === true) {
       io.stdout.write(`${formatJson(rows)}\n`);
     } else if (columns.length > 0) {
