@@ -117,7 +117,8 @@ export class S3CredentialSource {
     if (options.anonymous || options.explicit === null) return S3CredentialSource.anonymous();
     if (options.explicit !== undefined) return S3CredentialSource.fixed(options.explicit, 'option');
     const env = options.env;
-    if (nonEmpty(env.AWS_PROFILE) === undefined) {
+    const profile = nonEmpty(env.AWS_PROFILE);
+    if (profile === undefined) {
       const fromEnv = credentialsFromEnv(env);
       if (fromEnv !== undefined) return S3CredentialSource.fixed(fromEnv, 'environment');
     }
@@ -128,7 +129,7 @@ export class S3CredentialSource {
     } catch (err) {
       throw new LtxvfsError(
         'LTXVFS_ERR_USAGE',
-        `no S3 credentials for ${options.where}: ${firstLine(err)} — set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, ` +
+        `no S3 credentials for ${options.where}${profile === undefined ? '' : ` (AWS_PROFILE=${profile})`}: ${firstLine(err)} — set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, ` +
           'or AWS_PROFILE with a shared credentials/config file, or run with a container/instance role; ' +
           'add ?anonymous=true to the URL for a public bucket',
         { key: options.where, cause: err },
