@@ -195,6 +195,14 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
     return this.#disk;
   }
 
+  /**
+   * The error every transaction fails with since a served file failed its checksum
+   * (`LTXVFS_ERR_CHECKSUM`) or the newest file seen vanished; undefined while intact.
+   */
+  get integrityFailure(): LtxvfsError | undefined {
+    return this.#fetcher.verifier.failure;
+  }
+
   /** The poller (for `pollNow()` and its counters). */
   get poller(): Poller {
     return this.#poller;

@@ -67,7 +67,11 @@ export async function serveReplicaConnection(lease: ReaderLease, options: ServeR
     acquire: () => view.acquire(),
     release: (version) => view.release(version),
     readPage: (version, pgno) => view.readPage(version, pgno),
-    peek: () => view.version,
+    // A reader that found a corrupt file publishes nothing: the client asks, and gets the error.
+    peek: () => {
+      if (reader.integrityFailure !== undefined) throw reader.integrityFailure;
+      return view.version;
+    },
     changedPages: (from: PageVersion, to: PageVersion) => changedPages(from as PageIndex, to as PageIndex),
     pragma: (name, value) => leases?.(name) ?? hydration(name, value) ?? litestream(name, value),
     stats: () => ({ ...reader.stats(), txid: view.version.txid, timeTravel: view.target !== undefined }),
@@ -77,9 +81,11 @@ export async function serveReplicaConnection(lease: ReaderLease, options: ServeR
     onChange: (listener) => {
       reader.on('version', listener);
       reader.on('stale', listener);
+      reader.on('corrupt', listener);
       return () => {
         reader.off('version', listener);
         reader.off('stale', listener);
+        reader.off('corrupt', listener);
       };
     },
     close: options.releaseOnClose === false ? undefined : () => lease.release(),
