@@ -62,6 +62,9 @@ export const DEFAULT_RESULT_BYTES = 1024 * 1024;
  */
 export const DEFAULT_SPIN_MICROS = 50;
 
+/** The default clock of a spin: `performance.now()`, ms. */
+const performanceNow = (): number => performance.now();
+
 /** Longest asynchronous wait before the main thread reads the result word again, ms. */
 const WAIT_RECHECK_MS = 100;
 
@@ -133,17 +136,26 @@ export function decodeFrom(area: Buffer, length: number): unknown {
  * at once (16, doubling while the spins tried in between keep running out, up to 4,096).
  * One spin that pays resets it. (Backing off after every single miss was measured to
  * cost more than it saves: 21–23 µs a warm lookup against 13–15 µs.)
+ *
+ * A spin is measured on the clock `now` (ms): `performance.now()` unless a test injects
+ * one — a clock that moves a fixed step per read makes a spin a fixed number of
+ * iterations, and one that stands still makes it last until the word changes.
  */
 export class SpinBudget {
   readonly #micros: number;
+  readonly #now: () => number;
   #skip = 0;
   #backoff = 16;
   /** Spins in a row that ran out. */
   #misses = 0;
 
-  /** @param micros µs of one spin (0: never spin). */
-  constructor(micros: number) {
+  /**
+   * @param micros µs of one spin on `now`'s clock (0: never spin).
+   * @param now the clock, ms (default `performance.now()`).
+   */
+  constructor(micros: number, now: () => number = performanceNow) {
     this.#micros = micros;
+    this.#now = now;
   }
 
   /**
@@ -157,10 +169,11 @@ export class SpinBudget {
       this.#skip--;
       return v;
     }
-    const end = performance.now() + this.#micros / 1000;
+    const now = this.#now;
+    const end = now() + this.#micros / 1000;
     let stopped = false;
     do v = Atomics.load(i32, index);
-    while (v === differsFrom && !(stopped = stop?.() === true) && performance.now() < end);
+    while (v === differsFrom && !(stopped = stop?.() === true) && now() < end);
     if (v !== differsFrom) {
       this.#misses = 0;
       this.#backoff = 16;
@@ -170,6 +183,10 @@ export class SpinBudget {
     }
     return v;
   }
+}
+
+function spinBudget(spin: number | SpinBudget): SpinBudget {
+  return typeof spin === 'number' ? new SpinBudget(spin) : spin;
 }
 
 /** How the main thread gets the result of a call it posted on the lane. */
@@ -197,15 +214,16 @@ export class LaneMain {
   #abandoned = false;
 
   /**
-   * @param spinMicros µs to spin for a result before waiting asynchronously (0: never spin).
+   * @param spin µs to spin for a result before waiting asynchronously (0: never spin), or
+   *   the {@link SpinBudget} to spin with (a test's, on its own clock).
    * @param peerNeedsUs true when the worker waits for this thread (a page-bridge request
    *   posted: it can only be answered from the event loop), which ends a spin at once.
    */
-  constructor(buffer: SharedArrayBuffer, callBytes = DEFAULT_CALL_BYTES, spinMicros = DEFAULT_SPIN_MICROS, peerNeedsUs?: () => boolean) {
+  constructor(buffer: SharedArrayBuffer, callBytes = DEFAULT_CALL_BYTES, spin: number | SpinBudget = DEFAULT_SPIN_MICROS, peerNeedsUs?: () => boolean) {
     this.#i32 = new Int32Array(buffer, 0, CONTROL_BYTES / 4);
     this.#calls = Buffer.from(buffer, CONTROL_BYTES, callBytes);
     this.#results = Buffer.from(buffer, CONTROL_BYTES + callBytes);
-    this.#spin = new SpinBudget(spinMicros);
+    this.#spin = spinBudget(spin);
     this.#peerNeedsUs = peerNeedsUs;
   }
 
@@ -301,11 +319,12 @@ export class LaneWorker {
   /** Call messages read by the worker's event loop. */
   #mailRead = 0;
 
-  constructor(buffer: SharedArrayBuffer, callBytes = DEFAULT_CALL_BYTES, spinMicros = DEFAULT_SPIN_MICROS) {
+  /** @param spin µs to spin for the next call before blocking (0: block at once), or the {@link SpinBudget} to spin with. */
+  constructor(buffer: SharedArrayBuffer, callBytes = DEFAULT_CALL_BYTES, spin: number | SpinBudget = DEFAULT_SPIN_MICROS) {
     this.#i32 = new Int32Array(buffer, 0, CONTROL_BYTES / 4);
     this.#calls = Buffer.from(buffer, CONTROL_BYTES, callBytes);
     this.#results = Buffer.from(buffer, CONTROL_BYTES + callBytes);
-    this.#spin = new SpinBudget(spinMicros);
+    this.#spin = spinBudget(spin);
   }
 
   /** Count a call message the event loop delivered. */

@@ -117,9 +117,12 @@ t.test('mail: a message wakes a listening worker, and a worker that finds unread
 t.test('across threads: a worker blocked on the lane takes calls, results come back spun or through waitAsync', async (t) => {
   for (const spin of [50, 0]) {
     const buffer = newLaneBuffer(1024, 4096);
-    const w = spawnWorker(siblingModule(new URL('../helpers/x.ts', import.meta.url).href, 'lane-echo-worker'), { workerData: { buffer, callBytes: 1024, spin } });
+    const gate = new Int32Array(new SharedArrayBuffer(4));
+    const w = spawnWorker(siblingModule(new URL('../helpers/x.ts', import.meta.url).href, 'lane-echo-worker'),
+      { workerData: { buffer, callBytes: 1024, spin, gate: gate.buffer } });
     await new Promise<void>((resolve) => w.once('message', () => resolve()));
-    const main = new LaneMain(buffer, 1024, spin);
+    // With a spin: on a clock that stands still it lasts until the answer, however slow the machine.
+    const main = new LaneMain(buffer, 1024, spin > 0 ? new SpinBudget(spin, () => 0) : 0);
     let sync = 0;
     for (let i = 0; i < 200; i++) {
       while (!main.tryPost([call(i)])) await new Promise((r) => setTimeout(r, 1)); // until it listens
@@ -128,16 +131,22 @@ t.test('across threads: a worker blocked on the lane takes calls, results come b
       outcome = await outcome;
       t.same(outcome, { kind: 'results', results: [{ type: 'result', id: i, value: { echo: [i] } }] }, `call ${i}, spin ${spin}`);
     }
-    if (spin > 0) t.ok(sync > 0, `with a spin, ${sync} of 200 results arrived while spinning`);
-    else t.ok(sync < 200, `without a spin only results already there are taken at once (${sync} of 200)`);
-    // A slow call: the spin runs out, and the event loop stays free while it waits.
-    while (!main.tryPost([call(1000, ['slow'])])) await new Promise((r) => setTimeout(r, 1));
+    if (spin > 0) t.equal(sync, 200, 'with a spin that lasts, every result is taken while spinning');
+    // A call the worker holds until the gate opens: the spin runs out (a clock that moves
+    // 10 µs a read), and the event loop stays free while it waits.
+    let reads = 0;
+    const held = new LaneMain(buffer, 1024, new SpinBudget(spin, () => reads++ / 100));
+    while (!held.tryPost([call(1000, ['gated'])])) await new Promise((r) => setTimeout(r, 1));
     let ticked = false;
     setImmediate(() => { ticked = true; });
-    const slow = main.collect();
-    t.ok(slow instanceof Promise, 'a 30 ms call is not waited for synchronously');
-    t.same(await slow, { kind: 'results', results: [{ type: 'result', id: 1000, value: { echo: ['slow'] } }] });
-    t.ok(ticked);
+    const slow = held.collect();
+    t.ok(slow instanceof Promise, 'a call not answered within the spin is not waited for synchronously');
+    t.equal(reads, spin > 0 ? spin / 10 + 1 : 0, `the spin lasted its budget on its clock (${reads} reads)`);
+    await new Promise((resolve) => setImmediate(resolve));
+    t.ok(ticked, 'the event loop turned while the call was held');
+    Atomics.store(gate, 0, 1);
+    Atomics.notify(gate, 0);
+    t.same(await slow, { kind: 'results', results: [{ type: 'result', id: 1000, value: { echo: ['gated'] } }] });
     // A message wakes the blocked worker, which answers it from its event loop.
     main.noteMessage();
     w.postMessage('hello');
@@ -148,44 +157,53 @@ t.test('across threads: a worker blocked on the lane takes calls, results come b
   }
 });
 
+/** A clock for a {@link SpinBudget} that moves `stepMs` each time it is read, and counts its reads. */
+function steppingClock(stepMs: number): { now: () => number; reads: number } {
+  const clock = { reads: 0, now: (): number => clock.reads++ * stepMs };
+  return clock;
+}
+
 t.test('SpinBudget: spins while spinning pays, backs off after four misses in a row', async (t) => {
   const i32 = new Int32Array(new SharedArrayBuffer(8));
-  const budget = new SpinBudget(200);
+  // 1/64 ms a read (exact in binary): a 200 µs spin that runs out reads the clock 14 times.
+  const clock = steppingClock(1 / 64);
+  const budget = new SpinBudget(200, clock.now);
   Atomics.store(i32, 0, 1);
   t.equal(budget.spinUntil(i32, 0, 0), 1, 'already changed: no spin');
+  t.equal(clock.reads, 0, 'and no clock read');
   Atomics.store(i32, 0, 0);
-  const timed = (n: number): number => {
-    const start = performance.now();
-    for (let i = 0; i < n; i++) budget.spinUntil(i32, 0, 0);
-    return performance.now() - start;
+  /** Clock reads during `n` waits that all miss (0: none of them spun). */
+  const reads = (b: SpinBudget, c: { reads: number }, n: number): number => {
+    const before = c.reads;
+    for (let i = 0; i < n; i++) b.spinUntil(i32, 0, 0);
+    return c.reads - before;
   };
-  t.ok(timed(1) >= 0.2, 'a spin that runs out lasts its budget');
-  t.ok(timed(3) >= 3 * 0.2, 'a few misses do not stop spinning');
-  t.ok(timed(16) < 16 * 0.2, 'after the fourth miss in a row, the next 16 waits do not spin');
-  t.ok(timed(1) >= 0.2, 'then it tries again');
-  t.ok(timed(32) < 32 * 0.2, 'and, missing again, backs off for twice as long');
+  t.equal(reads(budget, clock, 1), 14, 'a spin that runs out lasts its budget');
+  t.equal(reads(budget, clock, 3), 3 * 14, 'a few misses do not stop spinning');
+  t.equal(reads(budget, clock, 16), 0, 'after the fourth miss in a row, the next 16 waits do not spin');
+  t.equal(reads(budget, clock, 1), 14, 'then it tries again');
+  t.equal(reads(budget, clock, 32), 0, 'and, missing again, backs off for twice as long');
+  t.equal(reads(budget, clock, 1), 14, 'then tries again');
   // A spin that pays resets the count: three misses, a hit (the value changes during the
   // spin), three misses again — still spinning.
-  const fresh = new SpinBudget(200);
-  const misses = (n: number): number => {
-    const start = performance.now();
-    for (let i = 0; i < n; i++) fresh.spinUntil(i32, 0, 0);
-    return performance.now() - start;
-  };
-  misses(3);
+  const freshClock = steppingClock(1 / 64);
+  const fresh = new SpinBudget(200, freshClock.now);
+  reads(fresh, freshClock, 3);
   t.equal(fresh.spinUntil(i32, 0, 0, () => { Atomics.store(i32, 0, 1); return false; }), 1, 'a spin that pays');
   Atomics.store(i32, 0, 0);
-  t.ok(misses(3) >= 3 * 0.2 && misses(1) >= 0.2, 'the count of misses started again');
-  t.equal(new SpinBudget(0).spinUntil(i32, 0, 0), 0, 'a zero budget never spins');
+  t.equal(reads(fresh, freshClock, 3), 3 * 14, 'the count of misses started again');
+  t.equal(reads(fresh, freshClock, 1), 14, 'the fourth miss since the hit still spins');
+  t.equal(reads(fresh, freshClock, 1), 0, 'and now it backs off');
+  t.equal(new SpinBudget(0, clock.now).spinUntil(i32, 0, 0), 0, 'a zero budget never spins');
 
-  const long = new SpinBudget(200_000);
-  let start = performance.now();
+  const longClock = steppingClock(1 / 64);
+  const long = new SpinBudget(200_000, longClock.now);
   t.equal(long.spinUntil(i32, 0, 0, () => true), 0);
-  t.ok(performance.now() - start < 100, 'a peer that needs this thread ends the spin at once');
+  t.equal(longClock.reads, 1, 'a peer that needs this thread ends the spin at once (the clock read once, for the end)');
   let polls = 0;
-  start = performance.now();
   long.spinUntil(i32, 0, 0, () => ++polls > 3);
-  t.ok(performance.now() - start < 100 && polls === 4, 'each spin polls the peer');
+  t.equal(polls, 4, 'each spin polls the peer');
+  t.equal(longClock.reads, 1 + 1 + 3, 'and reads the clock after each poll that lets it go on');
 });
 
 t.test('LaneMain: a wake-up with the result word unchanged is not an answer', async (t) => {
@@ -202,8 +220,15 @@ t.test('LaneMain: a wake-up with the result word unchanged is not an answer', as
   t.ok(outcome instanceof Promise);
   let settled = false;
   void Promise.resolve(outcome).then(() => { settled = true; });
-  Atomics.notify(i32, 1);
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  t.equal(Atomics.notify(i32, 1), 1, 'a bare notify wakes the waiting collect');
+  // The woken wait reads the word, finds no answer and waits again: a later notify finds
+  // a waiter once more. Turns of the event loop, not time, bound the search.
+  let waitingAgain = false;
+  for (let turn = 0; turn < 10_000 && !waitingAgain; turn++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    waitingAgain = Atomics.notify(i32, 1) === 1;
+  }
+  t.ok(waitingAgain, 'the collect waits again after the bare notify');
   t.notOk(settled, 'still waiting after a bare notify');
   t.same(worker.listen(), [call(2)]);
   worker.answer([{ type: 'result', id: 2, value: 'second' }]);
@@ -225,14 +250,14 @@ t.test('LaneMain: abandon ends an asynchronous wait for an answer that will not 
 t.test('LaneMain: a peer waiting on the page bridge ends the spin for a result', async (t) => {
   const buffer = newLaneBuffer(1024, 1024);
   let peerWaits = false;
-  const main = new LaneMain(buffer, 1024, 200_000, () => peerWaits);
+  const clock = steppingClock(1 / 64);
+  const main = new LaneMain(buffer, 1024, new SpinBudget(200_000, clock.now), () => peerWaits);
   Atomics.store(new Int32Array(buffer, 0, 16), 0, LANE.LISTENING);
   t.ok(main.tryPost([call(1)]));
   peerWaits = true;
-  const start = performance.now();
   const outcome = main.collect();
   t.ok(outcome instanceof Promise, 'no result yet: waits asynchronously');
-  t.ok(performance.now() - start < 100, 'without spinning 200 ms');
+  t.equal(clock.reads, 1, 'without spinning its 200 ms (the clock read once, for the end)');
   const worker = new LaneWorker(buffer, 1024, 0);
   t.same(worker.listen(), [call(1)]);
   worker.answer([{ type: 'result', id: 1, value: 7 }]);
