@@ -11,13 +11,13 @@
  * the module's one import, `__wbindgen_string_new`, turns an error message into a handle.
  * Used only by ./lz4.ts.
  *
- * The binary comes from ./lz4-wasm-embedded.ts when the package build embedded it (the
- * built package, and apps bundled from it: docs/deploy.md), else from the installed
- * `lz4-wasm-nodejs` (the TypeScript sources). The package pins that version exactly, so
- * both are the same bytes.
+ * The binary is read from the installed `lz4-wasm-nodejs`, or in an app's bundle
+ * (./bundled.ts) taken from the copy the package build embedded (./lz4-wasm-embedded.ts,
+ * docs/deploy.md). The package pins that version exactly, so both are the same bytes.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { IN_BUNDLE } from './bundled.js';
 import { EMBEDDED } from './lz4-wasm-embedded.js';
 
 /** Minimal typing of the `WebAssembly` global (not in this project's TypeScript libs). */
@@ -62,7 +62,8 @@ export interface Lz4Wasm {
 export function loadLz4Wasm(): Lz4Wasm {
   const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
   const specifier = 'lz4-wasm-nodejs/lz4_wasm_nodejs_bg.wasm';
-  const path = EMBEDDED === undefined ? createRequire(import.meta.url).resolve(specifier) : `${specifier} (embedded)`;
+  const embedded = IN_BUNDLE ? EMBEDDED : undefined;
+  const path = embedded === undefined ? createRequire(import.meta.url).resolve(specifier) : `${specifier} (embedded)`;
   const strings = new Map<number, string>();
   let nextHandle = HANDLE_BASE;
   let w: Lz4Exports | undefined;
@@ -87,7 +88,7 @@ export function loadLz4Wasm(): Lz4Wasm {
       },
     },
   };
-  const bytes = EMBEDDED === undefined ? readFileSync(path) : Buffer.from(EMBEDDED, 'base64');
+  const bytes = embedded === undefined ? readFileSync(path) : Buffer.from(embedded, 'base64');
   const e = new WA.Instance(new WA.Module(bytes), imports).exports;
   const missing = FUNCTIONS.filter((name) => typeof e[name] !== 'function');
   if (missing.length > 0 || typeof e.memory !== 'object' || e.memory === null) {

@@ -37,12 +37,12 @@ for (const [name, file, out] of WASM) {
 
 // The worker engine's thread: every module worker-main.js imports, in one ES module. It
 // gets the compiled wa-sqlite module from the main thread and spawns no worker, so the
-// embedded modules are left out of it (`EMBEDDED = undefined`).
+// embedded wa-sqlite binaries and worker are left out of it (`EMBEDDED = undefined`).
 const esbuild = require('esbuild');
 const stubEmbedded = {
   name: 'stub-embedded',
   setup(build) {
-    build.onResolve({ filter: /-embedded\.js$/ }, (args) => ({ path: args.path, namespace: 'stub-embedded' }));
+    build.onResolve({ filter: /(wa-sqlite-async|wa-sqlite-sync|worker-main)-embedded\.js$/ }, (args) => ({ path: args.path, namespace: 'stub-embedded' }));
     build.onLoad({ filter: /.*/, namespace: 'stub-embedded' }, () => ({ contents: 'export const EMBEDDED = undefined;', loader: 'js' }));
   },
 };

@@ -17,6 +17,8 @@
  * - A request without an answer within `timeoutMs` fails with `LTXVFS_ERR_STORAGE`
  *   ("… timed out after N ms", SQLITE_IOERR_READ); the local cache is dropped and the
  *   next transaction asks for its version, since what the server did meanwhile is unknown.
+ *   The deadline is kept on an injectable clock (`now`), so a test decides when time is up;
+ *   `Atomics.wait` is given the time left on that clock.
  */
 import { LtxvfsError } from '../ltx/errors.js';
 import type { PageVersion } from '../lib/page-source.js';
@@ -36,6 +38,13 @@ export interface BridgeClientOptions {
   localCacheSizeBytes?: number;
   /** What messages call the database (e.g. the replica URL). */
   label?: string;
+  /** Monotonic clock of the request deadlines and `blockedMs`, ms (default `performance.now()`; tests inject one). */
+  now?: () => number;
+  /**
+   * Wall clock compared with the fetch side's fresh-until stamp (ms since the epoch,
+   * written with its `Date.now()`), ms since the epoch (default `Date.now()`; tests inject one).
+   */
+  wallClock?: () => number;
 }
 
 /** Counters of a {@link BridgeClient}. */
@@ -76,6 +85,8 @@ export class BridgeClient implements SyncPageSource, SyncPageSink {
   readonly #control64: BigInt64Array;
   readonly #payload: Uint8Array;
   readonly #timeoutMs: number;
+  readonly #now: () => number;
+  readonly #wallClock: () => number;
   #seq = 0;
   /** The version the server holds for this client (the last acquired or committed). */
   #base: ClientVersion | undefined;
@@ -94,13 +105,15 @@ export class BridgeClient implements SyncPageSource, SyncPageSink {
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_BRIDGE_TIMEOUT_MS;
     this.cache = new LocalPageCache(options.localCacheSizeBytes ?? DEFAULT_LOCAL_CACHE_BYTES);
     this.label = options.label ?? 'database';
+    this.#now = options.now ?? (() => performance.now());
+    this.#wallClock = options.wallClock ?? Date.now;
   }
 
   /** See {@link SyncPageSource.acquire}: the held version when the server says it is still current. */
   acquire(): PageVersion {
     const base = this.#base;
     if (base !== undefined && !this.#mustAsk && Atomics.load(this.#ctl, CTL.PUBLISHED) === base.id
-      && Date.now() < Number(Atomics.load(this.#control64, FRESH_UNTIL_INDEX))) {
+      && this.#wallClock() < Number(Atomics.load(this.#control64, FRESH_UNTIL_INDEX))) {
       this.counters.fastAcquires++;
       return base;
     }
@@ -220,7 +233,7 @@ export class BridgeClient implements SyncPageSource, SyncPageSink {
     Atomics.store(ctl, CTL.REQ_SEQ, seq);
     Atomics.store(ctl, CTL.STATE, STATE.WAITING);
     this.#post({ ...req, seq } as BridgeRequest);
-    const started = performance.now();
+    const started = this.#now();
     const deadline = started + this.#timeoutMs;
     try {
       for (;;) {
@@ -231,7 +244,7 @@ export class BridgeClient implements SyncPageSource, SyncPageSink {
           Atomics.wait(ctl, CTL.STATE, STATE.WRITING, 5);
           continue;
         }
-        const remaining = deadline - performance.now();
+        const remaining = deadline - this.#now();
         if (remaining <= 0) {
           if (Atomics.compareExchange(ctl, CTL.STATE, STATE.WAITING, STATE.IDLE) !== STATE.WAITING) continue;
           throw this.#timedOut(req.op);
@@ -239,7 +252,7 @@ export class BridgeClient implements SyncPageSource, SyncPageSink {
         Atomics.wait(ctl, CTL.STATE, STATE.WAITING, remaining);
       }
     } finally {
-      this.counters.blockedMs += performance.now() - started;
+      this.counters.blockedMs += this.#now() - started;
     }
     try {
       const length = ctl[CTL.LENGTH];

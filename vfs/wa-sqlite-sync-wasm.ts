@@ -7,6 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { IN_BUNDLE } from '../ltx/bundled.js';
 
 /** A `WebAssembly.Module`, opaque here. */
 export type WasmModule = object;
@@ -20,10 +21,10 @@ export function syncWasmPath(): string {
 
 let compiled: Promise<WasmModule> | undefined;
 
-/** The binary: embedded by the package build, else read from the installed package (as in ./wa-sqlite.ts). */
+/** The binary: read from the installed package, or in an app's bundle the embedded copy (as in ./wa-sqlite.ts). */
 async function syncWasmBytes(): Promise<Uint8Array> {
-  const { EMBEDDED } = await import('./wa-sqlite-sync-embedded.js');
-  return EMBEDDED === undefined ? readFile(syncWasmPath()) : Buffer.from(EMBEDDED, 'base64');
+  const embedded = IN_BUNDLE ? (await import('./wa-sqlite-sync-embedded.js')).EMBEDDED : undefined;
+  return embedded === undefined ? readFile(syncWasmPath()) : Buffer.from(embedded, 'base64');
 }
 
 /** The compiled non-Asyncify build, compiled once per thread. @throws Error when the binary cannot be read or compiled. */

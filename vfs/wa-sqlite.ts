@@ -1,7 +1,7 @@
 /**
  * Loading wa-sqlite's Asyncify build in Node, typed.
  *
- * The wasm binary (embedded in the built package, or read from the installed one: see
+ * The wasm binary (read from the installed package, or embedded in an app's bundle: see
  * `asyncifyWasmBytes`) is compiled once per process
  * (`WebAssembly.Module` is immutable and shareable); every call of
  * {@link loadAsyncifyModule} instantiates a fresh Emscripten module from it, because an
@@ -18,6 +18,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import * as SQLite from '@journeyapps/wa-sqlite';
 import SQLiteESMFactory from '@journeyapps/wa-sqlite/dist/wa-sqlite-async.mjs';
+import { IN_BUNDLE } from '../ltx/bundled.js';
 import type { WaSqliteModule } from './wa-sqlite-types.js';
 
 export type { WaSqliteModule } from './wa-sqlite-types.js';
@@ -70,14 +71,14 @@ export function asyncifyWasmPath(): string {
 }
 
 /**
- * The Asyncify build's binary: embedded by the package build (the built package and apps
- * bundled from it, docs/deploy.md), else read from the installed package (the
- * TypeScript sources). The package pins wa-sqlite's version exactly, so the embedded
- * binary is the one the bundled JavaScript glue was built with.
+ * The Asyncify build's binary: read from the installed package, or in an app's bundle
+ * (ltx/bundled.ts) the copy the package build embedded (docs/deploy.md). The package
+ * pins wa-sqlite's version exactly, so that copy is the binary the bundled JavaScript
+ * glue was built with.
  */
 async function asyncifyWasmBytes(): Promise<Uint8Array> {
-  const { EMBEDDED } = await import('./wa-sqlite-async-embedded.js');
-  return EMBEDDED === undefined ? readFile(asyncifyWasmPath()) : Buffer.from(EMBEDDED, 'base64');
+  const embedded = IN_BUNDLE ? (await import('./wa-sqlite-async-embedded.js')).EMBEDDED : undefined;
+  return embedded === undefined ? readFile(asyncifyWasmPath()) : Buffer.from(embedded, 'base64');
 }
 
 function compileOnce(): Promise<WasmModule> {

@@ -5,15 +5,15 @@
  * is inherited by workers, but tsx registers its hooks in the main thread only, so under
  * tsx the worker first registers them itself (`tsx/esm/api`).
  *
- * In an app bundled with esbuild the spawning code lives in the bundle and no module is
- * next to it: the worker engine's thread then starts from the copy of `worker-main` the
+ * In an app bundled with esbuild (ltx/bundled.ts) the spawning code lives in the bundle
+ * and no module is next to it: the worker engine's thread then starts from the copy of `worker-main` the
  * package build embedded (vfs/worker-main-embedded.ts), as a `data:` URL module
  * (docs/deploy.md). Other workers (the sql.js engine's fetch thread) are not embedded:
  * their absence is an `LTXVFS_ERR_UNSUPPORTED` error naming the missing file.
  */
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
+import { IN_BUNDLE } from '../../ltx/bundled.js';
 import { LtxvfsError } from '../../ltx/errors.js';
 import { EMBEDDED as WORKER_MAIN } from '../../vfs/worker-main-embedded.js';
 
@@ -26,15 +26,13 @@ export function siblingModule(base: string, name: string): URL {
 }
 
 /**
- * Start a worker on `entry` (see the module comment): the file when it exists, else the
- * embedded copy of that module.
- * @throws LtxvfsError `LTXVFS_ERR_UNSUPPORTED` when `entry` is missing and no copy is
- *   embedded (an app bundled without this worker's module), naming the file.
+ * Start a worker on `entry` (see the module comment): the module file, or in a bundle
+ * the embedded copy of that module.
+ * @throws LtxvfsError `LTXVFS_ERR_UNSUPPORTED` in a bundle that carries no copy of
+ *   `entry` (the sql.js engine's fetch thread), naming the file.
  */
 export function spawnWorker(entry: URL, options: WorkerOptions = {}): Worker {
-  if (entry.protocol === 'file:' && !existsSync(fileURLToPath(entry))) {
-    return new Worker(embeddedWorker(entry), options);
-  }
+  if (IN_BUNDLE) return new Worker(embeddedWorker(entry), options);
   if (entry.pathname.endsWith('.ts') && process.execArgv.some((a) => a.includes('/tsx/'))) {
     const api = import.meta.resolve('tsx/esm/api');
     const boot = `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })
