@@ -613,7 +613,7 @@ export class S3ReplicaClient implements ReplicaClient {
           signal: this.closing.signal,
           onRetry: (err, n, delayMs) => {
             this.counters.retries++;
-            debug('s3: retry %d of %s in %d ms: %s', n, spec.method, Math.round(delayMs), err.message);
+            debug('s3: retry %d of %s in %d ms: %s', n, spec.method, Math.round(delayMs), (this.scrub(err) as Error).message);
           },
         },
       );
