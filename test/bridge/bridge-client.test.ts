@@ -2,22 +2,31 @@
  * The page bridge end to end, without SQLite: this thread blocks on the client end
  * (vfs/bridge-client.ts) while a worker serves the channel (lib/bridge/page-server.ts)
  * from database bytes (test/helpers/bridge-server-worker.ts). Message counts come from
- * both sides: the client counts what it sends, the server what it received.
+ * both sides: the client counts what it sends, the server what it received. Time is the
+ * tests' own: the client's deadline clock and wall clock are injected, so nothing here
+ * depends on how fast the machine is.
  */
 import t from 'tap';
 import { LtxvfsError, isLtxvfsError } from '../../ltx/errors.js';
 import { BridgeClient } from '../../vfs/bridge-client.js';
 import { chinookBytes, headerPageSize } from '../helpers/bytes-source.js';
 import { startBridgeServer } from '../helpers/bridge-server.js';
+import { TestClock, waitFor } from '../helpers/polling.js';
 
 const chinook = chinookBytes();
 const pageSize = headerPageSize(chinook);
 const pageOf = (bytes: Uint8Array, pgno: number): Uint8Array => bytes.subarray((pgno - 1) * pageSize, pgno * pageSize);
 
+/** Client clocks that stand still: no request times out, and the fetch side's fresh stamp (now + 1 s) stays ahead. */
+const stillClocks = (): { now: () => number; wallClock: () => number } => {
+  const wall = Date.now();
+  return { now: () => 0, wallClock: () => wall };
+};
+
 t.test('cache hits and unchanged versions send no message; misses send one each', async (t) => {
   const server = await startBridgeServer(chinook);
   t.teardown(() => server.close());
-  const client = new BridgeClient(server.channel, { timeoutMs: 10_000 });
+  const client = new BridgeClient(server.channel, { timeoutMs: 10_000, ...stillClocks() });
 
   const v1 = client.acquire();
   t.match(v1, { txid: 1, pageSize, commit: chinook.length / pageSize });
@@ -45,7 +54,7 @@ t.test('cache hits and unchanged versions send no message; misses send one each'
 t.test('a new version drops exactly the changed pages of the local cache', async (t) => {
   const server = await startBridgeServer(chinook);
   t.teardown(() => server.close());
-  const client = new BridgeClient(server.channel, { timeoutMs: 10_000 });
+  const client = new BridgeClient(server.channel, { timeoutMs: 10_000, ...stillClocks() });
   let v = client.acquire();
   for (const pgno of [3, 4, 5]) client.readPage(v, pgno);
 
@@ -67,7 +76,7 @@ t.test('a new version drops exactly the changed pages of the local cache', async
 t.test('sequential misses bring the following cached pages in one answer', async (t) => {
   const server = await startBridgeServer(chinook, 64 * 1024);
   t.teardown(() => server.close());
-  const client = new BridgeClient(server.channel, { timeoutMs: 10_000 });
+  const client = new BridgeClient(server.channel, { timeoutMs: 10_000, ...stillClocks() });
   const v = client.acquire();
   const pages = v.commit;
   for (let pgno = 1; pgno <= pages; pgno++) t.ok(client.readPage(v, pgno).length === pageSize || t.fail(`page ${pgno}`));
@@ -82,7 +91,7 @@ t.test('sequential misses bring the following cached pages in one answer', async
 t.test('errors cross with their code, key and message', async (t) => {
   const server = await startBridgeServer(chinook);
   t.teardown(() => server.close());
-  const client = new BridgeClient(server.channel, { timeoutMs: 10_000 });
+  const client = new BridgeClient(server.channel, { timeoutMs: 10_000, ...stillClocks() });
   const v = client.acquire();
   const injected = new LtxvfsError('LTXVFS_ERR_CORRUPT', 'ltx/0/0000000000000001-0000000000000001.ltx: page 7 at offset 1234: bad frame', {
     key: 'ltx/0/0000000000000001-0000000000000001.ltx',
@@ -105,32 +114,34 @@ t.test('errors cross with their code, key and message', async (t) => {
   t.same(client.stats(), { txid: 1 });
 });
 
-t.test('a stalled fetch fails within the timeout; the late answer is dropped and the bridge goes on', async (t) => {
+t.test('a stalled fetch fails when its deadline passes; the late answer is dropped and the bridge goes on', async (t) => {
   const server = await startBridgeServer(chinook);
   t.teardown(() => server.close());
-  const TIMEOUT = 300;
-  const client = new BridgeClient(server.channel, { timeoutMs: TIMEOUT, label: 'stall-test' });
+  // The deadline clock stands still until the stalled read; from then on each read of it
+  // moves it 1 s on, so the read's first look at the clock finds its 300 ms gone.
+  let ms = 0;
+  let moving = false;
+  const client = new BridgeClient(server.channel, { timeoutMs: 300, label: 'stall-test', now: () => (moving ? (ms += 1000) : ms) });
   const v = client.acquire();
   client.readPage(v, 2);
   await server.stall(true);
-  const started = performance.now();
+  moving = true;
   let err: unknown;
   try {
     client.readPage(v, 9);
   } catch (e) {
     err = e;
   }
-  const waited = performance.now() - started;
+  moving = false;
   t.ok(isLtxvfsError(err, 'LTXVFS_ERR_STORAGE'), `LTXVFS_ERR_STORAGE: ${String(err)}`);
   t.match((err as Error).message, /^stall-test: page bridge: read timed out after 300 ms/);
-  t.ok(waited >= TIMEOUT - 5 && waited < TIMEOUT + 250, `blocked ${waited.toFixed(0)} ms for a ${TIMEOUT} ms timeout`);
+  t.equal(client.counters.blockedMs, 2000, 'blocked from the request to the timeout, on the client\'s clock');
   t.equal(client.cache.size, 0, 'the local cache was dropped');
 
   const released = await server.stall(false);
-  // Let the released read answer (late): it must find nobody waiting.
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  const after = await server.counters();
-  t.equal(after.counters.dropped, released.counters.dropped + 1, 'the late answer was dropped, not written');
+  // The released read answers late: it must find nobody waiting.
+  await waitFor('the late answer', async () => (await server.counters()).counters.dropped > released.counters.dropped);
+  t.equal((await server.counters()).counters.dropped, released.counters.dropped + 1, 'the late answer was dropped, not written');
 
   const v2 = client.acquire();
   t.equal(client.counters.acquires, 2, 'the next transaction asks for its version again');
@@ -138,25 +149,39 @@ t.test('a stalled fetch fails within the timeout; the late answer is dropped and
   t.equal(client.counters.timeouts, 1);
 });
 
-t.test('a slow answer within the timeout is waited for', async (t) => {
+t.test('a slow answer is waited for while the deadline clock has time left', async (t) => {
   const server = await startBridgeServer(chinook);
   t.teardown(() => server.close());
-  const client = new BridgeClient(server.channel, { timeoutMs: 2000 });
+  const client = new BridgeClient(server.channel, { timeoutMs: 2000, ...stillClocks() });
   const v = client.acquire();
-  await server.delay(150);
-  const started = performance.now();
+  const before = await server.delay(150);
   t.same(client.readPage(v, 3), pageOf(chinook, 3));
-  t.ok(performance.now() - started >= 140, 'blocked while the fetch side waited');
+  t.equal(client.counters.timeouts, 0);
+  t.equal((await server.counters()).readPageCalls, before.readPageCalls + 1, 'the answer came from the delayed fetch');
+});
+
+t.test('the held version is reused only while the fetch side\'s fresh stamp lies ahead on the wall clock', async (t) => {
+  const server = await startBridgeServer(chinook);
+  t.teardown(() => server.close());
+  const wall = new TestClock(Date.now());
+  const client = new BridgeClient(server.channel, { timeoutMs: 10_000, now: () => 0, wallClock: wall.now });
+  const v = client.acquire();
+  t.equal(client.acquire(), v);
+  t.equal(client.counters.fastAcquires, 1, 'fresh: no message');
+  // The stamp is the server's Date.now() at the acquire + 1 s; a day later it has passed.
+  wall.advance(24 * 3600 * 1000);
+  t.equal(client.acquire(), v, 'the same version, asked for');
+  t.match(client.counters, { fastAcquires: 1, acquires: 2 });
 });
 
 t.test('a closed client refuses further requests', async (t) => {
   const server = await startBridgeServer(chinook);
   t.teardown(() => server.close());
-  const client = new BridgeClient(server.channel, { timeoutMs: 2000 });
+  const client = new BridgeClient(server.channel, { timeoutMs: 2000, ...stillClocks() });
   const v = client.acquire();
   client.close();
   client.close();
   t.throws(() => client.readPage(v, 3), { code: 'LTXVFS_ERR_CLOSED' });
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await waitFor('the server to release the version', async () => (await server.counters()).pinned === 0);
   t.equal((await server.counters()).pinned, 0, 'the server released the version at close');
 });
