@@ -124,6 +124,7 @@ export class Fetcher {
     this.#prefetch = options;
     this.wholeFileBytes = options.wholeFileBytes ?? DEFAULT_WHOLE_FILE_BYTES;
     this.verifier = new FileVerifier(client, this.#queue, cache instanceof TieredPageCache ? cache.disk : undefined, options);
+    this.verifier.inFlight = (file, entry) => this.#inFlight.get(file.id * 0x1_0000_0000 + entry)?.read.done;
   }
 
   /** The shared queue, so whole-file reads at open obey the same concurrency bound. */
@@ -139,7 +140,6 @@ export class Fetcher {
    *   frame decoder (`LTXVFS_ERR_CORRUPT`).
    */
   fetch(version: PageIndex, ref: FrameRef): Promise<Uint8Array> {
-    this.verifier.use(ref.file);
     const pending = this.#inFlight.get(frameKey(ref));
     if (pending !== undefined) return pageOf(pending);
 
@@ -225,13 +225,14 @@ export class Fetcher {
     const read: RangeRead = { done: new Promise<void>((res, rej) => { resolve = res; reject = rej; }) };
     // Awaited only through the frames somebody asks for: a failure must not surface as unhandled.
     read.done.catch(() => undefined);
-    this.verifier.use(file);
     const waiting: InFlight[] = [];
     for (const n of entries) {
       const f: InFlight = { read, wanted: false, page: undefined };
       waiting.push(f);
       this.#inFlight.set(file.id * 0x1_0000_0000 + n, f);
     }
+    // After the frames are in flight: a verification starting now waits for them rather than reading them too.
+    this.verifier.use(file);
     this.#read(version, file, entries, waiting).then(resolve, reject);
     return waiting;
   }

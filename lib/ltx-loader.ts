@@ -15,7 +15,7 @@ import { formatTXID } from '../ltx/filename.js';
 import type { LtxFileInfo, ReplicaClient } from './storage/types.js';
 import { makeLtxFile, type LtxFile } from './page-index.js';
 import type { ReadCounters } from './fetcher.js';
-import { markVerifiedWhole } from './verifier.js';
+import { markVerifiedWhole, rememberHeader } from './verifier.js';
 
 /** Bytes read from the end of a file to find its page index; Litestream uses the same (FORMATS.md §1.8). */
 export const TAIL_BYTES = 32 * 1024;
@@ -75,7 +75,9 @@ export async function loadLtxFile(
     const more = await read(found.needOffset, info.size - found.needOffset);
     found = readPageIndexFromTail(more, found.needOffset, info.size, key) as FoundPageIndex;
   }
-  return { file: makeLtxFile(info, header, found.trailer, found.entries), pages: undefined };
+  const file = makeLtxFile(info, header, found.trailer, found.entries);
+  rememberHeader(file, headerBytes);
+  return { file, pages: undefined };
 }
 
 function checkName(info: LtxFileInfo, header: LtxHeader): void {

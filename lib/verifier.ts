@@ -81,6 +81,14 @@ type State = Job | 'verified';
 /** Files read whole and verified by the loader (lib/ltx-loader.ts). */
 const verifiedWhole = new WeakSet<LtxFile>();
 
+/** The header bytes the loader read of paged files: their verification starts after them. */
+const headers = new WeakMap<LtxFile, Uint8Array>();
+
+/** Keep the 100 header bytes the loader read of `file` (a paged file), so verifying it need not read them again. */
+export function rememberHeader(file: LtxFile, bytes: Uint8Array): void {
+  headers.set(file, bytes);
+}
+
 /** Record that `file` was read whole and matched its file checksum (lib/ltx-loader.ts). */
 export function markVerifiedWhole(file: LtxFile): void {
   verifiedWhole.add(file);
@@ -112,6 +120,11 @@ export class FileVerifier {
   readonly #stats: VerificationStats = { filesVerified: 0, filesPending: 0, corruptFiles: 0, verifyRequests: 0, verifyBytes: 0, framesCoalesced: 0 };
   /** Called once, with the first integrity failure (the reader emits `corrupt`). */
   onFailure: ((error: LtxvfsError) => void) | undefined;
+  /**
+   * The fetcher's read in flight that will decode frame `entry` of `file`, if any: the
+   * verification waits for it (and is fed its frames) instead of reading the same bytes.
+   */
+  inFlight: ((file: LtxFile, entry: number) => Promise<unknown> | undefined) | undefined;
 
   /**
    * @param client the replica's storage.
@@ -178,6 +191,11 @@ export class FileVerifier {
     if (this.#state(file) !== undefined) return;
     const id = idOf(file);
     const job: Job = { file, id, crc: new FileChecksumBuilder(), next: -1, done: Promise.resolve() };
+    const header = headers.get(file);
+    if (header !== undefined) {
+      job.crc.header(header);
+      job.next = 0;
+    }
     this.#byFile.set(file, job);
     this.#byId.set(id, job);
     this.#running.add(job);
@@ -278,10 +296,17 @@ export class FileVerifier {
     if (this.#scratch.length !== file.header.pageSize) this.#scratch = new Uint8Array(file.header.pageSize);
     for (;;) {
       if (this.#closed) throw new LtxvfsError('LTXVFS_ERR_CLOSED', `${key}: verification cancelled`, { key });
+      const ahead = job.next >= 0 && job.next < entries.length ? this.inFlight?.(file, job.next) : undefined;
+      if (ahead !== undefined) {
+        // The fetcher is reading the next frame: it feeds it (observe); go on after that read.
+        await ahead.catch(() => undefined);
+        continue;
+      }
       const pos = job.next < 0 ? 0 : job.next < entries.length ? entries[job.next].offset : tailStart;
       let end = job.next < 0 ? HEADER_SIZE : pos;
       let n = Math.max(job.next, 0);
-      while (n < entries.length && (end === pos || entries[n].offset + entries[n].size - pos <= this.#rangeBytes)) {
+      // Up to the range size, stopping before a frame the fetcher is reading anyway.
+      while (n < entries.length && (end === pos || (entries[n].offset + entries[n].size - pos <= this.#rangeBytes && this.inFlight?.(file, n) === undefined))) {
         end = entries[n].offset + entries[n].size;
         n++;
       }
