@@ -7,20 +7,20 @@
  * `Authorization` / `X-Amz-*` headers and the secret in its error bodies gets them
  * scrubbed before they reach a message.
  */
-import t from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
+import t, { type Test } from 'tap';
+import { spawn } from 'node:child_process';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { importDatabase } from '../../lib/import.js';
 import { openDatabase } from '../../lib/open.js';
 import { resolveS3Config } from '../../lib/storage/s3-config.js';
 import { S3CredentialSource } from '../../lib/storage/s3-credentials.js';
 import { openS3Replica } from '../../lib/storage/s3.js';
 import { openReplicaClient, parseReplicaUrl } from '../../lib/storage/url.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
-import { REPO_ROOT, requireSqlite3, SQLITE3_BIN } from '../helpers/paths.js';
+import { REPO_ROOT } from '../helpers/paths.js';
+import { makeSmallReplica } from '../helpers/small-replica.js';
 import { startS3rver } from '../helpers/s3rver.js';
 
 const KEY_ID = 'AKIDCANARYKEY';
@@ -37,7 +37,7 @@ t.teardown(async () => {
 const URL = `s3://${s3.bucket}/canary?endpoint=${proxy.endpoint}`;
 
 /** Fails when `text` holds the secret or the token. */
-function clean(t: Tap.Test, text: string, what: string): void {
+function clean(t: Test, text: string, what: string): void {
   t.notMatch(text, SECRET, `${what}: no secret key`);
   t.notMatch(text, TOKEN, `${what}: no session token`);
 }
@@ -53,15 +53,7 @@ function everyView(value: unknown): string {
   return [inspect(value, { depth: 8, showHidden: true, getters: true }), json, String(value)].join('\n');
 }
 
-t.before(async () => {
-  requireSqlite3();
-  const db = join(t.testdir({}), 'small.db');
-  const made = spawnSync(SQLITE3_BIN, [db, 'PRAGMA journal_mode=DELETE; CREATE TABLE t(n); INSERT INTO t VALUES (1),(2);']);
-  if (made.status !== 0) throw new Error(`sqlite3: ${String(made.stderr)}`);
-  const client = await openReplicaClient(URL, { env: ENV });
-  await importDatabase(db, client, { timestamp: 1795254709256 });
-  await client.close();
-});
+t.before(() => makeSmallReplica(URL, ENV, [1, 2]));
 
 t.test('the replica client, its credential source and configuration print no secret', async (t) => {
   const client = await openReplicaClient(URL, { env: ENV });
@@ -88,7 +80,7 @@ t.test('a Database over S3 prints no secret: inspect, JSON, stats', async (t) =>
 });
 
 /** An S3 stand-in whose error bodies echo the request's auth headers and the secret: 503 for keys containing `retry` or for listings, 403 otherwise. */
-async function echoServer(t: Tap.Test): Promise<string> {
+async function echoServer(t: Test): Promise<string> {
   const server = http.createServer((req, res) => {
     const echo = `Authorization: ${String(req.headers.authorization)} X-Amz-Security-Token: ${String(req.headers['x-amz-security-token'])} ` +
       `X-Amz-Date=${String(req.headers['x-amz-date'])} your secret is ${SECRET}`;

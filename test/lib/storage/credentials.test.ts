@@ -7,18 +7,16 @@
  * missing key each fail with a clear error; unsigned requests only with `?anonymous=true`;
  * a host that does not resolve fails at once.
  */
-import t from 'tap';
-import { spawnSync } from 'node:child_process';
+import t, { type Test } from 'tap';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { importDatabase } from '../../../lib/import.js';
 import { openS3Replica } from '../../../lib/storage/s3.js';
 import { REFRESH_BEFORE_MS } from '../../../lib/storage/s3-credentials.js';
 import { openReplicaClient } from '../../../lib/storage/url.js';
 import { cli } from '../../helpers/cli.js';
 import { startFaultProxy } from '../../helpers/fault-proxy.js';
-import { requireSqlite3, SQLITE3_BIN } from '../../helpers/paths.js';
+import { makeSmallReplica } from '../../helpers/small-replica.js';
 import { startS3rver } from '../../helpers/s3rver.js';
 
 const KEYS = { accessKeyId: 'AKIDCREDENTIALTEST', secretAccessKey: 'credential-test-secret' };
@@ -35,13 +33,13 @@ t.teardown(async () => {
 const URL = `s3://${s3.bucket}/creds?endpoint=${proxy.endpoint}`;
 
 /** An environment whose shared files are empty temp files, so nothing outside the test is read by the SDK's chain. */
-function isolated(t: Tap.Test, extra: Record<string, string> = {}): Record<string, string> {
+function isolated(t: Test, extra: Record<string, string> = {}): Record<string, string> {
   const dir = t.testdir({ credentials: '', config: '' });
   return { HOME: dir, AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials'), AWS_CONFIG_FILE: join(dir, 'config'), ...extra };
 }
 
 /** A container-credentials endpoint on loopback: each GET answers the next of `answers` (the last one repeated). */
-async function containerEndpoint(t: Tap.Test, token: string, answers: Array<typeof KEYS & { sessionToken: string; expiresInMs: number }>) {
+async function containerEndpoint(t: Test, token: string, answers: Array<typeof KEYS & { sessionToken: string; expiresInMs: number }>) {
   let hits = 0;
   const server = http.createServer((req, res) => {
     if (req.headers.authorization !== token) {
@@ -57,16 +55,7 @@ async function containerEndpoint(t: Tap.Test, token: string, answers: Array<type
   return { uri: `http://127.0.0.1:${(server.address() as AddressInfo).port}/creds`, hits: () => hits };
 }
 
-t.before(async () => {
-  requireSqlite3();
-  const dir = t.testdir({});
-  const db = join(dir, 'small.db');
-  const made = spawnSync(SQLITE3_BIN, [db, 'PRAGMA journal_mode=DELETE; CREATE TABLE t(n); INSERT INTO t VALUES (1),(2),(3);']);
-  if (made.status !== 0) throw new Error(`sqlite3: ${String(made.stderr)}`);
-  const client = await openReplicaClient(URL, { env: ENV_KEYS });
-  await importDatabase(db, client, { timestamp: 1795254709256 });
-  await client.close();
-});
+t.before(() => makeSmallReplica(URL, ENV_KEYS, [1, 2, 3]));
 
 t.test('keys from the environment (AWS_* and the LITESTREAM_* fallback)', async (t) => {
   const run = await cli(['query', URL, SQL, '--json'], ENV_KEYS);
