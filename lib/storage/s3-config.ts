@@ -84,7 +84,7 @@ export const DEFAULT_REGION = 'us-east-1';
 export function resolveS3Config(url: S3UrlParts, env: NodeJS.ProcessEnv): S3Config {
   const q = url.params;
   const where = `s3://${url.bucket}/${url.path}`;
-  if (firstParam(q, 'sseCustomerKey', 'sse-customer-key') !== undefined) {
+  if (firstParam(q, 'sseCustomerKey', 'sse-customer-key', 'sseCustomerKeyPath', 'sse-customer-key-path', 'sseCustomerAlgorithm', 'sse-customer-algorithm') !== undefined) {
     throw new LtxvfsError('LTXVFS_ERR_UNSUPPORTED', `SSE-C (sseCustomerKey) is not supported: ${where}`, { key: where });
   }
 

@@ -51,11 +51,16 @@ export type ReplicaUrl =
 /**
  * The query parameters an s3:// URL may carry, the one list (s3-config.ts reads them): the
  * Litestream names in both spellings, and `anonymous` (ltxvfs: unsigned requests, no
- * credential lookup). `sseCustomerKey` is known so that it is refused as unsupported.
+ * credential lookup). The SSE-C names are known so that they are refused as unsupported;
+ * Litestream's upload tuning (`concurrency`, `partSize`, `signPayload`,
+ * `requireContentMD5`) is accepted and ignored, so one URL serves both. Any other name is
+ * `LTXVFS_ERR_BAD_URL` naming it (`?regoin=x`).
  */
 export const S3_URL_PARAMETERS: readonly string[] = Object.freeze([
   'endpoint', 'region', 'forcePathStyle', 'force-path-style', 'skipVerify', 'skip-verify',
-  'storageClass', 'storage-class', 'sseKmsKeyId', 'sse-kms-key-id', 'sseCustomerKey', 'sse-customer-key', 'anonymous',
+  'storageClass', 'storage-class', 'sseKmsKeyId', 'sse-kms-key-id', 'anonymous',
+  'sseCustomerKey', 'sse-customer-key', 'sseCustomerKeyPath', 'sse-customer-key-path', 'sseCustomerAlgorithm', 'sse-customer-algorithm',
+  'concurrency', 'partSize', 'part-size', 'signPayload', 'sign-payload', 'requireContentMD5', 'require-content-md5',
 ]);
 
 /** Backends Litestream has that ltxvfs does not (yet): refused as unsupported, not as unknown. */

@@ -118,6 +118,7 @@ t.test('write parameters; refused parameters and endpoints', async (t) => {
     message: 'SSE-C (sseCustomerKey) is not supported: s3://b/p',
   });
   t.throws(() => resolve('s3://b/p?sse-customer-key=x'), { code: 'LTXVFS_ERR_UNSUPPORTED' });
+  t.throws(() => resolve('s3://b/p?sse-customer-key-path=/k'), { code: 'LTXVFS_ERR_UNSUPPORTED' });
   t.throws(() => resolve('s3://b/p?endpoint=http://user:pw@host:1'), {
     code: 'LTXVFS_ERR_BAD_URL',
     message: 'credentials are not allowed in an s3 endpoint: http://***@host:1',

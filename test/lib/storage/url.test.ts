@@ -136,6 +136,7 @@ t.test('strict s3 URLs: unknown parameters, bad escapes, control characters, mal
   t.same(parseReplicaUrl('S3://b/db?anonymous=true&force-path-style=true', noEnv), {
     scheme: 's3', bucket: 'b', path: 'db', params: { anonymous: 'true', 'force-path-style': 'true' },
   }, 'S3:// is s3; anonymous is a known parameter');
+  t.match(parseReplicaUrl('s3://b/db?concurrency=4&part-size=5MB&sign-payload=true', noEnv), { scheme: 's3' }, "Litestream's upload tuning is accepted (and ignored)");
 });
 
 t.test('other schemes', async (t) => {
