@@ -1,5 +1,5 @@
 import t from 'tap';
-import { changeCounterForTxid, DB_HEADER_SIZE, patchPage1 } from '../../vfs/core/page1.js';
+import { changeCounterForTxid, DB_HEADER_SIZE, patchPage1 } from '../../../vfs/core/page1.js';
 
 function page1(pageSize = 4096): Uint8Array {
   const page = new Uint8Array(pageSize);
