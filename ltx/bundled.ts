@@ -6,4 +6,15 @@
  * embedded (scripts/build.mjs, docs/deploy.md); from module files they are read from the
  * installed packages and started from ltxvfs's own files, which costs nothing at import.
  */
+import { gunzipSync } from 'node:zlib';
+
 export const IN_BUNDLE: boolean = !/\/ltx\/bundled\.[cm]?[jt]s$/.test(import.meta.url);
+
+/**
+ * The bytes of an embedded binary: scripts/build.mjs writes each as gzip, then base64
+ * (wa-sqlite's binaries shrink to about 40%, which a bundle parses and keeps in memory).
+ * @throws Error from zlib for text that is not such an encoding.
+ */
+export function decodeEmbedded(text: string): Uint8Array {
+  return gunzipSync(Buffer.from(text, 'base64'));
+}

@@ -17,7 +17,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { IN_BUNDLE } from './bundled.js';
+import { decodeEmbedded, IN_BUNDLE } from './bundled.js';
 import { EMBEDDED } from './lz4-wasm-embedded.js';
 
 /** Minimal typing of the `WebAssembly` global (not in this project's TypeScript libs). */
@@ -88,7 +88,7 @@ export function loadLz4Wasm(): Lz4Wasm {
       },
     },
   };
-  const bytes = embedded === undefined ? readFileSync(path) : Buffer.from(embedded, 'base64');
+  const bytes = embedded === undefined ? readFileSync(path) : decodeEmbedded(embedded);
   const e = new WA.Instance(new WA.Module(bytes), imports).exports;
   const missing = FUNCTIONS.filter((name) => typeof e[name] !== 'function');
   if (missing.length > 0 || typeof e.memory !== 'object' || e.memory === null) {

@@ -1,9 +1,9 @@
 // Builds dist/ (`npm run build`): a clean tsc build (tsconfig.build.json), then the assets
 // an app bundled with esbuild needs without node_modules (docs/deploy.md), written over
 // the compiled stubs that stand for them in the TypeScript sources:
-//   dist/ltx/lz4-wasm-embedded.js          lz4-wasm-nodejs's wasm binary, base64
-//   dist/vfs/wa-sqlite-async-embedded.js   wa-sqlite's Asyncify build binary, base64
-//   dist/vfs/wa-sqlite-sync-embedded.js    wa-sqlite's non-Asyncify build binary, base64
+//   dist/ltx/lz4-wasm-embedded.js          lz4-wasm-nodejs's wasm binary, gzip in base64
+//   dist/vfs/wa-sqlite-async-embedded.js   wa-sqlite's Asyncify build binary, gzip in base64
+//   dist/vfs/wa-sqlite-sync-embedded.js    wa-sqlite's non-Asyncify build binary, gzip in base64
 //   dist/vfs/worker-main-embedded.js       the worker engine's thread as one ES module (esbuild)
 // The wasm binaries must be the ones the JavaScript glue was built with, so package.json
 // pins both packages exactly and the build stops if node_modules holds another version.
@@ -11,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(import.meta.url);
@@ -32,7 +33,8 @@ for (const [name, file, out] of WASM) {
     throw new Error(`${name}: ${installed} is installed, package.json pins ${pkg.dependencies[name]} (the embedded wasm must match the glue): npm ci`);
   }
   const bytes = readFileSync(require.resolve(`${name}/${file}`));
-  writeEmbedded(out, `${name}@${installed}/${file}, ${bytes.length} bytes, base64`, bytes.toString('base64'));
+  const gz = gzipSync(bytes, { level: 9 });
+  writeEmbedded(out, `${name}@${installed}/${file}, ${bytes.length} bytes, as gzip (${gz.length} bytes) in base64`, gz.toString('base64'));
 }
 
 // The worker engine's thread: every module worker-main.js imports, in one ES module. It

@@ -142,7 +142,7 @@ export function resolveSqlJs(specifier: string): string {
   } catch (err) {
     if ((err as { code?: unknown }).code !== 'MODULE_NOT_FOUND') throw err;
     throw new LtxvfsError('LTXVFS_ERR_USAGE',
-      `${specifier}: the sql.js package is not installed; loadSqlJs/openSqlJs need it (an optional peer dependency of ltxvfs): ${SQLJS_INSTALL_COMMAND}`,
+      `${specifier}: the sql.js package is not installed (an optional peer dependency of ltxvfs, needed by loadSqlJs, openSqlJs and \`ltxvfs demo\`): ${SQLJS_INSTALL_COMMAND}`,
       { key: specifier, cause: err });
   }
 }

@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { IN_BUNDLE } from '../ltx/bundled.js';
+import { decodeEmbedded, IN_BUNDLE } from '../ltx/bundled.js';
 
 /** A `WebAssembly.Module`, opaque here. */
 export type WasmModule = object;
@@ -24,7 +24,7 @@ let compiled: Promise<WasmModule> | undefined;
 /** The binary: read from the installed package, or in an app's bundle the embedded copy (as in ./wa-sqlite.ts). */
 async function syncWasmBytes(): Promise<Uint8Array> {
   const embedded = IN_BUNDLE ? (await import('./wa-sqlite-sync-embedded.js')).EMBEDDED : undefined;
-  return embedded === undefined ? readFile(syncWasmPath()) : Buffer.from(embedded, 'base64');
+  return embedded === undefined ? readFile(syncWasmPath()) : decodeEmbedded(embedded);
 }
 
 /** The compiled non-Asyncify build, compiled once per thread. @throws Error when the binary cannot be read or compiled. */

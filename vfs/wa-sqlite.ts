@@ -18,7 +18,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import * as SQLite from '@journeyapps/wa-sqlite';
 import SQLiteESMFactory from '@journeyapps/wa-sqlite/dist/wa-sqlite-async.mjs';
-import { IN_BUNDLE } from '../ltx/bundled.js';
+import { decodeEmbedded, IN_BUNDLE } from '../ltx/bundled.js';
 import type { WaSqliteModule } from './wa-sqlite-types.js';
 
 export type { WaSqliteModule } from './wa-sqlite-types.js';
@@ -78,7 +78,7 @@ export function asyncifyWasmPath(): string {
  */
 async function asyncifyWasmBytes(): Promise<Uint8Array> {
   const embedded = IN_BUNDLE ? (await import('./wa-sqlite-async-embedded.js')).EMBEDDED : undefined;
-  return embedded === undefined ? readFile(asyncifyWasmPath()) : Buffer.from(embedded, 'base64');
+  return embedded === undefined ? readFile(asyncifyWasmPath()) : decodeEmbedded(embedded);
 }
 
 function compileOnce(): Promise<WasmModule> {
