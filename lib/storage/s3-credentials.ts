@@ -35,6 +35,9 @@ import { credentialsFromEnv, type S3Credentials } from './s3-config.js';
 /** Credentials are re-resolved this long before their `expiration`, ms (AWS SDK: 5 minutes). */
 export const REFRESH_BEFORE_MS = 5 * 60_000;
 
+/** Secret values at least this long are replaced in error texts ({@link S3CredentialSource.redact}). */
+export const MIN_REDACTED_LENGTH = 8;
+
 /** Where a client's credentials come from. */
 export type S3CredentialOrigin =
   /** Unsigned requests (`?anonymous=true`, or `credentials: null`). */
@@ -174,7 +177,12 @@ export class S3CredentialSource {
     }
   }
 
-  /** `text` with every secret value this source has held (secret key, session token) replaced by `***`. */
+  /**
+   * `text` with every secret value this source has held (secret key, session token)
+   * replaced by `***`. Values shorter than {@link MIN_REDACTED_LENGTH} are left alone:
+   * replacing a one-letter test secret would mangle every message, and such a value
+   * protects nothing (AWS secret keys have 40 characters).
+   */
   redact(text: string): string {
     let out = text;
     for (const s of this.#secrets) if (out.includes(s)) out = out.split(s).join('***');
@@ -201,8 +209,9 @@ export class S3CredentialSource {
   #remember(creds: S3Credentials | undefined): void {
     this.#current = creds;
     if (creds === undefined) return;
-    this.#secrets.add(creds.secretAccessKey);
-    if (creds.sessionToken !== undefined && creds.sessionToken !== '') this.#secrets.add(creds.sessionToken);
+    for (const value of [creds.secretAccessKey, creds.sessionToken]) {
+      if (value !== undefined && value.length >= MIN_REDACTED_LENGTH) this.#secrets.add(value);
+    }
   }
 }
 

@@ -63,6 +63,9 @@ t.test('the replica client, its credential source and configuration print no sec
   const source = await S3CredentialSource.resolve({ env: ENV, anonymous: false, where: URL });
   clean(t, everyView(source), 'S3CredentialSource');
   t.same(JSON.parse(JSON.stringify(source)), { origin: 'environment' });
+  const short = S3CredentialSource.fixed({ accessKeyId: 'k', secretAccessKey: 's' });
+  t.equal(short.redact('list s3://b/db: is'), 'list s3://b/db: is', 'a one-letter test secret does not mangle messages');
+  t.equal(source.redact(`x ${SECRET} y ${TOKEN}`), 'x *** y ***');
   const parsed = parseReplicaUrl(URL, ENV);
   if (parsed.scheme === 's3') clean(t, everyView(resolveS3Config(parsed, ENV)), 'resolveS3Config()');
   const explicit = await openS3Replica(URL, { credentials: { accessKeyId: KEY_ID, secretAccessKey: SECRET, sessionToken: TOKEN } });
@@ -104,6 +107,7 @@ t.test('errors from a server that echoes the Authorization header, X-Amz-* value
     clean(t, text, `error of ${key}`);
     t.notMatch(text, /Signature=[0-9a-f]{64}/, 'no signature');
     t.notMatch(text, /Credential=AKID/, 'no credential scope');
+    t.notMatch((err as Error).message, /\*\*\*[a-z]\*\*\*/, 'nothing but secrets replaced');
     t.match((err as Error).message, key === 'p/denied' ? /HTTP 403 AccessDenied: Authorization: \*\*\*/ : /HTTP 503 SlowDown/, 'the S3 code is kept');
   }
 });
