@@ -39,7 +39,7 @@ function isolated(t: Test, extra: Record<string, string> = {}): Record<string, s
 }
 
 /** A container-credentials endpoint on loopback: each GET answers the next of `answers` (the last one repeated). */
-async function containerEndpoint(t: Test, token: string, answers: Array<typeof KEYS & { sessionToken: string; expiresInMs: number }>) {
+async function containerEndpoint(t: Test, token: string, answers: Array<typeof KEYS & { sessionToken: string; expiresAt: number }>) {
   let hits = 0;
   const server = http.createServer((req, res) => {
     if (req.headers.authorization !== token) {
@@ -48,7 +48,7 @@ async function containerEndpoint(t: Test, token: string, answers: Array<typeof K
     }
     const a = answers[Math.min(hits++, answers.length - 1)];
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ AccessKeyId: a.accessKeyId, SecretAccessKey: a.secretAccessKey, Token: a.sessionToken, Expiration: new Date(Date.now() + a.expiresInMs).toISOString() }));
+    res.end(JSON.stringify({ AccessKeyId: a.accessKeyId, SecretAccessKey: a.secretAccessKey, Token: a.sessionToken, Expiration: new Date(a.expiresAt).toISOString() }));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.teardown(() => new Promise<void>((r) => server.close(() => r())));
@@ -84,7 +84,7 @@ t.test('keys from a shared credentials file with a profile (AWS_PROFILE), throug
 });
 
 t.test('temporary keys from a container-credentials endpoint on loopback, with a session token', async (t) => {
-  const temp = { accessKeyId: 'ASIATEMPORARY1', secretAccessKey: 'temporary-secret-1', sessionToken: 'session-token-1', expiresInMs: 3_600_000 };
+  const temp = { accessKeyId: 'ASIATEMPORARY1', secretAccessKey: 'temporary-secret-1', sessionToken: 'session-token-1', expiresAt: Date.now() + 3_600_000 };
   const endpoint = await containerEndpoint(t, 'container-auth-token', [temp]);
   proxy.set({ verifySignatures: temp });
   t.teardown(() => proxy.set({ verifySignatures: KEYS }));
@@ -98,11 +98,11 @@ t.test('temporary keys from a container-credentials endpoint on loopback, with a
 });
 
 t.test('temporary keys are fetched again before they expire (injected clock)', async (t) => {
-  const first = { accessKeyId: 'ASIAFIRST', secretAccessKey: 'first-secret', sessionToken: 'first-token', expiresInMs: 3_600_000 };
-  const second = { accessKeyId: 'ASIASECOND', secretAccessKey: 'second-secret', sessionToken: 'second-token', expiresInMs: 3_600_000 };
+  let now = Date.now();
+  const first = { accessKeyId: 'ASIAFIRST', secretAccessKey: 'first-secret', sessionToken: 'first-token', expiresAt: now + 3_600_000 };
+  const second = { accessKeyId: 'ASIASECOND', secretAccessKey: 'second-secret', sessionToken: 'second-token', expiresAt: now + 7_200_000 };
   const endpoint = await containerEndpoint(t, 'tok', [first, second]);
   t.teardown(() => proxy.set({ verifySignatures: KEYS }));
-  let now = Date.now();
   const env = isolated(t, { AWS_CONTAINER_CREDENTIALS_FULL_URI: endpoint.uri, AWS_CONTAINER_AUTHORIZATION_TOKEN: 'tok' });
   const client = await openS3Replica(URL, { env, now: () => now, maxAttempts: 1 });
   t.teardown(() => client.close());
