@@ -1,5 +1,5 @@
 import t from 'tap';
-import { formatTime, parseTime } from '../../lib/time.js';
+import { checkTimeTarget, formatTime, parseTime } from '../../lib/time.js';
 
 const NOW = Date.parse('2026-11-21T12:00:00Z');
 
@@ -41,4 +41,20 @@ t.test('times print like Go RFC3339Nano in UTC', async (t) => {
   t.equal(formatTime(Date.parse('2026-11-21T09:51:52.000Z')), '2026-11-21T09:51:52Z');
   t.equal(formatTime(Date.parse('2026-11-21T09:51:52.500Z')), '2026-11-21T09:51:52.5Z');
   t.equal(formatTime(1795254716305), '2026-11-21T09:51:56.305Z');
+});
+
+t.test('checkTimeTarget: a time after now is refused naming the newest file and its time; now and earlier pass', async (t) => {
+  const files = [
+    { key: 'ltx/0/0000000000000001-0000000000000001.ltx', createdAt: NOW - 60_000 },
+    { key: 'ltx/1/0000000000000001-0000000000000002.ltx', createdAt: NOW - 10_000 },
+    { key: 'ltx/0/0000000000000002-0000000000000002.ltx', createdAt: NOW - 20_000 },
+  ];
+  t.doesNotThrow(() => checkTimeTarget(NOW, files, NOW));
+  t.doesNotThrow(() => checkTimeTarget(NOW - 5_000, files, NOW), 'after the newest file, not in the future: the newest state');
+  t.throws(() => checkTimeTarget(NOW + 1, files, NOW), {
+    code: 'LTXVFS_ERR_USAGE',
+    message: 'time 2026-11-21T12:00:00.001Z is in the future (now 2026-11-21T12:00:00Z): the replica has no state for it yet; ' +
+      'its newest LTX file, ltx/1/0000000000000001-0000000000000002.ltx, was created at 2026-11-21T11:59:50Z',
+  });
+  t.throws(() => checkTimeTarget(parseTime('5 minutes from now', NOW) as number, [], NOW), { message: /in the future .*; the replica has no LTX files$/ });
 });

@@ -17,6 +17,7 @@ import { copyFixtureReplica, CountingClient } from '../helpers/replica-builder.j
 import { listLtxFiles, setLtxMtimesFromHeaders } from '../helpers/litestream.js';
 import { openWritable, rejectsSqlite } from '../helpers/write-harness.js';
 
+const SQLITE_ERROR = 1;
 const SQLITE_BUSY = 5;
 const SQLITE_READONLY = 8;
 const SQLITE_CORRUPT = 11;
@@ -141,8 +142,9 @@ t.test('read-only views refuse writes: readOnly, an `at` open, and a connection 
   const ro = await openDatabase(dir, { pollIntervalMs: 0, shared: false, readOnly: true });
   t.teardown(() => ro.close());
   await rejectsSqlite(t, ro.run(INSERT), SQLITE_READONLY, undefined, /readonly database/);
-  t.same(await ro.all('PRAGMA litevfs_acquire_lease'), [], 'the lease PRAGMAs are not there: SQLite ignores an unknown PRAGMA');
-  t.equal(await lockOwner(dir), undefined, 'and no lease was taken');
+  await rejectsSqlite(t, ro.all('PRAGMA litevfs_acquire_lease'), SQLITE_ERROR, 'LTXVFS_ERR_READONLY',
+    /PRAGMA litevfs_acquire_lease refused: .* is open as a read-only connection, which never writes or takes the write lease$/);
+  t.equal(await lockOwner(dir), undefined, 'refused, not ignored, and no lease was taken');
 
   const past = await openDatabase(dir, { pollIntervalMs: 0, shared: false, at: '3', autoLease: true });
   t.teardown(() => past.close());
@@ -167,7 +169,7 @@ t.test('ConnectionSink and leasePragma on their own', async (t) => {
   const client = await CountingClient.open(dir);
   const conn = await openWritable(client, { leaseOwner: 'unit:3' });
   t.teardown(() => conn.close());
-  const pragma = leasePragma(conn.writer);
+  const pragma = leasePragma(conn.writer, conn.view);
   t.equal(pragma('litestream_txid'), undefined, 'other names are not handled');
   t.equal(pragma('journal_mode'), undefined);
   t.equal(await pragma('litevfs_acquire_lease'), null);
@@ -178,6 +180,9 @@ t.test('ConnectionSink and leasePragma on their own', async (t) => {
   // reserve: the view's check first (time travel), then the writer's (the lease).
   await conn.view.setAt('2');
   t.throws(() => conn.sink.reserve(), { code: 'LTXVFS_ERR_READONLY', message: /time-travel view is read-only/ });
+  for (const name of ['litevfs_acquire_lease', 'litevfs_release_lease']) {
+    t.throws(() => pragma(name), { code: 'LTXVFS_ERR_READONLY', message: new RegExp(`PRAGMA ${name} refused: .* a time-travel view`) });
+  }
   await conn.view.setAt('latest');
   await t.rejects(conn.sink.reserve() as Promise<void>, { code: 'LTXVFS_ERR_READONLY', sqliteCode: SQLITE_READONLY });
   await conn.writer.acquireLease();
