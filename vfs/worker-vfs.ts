@@ -5,11 +5,9 @@
  * reader, on the main thread, fetches it.
  *
  * What SQLite does with the database file, the page-1 rules, lock ↔ version pinning and
- * the write path are those of the Asyncify VFS (its opening essay in vfs/asyncify-vfs.ts
- * applies word for word, minus "Reads and Asyncify"); the file logic itself is
- * the core's {@link DatabaseFile} (vfs/core/database-file.ts, whose essay describes it),
- * shared with the in-process engine and the sql.js adapter, here over a synchronous
- * source: no call ever returns a Promise.
+ * the write path are the core's: {@link DatabaseFile} (vfs/core/database-file.ts, whose
+ * opening essay describes them), shared with the in-process engine and the sql.js
+ * adapter, here over a synchronous source: no call ever returns a Promise.
  * Other files SQLite opens (TEMP database, journals, sorter spills) are in memory
  * (vfs/memory-file.ts); a WAL is refused.
  *
