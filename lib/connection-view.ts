@@ -52,6 +52,16 @@ export class ConnectionView implements PageSource {
     return this.#pinned ?? this.version;
   }
 
+  /**
+   * Called when a read transaction starts, before {@link acquire} (see
+   * `Poller.beforeTransaction`): a promise to wait for when the reader's poll is due, so
+   * the transaction sees every LTX file the replica had when it started; undefined to go
+   * ahead. A time-travel view never waits (its version is fixed).
+   */
+  beforeTransaction(): Promise<void> | undefined {
+    return this.#target === undefined ? this.reader.poller.beforeTransaction() : undefined;
+  }
+
   /** See {@link PageSource.acquire}: the target's version, else the reader's newest. */
   acquire(): PageVersion {
     const version = this.#target === undefined ? this.reader.acquire() : this.reader.pin(this.#target.version);

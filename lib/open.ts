@@ -14,6 +14,7 @@ import { writerFor, type WriterOptions } from './writer.js';
 import { ConnectionSink, leasePragma } from './write-sink.js';
 import type { WritablePageSource } from './page-source.js';
 import { openAsyncifyDatabase } from '../vfs/asyncify-database.js';
+import type { TransactionStartSource } from '../vfs/asyncify-vfs.js';
 import type { Database } from './database.js';
 import { warmInteriorPages, type WarmupResult } from './warmup.js';
 import { hydrationPathFromEnv, hydrationPragma } from './hydrate/index.js';
@@ -118,8 +119,9 @@ export async function openDatabase(url?: string, options: OpenOptions = {}): Pro
   const view = new ConnectionView(reader);
   const writer = writable ? writerFor(reader, options) : undefined;
   const sink = writer === undefined ? undefined : new ConnectionSink(view, writer);
-  const source: WritablePageSource = {
+  const source: WritablePageSource & TransactionStartSource = {
     sink,
+    beforeTransaction: () => view.beforeTransaction(),
     acquire: () => view.acquire(),
     release: (v) => view.release(v),
     readPage: (v, pgno) => view.readPage(v, pgno),

@@ -7,10 +7,24 @@
  * order (truncating to each file's commit). When files exist beyond a hole (L0 files
  * compacted away before they were seen) it rebuilds the version from the restore plan.
  *
+ * Nothing on the query path can starve it (issue 12): a reader whose queries run back to
+ * back on microtasks only (the in-process engine with every page cached, the worker
+ * engine's call lane answered while spinning) never gives the event loop a turn, so the
+ * timer alone would not fire. Engines therefore call {@link Poller.beforeTransaction}
+ * when a read transaction starts: once the last poll started a poll interval ago or
+ * more, that transaction first polls (one listing round trip, plus the new files'
+ * indexes) and waits for it, so it sees every file that was in the replica when it
+ * started; the wait is bounded by the interval (at most {@link MAX_POLL_WAIT_MS}) on the
+ * poller's clock, after which transactions go ahead and only give the event loop a turn
+ * while the slow poll runs. The timer still polls an idle reader (skipping a tick that
+ * comes within half an interval of a poll a transaction started).
+ *
  * A failed poll is counted and retried at the next tick; it never touches open
- * connections. A replica that cannot be polled, or that has files the reader cannot
- * apply, for longer than the staleness bound makes new read transactions fail with
- * `LTXVFS_ERR_STALE` (and emits `stale`): never served quietly as current.
+ * connections. A replica whose polls keep failing (or hang), or that has files the reader
+ * cannot apply, for longer than the staleness bound makes new read transactions fail
+ * with `LTXVFS_ERR_STALE` (and emits `stale`): never served quietly as current. The
+ * bound measures the replica, not the reader: a reader that simply did not poll (busy,
+ * or its process suspended) is not stale, since its next transaction polls first.
  */
 import { channel } from 'node:diagnostics_channel';
 import { isLtxvfsError, LtxvfsError } from '../ltx/errors.js';
@@ -63,6 +77,22 @@ export interface PollMessage {
 
 const pollChannel = channel('ltxvfs:poll');
 
+/**
+ * Longest wait of a read transaction for a due poll, ms (poller's clock): the poll
+ * interval, at most this. A healthy listing takes a few ms on a directory and tens of ms
+ * on S3; a poll slower than this (storage retrying) runs on in the background instead of
+ * holding every query up.
+ */
+export const MAX_POLL_WAIT_MS = 1000;
+
+/** Real ms between checks of a transaction's wait budget against the poller's clock. */
+const RECHECK_MS = 50;
+
+/** A promise settled after the event loop's next turn (timers and I/O run first). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Drives polling of one reader. */
 export class Poller {
   readonly #reader: ReplicaReader;
@@ -71,6 +101,9 @@ export class Poller {
   readonly #now: () => number;
   #timer: NodeJS.Timeout | undefined;
   #inFlight: Promise<void> | undefined;
+  /** Poller clock at the start of the last poll (or the open). */
+  #lastStart: number;
+  #started = false;
   #polls = 0;
   #failures = 0;
   #lastOk: number;
@@ -85,26 +118,96 @@ export class Poller {
     this.#boundMs = options.stalenessBoundMs ?? 60_000;
     this.#now = options.now ?? Date.now;
     this.#lastOk = this.#now();
+    this.#lastStart = this.#lastOk;
   }
 
   /** Start the timer (unref'd: polling never keeps the process alive). */
   start(): void {
     this.#lastOk = this.#now();
+    this.#lastStart = this.#lastOk;
+    this.#started = true;
     if (this.#intervalMs <= 0 || this.#timer !== undefined) return;
-    this.#timer = setInterval(() => void this.pollNow(), this.#intervalMs);
+    // A tick within half an interval of a poll a transaction started is skipped: no double polls.
+    this.#timer = setInterval(() => {
+      if (this.#now() - this.#lastStart >= this.#intervalMs / 2) void this.pollNow();
+    }, this.#intervalMs);
     this.#timer.unref();
   }
 
   /** Stop the timer. */
   stop(): void {
+    this.#started = false;
     clearInterval(this.#timer);
     this.#timer = undefined;
   }
 
   /** Poll once now (joins a poll already running). Never throws: failures are counted. */
   pollNow(): Promise<void> {
-    this.#inFlight ??= this.#poll().finally(() => { this.#inFlight = undefined; });
-    return this.#inFlight;
+    if (this.#inFlight !== undefined) return this.#inFlight;
+    this.#lastStart = this.#now();
+    const poll = this.#poll().finally(() => { this.#inFlight = undefined; });
+    this.#inFlight = poll;
+    return poll;
+  }
+
+  /** True when polling runs and the last poll started a poll interval ago or more (poller's clock). */
+  #due(): boolean {
+    return this.#started && this.#intervalMs > 0 && this.#now() - this.#lastStart >= this.#intervalMs;
+  }
+
+  /**
+   * Start a poll if one is due and none runs, without waiting (for callers that cannot
+   * wait, e.g. `ReplicaReader.acquire` serving an engine in another thread).
+   * @returns whether a poll started.
+   */
+  pollIfDue(): boolean {
+    if (!this.#due() || this.#inFlight !== undefined) return false;
+    void this.pollNow();
+    return true;
+  }
+
+  /**
+   * Call when a read transaction starts, before it pins a version (engines do: the
+   * in-process VFS at `xLock(SHARED)`, the worker engine before it sends calls). When
+   * polling is on and the last poll started a poll interval ago or more (poller's clock),
+   * this transaction starts a poll and waits for it — for at most the interval (≤
+   * {@link MAX_POLL_WAIT_MS}) on the poller's clock. When the due poll is still running
+   * (slow storage), the transaction only gives the event loop one turn, so that poll can
+   * progress however busy the caller is.
+   * @returns undefined to go ahead at once, else a promise to wait for (never rejects:
+   *   a failed poll is counted, and staleness decides what the transaction gets).
+   */
+  beforeTransaction(): Promise<void> | undefined {
+    if (!this.#due()) return undefined;
+    if (this.#inFlight !== undefined) return nextTurn();
+    const startedAt = this.#now();
+    return this.#boundedWait(this.pollNow(), startedAt);
+  }
+
+  /**
+   * `poll`, or less: settled when it settles or when the wait budget has run out on the
+   * poller's clock (checked by a real timer, so an injected clock that stands still
+   * means waiting for the poll).
+   */
+  #boundedWait(poll: Promise<void>, startedAt: number): Promise<void> {
+    const budget = Math.min(this.#intervalMs > 0 ? this.#intervalMs : MAX_POLL_WAIT_MS, MAX_POLL_WAIT_MS);
+    return new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const check = (): void => {
+        const left = startedAt + budget - this.#now();
+        if (left <= 0) {
+          resolve();
+          return;
+        }
+        // Ref'd: a transaction waits on it, as on any I/O.
+        timer = setTimeout(check, Math.min(left, RECHECK_MS));
+      };
+      check();
+      void poll.finally(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   async #poll(): Promise<void> {
@@ -165,7 +268,9 @@ export class Poller {
     const now = this.#now();
     const url = this.#reader.client.url;
     const txid = formatTXID(this.#reader.current.txid);
-    if (now - this.#lastOk > this.#boundMs) {
+    // Only polls say the replica is unreachable: the last one failed, or one hangs past the bound.
+    const failing = this.#lastError !== undefined || (this.#inFlight !== undefined && now - this.#lastStart > this.#boundMs);
+    if (failing && now - this.#lastOk > this.#boundMs) {
       const why = this.#lastError instanceof Error ? `: ${this.#lastError.message}` : '';
       return new LtxvfsError('LTXVFS_ERR_STALE',
         `${url}: replica not polled successfully for ${now - this.#lastOk} ms (bound ${this.#boundMs} ms); still at TXID ${txid}${why}`,

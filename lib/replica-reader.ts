@@ -215,6 +215,8 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
   acquire(): PageVersion {
     if (this.#closed) throw new LtxvfsError('LTXVFS_ERR_CLOSED', `${this.client.url}: replica reader is closed`, { key: this.client.url });
     this.#fetcher.verifier.check();
+    // Engines that can wait poll first (Poller.beforeTransaction); for the others, a due poll starts now.
+    this.#poller.pollIfDue();
     this.#poller.checkFresh();
     return this.pin(this.#current);
   }

@@ -79,6 +79,13 @@ export interface WorkerDatabaseOptions<S extends DatabaseStats> extends WorkerEn
   /** Open read-write (the served connection's sink decides what may be written). */
   writable: boolean;
   statsProvider: () => S;
+  /**
+   * Called before a batch of calls goes to the worker; a promise it returns (never
+   * rejecting) is waited for first. `openDatabase` gives the replica poller's check
+   * (`Poller.beforeTransaction`): a due poll runs before the queries, which otherwise
+   * never give this thread's event loop a turn when the call lane answers while spinning.
+   */
+  beforeCalls?: () => Promise<void> | undefined;
 }
 
 
@@ -94,6 +101,7 @@ export class WorkerDatabase<S extends DatabaseStats = DatabaseStats> extends Dat
   readonly #server: ChannelServer;
   readonly #lane: LaneMain;
   readonly #statsProvider: () => S;
+  readonly #beforeCalls: (() => Promise<void> | undefined) | undefined;
   readonly #pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: unknown) => void }>();
   /** Calls made in this tick, sent together at its end (one message however many). */
   #outbox: WorkerCall[] = [];
@@ -105,12 +113,13 @@ export class WorkerDatabase<S extends DatabaseStats = DatabaseStats> extends Dat
   #gone: Error | undefined;
 
   /** @internal Use {@link openWorkerDatabase}. */
-  constructor(worker: Worker, server: ChannelServer, lane: LaneMain, statsProvider: () => S) {
+  constructor(worker: Worker, server: ChannelServer, lane: LaneMain, statsProvider: () => S, beforeCalls?: () => Promise<void> | undefined) {
     super({ sqlite3: unusedApi, db: 0, vfs: { takeLastError: () => undefined }, statsProvider });
     this.#worker = worker;
     this.#server = server;
     this.#lane = lane;
     this.#statsProvider = statsProvider;
+    this.#beforeCalls = beforeCalls;
     worker.on('message', (reply: WorkerReply) => {
       if (reply.type === 'results') this.#deliver(reply.results);
     });
@@ -177,7 +186,11 @@ export class WorkerDatabase<S extends DatabaseStats = DatabaseStats> extends Dat
     const id = this.#nextId++;
     return new Promise<T>((resolve, reject) => {
       this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      if (this.#outbox.length === 0) queueMicrotask(() => this.#flush());
+      if (this.#outbox.length === 0) {
+        const wait = this.#beforeCalls?.();
+        if (wait === undefined) queueMicrotask(() => this.#flush());
+        else void wait.then(() => this.#flush());
+      }
       this.#outbox.push({ ...call, id });
     });
   }
@@ -310,7 +323,7 @@ export async function openWorkerDatabase<S extends DatabaseStats>(
   // A worker waiting on the page bridge needs this thread's event loop: stop spinning.
   const ctl = new Int32Array(buffer, 0, CONTROL_BYTES / 4);
   const lane = new LaneMain(laneBuffer, undefined, spinMicros, () => Atomics.load(ctl, CTL.STATE) === STATE.WAITING);
-  return new WorkerDatabase<S>(worker, server, lane, options.statsProvider);
+  return new WorkerDatabase<S>(worker, server, lane, options.statsProvider, options.beforeCalls);
 }
 
 /**
@@ -343,6 +356,7 @@ export async function openWorkerEngine(
     label: reader.client.url,
     writable,
     statsProvider: () => ({ ...reader.stats(), txid: view.version.txid, timeTravel: view.target !== undefined }),
+    beforeCalls: () => view.beforeTransaction(),
   });
   let warmup: Promise<WarmupResult> | undefined;
   // Default as in process: on for object storage, where a round trip costs tens of ms.

@@ -194,7 +194,10 @@ t.test('a time-travel view is read-only and pins its own version, even while the
     key: client.url,
     message: `${client.url}: a time-travel view is read-only (PRAGMA litestream_time = 'latest' to return)`,
   });
+  // Staleness is what polls find: the replica becomes unreachable, a poll fails past the bound.
+  await fs.rename(dir, `${dir}-away`);
   clock.advance(1001);
+  await reader.poller.pollNow();
   t.throws(() => reader.acquire(), { code: 'LTXVFS_ERR_STALE' }, 'the reader is stale');
   const v = view.acquire();
   t.equal(v.txid, 3, 'a fixed past state is not stale: it still reads');
@@ -203,6 +206,7 @@ t.test('a time-travel view is read-only and pins its own version, even while the
   t.equal(reader.stats().pinnedVersions, 0);
   await view.setAt('latest');
   t.throws(() => view.acquire(), { code: 'LTXVFS_ERR_STALE' }, 'back on the newest state: stale again');
+  await fs.rename(`${dir}-away`, dir);
 });
 
 /**
