@@ -37,8 +37,10 @@ export interface PollerOptions {
   /** Time between polls. Default 1000, as the Litestream VFS; 0 turns polling off. */
   pollIntervalMs?: number;
   /**
-   * How long the reader may fail to poll, or see files it cannot apply, before read
-   * transactions fail with `LTXVFS_ERR_STALE`. Default 60,000: longer than the storage
+   * How long polls may keep failing (or one may hang), or the reader see files it cannot
+   * apply, before read transactions fail with `LTXVFS_ERR_STALE`; counted from the last
+   * successful poll. A reader that did not poll (busy, suspended) is not stale: its next
+   * transaction polls first. Default 60,000: longer than the storage
    * retry budget and a brief outage, short enough that a dead replica is noticed within a
    * minute. 0 turns the check off. Only applies while polling is on.
    */
