@@ -23,6 +23,7 @@ import { CHINOOK_DB, requireLitestreamVfs, requireSqlite3 } from '../helpers/pat
 import { sqliteExec, sqliteQuery } from '../helpers/sqlite-cli.js';
 import { copyDatabaseIntoLitestream, fileReplicaUrl, listLtxFiles, litestreamWriteMany } from '../helpers/litestream.js';
 import { cli } from '../helpers/cli.js';
+import { mulberry32 } from '../helpers/fault-proxy.js';
 import { openEngine, type EngineName } from '../helpers/engines.js';
 import { openDatabase } from '../../lib/open.js';
 
@@ -32,18 +33,6 @@ requireLitestreamVfs();
 const SEED = 0x12c0ffee;
 const MUTANTS = 320;
 const LIBRARY_MUTANTS_PER_ENGINE = 12;
-
-/** mulberry32: a small seeded PRNG, so every run makes the same mutants. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One query that reads every table: Track, Album, Artist and Genre whole, the filler table sampled on every page. */
 const QUERY = `SELECT
@@ -157,7 +146,7 @@ t.before(async () => {
   await litestreamWriteMany(fileReplicaUrl(pristine), CHANGES);
   const listed = await listLtxFiles(pristine);
   files = await Promise.all(listed.map(async (f) => ({ key: f.path.slice(pristine.length + 1), size: (await readFile(f.path)).length })));
-  mutants = makeMutants(files, prng(SEED));
+  mutants = makeMutants(files, mulberry32(SEED));
 });
 
 /** A fresh copy of the pristine replica with `m` applied; its URL. */
@@ -219,7 +208,7 @@ t.test('through the CLI: no mutant prints wrong rows with exit 0', async (t) => 
 
 for (const engine of ['asyncify', 'worker', 'sqljs'] as EngineName[]) {
   t.test(`through the library (${engine}): every wrong result is followed by LTXVFS_ERR_CHECKSUM naming the file`, async (t) => {
-    const rand = prng(SEED ^ engine.length);
+    const rand = mulberry32(SEED ^ engine.length);
     // Damage inside files (not deletions or swaps, which fail at open): bit flips and zeroed ranges.
     const pool = mutants.filter((m) => m.kind === 'bit flip' || m.kind === 'zeroed range');
     const chosen = Array.from({ length: LIBRARY_MUTANTS_PER_ENGINE }, () => pool[Math.floor(rand() * pool.length)]);
