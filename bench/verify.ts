@@ -32,7 +32,8 @@ async function makeReplica(name: string, mib: number): Promise<string> {
   await mkdir(dir, { recursive: true });
   const db = join(dir, 'source.db');
   const rows = Math.ceil((mib * 1024 * 1024) / 3100);
-  execFileSync(requireSqlite3(), [db], {
+  requireSqlite3();
+  execFileSync('sqlite3', [db], {
     input: `PRAGMA page_size = 4096; CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);
 WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ${rows}) INSERT INTO t SELECT x, randomblob(3000) FROM c;`,
   });
