@@ -9,13 +9,18 @@ import { createRequire } from 'node:module';
 import { LtxvfsError } from '../ltx/errors.js';
 
 /**
- * chrono-node, loaded on first use: about 12 MiB of memory that only relative times need
- * (its CommonJS build, so loading stays synchronous).
+ * chrono-node's English parser (`chrono-node/en`, what its default export is), loaded on
+ * first use: ~9–14 MiB of memory and ~50–180 ms that only relative times need (measured on
+ * Node 20), so it is not imported at load. Loaded synchronously because the PRAGMA
+ * handlers that parse times are synchronous. The free `require` is there for bundlers:
+ * esbuild inlines a literal `require('chrono-node/en')` into an ESM bundle (evaluated
+ * lazily), so a bundle needs no node_modules; unbundled ESM has no `require` and takes
+ * `createRequire`.
  */
-const require = createRequire(import.meta.url);
-let chronoModule: typeof import('chrono-node') | undefined;
-function chrono(): typeof import('chrono-node') {
-  chronoModule ??= require('chrono-node') as typeof import('chrono-node');
+type Chrono = typeof import('chrono-node/en');
+let chronoModule: Chrono | undefined;
+function chrono(): Chrono {
+  chronoModule ??= (typeof require === 'function' ? require('chrono-node/en') : createRequire(import.meta.url)('chrono-node/en')) as Chrono;
   return chronoModule;
 }
 

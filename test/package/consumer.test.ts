@@ -174,8 +174,9 @@ t.test('an esbuild bundle runs from a folder without node_modules', async (t) =>
   for (const engine of ['asyncify', 'worker']) {
     const r = await run(process.execPath, [bundle, url, engine], deploy);
     ok(t, r, `node index.mjs (${engine})`);
-    const out = lastJson<{ n: number; firstQueryMs: number }>(r);
+    const out = lastJson<{ n: number; relativeN: number; firstQueryMs: number }>(r);
     t.equal(out.n, expected, `${engine}: the rows sqlite3 sees`);
+    t.equal(out.relativeN, expected, `${engine}: PRAGMA litestream_time with a relative time (chrono-node bundled)`);
     t.comment(`${engine}: first row ${out.firstQueryMs} ms after process start`);
   }
 });
