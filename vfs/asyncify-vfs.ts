@@ -38,53 +38,18 @@
  * gives (the table is in vfs/core/database-file.ts).
  */
 /// <reference types="@journeyapps/wa-sqlite" />
-// @ts-expect-error wa-sqlite ships no types for FacadeVFS.js; FacadeVFSConstructor below types it.
-import { FacadeVFS as UntypedFacadeVFS } from '@journeyapps/wa-sqlite/src/FacadeVFS.js';
 import * as VFS from '@journeyapps/wa-sqlite/src/sqlite-constants.js';
 import { LtxvfsError } from '../ltx/errors.js';
 import type { PageSource, WritablePageSource } from '../lib/page-source.js';
-import {
-  DatabaseFile, MEMORY_FILE_FLAGS, MEMORY_FILE_IOCAP, openOutputFlags, SECTOR_SIZE, SQLITE_FCNTL_PRAGMA, unknownDatabase, unsupportedOpen,
-} from './core/database-file.js';
+import { DatabaseFile, SQLITE_FCNTL_PRAGMA } from './core/database-file.js';
+import { MEMORY_FILE_FLAGS, MEMORY_FILE_IOCAP, openOutputFlags, SECTOR_SIZE, unknownDatabase, unsupportedOpen } from './core/open-file.js';
 import { readPragma, setPragmaResult } from './core/pragma.js';
 import { sqliteCodeForError } from './error-codes.js';
 import { MemoryFile } from './memory-file.js';
-import type { SqliteVfs, VfsRegistrar, WaSqliteModule } from './wa-sqlite-types.js';
+import { FacadeVFS, type Thenable } from './facade-vfs.js';
+import type { VfsRegistrar, WaSqliteModule } from './wa-sqlite-types.js';
 
-/** What `then` gets called with by Asyncify: only the fulfilment callback is used. */
-export interface Thenable<T> {
-  then(onFulfilled: (value: T) => unknown): unknown;
-}
-
-/** The instance side of wa-sqlite's `FacadeVFS` (src/FacadeVFS.js), as ltxvfs uses it. */
-export interface FacadeVFSInstance extends SqliteVfs {
-  readonly name: string;
-  mxPathname: number;
-  hasAsyncMethod(methodName: string): boolean;
-  jOpen(filename: string | null, pFile: number, flags: number, pOutFlags: DataView): number;
-  jDelete(filename: string, syncDir: number): number;
-  jAccess(filename: string, flags: number, pResOut: DataView): number;
-  jFullPathname(filename: string, zOut: Uint8Array): number;
-  jClose(pFile: number): number;
-  jRead(pFile: number, pData: Uint8Array, iOffset: number): number | Thenable<number>;
-  jWrite(pFile: number, pData: Uint8Array, iOffset: number): number;
-  jTruncate(pFile: number, size: number): number;
-  jSync(pFile: number, flags: number): number | Thenable<number> | Promise<number>;
-  jFileSize(pFile: number, pSize: DataView): number;
-  jLock(pFile: number, lockType: number): number | Thenable<number> | Promise<number>;
-  jUnlock(pFile: number, lockType: number): number;
-  jCheckReservedLock(pFile: number, pResOut: DataView): number;
-  jFileControl(pFile: number, op: number, pArg: DataView): number | Thenable<number> | Promise<number>;
-  jSectorSize(pFile: number): number;
-  jDeviceCharacteristics(pFile: number): number;
-}
-
-/** The constructor of wa-sqlite's `FacadeVFS`. */
-export interface FacadeVFSConstructor {
-  new (name: string, module: WaSqliteModule): FacadeVFSInstance;
-}
-
-const FacadeVFS = UntypedFacadeVFS as FacadeVFSConstructor;
+export type { FacadeVFSConstructor, FacadeVFSInstance, Thenable } from './facade-vfs.js';
 
 /**
  * Answers a `PRAGMA` run on a replica database (`SQLITE_FCNTL_PRAGMA`): `name` in lower
@@ -268,7 +233,7 @@ export class LtxAsyncVFS extends FacadeVFS {
     let code: number | Promise<number>;
     try {
       const file = this.#file(pFile);
-      code = file.read(pData.subarray(0, pData.length), iOffset);
+      code = file instanceof DatabaseFile ? file.read(pData, iOffset) : file.read(pData.subarray(0, pData.length), iOffset);
     } catch (err) {
       code = this.#fail(err, VFS.SQLITE_IOERR_READ);
     }
@@ -326,13 +291,21 @@ export class LtxAsyncVFS extends FacadeVFS {
    * taken now).
    */
   override jLock(pFile: number, lockType: number): Thenable<number> | Promise<number> {
-    return this.#settle(() => {
+    // At every read transaction: no closure per call (see #settled).
+    let code: number | Promise<number>;
+    try {
       const file = this.#file(pFile);
-      if (!(file instanceof DatabaseFile)) return VFS.SQLITE_OK;
-      const starting = lockType >= VFS.SQLITE_LOCK_SHARED && !file.inTransaction;
-      const wait = starting ? (file.source as TransactionStartSource).beforeTransaction?.() : undefined;
-      return wait === undefined ? file.lock(lockType) : wait.then(() => file.lock(lockType));
-    }, VFS.SQLITE_IOERR_LOCK);
+      if (!(file instanceof DatabaseFile)) {
+        code = VFS.SQLITE_OK;
+      } else {
+        const starting = lockType >= VFS.SQLITE_LOCK_SHARED && !file.inTransaction;
+        const wait = starting ? (file.source as TransactionStartSource).beforeTransaction?.() : undefined;
+        code = wait === undefined ? file.lock(lockType) : wait.then(() => file.lock(lockType));
+      }
+    } catch (err) {
+      code = this.#fail(err, VFS.SQLITE_IOERR_LOCK);
+    }
+    return this.#settled(code, VFS.SQLITE_IOERR_LOCK);
   }
 
   override jUnlock(pFile: number, lockType: number): number {
@@ -419,6 +392,11 @@ export class LtxAsyncVFS extends FacadeVFS {
     } catch (err) {
       code = this.#fail(err, ioCode);
     }
+    return this.#settled(code, ioCode);
+  }
+
+  /** A code as Asyncify takes it: a synchronous thenable, or a Promise whose rejection is a code. */
+  #settled(code: number | Promise<number>, ioCode: number): Thenable<number> | Promise<number> {
     return typeof code === 'number' ? completedWith(code) : code.catch((err: unknown) => this.#fail(err, ioCode));
   }
 

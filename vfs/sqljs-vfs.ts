@@ -43,7 +43,8 @@
 import * as VFS from '@journeyapps/wa-sqlite/src/sqlite-constants.js';
 import { LtxvfsError } from '../ltx/errors.js';
 import { sqliteCodeForError } from './error-codes.js';
-import { DatabaseFile, openOutputFlags, SECTOR_SIZE, SQLITE_FCNTL_PRAGMA, type SyncPageSink, type SyncPageSource } from './core/database-file.js';
+import { DatabaseFile, SQLITE_FCNTL_PRAGMA, type SyncPageSink, type SyncPageSource } from './core/database-file.js';
+import { openOutputFlags, SECTOR_SIZE } from './core/open-file.js';
 
 type SyncDatabaseFile = DatabaseFile<'sync'>;
 

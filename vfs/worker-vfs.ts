@@ -21,21 +21,15 @@
  * conflict errors).
  */
 /// <reference types="@journeyapps/wa-sqlite" />
-// @ts-expect-error wa-sqlite ships no types for FacadeVFS.js; FacadeVFSConstructor types it.
-import { FacadeVFS as UntypedFacadeVFS } from '@journeyapps/wa-sqlite/src/FacadeVFS.js';
 import * as VFS from '@journeyapps/wa-sqlite/src/sqlite-constants.js';
 import { LtxvfsError } from '../ltx/errors.js';
-import type { FacadeVFSConstructor } from './asyncify-vfs.js';
+import { FacadeVFS } from './facade-vfs.js';
 import { sqliteCodeForError } from './error-codes.js';
 import { MemoryFile } from './memory-file.js';
-import {
-  DatabaseFile, MEMORY_FILE_IOCAP, MEMORY_FILE_FLAGS, openOutputFlags, SECTOR_SIZE, SQLITE_FCNTL_PRAGMA, unknownDatabase, unsupportedOpen,
-  type SyncPageSink, type SyncPageSource,
-} from './core/database-file.js';
+import { DatabaseFile, SQLITE_FCNTL_PRAGMA, type SyncPageSink, type SyncPageSource } from './core/database-file.js';
+import { MEMORY_FILE_FLAGS, MEMORY_FILE_IOCAP, openOutputFlags, SECTOR_SIZE, unknownDatabase, unsupportedOpen } from './core/open-file.js';
 import { readPragma, setPragmaResult } from './core/pragma.js';
 import type { WaSqliteModule } from './wa-sqlite-types.js';
-
-const FacadeVFS = UntypedFacadeVFS as FacadeVFSConstructor;
 
 /**
  * Answers a PRAGMA on a replica database synchronously: text (one row), `null` (no row),

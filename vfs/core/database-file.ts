@@ -22,7 +22,7 @@
  * binding was given, not paths), then `xOpen` with `SQLITE_OPEN_MAIN_DB`. A database is
  * writable only when it was opened read-write and its source has a sink (see "Writes");
  * otherwise the binding answers `SQLITE_OPEN_READONLY` in the output flags
- * ({@link openOutputFlags}), so the pager is read-only whatever the caller asked for.
+ * (`openOutputFlags`, vfs/core/open-file.ts), so the pager is read-only whatever the caller asked for.
  * SQLite then reads the 100-byte header at offset 0 *without a lock* to learn the page
  * size; a read outside a lock is served from a version acquired for that one call.
  *
@@ -75,9 +75,9 @@
  * ## Other files
  *
  * `MAIN_JOURNAL`, `TEMP_DB`, `TEMP_JOURNAL`, `SUBJOURNAL`, `SUPER_JOURNAL`, `TRANSIENT_DB`
- * and anything opened `DELETEONCLOSE` ({@link MEMORY_FILE_FLAGS}) are private in-memory
+ * and anything opened `DELETEONCLOSE` (`MEMORY_FILE_FLAGS`, vfs/core/open-file.ts) are private in-memory
  * files (vfs/memory-file.ts) in the wa-sqlite engines; sql.js leaves them to its unix
- * VFS. A `WAL` is refused ({@link unsupportedOpen}).
+ * VFS. A `WAL` is refused.
  *
  * ## What fails, with which code
  *
@@ -110,48 +110,12 @@
 import * as VFS from '@journeyapps/wa-sqlite/src/sqlite-constants.js';
 import { LtxvfsError } from '../../ltx/errors.js';
 import type { PageVersion } from '../../lib/page-source.js';
-import { changeCounterForTxid, DB_HEADER_SIZE, patchPage1, patchPage1InPlace } from './page1.js';
+import type { Answer, Completion, CorePageSink, CorePageSource } from './types.js';
+import { changeCounterForTxid } from './page1.js';
+import { readPages } from './read-pages.js';
 import { WriteBuffer } from './write-buffer.js';
 
-/** How an engine's page reads and commits complete: at once (blocking), or possibly later. */
-export type Completion = 'sync' | 'async';
-
-/** `T` for a `'sync'` file; `T` or a Promise of it for an `'async'` one. */
-export type Answer<T, C extends Completion> = C extends 'sync' ? T : T | Promise<T>;
-
-/** Where a {@link DatabaseFile} gets its versions and pages (lib/page-source.ts's `PageSource` is the `'async'` one). */
-export interface CorePageSource<C extends Completion> {
-  /** Pin the newest version (a new read transaction); paired with one {@link release}. */
-  acquire(): PageVersion;
-  /** Unpin a version. */
-  release(version: PageVersion): void;
-  /**
-   * Page `pgno` (1-based, ≤ `version.commit`) of `version`, exactly `pageSize` bytes, not
-   * to be modified.
-   * @throws LtxvfsError `LTXVFS_ERR_STORAGE` (I/O, bridge timeout), `LTXVFS_ERR_CORRUPT` / `LTXVFS_ERR_CHECKSUM`.
-   */
-  readPage(version: PageVersion, pgno: number): Answer<Uint8Array, C>;
-  /** Copy page `pgno` into `dst` if it is at hand (a cache hit) and say whether it did; optional. */
-  readPageInto?(version: PageVersion, pgno: number, dst: Uint8Array): boolean;
-}
-
-/** Where a writable {@link DatabaseFile} ships transactions (lib/page-source.ts's `PageSink` is the `'async'` one). */
-export interface CorePageSink<C extends Completion> {
-  /** @throws LtxvfsError with `sqliteCode` SQLITE_READONLY (no lease, time travel) / SQLITE_BUSY. */
-  reserve(): Answer<void, C>;
-  unreserve(): void;
-  /**
-   * Ship a transaction read on `base`; returns the new version, pinned for the caller,
-   * who releases `base` as usual.
-   * @throws LtxvfsError with `sqliteCode` SQLITE_BUSY on a conflict or a lost lease; storage errors.
-   */
-  commit(base: PageVersion, pages: ReadonlyMap<number, Uint8Array>, commit: number, pageSize: number): Answer<PageVersion, C>;
-}
-
-/** A page source whose reads complete synchronously (blocking on a miss). */
-export type SyncPageSource = CorePageSource<'sync'>;
-/** A sink whose calls complete synchronously. */
-export type SyncPageSink = CorePageSink<'sync'>;
+export type { Answer, Completion, CorePageSink, CorePageSource, SyncPageSink, SyncPageSource } from './types.js';
 
 /** `SQLITE_FCNTL_PRAGMA`: answered by the bindings (the result lives in engine memory). */
 export const SQLITE_FCNTL_PRAGMA = 14;
@@ -162,37 +126,6 @@ export const SQLITE_FCNTL_COMMIT_ATOMIC_WRITE = 32;
 export const SQLITE_FCNTL_ROLLBACK_ATOMIC_WRITE = 33;
 /** `SQLITE_IOCAP_BATCH_ATOMIC`: SQLite may write a transaction's pages as one batch (no journal on disk). */
 export const SQLITE_IOCAP_BATCH_ATOMIC = 0x4000;
-/** SQLite's default sector size for these builds (`SQLITE_DEFAULT_SECTOR_SIZE=4096`). */
-export const SECTOR_SIZE = 4096;
-
-/** File kinds the wa-sqlite bindings keep in memory (FORMATS.md §7.3). */
-export const MEMORY_FILE_FLAGS =
-  VFS.SQLITE_OPEN_MAIN_JOURNAL | VFS.SQLITE_OPEN_TEMP_DB | VFS.SQLITE_OPEN_TEMP_JOURNAL | VFS.SQLITE_OPEN_SUBJOURNAL |
-  VFS.SQLITE_OPEN_SUPER_JOURNAL | VFS.SQLITE_OPEN_TRANSIENT_DB | VFS.SQLITE_OPEN_DELETEONCLOSE;
-
-/** What a memory file promises: appends and writes land in order and whole. */
-export const MEMORY_FILE_IOCAP =
-  VFS.SQLITE_IOCAP_SAFE_APPEND | VFS.SQLITE_IOCAP_SEQUENTIAL | VFS.SQLITE_IOCAP_POWERSAFE_OVERWRITE | VFS.SQLITE_IOCAP_UNDELETABLE_WHEN_OPEN;
-
-/** The `xOpen` output flags of a main database: `flags` with the access the file really has. */
-export function openOutputFlags(flags: number, writable: boolean): number {
-  const access = writable ? VFS.SQLITE_OPEN_READWRITE : VFS.SQLITE_OPEN_READONLY;
-  return (flags & ~(VFS.SQLITE_OPEN_READWRITE | VFS.SQLITE_OPEN_READONLY | VFS.SQLITE_OPEN_CREATE)) | access;
-}
-
-/** The error for an `xOpen` of a WAL or of a file of no kind a binding serves (answered `SQLITE_CANTOPEN`). */
-export function unsupportedOpen(filename: string | null, flags: number): LtxvfsError {
-  const what = flags & VFS.SQLITE_OPEN_WAL ? 'a WAL' : `a file with flags 0x${flags.toString(16)}`;
-  return new LtxvfsError('LTXVFS_ERR_UNSUPPORTED', `cannot open ${what} (${filename ?? 'no name'}): replica databases are read in rollback-journal mode`, {
-    key: filename ?? undefined,
-  });
-}
-
-/** The error for a main database name no one added (answered `SQLITE_CANTOPEN`). */
-export function unknownDatabase(name: string, vfsName: string): LtxvfsError {
-  return new LtxvfsError('LTXVFS_ERR_NOT_FOUND', `no database "${name}" in VFS "${vfsName}"`, { key: name });
-}
-
 /** One open replica database file. See the top of this module for the rules. */
 export class DatabaseFile<C extends Completion> {
   /** The name it was opened under. */
@@ -227,14 +160,7 @@ export class DatabaseFile<C extends Completion> {
     return this.sink !== undefined ? SQLITE_IOCAP_BATCH_ATOMIC : 0;
   }
 
-  /**
-   * `xRead`: fill `dest` from byte `offset` — the transaction's own pages, else the pinned
-   * version's (or one acquired for this call), page 1 patched, zeros past the end
-   * (`SQLITE_IOERR_SHORT_READ`). Synchronous whenever the pages are at hand.
-   */
-  read(dest: Uint8Array, offset: number): Answer<number, C> {
-    return this.#read(dest, offset) as Answer<number, C>;
-  }
+
 
   /**
    * `xRead` straight into engine memory, for a synchronous binding: `amount` bytes at
@@ -356,7 +282,12 @@ export class DatabaseFile<C extends Completion> {
     this.#releaseVersion();
   }
 
-  #read(dest: Uint8Array, offset: number): number | Promise<number> {
+  /**
+   * `xRead`: fill `dest` from byte `offset` — the transaction's own pages, else the pinned
+   * version's (or one acquired for this call), page 1 patched, zeros past the end
+   * (`SQLITE_IOERR_SHORT_READ`). Synchronous whenever the pages are at hand.
+   */
+  read(dest: Uint8Array, offset: number): Answer<number, C> {
     const buffer = this.#buffer;
     if (buffer !== undefined) {
       // Inside a write transaction: its own pages first (SQLite re-reads a page it spilled).
@@ -369,13 +300,13 @@ export class DatabaseFile<C extends Completion> {
       }
     }
     const pinned = this.version;
-    if (pinned !== undefined) return this.#readPages(pinned, dest, offset);
+    if (pinned !== undefined) return readPages(this.source, pinned, dest, offset, this.#scratchOf(pinned.pageSize)) as Answer<number, C>;
     // Outside a lock (the header read at open): a version for this one call.
     const source = this.source;
     const version = source.acquire();
     let result: number | Promise<number>;
     try {
-      result = this.#readPages(version, dest, offset);
+      result = readPages(source, version, dest, offset, this.#scratchOf(version.pageSize));
     } catch (err) {
       source.release(version);
       throw err;
@@ -384,54 +315,13 @@ export class DatabaseFile<C extends Completion> {
       source.release(version);
       return result;
     }
-    return result.finally(() => source.release(version));
+    return result.finally(() => source.release(version)) as Answer<number, C>;
   }
 
-  /** Fill `dest` from byte `offset` of `version`. */
-  #readPages(version: PageVersion, dest: Uint8Array, offset: number): number | Promise<number> {
-    const source = this.source;
-    const { pageSize, commit } = version;
-    const amount = dest.length;
-    const first = Math.floor(offset / pageSize) + 1;
-    const last = Math.min(commit, Math.floor((offset + amount - 1) / pageSize) + 1);
-    if (first === last) {
-      const start = (first - 1) * pageSize;
-      if (source.readPageInto !== undefined && offset + amount <= start + pageSize) {
-        // The hot path of scans and lookups: a cached page copied without an array of its
-        // own — a whole page straight into SQLite's buffer, anything else (page 1, which is
-        // patched; the 16 bytes at 24 read at every transaction) through a scratch page.
-        if (first > 1 && amount === pageSize && offset === start) {
-          if (source.readPageInto(version, first, dest)) return VFS.SQLITE_OK;
-        } else {
-          if (this.#scratch.length !== pageSize) this.#scratch = new Uint8Array(pageSize);
-          const scratch = this.#scratch;
-          if (source.readPageInto(version, first, scratch)) {
-            if (first === 1) patchPage1InPlace(scratch, version);
-            dest.set(scratch.subarray(offset - start, offset - start + amount));
-            return VFS.SQLITE_OK;
-          }
-        }
-      }
-      // The common case: one page (a whole page, the header, or the 16 bytes at 24).
-      const page = source.readPage(version, first) as Uint8Array | Promise<Uint8Array>;
-      if (page instanceof Uint8Array) return copyPages(version, [page], first, dest, offset);
-      return page.then((bytes) => copyPages(version, [bytes], first, dest, offset));
-    }
-    const pages: Array<Uint8Array | Promise<Uint8Array>> = [];
-    let pending = false;
-    try {
-      for (let pgno = first; pgno <= last; pgno++) {
-        const page = source.readPage(version, pgno) as Uint8Array | Promise<Uint8Array>;
-        if (!(page instanceof Uint8Array)) pending = true;
-        pages.push(page);
-      }
-    } catch (err) {
-      // Pages already requested must not become unhandled rejections.
-      for (const page of pages) if (!(page instanceof Uint8Array)) page.catch(() => undefined);
-      throw err;
-    }
-    if (!pending) return copyPages(version, pages as Uint8Array[], first, dest, offset);
-    return Promise.all(pages).then((bytes) => copyPages(version, bytes, first, dest, offset));
+  /** A page-sized scratch buffer (see {@link readPages}). */
+  #scratchOf(pageSize: number): Uint8Array {
+    if (this.#scratch.length !== pageSize) this.#scratch = new Uint8Array(pageSize);
+    return this.#scratch;
   }
 
   /** The write buffer of the transaction in progress (created at its first write). */
@@ -489,32 +379,4 @@ export class DatabaseFile<C extends Completion> {
       key: this.name, sqliteCode: VFS.SQLITE_READONLY,
     });
   }
-}
-
-/**
- * Copy the bytes of `pages` (consecutive, starting at `first`) that `dest` (at byte
- * `offset` of the file) covers; zero-fill past the end of the database.
- * @throws LtxvfsError `LTXVFS_ERR_CORRUPT` for a page that is not `pageSize` bytes.
- */
-function copyPages(version: PageVersion, pages: Uint8Array[], first: number, dest: Uint8Array, offset: number): number {
-  const { pageSize } = version;
-  const end = offset + dest.length;
-  for (let i = 0; i < pages.length; i++) {
-    const pgno = first + i;
-    let page = pages[i];
-    if (page.length !== pageSize) {
-      throw new LtxvfsError('LTXVFS_ERR_CORRUPT', `page ${pgno} has ${page.length} bytes, expected ${pageSize}`);
-    }
-    const pageStart = (pgno - 1) * pageSize;
-    if (pgno === 1 && offset < DB_HEADER_SIZE) page = patchPage1(page, version);
-    const from = Math.max(offset, pageStart);
-    const to = Math.min(end, pageStart + pageSize);
-    dest.set(page.subarray(from - pageStart, to - pageStart), from - offset);
-  }
-  const fileSize = version.commit * pageSize;
-  if (end > fileSize) {
-    dest.fill(0, Math.max(0, fileSize - offset));
-    return VFS.SQLITE_IOERR_SHORT_READ;
-  }
-  return VFS.SQLITE_OK;
 }
