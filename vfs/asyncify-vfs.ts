@@ -9,6 +9,9 @@
  * Asyncify binding of that core: names → sources, memory files, PRAGMAs, and how a call
  * that waits completes.
  *
+ * Over 400 lines because it also holds the engine's public types (options, counters, the
+ * PRAGMA handler, `TransactionStartSource`), exported from here.
+ *
  * ## Reads and Asyncify
  *
  * `xRead` can wait (a page not in the page cache is fetched); so can `xFileControl` (an
