@@ -12,6 +12,22 @@ import { LtxvfsError } from './errors.js';
 /** Bit 63, set on every page, database and file checksum (FORMATS.md §2.1). */
 export const CHECKSUM_FLAG = 1n << 63n;
 
+const U64_MAX = (1n << 64n) - 1n;
+
+/**
+ * A 64-bit checksum (page, database, pre-/post-apply or file checksum) as text: 16
+ * lower-case hex digits, zero-padded (`%016x`, as Litestream and `ltx` print checksums;
+ * the form of every checksum in ltxvfs's messages, disk-cache identities and hydration
+ * state).
+ * @throws LtxvfsError `LTXVFS_ERR_USAGE` unless `checksum` is a u64 (0…2^64−1).
+ */
+export function formatChecksum(checksum: bigint): string {
+  if (checksum < 0n || checksum > U64_MAX) {
+    throw new LtxvfsError('LTXVFS_ERR_USAGE', `bad checksum: ${checksum} is not a u64 (0…2^64-1)`);
+  }
+  return checksum.toString(16).padStart(16, '0');
+}
+
 /** SQLite's PENDING_BYTE: the lock page is the page that holds this byte offset (§7.2). */
 const PENDING_BYTE = 0x40000000;
 

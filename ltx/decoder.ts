@@ -9,7 +9,7 @@
  * happens to break; then the semantic rules. Both v3 variants are read, also mixed per
  * frame. v1/v2 files are recognised and refused with LTXVFS_ERR_UNSUPPORTED.
  */
-import { CHECKSUM_FLAG, databaseChecksum } from './checksum.js';
+import { CHECKSUM_FLAG, databaseChecksum, formatChecksum } from './checksum.js';
 import { Crc64 } from './crc64.js';
 import { LtxvfsError } from './errors.js';
 import { decodePageFrame, frameVariantOf, PAGE_HEADER_SIZE, SIZE_PREFIX_SIZE, type FrameVariant } from './frame.js';
@@ -50,8 +50,6 @@ interface WalkedLtx {
   /** `CHECKSUM_FLAG | CRC` of the logical file (§2.4). */
   computedChecksum: bigint;
 }
-
-const hex = (v: bigint): string => v.toString(16).padStart(16, '0');
 
 /** Walk header, frames, index and trailer, computing the §2.4 checksum on the way. */
 function walk(buf: Uint8Array, where: string): WalkedLtx {
@@ -174,7 +172,7 @@ export function decodeLtxFile(buf: Uint8Array, where: string): DecodedLtx {
     if (sum !== trailer.postApplyChecksum) {
       throw new LtxvfsError(
         'LTXVFS_ERR_CHECKSUM',
-        `${where}: trailer: post-apply checksum ${hex(trailer.postApplyChecksum)} does not match the snapshot's database checksum ${hex(sum)}`,
+        `${where}: trailer: post-apply checksum ${formatChecksum(trailer.postApplyChecksum)} does not match the snapshot's database checksum ${formatChecksum(sum)}`,
         { key: where },
       );
     }
@@ -186,7 +184,7 @@ function verifyComputed(w: WalkedLtx, where: string): void {
   if (w.computedChecksum !== w.trailer.fileChecksum) {
     throw new LtxvfsError(
       'LTXVFS_ERR_CHECKSUM',
-      `${where}: file checksum mismatch: stored ${hex(w.trailer.fileChecksum)}, computed ${hex(w.computedChecksum)}`,
+      `${where}: file checksum mismatch: stored ${formatChecksum(w.trailer.fileChecksum)}, computed ${formatChecksum(w.computedChecksum)}`,
       { key: where },
     );
   }

@@ -4,7 +4,7 @@
  * that whatever it writes the decoder accepts. Writes v3-block frames (ltx ≥ v0.5.2,
  * readable by Litestream ≥ 0.5.16) unless asked for v3-frame.
  */
-import { CHECKSUM_FLAG, databaseChecksum } from './checksum.js';
+import { CHECKSUM_FLAG, databaseChecksum, formatChecksum } from './checksum.js';
 import { Crc64 } from './crc64.js';
 import { LtxvfsError } from './errors.js';
 import type { LtxPage } from './decoder.js';
@@ -72,7 +72,7 @@ export function encodeLtxFile(input: EncodeLtxInput): Uint8Array {
     if (sum !== post) {
       throw new LtxvfsError(
         'LTXVFS_ERR_CHECKSUM',
-        `${where}: post-apply checksum ${post.toString(16).padStart(16, '0')} is not the snapshot's database checksum ${sum.toString(16).padStart(16, '0')}`,
+        `${where}: post-apply checksum ${formatChecksum(post)} is not the snapshot's database checksum ${formatChecksum(sum)}`,
       );
     }
   }

@@ -7,7 +7,7 @@
  * bigint. The 20 reserved bytes at offset 80 are written as zero and never checked,
  * like upstream.
  */
-import { CHECKSUM_FLAG } from './checksum.js';
+import { CHECKSUM_FLAG, formatChecksum } from './checksum.js';
 import { LtxvfsError, type LtxvfsErrorCode } from './errors.js';
 
 /** Size of the header in bytes. */
@@ -94,13 +94,13 @@ export function headerProblem(h: LtxHeader): string | undefined {
   const pre = h.preApplyChecksum;
   if (typeof pre !== 'bigint' || pre < 0n || pre >= 1n << 64n) return `pre-apply checksum ${String(pre)} invalid (must be a u64 bigint)`;
   if (isSnapshot(h)) {
-    if (pre !== 0n) return `pre-apply checksum ${hex(pre)} invalid (must be zero on snapshots)`;
+    if (pre !== 0n) return `pre-apply checksum ${formatChecksum(pre)} invalid (must be zero on snapshots)`;
   } else if (hasNoChecksum(h)) {
-    if (pre !== 0n) return `pre-apply checksum ${hex(pre)} invalid (not allowed with the NoChecksum flag)`;
+    if (pre !== 0n) return `pre-apply checksum ${formatChecksum(pre)} invalid (not allowed with the NoChecksum flag)`;
   } else if (pre === 0n) {
     return `pre-apply checksum 0 invalid (required on non-snapshot files with checksums)`;
   } else if ((pre & CHECKSUM_FLAG) === 0n) {
-    return `pre-apply checksum ${hex(pre)} invalid (bit 63 must be set)`;
+    return `pre-apply checksum ${formatChecksum(pre)} invalid (bit 63 must be set)`;
   }
   return undefined;
 }
@@ -115,9 +115,9 @@ export function validateHeader(h: LtxHeader, where: string, code: LtxvfsErrorCod
   if (problem !== undefined) throw new LtxvfsError(code, `${where}: header: ${problem}`, { key: where });
 }
 
-/** 16 hex digits for checksums, 8 for u32 flags. */
-function hex(v: bigint | number): string {
-  return typeof v === 'bigint' ? v.toString(16).padStart(16, '0') : (v >>> 0).toString(16).padStart(8, '0');
+/** A u32 (the flags field) as 8 hex digits. */
+function hex(v: number): string {
+  return (v >>> 0).toString(16).padStart(8, '0');
 }
 
 /**

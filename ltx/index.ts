@@ -9,6 +9,7 @@ export {
   CHECKSUM_FLAG,
   combineChecksums,
   databaseChecksum,
+  formatChecksum,
   incrementalDatabaseChecksum,
   lockPgno,
   pageChecksum,

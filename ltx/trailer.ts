@@ -2,7 +2,7 @@
  * The 16-byte LTX trailer (FORMATS.md §1.7) and its rules (§1.9, after superfly/ltx
  * ltx.go `Trailer.Validate`, which the Go decoder itself never calls).
  */
-import { CHECKSUM_FLAG } from './checksum.js';
+import { CHECKSUM_FLAG, formatChecksum } from './checksum.js';
 import { LtxvfsError, type LtxvfsErrorCode } from './errors.js';
 import { hasNoChecksum, type LtxHeader } from './header.js';
 
@@ -47,7 +47,7 @@ export function encodeTrailer(t: LtxTrailer): Uint8Array {
  * checksums on, commit 0 ⇒ exactly `CHECKSUM_FLAG` (the checksum of an empty database).
  */
 export function postApplyProblem(header: Pick<LtxHeader, 'flags' | 'commit'>, post: bigint): string | undefined {
-  const hex = post.toString(16).padStart(16, '0');
+  const hex = formatChecksum(post);
   if (hasNoChecksum(header)) {
     return post === 0n ? undefined : `post-apply checksum ${hex} invalid (not allowed with the NoChecksum flag)`;
   }
@@ -73,7 +73,7 @@ export function validateTrailer(
 ): void {
   let problem = postApplyProblem(header, trailer.postApplyChecksum);
   if (problem === undefined && (trailer.fileChecksum & CHECKSUM_FLAG) === 0n) {
-    problem = `file checksum ${trailer.fileChecksum.toString(16).padStart(16, '0')} invalid (bit 63 must be set)`;
+    problem = `file checksum ${formatChecksum(trailer.fileChecksum)} invalid (bit 63 must be set)`;
   }
   if (problem !== undefined) throw new LtxvfsError(code, `${where}: trailer: ${problem}`, { key: where });
 }

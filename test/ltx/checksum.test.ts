@@ -3,6 +3,7 @@ import {
   CHECKSUM_FLAG,
   combineChecksums,
   databaseChecksum,
+  formatChecksum,
   incrementalDatabaseChecksum,
   lockPgno,
   pageChecksum,
@@ -14,6 +15,16 @@ const zero4k = new Uint8Array(4096);
 
 t.test('CHECKSUM_FLAG is bit 63', async (t) => {
   t.equal(CHECKSUM_FLAG, 0x8000000000000000n);
+});
+
+t.test('formatChecksum: 16 lower-case hex digits, zero-padded; anything but a u64 is refused', async (t) => {
+  t.equal(formatChecksum(0xd9328f592d9e733dn), 'd9328f592d9e733d');
+  t.equal(formatChecksum(CHECKSUM_FLAG), '8000000000000000');
+  t.equal(formatChecksum(0x42n), '0000000000000042', 'padded: a checksum without bit 63 (a bad one being reported)');
+  t.equal(formatChecksum(0n), '0000000000000000');
+  t.equal(formatChecksum((1n << 64n) - 1n), 'ffffffffffffffff');
+  throwsLtx(t, () => formatChecksum(-1n), 'LTXVFS_ERR_USAGE', 'bad checksum', /-1 is not a u64/);
+  throwsLtx(t, () => formatChecksum(1n << 64n), 'LTXVFS_ERR_USAGE', 'bad checksum', /18446744073709551616 is not a u64/);
 });
 
 t.test('page checksum vectors (FORMATS.md §2.2)', async (t) => {
