@@ -1,7 +1,7 @@
 import t from 'tap';
 import { CHECKSUM_FLAG, databaseChecksum, incrementalDatabaseChecksum, lockPgno } from '../../ltx/checksum.js';
 import { decodeLtxFile } from '../../ltx/decoder.js';
-import { encodeLtxFile } from '../../ltx/encoder.js';
+import { encodeLtxFile, LtxStreamEncoder } from '../../ltx/encoder.js';
 import { HEADER_SIZE } from '../../ltx/header.js';
 import * as ltx from '../../ltx/index.js';
 import { readPageIndexFromTail } from '../../ltx/page-index.js';
@@ -147,6 +147,28 @@ t.test('a checksummed snapshot must carry the checksum of its pages', async (t) 
   );
   const empty = testHeader({ flags: 0, minTXID: 1, maxTXID: 1, commit: 0 });
   t.equal(decodeLtxFile(encodeLtxFile({ header: empty, pages: [], postApplyChecksum: CHECKSUM_FLAG }), 'e').pages.length, 0, 'empty snapshot');
+});
+
+t.test('the stream encoder writes the bytes encodeLtxFile writes, piece by piece', async (t) => {
+  const lock = lockPgno(65536);
+  const pgnos = [...Array.from({ length: lock + 1 }, (_, i) => i + 1)].filter((p) => p !== lock);
+  const header = testHeader({ flags: 0, pageSize: 65536, minTXID: 1, maxTXID: 1, commit: lock + 1 });
+  const zero = new Uint8Array(65536);
+  const data = pgnos.map((pgno) => ({ pgno, data: pgno === 1 || pgno === lock + 1 ? testPage(pgno, 65536) : zero }));
+  const sum = databaseChecksum(65536, lock + 1, (pgno) => data[pgno < lock ? pgno - 1 : pgno - 2].data);
+  const enc = new LtxStreamEncoder(header);
+  const parts = [enc.headerBytes, ...data.map((p) => enc.page(p.pgno, p.data)), enc.finish(sum)];
+  t.same(Buffer.concat(parts), Buffer.from(encodeLtxFile({ header, pages: data, postApplyChecksum: sum })), 'same bytes, across the lock page');
+  t.equal(decodeLtxFile(Buffer.concat(parts), 'stream').pages.length, lock);
+  throwsLtx(t, () => enc.page(lock + 2, zero), 'LTXVFS_ERR_USAGE', 'encode TXID 1-1', /page 16387 after the end of the file/);
+  throwsLtx(t, () => enc.finish(sum), 'LTXVFS_ERR_USAGE', 'encode TXID 1-1', /finish\(\) called twice/);
+});
+
+t.test('the stream encoder finds a snapshot missing its last pages at finish', async (t) => {
+  const enc = new LtxStreamEncoder(testHeader({ minTXID: 1, maxTXID: 1, commit: 4 }), { variant: 'frame' });
+  enc.page(1, testPage(1));
+  enc.page(2, testPage(2));
+  throwsLtx(t, () => enc.finish(0n), 'LTXVFS_ERR_USAGE', 'encode TXID 1-1', /snapshot incomplete: page 3 missing \(a snapshot holds all 4 pages 1…4/);
 });
 
 t.test('the public index re-exports the codec', async (t) => {
