@@ -31,7 +31,7 @@
  * Memory: the inputs, the snapshot and the encoded outputs are held in memory at once
  * (about three times the database size for the snapshot step).
  */
-import { databaseChecksum, lockPgno } from '../ltx/checksum.js';
+import { databaseChecksum, formatChecksum, lockPgno } from '../ltx/checksum.js';
 import { decodeLtxFile, type DecodedLtx, type LtxPage } from '../ltx/decoder.js';
 import { encodeLtxFile } from '../ltx/encoder.js';
 import { LtxvfsError } from '../ltx/errors.js';
@@ -239,7 +239,7 @@ export function mergeLtx(files: readonly DecodedLtx[], infos: readonly LtxFileIn
       }
       if (checksummed && header.minTXID === prev.header.maxTXID + 1 && header.preApplyChecksum !== prev.trailer.postApplyChecksum) {
         throw new LtxvfsError('LTXVFS_ERR_CHECKSUM',
-          `${infos[i].key}: pre-apply checksum ${hex(header.preApplyChecksum)} does not match post-apply checksum ${hex(prev.trailer.postApplyChecksum)} of ${infos[i - 1].key}`,
+          `${infos[i].key}: pre-apply checksum ${formatChecksum(header.preApplyChecksum)} does not match post-apply checksum ${formatChecksum(prev.trailer.postApplyChecksum)} of ${infos[i - 1].key}`,
           { key: infos[i].key });
       }
     }
@@ -259,7 +259,7 @@ export function mergeLtx(files: readonly DecodedLtx[], infos: readonly LtxFileIn
     if (sum !== postApplyChecksum) {
       const key = infos[infos.length - 1].key;
       throw new LtxvfsError('LTXVFS_ERR_CHECKSUM',
-        `${key}: post-apply checksum ${hex(postApplyChecksum)} does not match the database checksum ${hex(sum)} of the state at TXID ${formatTXID(maxTXID)}`,
+        `${key}: post-apply checksum ${formatChecksum(postApplyChecksum)} does not match the database checksum ${formatChecksum(sum)} of the state at TXID ${formatTXID(maxTXID)}`,
         { key });
     }
   }
@@ -364,8 +364,4 @@ async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => 
 
 function range(h: Pick<LtxHeader, 'minTXID' | 'maxTXID'>): string {
   return `${formatTXID(h.minTXID)}-${formatTXID(h.maxTXID)}`;
-}
-
-function hex(v: bigint): string {
-  return v.toString(16).padStart(16, '0');
 }

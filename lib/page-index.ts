@@ -9,7 +9,7 @@
 import { HEADER_FLAG_NO_CHECKSUM, type LtxHeader } from '../ltx/header.js';
 import type { LtxTrailer } from '../ltx/trailer.js';
 import type { PageIndexEntry } from '../ltx/page-index.js';
-import { lockPgno } from '../ltx/checksum.js';
+import { formatChecksum, lockPgno } from '../ltx/checksum.js';
 import { LtxvfsError } from '../ltx/errors.js';
 import type { LtxFileInfo } from './storage/types.js';
 import type { PageVersion } from './page-source.js';
@@ -181,7 +181,7 @@ export class PageIndex implements PageVersion {
         const fileChecksummed = (h.flags & HEADER_FLAG_NO_CHECKSUM) === 0;
         if (fileChecksummed && checksummed && h.minTXID === txid + 1 && h.preApplyChecksum !== postApplyChecksum) {
           throw new LtxvfsError('LTXVFS_ERR_CHECKSUM',
-            `${key}: pre-apply checksum ${hex(h.preApplyChecksum)} does not match post-apply checksum ${hex(postApplyChecksum)} at TXID ${txid}`, { key });
+            `${key}: pre-apply checksum ${formatChecksum(h.preApplyChecksum)} does not match post-apply checksum ${formatChecksum(postApplyChecksum)} at TXID ${txid}`, { key });
         }
       }
       const lock = lockPgno(h.pageSize);
@@ -242,8 +242,4 @@ export class PageIndex implements PageVersion {
     }
     return missing;
   }
-}
-
-function hex(v: bigint): string {
-  return v.toString(16).padStart(16, '0');
 }

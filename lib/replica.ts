@@ -6,6 +6,7 @@
  */
 
 import { LtxvfsError } from '../ltx/errors.js';
+import { formatChecksum } from '../ltx/checksum.js';
 import { formatTXID } from '../ltx/filename.js';
 import { checkTimeTarget } from './time.js';
 import type { LtxFileInfo, ReplicaClient } from './storage/types.js';
@@ -193,7 +194,7 @@ export function formatPosition(txid: number, postApplyChecksum = 0n): string {
   if (postApplyChecksum < 0n || postApplyChecksum > 0xffffffffffffffffn) {
     throw new LtxvfsError('LTXVFS_ERR_USAGE', `bad checksum ${postApplyChecksum.toString()}: not a u64`);
   }
-  return `${formatTXID(txid)}/${postApplyChecksum.toString(16).padStart(16, '0')}`;
+  return `${formatTXID(txid)}/${formatChecksum(postApplyChecksum)}`;
 }
 
 /**

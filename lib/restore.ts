@@ -7,6 +7,7 @@
  */
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
+import { formatChecksum } from '../ltx/checksum.js';
 import { decodeLtxFile } from '../ltx/decoder.js';
 import { LtxvfsError } from '../ltx/errors.js';
 import { formatTXID } from '../ltx/filename.js';
@@ -83,7 +84,7 @@ export async function restoreDatabase(client: ReplicaClient, outPath: string, op
       if (checksum !== version.postApplyChecksum) {
         const key = plan[plan.length - 1].key;
         throw new LtxvfsError('LTXVFS_ERR_CHECKSUM',
-          `${key}: restored database checksum ${hex(checksum)} does not match post-apply checksum ${hex(version.postApplyChecksum)} at TXID ${formatTXID(version.txid)}`,
+          `${key}: restored database checksum ${formatChecksum(checksum)} does not match post-apply checksum ${formatChecksum(version.postApplyChecksum)} at TXID ${formatTXID(version.txid)}`,
           { key });
       }
     }
@@ -105,8 +106,4 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function hex(v: bigint): string {
-  return v.toString(16).padStart(16, '0');
 }

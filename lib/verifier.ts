@@ -23,6 +23,7 @@
  * 4 MiB ranges is 50 requests); see docs/usage.md, "Verification".
  */
 import PQueue from 'p-queue';
+import { formatChecksum } from '../ltx/checksum.js';
 import { isLtxvfsError, LtxvfsError } from '../ltx/errors.js';
 import { FILE_CHECKSUM_SIZE, FileChecksumBuilder } from '../ltx/file-checksum.js';
 import { decodeIndexedFrameInto } from '../ltx/frame.js';
@@ -101,7 +102,7 @@ export function wasVerifiedWhole(file: LtxFile): boolean {
 
 /** Identity of a file's contents: key, size and stored file checksum. */
 function idOf(file: LtxFile): string {
-  return `${file.info.key}\n${file.info.size}\n${file.trailer.fileChecksum.toString(16)}`;
+  return `${file.info.key}\n${file.info.size}\n${formatChecksum(file.trailer.fileChecksum)}`;
 }
 
 /** Verifies the LTX files a reader serves pages from (see the module comment). */
@@ -331,16 +332,12 @@ export class FileVerifier {
         const computed = job.crc.digest();
         if (computed !== file.trailer.fileChecksum) {
           throw new LtxvfsError('LTXVFS_ERR_CHECKSUM',
-            `${key}: file checksum mismatch: stored ${hex(file.trailer.fileChecksum)}, computed ${hex(computed)}`, { key });
+            `${key}: file checksum mismatch: stored ${formatChecksum(file.trailer.fileChecksum)}, computed ${formatChecksum(computed)}`, { key });
         }
         return;
       }
     }
   }
-}
-
-function hex(v: bigint): string {
-  return v.toString(16).padStart(16, '0');
 }
 
 function positive(name: string, value: number): number {

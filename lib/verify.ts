@@ -8,6 +8,7 @@
  * killed writer left (lib/temp-files.ts) are listed, not counted as problems: no reader
  * sees them.
  */
+import { formatChecksum } from '../ltx/checksum.js';
 import { decodeLtxFile, type DecodedLtx } from '../ltx/decoder.js';
 import { HEADER_FLAG_NO_CHECKSUM } from '../ltx/header.js';
 import { formatTXID } from '../ltx/filename.js';
@@ -105,7 +106,7 @@ export async function verifyReplica(client: ReplicaClient, options: VerifyOption
     if ((d.header.flags & HEADER_FLAG_NO_CHECKSUM) === 0) {
       const sum = sums.value();
       if (sum !== d.trailer.postApplyChecksum) {
-        problems.push(`${info.key}: post-apply checksum ${hex(d.trailer.postApplyChecksum)} does not match the database checksum ${hex(sum)} computed from the pages`);
+        problems.push(`${info.key}: post-apply checksum ${formatChecksum(d.trailer.postApplyChecksum)} does not match the database checksum ${formatChecksum(sum)} computed from the pages`);
       }
     }
   }
@@ -116,8 +117,4 @@ export async function verifyReplica(client: ReplicaClient, options: VerifyOption
 function message(err: unknown): string {
   // Everything thrown on these paths is an Error (LtxvfsError or a Node I/O error).
   return (err as Error).message;
-}
-
-function hex(v: bigint): string {
-  return v.toString(16).padStart(16, '0');
 }

@@ -6,6 +6,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LtxvfsError } from '../../ltx/errors.js';
+import { formatChecksum } from '../../ltx/checksum.js';
 import { formatTXID } from '../../ltx/filename.js';
 import { openReplicaClient } from '../storage/url.js';
 import { listReplica } from '../replica.js';
@@ -191,7 +192,7 @@ export const commands: Record<string, Command> = {
           onProgress: (done, total) => progress.update(done, total),
         });
         progress.stop();
-        const verified = r.checksum === undefined ? 'file checksums verified' : `database checksum ${r.checksum.toString(16)} verified`;
+        const verified = r.checksum === undefined ? 'file checksums verified' : `database checksum ${formatChecksum(r.checksum)} verified`;
         io.stdout.write(`restored TXID ${formatTXID(r.txid)} to ${out}: ${r.commit} pages of ${r.pageSize} bytes from ${r.files.length} LTX files (${verified})\n`);
       } finally {
         progress.stop();

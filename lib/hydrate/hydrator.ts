@@ -8,11 +8,12 @@
 import { EventEmitter } from 'node:events';
 import { closeSync, existsSync, fdatasync, ftruncate, openSync, readSync, statSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { formatChecksum } from '../../ltx/checksum.js';
 import { LtxvfsError } from '../../ltx/errors.js';
 import type { FrameRef, PageIndex } from '../page-index.js';
 import { resolveHydrateOptions, type HydrateOptions, type ResolvedHydrateOptions } from './config.js';
 import { readRangePages, writePages } from './pass.js';
-import { hex64, planPass, type HydrationRange } from './plan.js';
+import { planPass, type HydrationRange } from './plan.js';
 import {
   addRange, HYDRATION_LOCK_SUFFIX, HYDRATION_STATE_SUFFIX, readHydrationState, releaseHydrationLock, takeHydrationLock,
   writeHydrationState, type HydrationStateFile,
@@ -273,7 +274,7 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
   #historyChanged(target: PageIndex): boolean {
     for (const f of target.files) {
       const known = this.#files[f.info.key];
-      if (known !== undefined && known !== hex64(f.trailer.fileChecksum)) return true;
+      if (known !== undefined && known !== formatChecksum(f.trailer.fileChecksum)) return true;
     }
     return false;
   }
@@ -298,7 +299,7 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
 
     const { ranges, total, skipped, completed } = planPass(target, base, done,
       { maxGapBytes: this.#options.maxGapBytes, maxRangeBytes: this.#options.rangeBytes });
-    for (const f of target.files) this.#files[f.info.key] = hex64(f.trailer.fileChecksum);
+    for (const f of target.files) this.#files[f.info.key] = formatChecksum(f.trailer.fileChecksum);
     const pass: Pass = { target, base, total, done: skipped, checkpointed: skipped, completed };
     if (!this.#ever) this.#stats.pagesResumed += skipped;
     this.#pass = pass;
@@ -312,7 +313,7 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
       await fdatasyncAsync(this.#fd);
       this.#txid = target.txid;
       this.#files = {};
-      for (const f of target.files) this.#files[f.info.key] = hex64(f.trailer.fileChecksum);
+      for (const f of target.files) this.#files[f.info.key] = formatChecksum(f.trailer.fileChecksum);
       await this.#writeState(undefined);
     } catch (err) {
       // Pages of the newer version may be half written: the file serves nothing until a pass completes.

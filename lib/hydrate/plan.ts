@@ -4,6 +4,7 @@
  * into coalesced range reads (lib/range-merge.ts), leaving out the byte ranges an earlier
  * process already wrote in the same pass (the state's `done`, lib/hydrate/state.ts).
  */
+import { formatChecksum } from '../../ltx/checksum.js';
 import type { LtxFile, PageIndex } from '../page-index.js';
 import { mergeRanges, type RangeMergeLimits } from '../range-merge.js';
 import { covered } from './state.js';
@@ -31,14 +32,9 @@ export interface PassPlan {
   completed: Map<string, [number, number][]>;
 }
 
-/** A 64-bit checksum as 16 lowercase hex digits (the form the state file keeps). */
-export function hex64(v: bigint): string {
-  return v.toString(16).padStart(16, '0');
-}
-
 /** How the state names an LTX file: `<key>@<fileChecksum>`, so a replaced file is another. */
 export function fileIdOf(file: LtxFile): string {
-  return `${file.info.key}@${hex64(file.trailer.fileChecksum)}`;
+  return `${file.info.key}@${formatChecksum(file.trailer.fileChecksum)}`;
 }
 
 /**

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { PageIndex, makeLtxFile, type LtxFile } from '../../lib/page-index.js';
-import { CHECKSUM_FLAG, databaseChecksum, lockPgno } from '../../ltx/checksum.js';
+import { CHECKSUM_FLAG, databaseChecksum, formatChecksum, lockPgno } from '../../ltx/checksum.js';
 import { isLtxvfsError } from '../../ltx/errors.js';
 import { ltxFileFromSpec, testPage, type LtxSpec, type Page } from '../helpers/replica-builder.js';
 
@@ -204,7 +204,7 @@ t.test('the pre-apply checksum of a checksummed file must equal the post-apply c
   const wrongPre = CHECKSUM_FLAG | 0x1234n;
   const bad = file(2, 2, 3, next, { flags: 0, preApplyChecksum: wrongPre, postApplyChecksum: post2 });
   throwsCode(t, () => v1.apply(bad), 'LTXVFS_ERR_CHECKSUM', 'ltx/0/0000000000000002-0000000000000002.ltx',
-    new RegExp(`pre-apply checksum ${wrongPre.toString(16)} does not match post-apply checksum ${post1.toString(16)} at TXID 1`));
+    new RegExp(`pre-apply checksum ${formatChecksum(wrongPre)} does not match post-apply checksum ${formatChecksum(post1)} at TXID 1`));
 
   // No chain to check when either side carries no checksums, or the file overlaps the version.
   const plain = PageIndex.empty().apply(file(1, 1, 3, snapPages));

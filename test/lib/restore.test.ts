@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { restoreDatabase } from '../../lib/restore.js';
 import { openFileReplica } from '../../lib/storage/file.js';
-import { CHECKSUM_FLAG } from '../../ltx/checksum.js';
+import { CHECKSUM_FLAG, formatChecksum } from '../../ltx/checksum.js';
 import { LtxvfsError } from '../../ltx/errors.js';
 import {
   bytesEqual, compactSpecs, copyChecksummedReplica, copyFixtureReplica, CountingClient, databaseChecksumOf, FIXTURE_EXPECTED_DB,
@@ -86,7 +86,7 @@ t.test('a wrong post-apply checksum fails with LTXVFS_ERR_CHECKSUM and leaves no
   const [, , last] = await writeReplica(join(dir, 'replica'), specs);
   const out = join(dir, 'out', 'db');
   await rejectsLtx(t, restoreDatabase(await client(t, join(dir, 'replica')), out), 'LTXVFS_ERR_CHECKSUM', last,
-    new RegExp(`restored database checksum ${good.toString(16)} does not match post-apply checksum 8000000000000042 at TXID 0000000000000003`));
+    new RegExp(`restored database checksum ${formatChecksum(good)} does not match post-apply checksum 8000000000000042 at TXID 0000000000000003`));
   t.same(await names(join(dir, 'out')), [], 'neither the output nor the temporary file exists');
 });
 
