@@ -1,11 +1,22 @@
 /**
  * Poller: keeps a {@link ReplicaReader} about one poll interval behind its replica
- * (DESIGN.md read path 7, FORMATS.md §4.6). Every tick it lists level 0 from the next
+ * (DESIGN.md read path 7, FORMATS.md §4.6). Every tick it lists level 0 from the current
  * TXID and level 1 (where Litestream's compactions land first), chains the files that
  * continue the current version — checked by TXID and, where files carry database
  * checksums, by pre-apply checksum in {@link PageIndex.apply} — and applies them in TXID
  * order (truncating to each file's commit). When files exist beyond a hole (L0 files
  * compacted away before they were seen) it rebuilds the version from the restore plan.
+ *
+ * The replica may not step back under a reader (issue 12): the same two listings show
+ * whether the newest file the reader applied, when it is at level 0 or 1, is still
+ * covered — by itself, or by a compaction's file whose TXID range holds the reader's
+ * TXID. When neither listing covers it, one listing of every level confirms (a compaction
+ * may have moved it higher between the two listings); if no file at any level covers the
+ * TXID, the reader is poisoned ({@link ReplicaReader.poison}): every later transaction
+ * fails with `LTXVFS_ERR_NOT_FOUND` naming the vanished file, instead of serving an
+ * older replica as current. A newest file at level 2–9 (a reader opened on a snapshot
+ * with nothing newer) is not in the listings a poll makes, so it is not checked there:
+ * a read of a page of it fails with `LTXVFS_ERR_NOT_FOUND` naming it when it is gone.
  *
  * Nothing on the query path can starve it (issue 12): a reader whose queries run back to
  * back on microtasks only (the in-process engine with every page cached, the worker
@@ -31,6 +42,8 @@ import { isLtxvfsError, LtxvfsError } from '../ltx/errors.js';
 import { formatTXID } from '../ltx/filename.js';
 import type { LtxFileInfo } from './storage/types.js';
 import type { ReplicaReader } from './replica-reader.js';
+import type { LtxFile, PageIndex } from './page-index.js';
+import { listReplica } from './replica.js';
 
 /** Poll options (ms). */
 export interface PollerOptions {
@@ -219,11 +232,24 @@ export class Poller {
     let applied = 0;
     let rebuilt = false;
     try {
+      // A reader that served a damaged or vanished file serves nothing more: no need to list.
+      if (reader.integrityFailure !== undefined) return;
+      const newest = newestFile(before);
+      // From the current TXID (not the next): the newest applied file must still be listed.
+      const seekTXID = newest?.info.level === 0 ? Math.min(newest.info.minTXID, before.txid) : before.txid;
       const [l0, l1] = await Promise.all([
-        reader.client.listLtxFiles(0, { seekTXID: before.txid + 1 }),
+        reader.client.listLtxFiles(0, { seekTXID }),
         reader.client.listLtxFiles(1),
       ]);
-      const { chain, beyond } = continuation(before.txid, [...l0, ...l1]);
+      const listed = [...l0, ...l1];
+      if (newest !== undefined && newest.info.level <= 1 && !listed.some((f) => covers(f, before.txid))) {
+        const gone = await this.#vanished(newest, before.txid);
+        if (gone !== undefined) {
+          reader.poison(gone);
+          return;
+        }
+      }
+      const { chain, beyond } = continuation(before.txid, listed);
       let version = before;
       if (chain.length > 0) {
         const loaded = await reader.loadFiles(chain);
@@ -262,6 +288,22 @@ export class Poller {
     if (pollChannel.hasSubscribers) {
       pollChannel.publish({ url: reader.client.url, txid: reader.current.txid, applied, rebuilt, error: this.#lastError } satisfies PollMessage);
     }
+  }
+
+  /**
+   * The error for `newest` (the newest file applied, at TXID `txid`) if no file at any
+   * level covers `txid` any more: one listing of every level, made only when the poll's
+   * own listings did not show a file covering it.
+   */
+  async #vanished(newest: LtxFile, txid: number): Promise<LtxvfsError | undefined> {
+    const url = this.#reader.client.url;
+    const all = await listReplica(this.#reader.client);
+    if (all.some((f) => covers(f, txid))) return undefined;
+    const key = newest.info.key;
+    return new LtxvfsError('LTXVFS_ERR_NOT_FOUND',
+      `${key}: the newest LTX file this reader applied is gone from ${url}, and no file at any level covers TXID ${formatTXID(txid)} any more: ` +
+        'the replica went back under the reader, which serves nothing more (open it again to read the replica as it is now)',
+      { key });
   }
 
   /** The error new read transactions get now, if the reader is past its staleness bound. */
@@ -319,6 +361,17 @@ export class Poller {
       lastPollError: this.#lastError instanceof Error ? this.#lastError.message : undefined,
     };
   }
+}
+
+/** The last-applied file of `version` that reaches its TXID (the newest applied), if any. */
+function newestFile(version: PageIndex): LtxFile | undefined {
+  if (version.txid === 0) return undefined;
+  return version.files.findLast((f) => f.info.maxTXID === version.txid);
+}
+
+/** Whether `f`'s TXID range holds `txid`. */
+function covers(f: LtxFileInfo, txid: number): boolean {
+  return f.minTXID <= txid && txid <= f.maxTXID;
 }
 
 /**

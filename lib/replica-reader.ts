@@ -203,6 +203,15 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
     return this.#fetcher.verifier.failure;
   }
 
+  /**
+   * Fail the reader for good with `error` (the poller's: the newest file it applied is
+   * gone from every level): every later transaction and page read throws it, and
+   * `corrupt` is emitted once. The first failure wins.
+   */
+  poison(error: LtxvfsError): void {
+    this.#fetcher.verifier.poison(error);
+  }
+
   /** The poller (for `pollNow()` and its counters). */
   get poller(): Poller {
     return this.#poller;
@@ -435,6 +444,18 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
    */
   verified(): Promise<void> {
     return this.#fetcher.verifier.verified();
+  }
+
+  /**
+   * Verify every file of `files` not verified yet (as if a page of each had been served)
+   * and resolve once all are: for commands that read files other than through pages
+   * served (`ltxvfs hydrate`). Files read whole at load are verified already; larger ones
+   * cost one more read of the file, in ranges (lib/verifier.ts).
+   * @throws as {@link verified}.
+   */
+  verifyFiles(files: readonly LtxFile[]): Promise<void> {
+    for (const f of files) this.#fetcher.verifier.use(f);
+    return this.verified();
   }
 
   /** Run `fn` when the reader closes, before its storage client does (e.g. to release a lease). */

@@ -105,7 +105,7 @@ function record(t: Test, reader: ReplicaReader): { versions: number[]; errors: u
   return r;
 }
 
-t.test('a poll lists level 0 after the last TXID and applies new files in TXID order; small files are read whole, once', async (t) => {
+t.test('a poll lists level 0 from the current TXID and applies new files in TXID order; small files are read whole, once', async (t) => {
   const states = await history();
   const specs = historyFromStates(states);
   const dir = t.testdir();
@@ -281,7 +281,7 @@ t.test('files compacted away before they were seen', async (t) => {
     await writeLtx(writer, compactSpecs(specs.slice(0, 7), 2)); // L2 1-7
     for (const spec of specs.slice(0, 7)) await writer.delete(keyOf(spec)); // L0 8 stays (newest)
     client.reset();
-    await reader.poller.pollNow(); // level 0 from TXID 4: only 8, beyond a hole; level 1: nothing
+    await reader.poller.pollNow(); // level 0 from TXID 3: only 8, beyond a hole; level 1: nothing; every level: L2 1-7 covers 3
     const plan = ['ltx/2/0000000000000001-0000000000000007.ltx', keyOf(specs[7])];
     t.same(fileKeys(reader.current), plan, 'the version is the plan: L2 1-7, L0 8');
     t.same(rec.messages.map((m) => [m.txid, m.applied, m.rebuilt, m.error]), [[8, 2, true, undefined]]);
