@@ -20,6 +20,8 @@
  * object) counts as a conflict; any other failure is a plain error (acquire and release
  * throw it, background renewal retries until the lease expires).
  *
+ * Which lock a replica gets is the client's declared `capabilities.leaseLock`
+ * (`'conditional-write'` on S3, `'replace-guard'` on a directory, `'none'` refused).
  * On a directory the same file and fields are used through `FileReplicaClient`, whose
  * create-only write is atomic (`link`) but whose if-match replace and delete compare the
  * ETag and then rename/unlink — two processes could both pass the comparison. So there,
@@ -70,8 +72,9 @@ export interface LeaseOptions {
   renewRetryMs?: number;
   /**
    * Replace and delete `lock.json` only while holding the `lock.json.replace` guard (module
-   * doc). Default true for `file:` replicas (`FileReplicaClient`, whose if-match is not
-   * atomic); false elsewhere (S3 checks If-Match itself).
+   * doc). Default: true when the client declares `capabilities.leaseLock` `'replace-guard'`
+   * (a directory, whose if-match is not atomic); false for `'conditional-write'` (S3 checks
+   * If-Match itself).
    */
   guardReplace?: boolean;
 }
@@ -147,7 +150,8 @@ export class Lease extends EventEmitter<LeaseEvents> {
    * @throws LtxvfsError `LTXVFS_ERR_LEASE_HELD` ("lease already held by <owner> until
    *   <expires_at> (generation <n>, <key>)", key = the lock key) when a live lease exists or
    *   another writer won the race; `LTXVFS_ERR_CORRUPT` when `lock.json` is not a lease
-   *   record; `LTXVFS_ERR_USAGE` for bad options; storage errors of the client.
+   *   record; `LTXVFS_ERR_USAGE` for bad options; `LTXVFS_ERR_UNSUPPORTED` (naming the
+   *   replica) when the client declares `capabilities.leaseLock` `'none'`; storage errors of the client.
    */
   static async acquire(client: ReplicaClient, options: LeaseOptions = {}): Promise<Lease> {
     const settings = settingsOf(client, options);
@@ -458,14 +462,19 @@ function settingsOf(client: ReplicaClient, options: LeaseOptions): Settings {
   if (!Number.isFinite(retryMs) || retryMs < 0) {
     throw new LtxvfsError('LTXVFS_ERR_USAGE', `bad lease renewRetryMs ${String(retryMs)}: need a number of ms >= 0`);
   }
+  const { leaseLock } = client.capabilities;
+  if (leaseLock === 'none') {
+    throw new LtxvfsError('LTXVFS_ERR_UNSUPPORTED', `${client.url}: this storage has no conditional writes, so no write lease can be held on it`, {
+      key: client.url,
+    });
+  }
   return {
     owner: options.owner ?? defaultLeaseOwner(),
     ttlMs,
     now: options.now ?? Date.now,
     renew: options.renew ?? true,
     retryMs,
-    // By URL, so that wrappers of a directory client are guarded too.
-    guard: options.guardReplace ?? client.url.startsWith('file:'),
+    guard: options.guardReplace ?? leaseLock === 'replace-guard',
   };
 }
 

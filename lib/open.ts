@@ -19,6 +19,7 @@ import type { Database } from './database.js';
 import { warmInteriorPages, type WarmupResult } from './warmup.js';
 import { hydrationPathFromEnv, hydrationPragma } from './hydrate/index.js';
 import { openWorkerEngine, type WorkerEngineOptions } from '../vfs/worker-database.js';
+import { explainFailure } from './verifier.js';
 
 /** Options of {@link openDatabase}. */
 export interface OpenOptions extends ReplicaReaderOptions, WriterOptions, WorkerEngineOptions {
@@ -76,9 +77,9 @@ export function warmupOf(db: object): Promise<WarmupResult> | undefined {
 const verifications = new WeakMap<object, () => Promise<void>>();
 
 /**
- * Resolves once every LTX file an in-process (default engine) database has read pages
- * from is verified against its file checksum (lib/verifier.ts); one-shot commands await
- * it before printing. Resolves at once for other objects.
+ * Resolves once every LTX file a database from {@link openDatabase} (either engine) has
+ * read pages from is verified against its file checksum (lib/verifier.ts); one-shot
+ * commands await it before printing. Resolves at once for other objects.
  * @throws LtxvfsError `LTXVFS_ERR_CHECKSUM` naming the file that failed; storage errors that stopped a verification.
  */
 export function readVerified(db: object): Promise<void> {
@@ -104,8 +105,9 @@ export async function openDatabase(url?: string, options: OpenOptions = {}): Pro
   // Hydration from the Litestream VFS's environment (FORMATS.md §6.1) applies to both engines.
   const hydrate = options.hydrate ?? hydrationPathFromEnv(options.env ?? process.env, url);
   if (options.engine === 'worker') {
-    const { db, warmup } = await openWorkerEngine(url, { ...options, hydrate });
+    const { db, warmup, verified } = await openWorkerEngine(url, { ...options, hydrate });
     if (warmup !== undefined) warmups.set(db, warmup);
+    verifications.set(db, verified);
     return db;
   }
   const writable = options.readOnly !== true && options.at === undefined;
@@ -140,15 +142,36 @@ export async function openDatabase(url?: string, options: OpenOptions = {}): Pro
       pragmaHandler: (name, value) => leases?.(name) ?? hydration(name, value) ?? litestream(name, value),
       functions: litestreamFunctions(view),
     });
+    explainErrors(db, (err) => explainFailure(err, reader));
     verifications.set(db, () => reader.verified());
-    if (options.warmInterior ?? reader.client.url.startsWith('s3://')) {
+    if (options.warmInterior ?? reader.client.capabilities.latency === 'remote') {
       const rows = await db.all('SELECT rootpage FROM sqlite_schema WHERE rootpage > 0');
       const roots = [1, ...rows.map((r) => Number(r.rootpage))];
       warmups.set(db, warmInteriorPages(reader, view.version, roots));
     }
     return db;
   } catch (err) {
+    // SQLite's "malformed" at open, explained by the file that failed verification (before the reader closes).
+    const error = await explainFailure(err, reader);
     await lease.release();
-    throw err;
+    throw error;
   }
+}
+
+/**
+ * Make every statement of `db` fail with what `explain` makes of its error (the
+ * integrity failure naming the file, when SQLite's error is one it explains).
+ * `all` goes through `query`.
+ */
+function explainErrors(db: Database<DatabaseReplicaStats>, explain: (err: unknown) => Promise<unknown>): void {
+  const rethrow = async (err: unknown): Promise<never> => {
+    throw await explain(err);
+  };
+  const { query, get, run, exec } = db;
+  Object.assign(db, {
+    query: (...args: Parameters<typeof query>) => query.apply(db, args).catch(rethrow),
+    get: (...args: Parameters<typeof get>) => get.apply(db, args).catch(rethrow),
+    run: (...args: Parameters<typeof run>) => run.apply(db, args).catch(rethrow),
+    exec: (...args: Parameters<typeof exec>) => exec.apply(db, args).catch(rethrow),
+  });
 }

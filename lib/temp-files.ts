@@ -11,8 +11,8 @@
  * to the LTX header timestamp, which may be old (a compaction's output), but that change
  * itself moves the ctime to now, and nobody can set a ctime back.
  *
- * Object storage has no such files (a PUT is atomic); clients without a local `root`
- * directory give none.
+ * Object storage has no such files (a PUT is atomic); clients that declare no
+ * `capabilities.tempFileRoot` give none.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -43,20 +43,14 @@ export interface TempFileOptions {
   beforeDelete?: (key: string) => void;
 }
 
-/** A client whose objects are files under a local directory (the directory client declares `root`). */
-function localRoot(client: ReplicaClient): string | undefined {
-  const root = (client as { root?: unknown }).root;
-  return typeof root === 'string' ? root : undefined;
-}
-
 /**
  * The temporary files of a directory replica: regular files named `*.tmp-<hex>` in the
  * replica root and in `ltx/<level>/`, sorted by key.
- * @returns `[]` for a client without a local root directory (object storage).
+ * @returns `[]` for a client that declares no `capabilities.tempFileRoot` (object storage).
  * @throws LtxvfsError `LTXVFS_ERR_STORAGE` naming the directory that cannot be read.
  */
 export async function listTempFiles(client: ReplicaClient, options: TempFileOptions = {}): Promise<TempFileInfo[]> {
-  const root = localRoot(client);
+  const root = client.capabilities.tempFileRoot;
   if (root === undefined) return [];
   const now = (options.now ?? Date.now)();
   const dirs = [''];

@@ -25,6 +25,7 @@ import { siblingModule, spawnWorker } from '../lib/bridge/spawn-worker.js';
 import { serveReplicaConnection, type ServedReplicaConnection } from '../lib/bridge/served-connection.js';
 import { acquireReader } from '../lib/registry.js';
 import { warmInteriorPages, type WarmupResult } from '../lib/warmup.js';
+import { explainFailure } from '../lib/verifier.js';
 import type { DatabaseReplicaStats, OpenOptions } from '../lib/open.js';
 import type { ServedConnection } from '../lib/bridge/page-server.js';
 import { DEFAULT_LOCAL_CACHE_BYTES, type BridgeClientCounters } from './bridge-client.js';
@@ -86,6 +87,12 @@ export interface WorkerDatabaseOptions<S extends DatabaseStats> extends WorkerEn
    * never give this thread's event loop a turn when the call lane answers while spinning.
    */
   beforeCalls?: () => Promise<void> | undefined;
+  /**
+   * What a failed call (or the open) reports instead of its error; never rejects.
+   * `openDatabase` gives the verifier's `explainFailure`: SQLite's "malformed" becomes
+   * the integrity failure naming the file, once the verification of the files read completes.
+   */
+  explainError?: (err: unknown) => Promise<unknown>;
 }
 
 
@@ -102,6 +109,7 @@ export class WorkerDatabase<S extends DatabaseStats = DatabaseStats> extends Dat
   readonly #lane: LaneMain;
   readonly #statsProvider: () => S;
   readonly #beforeCalls: (() => Promise<void> | undefined) | undefined;
+  readonly #explainError: ((err: unknown) => Promise<unknown>) | undefined;
   readonly #pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: unknown) => void }>();
   /** Calls made in this tick, sent together at its end (one message however many). */
   #outbox: WorkerCall[] = [];
@@ -113,13 +121,17 @@ export class WorkerDatabase<S extends DatabaseStats = DatabaseStats> extends Dat
   #gone: Error | undefined;
 
   /** @internal Use {@link openWorkerDatabase}. */
-  constructor(worker: Worker, server: ChannelServer, lane: LaneMain, statsProvider: () => S, beforeCalls?: () => Promise<void> | undefined) {
+  constructor(
+    worker: Worker, server: ChannelServer, lane: LaneMain, statsProvider: () => S,
+    beforeCalls?: () => Promise<void> | undefined, explainError?: (err: unknown) => Promise<unknown>,
+  ) {
     super({ sqlite3: unusedApi, db: 0, vfs: { takeLastError: () => undefined }, statsProvider });
     this.#worker = worker;
     this.#server = server;
     this.#lane = lane;
     this.#statsProvider = statsProvider;
     this.#beforeCalls = beforeCalls;
+    this.#explainError = explainError;
     worker.on('message', (reply: WorkerReply) => {
       if (reply.type === 'results') this.#deliver(reply.results);
     });
@@ -178,7 +190,11 @@ export class WorkerDatabase<S extends DatabaseStats = DatabaseStats> extends Dat
 
   #call<T>(call: WorkerCall): Promise<T> {
     if (this.closed) return Promise.reject(new LtxvfsError('LTXVFS_ERR_CLOSED', 'the database is closed'));
-    return this.#send<T>(call);
+    const explain = this.#explainError;
+    if (explain === undefined) return this.#send<T>(call);
+    return this.#send<T>(call).catch(async (err: unknown) => {
+      throw await explain(err);
+    });
   }
 
   #send<T>(call: WorkerCall): Promise<T> {
@@ -315,27 +331,30 @@ export async function openWorkerDatabase<S extends DatabaseStats>(
       worker.on('exit', onExit);
     });
   } catch (err) {
+    // Explained before the server closes: closing may close the reader whose verification explains it.
+    const error = options.explainError === undefined ? err : await options.explainError(err);
     await worker.terminate().catch(() => undefined);
     await server.close();
-    throw err;
+    throw error;
   }
   worker.unref();
   // A worker waiting on the page bridge needs this thread's event loop: stop spinning.
   const ctl = new Int32Array(buffer, 0, CONTROL_BYTES / 4);
   const lane = new LaneMain(laneBuffer, undefined, spinMicros, () => Atomics.load(ctl, CTL.STATE) === STATE.WAITING);
-  return new WorkerDatabase<S>(worker, server, lane, options.statsProvider, options.beforeCalls);
+  return new WorkerDatabase<S>(worker, server, lane, options.statsProvider, options.beforeCalls, options.explainError);
 }
 
 /**
  * `openDatabase` with `engine: 'worker'`: join the replica's shared reader, serve one
  * connection over it (view, time travel, writer, SQL surface: as the in-process engine)
- * and open it in a worker. Returns the database and, with `warmInterior`, the warm-up.
+ * and open it in a worker. Returns the database, with `warmInterior` the warm-up, and
+ * `verified` (the reader's `verified()`: resolves once every file served is verified).
  * @throws as `openDatabase`.
  */
 export async function openWorkerEngine(
   url: string | undefined,
   options: OpenOptions & WorkerEngineOptions,
-): Promise<{ db: Database<DatabaseReplicaStats>; warmup: Promise<WarmupResult> | undefined }> {
+): Promise<{ db: Database<DatabaseReplicaStats>; warmup: Promise<WarmupResult> | undefined; verified: () => Promise<void> }> {
   const writable = options.readOnly !== true && options.at === undefined;
   const lease = await acquireReader(url, {
     ...options,
@@ -357,12 +376,13 @@ export async function openWorkerEngine(
     writable,
     statsProvider: () => ({ ...reader.stats(), txid: view.version.txid, timeTravel: view.target !== undefined }),
     beforeCalls: () => view.beforeTransaction(),
+    explainError: (err) => explainFailure(err, reader),
   });
   let warmup: Promise<WarmupResult> | undefined;
   // Default as in process: on for object storage, where a round trip costs tens of ms.
-  if (options.warmInterior ?? reader.client.url.startsWith('s3://')) {
+  if (options.warmInterior ?? reader.client.capabilities.latency === 'remote') {
     const rows = await db.all('SELECT rootpage FROM sqlite_schema WHERE rootpage > 0');
     warmup = warmInteriorPages(reader, view.version, [1, ...rows.map((r) => Number(r.rootpage))]);
   }
-  return { db, warmup };
+  return { db, warmup, verified: () => reader.verified() };
 }

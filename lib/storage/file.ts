@@ -37,7 +37,7 @@ import { pathToFileURL } from 'node:url';
 import { debuglog } from 'node:util';
 import { LtxvfsError } from '../../ltx/errors.js';
 import { formatLtxFilename } from '../../ltx/filename.js';
-import type { LtxFileInfo, ReplicaClient, StrayEntry, WriteOptions } from './types.js';
+import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, StrayEntry, WriteOptions } from './types.js';
 import { classifyLtxName, StrayLog } from './strays.js';
 
 const debug = debuglog('ltxvfs');
@@ -83,6 +83,11 @@ export class FileReplicaClient implements ReplicaClient {
   readonly url: string;
   /** Absolute path of the replica directory. */
   readonly root: string;
+  /**
+   * Range reads by `pread`; create-only by `link` (atomic), if-match compared then renamed
+   * (not atomic, so the lease guards its replaces); local latency; temporary files under the root.
+   */
+  readonly capabilities: ReplicaCapabilities;
 
   private readonly maxOpenFiles: number;
   /** Open handles for readRange, keyed by absolute path; Map order is least recently used first. */
@@ -98,6 +103,13 @@ export class FileReplicaClient implements ReplicaClient {
   constructor(root: string, options: FileReplicaOptions = {}) {
     this.root = path.resolve(root);
     this.url = pathToFileURL(this.root).href;
+    this.capabilities = Object.freeze({
+      rangeReads: true,
+      conditionalWrites: 'create-only',
+      leaseLock: 'replace-guard',
+      latency: 'local',
+      tempFileRoot: this.root,
+    });
     const max = options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES;
     if (!Number.isSafeInteger(max) || max < 1) {
       throw new LtxvfsError('LTXVFS_ERR_USAGE', `bad maxOpenFiles ${String(max)}: need an integer >= 1`);
@@ -472,8 +484,11 @@ export class FileReplicaClient implements ReplicaClient {
     try {
       target = await fs.realpath(abs);
     } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return `a dangling symbolic link (to ${await fs.readlink(abs).catch(() => '?')})`;
-      return undefined;
+      if (errnoCode(err) !== 'ENOENT') return undefined;
+      // Removed since it was opened (a lease released, a file compacted away): the open
+      // handle still reads what was asked for. Only a link that is still there dangles.
+      const link = await fs.readlink(abs).catch(() => undefined);
+      return link === undefined ? undefined : `a dangling symbolic link (to ${link})`;
     }
     const rel = path.relative(root, target);
     if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {

@@ -46,7 +46,7 @@ import { acquirePool, describeNetworkError, sendRequest, type HttpResponse, type
 import { bodyText, httpError, isTransientResponse, redirectRegion, scrubSecrets } from './s3-errors.js';
 import { formatRfc3339Nano, parseListObjectsV2, parseRfc3339, parseS3Error, type ListPage } from './s3-wire.js';
 import { classifyLtxName, StrayLog } from './strays.js';
-import type { LtxFileInfo, ReplicaClient, StrayEntry, WriteOptions } from './types.js';
+import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, StrayEntry, WriteOptions } from './types.js';
 import { parseReplicaUrl } from './url.js';
 
 const debug = debuglog('ltxvfs');
@@ -154,8 +154,24 @@ export async function openS3Replica(url: string | S3UrlParts, options: S3Replica
   return new S3ReplicaClient(config, options, credentials);
 }
 
+/**
+ * What every S3 client can do: `Range` GETs; `If-None-Match: *` and `If-Match` checked by
+ * the store (AWS S3 since 2024, MinIO, R2, Tigris; s3rver through the test proxy), which
+ * is also the lease's lock (litestream s3/leaser.go); remote latency; PUTs leave no
+ * temporary objects.
+ */
+export const S3_CAPABILITIES: ReplicaCapabilities = Object.freeze({
+  rangeReads: true,
+  conditionalWrites: 'atomic',
+  leaseLock: 'conditional-write',
+  latency: 'remote',
+  tempFileRoot: undefined,
+});
+
 /** A {@link ReplicaClient} over an S3 bucket prefix. Create it with {@link openS3Replica}. */
 export class S3ReplicaClient implements ReplicaClient {
+  /** {@link S3_CAPABILITIES}. */
+  readonly capabilities: ReplicaCapabilities = S3_CAPABILITIES;
   /** `s3://bucket/prefix`, plus `?endpoint=…` for a custom endpoint; never credentials. */
   readonly url: string;
   /** Bucket name (or access point ARN). */

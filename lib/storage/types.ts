@@ -42,10 +42,54 @@ export interface WriteOptions {
   contentType?: string;
 }
 
+/**
+ * What a backend can do, declared by its client (issue 13 item 4) so that the layers above
+ * choose by capability and never by the URL's scheme or the client's class. A wrapper of a
+ * client (counting, fault injection) passes its inner client's capabilities on.
+ */
+export interface ReplicaCapabilities {
+  /**
+   * `readRange` fetches only the bytes asked for (a `pread` on a directory, an HTTP `Range`
+   * GET on S3). False for a store that can only return whole objects, where every range
+   * read costs the whole file.
+   */
+  readonly rangeReads: boolean;
+  /**
+   * How `write`/`delete` conditions are enforced:
+   * - `'atomic'`: the store itself checks `ifNoneMatch` and `ifMatch` in the write (S3's
+   *   `If-None-Match: *` / `If-Match`, RFC 9110 §13.1);
+   * - `'create-only'`: create-only is atomic (a directory's `link`), `ifMatch` is a
+   *   comparison followed by the replace, so two writers can both pass it;
+   * - `'none'`: no conditional writes (the lease and the write path cannot be made safe).
+   */
+  readonly conditionalWrites: 'atomic' | 'create-only' | 'none';
+  /**
+   * How the lease (lib/lease.ts) makes its replace and delete of `lock.json` exclusive:
+   * `'conditional-write'`: the store's own `If-Match` (litestream s3/leaser.go);
+   * `'replace-guard'`: each replace or delete first creates the `lock.json.replace` guard
+   * create-only (needs `conditionalWrites` at least `'create-only'`); `'none'`: no lease.
+   */
+  readonly leaseLock: 'conditional-write' | 'replace-guard' | 'none';
+  /**
+   * Round-trip class of one request: `'local'` (a directory: microseconds) or `'remote'`
+   * (object storage: tens of ms). Remote stores get interior-page warm-up by default
+   * (`warmInterior`, lib/open.ts), since each cold B-tree level costs a round trip there.
+   */
+  readonly latency: 'local' | 'remote';
+  /**
+   * The local directory whose `*.tmp-<hex>` files are this client's half-finished writes
+   * (lib/temp-files.ts removes old ones); `undefined` for stores whose writes are atomic
+   * uploads that leave nothing behind (S3's PUT).
+   */
+  readonly tempFileRoot: string | undefined;
+}
+
 /** A Litestream v0.5 replica's storage: a directory (`file://`) or an S3 bucket prefix (`s3://`). */
 export interface ReplicaClient {
   /** The replica URL for messages and stats, never with credentials. */
   readonly url: string;
+  /** What the backend can do: range reads, conditional writes, lease lock kind, latency class, temp files. */
+  readonly capabilities: ReplicaCapabilities;
   /** The key of an LTX file: `ltx/<level>/<min>-<max>.ltx` for file://, `<path>/<%04x level>/<min>-<max>.ltx` for s3:// (FORMATS.md §4.1). */
   ltxKey(level: number, minTXID: number, maxTXID: number): string;
   /**

@@ -22,7 +22,7 @@ import { formatLtxFilename } from '../../ltx/filename.js';
 import type { FrameVariant } from '../../ltx/frame.js';
 import { isLtxvfsError, type LtxvfsErrorCode } from '../../ltx/errors.js';
 import { openFileReplica } from '../../lib/storage/file.js';
-import type { LtxFileInfo, ReplicaClient, WriteOptions } from '../../lib/storage/types.js';
+import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, WriteOptions } from '../../lib/storage/types.js';
 import { makeLtxFile, type LtxFile } from '../../lib/page-index.js';
 
 /** fixtures/litestream-0.5.17 (in the repository; provenance in its README). */
@@ -438,6 +438,10 @@ export class CountingClient implements ReplicaClient {
 
   get url(): string {
     return this.inner.url;
+  }
+
+  get capabilities(): ReplicaCapabilities {
+    return this.inner.capabilities;
   }
 
   /** Hold every readRange from now until the returned function is called. */

@@ -18,7 +18,7 @@ import {
 } from '../../lib/lease.js';
 import { openFileReplica } from '../../lib/storage/file.js';
 import { formatRfc3339Nano } from '../../lib/storage/s3-wire.js';
-import type { LtxFileInfo, ReplicaClient, WriteOptions } from '../../lib/storage/types.js';
+import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, WriteOptions } from '../../lib/storage/types.js';
 import { openReplicaClient } from '../../lib/storage/url.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { rejectsLtx } from '../helpers/replica-builder.js';
@@ -47,9 +47,14 @@ class Recorder implements ReplicaClient {
   failWith: () => Error = () => new LtxvfsError('LTXVFS_ERR_STORAGE', 'injected storage failure');
   failReads: Error | undefined;
   failDeletes: Error | undefined;
+  /** Declared instead of the inner client's, when set. */
+  capabilitiesOverride: ReplicaCapabilities | undefined;
   constructor(readonly inner: ReplicaClient) {}
   get url(): string {
     return this.inner.url;
+  }
+  get capabilities(): ReplicaCapabilities {
+    return this.capabilitiesOverride ?? this.inner.capabilities;
   }
   ltxKey(level: number, min: number, max: number): string {
     return this.inner.ltxKey(level, min, max);
@@ -575,6 +580,35 @@ t.test('guardReplace can be forced on any client (and off on a directory)', asyn
   await l2.renew();
   t.same(dirRec.calls.map((c) => c.op), ['write']);
   await Promise.all([lease.release(), l2.release()]);
+});
+
+/** The operations one renewal sends through `rec` while it declares `leaseLock`. */
+async function renewalOps(rec: Recorder, leaseLock: ReplicaCapabilities['leaseLock']): Promise<string[]> {
+  rec.capabilitiesOverride = { ...rec.inner.capabilities, leaseLock };
+  const lease = await Lease.acquire(rec, { renew: false });
+  rec.calls.length = 0;
+  await lease.renew();
+  const ops = rec.calls.map((c) => c.op);
+  await lease.release();
+  return ops;
+}
+
+t.test('the lock kind is the declared capabilities.leaseLock, not the URL; leaseLock none is refused', async (t) => {
+  const dirRec = new Recorder(await backends[0].open(t, freshPath('declared')));
+  t.equal(dirRec.capabilities.leaseLock, 'replace-guard', 'a directory declares the guard');
+  t.same(await renewalOps(dirRec, 'conditional-write'), ['write'], 'a file: URL declaring conditional writes gets no guard');
+  const s3rec = new Recorder(await backends[1].open(t, freshPath('declared')));
+  t.equal(s3rec.capabilities.leaseLock, 'conditional-write', 'S3 declares its conditional PUT');
+  t.same(await renewalOps(s3rec, 'replace-guard'), ['write', 'write', 'delete'], 'an s3: URL declaring the guard takes it');
+
+  s3rec.capabilitiesOverride = { ...s3rec.inner.capabilities, conditionalWrites: 'none', leaseLock: 'none' };
+  s3rec.calls.length = 0;
+  await t.rejects(Lease.acquire(s3rec), {
+    code: 'LTXVFS_ERR_UNSUPPORTED',
+    key: s3rec.url,
+    message: `${s3rec.url}: this storage has no conditional writes, so no write lease can be held on it`,
+  });
+  t.same(s3rec.calls, [], 'nothing read or written');
 });
 
 t.test("the renewal timer is unref'd: a process holding a lease exits on its own", async (t) => {

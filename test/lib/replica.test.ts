@@ -28,6 +28,7 @@ function fakeClient(files: LtxFileInfo[]): ReplicaClient & { listed: number[] } 
   const unused = () => Promise.reject(new Error('not used'));
   return {
     url: 'mem://test',
+    capabilities: { rangeReads: true, conditionalWrites: 'none', leaseLock: 'none', latency: 'local', tempFileRoot: undefined },
     listed,
     ltxKey: (level, min, max) => `ltx/${level}/${formatLtxFilename(min, max)}`,
     objectKey: (name) => name,

@@ -10,10 +10,18 @@ import { LtxvfsError } from '../../ltx/errors.js';
 import { compactReplica } from '../../lib/compact.js';
 import { ReplicaReader } from '../../lib/replica-reader.js';
 import { openFileReplica } from '../../lib/storage/file.js';
+import type { ReplicaCapabilities } from '../../lib/storage/types.js';
 import { DEFAULT_TEMP_FILE_MAX_AGE_MS, listTempFiles, removeTempFiles } from '../../lib/temp-files.js';
 import { verifyReplica } from '../../lib/verify.js';
 import { writerFor } from '../../lib/writer.js';
 import { copyFixtureReplica, CountingClient, rejectsLtx } from '../helpers/replica-builder.js';
+
+/** A directory client that declares what object storage declares: no temporary-file directory. */
+class ObjectStoreLike extends CountingClient {
+  override get capabilities(): ReplicaCapabilities {
+    return { ...this.inner.capabilities, tempFileRoot: undefined };
+  }
+}
 
 const TMP5 = 'ltx/0/0000000000000006-0000000000000006.ltx.tmp-0a1b2c3d4e5f';
 const TMP_L1 = 'ltx/1/0000000000000001-0000000000000005.ltx.tmp-ffee00112233';
@@ -43,7 +51,8 @@ t.test('listTempFiles: regular *.tmp-<hex> files of the root and the level folde
   t.same(found.map((f) => [f.key, f.size]), [[TMP_LOCK, 2], [TMP5, 3], [TMP_L1, 5]]);
   t.ok(found.every((f) => f.ageMs >= 4000 && f.ageMs <= 6000), 'ages from the injected clock');
   t.same((await listTempFiles(client, { now: () => 0 })).map((f) => f.ageMs), [0, 0, 0], 'a change in the future counts as age 0');
-  t.same(await listTempFiles(new CountingClient(client)), [], 'a client without a local root (object storage) has none');
+  t.same((await listTempFiles(new CountingClient(client))).map((f) => f.key), [TMP_LOCK, TMP5, TMP_L1], 'a wrapper passes the declared tempFileRoot on');
+  t.same(await listTempFiles(new ObjectStoreLike(client)), [], 'a client declaring no tempFileRoot (object storage) has none');
   const empty = await openFileReplica(t.testdir({}));
   t.same(await listTempFiles(empty), [], 'a replica without ltx/');
   await empty.close();
