@@ -129,10 +129,12 @@ t.test('one long-lived Litestream process (sync every 100 ms) inserting into an 
   const N = 40;
   try {
     for (let i = 1; i <= N; i++) {
+      // Listed before the insert: the writer syncs every 100 ms, so the insert's LTX file may
+      // already be there by the time a listing after the commit is taken.
+      const before = new Set((await listLtxFiles(dir)).map((f) => f.name));
       await writer.run(`INSERT INTO t (id, v) VALUES (${i}, printf('row %d %s', ${i}, hex(randomblob(40))));`);
       committed.set(i, performance.now());
-      const after = new Set((await listLtxFiles(dir)).map((f) => f.name));
-      await waitFor(`an LTX file written after insert ${i}`, async () => (await listLtxFiles(dir)).some((f) => !after.has(f.name)), 30_000, 2);
+      await waitFor(`an LTX file written after insert ${i}`, async () => (await listLtxFiles(dir)).some((f) => !before.has(f.name)), 30_000, 2);
       inReplica.set(i, db.stats().polls);
       await new Promise((resolve) => setTimeout(resolve, 150 + ((i * 89) % 200)));
     }
