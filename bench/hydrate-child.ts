@@ -27,7 +27,7 @@ import { openReplicaClient } from '../lib/storage/url.js';
 import { pageChecksum } from '../ltx/checksum.js';
 import type { FrameRef } from '../lib/page-index.js';
 import type { HydrateOptions, HydrationStats } from '../lib/hydrate/index.js';
-import type { DiskCacheStats } from '../lib/disk-cache.js';
+import type { DiskCacheStats } from '../lib/cache/index.js';
 import { median } from './table.js';
 import type { WindowCounts } from './s3-stack.js';
 

@@ -20,10 +20,10 @@ import PQueue from 'p-queue';
 import { decodeIndexedFrameInto } from '../ltx/frame.js';
 import type { ReplicaClient } from './storage/types.js';
 import type { FrameRef, LtxFile, PageIndex } from './page-index.js';
-import type { PageCache } from './page-cache.js';
+import type { PageCache } from './cache/index.js';
 import { DEFAULT_MAX_WINDOW_BYTES, PrefetchWindow, type PrefetchOptions } from './prefetch.js';
 import { FileVerifier, type VerifierOptions } from './verifier.js';
-import { TieredPageCache } from './disk-cache.js';
+import { TieredPageCache } from './cache/index.js';
 import { DEFAULT_WHOLE_FILE_BYTES } from './ltx-loader.js';
 
 /** Options of {@link Fetcher}. */

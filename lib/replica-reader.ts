@@ -18,13 +18,13 @@ import { formatTXID } from '../ltx/filename.js';
 import type { ReplicaClient, LtxFileInfo } from './storage/types.js';
 import { computePlan, listReplica, type PlanTarget } from './replica.js';
 import { PageIndex, type FrameRef, type LtxFile } from './page-index.js';
-import { DEFAULT_CACHE_SIZE_BYTES, PageCache } from './page-cache.js';
+import { DEFAULT_CACHE_SIZE_BYTES, PageCache } from './cache/index.js';
 import { Fetcher, newReadCounters, type FetcherOptions, type ReadCounters } from './fetcher.js';
 import { loadLtxFile, type LoadedLtxFile } from './ltx-loader.js';
 import { Poller, type PollerOptions, type PollStats } from './poller.js';
 import type { PageSource, PageVersion } from './page-source.js';
 import type { DatabaseStats } from './database.js';
-import { DiskCache, TieredPageCache, type DiskCacheStats } from './disk-cache.js';
+import { DiskCache, TieredPageCache, type DiskCacheStats } from './cache/index.js';
 import { Hydrator, type HydrateOptions, type HydrationStats } from './hydrate/index.js';
 import type { VerificationStats } from './verifier.js';
 

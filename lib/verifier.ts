@@ -30,7 +30,7 @@ import { decodeIndexedFrameInto } from '../ltx/frame.js';
 import { HEADER_SIZE } from '../ltx/header.js';
 import type { ReplicaClient } from './storage/types.js';
 import type { LtxFile } from './page-index.js';
-import type { DiskCache } from './disk-cache.js';
+import type { DiskCache } from './cache/index.js';
 
 /** Default range size of background verification reads: 4 MiB (50 requests for a 200 MiB file). */
 export const DEFAULT_VERIFY_RANGE_BYTES = 4 * 1024 * 1024;

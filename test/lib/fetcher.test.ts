@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import { join } from 'node:path';
 import { Fetcher, newReadCounters, POOLED_READ_BYTES, SPARE_READ_BUFFERS, type FetcherOptions } from '../../lib/fetcher.js';
-import { PageCache } from '../../lib/page-cache.js';
+import { PageCache } from '../../lib/cache/index.js';
 import { PageIndex, type FrameRef, type LtxFile } from '../../lib/page-index.js';
 import { loadLtxFile, TAIL_BYTES } from '../../lib/ltx-loader.js';
 import { listReplica } from '../../lib/replica.js';

@@ -1,8 +1,8 @@
 import t from 'tap';
-import { DEFAULT_CACHE_SIZE_BYTES, PageCache } from '../../lib/page-cache.js';
-import type { FrameRef, LtxFile } from '../../lib/page-index.js';
-import { decodeLtxFile } from '../../ltx/decoder.js';
-import { encodeLtx, ltxFileOf, testPage, type Page } from '../helpers/replica-builder.js';
+import { DEFAULT_CACHE_SIZE_BYTES, PageCache } from '../../../lib/cache/page-cache.js';
+import type { FrameRef, LtxFile } from '../../../lib/page-index.js';
+import { decodeLtxFile } from '../../../ltx/decoder.js';
+import { encodeLtx, ltxFileOf, testPage, type Page } from '../../helpers/replica-builder.js';
 
 /** A real LTX file of `count` pages and its decoded pages, for frame refs. */
 function realFile(count: number, pageSize = 4096, seed = 0): { file: LtxFile; pages: Uint8Array[] } {

@@ -1,5 +1,5 @@
 /**
- * The disk tier (lib/disk-cache.ts): restarts at the same TXID read nothing but the
+ * The disk tier (lib/cache/disk-cache.ts): restarts at the same TXID read nothing but the
  * listing; after new commits only the new LTX file is read; bad entries edited on disk
  * are rejected and refetched, never returned; eviction keeps the directory bounded;
  * processes sharing one directory under load return correct rows; and over S3 a second
@@ -8,20 +8,20 @@
 import t, { type Test } from 'tap';
 import { promises as fs, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ReplicaReader } from '../../lib/replica-reader.js';
-import { DiskCache } from '../../lib/disk-cache.js';
-import { importDatabase } from '../../lib/import.js';
-import { openReplicaClient } from '../../lib/storage/url.js';
-import { openAsyncifyDatabase } from '../../vfs/asyncify-database.js';
-import type { Database } from '../../lib/database.js';
-import type { ReplicaStats } from '../../lib/replica-reader.js';
+import { ReplicaReader } from '../../../lib/replica-reader.js';
+import { DiskCache } from '../../../lib/cache/disk-cache.js';
+import { importDatabase } from '../../../lib/import.js';
+import { openReplicaClient } from '../../../lib/storage/url.js';
+import { openAsyncifyDatabase } from '../../../vfs/asyncify-database.js';
+import type { Database } from '../../../lib/database.js';
+import type { ReplicaStats } from '../../../lib/replica-reader.js';
 import {
   CountingClient, diffDatabases, keyOf, loadSqlJs, ltxFileFromSpec, randomPage, snapshotFromDatabase, sqlJsRows, writeLtx,
-} from '../helpers/replica-builder.js';
-import { chinookBytes } from '../helpers/bytes-source.js';
-import { runChild } from '../helpers/ltxvfs-child.js';
-import { startS3rver } from '../helpers/s3rver.js';
-import { startFaultProxy } from '../helpers/fault-proxy.js';
+} from '../../helpers/replica-builder.js';
+import { chinookBytes } from '../../helpers/bytes-source.js';
+import { runChild } from '../../helpers/ltxvfs-child.js';
+import { startS3rver } from '../../helpers/s3rver.js';
+import { startFaultProxy } from '../../helpers/fault-proxy.js';
 
 const QUERIES = [
   'SELECT ArtistId, Name FROM Artist WHERE ArtistId IN (1, 42, 100, 200) ORDER BY ArtistId',
