@@ -194,6 +194,16 @@ export class BridgeClient implements SyncPageSource, SyncPageSink {
     return this.#json<T>({ op: 'stats', seq: 0 });
   }
 
+  /**
+   * Block until the fetch side has verified every file it served (lib/verifier.ts, at
+   * most `timeoutMs`): its integrity failure (`LTXVFS_ERR_CHECKSUM` naming the file), or
+   * undefined when there is none. @throws LtxvfsError `LTXVFS_ERR_STORAGE` on timeout.
+   */
+  verified(): Error | undefined {
+    const failure = this.#json<SerializedError | null>({ op: 'verified', seq: 0 });
+    return failure === null ? undefined : deserializeError(failure);
+  }
+
   /** Tell the fetch side the connection is gone (it releases the version it holds). Idempotent. */
   close(): void {
     if (this.#closed) return;

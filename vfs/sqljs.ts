@@ -25,13 +25,16 @@
  *   before COMMIT returns.
  * - Errors sql.js raises for a failed call become `LtxvfsError`s (`LTXVFS_ERR_SQLITE`,
  *   sql.js's message, `sqliteCode`, and as `cause` the error behind it: the storage or
- *   corruption error naming the file).
+ *   corruption error naming the file). A "malformed" or I/O error first waits for the
+ *   fetch thread's verification of the files served: if one failed, the error is that
+ *   failure (`LTXVFS_ERR_CHECKSUM` naming the file).
  * - The calling thread blocks on misses (never longer than `bridgeTimeoutMs`); use the
  *   worker engine where the event loop must stay free.
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { LtxvfsError } from '../ltx/errors.js';
+import { isLtxvfsError, LtxvfsError } from '../ltx/errors.js';
+import { integrityError, isSuspectSqliteError } from '../lib/verifier.js';
 import type { FetchOpenOptions } from '../lib/bridge/fetch-worker.js';
 import { openFetchChannel } from '../lib/bridge/fetch-thread.js';
 import { hydrationPathFromEnv } from '../lib/hydrate/index.js';
@@ -215,7 +218,7 @@ export async function openSqlJs(SQL: SqlJsStatic, url?: string, options: SqlJsOp
     try {
       return handleError(rc);
     } catch (err) {
-      throw new LtxvfsError('LTXVFS_ERR_SQLITE', (err as Error).message, { key: label, sqliteCode: rc, cause: hook.takeLastError(spec) ?? err });
+      throw explainSync(new LtxvfsError('LTXVFS_ERR_SQLITE', (err as Error).message, { key: label, sqliteCode: rc, cause: hook.takeLastError(spec) ?? err }), client);
     }
   };
   for (const f of remote.functions) {
@@ -243,6 +246,23 @@ export function sqlJsStats(db: SqlJsDatabase): SqlJsStats {
   const conn = connections.get(db);
   if (conn === undefined) throw new LtxvfsError('LTXVFS_ERR_USAGE', 'not a database from openSqlJs');
   return { ...conn.client.stats<Omit<SqlJsStats, 'bridge' | 'localCacheBytes'>>(), bridge: { ...conn.client.counters }, localCacheBytes: conn.client.cache.bytes };
+}
+
+/**
+ * `err`, or — when SQLite reported a damaged or unreadable database and the fetch side's
+ * verification of the files it served (awaited through the bridge, blocking this
+ * thread) found one bad — the integrity failure naming the file, with `err` as cause
+ * (the synchronous counterpart of `explainFailure` in lib/verifier.ts).
+ */
+function explainSync(err: LtxvfsError, client: BridgeClient): LtxvfsError {
+  if (!isSuspectSqliteError(err)) return err;
+  let failure: Error | undefined;
+  try {
+    failure = client.verified();
+  } catch {
+    return err; // the bridge timed out or closed: SQLite's error is all there is
+  }
+  return isLtxvfsError(failure) ? integrityError(failure, err) : err;
 }
 
 /** `call` as a function whose `length` is `n` (sql.js registers a function with `func.length` arguments). */

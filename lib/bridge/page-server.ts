@@ -52,6 +52,11 @@ export interface ServedConnection {
   onChange?(listener: () => void): () => void;
   /** Counters to report to the client (`stats` requests); JSON-able. */
   stats?(): unknown;
+  /**
+   * Wait for the verification of every file served (`verified` requests, lib/verifier.ts):
+   * the integrity failure, or undefined when there is none. Never rejects.
+   */
+  verified?(): Promise<Error | undefined>;
   /** The channel closed: release what the connection holds. */
   close?(): void | Promise<void>;
 }
@@ -185,6 +190,12 @@ export class ChannelServer {
         break;
       case 'stats':
         this.#reply(req.seq, () => this.#conn.stats?.() ?? null);
+        break;
+      case 'verified':
+        this.#reply(req.seq, async () => {
+          const failure = await this.#conn.verified?.();
+          return failure === undefined ? null : serializeError(failure);
+        });
         break;
       case 'close':
         void this.close();

@@ -156,6 +156,11 @@ export type BridgeRequest =
   | { op: 'function'; seq: number; name: string; args: unknown[]; inTransaction: boolean }
   /** The connection's counters (the reader's `stats()`, JSON). */
   | { op: 'stats'; seq: number }
+  /**
+   * Wait for the verification of every file served (lib/verifier.ts); answers the
+   * integrity failure as a {@link SerializedError}, or `null` when there is none.
+   */
+  | { op: 'verified'; seq: number }
   /** The connection is closing (no answer). */
   | { op: 'close' };
 

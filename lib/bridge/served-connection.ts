@@ -75,6 +75,10 @@ export async function serveReplicaConnection(lease: ReaderLease, options: ServeR
     changedPages: (from: PageVersion, to: PageVersion) => changedPages(from as PageIndex, to as PageIndex),
     pragma: (name, value) => leases?.(name) ?? hydration(name, value) ?? litestream(name, value),
     stats: () => ({ ...reader.stats(), txid: view.version.txid, timeTravel: view.target !== undefined }),
+    verified: async () => {
+      await reader.verified().catch(() => undefined);
+      return reader.integrityFailure;
+    },
     setTransactionVersion: (version) => {
       view.transactionVersion = version as PageIndex | undefined;
     },
