@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap';
+import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { importDatabase } from '../../lib/import.js';
@@ -57,8 +58,8 @@ t.test('a SQLite file becomes a one-snapshot replica that reads like the origina
   });
   const commit = bytes.length / 4096;
   const ltx = readBytes(join(dir, 'replica', SNAPSHOT));
-  t.same(result, { key: SNAPSHOT, pageSize: 4096, commit, bytesWritten: ltx.length });
-  t.same(progress, [[commit, commit]], 'one slab');
+  t.same(result, { key: SNAPSHOT, pageSize: 4096, commit, bytesWritten: ltx.length, attempts: 1, walPages: 0 });
+  t.same(progress, [[0, commit], [commit, commit]], 'from 0 to all pages');
   const decoded = decodeLtxFile(ltx, SNAPSHOT);
   t.same([decoded.header.flags, decoded.header.minTXID, decoded.header.maxTXID, decoded.header.timestamp, decoded.trailer.postApplyChecksum],
     [2, 1, 1, 1795254709256, 0n], 'a NoChecksum snapshot, as Litestream writes');
@@ -70,7 +71,7 @@ t.test('a SQLite file becomes a one-snapshot replica that reads like the origina
   t.ok(bytesEqual(readBytes(join(dir, 'restored.db')), bytes), 'restore gives the original bytes back');
 });
 
-t.test('a database of several 4 MiB slabs reports progress per slab', async (t) => {
+t.test('a database of several MiB reports progress every 256 pages', async (t) => {
   const dir = t.testdir({ replica: {} });
   const dbPath = join(dir, 'big.db');
   sqliteCli(dbPath, `PRAGMA page_size = 8192; CREATE TABLE t (v BLOB);
@@ -80,7 +81,7 @@ t.test('a database of several 4 MiB slabs reports progress per slab', async (t) 
   const result = await importDatabase(dbPath, await replica(t, join(dir, 'replica')), { onProgress: (...a) => void progress.push(a) });
   const commit = bytes.length / 8192;
   t.equal(result.pageSize, 8192);
-  t.same(progress.map((p) => p[0]), [512, 1024].filter((n) => n < commit).concat([commit]));
+  t.same(progress.map((p) => p[0]), Array.from({ length: Math.floor(commit / 256) + 1 }, (_, i) => i * 256).concat([commit]));
   t.ok(progress.every((p) => p[1] === commit));
   await sameRows(t, join(dir, 'replica'), bytes, ['SELECT count(*) AS n, sum(length(v)) AS l FROM t']);
 });
@@ -101,27 +102,34 @@ t.test('64 KiB pages (header page size 1) import and read within the cache bound
   t.ok(db.stats().cacheBytes <= cacheSize, `cache holds ${db.stats().cacheBytes} ≤ ${cacheSize} bytes`);
 });
 
-t.test('WAL mode: a live -wal file is refused, a checkpointed database is accepted', async (t) => {
+t.test('WAL mode: the committed frames of the -wal file are part of the snapshot, the rest is not', async (t) => {
   const dir = t.testdir({ r1: {}, r2: {}, r3: {} });
   const dbPath = join(dir, 'wal.db');
-  // Keep a copy of the -wal while the connection is open, then put it back after the CLI checkpointed on exit.
-  sqliteCli(dbPath, `PRAGMA journal_mode = WAL; CREATE TABLE t (x); INSERT INTO t VALUES (1), (2), (3);\n.shell cp '${dbPath}-wal' '${dbPath}.saved-wal'\n`);
+  const copy = join(dir, 'copy.db');
+  // Copy the database and its -wal while the connection is open (no checkpoint: the rows are only in the -wal).
+  sqliteCli(dbPath, `PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (x); INSERT INTO t VALUES (1), (2), (3);
+    INSERT INTO t SELECT x + 3 FROM t;\n.shell cp '${dbPath}' '${copy}'; cp '${dbPath}-wal' '${copy}-wal'\n`);
   const checkpointed = readBytes(dbPath);
   t.same([checkpointed[18], checkpointed[19]], [2, 2], 'a WAL-mode header');
-  await fs.copyFile(`${dbPath}.saved-wal`, `${dbPath}-wal`);
-  const walSize = (await fs.stat(`${dbPath}-wal`)).size;
-  t.ok(walSize > 0);
-  const c1 = await replica(t, join(dir, 'r1'));
-  await rejectsLtx(t, importDatabase(dbPath, c1), 'LTXVFS_ERR_UNSUPPORTED', dbPath,
-    new RegExp(`WAL-mode database with ${walSize} bytes in .*-wal; checkpoint it first`));
-  t.same(await listReplica(c1), [], 'nothing written');
+  t.ok(readBytes(copy).length < checkpointed.length, 'the copied database file lacks the WAL\'s pages');
+  const r1 = await importDatabase(copy, await replica(t, join(dir, 'r1')));
+  t.ok(r1.walPages > 0, `${r1.walPages} pages from the -wal`);
+  t.equal(r1.commit, checkpointed.length / 4096);
+  await sameRows(t, join(dir, 'r1'), checkpointed, ['SELECT x FROM t ORDER BY x']);
 
-  await fs.writeFile(`${dbPath}-wal`, new Uint8Array(0));
-  await importDatabase(dbPath, await replica(t, join(dir, 'r2')));
+  // A frame that does not end a transaction, and a torn frame after it, are not part of any committed state.
+  const wal = readBytes(`${copy}-wal`);
+  const frame = wal.subarray(32, 32 + 24 + 4096).slice();
+  new DataView(frame.buffer).setUint32(4, 0); // "database size" 0: not a commit frame
+  await fs.appendFile(`${copy}-wal`, Buffer.concat([frame, frame.subarray(0, 100)]));
+  const r2 = await importDatabase(copy, await replica(t, join(dir, 'r2')));
+  t.equal(r2.walPages, r1.walPages);
   await sameRows(t, join(dir, 'r2'), checkpointed, ['SELECT x FROM t ORDER BY x']);
 
-  await fs.rm(`${dbPath}-wal`);
-  await importDatabase(dbPath, await replica(t, join(dir, 'r3')));
+  // An empty -wal (after a TRUNCATE checkpoint) is the database file alone.
+  await fs.writeFile(`${dbPath}-wal`, new Uint8Array(0));
+  const r3 = await importDatabase(dbPath, await replica(t, join(dir, 'r3')));
+  t.equal(r3.walPages, 0);
   await sameRows(t, join(dir, 'r3'), checkpointed, ['SELECT sum(x) AS s FROM t']);
 });
 
@@ -170,4 +178,41 @@ t.test('another writer creating the snapshot first makes the import fail', async
   };
   await rejectsLtx(t, importDatabase(dbPath, c), 'LTXVFS_ERR_PRECONDITION', SNAPSHOT, /object already exists \(create-only write\)/);
   t.same(readBytes(join(dir, 'replica', SNAPSHOT)), new Uint8Array([1, 2, 3]), 'the other writer\'s file is kept');
+});
+
+t.test('a database a writer keeps changing (sqlite3 in WAL mode, checkpointing) imports as one committed state', async (t) => {
+  const dir = t.testdir();
+  const dbPath = join(dir, 'live.db');
+  // acct: the sum of bal never changes; t and c: count(t) - 2000 = c.n after every commit.
+  sqliteCli(dbPath, `PRAGMA journal_mode = WAL; PRAGMA page_size = 4096;
+    CREATE TABLE acct (id INTEGER PRIMARY KEY, bal INTEGER NOT NULL);
+    CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);
+    CREATE TABLE c (n INTEGER NOT NULL); INSERT INTO c VALUES (0);
+    INSERT INTO acct SELECT x, 1000 FROM (WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s WHERE x < 500) SELECT x FROM s);
+    INSERT INTO t (v) SELECT randomblob(2000) FROM (WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s WHERE x < 2000) SELECT x FROM s);`);
+  const txn = `BEGIN; UPDATE acct SET bal = bal - 7 WHERE id = abs(random()) % 500 + 1; UPDATE acct SET bal = bal + 7 WHERE id = abs(random()) % 500 + 1;
+    UPDATE t SET v = randomblob(2000) WHERE id = abs(random()) % 2000 + 1; INSERT INTO t (v) VALUES (randomblob(1500)); UPDATE c SET n = n + 1; COMMIT;\n`;
+  const writer = spawn('sqlite3', [dbPath], { stdio: ['pipe', 'ignore', 'pipe'] });
+  let writerErr = '';
+  writer.stderr.on('data', (d: Buffer) => (writerErr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => writer.on('close', resolve));
+  // SQLite's default checkpoint every 1000 pages: the database file itself changes during the imports.
+  writer.stdin.write(`PRAGMA wal_autocheckpoint = 1000; PRAGMA busy_timeout = 5000;\n${txn.repeat(20000)}`);
+  writer.stdin.end();
+  let overlapped = 0;
+  let retried = 0;
+  for (let i = 0; i < 6; i++) {
+    const replicaDir = join(dir, `r${i}`);
+    const result = await importDatabase(dbPath, await replica(t, replicaDir), { attempts: 50 });
+    if (writer.exitCode === null) overlapped++;
+    if (result.attempts > 1) retried++;
+    const out = join(dir, `out${i}.db`);
+    await restoreDatabase(await replica(t, replicaDir), out);
+    const check = sqliteCli(out, `PRAGMA integrity_check; SELECT sum(bal) FROM acct; SELECT (SELECT count(*) FROM t) - 2000 - (SELECT n FROM c);`);
+    t.equal(check.trim(), 'ok\n500000\n0', `import ${i} (${result.attempts} reads, ${result.walPages} pages from the -wal): integrity_check ok, invariants hold`);
+  }
+  writer.kill();
+  await exited;
+  t.equal(writerErr, '', 'the writer never failed (import takes no lock)');
+  t.ok(overlapped >= 3, `${overlapped} of 6 imports ended while the writer was still writing (${retried} needed more than one read)`);
 });
