@@ -25,6 +25,7 @@ import { DEFAULT_MAX_WINDOW_BYTES, PrefetchWindow, type PrefetchOptions } from '
 import { FileVerifier, type VerifierOptions } from './verifier.js';
 import { TieredPageCache } from './cache/index.js';
 import { DEFAULT_WHOLE_FILE_BYTES } from './ltx-loader.js';
+import { mergeRanges } from './range-merge.js';
 
 /** Options of {@link Fetcher}. */
 export interface FetcherOptions extends PrefetchOptions, VerifierOptions {
@@ -175,8 +176,8 @@ export class Fetcher {
   /**
    * Read many frames in the background (e.g. the interior B-tree pages, lib/warmup.ts):
    * frames not cached, not in flight and current in `version`, grouped per file into range
-   * reads that may span gaps of up to `maxGapBytes` between wanted frames (read but not
-   * decoded) and at most the largest prefetch window each.
+   * reads (lib/range-merge.ts) that may span gaps of up to `maxGapBytes` between wanted
+   * frames (read but not decoded) and at most the largest prefetch window each.
    * @returns when all reads settled: how many pages were read and how many reads failed.
    */
   async prefetch(version: PageIndex, refs: readonly FrameRef[], maxGapBytes = 64 * 1024): Promise<{ pages: number; failures: number }> {
@@ -191,24 +192,10 @@ export class Fetcher {
     const reads: Promise<number>[] = [];
     for (const [file, list] of byFile) {
       const sorted = [...new Set(list)].sort((a, b) => a - b);
-      let group: number[] = [];
-      const flush = (): void => {
-        if (group.length > 0) {
-          const frames = group.length;
-          reads.push(this.#readFrames(version, file, group)[0].read.done.then(() => frames, () => -frames));
-        }
-        group = [];
-      };
-      for (const n of sorted) {
-        const e = file.entries[n];
-        if (group.length > 0) {
-          const first = file.entries[group[0]];
-          const prev = file.entries[group[group.length - 1]];
-          if (e.offset - (prev.offset + prev.size) > maxGapBytes || e.offset + e.size - first.offset > maxRange) flush();
-        }
-        group.push(n);
+      for (const r of mergeRanges(sorted, file.entries, { maxGapBytes, maxRangeBytes: maxRange })) {
+        const frames = r.entries.length;
+        reads.push(this.#readFrames(version, file, r.entries)[0].read.done.then(() => frames, () => -frames));
       }
-      flush();
     }
     // Per read: +frames when it succeeded, −frames when it failed.
     const outcomes = await Promise.all(reads);

@@ -123,6 +123,22 @@ t.test('minWindowBytes prefetches after a random miss too', async (t) => {
   t.ok(s.cache.has(s.ref(22)));
 });
 
+t.test('prefetch: frames grouped per file in offset order; gaps up to maxGapBytes read over, a range at most the largest window', async (t) => {
+  // Frames are 4124 bytes: a gap of one frame is read over, two split; 5 frames fill a window.
+  const s = await setup(t, { maxWindowBytes: 5 * 4124 });
+  await readPage(s, 50);
+  s.client.reset();
+  s.counters.readRequests = 0;
+  const refs = [30, 1, 2, 4, 7, 8, 9, 10, 11, 12, 2, 50].map((pgno) => s.ref(pgno));
+  const result = await s.fetcher.prefetch(s.version, refs, 4124);
+  t.same(framesPerRead(s).sort((a, b) => a[0] - b[0]), [[1, 2, 3, 4], [7, 8, 9, 10, 11], [12], [30]],
+    '1-4 (frame 3 read over), 7-11 (a full window), 12 (past the window), 30; 50 is cached, 2 asked twice is read once');
+  t.same(result, { pages: 10, failures: 0 });
+  t.equal(s.counters.readRequests, 4);
+  t.notOk(s.cache.has(s.ref(3)), 'a frame in a gap is read, not decoded');
+  for (const pgno of [1, 2, 4, 7, 11, 12, 30]) t.ok(bytesEqual(s.cache.get(s.ref(pgno))!, data[pgno - 1].data), `page ${pgno} cached`);
+});
+
 t.test('a read covers cached, in-flight and superseded frames without decoding them, so scans keep their window', async (t) => {
   const s = await setup(t);
   s.cache.set(s.ref(5), data[4].data);
