@@ -2,10 +2,10 @@
  * The commands of `ltxvfs`: each takes positionals and parsed options and returns an
  * exit code; failures throw (LtxvfsError with `LTXVFS_ERR_USAGE` means exit 2).
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LtxvfsError } from '../../ltx/errors.js';
+import { isLtxvfsError, LtxvfsError } from '../../ltx/errors.js';
 import { formatChecksum } from '../../ltx/checksum.js';
 import { formatTXID } from '../../ltx/filename.js';
 import { openReplicaClient } from '../storage/url.js';
@@ -19,7 +19,8 @@ import { compactReplica } from '../compact.js';
 import { checkOneTransaction, describeOutcome, execTransaction } from '../exec-transaction.js';
 import { DEFAULT_TEMP_FILE_MAX_AGE_MS } from '../temp-files.js';
 import { makeDemoDatabase } from './demo-data.js';
-import { formatBytes, formatJson, formatTable, plural } from './format.js';
+import { formatBytes, formatCsv, formatJson, formatTable, plural } from './format.js';
+import { parseParams, readSql } from './sql-input.js';
 import { Progress } from './progress.js';
 import { hydrateCommand } from './hydrate-command.js';
 
@@ -83,6 +84,8 @@ function urlArg(arg: string): string | undefined {
 }
 
 async function query(url: string | undefined, sql: string, values: Values, io: CliIO): Promise<number> {
+  if (values.json === true && values.csv === true) throw new LtxvfsError('LTXVFS_ERR_USAGE', '--json and --csv exclude each other: give one');
+  const params = parseParams(values.param);
   const at = typeof values.at === 'string' ? values.at : undefined;
   // A one-shot query needs no polling.
   // The disk tier: --cache-dir, else LTXVFS_CACHE_DIR (docs/usage.md, "Disk cache").
@@ -93,11 +96,13 @@ async function query(url: string | undefined, sql: string, values: Values, io: C
     readOnly: true,
   });
   try {
-    const { columns, rows } = await db.query(sql);
+    const { columns, rows } = await db.query(sql, params);
     // Nothing is printed before every file the rows came from matched its checksum.
     await readVerified(db);
     if (values.json === true) {
       io.stdout.write(`${formatJson(rows)}\n`);
+    } else if (values.csv === true) {
+      io.stdout.write(formatCsv(columns, rows));
     } else if (columns.length > 0) {
       io.stdout.write(`${formatTable(columns, rows)}\n(${plural(rows.length, 'row')})\n`);
     }
@@ -106,6 +111,16 @@ async function query(url: string | undefined, sql: string, values: Values, io: C
     await db.close();
   }
   return 0;
+}
+
+/**
+ * A SQLite error of `exec` as the user wrote the SQL: SQLite's message and the user's
+ * statements, without the `BEGIN IMMEDIATE; … ;COMMIT;` that execTransaction wraps them in.
+ */
+function withoutWrapper(err: unknown): unknown {
+  if (!isLtxvfsError(err, 'LTXVFS_ERR_SQLITE')) return err;
+  const message = err.message.replace(/: BEGIN IMMEDIATE; ?/, ': ').replace(/ ?;COMMIT;$/, '');
+  return new LtxvfsError('LTXVFS_ERR_SQLITE', message, { sqliteCode: err.sqliteCode, cause: err.cause });
 }
 
 /** The stats line of `query --stats` and `demo`. */
@@ -118,13 +133,13 @@ export function formatStats(s: DatabaseReplicaStats): string {
 /** The table of commands. */
 export const commands: Record<string, Command> = {
   query: {
-    synopsis: 'query <url> <sql> [--json] [--stats] [--cache-size <bytes>] [--cache-dir <dir>] [--at <time|txid>]',
-    minArgs: 2,
+    synopsis: 'query <url> [<sql>|-] [--json|--csv] [--param <value>]... [--stats] [--cache-size <bytes>] [--cache-dir <dir>] [--at <time|txid>]',
+    minArgs: 1,
     maxArgs: 2,
     options: {
-      json: { type: 'boolean' }, stats: { type: 'boolean' }, 'cache-size': { type: 'string' }, 'cache-dir': { type: 'string' }, at: { type: 'string' },
+      json: { type: 'boolean' }, csv: { type: 'boolean' }, param: { type: 'string', multiple: true }, stats: { type: 'boolean' }, 'cache-size': { type: 'string' }, 'cache-dir': { type: 'string' }, at: { type: 'string' },
     },
-    run: ([url, sql], values, io) => query(urlArg(url), sql, values, io),
+    run: async ([url, sql], values, io) => query(urlArg(url), await readSql(sql, io), values, io),
   },
 
   import: {
@@ -148,11 +163,11 @@ export const commands: Record<string, Command> = {
   },
 
   ls: {
-    synopsis: 'ls <url>',
+    synopsis: 'ls <url> [--json]',
     minArgs: 1,
     maxArgs: 1,
-    options: {},
-    async run([url], _values, io) {
+    options: { json: { type: 'boolean' } },
+    async run([url], values, io) {
       const client = await openReplicaClient(urlArg(url), { env: io.env });
       try {
         const files = await listReplica(client);
@@ -163,6 +178,11 @@ export const commands: Record<string, Command> = {
           size: f.size,
           created_at: new Date(f.createdAt).toISOString(),
         }));
+        if (values.json === true) {
+          // docs/usage.md, "ls --json": TXIDs as Litestream's 16 hex digits, size in bytes, the key in the replica.
+          io.stdout.write(`${JSON.stringify(rows.map((r, i) => ({ ...r, key: files[i].key })))}\n`);
+          return 0;
+        }
         io.stdout.write(`${formatTable(['level', 'min_txid', 'max_txid', 'size', 'created_at'], rows)}\n`);
         const total = files.reduce((n, f) => n + f.size, 0);
         // An empty replica is no error (one just created has no files yet), but it is said plainly.
@@ -183,13 +203,13 @@ export const commands: Record<string, Command> = {
     options: { force: { type: 'boolean' }, at: { type: 'string' } },
     async run([url, out], values, io) {
       const client = await openReplicaClient(urlArg(url), { env: io.env });
-      const progress = new Progress(io.stderr, 'restore', 'files');
+      const progress = new Progress(io.stderr, 'restore', 'bytes');
       try {
         const target = typeof values.at === 'string' ? parseTarget(values.at) : 'latest';
         const r = await restoreDatabase(client, out, {
           overwrite: values.force === true,
           target: target === 'latest' ? undefined : target,
-          onProgress: (done, total) => progress.update(done, total),
+          onProgress: (_done, _total, bytesRead, bytesTotal) => progress.update(bytesRead, bytesTotal),
         });
         progress.stop();
         const verified = r.checksum === undefined ? 'file checksums verified' : `database checksum ${formatChecksum(r.checksum)} verified`;
@@ -205,16 +225,25 @@ export const commands: Record<string, Command> = {
   hydrate: hydrateCommand,
 
   verify: {
-    synopsis: 'verify <url>',
+    synopsis: 'verify <url> [--json]',
     minArgs: 1,
     maxArgs: 1,
-    options: {},
-    async run([url], _values, io) {
+    options: { json: { type: 'boolean' } },
+    async run([url], values, io) {
       const client = await openReplicaClient(urlArg(url), { env: io.env });
       const progress = new Progress(io.stderr, 'verify', 'files');
       try {
         const r = await verifyReplica(client, { onProgress: (done, total) => progress.update(done, total) });
         progress.stop();
+        if (values.json === true) {
+          // docs/usage.md, "verify --json".
+          io.stdout.write(`${JSON.stringify({
+            ok: r.problems.length === 0, txid: formatTXID(r.txid), files_checked: r.filesChecked, bytes_read: r.bytesRead,
+            checksummed: r.checksummed, problems: r.problems,
+            leftover_temp_files: r.tempFiles.map((f) => ({ key: f.key, size: f.size, age_ms: f.ageMs })),
+          })}\n`);
+          return r.problems.length === 0 ? 0 : 1;
+        }
         for (const p of r.problems) io.stdout.write(`FAIL ${p}\n`);
         for (const f of r.tempFiles) {
           io.stdout.write(`leftover ${f.key}: half-written temporary file, ${formatBytes(f.size)}, ${formatAge(f.ageMs)} old ` +
@@ -259,13 +288,14 @@ export const commands: Record<string, Command> = {
   },
 
   exec: {
-    synopsis: 'exec <url> <sql> [--create] [--checksums] [--attempts <n>] [--wait <duration>] [--temp-max-age <duration>]',
-    minArgs: 2,
+    synopsis: 'exec <url> [<sql>|-] [--create] [--checksums] [--attempts <n>] [--wait <duration>] [--temp-max-age <duration>]',
+    minArgs: 1,
     maxArgs: 2,
     options: {
       create: { type: 'boolean' }, checksums: { type: 'boolean' }, attempts: { type: 'string' }, wait: { type: 'string' }, 'temp-max-age': { type: 'string' },
     },
-    async run([url, sql], values, io) {
+    async run([url, sqlArg], values, io) {
+      const sql = await readSql(sqlArg, io);
       // Checked before opening, so that bad SQL or options touch nothing (exit 2).
       const attempts = countOption(values, 'attempts');
       const leaseWaitMs = typeof values.wait === 'string' ? parseDurationMs(values.wait, '--wait') : undefined;
@@ -275,8 +305,12 @@ export const commands: Record<string, Command> = {
         tempFileMaxAgeMs: tempMaxAgeOption(values),
       });
       try {
-        const outcome = await execTransaction(db, sql, { attempts, leaseWaitMs });
+        const outcome = await execTransaction(db, sql, { attempts, leaseWaitMs }).catch((err: unknown) => {
+          throw withoutWrapper(err);
+        });
+        // What shipped is a fact; exit 0 only once every file the transaction read matched its checksum.
         io.stdout.write(`${describeOutcome(outcome)}\n`);
+        await readVerified(db);
       } finally {
         await db.close();
       }
@@ -291,6 +325,7 @@ export const commands: Record<string, Command> = {
     options: {},
     async run([dir], _values, io) {
       const root = dir ?? (await mkdtemp(join(tmpdir(), 'ltxvfs-demo-')));
+      await mkdir(root, { recursive: true });
       const dbPath = join(root, 'demo.db');
       const replica = join(root, 'replica');
       await makeDemoDatabase(dbPath);

@@ -52,6 +52,9 @@ export const hydrateCommand: Command = {
     try {
       const txid = await hydration.whenReady();
       await hydration.settled();
+      // Exit 0 only once every file hydrated from matched its checksum (files above the
+      // whole-file bound cost one more read here, lib/verifier.ts).
+      await reader.verifyFiles(reader.current.files);
       progress.stop();
       const s = hydration.stats();
       const seconds = (performance.now() - started) / 1000;

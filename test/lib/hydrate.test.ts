@@ -8,6 +8,7 @@ import t, { type Test } from 'tap';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { ReplicaReader } from '../../lib/replica-reader.js';
+import { TAIL_BYTES } from '../../lib/ltx-loader.js';
 import { restoreDatabase } from '../../lib/restore.js';
 import { openDatabase } from '../../lib/open.js';
 import { HYDRATION_LOCK_SUFFIX, HYDRATION_STATE_SUFFIX, hydrationPathFromEnv, hydrationPragma, type HydrateOptions } from '../../lib/hydrate/index.js';
@@ -63,6 +64,9 @@ async function openHydrating(replica: string, path: string, options: HydrateOpti
   client.gate = gate;
   const reader = await ReplicaReader.open(client, {
     pollIntervalMs: 0, cacheSizeBytes: 0, hydrate: path, hydrateOptions: { rangeBytes: 128 * 1024, concurrency: 2, ...options },
+    // Behind a gate, files are paged (only the 32 KiB tail read whole at load) so that the
+    // open's and the queries' reads stay under the gate's 40 KiB.
+    ...(gate === undefined ? {} : { wholeFileBytes: TAIL_BYTES }),
   });
   const pragma = hydrationPragma(() => reader.hydration);
   const db = await openAsyncifyDatabase(reader, {
@@ -249,7 +253,10 @@ t.test('a failed pass leaves queries working, rejects whenReady, and is retried'
   const { openFileReplica } = await import('../../lib/storage/file.js');
   const client = new GatedClient(await openFileReplica(replica));
   client.failLarge = new LtxvfsError('LTXVFS_ERR_STORAGE', 'injected');
-  const reader = await ReplicaReader.open(client, { pollIntervalMs: 0, cacheSizeBytes: 0, hydrate: path, hydrateOptions: { rangeBytes: 128 * 1024, retryMs: 50 } });
+  // Files paged, as behind a gate: only hydration's reads are over 40 KiB.
+  const reader = await ReplicaReader.open(client, {
+    pollIntervalMs: 0, cacheSizeBytes: 0, wholeFileBytes: TAIL_BYTES, hydrate: path, hydrateOptions: { rangeBytes: 128 * 1024, retryMs: 50 },
+  });
   const db = await openAsyncifyDatabase(reader, { statsProvider: () => reader.stats(), onClose: () => reader.close() });
   t.teardown(() => db.close());
   await t.rejects(reader.hydration!.whenReady(), { code: 'LTXVFS_ERR_STORAGE' });
