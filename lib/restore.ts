@@ -34,8 +34,8 @@ export interface RestoreResult {
 
 /** Options of {@link restoreDatabase}. */
 export interface RestoreOptions {
-  /** Called after each file is applied: files done, files in all, bytes read so far. */
-  onProgress?: (done: number, total: number, bytesRead: number) => void;
+  /** Called after each file is applied: files done, files in all, bytes read so far, bytes of all the files. */
+  onProgress?: (done: number, total: number, bytesRead: number, bytesTotal: number) => void;
   /** Replace an existing output file. Default false. */
   overwrite?: boolean;
   /** Restore a past state: right after a TXID, or the newest before a time (FORMATS.md §4.4). Default the newest. */
@@ -57,6 +57,7 @@ export async function restoreDatabase(client: ReplicaClient, outPath: string, op
   const out = await open(tmpPath, 'w+');
   let version = PageIndex.empty();
   let bytesRead = 0;
+  const bytesTotal = plan.reduce((n, f) => n + f.size, 0);
   try {
     // Read ahead one file while the previous one is applied.
     // The plan is never empty: computePlan throws on an empty replica.
@@ -76,7 +77,7 @@ export async function restoreDatabase(client: ReplicaClient, outPath: string, op
       }
       await out.truncate(decoded.header.commit * pageSize);
       sums.apply(decoded.pages, decoded.header.commit);
-      options.onProgress?.(i + 1, plan.length, bytesRead);
+      options.onProgress?.(i + 1, plan.length, bytesRead, bytesTotal);
     }
     let checksum: bigint | undefined;
     if (version.checksummed) {

@@ -9,16 +9,18 @@ export interface CliIO {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
+  /** Where SQL comes from when the SQL argument is `-` or missing; none: such a run is a usage error. */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
 }
 
-/** Parsed options of a command (`util.parseArgs` values), by long name. */
-export type CommandValues = Record<string, string | boolean | undefined>;
+/** Parsed options of a command (`util.parseArgs` values), by long name; repeatable options give arrays. */
+export type CommandValues = Record<string, string | boolean | string[] | undefined>;
 
 /** One command: its options for `util.parseArgs`, argument count and the function. */
 export interface Command {
   synopsis: string;
   minArgs: number;
   maxArgs: number;
-  options: Record<string, { type: 'string' | 'boolean' }>;
+  options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
   run(args: string[], values: CommandValues, io: CliIO): Promise<number>;
 }

@@ -1,22 +1,46 @@
 /**
- * Output formats of `ltxvfs query`: an aligned text table (the default) and JSON (one
- * array of row objects keyed by column name; blobs as lower-case hex strings, integers
- * beyond 2^53 as decimal strings so no digit is lost).
+ * Output formats of `ltxvfs query`: an aligned text table (the default), JSON (one array
+ * of row objects keyed by column name) and CSV (RFC 4180). One rule for integers in both:
+ * every INTEGER is written as its exact decimal digits, a JSON number (as `sqlite3 -json`
+ * writes it), never a string and never rounded, whatever its size: `9223372036854775807`
+ * stays `9223372036854775807` (a reader that parses JSON numbers as doubles, like
+ * `JSON.parse`, rounds values beyond ±(2^53−1) itself; parse with a big-number reader to
+ * keep them). Blobs are lower-case hex strings, NULL is `null` in JSON and an empty field
+ * in CSV.
  */
 
 /** A result row as the Database API returns it. */
 export type Row = Record<string, unknown>;
 
-/** A value as JSON can hold it. */
+/** A value as JSON can hold it: blobs as hex; bigints are left to {@link formatJson}. */
 export function jsonValue(v: unknown): unknown {
   if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex');
-  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
   return v;
+}
+
+/** One value as JSON text: bigints as their digits, unquoted (module doc). */
+function jsonText(v: unknown): string {
+  if (typeof v === 'bigint') return v.toString();
+  return JSON.stringify(v instanceof Uint8Array ? jsonValue(v) : v) ?? 'null';
 }
 
 /** Rows as one JSON array (no trailing newline). */
 export function formatJson(rows: Row[]): string {
-  return JSON.stringify(rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, jsonValue(v)]))));
+  return `[${rows.map((r) => `{${Object.entries(r).map(([k, v]) => `${JSON.stringify(k)}:${jsonText(v)}`).join(',')}}`).join(',')}]`;
+}
+
+/**
+ * Rows as RFC 4180 CSV: a header line of column names, then one line per row, CRLF after
+ * each line; a field holding a comma, a double quote, CR or LF is quoted, its quotes
+ * doubled. Own code rather than csv-stringify: these few lines are all of RFC 4180's
+ * quoting, and the CLI needs no other CSV feature.
+ */
+export function formatCsv(columns: string[], rows: Row[]): string {
+  const field = (v: unknown): string => {
+    const text = v === null || v === undefined ? '' : v instanceof Uint8Array ? String(jsonValue(v)) : String(v);
+    return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  };
+  return [columns, ...rows.map((r) => columns.map((c) => r[c]))].map((line) => `${line.map(field).join(',')}\r\n`).join('');
 }
 
 function cell(v: unknown): string {

@@ -30,7 +30,7 @@ t.test('the Litestream fixture restores byte for byte', async (t) => {
     { ...result, files: result.files.map((f) => f.key) },
     { txid: 5, pageSize: 4096, commit: 4, files: FIXTURE_NAMES.map((n) => `ltx/0/${n}`), bytesRead: 9466, checksum: undefined },
   );
-  t.same(progress, [[1, 5, 374], [2, 5, 775], [3, 5, 3921], [4, 5, 6571], [5, 5, 9466]]);
+  t.same(progress, [[1, 5, 374, 9466], [2, 5, 775, 9466], [3, 5, 3921, 9466], [4, 5, 6571, 9466], [5, 5, 9466, 9466]], "files and bytes");
   t.same(await names(join(replica, 'out')), ['restored.db'], 'no temporary file left');
   const rows = await sqlJsRows(readBytes(out), 'SELECT count(*) AS n, sum(id) AS s, min(name) AS lo, max(name) AS hi FROM t');
   t.same(rows, [{ n: 250, s: 31375, lo: 'ALPHA', hi: 'row-0247' }]);

@@ -123,12 +123,14 @@ t.test('a lease held by someone else: exit 1 naming the owner, nothing shipped, 
   t.equal(ok.stdout, 'committed TXID 0000000000000006\n');
 });
 
-t.test('usage: exec needs <url> and <sql>', async (t) => {
+t.test('usage: exec needs <url> and <sql> (an argument or stdin)', async (t) => {
   const r = await cli(['exec', '/tmp']);
   t.equal(r.code, 2);
-  t.match(r.stderr, /^ltxvfs exec: expected exec <url> <sql> \[--create\] \[--checksums\] \[--attempts <n>\] \[--wait <duration>\]/);
+  t.match(r.stderr, /^ltxvfs exec: no SQL: give it as an argument, or pipe it in/);
+  const none = await cli(['exec']);
+  t.match(none.stderr, /^ltxvfs exec: expected exec <url> \[<sql>\|-\] \[--create\] \[--checksums\] \[--attempts <n>\] \[--wait <duration>\]/);
   const help = await cli(['--help']);
-  t.match(help.stdout, /exec <url> <sql> +take the write lease, catch up to the newest TXID, run the statements/);
+  t.match(help.stdout, /exec <url> \[<sql>\|-\] +take the write lease, catch up to the newest TXID, run the statements/);
   t.match(help.stdout, /Exit 0: committed \(one\s+TXID, printed\) or no changes; 1: failed, nothing shipped; 2: refused,\s+nothing run/);
   for (const [option, value, message] of [
     ['--attempts', '0', '--attempts takes a whole number >= 1, got "0"'], ['--attempts', '2.5', '--attempts takes a whole number >= 1, got "2.5"'],
