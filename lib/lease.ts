@@ -35,7 +35,7 @@ import { channel } from 'node:diagnostics_channel';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { isLtxvfsError, LtxvfsError } from '../ltx/errors.js';
-import { formatRfc3339Nano, parseRfc3339 } from './storage/s3-wire.js';
+import { formatRfc3339Nano, parseRfc3339 } from './storage/s3/wire.js';
 import type { ReplicaClient } from './storage/types.js';
 
 /** Name of the lease object inside a replica (litestream s3/leaser.go `DefaultLeasePath`). */

@@ -6,7 +6,7 @@
  * (`PRAGMA litestream_*`, `litestream_*()` functions).
  */
 import type { ReplicaReaderOptions, ReplicaStats } from './replica-reader.js';
-import type { S3ReplicaOptions } from './storage/s3.js';
+import type { S3ReplicaOptions } from './storage/s3/index.js';
 import { acquireReader } from './registry.js';
 import { ConnectionView } from './connection-view.js';
 import { litestreamFunctions, litestreamPragma } from './sql-surface.js';

@@ -5,7 +5,7 @@
  * all later sharers; pass `shared: false` to `openDatabase` for a private reader.
  */
 import { openReplicaClient } from './storage/url.js';
-import type { S3ReplicaOptions } from './storage/s3.js';
+import type { S3ReplicaOptions } from './storage/s3/index.js';
 import { ReplicaReader, type ReplicaReaderOptions } from './replica-reader.js';
 
 interface Entry {

@@ -12,7 +12,7 @@
 import { parentPort, type MessagePort } from 'node:worker_threads';
 import { acquireReader } from '../registry.js';
 import type { ReplicaReaderOptions } from '../replica-reader.js';
-import type { S3ReplicaOptions } from '../storage/s3.js';
+import type { S3ReplicaOptions } from '../storage/s3/index.js';
 import type { WriterOptions } from '../writer.js';
 import { ChannelServer } from './page-server.js';
 import { serializeError, type SerializedError } from './protocol.js';

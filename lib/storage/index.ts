@@ -8,11 +8,15 @@ export {
   S3ReplicaClient,
   openS3Replica,
   METADATA_KEY_TIMESTAMP,
+  resolveS3Config,
+  S3CredentialSource,
+  REFRESH_BEFORE_MS,
   type S3ReplicaOptions,
   type S3ClientStats,
   type S3ObjectHead,
-} from './s3.js';
-export { resolveS3Config, type S3Config, type S3Credentials } from './s3-config.js';
-export { S3CredentialSource, REFRESH_BEFORE_MS, type S3CredentialOrigin } from './s3-credentials.js';
+  type S3Config,
+  type S3Credentials,
+  type S3CredentialOrigin,
+} from './s3/index.js';
 export { withRetry, TransientError, RetryExhaustedError, DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
 export { openReplicaClient, parseReplicaUrl, S3_URL_PARAMETERS, type ReplicaUrl } from './url.js';

@@ -14,7 +14,7 @@ import { Lease } from '../../lib/lease.js';
 import { computePlan, listReplica } from '../../lib/replica.js';
 import { openDatabase } from '../../lib/open.js';
 import { restoreDatabase } from '../../lib/restore.js';
-import type { S3ReplicaClient } from '../../lib/storage/s3.js';
+import type { S3ReplicaClient } from '../../lib/storage/s3/index.js';
 import type { LtxFileInfo, ReplicaClient } from '../../lib/storage/types.js';
 import { openReplicaClient } from '../../lib/storage/url.js';
 import { verifyReplica } from '../../lib/verify.js';

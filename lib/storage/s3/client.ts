@@ -1,7 +1,9 @@
 /**
  * The s3:// replica client: a Litestream v0.5 replica in an S3 bucket (or any
- * S3-compatible store), read and written over HTTP (node:http/https, s3-http.ts) and signed with AWS
- * Signature V4.
+ * S3-compatible store), read and written over HTTP — undici's connection pools (http.ts),
+ * through the request pipeline of transport.ts — and signed with AWS Signature V4.
+ * Listing is in listing.ts; this module holds the client and what each operation's
+ * response means.
  *
  * Layout (FORMATS.md §4.1, litestream s3/replica_client.go): an LTX file lives at
  * `<prefix>/<level %04x>/<min %016x>-<max %016x>.ltx` — no `ltx/` segment, unlike the
@@ -14,13 +16,13 @@
  * Litestream's default `SignPayload`). Chosen over `@smithy/signature-v4` because it is a
  * standalone signer with no dependencies (the smithy signer pulls in ~8 MB of
  * `@smithy/core` and documents itself as internal to generated SDK clients), and it is
- * synchronous. Credentials: s3-credentials.ts (environment, then the AWS SDK's chain,
+ * synchronous. Credentials: credentials.ts (environment, then the AWS SDK's chain,
  * refreshed before expiry); requests go unsigned only with `?anonymous=true`.
  *
  * Faults: every HTTP request has a deadline (`requestTimeoutMs`, headers and body);
  * transient failures — 5xx, 429/SlowDown, 408, 400 RequestTimeout, 409
  * ConditionalRequestConflict, socket errors, timeouts, bodies shorter than announced —
- * are retried with full-jitter backoff within `retryBudgetMs` (see retry.ts); permanent
+ * are retried with full-jitter backoff within `retryBudgetMs` (transport.ts, ../retry.ts); permanent
  * ones are not. Nothing partial is ever returned: a listing is complete or an error, a
  * read has exactly the bytes asked for or an error. Errors are `LtxvfsError`s with the
  * object `key` and HTTP `status`, their message one line: operation, `s3://bucket/key`,
@@ -33,27 +35,24 @@
  * the host, instead of being retried.
  */
 
-import { setMaxListeners } from 'node:events';
-import aws4 from 'aws4';
 import { createHash } from 'node:crypto';
-import { debuglog } from 'node:util';
-import { LtxvfsError } from '../../ltx/errors.js';
-import { formatLtxFilename, formatTXID } from '../../ltx/filename.js';
-import { checkRetryPolicy, DEFAULT_RETRY_POLICY, RetryExhaustedError, TransientError, withRetry, type RetryAttempt, type RetryPolicy } from './retry.js';
-import { redactEndpoint, requestPath, resolveS3Config, s3Target, type S3Config, type S3Credentials, type S3UrlParts } from './s3-config.js';
-import { S3CredentialSource } from './s3-credentials.js';
-import { acquirePool, describeNetworkError, sendRequest, type HttpResponse, type PoolLease } from './s3-http.js';
-import { bodyText, httpError, isTransientResponse, redirectRegion, scrubSecrets } from './s3-errors.js';
-import { formatRfc3339Nano, parseListObjectsV2, parseRfc3339, parseS3Error, type ListPage } from './s3-wire.js';
-import { classifyLtxName, StrayLog } from './strays.js';
-import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, StrayEntry, WriteOptions } from './types.js';
-import { parseReplicaUrl } from './url.js';
-
-const debug = debuglog('ltxvfs');
+import { LtxvfsError } from '../../../ltx/errors.js';
+import { formatLtxFilename } from '../../../ltx/filename.js';
+import { redactEndpoint, resolveS3Config, type S3Config, type S3Credentials, type S3UrlParts } from './config.js';
+import { S3CredentialSource } from './credentials.js';
+import type { HttpResponse } from './http.js';
+import { bodyText, httpError } from './errors.js';
+import { formatRfc3339Nano, parseRfc3339, parseS3Error } from './wire.js';
+import { rangeBody } from './range.js';
+import { applyMetadataTimestamps, listKeyPage, listLevel } from './listing.js';
+import { positiveInt, S3Transport, type S3ClientStats } from './transport.js';
+import { StrayLog } from '../strays.js';
+import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, StrayEntry, WriteOptions } from '../types.js';
+import { parseReplicaUrl } from '../replica-url.js';
 
 /** Options of {@link openS3Replica} / {@link S3ReplicaClient}. Times in ms. */
 export interface S3ReplicaOptions {
-  /** Environment for credentials, region and endpoint (s3-config.ts). Default `process.env`. */
+  /** Environment for credentials, region and endpoint (config.ts). Default `process.env`. */
   env?: NodeJS.ProcessEnv;
   /** Credentials instead of the environment's and the SDK chain's; `null` sends unsigned requests. */
   credentials?: S3Credentials | null;
@@ -75,20 +74,6 @@ export interface S3ReplicaOptions {
   metadataConcurrency?: number;
 }
 
-/** Request counts and bytes of one client since it was opened. */
-export interface S3ClientStats {
-  /** HTTP requests sent per operation, retries included. */
-  requests: { list: number; get: number; head: number; put: number; delete: number };
-  /** Attempts that followed a transient failure. */
-  retries: number;
-  /** Operations that ended in an error (after retries). */
-  failures: number;
-  /** Response body bytes received. */
-  bytesDownloaded: number;
-  /** Request body bytes sent (retries included). */
-  bytesUploaded: number;
-}
-
 /** What a HEAD request tells about an object. */
 export interface S3ObjectHead {
   /** Size in bytes. */
@@ -104,33 +89,18 @@ export interface S3ObjectHead {
 /** Litestream's metadata key for the LTX header timestamp (s3.MetadataKeyTimestamp). */
 export const METADATA_KEY_TIMESTAMP = 'litestream-timestamp';
 
-const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 const DEFAULT_LIST_PAGE_SIZE = 1000;
 const DEFAULT_METADATA_CONCURRENCY = 16;
 /** S3's limit on key length, bytes of UTF-8. */
 const MAX_KEY_BYTES = 1024;
 
-type Operation = keyof S3ClientStats['requests'];
-
-interface RequestSpec {
-  op: Operation;
-  method: 'GET' | 'HEAD' | 'PUT' | 'DELETE';
-  /** Object key; undefined for bucket-level requests (ListObjectsV2). */
-  key: string | undefined;
-  query?: Record<string, string>;
-  headers?: Record<string, string>;
-  body?: Uint8Array;
-  /** Where the response body may be collected (see {@link HttpRequest.into}). */
-  into?: Uint8Array;
-}
-
 /**
- * Open an s3:// replica: resolve its configuration and credentials (s3-credentials.ts;
+ * Open an s3:// replica: resolve its configuration and credentials (credentials.ts;
  * the AWS SDK's chain is asked here when the environment has no keys). Nothing is sent to
  * S3 yet: a missing bucket or wrong credentials show up at the first request
  * (`openDatabase` lists at once).
  * @param url an `s3://bucket/path?…` URL, or its parsed parts (`parseReplicaUrl`).
- * @throws LtxvfsError `LTXVFS_ERR_BAD_URL`, `LTXVFS_ERR_UNSUPPORTED` (s3-config.ts, url.ts);
+ * @throws LtxvfsError `LTXVFS_ERR_BAD_URL`, `LTXVFS_ERR_UNSUPPORTED` (config.ts, ../replica-url.ts);
  *   `LTXVFS_ERR_USAGE` for bad options and when no credentials are found (without `?anonymous=true`).
  */
 export async function openS3Replica(url: string | S3UrlParts, options: S3ReplicaOptions = {}): Promise<S3ReplicaClient> {
@@ -179,26 +149,11 @@ export class S3ReplicaClient implements ReplicaClient {
   /** Key prefix, `''` for the bucket root. */
   readonly prefix: string;
 
-  private readonly config: S3Config;
-  private readonly policy: RetryPolicy;
-  private readonly requestTimeoutMs: number;
   private readonly listPageSize: number;
   private readonly metadataConcurrency: number;
-  /** Pools borrowed from the shared registry, by origin (the origin changes when S3 corrects the region). */
-  private readonly leases = new Map<string, PoolLease>();
-  /** Aborts in-flight requests and backoff sleeps at close. */
-  private readonly closing = new AbortController();
-  private readonly counters: S3ClientStats = {
-    requests: { list: 0, get: 0, head: 0, put: 0, delete: 0 },
-    retries: 0,
-    failures: 0,
-    bytesDownloaded: 0,
-    bytesUploaded: 0,
-  };
-  private closed = false;
   private readonly strayLog = new StrayLog();
-  /** Where request signatures come from; private, so no inspect or JSON reaches the keys. */
-  readonly #credentials: S3CredentialSource;
+  /** The request pipeline (transport.ts): signing, pools, retries, counters. */
+  readonly #io: S3Transport;
 
   /**
    * Use {@link openS3Replica}, which resolves the configuration and the credentials from a URL.
@@ -206,32 +161,20 @@ export class S3ReplicaClient implements ReplicaClient {
    * @throws LtxvfsError `LTXVFS_ERR_USAGE` for an option out of range.
    */
   constructor(config: S3Config, options: S3ReplicaOptions, credentials: S3CredentialSource) {
-    this.#credentials = credentials;
-    // Every request in flight listens on this one signal (32 at once while page indexes load).
-    setMaxListeners(0, this.closing.signal);
-    this.config = { ...config };
     this.bucket = config.bucket;
     this.prefix = config.prefix;
     const endpoint = config.endpoint === undefined
       ? ''
       : `?endpoint=${redactEndpoint(`${config.endpoint.protocol}//${config.endpoint.host}${config.endpoint.basePath}`)}`;
     this.url = `s3://${config.bucket}/${config.prefix}${endpoint}`;
-    this.policy = {
-      maxAttempts: options.maxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts,
-      budgetMs: options.retryBudgetMs ?? DEFAULT_RETRY_POLICY.budgetMs,
-      baseDelayMs: options.retryBaseDelayMs ?? DEFAULT_RETRY_POLICY.baseDelayMs,
-      maxDelayMs: options.retryMaxDelayMs ?? DEFAULT_RETRY_POLICY.maxDelayMs,
-    };
-    const bad = checkRetryPolicy(this.policy);
-    if (bad !== undefined) throw new LtxvfsError('LTXVFS_ERR_USAGE', bad);
-    this.requestTimeoutMs = positiveInt('requestTimeoutMs', options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, Infinity);
+    this.#io = new S3Transport(config, this.url, options, credentials);
     this.listPageSize = positiveInt('listPageSize', options.listPageSize ?? DEFAULT_LIST_PAGE_SIZE, 1000);
     this.metadataConcurrency = positiveInt('metadataConcurrency', options.metadataConcurrency ?? DEFAULT_METADATA_CONCURRENCY, Infinity);
   }
 
   /** Where the credentials come from (`anonymous`, `option`, `environment`, `aws-sdk`); never the keys. */
   get credentialOrigin(): string {
-    return this.#credentials.origin;
+    return this.#io.credentialOrigin;
   }
 
   /** LTX-shaped keys listings left out because they cannot be LTX files, with the reason. */
@@ -241,7 +184,7 @@ export class S3ReplicaClient implements ReplicaClient {
 
   /** The signing region (it changes if S3 answers that the bucket lives elsewhere). */
   get region(): string {
-    return this.config.region;
+    return this.#io.config.region;
   }
 
   /**
@@ -272,51 +215,12 @@ export class S3ReplicaClient implements ReplicaClient {
    * @throws LtxvfsError `LTXVFS_ERR_NOT_FOUND` (no such bucket); `LTXVFS_ERR_STORAGE`; `LTXVFS_ERR_CLOSED`.
    */
   async listLtxFiles(level: number, options: { seekTXID?: number; useMetadata?: boolean } = {}): Promise<LtxFileInfo[]> {
-    this.checkOpen();
-    const prefix = this.levelPrefix(level);
-    const seek = options.seekTXID ?? 0;
-    const startAfter = seek === 0 ? undefined : `${prefix}${formatTXID(seek)}`;
-    const files: LtxFileInfo[] = [];
-    let token: string | undefined;
-    do {
-      const query: Record<string, string> = { 'list-type': '2', prefix, 'max-keys': String(this.listPageSize) };
-      if (token !== undefined) query['continuation-token'] = token;
-      else if (startAfter !== undefined) query['start-after'] = startAfter;
-      const page: ListPage = await this.call({ op: 'list', method: 'GET', key: undefined, query }, prefix, (res) => {
-        if (res.status !== 200) throw httpError(this.bucket, 'list', prefix, res);
-        try {
-          return parseListObjectsV2(Buffer.from(res.body).toString('utf8'));
-        } catch (err) {
-          throw new LtxvfsError('LTXVFS_ERR_STORAGE', `list ${this.where(prefix)}: unreadable ListObjectsV2 response: ${(err as Error).message}`, {
-            key: prefix,
-            status: res.status,
-            cause: err,
-          });
-        }
-      });
-      for (const obj of page.objects) {
-        const name = obj.key.startsWith(prefix) ? obj.key.slice(prefix.length) : '/';
-        if (name.includes('/')) continue;
-        const found = classifyLtxName(name);
-        if (found.kind === 'stray' && this.strayLog.add({ key: obj.key, reason: found.reason })) {
-          debug('s3: stray object %s: %s', this.where(obj.key), found.reason);
-        }
-        if (found.kind !== 'ltx' || found.minTXID < seek) continue;
-        const range = { minTXID: found.minTXID, maxTXID: found.maxTXID };
-        if (Number.isNaN(obj.lastModified)) {
-          throw new LtxvfsError('LTXVFS_ERR_STORAGE', `list ${this.where(prefix)}: no valid LastModified for ${obj.key}`, { key: obj.key });
-        }
-        files.push({ level, ...range, size: obj.size, createdAt: obj.lastModified, key: obj.key });
-      }
-      token = page.isTruncated ? page.nextContinuationToken : undefined;
-      if (page.isTruncated && token === undefined) {
-        throw new LtxvfsError('LTXVFS_ERR_STORAGE', `list ${this.where(prefix)}: truncated page without NextContinuationToken`, { key: prefix });
-      }
-    } while (token !== undefined);
-    files.sort((a, b) => a.minTXID - b.minTXID || a.maxTXID - b.maxTXID);
-    if (options.useMetadata === true) await this.applyMetadataTimestamps(files);
+    this.#io.checkOpen();
+    const files = await listLevel(this.#io, this.levelPrefix(level), level, options.seekTXID ?? 0, this.listPageSize, this.strayLog);
+    if (options.useMetadata === true) await applyMetadataTimestamps(files, this.metadataConcurrency, (key) => this.headTimestamp(key));
     return files;
   }
+
 
   /**
    * Exactly `length` bytes of `key` from byte `offset`: one `GET` with
@@ -328,7 +232,7 @@ export class S3ReplicaClient implements ReplicaClient {
    *   I/O); `LTXVFS_ERR_BAD_KEY`; `LTXVFS_ERR_USAGE` (bad range); `LTXVFS_ERR_CLOSED`.
    */
   async readRange(key: string, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
-    this.checkOpen();
+    this.#io.checkOpen();
     this.checkKey(key);
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
       throw new LtxvfsError('LTXVFS_ERR_USAGE', `read ${key}: bad range offset ${String(offset)} length ${String(length)}`, { key });
@@ -337,43 +241,8 @@ export class S3ReplicaClient implements ReplicaClient {
       await this.headObject(key);
       return new Uint8Array(0);
     }
-    const last = offset + length - 1;
-    const headers = { range: `bytes=${offset}-${last}` };
-    return this.call({ op: 'get', method: 'GET', key, headers, into }, key, (res) => {
-      const shortRead = (got: number, size: number | undefined) =>
-        new LtxvfsError(
-          'LTXVFS_ERR_STORAGE',
-          `short read of ${this.where(key)}: got ${got} of ${length} bytes at offset ${offset}${size === undefined ? '' : ` (object is ${size} bytes)`}`,
-          { key, status: res.status },
-        );
-      if (res.status === 200) {
-        // A server that ignores Range sends the whole object.
-        if (res.body.length >= offset + length) return res.body.slice(offset, offset + length);
-        throw shortRead(Math.max(0, res.body.length - offset), res.body.length);
-      }
-      if (res.status === 416) throw shortRead(0, contentRangeTotal(res.headers['content-range']));
-      if (res.status !== 206) throw httpError(this.bucket, 'get', key, res);
-      const cr = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers['content-range'] ?? '');
-      if (cr !== null && Number(cr[1]) !== offset) {
-        throw new LtxvfsError('LTXVFS_ERR_STORAGE', `get ${this.where(key)}: asked for bytes ${offset}-${last}, got Content-Range ${cr[0]}`, {
-          key,
-          status: 206,
-        });
-      }
-      if (res.body.length === length) return res.body;
-      // More than asked, from the right offset (a lenient server): the bytes asked for are its start.
-      if (res.body.length > length) return res.body.subarray(0, length);
-      const end = cr === null ? undefined : Number(cr[2]);
-      if (end !== undefined && end < last && res.body.length === end - offset + 1) {
-        throw shortRead(res.body.length, cr?.[3] === '*' ? undefined : Number(cr?.[3]));
-      }
-      throw new TransientError(
-        new LtxvfsError('LTXVFS_ERR_STORAGE', `get ${this.where(key)}: body has ${res.body.length} of ${length} bytes at offset ${offset}`, {
-          key,
-          status: 206,
-        }),
-      );
-    });
+    const headers = { range: `bytes=${offset}-${offset + length - 1}` };
+    return this.#io.call({ op: 'get', method: 'GET', key, headers, into }, key, (res) => rangeBody(res, this.bucket, key, this.#io.where(key), offset, length));
   }
 
   /**
@@ -381,9 +250,9 @@ export class S3ReplicaClient implements ReplicaClient {
    * @throws LtxvfsError `LTXVFS_ERR_NOT_FOUND`, `LTXVFS_ERR_STORAGE`, `LTXVFS_ERR_BAD_KEY`, `LTXVFS_ERR_CLOSED`.
    */
   async read(key: string): Promise<{ data: Uint8Array; etag: string }> {
-    this.checkOpen();
+    this.#io.checkOpen();
     this.checkKey(key);
-    return this.call({ op: 'get', method: 'GET', key }, key, (res) => {
+    return this.#io.call({ op: 'get', method: 'GET', key }, key, (res) => {
       if (res.status !== 200) throw httpError(this.bucket, 'get', key, res);
       return { data: res.body, etag: this.requireEtag('get', key, res) };
     });
@@ -403,7 +272,7 @@ export class S3ReplicaClient implements ReplicaClient {
    *   bad timestamp); `LTXVFS_ERR_CLOSED`.
    */
   async write(key: string, data: Uint8Array, options: WriteOptions = {}): Promise<{ etag: string }> {
-    this.checkOpen();
+    this.#io.checkOpen();
     this.checkKey(key);
     const { ifNoneMatch = false, ifMatch, timestamp, contentType = 'application/octet-stream' } = options;
     if (ifNoneMatch && ifMatch !== undefined) {
@@ -420,14 +289,14 @@ export class S3ReplicaClient implements ReplicaClient {
     }
     if (ifNoneMatch) headers['if-none-match'] = '*';
     if (ifMatch !== undefined) headers['if-match'] = ifMatch;
-    if (this.config.storageClass !== undefined) headers['x-amz-storage-class'] = this.config.storageClass;
-    if (this.config.sseKmsKeyId !== undefined) {
+    if (this.#io.config.storageClass !== undefined) headers['x-amz-storage-class'] = this.#io.config.storageClass;
+    if (this.#io.config.sseKmsKeyId !== undefined) {
       headers['x-amz-server-side-encryption'] = 'aws:kms';
-      headers['x-amz-server-side-encryption-aws-kms-key-id'] = this.config.sseKmsKeyId;
+      headers['x-amz-server-side-encryption-aws-kms-key-id'] = this.#io.config.sseKmsKeyId;
     }
     const conditional = ifNoneMatch || ifMatch !== undefined;
     const condition = ifNoneMatch ? 'if-none-match *' : `if-match ${String(ifMatch)}`;
-    return this.call({ op: 'put', method: 'PUT', key, headers, body: data }, key, async (res, attempt) => {
+    return this.#io.call({ op: 'put', method: 'PUT', key, headers, body: data }, key, async (res, attempt) => {
       if (res.status === 200 || res.status === 201 || res.status === 204) return { etag: this.requireEtag('put', key, res) };
       const failed = res.status === 412 || (res.status === 404 && ifMatch !== undefined && parseS3Error(bodyText(res)).code !== 'NoSuchBucket');
       if (!conditional || !failed) throw httpError(this.bucket, 'put', key, res);
@@ -436,7 +305,7 @@ export class S3ReplicaClient implements ReplicaClient {
         if (landed !== undefined) return { etag: landed };
       }
       const why = res.status === 404 ? 'object does not exist' : ifNoneMatch ? 'object exists' : 'etag differs';
-      throw new LtxvfsError('LTXVFS_ERR_PRECONDITION', `precondition failed for ${this.where(key)}: ${why} (${condition})`, {
+      throw new LtxvfsError('LTXVFS_ERR_PRECONDITION', `precondition failed for ${this.#io.where(key)}: ${why} (${condition})`, {
         key,
         status: res.status,
       });
@@ -450,11 +319,11 @@ export class S3ReplicaClient implements ReplicaClient {
    * @throws LtxvfsError `LTXVFS_ERR_PRECONDITION`, `LTXVFS_ERR_STORAGE`, `LTXVFS_ERR_BAD_KEY`, `LTXVFS_ERR_CLOSED`.
    */
   async delete(key: string, options: { ifMatch?: string } = {}): Promise<void> {
-    this.checkOpen();
+    this.#io.checkOpen();
     this.checkKey(key);
     const { ifMatch } = options;
     const headers: Record<string, string> = ifMatch === undefined ? {} : { 'if-match': ifMatch };
-    await this.call({ op: 'delete', method: 'DELETE', key, headers }, key, (res, attempt) => {
+    await this.#io.call({ op: 'delete', method: 'DELETE', key, headers }, key, (res, attempt) => {
       if (res.status === 204 || res.status === 200) return;
       const code = parseS3Error(bodyText(res)).code;
       if (res.status === 404 && code !== 'NoSuchBucket') {
@@ -462,7 +331,7 @@ export class S3ReplicaClient implements ReplicaClient {
       }
       if (ifMatch !== undefined && (res.status === 412 || (res.status === 404 && code !== 'NoSuchBucket'))) {
         const why = res.status === 404 ? 'object does not exist' : 'etag differs';
-        throw new LtxvfsError('LTXVFS_ERR_PRECONDITION', `precondition failed for ${this.where(key)}: ${why} (if-match ${ifMatch})`, {
+        throw new LtxvfsError('LTXVFS_ERR_PRECONDITION', `precondition failed for ${this.#io.where(key)}: ${why} (if-match ${ifMatch})`, {
           key,
           status: res.status,
         });
@@ -476,9 +345,9 @@ export class S3ReplicaClient implements ReplicaClient {
    * @throws LtxvfsError `LTXVFS_ERR_NOT_FOUND`, `LTXVFS_ERR_STORAGE`, `LTXVFS_ERR_BAD_KEY`, `LTXVFS_ERR_CLOSED`.
    */
   async headObject(key: string): Promise<S3ObjectHead> {
-    this.checkOpen();
+    this.#io.checkOpen();
     this.checkKey(key);
-    return this.call({ op: 'head', method: 'HEAD', key }, key, (res) => {
+    return this.#io.call({ op: 'head', method: 'HEAD', key }, key, (res) => {
       if (res.status !== 200) throw httpError(this.bucket, 'head', key, res);
       const metadata: Record<string, string> = {};
       for (const [name, value] of Object.entries(res.headers)) {
@@ -506,24 +375,18 @@ export class S3ReplicaClient implements ReplicaClient {
     const t = meta === undefined ? undefined : parseRfc3339(meta);
     if (t !== undefined) return t;
     if (!Number.isNaN(head.lastModified)) return head.lastModified;
-    throw new LtxvfsError('LTXVFS_ERR_STORAGE', `head ${this.where(key)}: no readable ${METADATA_KEY_TIMESTAMP} or Last-Modified`, { key });
+    throw new LtxvfsError('LTXVFS_ERR_STORAGE', `head ${this.#io.where(key)}: no readable ${METADATA_KEY_TIMESTAMP} or Last-Modified`, { key });
   }
 
   /** See `ReplicaClient.listKeys`: one ListObjectsV2 page of at most `limit` (≤ 1000) keys under `<prefix>/<folder>`. */
   async listKeys(prefix: string, limit: number): Promise<string[]> {
-    this.checkOpen();
-    const folder = this.objectKey(prefix.endsWith('/') ? prefix : `${prefix}/`);
-    const query = { 'list-type': '2', prefix: folder, 'max-keys': String(Math.min(limit, 1000)) };
-    const page = await this.call({ op: 'list', method: 'GET', key: undefined, query }, folder, (res) => {
-      if (res.status !== 200) throw httpError(this.bucket, 'list', folder, res);
-      return parseListObjectsV2(Buffer.from(res.body).toString('utf8'));
-    });
-    return page.objects.map((o) => o.key).slice(0, limit);
+    this.#io.checkOpen();
+    return listKeyPage(this.#io, this.objectKey(prefix.endsWith('/') ? prefix : `${prefix}/`), limit);
   }
 
   /** Request counts and bytes so far (a copy). */
   stats(): S3ClientStats {
-    return { ...this.counters, requests: { ...this.counters.requests } };
+    return this.#io.stats();
   }
 
   /**
@@ -531,12 +394,7 @@ export class S3ReplicaClient implements ReplicaClient {
    * client of an origin closes its pool). Idempotent.
    */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.closing.abort(this.closedError());
-    const leases = [...this.leases.values()];
-    this.leases.clear();
-    await Promise.all(leases.map((l) => l.release()));
+    await this.#io.close();
   }
 
   // ---- internals ----
@@ -546,18 +404,6 @@ export class S3ReplicaClient implements ReplicaClient {
       throw new LtxvfsError('LTXVFS_ERR_USAGE', `bad level ${String(level)}: need an integer >= 0`);
     }
     return `${this.prefix}/${level.toString(16).padStart(4, '0')}/`;
-  }
-
-  private where(key: string): string {
-    return `s3://${this.bucket}/${key}`;
-  }
-
-  private checkOpen(): void {
-    if (this.closed) throw this.closedError();
-  }
-
-  private closedError(): LtxvfsError {
-    return new LtxvfsError('LTXVFS_ERR_CLOSED', `replica client is closed: ${this.url}`);
   }
 
   /** Object keys: non-empty, ≤ 1024 bytes, inside the replica prefix, no `.`/`..` segments (intermediaries may resolve them). */
@@ -572,7 +418,7 @@ export class S3ReplicaClient implements ReplicaClient {
   private requireEtag(verb: string, key: string, res: HttpResponse): string {
     const etag = res.headers.etag;
     if (etag === undefined || etag === '') {
-      throw new LtxvfsError('LTXVFS_ERR_STORAGE', `${verb} ${this.where(key)}: response has no ETag`, { key, status: res.status });
+      throw new LtxvfsError('LTXVFS_ERR_STORAGE', `${verb} ${this.#io.where(key)}: response has no ETag`, { key, status: res.status });
     }
     return etag;
   }
@@ -588,135 +434,5 @@ export class S3ReplicaClient implements ReplicaClient {
     }
   }
 
-  private async applyMetadataTimestamps(files: LtxFileInfo[]): Promise<void> {
-    let next = 0;
-    const worker = async () => {
-      while (next < files.length) {
-        const file = files[next++];
-        try {
-          file.createdAt = await this.headTimestamp(file.key);
-        } catch (err) {
-          // Deleted since the listing (compaction, retention): keep LastModified, as Litestream does.
-          if ((err as LtxvfsError).code !== 'LTXVFS_ERR_NOT_FOUND') throw err;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.metadataConcurrency, files.length) }, worker));
-  }
-
-  /**
-   * Run one request with retries. `onResponse` sees every response that is not
-   * transient (5xx, 429, 408, RequestTimeout, ConditionalRequestConflict) and returns the
-   * result, throws a final error, or throws a {@link TransientError} to retry.
-   */
-  private async call<T>(spec: RequestSpec, what: string, onResponse: (res: HttpResponse, attempt: RetryAttempt) => T | Promise<T>): Promise<T> {
-    const verb = spec.op;
-    try {
-      return await withRetry(
-        async (attempt) => {
-          let res = await this.send(spec, what);
-          const region = redirectRegion(res);
-          if (region !== undefined && region !== this.config.region) {
-            debug('s3: %s is in region %s, not %s; resending', this.bucket, region, this.config.region);
-            this.config.region = region;
-            res = await this.send(spec, what);
-          }
-          if (isTransientResponse(res)) throw new TransientError(httpError(this.bucket, verb, what, res));
-          return await onResponse(res, attempt);
-        },
-        this.policy,
-        {
-          signal: this.closing.signal,
-          onRetry: (err, n, delayMs) => {
-            this.counters.retries++;
-            debug('s3: retry %d of %s in %d ms: %s', n, spec.method, Math.round(delayMs), (this.scrub(err) as Error).message);
-          },
-        },
-      );
-    } catch (err) {
-      this.counters.failures++;
-      if (this.closed) throw this.closedError();
-      if (err instanceof RetryExhaustedError) {
-        const last = err.last as LtxvfsError;
-        throw this.scrub(new LtxvfsError(last.code, err.message, { key: last.key, status: last.status, cause: this.scrub(last) }));
-      }
-      throw this.scrub(err);
-    }
-  }
-
-  /** `err` with the secret values and echoed auth headers replaced by `***` in its message (a new error when anything changed). */
-  private scrub(err: unknown): unknown {
-    if (!(err instanceof LtxvfsError)) return err;
-    const message = this.#credentials.redact(scrubSecrets(err.message));
-    if (message === err.message) return err;
-    return new LtxvfsError(err.code, message, { key: err.key, status: err.status, cause: err.cause === undefined ? undefined : this.scrub(err.cause) });
-  }
-
-  /** One HTTP exchange, signed. Network failures and timeouts become TransientErrors. */
-  private async send(spec: RequestSpec, what: string): Promise<HttpResponse> {
-    this.checkOpen();
-    const target = s3Target(this.config);
-    let path = requestPath(target, spec.key, spec.query);
-    const host = new URL(target.origin).host;
-    let headers: Record<string, string> = { host, ...spec.headers };
-    const body = spec.body === undefined ? undefined : Buffer.from(spec.body.buffer, spec.body.byteOffset, spec.body.byteLength);
-    const creds = await this.#credentials.get();
-    if (creds !== undefined) {
-      const { accessKeyId, secretAccessKey, sessionToken } = creds;
-      const signed = aws4.sign({ host, path, method: spec.method, headers, body, service: 's3', region: this.config.region }, { accessKeyId, secretAccessKey, sessionToken });
-      headers = signed.headers as Record<string, string>;
-      path = signed.path as string;
-    }
-    this.counters.requests[spec.op]++;
-    this.counters.bytesUploaded += body?.length ?? 0;
-    let res: HttpResponse;
-    try {
-      res = await sendRequest(this.pool(target.origin), { method: spec.method, path, headers, body, into: spec.into }, this.requestTimeoutMs, this.closing.signal);
-    } catch (err) {
-      if (this.closed) throw this.closedError();
-      const dns = dnsFailure(err);
-      if (dns !== undefined) {
-        // A name that does not resolve will not resolve on the next attempt either (issue 11): fail now.
-        throw new LtxvfsError('LTXVFS_ERR_STORAGE', `${spec.op} ${this.where(what)}: cannot resolve host ${new URL(target.origin).hostname} (${dns})`, {
-          key: what,
-          cause: err,
-        });
-      }
-      throw new TransientError(
-        new LtxvfsError('LTXVFS_ERR_STORAGE', `${spec.op} ${this.where(what)}: ${describeNetworkError(err)}`, { key: what, cause: err }),
-      );
-    }
-    this.counters.bytesDownloaded += res.body.length;
-    return res;
-  }
-
-  private pool(origin: string) {
-    let lease = this.leases.get(origin);
-    if (lease === undefined) {
-      lease = acquirePool(origin, this.config.skipVerify);
-      this.leases.set(origin, lease);
-    }
-    return lease.pool;
-  }
 }
 
-/** `ENOTFOUND` / `EAI_AGAIN` when `err` (or one of its causes) is a DNS lookup failure. */
-function dnsFailure(err: unknown): string | undefined {
-  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return code;
-  }
-  return undefined;
-}
-
-function contentRangeTotal(cr: string | undefined): number | undefined {
-  const m = /\/(\d+)$/.exec(cr ?? '');
-  return m === null ? undefined : Number(m[1]);
-}
-
-function positiveInt(name: string, value: number, max: number): number {
-  if (!Number.isSafeInteger(value) || value < 1 || value > max) {
-    throw new LtxvfsError('LTXVFS_ERR_USAGE', `bad ${name} ${String(value)}: need an integer in 1…${max === Infinity ? '2^53-1' : max}`);
-  }
-  return value;
-}

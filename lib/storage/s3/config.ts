@@ -13,7 +13,7 @@
  * | endpoint | `?endpoint=`; a provider host; `LITESTREAM_S3_ENDPOINT`; `AWS_ENDPOINT_URL_S3`; `AWS_ENDPOINT_URL`; else AWS. Without a scheme: `http://` for local hosts (localhost, 127.0.0.1, private ranges, `.local`), `https://` otherwise |
  * | path-style | `?forcePathStyle=` / `?force-path-style=`; else on for any explicit endpoint (Litestream: "default to path style for custom endpoints"), for `bucket.host:port`, Backblaze and Filebase hosts; off for AWS (virtual-hosted), except bucket names that are not DNS-safe |
  * | region | `?region=`; a provider host or ARN; `AWS_REGION`; `AWS_DEFAULT_REGION`; `us-east-1` |
- * | access key | `AWS_ACCESS_KEY_ID`, else `LITESTREAM_ACCESS_KEY_ID` (the AWS name wins, as in Litestream); else the AWS SDK's default chain (s3-credentials.ts) |
+ * | access key | `AWS_ACCESS_KEY_ID`, else `LITESTREAM_ACCESS_KEY_ID` (the AWS name wins, as in Litestream); else the AWS SDK's default chain (credentials.ts) |
  * | secret key | `AWS_SECRET_ACCESS_KEY`, else `LITESTREAM_SECRET_ACCESS_KEY` |
  * | session token | `AWS_SESSION_TOKEN` (sent as `x-amz-security-token`) |
  * | unsigned requests | only with `?anonymous=true` |
@@ -24,15 +24,15 @@
  * replicas (it asks S3 for the bucket's region when none is given); ltxvfs uses it, and on
  * AWS follows S3's `x-amz-bucket-region` answer when the region is wrong. `AWS_ENDPOINT_URL*`
  * select path-style like every other explicit endpoint. Credentials come from the
- * environment or the AWS SDK's chain (s3-credentials.ts); requests go unsigned only with
+ * environment or the AWS SDK's chain (credentials.ts); requests go unsigned only with
  * `?anonymous=true`. SSE-C (`sseCustomerKey`) is refused as unsupported. The URL
  * parameters are those of `S3_URL_PARAMETERS` (url.ts); any other is refused there.
  */
 
-import { LtxvfsError } from '../../ltx/errors.js';
-import { uriEncode } from './s3-wire.js';
+import { LtxvfsError } from '../../../ltx/errors.js';
+import { uriEncode } from './wire.js';
 
-/** AWS credentials. Never printed anywhere: clients keep them in an `S3CredentialSource` (s3-credentials.ts). */
+/** AWS credentials. Never printed anywhere: clients keep them in an `S3CredentialSource` (credentials.ts). */
 export interface S3Credentials {
   accessKeyId: string;
   secretAccessKey: string;

@@ -29,8 +29,8 @@
  */
 
 import { inspect } from 'node:util';
-import { LtxvfsError } from '../../ltx/errors.js';
-import { credentialsFromEnv, type S3Credentials } from './s3-config.js';
+import { LtxvfsError } from '../../../ltx/errors.js';
+import { credentialsFromEnv, type S3Credentials } from './config.js';
 
 /** Credentials are re-resolved this long before their `expiration`, ms (AWS SDK: 5 minutes). */
 export const REFRESH_BEFORE_MS = 5 * 60_000;

@@ -6,9 +6,9 @@
  * newTransportRetryer does; 409 ConditionalRequestConflict per S3's conditional-writes guide).
  */
 
-import { LtxvfsError, type LtxvfsErrorCode } from '../../ltx/errors.js';
-import type { HttpResponse } from './s3-http.js';
-import { parseS3Error } from './s3-wire.js';
+import { LtxvfsError, type LtxvfsErrorCode } from '../../../ltx/errors.js';
+import type { HttpResponse } from './http.js';
+import { parseS3Error } from './wire.js';
 
 /** Auth-related S3 error codes (any 403 counts too). */
 const AUTH_CODES = new Set([

@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { openFileReplica } from '../../../lib/storage/file.js';
-import type { S3ReplicaOptions } from '../../../lib/storage/s3.js';
+import type { S3ReplicaOptions } from '../../../lib/storage/s3/index.js';
 import { openReplicaClient } from '../../../lib/storage/url.js';
 import { startFaultProxy, type FaultProxy } from '../../helpers/fault-proxy.js';
 import { startS3rver, type S3rverHandle } from '../../helpers/s3rver.js';

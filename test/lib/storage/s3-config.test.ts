@@ -1,5 +1,5 @@
 import t from 'tap';
-import { credentialsFromEnv, ensureEndpointScheme, redactEndpoint, requestPath, resolveS3Config, s3Target, type S3Config } from '../../../lib/storage/s3-config.js';
+import { credentialsFromEnv, ensureEndpointScheme, redactEndpoint, requestPath, resolveS3Config, s3Target, type S3Config } from '../../../lib/storage/s3/config.js';
 import { parseReplicaUrl } from '../../../lib/storage/url.js';
 
 const KEYS = { AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };

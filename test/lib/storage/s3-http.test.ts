@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { acquirePool, sendRequest } from '../../../lib/storage/s3-http.js';
+import { acquirePool, sendRequest } from '../../../lib/storage/s3/http.js';
 
 /** A self-signed certificate for 127.0.0.1 (P-256, valid until 2126), made for this test only. */
 const TEST_KEY = `-----BEGIN PRIVATE KEY-----

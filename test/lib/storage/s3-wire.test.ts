@@ -1,7 +1,7 @@
 import t from 'tap';
 import {
   decodeXmlEntities, formatRfc3339Nano, parseListObjectsV2, parseRfc3339, parseS3Error, uriEncode,
-} from '../../../lib/storage/s3-wire.js';
+} from '../../../lib/storage/s3/wire.js';
 
 t.test('decodeXmlEntities decodes the predefined entities and character references', async (t) => {
   t.equal(decodeXmlEntities('plain'), 'plain');

@@ -8,8 +8,8 @@
 import t, { type Test } from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
 import { LtxvfsError } from '../../../ltx/errors.js';
-import { openS3Replica, S3ReplicaClient, type S3ReplicaOptions } from '../../../lib/storage/s3.js';
-import { openPoolCount } from '../../../lib/storage/s3-http.js';
+import { openS3Replica, S3ReplicaClient, type S3ReplicaOptions } from '../../../lib/storage/s3/index.js';
+import { openPoolCount } from '../../../lib/storage/s3/http.js';
 import { openReplicaClient } from '../../../lib/storage/url.js';
 import { startFaultProxy, type FaultProxy } from '../../helpers/fault-proxy.js';
 import { startS3rver, type S3rverHandle } from '../../helpers/s3rver.js';

@@ -1,0 +1,248 @@
+/**
+ * Replica URLs, as Litestream users write them (FORMATS.md §6, DESIGN.md "URL schemes"):
+ *
+ * | Input | Replica |
+ * | --- | --- |
+ * | `file:///abs/path`, `file://localhost/abs/path`, `file:/abs/path` | directory `/abs/path` (percent-escapes decoded) |
+ * | `/abs/path`, `rel/path`, `./rel` | directory, relative paths resolved against the working directory |
+ * | `s3://bucket/a/b?endpoint=…&region=…&forcePathStyle=true&skipVerify=true` | S3 bucket prefix `a/b` (parameters: {@link S3_URL_PARAMETERS}) |
+ * | nothing | `LITESTREAM_REPLICA_URL` |
+ *
+ * Strict (issue 12 item 5): a string that starts with `<scheme>:` (two or more letters, any
+ * case — `S3://` is s3) is a URL, so `mailto:x@y` is refused as an unknown scheme and
+ * `s3:/bucket` as a malformed s3 URL; a one-letter scheme is a drive (`C:\data` is a path),
+ * and a relative directory with a colon in its first segment is written `./my:dir`.
+ * `file://host/…` is refused for any host but `localhost` (ltxvfs reads local directories
+ * only; Litestream would read `/host/…`). A URL parameter not in the list of its scheme
+ * (file:// has none), a bad percent-escape, or a control character (such as `%00`) in the
+ * path or a parameter is `LTXVFS_ERR_BAD_URL` naming that part. Credentials in URLs are
+ * refused (S3 credentials come from the environment or the AWS SDK's chain), and never echoed.
+ *
+ * Parsing only: url.ts opens the client a URL names (and re-exports these).
+ */
+
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LtxvfsError } from '../../ltx/errors.js';
+
+/** A parsed replica URL. */
+export type ReplicaUrl =
+  | {
+      scheme: 'file';
+      /** Absolute path of the replica directory. */
+      path: string;
+    }
+  | {
+      scheme: 's3';
+      /**
+       * The URL host as written: a bucket name, or a host such as
+       * `bucket.s3.us-east-1.amazonaws.com` or `bucket.localhost:9000` (ARN access points
+       * `arn:aws:s3:<region>:<account>:accesspoint/<name>` are kept whole). Splitting a
+       * provider host into bucket, region and endpoint is the S3 client's job.
+       */
+      bucket: string;
+      /** Key prefix: the URL path percent-decoded and cleaned, without leading or trailing `/`; `''` for the bucket root. */
+      path: string;
+      /** Query parameters (first value of each), e.g. `endpoint`, `region`, `forcePathStyle`, `skipVerify`. */
+      params: Record<string, string>;
+    };
+
+/**
+ * The query parameters an s3:// URL may carry, the one list (s3-config.ts reads them): the
+ * Litestream names in both spellings, and `anonymous` (ltxvfs: unsigned requests, no
+ * credential lookup). The SSE-C names are known so that they are refused as unsupported;
+ * Litestream's upload tuning (`concurrency`, `partSize`, `signPayload`,
+ * `requireContentMD5`) is accepted and ignored, so one URL serves both. Any other name is
+ * `LTXVFS_ERR_BAD_URL` naming it (`?regoin=x`).
+ */
+export const S3_URL_PARAMETERS: readonly string[] = Object.freeze([
+  'endpoint', 'region', 'forcePathStyle', 'force-path-style', 'skipVerify', 'skip-verify',
+  'storageClass', 'storage-class', 'sseKmsKeyId', 'sse-kms-key-id', 'anonymous',
+  'sseCustomerKey', 'sse-customer-key', 'sseCustomerKeyPath', 'sse-customer-key-path', 'sseCustomerAlgorithm', 'sse-customer-algorithm',
+  'concurrency', 'partSize', 'part-size', 'signPayload', 'sign-payload', 'requireContentMD5', 'require-content-md5',
+]);
+
+/** Backends Litestream has that ltxvfs does not (yet): refused as unsupported, not as unknown. */
+const LITESTREAM_ONLY_SCHEMES = new Set(['gs', 'abs', 'sftp', 'webdav', 'webdavs', 'nats', 'oss']);
+
+/** `<scheme>:` with a scheme of two or more characters (one letter is a Windows drive). */
+const URL_SCHEME = /^([A-Za-z][A-Za-z0-9+.-]+):/;
+
+/**
+ * Parse a replica URL or path (module doc for the accepted forms). `url` undefined or
+ * blank falls back to `env.LITESTREAM_REPLICA_URL`.
+ * @throws LtxvfsError `LTXVFS_ERR_BAD_URL` (no URL and no `LITESTREAM_REPLICA_URL`; unknown
+ *   scheme; malformed URL, such as `s3:/bucket`; s3:// without a bucket; credentials in the
+ *   URL; a file:// host other than `localhost`; an unknown parameter; a bad
+ *   percent-escape or a control character in the path or a parameter — each naming the part);
+ *   `LTXVFS_ERR_UNSUPPORTED` (a Litestream scheme ltxvfs has no client for: gs, abs, sftp, webdav, nats, oss).
+ */
+export function parseReplicaUrl(url?: string, env: NodeJS.ProcessEnv = process.env): ReplicaUrl {
+  let raw = url?.trim() ?? '';
+  if (raw === '') raw = env.LITESTREAM_REPLICA_URL?.trim() ?? '';
+  if (raw === '') {
+    throw new LtxvfsError('LTXVFS_ERR_BAD_URL', 'no replica URL given and LITESTREAM_REPLICA_URL is not set');
+  }
+
+  const m = URL_SCHEME.exec(raw);
+  if (m === null) {
+    if (raw.includes('\0')) throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `bad replica path ${JSON.stringify(raw)}: contains NUL`, { key: raw });
+    return { scheme: 'file', path: path.resolve(raw) };
+  }
+  const scheme = m[1].toLowerCase();
+  const hasAuthority = raw.slice(m[0].length).startsWith('//');
+  switch (scheme) {
+    case 'file':
+      return parseFileUrl(raw);
+    case 's3':
+      if (!hasAuthority) {
+        throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `malformed s3 URL ${redact(raw)}: expected s3://bucket/path`, { key: redact(raw) });
+      }
+      return parseS3Url(`s3${raw.slice(m[1].length)}`);
+    default:
+      if (LITESTREAM_ONLY_SCHEMES.has(scheme)) {
+        throw new LtxvfsError('LTXVFS_ERR_UNSUPPORTED', `${scheme}:// replicas are not supported (ltxvfs reads file:// and s3://): ${redact(raw)}`, {
+          key: redact(raw),
+        });
+      }
+      throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `unknown replica URL scheme "${scheme}" (expected file:// or s3://): ${redact(raw)}`, {
+        key: redact(raw),
+      });
+  }
+}
+
+function parseFileUrl(raw: string): ReplicaUrl {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch (err) {
+    throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `malformed file URL: ${redact(raw)}`, { key: redact(raw), cause: err });
+  }
+  // WHATWG URL already refuses user:password@ in file URLs (malformed above).
+  if (u.host !== '' && u.hostname.toLowerCase() !== 'localhost') {
+    throw new LtxvfsError(
+      'LTXVFS_ERR_BAD_URL',
+      `file URL ${redact(raw)} names host "${u.host}": only local directories can be read (file:///path or file://localhost/path)`,
+      { key: redact(raw) },
+    );
+  }
+  queryParams(u.search, [], raw);
+  const withoutHost = new URL(`file://${u.pathname}`);
+  let p: string;
+  try {
+    p = fileURLToPath(withoutHost);
+  } catch (err) {
+    throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `bad path in file URL ${redact(raw)}: ${(err as Error).message}`, {
+      key: redact(raw),
+      cause: err,
+    });
+  }
+  checkNoControl(p, 'the path', raw);
+  return { scheme: 'file', path: path.resolve(p) };
+}
+
+function parseS3Url(raw: string): ReplicaUrl {
+  const afterScheme = raw.slice('s3://'.length);
+  if (/^arn:/i.test(afterScheme)) return parseS3AccessPointUrl(raw, afterScheme);
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch (err) {
+    throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `malformed s3 URL: ${redact(raw)}`, { key: redact(raw), cause: err });
+  }
+  if (u.username !== '' || u.password !== '') {
+    throw new LtxvfsError(
+      'LTXVFS_ERR_BAD_URL',
+      `credentials are not allowed in an s3 URL (use AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY): ${redact(raw)}`,
+      { key: redact(raw) },
+    );
+  }
+  if (u.host === '') {
+    throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `s3 URL has no bucket: ${redact(raw)}`, { key: redact(raw) });
+  }
+  return { scheme: 's3', bucket: u.host, path: cleanKeyPrefix(decodePath(u.pathname, raw)), params: queryParams(u.search, S3_URL_PARAMETERS, raw) };
+}
+
+/** `s3://arn:aws:s3:<region>:<account>:accesspoint/<name>[/path][?query]`, which WHATWG URL cannot parse (Litestream's parseS3AccessPointURL). */
+function parseS3AccessPointUrl(raw: string, afterScheme: string): ReplicaUrl {
+  const q = afterScheme.indexOf('?');
+  const arnAndPath = q === -1 ? afterScheme : afterScheme.slice(0, q);
+  const query = q === -1 ? '' : afterScheme.slice(q + 1);
+  const marker = ':accesspoint/';
+  const at = arnAndPath.toLowerCase().indexOf(marker);
+  const nameStart = at + marker.length;
+  if (at === -1 || nameStart >= arnAndPath.length) {
+    throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `bad s3 access point ARN: ${redact(raw)}`, { key: redact(raw) });
+  }
+  const slash = arnAndPath.indexOf('/', nameStart);
+  const bucket = slash === -1 ? arnAndPath : arnAndPath.slice(0, slash);
+  const prefix = slash === -1 ? '' : arnAndPath.slice(slash + 1);
+  return {
+    scheme: 's3',
+    bucket,
+    path: cleanKeyPrefix(decodePath(prefix, raw)),
+    params: queryParams(query, S3_URL_PARAMETERS, raw),
+  };
+}
+
+function decodePath(p: string, raw: string): string {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(p);
+  } catch (err) {
+    throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `bad percent-escape in the path of ${redact(raw)}`, { key: redact(raw), cause: err });
+  }
+  checkNoControl(decoded, 'the path', raw);
+  return decoded;
+}
+
+/** Refuse NUL and other control characters (U+0000–U+001F, U+007F) in a decoded URL part. */
+function checkNoControl(value: string, part: string, raw: string): void {
+  // eslint-disable-next-line no-control-regex
+  const m = /[\u0000-\u001f\u007f]/.exec(value);
+  if (m !== null) {
+    const code = `U+${m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+    throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `control character ${code} in ${part} of ${redact(raw)}`, { key: redact(raw) });
+  }
+}
+
+/** Like Litestream's CleanReplicaURLPath: clean as an absolute path, then drop the leading `/`. */
+function cleanKeyPrefix(p: string): string {
+  return path.posix.normalize(`/${p}`).replace(/^\/+/, '').replace(/\/+$/, '');
+}
+
+/**
+ * The parameters of a raw query string (`?` optional), first value of each, checked: each
+ * name must be in `known`, each escape valid, no control characters.
+ */
+function queryParams(query: string, known: readonly string[], raw: string): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const pair of query.replace(/^\?/, '').split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const [rawName, rawValue] = eq === -1 ? [pair, ''] : [pair.slice(0, eq), pair.slice(eq + 1)];
+    const decode = (s: string, part: string) => {
+      let out: string;
+      try {
+        out = decodeURIComponent(s.replace(/\+/g, ' '));
+      } catch (err) {
+        throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `bad percent-escape in ${part} of ${redact(raw)}`, { key: redact(raw), cause: err });
+      }
+      checkNoControl(out, part, raw);
+      return out;
+    };
+    const name = decode(rawName, `the name of URL parameter ${JSON.stringify(rawName)}`);
+    if (!known.includes(name)) {
+      const list = known.length === 0 ? 'file URLs take no parameters' : `known: ${known.join(', ')}`;
+      throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `unknown URL parameter "${name}" in ${redact(raw)} (${list})`, { key: redact(raw) });
+    }
+    const value = decode(rawValue, `URL parameter ${name}`);
+    if (!(name in params)) params[name] = value;
+  }
+  return params;
+}
+
+/** The URL with any `user:password@` removed, for messages. */
+function redact(raw: string): string {
+  return raw.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#@]*@/, '$1***@');
+}
