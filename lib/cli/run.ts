@@ -30,7 +30,8 @@ commands:
       --param <value>        bind a parameter, repeatable: positional (--param 42 --param abc)
                              or named (--param :name=abc, also @name= and $name=); a value that
                              reads as a number binds as INTEGER or REAL, anything else as TEXT;
-                             quote it in single quotes to force TEXT (--param "'007'")
+                             quote it in single quotes to force TEXT (--param "'007'");
+                             a value starting with - goes as --param=-5
       --stats                print read statistics on stderr
       --cache-size <bytes>   page cache size (default 64 MiB)
       --cache-dir <dir>      keep pages on disk across runs (default: LTXVFS_CACHE_DIR)

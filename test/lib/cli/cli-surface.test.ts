@@ -76,10 +76,10 @@ t.test('--param binds positional and named parameters; numbers vs text', async (
     return JSON.parse(r.stdout) as unknown;
   };
   t.same(await q('SELECT ?1 AS a, typeof(?2) AS ta, ?3 AS b, typeof(?4) AS tb, ?5 AS c', '42', '42', '1.5', 'x', "'007'"),
-    [{ a: 42, ta: 'integer', b: 1.5, tb: 'real', c: '007' }]);
+    [{ a: 42, ta: 'integer', b: 1.5, tb: 'text', c: '007' }]);
   t.same(await q('SELECT name FROM t WHERE id = :id', ':id=2'), [{ name: 'bravo' }]);
   t.same(await q('SELECT @a || $b AS s, typeof(@a) AS t', '@a=x=y', '$b=9'), [{ s: 'x=y9', t: 'text' }]);
-  const min = await cli(['query', REPLICA, 'SELECT typeof(?1) AS t, ?1 AS v', '--json', '--param', '-9223372036854775807']);
+  const min = await cli(['query', REPLICA, 'SELECT typeof(?1) AS t, ?1 AS v', '--json', '--param=-9223372036854775807']);
   t.equal(min.stdout, '[{"t":"integer","v":-9223372036854775807}]\n', 'a big INTEGER parameter keeps every digit');
   const mixed = await cli(['query', REPLICA, 'SELECT :a, ?', '--param', ':a=1', '--param', '2']);
   t.equal(mixed.code, 2);
