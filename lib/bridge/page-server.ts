@@ -13,6 +13,11 @@
  * Requests are answered as they complete (a page already cached answers at once, a miss
  * when its fetch settles). Only the answer to the request the client is still waiting
  * for is ever written (the protocol's compare-and-swap), so a late answer is dropped.
+ *
+ * Over 400 lines on purpose: it is one concept, the server end of one channel. Dispatch,
+ * the version pin, page replies and call replies all read and change the same channel
+ * state (the pinned version, the awaited sequence number, the reply slot), which a split
+ * would have to pass between modules; the wire format itself is lib/bridge/protocol.ts.
  */
 import { LtxvfsError } from '../../ltx/errors.js';
 import type { PageSink, PageVersion } from '../page-source.js';

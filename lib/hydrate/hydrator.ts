@@ -4,6 +4,10 @@
  * planned by lib/hydrate/plan.ts, its ranges read and written by lib/hydrate/pass.ts a few
  * at a time — checkpoints progress into the state file (lib/hydrate/state.ts), and serves
  * reads from the file once a pass completed.
+ *
+ * About 400 lines, one concept: the hydrator's life cycle (open, pass, checkpoint, serve,
+ * close) over one file descriptor and one state; planning, writing, the state file, the
+ * configuration and the PRAGMAs are its neighbours in lib/hydrate/.
  */
 import { EventEmitter } from 'node:events';
 import { closeSync, existsSync, fdatasync, ftruncate, openSync, readSync, statSync } from 'node:fs';
