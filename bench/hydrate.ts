@@ -1,6 +1,6 @@
 /**
  * The restart-and-hydration section of `npm run bench` (issue 7): what a machine that
- * starts cold gains from the disk cache tier (lib/disk-cache.ts) and from hydration
+ * starts cold gains from the disk cache tier (lib/cache/disk-cache.ts) and from hydration
  * (lib/hydrate/), on the bench's items dataset (default 200 MiB) with a few level-0
  * files, in s3rver behind the fault proxy adding `latencyMs` (default 10) per request, and
  * the same replica copied to a directory. It runs only when asked for:

@@ -44,7 +44,7 @@ export interface ReplicaReaderOptions extends FetcherOptions, PollerOptions {
    */
   indexConcurrency?: number;
   /**
-   * Directory of the disk tier behind the memory cache (lib/disk-cache.ts): decompressed
+   * Directory of the disk tier behind the memory cache (lib/cache/disk-cache.ts): decompressed
    * pages and LTX page indexes that survive restarts and are shared by processes. Default
    * none (memory only).
    */
