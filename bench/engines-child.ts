@@ -112,7 +112,7 @@ function fromSqlJs(db: SqlJsDatabase): Subject {
 }
 
 async function open(engine: EngineKind, url: string, dbPath: string, options: { cacheBytes?: number; shared?: boolean }): Promise<Subject> {
-  const common = { pollIntervalMs: 0, warmInterior: false, shared: options.shared, cacheSize: options.cacheBytes, localCacheSizeBytes: options.cacheBytes };
+  const common = { pollIntervalMs: 0, warmInterior: false, shared: options.shared, cacheSizeBytes: options.cacheBytes, localCacheSizeBytes: options.cacheBytes };
   switch (engine) {
     case 'asyncify':
       return fromDatabase(await openDatabase(url, common));

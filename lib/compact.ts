@@ -37,7 +37,6 @@ import { encodeLtxFile } from '../ltx/encoder.js';
 import { LtxvfsError } from '../ltx/errors.js';
 import { formatTXID } from '../ltx/filename.js';
 import { HEADER_FLAG_NO_CHECKSUM, hasNoChecksum, type LtxHeader } from '../ltx/header.js';
-import type { Lease } from './lease.js';
 import { computePlan, listReplica, SNAPSHOT_LEVEL } from './replica.js';
 import type { LtxFileInfo, ReplicaClient } from './storage/types.js';
 import { DEFAULT_TEMP_FILE_MAX_AGE_MS, removeTempFiles } from './temp-files.js';
@@ -59,7 +58,7 @@ export interface CompactOptions {
   /** Clock for retention, ms since the Unix epoch. Default `Date.now`. */
   now?: () => number;
   /** When given, `lease.assertHeld()` runs before every write and delete (a writer compacting its own replica). */
-  lease?: Lease;
+  lease?: { assertHeld(): void };
   /** Parallel whole-file reads. Default 8. */
   readConcurrency?: number;
   /** Remove half-written temporary files at least this old, ms (lib/temp-files.ts). Default 1 hour; 0 = every one. */

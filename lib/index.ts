@@ -1,30 +1,50 @@
 /**
  * ltxvfs: SQLite over Litestream v0.5 replicas, paged in on demand.
  *
- * Start with {@link openDatabase}; docs/usage.md describes the options, docs/engines.md
- * the engine paths (`engine: 'worker'`, and {@link openSqlJs} for a synchronous sql.js
- * Database). Callers that bring their own wa-sqlite instance use {@link registerLtxVFS}
- * with a {@link ReplicaReader} (or a {@link ConnectionView} of one) as the page source.
+ * The public surface, deliberately (issue 13 item 6; test/lib/index.test.ts lists it):
+ * - {@link openDatabase} and its options, the {@link Database} it returns (read its
+ *   counters with `db.stats()`), and the interior-page warm-up it may start ({@link warmupOf});
+ * - errors: {@link LtxvfsError}, its codes and {@link isLtxvfsError};
+ * - the engines (docs/engines.md): `engine: 'worker'`, {@link openSqlJs} / {@link loadSqlJs}
+ *   for a synchronous sql.js Database (whose counters {@link sqlJsStats} reads, as a sql.js
+ *   Database has no `stats()`), and {@link registerLtxVFS} for callers with their own
+ *   wa-sqlite, fed by {@link openReplicaSource};
+ * - the tools (docs/usage.md): {@link importDatabase}, {@link restoreDatabase},
+ *   {@link verifyReplica}, {@link compactReplica} over a client from {@link openReplicaClient}.
+ *
+ * Everything else (page index, plans, writer, lease, caches, time parsing) is internal:
+ * import a module directly inside this repository, never through this file.
  */
 export { openDatabase, warmupOf, type OpenOptions, type DatabaseReplicaStats } from './open.js';
-export { Database, type Row, type SqlValue, type BindValue, type Params, type RunResult, type DatabaseStats } from './database.js';
-export { ReplicaReader, type ReplicaReaderOptions, type ReplicaStats, type ReplicaReaderEvents } from './replica-reader.js';
-export { ConnectionView } from './connection-view.js';
-export { ReplicaWriter, writerFor, type WriterOptions } from './writer.js';
-export { Lease, readLease, type LeaseOptions, type LeaseRecord } from './lease.js';
-export { compactReplica } from './compact.js';
-export { openReplicaClient, parseReplicaUrl } from './storage/url.js';
-export type { ReplicaClient, LtxFileInfo, WriteOptions } from './storage/types.js';
-export type { PageSource, PageVersion, PageSink, WritablePageSource } from './page-source.js';
-export { PageIndex, type LtxFile, type FrameRef } from './page-index.js';
-export { computePlan, listReplica, type PlanTarget } from './replica.js';
+export type { WarmupResult } from './warmup.js';
+export type { Database, Row, SqlValue, BindValue, Params, RunResult, DatabaseStats } from './database.js';
+export type { ReplicaReaderOptions, ReplicaStats } from './replica-reader.js';
+export type { WriterOptions } from './writer.js';
+export type { HydrateOptions, HydrationStats } from './hydrate/index.js';
+export type { DiskCacheStats } from './cache/index.js';
+export type { VerificationStats } from './verifier.js';
+export { openReplicaSource, type ReplicaSource } from './replica-source.js';
+export type { PageSource, PageVersion } from './page-source.js';
+export { openReplicaClient, parseReplicaUrl, type ReplicaUrl } from './storage/url.js';
+export type { ReplicaClient, ReplicaCapabilities, LtxFileInfo, WriteOptions, StrayEntry } from './storage/types.js';
+export type { S3ReplicaOptions, S3Credentials } from './storage/s3/index.js';
+export { compactReplica, type CompactOptions, type CompactReport, type CompactOutput } from './compact.js';
 export { importDatabase, type ImportOptions, type ImportResult } from './import.js';
 export { restoreDatabase, type RestoreOptions, type RestoreResult } from './restore.js';
 export { verifyReplica, type VerifyOptions, type VerifyReport } from './verify.js';
-export { parseTime, parseTarget, formatTime } from './time.js';
+export type { TempFileInfo } from './temp-files.js';
+export type { PlanTarget } from './replica.js';
 export { LtxvfsError, isLtxvfsError, type LtxvfsErrorCode } from '../ltx/errors.js';
-export { registerLtxVFS, LtxAsyncVFS } from '../vfs/asyncify-vfs.js';
-export { WorkerDatabase, type WorkerEngineOptions, type WorkerCounters } from '../vfs/worker-database.js';
+export {
+  registerLtxVFS,
+  type LtxAsyncVFS,
+  type LtxAsyncVFSCounters,
+  type RegisterLtxVFSOptions,
+  type PragmaHandler,
+  type PragmaResult,
+} from '../vfs/asyncify-vfs.js';
+export type { WorkerEngineOptions } from '../vfs/worker-database.js';
+export type { BridgeClientCounters } from '../vfs/bridge-client.js';
 export { loadSqlJs, openSqlJs, sqlJsStats, type LoadSqlJsOptions, type SqlJsOpenOptions, type SqlJsStats } from '../vfs/sqljs.js';
 export type { SqlJsStatic, SqlJsDatabase, SqlJsStatement, SqlJsStatementIterator, SqlJsValue, SqlJsBindParams, SqlJsParamsObject, SqlJsQueryExecResult } from '../vfs/sqljs-types.js';
 export type { SqliteVfs, VfsRegistrar, WaSqliteModule } from '../vfs/wa-sqlite-types.js';

@@ -20,6 +20,7 @@ import { warmInteriorPages, type WarmupResult } from './warmup.js';
 import { hydrationPathFromEnv, hydrationPragma } from './hydrate/index.js';
 import { openWorkerEngine, type WorkerEngineOptions } from '../vfs/worker-database.js';
 import { explainFailure } from './verifier.js';
+import { rejectRenamedOptions } from './renamed-options.js';
 
 /** Options of {@link openDatabase}. */
 export interface OpenOptions extends ReplicaReaderOptions, WriterOptions, WorkerEngineOptions {
@@ -31,8 +32,6 @@ export interface OpenOptions extends ReplicaReaderOptions, WriterOptions, Worker
    * `localCacheSizeBytes`, `statementCacheSize`).
    */
   engine?: 'asyncify' | 'worker';
-  /** Bytes of decompressed pages kept in memory (alias of `cacheSizeBytes`). Default 64 MiB. */
-  cacheSize?: number;
   /** Environment to read `LITESTREAM_REPLICA_URL` and the S3 settings (FORMATS.md §6) from. Default `process.env`. */
   env?: NodeJS.ProcessEnv;
   /** Options of the s3:// client (timeouts, retry budget; docs/s3.md). */
@@ -43,10 +42,11 @@ export interface OpenOptions extends ReplicaReaderOptions, WriterOptions, Worker
   at?: string;
   /**
    * Read every interior B-tree page in the background after open (lib/warmup.ts), so cold
-   * point lookups cost about one round trip. Default: on for s3:// replicas, off for
-   * directories. It reads ~1–2% of the database up front (one request per interior page),
-   * which pays on object storage (tens of ms a round trip: bench, cold point lookups 3 → 1
-   * request) and rarely on a local directory. {@link warmupOf} gives its result.
+   * point lookups cost about one round trip. Default: on when the storage client's
+   * `capabilities.latency` is `'remote'` (s3://), off for `'local'` ones (directories).
+   * It reads ~1–2% of the database up front (one request per interior page), which pays
+   * on object storage (tens of ms a round trip: bench, cold point lookups 3 → 1 request)
+   * and rarely on a local directory. {@link warmupOf} gives its result.
    */
   warmInterior?: boolean;
   /**
@@ -102,6 +102,7 @@ export interface DatabaseReplicaStats extends ReplicaStats {
  *   `LTXVFS_ERR_CHECKSUM`, `LTXVFS_ERR_STORAGE`, `LTXVFS_ERR_USAGE` (bad `at`).
  */
 export async function openDatabase(url?: string, options: OpenOptions = {}): Promise<Database<DatabaseReplicaStats>> {
+  rejectRenamedOptions(options, 'openDatabase');
   // Hydration from the Litestream VFS's environment (FORMATS.md §6.1) applies to both engines.
   const hydrate = options.hydrate ?? hydrationPathFromEnv(options.env ?? process.env, url);
   if (options.engine === 'worker') {
@@ -114,7 +115,6 @@ export async function openDatabase(url?: string, options: OpenOptions = {}): Pro
   const lease = await acquireReader(url, {
     ...options,
     hydrate,
-    cacheSizeBytes: options.cacheSizeBytes ?? options.cacheSize,
     allowEmpty: (writable && options.create === true) || options.allowEmpty,
   });
   const { reader } = lease;

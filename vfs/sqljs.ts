@@ -60,7 +60,7 @@ export interface LoadSqlJsOptions {
 export interface SqlJsOpenOptions extends FetchOpenOptions {
   /** Longest wait for one answer of the fetch thread, ms; past it the call fails with SQLITE_IOERR (`LTXVFS_ERR_STORAGE`). Default 45,000. */
   bridgeTimeoutMs?: number;
-  /** Bytes of this thread's page cache (default 64 MiB; the fetch thread's reader has its own, `cacheSize`). */
+  /** Bytes of this thread's page cache (default 64 MiB; the fetch thread's reader has its own, `cacheSizeBytes`). */
   localCacheSizeBytes?: number;
 }
 

@@ -358,7 +358,6 @@ export async function openWorkerEngine(
   const writable = options.readOnly !== true && options.at === undefined;
   const lease = await acquireReader(url, {
     ...options,
-    cacheSizeBytes: options.cacheSizeBytes ?? options.cacheSize,
     allowEmpty: (writable && options.create === true) || options.allowEmpty,
   });
   const { reader } = lease;

@@ -20,7 +20,6 @@ import { serveReplicaConnection } from './served-connection.js';
 
 /** Options a connection is opened with in the fetch thread (structured-clone safe: no functions). */
 export interface FetchOpenOptions extends Omit<ReplicaReaderOptions, 'now'>, WriterOptions {
-  cacheSize?: number;
   env?: Record<string, string | undefined>;
   s3?: Omit<S3ReplicaOptions, 'env' | 'fetch'>;
   shared?: boolean;
@@ -53,7 +52,6 @@ async function open(req: FetchWorkerRequest): Promise<FetchWorkerReply> {
   const lease = await acquireReader(req.url, {
     ...options,
     env: options.env as NodeJS.ProcessEnv | undefined,
-    cacheSizeBytes: options.cacheSizeBytes ?? options.cacheSize,
     allowEmpty: (writable && options.create === true) || options.allowEmpty,
   });
   let served;

@@ -91,7 +91,7 @@ async function query(url: string | undefined, sql: string, values: Values, io: C
   // The disk tier: --cache-dir, else LTXVFS_CACHE_DIR (docs/usage.md, "Disk cache").
   const cacheDir = typeof values['cache-dir'] === 'string' ? values['cache-dir'] : io.env.LTXVFS_CACHE_DIR || undefined;
   const db = await openDatabase(url, {
-    env: io.env, cacheSize: byteOption(values, 'cache-size'), at, pollIntervalMs: 0, shared: false, cacheDir,
+    env: io.env, cacheSizeBytes: byteOption(values, 'cache-size'), at, pollIntervalMs: 0, shared: false, cacheDir,
     // Read-only means read-only: no writes and no lease PRAGMAs (lib/sql-surface.ts refuses them).
     readOnly: true,
   });

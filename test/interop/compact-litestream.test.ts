@@ -90,7 +90,7 @@ t.test('a replica written by the real Litestream VFS, compacted by ltxvfs, reads
   t.same(await reader.all('SELECT count(*) AS n FROM items'), [{ n: 258 }]);
 
   // A second reader without a page cache, which has read one row: every later read goes to storage.
-  const reader2 = await openDatabase(url, { pollIntervalMs: 200, shared: false, cacheSize: 0 });
+  const reader2 = await openDatabase(url, { pollIntervalMs: 200, shared: false, cacheSizeBytes: 0 });
   t.teardown(() => reader2.close());
   t.same(await reader2.all('SELECT name FROM items WHERE id = 1'), [{ name: 'item-0001' }], 'a second reader without a cache read one row');
 

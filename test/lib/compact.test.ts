@@ -471,7 +471,7 @@ t.test('S3: a reader opened before compaction keeps answering after retention de
     'UPDATE t SET v = randomblob(300) WHERE id = 2',
   ]);
   for (const spec of historyFromStates(history)) await client.write(client.ltxKey(0, spec.minTXID, spec.maxTXID), encodeLtx(spec), { timestamp: timestampOf(spec) });
-  const db = await openDatabase(url, { env, shared: false, cacheSize: 0, pollIntervalMs: 100 });
+  const db = await openDatabase(url, { env, shared: false, cacheSizeBytes: 0, pollIntervalMs: 100 });
   t.teardown(() => db.close());
   t.same(await db.all('SELECT length(v) AS n FROM t WHERE id = 3'), [{ n: 300 }], 'read one row before compaction');
   const r = await compactReplica(client, { retentionMs: 0 });

@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { openDatabase } from '../../lib/open.js';
+import { openDatabase, type OpenOptions } from '../../lib/open.js';
 import { ReplicaReader } from '../../lib/replica-reader.js';
 import { importDatabase } from '../../lib/import.js';
 import { restoreDatabase } from '../../lib/restore.js';
@@ -44,15 +44,16 @@ t.test('openDatabase reads the Litestream fixture by path, file:// URL and LITES
   await rejectsLtx(t, openDatabase(undefined, { env: {} }), 'LTXVFS_ERR_BAD_URL', 'LITESTREAM_REPLICA_URL', /no replica URL given/);
 });
 
-t.test('cacheSize is an alias of cacheSizeBytes', async (t) => {
+t.test('cacheSizeBytes bounds the page cache; the old name cacheSize is a usage error naming it', async (t) => {
   const dir = await copyFixtureReplica(t.testdir());
-  const off = await openDatabase(dir, { cacheSize: 0 });
+  const off = await openDatabase(dir, { cacheSizeBytes: 0 });
   t.same(await off.all(SUMMARY_SQL), [FIXTURE_SUMMARY]);
   t.equal(off.stats().cacheBytes, 0);
   await off.close();
-  const on = await openDatabase(dir, { cacheSize: 0, cacheSizeBytes: 1 << 20 });
-  t.equal(on.stats().cacheBytes, 16384, 'cacheSizeBytes wins');
-  await on.close();
+  for (const engine of ['asyncify', 'worker'] as const) {
+    const old = { engine, cacheSize: 0 } as OpenOptions;
+    await rejectsLtx(t, openDatabase(dir, old), 'LTXVFS_ERR_USAGE', 'cacheSize', /openDatabase: option cacheSize was renamed cacheSizeBytes/);
+  }
 });
 
 /**
@@ -346,7 +347,7 @@ t.test('sql.js oracle: queries over an imported database give the rows sql.js gi
     ['SELECT strftime(\'%Y\', joined) AS year, count(*) AS n FROM customer GROUP BY year ORDER BY year', []],
     ['SELECT c.id, c.name FROM customer c WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer = c.id AND o.qty > 7) ORDER BY c.id', []],
   ];
-  const db = await openDatabase(join(dir, 'replica'), { cacheSize: 512 * 1024 });
+  const db = await openDatabase(join(dir, 'replica'), { cacheSizeBytes: 512 * 1024 });
   t.teardown(() => db.close());
   for (const [sql, params] of queries) {
     const expected = await sqlJsRows(bytes, sql, params);

@@ -27,7 +27,7 @@ t.test('two connections to one URL share one reader: one open, one cache, one po
   const afterA = a.stats();
   t.equal(afterA.readRequests, 4, 'the open read the four files, whole');
 
-  const b = await openDatabase(url, { pollIntervalMs: 0, cacheSize: 0 }); // same replica by URL; the first opener's options apply
+  const b = await openDatabase(url, { pollIntervalMs: 0, cacheSizeBytes: 0 }); // same replica by URL; the first opener's options apply
   t.same(await b.all(SUMMARY), [AT4]);
   t.same(await b.all('SELECT name FROM t WHERE id IN (1, 300) ORDER BY id'), [{ name: 'ALPHA' }, { name: 'row-0297' }]);
   const afterB = b.stats();

@@ -2,19 +2,20 @@
 // type-checked by test/package/consumer.test.ts with `tsc --strict`, module nodenext and no
 // skipLibCheck against the installed tarball. Not run: the .mjs/.cjs files next to it run.
 import {
-  openDatabase, warmupOf, Database, ReplicaReader, ConnectionView, ReplicaWriter, writerFor, Lease, readLease,
-  compactReplica, openReplicaClient, parseReplicaUrl, PageIndex, computePlan, listReplica, importDatabase,
-  restoreDatabase, verifyReplica, parseTime, parseTarget, formatTime, LtxvfsError, isLtxvfsError, registerLtxVFS,
-  LtxAsyncVFS, WorkerDatabase, loadSqlJs, openSqlJs, sqlJsStats,
-  type OpenOptions, type DatabaseReplicaStats, type Row, type SqlValue, type BindValue, type Params, type RunResult,
-  type DatabaseStats, type ReplicaReaderOptions, type ReplicaStats, type ReplicaReaderEvents, type WriterOptions,
-  type LeaseOptions, type LeaseRecord, type ReplicaClient, type LtxFileInfo, type WriteOptions, type PageSource,
-  type PageVersion, type PageSink, type WritablePageSource, type LtxFile, type FrameRef, type PlanTarget,
-  type ImportOptions, type ImportResult, type RestoreOptions, type RestoreResult, type VerifyOptions, type VerifyReport,
-  type LtxvfsErrorCode, type WorkerEngineOptions, type WorkerCounters, type LoadSqlJsOptions, type SqlJsOpenOptions,
-  type SqlJsStats, type SqlJsStatic, type SqlJsDatabase, type SqlJsStatement, type SqlJsStatementIterator,
-  type SqlJsValue, type SqlJsBindParams, type SqlJsParamsObject, type SqlJsQueryExecResult, type SqliteVfs,
-  type VfsRegistrar, type WaSqliteModule,
+  openDatabase, warmupOf, compactReplica, openReplicaClient, parseReplicaUrl, importDatabase, restoreDatabase,
+  verifyReplica, LtxvfsError, isLtxvfsError, registerLtxVFS, openReplicaSource, loadSqlJs, openSqlJs, sqlJsStats,
+  type OpenOptions, type DatabaseReplicaStats, type WarmupResult, type Database, type Row, type SqlValue, type BindValue,
+  type Params, type RunResult, type DatabaseStats, type ReplicaReaderOptions, type ReplicaStats, type WriterOptions,
+  type WorkerEngineOptions, type HydrateOptions, type HydrationStats, type DiskCacheStats, type VerificationStats,
+  type S3ReplicaOptions, type S3Credentials, type LtxvfsErrorCode, type ReplicaUrl, type ReplicaClient,
+  type ReplicaCapabilities, type LtxFileInfo, type WriteOptions, type StrayEntry, type CompactOptions,
+  type CompactReport, type CompactOutput, type ImportOptions, type ImportResult, type RestoreOptions,
+  type RestoreResult, type PlanTarget, type VerifyOptions, type VerifyReport, type TempFileInfo, type LtxAsyncVFS,
+  type LtxAsyncVFSCounters, type RegisterLtxVFSOptions, type PragmaHandler, type PragmaResult, type ReplicaSource,
+  type PageSource, type PageVersion, type SqliteVfs, type VfsRegistrar, type WaSqliteModule, type LoadSqlJsOptions,
+  type SqlJsOpenOptions, type SqlJsStats, type BridgeClientCounters, type SqlJsStatic, type SqlJsDatabase,
+  type SqlJsStatement, type SqlJsStatementIterator, type SqlJsValue, type SqlJsBindParams, type SqlJsParamsObject,
+  type SqlJsQueryExecResult,
 } from 'ltxvfs';
 import * as ltx from 'ltxvfs/ltx';
 import {
@@ -28,7 +29,7 @@ interface Track {
 }
 
 export async function typedQueries(url: string): Promise<string> {
-  const options: OpenOptions = { cacheSize: 8 << 20, engine: 'worker' };
+  const options: OpenOptions = { cacheSizeBytes: 8 << 20, engine: 'worker', s3: { maxAttempts: 3 } satisfies S3ReplicaOptions };
   const db: Database<DatabaseReplicaStats> = await openDatabase(url, options);
   const one: Track | undefined = await db.get<Track>('SELECT TrackId, Name FROM Track WHERE TrackId = ?', [1]);
   const many: Track[] = await db.all<Track>('SELECT TrackId, Name FROM Track LIMIT 3');
@@ -37,8 +38,9 @@ export async function typedQueries(url: string): Promise<string> {
   const { columns, rows } = await db.query<Track>('SELECT TrackId, Name FROM Track LIMIT 1');
   const run: RunResult = await db.run('SELECT 1');
   const stats: DatabaseStats = db.stats();
+  const warm: WarmupResult | undefined = await warmupOf(db);
   await db.close();
-  return `${one?.Name} ${many.length} ${String(value)} ${columns.join()} ${rows[0]?.TrackId} ${run.changes} ${stats.txid}`;
+  return `${one?.Name} ${many.length} ${String(value)} ${columns.join()} ${rows[0]?.TrackId} ${run.changes} ${stats.txid} ${warm?.interiorPages}`;
 }
 
 export async function sqlJs(url: string): Promise<SqlJsQueryExecResult[]> {
@@ -51,41 +53,59 @@ export async function sqlJs(url: string): Promise<SqlJsQueryExecResult[]> {
   const obj: SqlJsParamsObject = stmt.getAsObject(params);
   const it: SqlJsStatementIterator = db.iterateStatements('SELECT 1; SELECT 2');
   const stats: SqlJsStats = sqlJsStats(db);
+  const bridge: BridgeClientCounters = stats.bridge;
   stmt.free();
-  console.log(obj, it.getRemainingSQL(), stats.bridge);
+  console.log(obj, it.getRemainingSQL(), bridge);
   const result = db.exec('SELECT 1');
   db.close();
   return result;
 }
 
-export function errors(err: unknown): LtxvfsErrorCode | undefined {
+export function errors(err: unknown): LtxvfsError['code'] | undefined {
+  const notFound: LtxvfsErrorCode = 'LTXVFS_ERR_NOT_FOUND';
   if (err instanceof LtxvfsError) return err.code;
-  return isLtxvfsError(err) ? err.code : undefined;
+  return isLtxvfsError(err, notFound) ? err.code : undefined;
 }
 
 export async function storage(url: string, out: string, sqliteFile: string): Promise<void> {
-  const parsed = parseReplicaUrl(url);
+  const parsed: ReplicaUrl = parseReplicaUrl(url);
   const client: ReplicaClient = await openReplicaClient(url, { create: true });
-  const files: LtxFileInfo[] = await listReplica(client);
-  const plan: LtxFileInfo[] = computePlan(files, { txid: 1 } satisfies PlanTarget);
+  const caps: ReplicaCapabilities = client.capabilities;
+  const strays: StrayEntry[] = client.strays?.() ?? [];
+  const files: LtxFileInfo[] = await client.listLtxFiles(0);
   const imported: ImportResult = await importDatabase(sqliteFile, client, {} satisfies ImportOptions);
-  const restored: RestoreResult = await restoreDatabase(client, out, {} satisfies RestoreOptions);
+  const target: PlanTarget = { txid: 1 };
+  console.log(imported.key);
+  const restored: RestoreResult = await restoreDatabase(client, out, { target } satisfies RestoreOptions);
   const report: VerifyReport = await verifyReplica(client, {} satisfies VerifyOptions);
-  await compactReplica(client);
-  const lease: { record: LeaseRecord } | LeaseRecord | undefined | null | unknown = await readLease(client);
-  console.log(parsed, plan.length, imported, restored, report, lease);
+  const temps: TempFileInfo[] = report.tempFiles;
+  const compacted: CompactReport = await compactReplica(client, {} satisfies CompactOptions);
+  const snapshot: CompactOutput | undefined = compacted.snapshot;
+  console.log(parsed, caps, strays, files.length, restored, temps, snapshot);
   await client.close();
 }
 
-export function time(): string {
-  const target = parseTarget('latest');
-  return `${JSON.stringify(parseTime('2026-01-01T00:00:00Z'))} ${JSON.stringify(target)} ${formatTime(0)}`;
+export function engines(api: VfsRegistrar, module: WaSqliteModule, source: PageSource): SqliteVfs {
+  const pragmaHandler: PragmaHandler = (name): PragmaResult => (name === 'app_version' ? '1' : undefined);
+  const options: RegisterLtxVFSOptions = { name: 'consumer', pragmaHandler };
+  const vfs: LtxAsyncVFS = registerLtxVFS(api, module, options);
+  vfs.addDatabase('db', source);
+  const counters: LtxAsyncVFSCounters = vfs.counters;
+  console.log(counters.reads);
+  return vfs;
 }
 
-export function engines(api: VfsRegistrar, module: WaSqliteModule, source: PageSource): SqliteVfs {
-  const vfs: LtxAsyncVFS = registerLtxVFS(api, module, { name: 'consumer' });
-  vfs.addDatabase('db', source);
-  return vfs;
+export async function pageSource(url: string): Promise<ReplicaSource> {
+  const options: ReplicaReaderOptions = { cacheSizeBytes: 1 << 20 };
+  const source: ReplicaSource = await openReplicaSource(await openReplicaClient(url), options);
+  const version: PageVersion = source.acquire();
+  source.release(version);
+  const stats: ReplicaStats = source.stats();
+  const hydration: HydrationStats | undefined = stats.hydration;
+  const disk: DiskCacheStats | undefined = stats.diskCache;
+  const verification: VerificationStats = stats.verification;
+  console.log(hydration, disk, verification.filesVerified);
+  return source;
 }
 
 export async function fixtures(sqliteFile: string): Promise<TestReplica> {
@@ -106,11 +126,7 @@ export function codec(bytes: Uint8Array): number {
   return name.length + (err === undefined ? 0 : 1) + Number(ltx.crc64(bytes));
 }
 
-/** Names that stand for themselves: classes, options and records the code above does not reach. */
-export const values: readonly unknown[] = [
-  warmupOf, Database, ReplicaReader, ConnectionView, ReplicaWriter, writerFor, Lease, PageIndex, WorkerDatabase,
-];
+/** Option and record types the code above does not reach. */
 export type Types = [
-  BindValue, Params, ReplicaReaderOptions, ReplicaStats, ReplicaReaderEvents, WriterOptions, LeaseOptions, WriteOptions,
-  PageVersion, PageSink, WritablePageSource, LtxFile, FrameRef, WorkerEngineOptions, WorkerCounters,
+  BindValue, Params, WriterOptions, WorkerEngineOptions, HydrateOptions, S3Credentials, WriteOptions, Database<DatabaseReplicaStats>,
 ];
