@@ -48,7 +48,7 @@ export type ReplicaUrl =
     };
 
 /**
- * The query parameters an s3:// URL may carry, the one list (s3-config.ts reads them): the
+ * The query parameters an s3:// URL may carry, the one list (s3/config.ts reads them): the
  * Litestream names in both spellings, and `anonymous` (ltxvfs: unsigned requests, no
  * credential lookup). The SSE-C names are known so that they are refused as unsupported;
  * Litestream's upload tuning (`concurrency`, `partSize`, `signPayload`,
