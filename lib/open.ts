@@ -15,7 +15,7 @@ import { ConnectionSink, leasePragma } from './write-sink.js';
 import type { WritablePageSource } from './page-source.js';
 import { openAsyncifyDatabase } from '../vfs/asyncify-database.js';
 import type { TransactionStartSource } from '../vfs/asyncify-vfs.js';
-import type { Database } from './database.js';
+import type { Database, DatabaseOptions } from './database.js';
 import { warmInteriorPages, type WarmupResult } from './warmup.js';
 import { hydrationPathFromEnv, hydrationPragma } from './hydrate/index.js';
 import { openWorkerEngine, type WorkerEngineOptions } from '../vfs/worker-database.js';
@@ -23,7 +23,7 @@ import { explainFailure } from './verifier.js';
 import { rejectRenamedOptions } from './renamed-options.js';
 
 /** Options of {@link openDatabase}. */
-export interface OpenOptions extends ReplicaReaderOptions, WriterOptions, WorkerEngineOptions {
+export interface OpenOptions extends ReplicaReaderOptions, WriterOptions, WorkerEngineOptions, DatabaseOptions {
   /**
    * Where SQLite runs (docs/engines.md). `'asyncify'` (default): wa-sqlite's Asyncify build
    * in this thread, the simplest to embed. `'worker'`: wa-sqlite's non-Asyncify build in a
@@ -141,6 +141,7 @@ export async function openDatabase(url?: string, options: OpenOptions = {}): Pro
       onClose: () => lease.release(),
       pragmaHandler: (name, value) => leases?.(name) ?? hydration(name, value) ?? litestream(name, value),
       functions: litestreamFunctions(view),
+      intMode: options.intMode,
     });
     explainErrors(db, (err) => explainFailure(err, reader));
     verifications.set(db, () => reader.verified());

@@ -6,7 +6,7 @@
  */
 import * as SQLite from '@journeyapps/wa-sqlite';
 import { LtxvfsError } from '../ltx/errors.js';
-import { Database, type DatabaseStats } from '../lib/database.js';
+import { Database, type DatabaseStats, type IntMode } from '../lib/database.js';
 import type { PageSource } from '../lib/page-source.js';
 import { LtxAsyncVFS, type PragmaHandler } from './asyncify-vfs.js';
 import { loadAsyncifyModule, withEmptyBlobs } from './wa-sqlite.js';
@@ -39,6 +39,8 @@ export interface AsyncifyDatabaseOptions<S extends DatabaseStats> {
   functions?: readonly SqlFunctionSpec[];
   /** Prepared statements kept (default 64). */
   statementCacheSize?: number;
+  /** How integers come back (`DatabaseOptions.intMode`; default `'number'`). */
+  intMode?: IntMode;
   /** See `LtxAsyncVFSOptions.syncCacheHits` (default `true`; `false` only to measure). */
   syncCacheHits?: boolean;
 }
@@ -84,6 +86,7 @@ export async function openAsyncifyDatabase<S extends DatabaseStats>(
     vfs,
     statsProvider: options.statsProvider,
     statementCacheSize: options.statementCacheSize,
+    intMode: options.intMode,
     onClose: async () => {
       vfs.removeDatabase(name);
       if (opened) await options.onClose?.();

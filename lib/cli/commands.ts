@@ -94,6 +94,8 @@ async function query(url: string | undefined, sql: string, values: Values, io: C
     env: io.env, cacheSizeBytes: byteOption(values, 'cache-size'), at, pollIntervalMs: 0, shared: false, cacheDir,
     // Read-only means read-only: no writes and no lease PRAGMAs (lib/sql-surface.ts refuses them).
     readOnly: true,
+    // Every integer exact, whatever its size (lib/cli/format.ts prints bigints as digits).
+    intMode: 'bigint',
   });
   try {
     const { columns, rows } = await db.query(sql, params);

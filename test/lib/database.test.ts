@@ -152,14 +152,13 @@ t.test('values: integers, bigint, floats, text, blobs, booleans, null', async (t
   const { db } = await open(chinook);
   const big = 2n ** 62n + 5n;
   const row = await db.get(
-    'SELECT ? AS i, typeof(?2) AS bigType, ?2 AS safe, ? AS big, ? AS f, ? AS s, ? AS b, ? AS e, ? AS yes, ? AS no, ? AS n',
-    [42, 2 ** 40, big, 1.5, 'héllo ✓', new Uint8Array([0, 255, 7]), new Uint8Array(0), true, false, null],
+    'SELECT ? AS i, typeof(?2) AS bigType, ?2 AS safe, ? AS f, ? AS s, ? AS b, ? AS e, ? AS yes, ? AS no, ? AS n',
+    [42, 2 ** 40, 1.5, 'héllo ✓', new Uint8Array([0, 255, 7]), new Uint8Array(0), true, false, null],
   );
   t.same(row, {
     i: 42,
     bigType: 'integer',
     safe: 2 ** 40,
-    big,
     f: 1.5,
     s: 'héllo ✓',
     b: new Uint8Array([0, 255, 7]),
@@ -168,8 +167,11 @@ t.test('values: integers, bigint, floats, text, blobs, booleans, null', async (t
     no: 0,
     n: null,
   });
-  t.equal(typeof row!.big, 'bigint', 'integers beyond 2^53 come back as bigint');
-  t.same(await db.get('SELECT typeof(?) AS t, ? AS v', [-(2n ** 63n), -(2n ** 63n)]), { t: 'integer', v: -(2n ** 63n) });
+  await t.rejects(db.get('SELECT ? AS big', [big]), { name: 'RangeError', message: /column "big": the integer 4611686018427387909 is above 2\^53−1/ },
+    "intMode 'number' (the default): an integer beyond 2^53 is a RangeError naming the column");
+  const bigints = (await db.prepare('SELECT typeof(?1) AS t, ?1 AS v')).safeIntegers();
+  t.same(await bigints.get([big]), { t: 'integer', v: big }, 'bound as a 64-bit integer, read back whole');
+  t.same(await bigints.get([-(2n ** 63n)]), { t: 'integer', v: -(2n ** 63n) });
   t.same(await db.get('SELECT typeof(?) AS t', [2 ** 60 + 0.5]), { t: 'real' });
   t.same(await db.get('SELECT typeof(?) AS t', [Number.NaN]), { t: 'null' }, 'NaN binds as a double SQLite stores as NULL');
   await db.close();
