@@ -27,10 +27,12 @@
  * file but cannot be one (min > max, TXID 0, upper-case hex, a TXID above 2^53 − 1) is a
  * stray: left out of the listing, logged (`NODE_DEBUG=ltxvfs`) and reported by
  * {@link FileReplicaClient.strays}, not fatal to the rest of the replica.
+ *
+ * The entry checks and the cache of open read handles are in file-entries.ts, atomic
+ * writes and ETags in file-write.ts; this module holds the client: keys, listing, reads.
  */
 
-import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsConstants, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -39,6 +41,8 @@ import { LtxvfsError } from '../../ltx/errors.js';
 import { formatLtxFilename } from '../../ltx/filename.js';
 import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, StrayEntry, WriteOptions } from './types.js';
 import { classifyLtxName, StrayLog } from './strays.js';
+import { checkEtag, etagOf, writeAtomically } from './file-write.js';
+import { errnoCode, FileEntries, readError, reason, unreadableError } from './file-entries.js';
 
 const debug = debuglog('ltxvfs');
 
@@ -89,14 +93,11 @@ export class FileReplicaClient implements ReplicaClient {
    */
   readonly capabilities: ReplicaCapabilities;
 
-  private readonly maxOpenFiles: number;
-  /** Open handles for readRange, keyed by absolute path; Map order is least recently used first. */
-  private readonly handles = new Map<string, HandleEntry>();
   /** Listed entries that cannot be read (not a regular file, a symlink out of the root), by key: the error every read gets. */
   private readonly unreadable = new Map<string, LtxvfsError>();
   private readonly strayLog = new StrayLog();
-  /** The root with symbolic links resolved, for the symlink check (resolved on first use). */
-  private realRoot: Promise<string> | undefined;
+  /** Read handles of LTX files and the entry checks (file-entries.ts). */
+  private readonly files: FileEntries;
   private closed = false;
 
   /** Use {@link openFileReplica}, which checks that `root` exists; this constructor does not. */
@@ -114,7 +115,7 @@ export class FileReplicaClient implements ReplicaClient {
     if (!Number.isSafeInteger(max) || max < 1) {
       throw new LtxvfsError('LTXVFS_ERR_USAGE', `bad maxOpenFiles ${String(max)}: need an integer >= 1`);
     }
-    this.maxOpenFiles = max;
+    this.files = new FileEntries(this.root, max);
   }
 
   /**
@@ -174,31 +175,13 @@ export class FileReplicaClient implements ReplicaClient {
 
     const infos = await Promise.all(
       wanted.map(async ({ key, minTXID, maxTXID }): Promise<LtxFileInfo | undefined> => {
-        const abs = path.join(this.root, key);
-        let lst;
-        try {
-          lst = await fs.lstat(abs, { bigint: true });
-        } catch (err) {
-          if (errnoCode(err) === 'ENOENT') return undefined;
-          throw new LtxvfsError('LTXVFS_ERR_STORAGE', `list ${dirKey}: stat ${key}: ${reason(err)}`, { key, cause: err });
-        }
-        let st = lst;
-        let problem: string | undefined;
-        if (lst.isSymbolicLink()) {
-          problem = await this.symlinkProblem(abs);
-          if (problem === undefined) {
-            try {
-              st = await fs.stat(abs, { bigint: true });
-            } catch (err) {
-              problem = `a symbolic link that cannot be followed (${reason(err)})`;
-            }
-          }
-        }
-        problem ??= notRegular(st);
+        const entry = await this.files.inspect(path.join(this.root, key), key, dirKey);
+        if (entry === undefined) return undefined;
+        const { problem, st } = entry;
         if (problem !== undefined) {
           this.unreadable.set(key, unreadableError(key, problem));
           debug('file: unreadable entry %s in %s: %s', key, this.url, problem);
-          return { level, minTXID, maxTXID, size: 0, createdAt: mtimeToMs(lst.mtimeNs), key };
+          return { level, minTXID, maxTXID, size: 0, createdAt: mtimeToMs(st.mtimeNs), key };
         }
         this.unreadable.delete(key);
         return { level, minTXID, maxTXID, size: Number(st.size), createdAt: mtimeToMs(st.mtimeNs), key };
@@ -242,7 +225,7 @@ export class FileReplicaClient implements ReplicaClient {
     const buf = into !== undefined && into.length >= length ? into.subarray(0, length) : new Uint8Array(length);
     let done = 0;
     try {
-      await this.withHandle(abs, async (fh) => {
+      await this.files.withHandle(abs, async (fh) => {
         while (done < length) {
           const { bytesRead } = await fh.read(buf, done, length - done, offset + done);
           if (bytesRead === 0) break;
@@ -276,7 +259,7 @@ export class FileReplicaClient implements ReplicaClient {
     let data: Uint8Array;
     let fh: FileHandle | undefined;
     try {
-      fh = await this.openChecked(abs, key);
+      fh = await this.files.openChecked(abs, key);
       data = await fh.readFile();
     } catch (err) {
       if (err instanceof LtxvfsError) throw err;
@@ -308,53 +291,11 @@ export class FileReplicaClient implements ReplicaClient {
   async write(key: string, data: Uint8Array, options: WriteOptions = {}): Promise<{ etag: string }> {
     this.checkOpen();
     const abs = this.resolveKey(key);
-    const { ifNoneMatch = false, ifMatch, timestamp } = options;
-    if (ifNoneMatch && ifMatch !== undefined) {
-      throw new LtxvfsError('LTXVFS_ERR_USAGE', `write ${key}: ifNoneMatch and ifMatch cannot both be given`, { key });
-    }
-    if (timestamp !== undefined && !Number.isFinite(timestamp)) {
-      throw new LtxvfsError('LTXVFS_ERR_USAGE', `write ${key}: bad timestamp ${String(timestamp)}`, { key });
-    }
-    const dir = path.dirname(abs);
-    const tmp = `${abs}.tmp-${randomBytes(6).toString('hex')}`;
-    let tmpExists = false;
     try {
-      await fs.mkdir(dir, { recursive: true });
-      const fh = await fs.open(tmp, 'wx');
-      tmpExists = true;
-      try {
-        await fh.writeFile(data);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      if (timestamp !== undefined) await fs.utimes(tmp, timestamp / 1000, timestamp / 1000);
-      if (ifNoneMatch) {
-        try {
-          await fs.link(tmp, abs);
-        } catch (err) {
-          if (errnoCode(err) === 'EEXIST') {
-            throw new LtxvfsError('LTXVFS_ERR_PRECONDITION', `precondition failed for ${key}: object already exists (create-only write)`, {
-              key,
-              cause: err,
-            });
-          }
-          throw err;
-        }
-      } else {
-        if (ifMatch !== undefined) await this.checkEtag(abs, key, ifMatch);
-        await fs.rename(tmp, abs);
-        tmpExists = false;
-      }
-    } catch (err) {
-      if (err instanceof LtxvfsError) throw err;
-      throw new LtxvfsError('LTXVFS_ERR_STORAGE', `write ${key}: ${reason(err)}`, { key, cause: err });
+      return await writeAtomically(abs, key, data, options);
     } finally {
-      if (tmpExists) await fs.rm(tmp, { force: true }).catch(() => undefined);
-      void this.invalidate(abs);
+      void this.files.invalidate(abs);
     }
-    await syncDirectory(dir);
-    return { etag: etagOf(data) };
   }
 
   /**
@@ -367,7 +308,7 @@ export class FileReplicaClient implements ReplicaClient {
     this.checkOpen();
     const abs = this.resolveKey(key);
     try {
-      if (options.ifMatch !== undefined) await this.checkEtag(abs, key, options.ifMatch);
+      if (options.ifMatch !== undefined) await checkEtag(abs, key, options.ifMatch);
       await fs.unlink(abs);
     } catch (err) {
       if (err instanceof LtxvfsError) throw err;
@@ -380,7 +321,7 @@ export class FileReplicaClient implements ReplicaClient {
       }
       throw new LtxvfsError('LTXVFS_ERR_STORAGE', `delete ${key}: ${reason(err)}`, { key, cause: err });
     } finally {
-      void this.invalidate(abs);
+      void this.files.invalidate(abs);
     }
   }
 
@@ -412,7 +353,7 @@ export class FileReplicaClient implements ReplicaClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.handles.keys()].map((abs) => this.invalidate(abs)));
+    await this.files.closeAll();
   }
 
   private checkOpen(): void {
@@ -438,123 +379,6 @@ export class FileReplicaClient implements ReplicaClient {
     return abs;
   }
 
-  private async checkEtag(abs: string, key: string, expected: string): Promise<void> {
-    let current: Uint8Array;
-    try {
-      current = await fs.readFile(abs);
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') {
-        throw new LtxvfsError('LTXVFS_ERR_PRECONDITION', `precondition failed for ${key}: object does not exist (if-match ${expected})`, {
-          key,
-          cause: err,
-        });
-      }
-      throw err;
-    }
-    const etag = etagOf(current);
-    if (etag !== expected) {
-      throw new LtxvfsError('LTXVFS_ERR_PRECONDITION', `precondition failed for ${key}: etag is ${etag}, not ${expected}`, {
-        key,
-      });
-    }
-  }
-
-  /**
-   * Open `abs` for reading without blocking (a FIFO would block a plain open) and check
-   * that it is a regular file inside the root.
-   * @throws LtxvfsError `LTXVFS_ERR_BAD_KEY` naming `key` and what it is; errno errors as thrown by `open`.
-   */
-  private async openChecked(abs: string, key: string): Promise<FileHandle> {
-    const fh = await fs.open(abs, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
-    try {
-      const problem = notRegular(await fh.stat()) ?? (await this.symlinkProblem(abs));
-      if (problem !== undefined) throw unreadableError(key, problem);
-      return fh;
-    } catch (err) {
-      await fh.close().catch(() => undefined);
-      throw err;
-    }
-  }
-
-  /** Why `abs` (any path under the root) resolves outside the root, or undefined when it stays inside (or is no link at all). */
-  private async symlinkProblem(abs: string): Promise<string | undefined> {
-    this.realRoot ??= fs.realpath(this.root).catch(() => this.root);
-    const root = await this.realRoot;
-    let target: string;
-    try {
-      target = await fs.realpath(abs);
-    } catch (err) {
-      if (errnoCode(err) !== 'ENOENT') return undefined;
-      // Removed since it was opened (a lease released, a file compacted away): the open
-      // handle still reads what was asked for. Only a link that is still there dangles.
-      const link = await fs.readlink(abs).catch(() => undefined);
-      return link === undefined ? undefined : `a dangling symbolic link (to ${link})`;
-    }
-    const rel = path.relative(root, target);
-    if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {
-      return `a symbolic link leaving the replica root (to ${target})`;
-    }
-    return undefined;
-  }
-
-  /** Run `fn` with a cached read handle of `abs`, opening it on first use. */
-  private async withHandle(abs: string, fn: (fh: FileHandle) => Promise<void>): Promise<void> {
-    let entry = this.handles.get(abs);
-    if (entry === undefined) {
-      const opened = this.openChecked(abs, path.relative(this.root, abs).split(path.sep).join('/'));
-      const created: HandleEntry = { handle: opened, refs: 0, evicted: false };
-      entry = created;
-      // A failed open is not cached: the next read tries again.
-      opened.catch(() => {
-        if (this.handles.get(abs) === created) this.handles.delete(abs);
-      });
-      this.handles.set(abs, created);
-      this.evictIdle();
-    } else {
-      this.handles.delete(abs);
-      this.handles.set(abs, entry);
-    }
-    entry.refs++;
-    try {
-      await fn(await entry.handle);
-    } finally {
-      entry.refs--;
-      if (entry.evicted && entry.refs === 0) await closeEntry(entry);
-    }
-  }
-
-  /** Close the least recently used handles beyond `maxOpenFiles` (those in use close when released). */
-  private evictIdle(): void {
-    for (const [abs] of this.handles) {
-      if (this.handles.size <= this.maxOpenFiles) break;
-      void this.invalidate(abs);
-    }
-  }
-
-  /** Forget the cached handle of `abs`; close it now if idle, else when its last reader is done. */
-  private async invalidate(abs: string): Promise<void> {
-    const entry = this.handles.get(abs);
-    if (entry === undefined) return;
-    this.handles.delete(abs);
-    entry.evicted = true;
-    if (entry.refs === 0) await closeEntry(entry);
-  }
-}
-
-interface HandleEntry {
-  handle: Promise<FileHandle>;
-  /** Readers currently using the handle. */
-  refs: number;
-  /** Removed from the cache; close when `refs` drops to 0. */
-  evicted: boolean;
-}
-
-async function closeEntry(entry: HandleEntry): Promise<void> {
-  try {
-    await (await entry.handle).close();
-  } catch {
-    // A handle that never opened, or fails to close, has nothing left to release.
-  }
 }
 
 /**
@@ -594,51 +418,3 @@ async function checkReplicaDirectory(abs: string): Promise<void> {
   }
 }
 
-/** fsync a directory so a rename in it is durable; not every platform allows it (Windows), so failures are ignored. */
-async function syncDirectory(dir: string): Promise<void> {
-  let fh: FileHandle | undefined;
-  try {
-    fh = await fs.open(dir, 'r');
-    await fh.sync();
-  } catch {
-    // Durability of the directory entry is best effort.
-  } finally {
-    await fh?.close().catch(() => undefined);
-  }
-}
-
-function etagOf(data: Uint8Array): string {
-  return `"${createHash('sha256').update(data).digest('hex').slice(0, 32)}"`;
-}
-
-/** What a stat says an entry is, when it is not a regular file. */
-function notRegular(st: { isFile(): boolean; isDirectory(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): string | undefined {
-  if (st.isFile()) return undefined;
-  if (st.isDirectory()) return 'a directory';
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isSocket()) return 'a socket';
-  return 'not a regular file';
-}
-
-function unreadableError(key: string, what: string): LtxvfsError {
-  return new LtxvfsError('LTXVFS_ERR_BAD_KEY', `replica entry ${key} is ${what}, not a regular LTX file`, { key });
-}
-
-function readError(key: string, err: unknown): LtxvfsError {
-  const code = errnoCode(err);
-  if (code === 'ENOENT' || code === 'ENOTDIR') {
-    return new LtxvfsError('LTXVFS_ERR_NOT_FOUND', `object does not exist: ${key}`, { key, cause: err });
-  }
-  return new LtxvfsError('LTXVFS_ERR_STORAGE', `read ${key}: ${reason(err)}`, { key, cause: err });
-}
-
-function errnoCode(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code;
-}
-
-/** "EACCES: permission denied" from Node's "EACCES: permission denied, open '/…'" (the path is already in our message). */
-function reason(err: unknown): string {
-  return (err as Error).message.split(', ')[0];
-}

@@ -372,29 +372,38 @@ t.test('filesystem failures at the edges (mocked node:fs)', async (t) => {
   const realFs = await import('node:fs');
   const errno = (code: string, message: string) => Object.assign(new Error(`${code}: ${message}, link 'a' -> 'b'`), { code });
   const calls: string[] = [];
-  const mocked = await t.mockImport<typeof import('../../../lib/storage/file.js')>('../../../lib/storage/file.js', {
-    'node:fs': {
-      ...realFs,
-      promises: {
-        ...realFs.promises,
-        // A filesystem without hard links (FAT, some network shares).
-        link: async () => {
-          throw errno('EPERM', 'operation not permitted');
-        },
-        // The object disappears between the ETag check and the unlink.
-        unlink: async (p: string) => {
-          calls.push(`unlink ${path.basename(p)}`);
-          await realFs.promises.unlink(p);
-          throw errno('ENOENT', 'no such file or directory');
-        },
-        // Directories cannot be opened for fsync (Windows).
-        open: async (p: string, flags: string) => {
-          if ((await realFs.promises.stat(p).catch(() => undefined))?.isDirectory()) throw errno('EISDIR', 'illegal operation on a directory');
-          return realFs.promises.open(p, flags);
-        },
+  const fsMock = {
+    ...realFs,
+    promises: {
+      ...realFs.promises,
+      // A filesystem without hard links (FAT, some network shares).
+      link: async () => {
+        throw errno('EPERM', 'operation not permitted');
+      },
+      // The object disappears between the ETag check and the unlink.
+      unlink: async (p: string) => {
+        calls.push(`unlink ${path.basename(p)}`);
+        await realFs.promises.unlink(p);
+        throw errno('ENOENT', 'no such file or directory');
+      },
+      // Directories cannot be opened for fsync (Windows).
+      open: async (p: string, flags: string) => {
+        if ((await realFs.promises.stat(p).catch(() => undefined))?.isDirectory()) throw errno('EISDIR', 'illegal operation on a directory');
+        return realFs.promises.open(p, flags);
       },
     },
-  });
+  };
+  // The writes are in file-write.ts, the entry checks in file-entries.ts: each gets the mocked node:fs.
+  const entries = await t.mockImport('../../../lib/storage/file-entries.js', { 'node:fs': fsMock });
+  const mocks = {
+    'node:fs': fsMock,
+    '../../../lib/storage/file-entries.js': entries,
+    '../../../lib/storage/file-write.js': await t.mockImport('../../../lib/storage/file-write.js', {
+      'node:fs': fsMock,
+      '../../../lib/storage/file-entries.js': entries,
+    }),
+  };
+  const mocked = await t.mockImport<typeof import('../../../lib/storage/file.js')>('../../../lib/storage/file.js', mocks);
   const client = await mocked.openFileReplica(t.testdir({}));
 
   const { etag } = await client.write('lock.json', enc('a'));
