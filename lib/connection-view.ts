@@ -5,7 +5,9 @@
  * `latest` is asked for. Each connection has its own view; they share the reader's
  * cache, fetcher and poller.
  */
-import { LtxvfsError } from '../ltx/errors.js';
+import { isLtxvfsError, LtxvfsError } from '../ltx/errors.js';
+import { formatTXID } from '../ltx/filename.js';
+import { listReplica } from './replica.js';
 import type { PageIndex } from './page-index.js';
 import type { PageSource, PageVersion } from './page-source.js';
 import type { ReplicaReader } from './replica-reader.js';
@@ -113,10 +115,23 @@ export class ConnectionView implements PageSource {
 
   /**
    * Travel to the state right after TXID `txid`.
-   * @throws LtxvfsError `LTXVFS_ERR_USAGE` (not a TXID), `LTXVFS_ERR_EMPTY_REPLICA` (not available).
+   * @throws LtxvfsError `LTXVFS_ERR_USAGE` (not a TXID), `LTXVFS_ERR_EMPTY_REPLICA` (not
+   *   available; the message says which TXIDs the replica's LTX files cover).
    */
   async setTxid(txid: number): Promise<void> {
-    this.#target = { time: undefined, txid, version: await this.reader.versionAt({ txid }) };
+    const version = await this.reader.versionAt({ txid }).catch(async (err: unknown) => {
+      throw isLtxvfsError(err, 'LTXVFS_ERR_EMPTY_REPLICA') ? await this.#withAvailable(err) : err;
+    });
+    this.#target = { time: undefined, txid, version };
+  }
+
+  /** `err` ("transaction not available") with the TXIDs the replica's files cover, from a listing (the error path only). */
+  async #withAvailable(err: LtxvfsError): Promise<LtxvfsError> {
+    const files = await listReplica(this.reader.client).catch(() => []);
+    const available = files.length === 0
+      ? 'the replica holds no LTX files'
+      : `the replica's LTX files cover TXIDs ${formatTXID(Math.min(...files.map((f) => f.minTXID)))}–${formatTXID(Math.max(...files.map((f) => f.maxTXID)))}`;
+    return new LtxvfsError(err.ltxvfsCode, `${err.message}; ${available}`, { key: err.key, cause: err });
   }
 
   /**

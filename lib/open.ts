@@ -20,6 +20,7 @@ import { warmInteriorPages, type WarmupResult } from './warmup.js';
 import { hydrationPathFromEnv, hydrationPragma } from './hydrate/index.js';
 import { openWorkerEngine, type WorkerEngineOptions } from '../vfs/worker-database.js';
 import { explainFailure } from './verifier.js';
+import { withFreshness, type ReplicaDatabase } from './freshness.js';
 import { rejectRenamedOptions } from './renamed-options.js';
 
 /** Options of {@link openDatabase}. */
@@ -96,20 +97,21 @@ export interface DatabaseReplicaStats extends ReplicaStats {
  * Open the database of a Litestream v0.5 replica, read-only, at its newest TXID (kept
  * current by polling) or at `options.at`.
  * @param url `file:///abs/dir`, a plain directory path, `s3://bucket/path?…`, or undefined for `LITESTREAM_REPLICA_URL`.
- * @returns a {@link Database}; close it to release the replica.
+ * @returns a {@link Database} with the freshness API (lib/freshness.ts: `sync`,
+ *   `waitForTxid`, `on('version' | 'stale' | 'fresh' | 'corrupt')`); close it to release the replica.
  * @throws LtxvfsError `LTXVFS_ERR_BAD_URL`, `LTXVFS_ERR_NOT_FOUND`, `LTXVFS_ERR_EMPTY_REPLICA`,
  *   `LTXVFS_ERR_TXID_GAP`, `LTXVFS_ERR_OVERLAP`, `LTXVFS_ERR_PAGE_SIZE`, `LTXVFS_ERR_CORRUPT`,
  *   `LTXVFS_ERR_CHECKSUM`, `LTXVFS_ERR_STORAGE`, `LTXVFS_ERR_USAGE` (bad `at`).
  */
-export async function openDatabase(url?: string, options: OpenOptions = {}): Promise<Database<DatabaseReplicaStats>> {
+export async function openDatabase(url?: string, options: OpenOptions = {}): Promise<ReplicaDatabase> {
   rejectRenamedOptions(options, 'openDatabase');
   // Hydration from the Litestream VFS's environment (FORMATS.md §6.1) applies to both engines.
   const hydrate = options.hydrate ?? hydrationPathFromEnv(options.env ?? process.env, url);
   if (options.engine === 'worker') {
-    const { db, warmup, verified } = await openWorkerEngine(url, { ...options, hydrate });
+    const { db, warmup, verified, reader } = await openWorkerEngine(url, { ...options, hydrate });
     if (warmup !== undefined) warmups.set(db, warmup);
     verifications.set(db, verified);
-    return db;
+    return withFreshness(db, reader);
   }
   const writable = options.readOnly !== true && options.at === undefined;
   const lease = await acquireReader(url, {
@@ -150,7 +152,7 @@ export async function openDatabase(url?: string, options: OpenOptions = {}): Pro
       const roots = [1, ...rows.map((r) => Number(r.rootpage))];
       warmups.set(db, warmInteriorPages(reader, view.version, roots));
     }
-    return db;
+    return withFreshness(db, reader);
   } catch (err) {
     // SQLite's "malformed" at open, explained by the file that failed verification (before the reader closes).
     const error = await explainFailure(err, reader);

@@ -33,7 +33,8 @@
  * A failed poll is counted and retried at the next tick; it never touches open
  * connections. A replica whose polls keep failing (or hang), or that has files the reader
  * cannot apply, for longer than the staleness bound makes new read transactions fail
- * with `LTXVFS_ERR_STALE` (and emits `stale`): never served quietly as current. The
+ * with `LTXVFS_ERR_STALE` (and emits `stale`, then `fresh` once a poll brings it back
+within the bound): never served quietly as current. The
  * bound measures the replica, not the reader: a reader that simply did not poll (busy,
  * or its process suspended) is not stale, since its next transaction polls first.
  */
@@ -68,11 +69,20 @@ export interface PollStats {
   polls: number;
   /** Polls that failed. */
   pollFailures: number;
-  /** ms since the epoch of the last successful poll (or of the open), 0 before any. */
+  /** ms since the epoch of the last successful listing of the replica: a poll's, or the open's. */
   lastPollAt: number;
-  /** ms since the last successful poll (or the open). */
+  /**
+   * ms since the last successful listing (a poll's, or the open's): how long ago this
+   * reader last saw what the replica holds. `litestream_lag()` is this in whole seconds.
+   */
   pollLagMs: number;
-  /** ms since the timestamp of the newest applied LTX file (how far behind the writer's clock). */
+  /**
+   * ms since the timestamp of the newest applied LTX file: the age of the newest file, on
+   * the writer's clock. Grows on an idle replica that is fully current (nothing new to
+   * apply); 0 for an empty replica.
+   */
+  replicaLagMs: number;
+  /** @deprecated The same as {@link replicaLagMs} (the name said less than it measures); kept for existing callers. */
   lagMs: number;
   /** True while new read transactions fail with `LTXVFS_ERR_STALE`. */
   stale: boolean;
@@ -283,8 +293,11 @@ export class Poller {
       reader.emit('poll-error', err);
     }
     const stale = this.#stalenessError();
-    if (stale === undefined) this.#staleReported = false;
-    else this.#reportStale(stale);
+    if (stale !== undefined) this.#reportStale(stale);
+    else if (this.#staleReported) {
+      this.#staleReported = false;
+      reader.emit('fresh', reader.current);
+    }
     if (pollChannel.hasSubscribers) {
       pollChannel.publish({ url: reader.client.url, txid: reader.current.txid, applied, rebuilt, error: this.#lastError } satisfies PollMessage);
     }
@@ -317,13 +330,14 @@ export class Poller {
     if (failing && now - this.#lastOk > this.#boundMs) {
       const why = this.#lastError instanceof Error ? `: ${this.#lastError.message}` : '';
       return new LtxvfsError('LTXVFS_ERR_STALE',
-        `${url}: replica not polled successfully for ${now - this.#lastOk} ms (bound ${this.#boundMs} ms); still at TXID ${txid}${why}`,
+        `${url}: stale since ${iso(this.#lastOk)}: replica not polled successfully for ${now - this.#lastOk} ms (bound ${this.#boundMs} ms); still at TXID ${txid}${why}`,
         { key: url, cause: this.#lastError });
     }
     const behind = this.#behind;
     if (behind !== undefined && now - behind.since > this.#boundMs) {
       return new LtxvfsError('LTXVFS_ERR_STALE',
-        `${url}: replica has LTX files beyond TXID ${txid} that could not be applied for ${now - behind.since} ms (bound ${this.#boundMs} ms): ${behind.error.message}`,
+        `${url}: stale since ${iso(behind.since)}: replica has LTX files beyond TXID ${txid} that could not be applied for ${now - behind.since} ms ` +
+          `(bound ${this.#boundMs} ms): ${behind.error.message}`,
         { key: url, cause: behind.error });
     }
     return undefined;
@@ -338,6 +352,26 @@ export class Poller {
     if (err === undefined) return;
     this.#reportStale(err);
     throw err;
+  }
+
+  /**
+   * Poll now and resolve with the TXID applied after it (`Database.sync()`). A poll
+   * already running is waited for and then a new one made, so the answer reflects the
+   * replica as it was when `sync` was called or later.
+   * @throws the poll's error (`LTXVFS_ERR_STORAGE`, `LTXVFS_ERR_NOT_FOUND`, …) when it
+   *   failed; the reader's integrity failure (`LTXVFS_ERR_CHECKSUM`, `LTXVFS_ERR_NOT_FOUND`).
+   */
+  async sync(): Promise<number> {
+    if (this.#inFlight !== undefined) await this.#inFlight;
+    await this.pollNow();
+    const failure = this.#reader.integrityFailure ?? this.#lastError;
+    if (failure !== undefined) throw failure;
+    return this.#reader.current.txid;
+  }
+
+  /** Time between polls, ms (0: polling off). */
+  get intervalMs(): number {
+    return this.#intervalMs;
   }
 
   /** Emit `stale` once per stale period (from a poll, or a read transaction, whichever sees it first). */
@@ -356,11 +390,17 @@ export class Poller {
       pollFailures: this.#failures,
       lastPollAt: this.#lastOk,
       pollLagMs: now - this.#lastOk,
+      replicaLagMs: ts > 0 ? Math.max(0, now - ts) : 0,
       lagMs: ts > 0 ? Math.max(0, now - ts) : 0,
       stale: this.#stalenessError() !== undefined,
       lastPollError: this.#lastError instanceof Error ? this.#lastError.message : undefined,
     };
   }
+}
+
+/** `ms` (since the epoch) as an ISO 8601 time. */
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
 }
 
 /** The last-applied file of `version` that reaches its TXID (the newest applied), if any. */

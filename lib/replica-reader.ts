@@ -91,6 +91,8 @@ export interface ReplicaReaderEvents {
   'poll-error': [error: unknown];
   /** The reader passed its staleness bound: queries fail until it catches up. */
   stale: [error: LtxvfsError];
+  /** A poll brought a stale reader back within its staleness bound: queries run again. */
+  fresh: [version: PageIndex];
   /**
    * A file failed its checksum (or the newest file seen is gone): results returned before
    * may be wrong, and every later transaction fails with this error.

@@ -9,7 +9,8 @@
  * errors to "SQL logic error"); without a time-travel target `litestream_time`
  * is the timestamp of the newest applied file, moving with polling (Litestream's stays
  * at its last index build); inside a read transaction `litestream_txid`/`litestream_time`
- * report the version the transaction pinned (Litestream's run ahead with polling, §4.6).
+ * report the version the transaction pinned (Litestream's run ahead with polling, §4.6);
+`litestream_lag` counts from the open's listing until the first poll (Litestream's is -1).
  */
 import { LtxvfsError } from '../ltx/errors.js';
 import { formatTXID } from '../ltx/filename.js';
@@ -39,10 +40,14 @@ function txid(view: ConnectionView): string {
   return formatTXID(view.visible.txid);
 }
 
-/** `litestream_lag`: whole seconds since the last successful poll; -1 before the first (as Litestream). */
+/**
+ * `litestream_lag`: whole seconds since the last successful listing of the replica — a
+ * poll's, or the open's. Litestream answers -1 until its first poll; the open's listing
+ * is as recent an answer, so a one-shot use (`ltxvfs query … 'SELECT litestream_lag()'`)
+ * gets 0, not -1.
+ */
 function lag(view: ConnectionView): number {
-  const s = view.reader.stats();
-  return s.polls - s.pollFailures > 0 ? Math.floor(s.pollLagMs / 1000) : -1;
+  return Math.floor(view.reader.stats().pollLagMs / 1000);
 }
 
 /** `litestream_time`: the target if set, else the newest applied file's time, else `latest`. */

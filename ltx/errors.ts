@@ -46,7 +46,16 @@ export type LtxvfsErrorCode =
   /** This writer's lease expired, was released, or was taken over. */
   | 'LTXVFS_ERR_LEASE_LOST'
   /** Another writer committed the TXID this transaction needed: retry on the new state. */
-  | 'LTXVFS_ERR_CONFLICT';
+  | 'LTXVFS_ERR_CONFLICT'
+  /** A wait ran out before what it waited for happened (`waitForTxid`: the TXID was not applied in time). */
+  | 'LTXVFS_ERR_TIMEOUT';
+
+/**
+ * SQLite's name of a result code, as better-sqlite3 puts it in `code`: the extended name
+ * where SQLite has one (`'SQLITE_IOERR_READ'`, `'SQLITE_CONSTRAINT_UNIQUE'`), else the
+ * primary one (`'SQLITE_READONLY'`, `'SQLITE_BUSY'`).
+ */
+export type SqliteErrorName = `SQLITE_${string}`;
 
 /** Options of {@link LtxvfsError}. */
 export interface LtxvfsErrorOptions {
@@ -60,24 +69,105 @@ export interface LtxvfsErrorOptions {
   status?: number;
 }
 
-/** Base error class of ltxvfs: a stable `code`, the `key` involved, and `cause`. */
+/** SQLite's primary result codes by number (sqlite.org/rescode.html). */
+const PRIMARY_NAMES = [
+  'OK', 'ERROR', 'INTERNAL', 'PERM', 'ABORT', 'BUSY', 'LOCKED', 'NOMEM', 'READONLY', 'INTERRUPT',
+  'IOERR', 'CORRUPT', 'NOTFOUND', 'FULL', 'CANTOPEN', 'PROTOCOL', 'EMPTY', 'SCHEMA', 'TOOBIG',
+  'CONSTRAINT', 'MISMATCH', 'MISUSE', 'NOLFS', 'AUTH', 'FORMAT', 'RANGE', 'NOTADB', 'NOTICE', 'WARNING',
+];
+
+/** SQLite's extended result codes: `primary + (n << 8)` → the name's suffix (sqlite.org/rescode.html, SQLite 3.46). */
+const EXTENDED_NAMES: Readonly<Record<string, readonly string[]>> = {
+  ERROR: ['', 'MISSING_COLLSEQ', 'RETRY', 'SNAPSHOT'],
+  IOERR: ['', 'READ', 'SHORT_READ', 'WRITE', 'FSYNC', 'DIR_FSYNC', 'TRUNCATE', 'FSTAT', 'UNLOCK', 'RDLOCK',
+    'DELETE', 'BLOCKED', 'NOMEM', 'ACCESS', 'CHECKRESERVEDLOCK', 'LOCK', 'CLOSE', 'DIR_CLOSE', 'SHMOPEN',
+    'SHMSIZE', 'SHMLOCK', 'SHMMAP', 'SEEK', 'DELETE_NOENT', 'MMAP', 'GETTEMPPATH', 'CONVPATH', 'VNODE',
+    'AUTH', 'BEGIN_ATOMIC', 'COMMIT_ATOMIC', 'ROLLBACK_ATOMIC', 'DATA', 'CORRUPTFS', 'IN_PAGE'],
+  LOCKED: ['', 'SHAREDCACHE', 'VTAB'],
+  BUSY: ['', 'RECOVERY', 'SNAPSHOT', 'TIMEOUT'],
+  CANTOPEN: ['', 'NOTEMPDIR', 'ISDIR', 'FULLPATH', 'CONVPATH', 'DIRTYWAL', 'SYMLINK'],
+  CORRUPT: ['', 'VTAB', 'SEQUENCE', 'INDEX'],
+  READONLY: ['', 'RECOVERY', 'CANTLOCK', 'ROLLBACK', 'DBMOVED', 'CANTINIT', 'DIRECTORY'],
+  ABORT: ['', '', 'ROLLBACK'],
+  CONSTRAINT: ['', 'CHECK', 'COMMITHOOK', 'FOREIGNKEY', 'FUNCTION', 'NOTNULL', 'PRIMARYKEY', 'TRIGGER',
+    'UNIQUE', 'VTAB', 'ROWID', 'PINNED', 'DATATYPE'],
+  NOTICE: ['', 'RECOVER_WAL', 'RECOVER_ROLLBACK', 'RBU'],
+  WARNING: ['', 'AUTOINDEX'],
+  AUTH: ['', 'USER'],
+  OK: ['', 'LOAD_PERMANENTLY', 'SYMLINK'],
+};
+
+/**
+ * SQLite's name of result code `rc` (extended or primary): `266` → `'SQLITE_IOERR_READ'`,
+ * `8` → `'SQLITE_READONLY'`. An extended code SQLite does not define gets its primary
+ * code's name; a number that is no result code at all gets `'SQLITE_ERROR'`.
+ */
+export function sqliteErrorName(rc: number): SqliteErrorName {
+  const primary = PRIMARY_NAMES[rc & 0xff];
+  if (primary === undefined || !Number.isInteger(rc) || rc < 0) return 'SQLITE_ERROR';
+  const suffix = EXTENDED_NAMES[primary]?.[rc >> 8];
+  return suffix ? `SQLITE_${primary}_${suffix}` : `SQLITE_${primary}`;
+}
+
+/**
+ * Base error class of ltxvfs: a stable `code`, the `key` involved, and `cause`.
+ *
+ * Two kinds, one rule (docs/usage.md, "Errors"):
+ * - an error ltxvfs detects has its `LTXVFS_ERR_*` code in `code` and in `ltxvfsCode`;
+ * - an error SQLite returned (built with `LTXVFS_ERR_SQLITE`, or with a SQLite name, and a
+ *   `sqliteCode`) has SQLite's name in `code` (`'SQLITE_READONLY'`, `'SQLITE_IOERR_READ'`:
+ *   {@link sqliteErrorName}, as better-sqlite3 reports it), the number in `sqliteCode`,
+ *   and in `ltxvfsCode` the code of the ltxvfs error behind it when there is one
+ *   (`cause`: `LTXVFS_ERR_STALE`, `LTXVFS_ERR_READONLY`, `LTXVFS_ERR_CHECKSUM`, …), else
+ *   `LTXVFS_ERR_SQLITE`. Its message ends with that error's message (what to do: take
+ *   the lease, since when the replica is stale, which TXIDs exist) unless it has it
+ *   already, and `key` defaults to that error's key.
+ */
 export class LtxvfsError extends Error {
   override readonly name = 'LtxvfsError';
-  readonly code: LtxvfsErrorCode;
+  /** The `LTXVFS_ERR_*` code, or SQLite's name for an error SQLite returned. */
+  readonly code: LtxvfsErrorCode | SqliteErrorName;
+  /** The `LTXVFS_ERR_*` code: `code` itself, or for an error SQLite returned the reason ltxvfs knows behind it. */
+  readonly ltxvfsCode: LtxvfsErrorCode;
   readonly key: string | undefined;
   readonly sqliteCode: number | undefined;
   readonly status: number | undefined;
 
-  constructor(code: LtxvfsErrorCode, message: string, options: LtxvfsErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
-    this.key = options.key;
+  /**
+   * @param code an `LTXVFS_ERR_*` code; `LTXVFS_ERR_SQLITE` or a `SQLITE_*` name (from a
+   *   serialized error) with `options.sqliteCode` for an error SQLite returned.
+   */
+  constructor(code: LtxvfsErrorCode | SqliteErrorName, message: string, options: LtxvfsErrorOptions = {}) {
+    const fromSqlite = options.sqliteCode !== undefined && (code === 'LTXVFS_ERR_SQLITE' || code.startsWith('SQLITE_'));
+    const behind = fromSqlite ? reasonBehind(options.cause) : undefined;
+    const text = behind !== undefined && !message.includes(behind.message) ? `${message}: ${behind.message}` : message;
+    super(text, options.cause === undefined ? undefined : { cause: options.cause });
+    if (fromSqlite) {
+      this.code = sqliteErrorName(options.sqliteCode ?? 1);
+      this.ltxvfsCode = behind?.ltxvfsCode ?? 'LTXVFS_ERR_SQLITE';
+    } else {
+      // A SQLite name without a result code (never built by ltxvfs) counts as LTXVFS_ERR_SQLITE.
+      this.code = code;
+      this.ltxvfsCode = code.startsWith('SQLITE_') ? 'LTXVFS_ERR_SQLITE' : code as LtxvfsErrorCode;
+    }
+    this.key = options.key ?? behind?.key;
     this.sqliteCode = options.sqliteCode;
     this.status = options.status;
   }
 }
 
-/** True if `err` is an {@link LtxvfsError}, optionally with the given code. */
+/** The ltxvfs error behind an error SQLite returned: `cause` when it is one ltxvfs detected. */
+function reasonBehind(cause: unknown): LtxvfsError | undefined {
+  return cause instanceof LtxvfsError && cause.ltxvfsCode !== 'LTXVFS_ERR_SQLITE' ? cause : undefined;
+}
+
+/**
+ * True if `err` is an {@link LtxvfsError}, optionally with the given code: its `code` or
+ * its `ltxvfsCode` (so `LTXVFS_ERR_STALE` matches a `SQLITE_IOERR_READ` caused by
+ * staleness); `LTXVFS_ERR_SQLITE` matches every error SQLite returned.
+ */
 export function isLtxvfsError(err: unknown, code?: LtxvfsErrorCode): err is LtxvfsError {
-  return err instanceof LtxvfsError && (code === undefined || err.code === code);
+  if (!(err instanceof LtxvfsError)) return false;
+  if (code === undefined || err.code === code || err.ltxvfsCode === code) return true;
+  return code === 'LTXVFS_ERR_SQLITE' && err.code.startsWith('SQLITE_');
 }

@@ -18,6 +18,7 @@ export const SQLITE_READONLY = 8;
 /**
  * The SQLite code for `err`:
  * - an `LtxvfsError` carrying `sqliteCode` → that code;
+ * - else by its `ltxvfsCode`:
  * - `LTXVFS_ERR_CORRUPT`, `LTXVFS_ERR_CHECKSUM` → `SQLITE_CORRUPT` (the page is never served);
  * - `LTXVFS_ERR_STORAGE`, `LTXVFS_ERR_NOT_FOUND` → `ioCode` (default `SQLITE_IOERR_READ`);
  * - `LTXVFS_ERR_READONLY` → `SQLITE_READONLY`;
@@ -26,7 +27,7 @@ export const SQLITE_READONLY = 8;
 export function sqliteCodeForError(err: unknown, ioCode: number = SQLITE_IOERR_READ): number {
   if (!isLtxvfsError(err)) return SQLITE_IOERR;
   if (err.sqliteCode !== undefined) return err.sqliteCode;
-  switch (err.code) {
+  switch (err.ltxvfsCode) {
     case 'LTXVFS_ERR_CORRUPT':
     case 'LTXVFS_ERR_CHECKSUM':
       return SQLITE_CORRUPT;

@@ -24,6 +24,7 @@ import { ChannelServer } from '../lib/bridge/page-server.js';
 import { siblingModule, spawnWorker } from '../lib/bridge/spawn-worker.js';
 import { serveReplicaConnection, type ServedReplicaConnection } from '../lib/bridge/served-connection.js';
 import { acquireReader } from '../lib/registry.js';
+import type { ReplicaReader } from '../lib/replica-reader.js';
 import { warmInteriorPages, type WarmupResult } from '../lib/warmup.js';
 import { explainFailure } from '../lib/verifier.js';
 import type { DatabaseReplicaStats, OpenOptions } from '../lib/open.js';
@@ -348,13 +349,13 @@ export async function openWorkerDatabase<S extends DatabaseStats>(
  * `openDatabase` with `engine: 'worker'`: join the replica's shared reader, serve one
  * connection over it (view, time travel, writer, SQL surface: as the in-process engine)
  * and open it in a worker. Returns the database, with `warmInterior` the warm-up, and
- * `verified` (the reader's `verified()`: resolves once every file served is verified).
+ * `verified` (the reader's `verified()`: resolves once every file served is verified), and `reader` (the replica reader it joined).
  * @throws as `openDatabase`.
  */
 export async function openWorkerEngine(
   url: string | undefined,
   options: OpenOptions & WorkerEngineOptions,
-): Promise<{ db: Database<DatabaseReplicaStats>; warmup: Promise<WarmupResult> | undefined; verified: () => Promise<void> }> {
+): Promise<{ db: Database<DatabaseReplicaStats>; warmup: Promise<WarmupResult> | undefined; verified: () => Promise<void>; reader: ReplicaReader }> {
   const writable = options.readOnly !== true && options.at === undefined;
   const lease = await acquireReader(url, {
     ...options,
@@ -383,5 +384,5 @@ export async function openWorkerEngine(
     const rows = await db.all('SELECT rootpage FROM sqlite_schema WHERE rootpage > 0');
     warmup = warmInteriorPages(reader, view.version, [1, ...rows.map((r) => Number(r.rootpage))]);
   }
-  return { db, warmup, verified: () => reader.verified() };
+  return { db, warmup, verified: () => reader.verified(), reader };
 }

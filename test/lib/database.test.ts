@@ -213,7 +213,7 @@ t.test('writes to the replica database fail with SQLITE_READONLY', async (t) => 
   const { db } = await open(chinook);
   for (const sql of ["INSERT INTO Artist(Name) VALUES ('x')", 'CREATE TABLE t(x)', 'DELETE FROM Track', 'DROP TABLE Genre']) {
     const err = await rejection(db.run(sql));
-    t.match(err, { code: 'LTXVFS_ERR_SQLITE', sqliteCode: SQLite.SQLITE_READONLY, message: /attempt to write a readonly database/ }, sql);
+    t.match(err, { code: 'SQLITE_READONLY', sqliteCode: SQLite.SQLITE_READONLY, message: /attempt to write a readonly database/ }, sql);
     t.match(err.cause, { code: SQLite.SQLITE_READONLY }, "cause: SQLite's own error (no VFS error behind it)");
   }
   t.same(await db.get('SELECT count(*) AS n FROM Track'), { n: 3503 });
@@ -231,9 +231,9 @@ t.test('exec runs several statements; all/get/run take exactly one', async (t) =
   await t.rejects(db.run('   -- only a comment'), { code: 'LTXVFS_ERR_USAGE', message: /no SQL statement in/ });
   await t.rejects(db.get(''), { code: 'LTXVFS_ERR_USAGE' });
   const err = await rejection(db.get('SELECT 1; SELEC 2'));
-  t.match(err, { code: 'LTXVFS_ERR_SQLITE', sqliteCode: SQLite.SQLITE_ERROR, message: /syntax error.*: SELECT 1; SELEC 2/ });
+  t.match(err, { code: 'SQLITE_ERROR', sqliteCode: SQLite.SQLITE_ERROR, message: /syntax error.*: SELECT 1; SELEC 2/ });
   const execErr = await rejection(db.exec('INSERT INTO a VALUES (3); INSERT INTO nope VALUES (1); INSERT INTO a VALUES (4)'));
-  t.match(execErr, { code: 'LTXVFS_ERR_SQLITE', message: /no such table: nope/ });
+  t.match(execErr, { code: 'SQLITE_ERROR', ltxvfsCode: 'LTXVFS_ERR_SQLITE', message: /no such table: nope/ });
   t.same(await db.all('SELECT x FROM a ORDER BY x'), [{ x: 1 }, { x: 2 }, { x: 3 }], 'statements before the failing one ran');
   await db.close();
 });
@@ -242,7 +242,7 @@ t.test('SQLite errors carry the SQL (shortened) and the code', async (t) => {
   const { db } = await open(chinook);
   const long = `SELECT ${'1 + '.repeat(60)}1 FROM no_such_table`;
   const err = await rejection(db.all(long));
-  t.equal(err.code, 'LTXVFS_ERR_SQLITE');
+  t.same([err.code, err.ltxvfsCode], ['SQLITE_ERROR', 'LTXVFS_ERR_SQLITE'], "SQLite's name; nothing of ltxvfs behind it");
   t.equal(err.sqliteCode, SQLite.SQLITE_ERROR);
   t.match(err.message, /^no such table: no_such_table: SELECT 1 \+ 1 \+ .*…$/);
   t.ok(err.message.length < 200);
@@ -257,7 +257,7 @@ t.test('a storage error behind a failed statement is the cause; a stale one is n
   source.failWith(injected, { async: true });
   source.setBytes(chinook);
   const err = await rejection(db.all('SELECT * FROM Invoice'));
-  t.match(err, { code: 'LTXVFS_ERR_SQLITE', sqliteCode: SQLite.SQLITE_IOERR_READ });
+  t.match(err, { code: 'SQLITE_IOERR_READ', sqliteCode: SQLite.SQLITE_IOERR_READ });
   t.equal(err.cause, injected);
   source.failWith(undefined);
 
@@ -301,7 +301,7 @@ t.test('a statement that failed is reset and reused', async (t) => {
   await db.exec('CREATE TEMP TABLE u(x UNIQUE)');
   const insert = 'INSERT INTO u VALUES (?)';
   await db.run(insert, [1]);
-  await t.rejects(db.run(insert, [1]), { code: 'LTXVFS_ERR_SQLITE', sqliteCode: SQLite.SQLITE_CONSTRAINT_UNIQUE });
+  await t.rejects(db.run(insert, [1]), { code: 'SQLITE_CONSTRAINT_UNIQUE', sqliteCode: SQLite.SQLITE_CONSTRAINT_UNIQUE });
   t.same(await db.run(insert, [2]), { changes: 1, lastInsertRowid: 2 });
   const prepared = spy.counts.prepares;
   await db.run(insert, [3]);
@@ -378,7 +378,7 @@ t.test('a failing close still calls onClose and reports the SQLite error', async
   });
   await db.get('SELECT 1');
   const err = await rejection(db.close());
-  t.match(err, { code: 'LTXVFS_ERR_SQLITE', sqliteCode: SQLite.SQLITE_BUSY, message: /unfinalized statements: close/ });
+  t.match(err, { code: 'SQLITE_BUSY', sqliteCode: SQLite.SQLITE_BUSY, message: /unfinalized statements: close/ });
   t.equal(closed, 1);
 });
 

@@ -422,7 +422,7 @@ t.test('staleness: polls failing past the bound fail new read transactions, loud
   t.same([reader.stats().stale, rec.stale.length], [true, 2], "the poll past the bound emits 'stale', without any query");
   const e = rec.stale[1];
   t.same([e.code, e.key, e.cause], ['LTXVFS_ERR_STALE', client.url, gone]);
-  t.equal(e.message, `${client.url}: replica not polled successfully for 1001 ms (bound 1000 ms); still at TXID 0000000000000003: ${gone.message}`);
+  t.equal(e.message, `${client.url}: stale since ${new Date(clock.now() - 1001).toISOString()}: replica not polled successfully for 1001 ms (bound 1000 ms); still at TXID 0000000000000003: ${gone.message}`);
   await reader.poller.pollNow();
   t.throws(() => reader.acquire(), { code: 'LTXVFS_ERR_STALE' });
   t.same([rec.stale.length, reader.stats().pollFailures], [2, 4], 'still once per stale period');
@@ -524,7 +524,10 @@ t.test('staleness through the Database API with the real timer: a replica rename
   const cause = (err as LtxvfsError).cause as LtxvfsError;
   t.ok(isLtxvfsError(cause, 'LTXVFS_ERR_STALE'), 'cause: LTXVFS_ERR_STALE');
   t.equal(cause.key, lease.reader.client.url);
-  t.match(cause.message, new RegExp(`^${lease.reader.client.url}: replica not polled successfully for \\d+ ms \\(bound 500 ms\\); still at TXID 0000000000000004: replica directory does not exist`));
+  t.match(cause.message, new RegExp(`^${lease.reader.client.url}: stale since \\S+Z: replica not polled successfully for \\d+ ms \\(bound 500 ms\\); still at TXID 0000000000000004: replica directory does not exist`));
+  // The top-level error says it too: SQLite's name in code, the reason in ltxvfsCode and the message.
+  t.match(err, { code: /^SQLITE_IOERR/, ltxvfsCode: 'LTXVFS_ERR_STALE' });
+  t.ok(err!.message.endsWith(cause.message), `the message ends with the reason: ${err!.message}`);
   await rejectsLtx(t, db.get('SELECT count(*) FROM t'), 'LTXVFS_ERR_SQLITE', 'SELECT count(*) FROM t');
   t.equal(stale.length, 1, "one 'stale' event");
   t.equal(stale[0].code, 'LTXVFS_ERR_STALE');

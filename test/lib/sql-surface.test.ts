@@ -115,7 +115,7 @@ t.test('errors: before the history, unparseable, NULL, setting read-only PRAGMAs
 
 });
 
-t.test('litestream_lag: -1 before the first successful poll, then whole seconds since it', async (t) => {
+t.test('litestream_lag: whole seconds since the last successful listing, the open\'s until the first poll', async (t) => {
   const root = t.testdir();
   const dir = await copyFixtureReplica(join(root, 'replica'));
   const clock = new TestClock();
@@ -125,12 +125,14 @@ t.test('litestream_lag: -1 before the first successful poll, then whole seconds 
   t.teardown(() => lease.release());
   const { poller } = lease.reader;
   const lag = async (): Promise<[unknown, string]> => [(await db.get('SELECT litestream_lag() AS lag'))!.lag, await pragma(db, 'litestream_lag')];
-  t.same(await lag(), [-1, '-1'], 'before the first poll');
-  clock.advance(5000);
+  t.same(await lag(), [0, '0'], 'before the first poll: from the open\'s listing (Litestream: -1)');
+  clock.advance(1999);
+  t.same(await lag(), [1, '1'], 'one-shot use: the open\'s listing ages');
+  clock.advance(3001);
   await fs.rename(dir, join(root, 'away'));
   await poller.pollNow();
   t.same([db.stats().polls, db.stats().pollFailures], [1, 1]);
-  t.same(await lag(), [-1, '-1'], 'a failed poll is not a first poll');
+  t.same(await lag(), [5, '5'], 'a failed poll is not a successful listing: still counted from the open');
   t.same(await db.all('SELECT count(*) AS n FROM t'), [{ n: 250 }], 'queries keep working on the version they had');
   await fs.rename(join(root, 'away'), dir);
   await poller.pollNow();
@@ -206,10 +208,10 @@ t.test('litestream_set_time is SQLITE_DIRECTONLY, as Litestream flags it: not fr
     CREATE VIEW travel AS SELECT litestream_set_time('latest') AS r;
     CREATE VIEW position AS SELECT litestream_txid() AS txid, litestream_time() AS time, litestream_lag() AS lag;`);
   await writeLtx(dir, snapshotFromDatabase(db0));
-  const db = await openDatabase(dir, { pollIntervalMs: 0 });
+  const db = await openDatabase(dir, { pollIntervalMs: 0, now: () => 1_000_000 });
   t.teardown(() => db.close());
   await fails(t, db, 'SELECT * FROM travel', /^unsafe use of litestream_set_time\(\): /);
-  t.same(await db.all('SELECT txid, lag FROM position'), [{ txid: '0000000000000001', lag: -1 }], 'the other functions are usable from views');
+  t.same(await db.all('SELECT txid, lag FROM position'), [{ txid: '0000000000000001', lag: 0 }], 'the other functions are usable from views');
   t.same(await db.all("SELECT litestream_set_time('latest') AS r"), [{ r: null }], 'and it is usable directly');
 });
 
@@ -222,13 +224,14 @@ t.test('unknown PRAGMAs go to SQLite; the handler and the function list, directl
   t.same(await db.all('PRAGMA journal_mode'), [{ journal_mode: 'delete' }]);
 
   const client = await CountingClient.open(dir);
-  const reader = await ReplicaReader.open(client, { pollIntervalMs: 0 });
+  // A clock that stands still: the lag is that of the open's listing, 0.
+  const reader = await ReplicaReader.open(client, { pollIntervalMs: 0, now: () => 1_000_000 });
   t.teardown(() => reader.close());
   const view = new ConnectionView(reader);
   const handler = litestreamPragma(view);
   t.equal(handler('page_count', null), undefined, 'not ours');
   t.equal(handler('litestream_txid', null), '0000000000000005');
-  t.equal(handler('litestream_lag', null), '-1');
+  t.equal(handler('litestream_lag', null), '0', 'just opened');
   t.equal(await handler('litestream_time', '2026-11-21T09:51:52Z'), null);
   t.equal(view.version.txid, 2);
   t.throws(() => handler('litestream_lag', '1'), { code: 'LTXVFS_ERR_USAGE', message: 'PRAGMA litestream_lag is read-only' });
@@ -239,7 +242,7 @@ t.test('unknown PRAGMAs go to SQLite; the handler and the function list, directl
     ['litestream_time', 0, false, 'function', 'undefined'],
     ['litestream_set_time', 1, true, 'undefined', 'function'],
   ]);
-  t.same(fns.slice(0, 3).map((f) => f.call!([])), ['0000000000000002', -1, '2026-11-21T09:51:52Z']);
+  t.same(fns.slice(0, 3).map((f) => f.call!([])), ['0000000000000002', 0, '2026-11-21T09:51:52Z']);
   t.equal(await fns[3].callAsync!(['latest']), null);
   t.equal(view.target, undefined);
   await t.rejects(fns[3].callAsync!([null]), { code: 'LTXVFS_ERR_USAGE', message: 'timestamp required' });

@@ -27,7 +27,7 @@ t.test('openAsyncifyDatabase opens a page source read-only and closes it once', 
   const db = await openAsyncifyDatabase(source, { statsProvider: statsOf(source), onClose: () => void closed++ });
   t.same(await db.get('SELECT count(*) AS n FROM Track'), { n: 3503 });
   t.same(await db.get('PRAGMA journal_mode'), { journal_mode: 'delete' });
-  await t.rejects(db.run('DELETE FROM Track'), { code: 'LTXVFS_ERR_SQLITE', sqliteCode: SQLite.SQLITE_READONLY });
+  await t.rejects(db.run('DELETE FROM Track'), { code: 'SQLITE_READONLY', sqliteCode: SQLite.SQLITE_READONLY });
   const stats = db.stats();
   t.equal(stats.txid, 12);
   t.ok(stats.pageReads > 0, 'the provider type flows through');
@@ -59,7 +59,7 @@ t.test('a source that is not a SQLite database fails the open; onClose is not ca
   const source = new BytesSource(notSqlite);
   let closed = 0;
   const err = await openAsyncifyDatabase(source, { statsProvider: statsOf(source), onClose: () => void closed++ }).catch((e: unknown) => e);
-  t.match(err, { code: 'LTXVFS_ERR_SQLITE', sqliteCode: SQLite.SQLITE_NOTADB });
+  t.match(err, { code: 'SQLITE_NOTADB', sqliteCode: SQLite.SQLITE_NOTADB });
   t.equal(closed, 0, 'the caller still owns the source');
   t.equal(source.pinnedCount, 0);
 });
@@ -69,7 +69,7 @@ t.test('a source that cannot be read fails the open with the storage error as ca
   const source = new BytesSource(chinook);
   source.failWith(injected);
   const err = (await openAsyncifyDatabase(source, { statsProvider: statsOf(source) }).catch((e: unknown) => e)) as LtxvfsError;
-  t.equal(err.code, 'LTXVFS_ERR_SQLITE');
+  t.same([err.code, err.ltxvfsCode], ['SQLITE_IOERR_READ', 'LTXVFS_ERR_STORAGE']);
   t.equal(err.sqliteCode, SQLite.SQLITE_IOERR_READ);
   t.match(err.message, /^main\.db: open database: disk I\/O error/);
   t.equal(err.cause, injected);
@@ -79,7 +79,7 @@ t.test('an open that fails without a VFS error keeps the SQLite error as cause',
   const source = new BytesSource(chinook);
   const name = 'x'.repeat(2000); // longer than the VFS's mxPathname: SQLite refuses it itself
   const err = (await openAsyncifyDatabase(source, { statsProvider: statsOf(source), name }).catch((e: unknown) => e)) as LtxvfsError;
-  t.equal(err.code, 'LTXVFS_ERR_SQLITE');
+  t.same([err.code, err.ltxvfsCode], ['SQLITE_IOERR', 'LTXVFS_ERR_SQLITE']);
   t.equal(err.sqliteCode, SQLite.SQLITE_IOERR, "FacadeVFS's xFullPathname answers SQLITE_IOERR");
   t.type(err.cause, SQLite.SQLiteError);
 });
