@@ -6,7 +6,7 @@
  */
 import { openFileReplica } from './file.js';
 import { parseReplicaUrl } from './replica-url.js';
-import type { S3ReplicaOptions } from './s3/client.js';
+import type { S3ReplicaOptions } from './s3/index.js';
 import type { ReplicaClient } from './types.js';
 
 export { parseReplicaUrl, S3_URL_PARAMETERS, type ReplicaUrl } from './replica-url.js';
@@ -19,7 +19,7 @@ export { parseReplicaUrl, S3_URL_PARAMETERS, type ReplicaUrl } from './replica-u
  * @param options.env environment for `LITESTREAM_REPLICA_URL` and, for s3://, the AWS /
  *   Litestream credential, region and endpoint variables (lib/storage/s3/config.ts);
  *   default `process.env`.
- * @param options.s3 timeouts, retries and page size of an s3:// client (lib/storage/s3/client.ts).
+ * @param options.s3 timeouts, retries and page size of an s3:// client (lib/storage/s3/).
  * @throws LtxvfsError everything {@link parseReplicaUrl} throws; for file:// what
  *   {@link openFileReplica} throws (`LTXVFS_ERR_NOT_FOUND` "replica directory does not
  *   exist: <path>"); for s3:// what {@link openS3Replica} throws (`LTXVFS_ERR_BAD_URL`,
@@ -34,7 +34,7 @@ export async function openReplicaClient(
   const parsed = parseReplicaUrl(url, env);
   if (parsed.scheme === 's3') {
     // The S3 client (aws4, undici) is loaded only for s3:// replicas.
-    const { openS3Replica } = await import('./s3/client.js');
+    const { openS3Replica } = await import('./s3/index.js');
     return openS3Replica(parsed, { ...options.s3, env });
   }
   return openFileReplica(parsed.path, { create: options.create });

@@ -38,8 +38,8 @@
 import { createHash } from 'node:crypto';
 import { LtxvfsError } from '../../../ltx/errors.js';
 import { formatLtxFilename } from '../../../ltx/filename.js';
-import { redactEndpoint, resolveS3Config, type S3Config, type S3Credentials, type S3UrlParts } from './config.js';
-import { S3CredentialSource } from './credentials.js';
+import { redactEndpoint, type S3Config, type S3Credentials } from './config.js';
+import type { S3CredentialSource } from './credentials.js';
 import type { HttpResponse } from './http.js';
 import { bodyText, httpError } from './errors.js';
 import { formatRfc3339Nano, parseRfc3339, parseS3Error } from './wire.js';
@@ -48,7 +48,6 @@ import { applyMetadataTimestamps, listKeyPage, listLevel } from './listing.js';
 import { positiveInt, S3Transport, type S3ClientStats } from './transport.js';
 import { StrayLog } from '../strays.js';
 import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, StrayEntry, WriteOptions } from '../types.js';
-import { parseReplicaUrl } from '../replica-url.js';
 
 /** Options of {@link openS3Replica} / {@link S3ReplicaClient}. Times in ms. */
 export interface S3ReplicaOptions {
@@ -93,36 +92,6 @@ const DEFAULT_LIST_PAGE_SIZE = 1000;
 const DEFAULT_METADATA_CONCURRENCY = 16;
 /** S3's limit on key length, bytes of UTF-8. */
 const MAX_KEY_BYTES = 1024;
-
-/**
- * Open an s3:// replica: resolve its configuration and credentials (credentials.ts;
- * the AWS SDK's chain is asked here when the environment has no keys). Nothing is sent to
- * S3 yet: a missing bucket or wrong credentials show up at the first request
- * (`openDatabase` lists at once).
- * @param url an `s3://bucket/path?…` URL, or its parsed parts (`parseReplicaUrl`).
- * @throws LtxvfsError `LTXVFS_ERR_BAD_URL`, `LTXVFS_ERR_UNSUPPORTED` (config.ts, ../replica-url.ts);
- *   `LTXVFS_ERR_USAGE` for bad options and when no credentials are found (without `?anonymous=true`).
- */
-export async function openS3Replica(url: string | S3UrlParts, options: S3ReplicaOptions = {}): Promise<S3ReplicaClient> {
-  let parts: S3UrlParts;
-  if (typeof url === 'string') {
-    const parsed = parseReplicaUrl(url, {});
-    if (parsed.scheme !== 's3') throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `not an s3:// URL: ${parsed.path}`, { key: parsed.path });
-    parts = parsed;
-  } else {
-    parts = url;
-  }
-  const env = options.env ?? process.env;
-  const config = resolveS3Config(parts, env);
-  const credentials = await S3CredentialSource.resolve({
-    env,
-    anonymous: config.anonymous,
-    explicit: options.credentials,
-    where: `s3://${config.bucket}/${config.prefix}`,
-    now: options.now,
-  });
-  return new S3ReplicaClient(config, options, credentials);
-}
 
 /**
  * What every S3 client can do: `Range` GETs; `If-None-Match: *` and `If-Match` checked by

@@ -8,7 +8,7 @@ import t, { type Test } from 'tap';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LtxvfsError } from '../../../ltx/errors.js';
-import { openS3Replica, type S3ReplicaClient, type S3ReplicaOptions } from '../../../lib/storage/s3/client.js';
+import { openS3Replica, type S3ReplicaClient, type S3ReplicaOptions } from '../../../lib/storage/s3/index.js';
 import { acquirePool, describeNetworkError, openPoolCount, RequestTimeoutError, sendRequest } from '../../../lib/storage/s3/http.js';
 import { s3ErrorXml } from '../../helpers/fault-proxy.js';
 
