@@ -21,6 +21,7 @@ import { formatRfc3339Nano } from '../../lib/storage/s3/wire.js';
 import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, WriteOptions } from '../../lib/storage/types.js';
 import { openReplicaClient } from '../../lib/storage/url.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
+import { waitFor } from '../helpers/polling.js';
 import { rejectsLtx } from '../helpers/replica-builder.js';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
 
@@ -411,15 +412,21 @@ t.test('background renewal: every ttl/3, the same generation, events on the diag
   for (const backend of backends) {
     messages.length = 0;
     const rec = new Recorder(await backend.open(t, freshPath('bg')));
-    const lease = await Lease.acquire(rec, { ttlMs: 300, owner: 'bg' });
+    // The lease's clock moves only when a renewal lands: however slow the machine, the
+    // lease cannot run out between its timers, so the test counts renewals, not time.
+    let clock = T0;
+    const lease = await Lease.acquire(rec, { ttlMs: 300, owner: 'bg', now: () => clock });
+    const firstExpiry = lease.expiresAt.getTime();
     rec.failWrites = 1; // the first renewal fails and is retried
     let renewals = 0;
-    lease.on('renewed', () => renewals++);
-    await new Promise((r) => setTimeout(r, 700));
-    t.ok(renewals >= 3, `${backend.name}: ${renewals} renewals in 700 ms with ttl 300 ms`);
-    t.ok(lease.held, 'still held long after the first TTL');
+    lease.on('renewed', () => {
+      renewals++;
+      clock += 100;
+    });
+    await waitFor(`${backend.name}: three renewals`, () => renewals >= 3, 60_000, 5);
+    t.ok(lease.held, 'still held after three renewal periods');
     t.equal(lease.generation, 1);
-    t.ok(lease.expiresAt.getTime() > Date.now(), 'expiry moves forward');
+    t.ok(lease.expiresAt.getTime() > firstExpiry, 'expiry moves forward');
     t.equal(await lease.release(), true);
     const n = renewals;
     await new Promise((r) => setTimeout(r, 250));
@@ -432,7 +439,9 @@ t.test('background renewal: every ttl/3, the same generation, events on the diag
 
 t.test('a failing renewal is retried until it succeeds, or until expiry, then the lease is lost', async (t) => {
   const rec = new Recorder(await backends[0].open(t, freshPath('retry')));
-  const lease = await Lease.acquire(rec, { ttlMs: 600, owner: 'retry', renewRetryMs: 20 });
+  // An injected clock: the lease runs out only when the test moves it, not because the machine was slow.
+  let clock = T0;
+  const lease = await Lease.acquire(rec, { ttlMs: 600, owner: 'retry', renewRetryMs: 20, now: () => clock });
   rec.failWrites = 3;
   const renewed = new Promise<void>((resolve) => lease.once('renewed', () => resolve()));
   await renewed;
@@ -441,10 +450,14 @@ t.test('a failing renewal is retried until it succeeds, or until expiry, then th
   t.ok(lease.held);
 
   rec.failWrites = 1_000;
-  const lost = await new Promise<LtxvfsError>((resolve) => lease.once('lost', resolve));
-  t.equal(lost.code, 'LTXVFS_ERR_LEASE_LOST');
-  t.match(lost.message, /expired at .* without a successful renewal \(last renewal: injected storage failure\)/);
-  t.ok(Date.now() >= lease.expiresAt.getTime(), 'lost only once expired');
+  const lost = new Promise<LtxvfsError>((resolve) => lease.once('lost', resolve));
+  await waitFor('a failed renewal', () => lease.lastRenewError !== undefined, 60_000, 5);
+  t.ok(lease.held, 'failed renewals alone do not end a lease that has not run out');
+  clock = lease.expiresAt.getTime() + 1;
+  const error = await lost;
+  t.equal(error.code, 'LTXVFS_ERR_LEASE_LOST');
+  t.match(error.message, /expired at .* without a successful renewal \(last renewal: injected storage failure\)/);
+  t.ok(clock >= lease.expiresAt.getTime(), 'lost only once expired');
   t.notOk(lease.held);
   t.throws(() => lease.assertHeld(), { code: 'LTXVFS_ERR_LEASE_LOST' });
   t.ok(isLtxvfsError(lease.lastRenewError, 'LTXVFS_ERR_STORAGE'));
@@ -453,11 +466,11 @@ t.test('a failing renewal is retried until it succeeds, or until expiry, then th
 
 t.test('a renewal that fails after the lease ran out ends it at once', async (t) => {
   const rec = new Recorder(await backends[1].open(t, freshPath('late')));
-  let skew = 0;
-  const lease = await Lease.acquire(rec, { ttlMs: 150, owner: 'late', now: () => Date.now() + skew });
+  let clock = T0; // moves only when the test says: the lease cannot run out early on a slow machine
+  const lease = await Lease.acquire(rec, { ttlMs: 150, owner: 'late', now: () => clock });
   rec.failWrites = 1;
   rec.failWith = () => {
-    skew = 1_000; // the request took longer than the lease
+    clock += 1_000; // the request took longer than the lease
     return new LtxvfsError('LTXVFS_ERR_STORAGE', 'slow and failed');
   };
   const lost = await new Promise<LtxvfsError>((resolve) => lease.once('lost', resolve));
