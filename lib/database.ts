@@ -546,7 +546,11 @@ export class Database<S extends DatabaseStats = DatabaseStats> implements Querya
     return this.close();
   }
 
-  /** `err` as the API reports it: SQLite's errors become `LTXVFS_ERR_SQLITE`, others pass. */
+  /**
+   * `err` as the API reports it: SQLite's errors become an `LtxvfsError` built with
+   * `LTXVFS_ERR_SQLITE` and `sqliteCode` (so `code` is SQLite's name, `ltxvfsCode` the
+   * reason of the VFS error behind it: ltx/errors.ts), others pass.
+   */
   #sqliteError(err: unknown, sql: string): unknown {
     if (err instanceof LtxvfsError || !isSqliteError(err)) return err;
     const behind = this.#vfs.takeLastError();

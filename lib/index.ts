@@ -16,6 +16,7 @@
  * import a module directly inside this repository, never through this file.
  */
 export { openDatabase, warmupOf, type OpenOptions, type DatabaseReplicaStats } from './open.js';
+export type { ReplicaDatabase, ReplicaFreshness, ReplicaDatabaseEvents, ReplicaPosition, WaitForTxidOptions } from './freshness.js';
 export type { WarmupResult } from './warmup.js';
 export type { Database, Row, SqlValue, BindValue, Params, RunResult, DatabaseStats } from './database.js';
 export type { ReplicaReaderOptions, ReplicaStats } from './replica-reader.js';
@@ -34,7 +35,7 @@ export { restoreDatabase, type RestoreOptions, type RestoreResult } from './rest
 export { verifyReplica, type VerifyOptions, type VerifyReport } from './verify.js';
 export type { TempFileInfo } from './temp-files.js';
 export type { PlanTarget } from './replica.js';
-export { LtxvfsError, isLtxvfsError, type LtxvfsErrorCode } from '../ltx/errors.js';
+export { LtxvfsError, isLtxvfsError, type LtxvfsErrorCode, type SqliteErrorName } from '../ltx/errors.js';
 export {
   registerLtxVFS,
   type LtxAsyncVFS,

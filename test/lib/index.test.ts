@@ -16,11 +16,12 @@ import { copyFixtureReplica } from '../helpers/replica-builder.js';
 const LIB = [
   // opening a database, its options and results
   'openDatabase', 'warmupOf', 'OpenOptions', 'DatabaseReplicaStats', 'WarmupResult',
+  'ReplicaDatabase', 'ReplicaFreshness', 'ReplicaDatabaseEvents', 'ReplicaPosition', 'WaitForTxidOptions',
   'Database', 'Row', 'SqlValue', 'BindValue', 'Params', 'RunResult', 'DatabaseStats',
   'ReplicaReaderOptions', 'ReplicaStats', 'WriterOptions', 'WorkerEngineOptions', 'HydrateOptions',
   'HydrationStats', 'DiskCacheStats', 'VerificationStats', 'S3ReplicaOptions', 'S3Credentials',
   // errors
-  'LtxvfsError', 'isLtxvfsError', 'LtxvfsErrorCode',
+  'LtxvfsError', 'isLtxvfsError', 'LtxvfsErrorCode', 'SqliteErrorName',
   // storage clients and tools
   'openReplicaClient', 'parseReplicaUrl', 'ReplicaUrl', 'ReplicaClient', 'ReplicaCapabilities', 'LtxFileInfo',
   'WriteOptions', 'StrayEntry', 'compactReplica', 'CompactOptions', 'CompactReport', 'CompactOutput',

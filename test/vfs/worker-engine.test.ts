@@ -123,7 +123,7 @@ t.test('writes through the worker follow the lease rules and are read by the in-
   const db = await openDatabase(dir, { engine: 'worker', create: true, pollIntervalMs: 0 });
   t.teardown(() => db.close());
   const refused = await db.exec('CREATE TABLE t (x)').then(() => undefined, (e: unknown) => e);
-  t.match(refused, { code: 'LTXVFS_ERR_SQLITE', sqliteCode: 8 });
+  t.match(refused, { code: 'SQLITE_READONLY', ltxvfsCode: 'LTXVFS_ERR_READONLY', sqliteCode: 8 });
   t.match((refused as Error).cause, { code: 'LTXVFS_ERR_READONLY', message: /PRAGMA litevfs_acquire_lease/ });
   await db.exec('PRAGMA litevfs_acquire_lease');
   await db.exec('CREATE TABLE t (x INTEGER PRIMARY KEY, y TEXT)');
@@ -151,7 +151,7 @@ t.test('calls in flight together travel together, each with its own result or er
   const calls = Array.from({ length: 200 }, (_, i) => (i === 57 ? db.get('SELECT nope FROM accounts') : db.get('SELECT id, owner FROM accounts WHERE id = ?', [i + 1])));
   const settled = await Promise.allSettled(calls);
   t.equal(settled[57].status, 'rejected');
-  t.match((settled[57] as PromiseRejectedResult).reason, { code: 'LTXVFS_ERR_SQLITE', message: /no such column: nope/ });
+  t.match((settled[57] as PromiseRejectedResult).reason, { code: 'SQLITE_ERROR', ltxvfsCode: 'LTXVFS_ERR_SQLITE', message: /no such column: nope/ });
   const rows = settled.filter((s, i) => i !== 57).map((s) => (s as PromiseFulfilledResult<unknown>).value);
   t.same(rows.filter((r) => r !== undefined).length, 200 - 1 - Math.floor(200 / 7), 'deleted ids answer undefined, the others a row');
   t.same(settled[0], { status: 'fulfilled', value: { id: 1, owner: 'ann' } });
@@ -174,9 +174,9 @@ t.test('lone calls go on the call lane, calls made while others are pending as m
     const big = await db.get("SELECT length(x) AS n, x FROM (SELECT printf('%.*c', 2000000, 'z') AS x)");
     t.equal((big as { n: number }).n, 2_000_000);
     // A blob and a BigInt go the v8 way.
-    t.same(await db.get('SELECT x\'00ff\' AS b, 9007199254740993 AS i'), { b: new Uint8Array([0, 255]), i: 9007199254740993n });
+    t.same(await (await db.prepare('SELECT x\'00ff\' AS b, 9007199254740993 AS i')).safeIntegers().get(), { b: new Uint8Array([0, 255]), i: 9007199254740993n });
     const error = await db.get('SELECT nope FROM accounts').catch((err: unknown) => err);
-    t.match(error, { code: 'LTXVFS_ERR_SQLITE', message: /no such column: nope/ }, 'errors come back too');
+    t.match(error, { code: 'SQLITE_ERROR', ltxvfsCode: 'LTXVFS_ERR_SQLITE', message: /no such column: nope/ }, 'errors come back too');
     // A call made while a slow one is pending goes as a message, and waits for it.
     const before2 = await db.counters();
     const first = db.get('WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000) SELECT count(*) AS n FROM c');
