@@ -157,6 +157,10 @@ export interface TransactionOptions {
 const COMMIT_SQL = 'COMMIT';
 const ROLLBACK_SQL = 'ROLLBACK';
 
+/** Set by Database's static block: a Database's engine operations. */
+// eslint-disable-next-line prefer-const
+let engineOps: (db: Database) => EngineOps;
+
 /** One transaction level: its lock (the calls made inside it), depth and state. */
 interface TxFrame {
   readonly lock: ConnectionLock;
@@ -541,6 +545,10 @@ export class Database<S extends DatabaseStats = DatabaseStats> implements Querya
     return this.#closing;
   }
 
+  static {
+    engineOps = (db) => db.#core.ops;
+  }
+
   /** `await using db = await openDatabase(url)`: closes the database. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
@@ -569,6 +577,11 @@ function closedError(): LtxvfsError {
   return new LtxvfsError('LTXVFS_ERR_CLOSED', 'the database is closed');
 }
 
+/** The engine operations of `db`, for the worker engine's SQLite thread (vfs/worker-main.ts), which runs them for the main thread's lock. @internal */
+export function engineOpsOf(db: Database): EngineOps {
+  return engineOps(db);
+}
+
 /** A call on a transaction whose callback has settled. */
 function endedError(sql: string): LtxvfsError {
   return new LtxvfsError('LTXVFS_ERR_USAGE', `the transaction has ended (its callback settled): ${excerpt(sql)}`);
@@ -580,8 +593,8 @@ function controlError(statement: string, inTransaction: boolean): LtxvfsError {
   return new LtxvfsError('LTXVFS_ERR_USAGE', inTransaction
     ? `${what}: inside transaction() the transaction is the callback's: it commits when the callback returns, ` +
       'rolls back when it throws; use tx.transaction(fn) for a savepoint'
-    : `${what} would leave a transaction open after the call, and the statements of every other async flow ` +
-      'on this Database would run inside it: use db.transaction(async (tx) => …, { mode }) (or one exec() that also ends it)');
+    : `${what}: a transaction left open by one call would take in the statements of every other async flow ` +
+      'on this Database: use db.transaction(async (tx) => …, { mode }) (one exec() script may BEGIN … COMMIT within itself)');
 }
 
 /** wa-sqlite's `SQLiteError`: an Error with a numeric SQLite result `code`. */

@@ -18,8 +18,9 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { LtxvfsError } from '../ltx/errors.js';
-import { Database, type DatabaseStats, type Params, type Row, type RunResult, type SqliteApi } from '../lib/database.js';
-import { CONTROL_BYTES, CTL, deserializeError, DEFAULT_BRIDGE_TIMEOUT_MS, newChannelBuffer, STATE } from '../lib/bridge/protocol.js';
+import { Database, type DatabaseOptions, type DatabaseStats, type IntMode } from '../lib/database.js';
+import type { EngineOps } from '../lib/statement.js';
+import { CONTROL_BYTES, CTL, deserializeError, type SerializedError, DEFAULT_BRIDGE_TIMEOUT_MS, newChannelBuffer, STATE } from '../lib/bridge/protocol.js';
 import { ChannelServer } from '../lib/bridge/page-server.js';
 import { siblingModule, spawnWorker } from '../lib/bridge/spawn-worker.js';
 import { serveReplicaConnection, type ServedReplicaConnection } from '../lib/bridge/served-connection.js';
@@ -75,7 +76,7 @@ export interface WorkerCounters extends BridgeClientCounters {
 }
 
 /** Options of {@link openWorkerDatabase}. */
-export interface WorkerDatabaseOptions<S extends DatabaseStats> extends WorkerEngineOptions {
+export interface WorkerDatabaseOptions<S extends DatabaseStats> extends WorkerEngineOptions, DatabaseOptions {
   /** Name of the database in SQLite and in messages. */
   label: string;
   /** Open read-write (the served connection's sink decides what may be written). */
@@ -97,18 +98,19 @@ export interface WorkerDatabaseOptions<S extends DatabaseStats> extends WorkerEn
 }
 
 
-const unusedApi = new Proxy({}, {
-  get: () => () => {
-    throw new LtxvfsError('LTXVFS_ERR_USAGE', 'a WorkerDatabase has no SQLite in this thread');
-  },
-}) as SqliteApi;
+/** The operations the worker runs for the main thread's lock (lib/statement.ts `EngineOps`, less `close`). */
+const FORWARDED = ['query', 'run', 'exec', 'prepare', 'step', 'stmtRun', 'reset', 'finalize', 'inTransaction'] as const;
 
-/** A Database whose SQLite runs in a worker thread. Create it with `openDatabase(url, { engine: 'worker' })`. */
+/**
+ * A Database whose SQLite runs in a worker thread. Create it with `openDatabase(url, { engine: 'worker' })`.
+ * The lock, transactions and statement objects are the Database's, on this thread; each
+ * engine operation (lib/statement.ts `EngineOps`) is a call to the worker, where prepared
+ * statements live under their handle ids.
+ */
 export class WorkerDatabase<S extends DatabaseStats = DatabaseStats> extends Database<S> {
   readonly #worker: Worker;
   readonly #server: ChannelServer;
   readonly #lane: LaneMain;
-  readonly #statsProvider: () => S;
   readonly #beforeCalls: (() => Promise<void> | undefined) | undefined;
   readonly #explainError: ((err: unknown) => Promise<unknown>) | undefined;
   readonly #pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: unknown) => void }>();
@@ -118,19 +120,24 @@ export class WorkerDatabase<S extends DatabaseStats = DatabaseStats> extends Dat
   #refd = false;
   #laneBatches = 0;
   #messageBatches = 0;
-  #closing: Promise<void> | undefined;
+  #shutdown: Promise<void> | undefined;
   #gone: Error | undefined;
 
   /** @internal Use {@link openWorkerDatabase}. */
   constructor(
     worker: Worker, server: ChannelServer, lane: LaneMain, statsProvider: () => S,
     beforeCalls?: () => Promise<void> | undefined, explainError?: (err: unknown) => Promise<unknown>,
+    intMode?: IntMode,
   ) {
-    super({ sqlite3: unusedApi, db: 0, vfs: { takeLastError: () => undefined }, statsProvider });
+    const ops = {} as Record<keyof EngineOps, unknown>;
+    super({ ops: ops as unknown as EngineOps, statsProvider, intMode });
+    for (const method of FORWARDED) {
+      ops[method] = (...args: unknown[]) => this.#call({ type: 'call', id: 0, method, args });
+    }
+    ops.close = () => this.#close();
     this.#worker = worker;
     this.#server = server;
     this.#lane = lane;
-    this.#statsProvider = statsProvider;
     this.#beforeCalls = beforeCalls;
     this.#explainError = explainError;
     worker.on('message', (reply: WorkerReply) => {
@@ -140,44 +147,16 @@ export class WorkerDatabase<S extends DatabaseStats = DatabaseStats> extends Dat
     worker.on('exit', (code) => this.#lost(new LtxvfsError('LTXVFS_ERR_CLOSED', `the SQLite worker thread exited (code ${code})`)));
   }
 
-  override get closed(): boolean {
-    return this.#closing !== undefined;
-  }
-
-  override all<T extends object = Row>(sql: string, params?: Params): Promise<T[]> {
-    return this.query<T>(sql, params).then((r) => r.rows);
-  }
-
-  override query<T extends object = Row>(sql: string, params?: Params): Promise<{ columns: string[]; rows: T[] }> {
-    return this.#call({ type: 'call', id: 0, method: 'query', sql, params });
-  }
-
-  override get<T extends object = Row>(sql: string, params?: Params): Promise<T | undefined> {
-    return this.#call({ type: 'call', id: 0, method: 'get', sql, params });
-  }
-
-  override run(sql: string, params?: Params): Promise<RunResult> {
-    return this.#call({ type: 'call', id: 0, method: 'run', sql, params });
-  }
-
-  override exec(sql: string): Promise<void> {
-    return this.#call({ type: 'call', id: 0, method: 'exec', sql });
-  }
-
-  override stats(): S {
-    if (this.closed) throw new LtxvfsError('LTXVFS_ERR_CLOSED', 'the database is closed');
-    return this.#statsProvider();
-  }
-
   /** The bridge and worker-cache counters (one message to the worker). */
   counters(): Promise<WorkerCounters> {
+    if (this.closed) return Promise.reject(new LtxvfsError('LTXVFS_ERR_CLOSED', 'the database is closed'));
     return this.#call<Omit<WorkerCounters, 'served' | 'laneBatches' | 'messageBatches'>>({ type: 'call', id: 0, method: 'counters' })
       .then((c) => ({ ...c, served: this.#server.counters.requests, laneBatches: this.#laneBatches, messageBatches: this.#messageBatches }));
   }
 
   /** Close the connection in the worker (after the calls already made), stop the worker, release the replica. Idempotent. */
-  override close(): Promise<void> {
-    this.#closing ??= (async () => {
+  #close(): Promise<void> {
+    this.#shutdown ??= (async () => {
       try {
         if (this.#gone === undefined) await this.#send<void>({ type: 'close', id: 0 });
       } finally {
@@ -186,11 +165,10 @@ export class WorkerDatabase<S extends DatabaseStats = DatabaseStats> extends Dat
         await this.#server.close();
       }
     })();
-    return this.#closing;
+    return this.#shutdown;
   }
 
   #call<T>(call: WorkerCall): Promise<T> {
-    if (this.closed) return Promise.reject(new LtxvfsError('LTXVFS_ERR_CLOSED', 'the database is closed'));
     const explain = this.#explainError;
     if (explain === undefined) return this.#send<T>(call);
     return this.#send<T>(call).catch(async (err: unknown) => {
@@ -245,7 +223,7 @@ export class WorkerDatabase<S extends DatabaseStats = DatabaseStats> extends Dat
       if (waiter === undefined) continue;
       this.#settled(result.id);
       if (result.type === 'result') waiter.resolve(result.value);
-      else waiter.reject(deserializeError(result.error));
+      else waiter.reject(workerError(result.error));
     }
   }
 
@@ -273,6 +251,12 @@ export class WorkerDatabase<S extends DatabaseStats = DatabaseStats> extends Dat
     }
     void this.#server.close();
   }
+}
+
+/** An error from the worker as thrown there: a `RangeError` (an unsafe integer in `intMode` `'number'`) stays one. */
+function workerError(error: SerializedError): Error {
+  const err = deserializeError(error);
+  return err.name === 'RangeError' ? new RangeError(err.message) : err;
 }
 
 /**
@@ -342,7 +326,7 @@ export async function openWorkerDatabase<S extends DatabaseStats>(
   // A worker waiting on the page bridge needs this thread's event loop: stop spinning.
   const ctl = new Int32Array(buffer, 0, CONTROL_BYTES / 4);
   const lane = new LaneMain(laneBuffer, undefined, spinMicros, () => Atomics.load(ctl, CTL.STATE) === STATE.WAITING);
-  return new WorkerDatabase<S>(worker, server, lane, options.statsProvider, options.beforeCalls, options.explainError);
+  return new WorkerDatabase<S>(worker, server, lane, options.statsProvider, options.beforeCalls, options.explainError, options.intMode);
 }
 
 /**

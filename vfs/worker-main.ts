@@ -11,7 +11,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as SQLite from '@journeyapps/wa-sqlite';
 import { LtxvfsError } from '../ltx/errors.js';
-import { Database } from '../lib/database.js';
+import { Database, engineOpsOf } from '../lib/database.js';
 import { serializeError } from '../lib/bridge/protocol.js';
 import type { SqlArg } from '../lib/sql-surface.js';
 import { BridgeClient } from './bridge-client.js';
@@ -80,23 +80,18 @@ async function open(): Promise<{ database: Database; vfs: LtxSyncVFS }> {
 
 async function run(database: Database, call: WorkerCall): Promise<unknown> {
   if (call.type === 'close') return database.close();
-  switch (call.method) {
-    case 'query':
-      return database.query(call.sql, call.params);
-    case 'get':
-      return database.get(call.sql, call.params);
-    case 'run':
-      return database.run(call.sql, call.params);
-    case 'exec':
-      return database.exec(call.sql);
-    case 'counters':
-      return { ...client.counters, localCacheBytes: client.cache.bytes, localCacheHits: client.cache.hits, localCacheMisses: client.cache.misses };
-    default:
-      throw new LtxvfsError('LTXVFS_ERR_USAGE', `unknown call ${(call as { method: string }).method}`);
+  if (call.method === 'counters') {
+    return { ...client.counters, localCacheBytes: client.cache.bytes, localCacheHits: client.cache.hits, localCacheMisses: client.cache.misses };
   }
+  const ops = engineOpsOf(database);
+  const op = ops[call.method] as ((...args: unknown[]) => Promise<unknown>) | undefined;
+  if (typeof op !== 'function' || !Object.hasOwn(Object.getPrototypeOf(ops) as object, call.method)) {
+    throw new LtxvfsError('LTXVFS_ERR_USAGE', `unknown call ${String(call.method)}`);
+  }
+  return op.apply(ops, call.args);
 }
 
-/** The answers to one batch, in order. The Database runs the calls one after the other. */
+/** The answers to one batch, in order. The engine operations run one after the other, in the order called. */
 function runBatch(database: Database, calls: readonly WorkerCall[]): Promise<WorkerResult[]> {
   const answer = (call: WorkerCall): Promise<WorkerResult> => run(database, call).then(
     (value): WorkerResult => (value === undefined ? { type: 'result', id: call.id } : { type: 'result', id: call.id, value }),

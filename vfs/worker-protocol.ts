@@ -5,7 +5,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { SerializedError } from '../lib/bridge/protocol.js';
-import type { Params } from '../lib/database.js';
+import type { EngineOps } from '../lib/statement.js';
 
 /** What the worker gets at start (`workerData`), with the bridge channel's port transferred. */
 export interface WorkerInit {
@@ -38,10 +38,12 @@ export interface WorkerCalls {
   calls: WorkerCall[];
 }
 
-/** A call of the Database API. */
+/** An engine operation the worker runs (lib/statement.ts `EngineOps`; `close` is its own call). */
+export type EngineMethod = Exclude<keyof EngineOps, 'close'>;
+
+/** A call: an engine operation with its arguments, the worker's counters, or close. */
 export type WorkerCall =
-  | { type: 'call'; id: number; method: 'query' | 'get' | 'run'; sql: string; params: Params | undefined }
-  | { type: 'call'; id: number; method: 'exec'; sql: string }
+  | { type: 'call'; id: number; method: EngineMethod; args: unknown[] }
   | { type: 'call'; id: number; method: 'counters' }
   | { type: 'close'; id: number };
 

@@ -168,9 +168,10 @@ export async function isolationChecks(t: Test, engine: EngineName, commits = 6):
   // A tiny SQLite page cache: the held transaction's scans read through the VFS.
   await reader.exec('PRAGMA cache_size = 10');
 
-  await reader.exec('BEGIN');
+  let balances: unknown;
+  await reader.transaction(async () => {
   const held = (await reader.all(TOTALS))[0];
-  const balances = (await reader.all('SELECT group_concat(balance) AS b FROM accounts'))[0].b;
+  balances = (await reader.all('SELECT group_concat(balance) AS b FROM accounts'))[0].b;
   t.same(held, { total: 1_500_000, n: 1500, txid: '0000000000000001' });
   for (let i = 1; i <= commits; i++) {
     await litestreamWrite(url, `BEGIN; UPDATE accounts SET balance = balance - ${i} WHERE id = ${i};
@@ -184,7 +185,7 @@ export async function isolationChecks(t: Test, engine: EngineName, commits = 6):
     t.same((await reader.all(TOTALS))[0], held, `${engine}: commit ${i}: the open transaction still sees TXID 1`);
   }
   t.equal((await reader.all('SELECT group_concat(balance) AS b FROM accounts'))[0].b, balances, `${engine}: the same balances inside the transaction`);
-  await reader.exec('COMMIT');
+  });
   const after = (await reader.all(TOTALS))[0];
   t.same(after, { total: 1_500_000, n: 1500, txid: (commits + 1).toString(16).padStart(16, '0') }, `${engine}: after COMMIT, the newest TXID`);
   t.not((await reader.all('SELECT group_concat(balance) AS b FROM accounts'))[0].b, balances, `${engine}: and the moved balances`);

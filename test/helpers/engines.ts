@@ -23,6 +23,8 @@ export interface EngineDb {
   readonly engine: EngineName;
   all(sql: string, params?: Params): Promise<Row[]>;
   exec(sql: string): Promise<void>;
+  /** Run `fn` in a transaction (`Database.transaction`; sql.js: BEGIN … COMMIT around it). */
+  transaction<R>(fn: () => Promise<R>): Promise<R>;
   /** The reader's TXID and pinned versions, from the engine's own stats. */
   stats(): Promise<{ txid: number; pinnedVersions: number; timeTravel: boolean }>;
   close(): Promise<void>;
@@ -38,6 +40,7 @@ export async function openEngine(engine: EngineName, url: string, options: OpenO
       engine,
       all: (sql, params) => db.all(sql, params),
       exec: (sql) => db.exec(sql),
+      transaction: (fn) => db.transaction(fn),
       stats: async () => db.stats(),
       close: () => db.close(),
     };
@@ -59,6 +62,17 @@ export async function openEngine(engine: EngineName, url: string, options: OpenO
     },
     exec: async (sql) => {
       db.exec(sql);
+    },
+    transaction: async (fn) => {
+      db.exec('BEGIN');
+      try {
+        const result = await fn();
+        db.exec('COMMIT');
+        return result;
+      } catch (err) {
+        db.exec('ROLLBACK');
+        throw err;
+      }
     },
     stats: async () => sqlJsStats(db),
     close: async () => db.close(),

@@ -25,7 +25,7 @@ function serve(): void {
       return;
     }
     if (first.params[0] === 'gated') Atomics.wait(gateWord, 0, 0);
-    lane.answer(calls.map((c) => ({ type: 'result', id: c.id, value: { echo: (c as { params: unknown }).params } })));
+    lane.answer(calls.map((c) => ({ type: 'result', id: c.id, value: { echo: (c as unknown as { params: unknown }).params } })));
   }
 }
 

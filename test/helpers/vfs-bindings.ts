@@ -126,6 +126,8 @@ export interface MethodDriver {
 export interface SqlRunner {
   all(sql: string): Promise<Row[]>;
   exec(sql: string): Promise<void>;
+  /** Run `fn` in a transaction (sql.js: BEGIN … COMMIT around it; else `Database.transaction`). */
+  transaction(fn: () => Promise<void>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -325,6 +327,11 @@ export async function sqlRunner(engine: EngineName, replica: MemoryReplica, name
       async exec(sql) {
         db.exec(sql);
       },
+      async transaction(fn) {
+        db.exec('BEGIN');
+        await fn();
+        db.exec('COMMIT');
+      },
       async close() {
         db.close();
       },
@@ -347,5 +354,5 @@ export async function sqlRunner(engine: EngineName, replica: MemoryReplica, name
   sqlite3.vfs_register(vfs, false);
   const handle = await sqlite3.open_v2(name, SQLite.SQLITE_OPEN_READWRITE | SQLITE_OPEN_EXRESCODE, vfs.name);
   const db = new Database({ sqlite3: withEmptyBlobs(sqlite3, module), db: handle, vfs, statsProvider: () => ({}) as never });
-  return { all: (sql) => db.all(sql), exec: (sql) => db.exec(sql), close: () => db.close() };
+  return { all: (sql) => db.all(sql), exec: (sql) => db.exec(sql), transaction: (fn) => db.transaction(fn), close: () => db.close() };
 }

@@ -44,9 +44,10 @@ t.test(`a read transaction sees one state across ${COMMITS} remote commits`, asy
 
   const TOTALS = 'SELECT sum(balance) AS total, count(*) AS n, litestream_txid() AS txid FROM accounts';
   const BALANCES = 'SELECT group_concat(balance) AS balances FROM accounts';
-  await reader.exec('BEGIN');
+  let heldBalances: unknown;
+  await reader.transaction(async () => {
   const held = (await reader.get(TOTALS))!;
-  const heldBalances = (await reader.get(BALANCES))!.balances;
+  heldBalances = (await reader.get(BALANCES))!.balances;
   t.same(held, { total: TOTAL, n: ACCOUNTS, txid: '0000000000000001' });
 
   let seed = 12345;
@@ -81,7 +82,7 @@ t.test(`a read transaction sees one state across ${COMMITS} remote commits`, asy
   t.equal(reader.stats().pinnedVersions, 1, 'one version pinned meanwhile: the transaction\'s');
   t.equal(reader.stats().txid, COMMITS + 1, 'while the reader knew the newest TXID');
 
-  await reader.exec('COMMIT');
+  });
   const after = (await reader.get(TOTALS))!;
   t.same(after, { total: TOTAL, n: ACCOUNTS, txid: (COMMITS + 1).toString(16).padStart(16, '0') }, 'the next transaction: the newest TXID, the same total');
   t.not((await reader.get(BALANCES))!.balances, heldBalances, 'and the moved balances');

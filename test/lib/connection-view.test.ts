@@ -123,7 +123,7 @@ t.test('snapshot isolation through SQL: BEGIN … new files arrive … same rows
   const at4 = { n: 303, s: 46056, txid: '0000000000000004' };
   const at5 = { n: 250, s: 31375, txid: '0000000000000005' };
 
-  await db.exec('BEGIN');
+  await db.transaction(async () => {
   t.same(await db.all(SQL), [at4]);
   await arrive();
   await lease.reader.poller.pollNow();
@@ -136,7 +136,7 @@ t.test('snapshot isolation through SQL: BEGIN … new files arrive … same rows
   t.same(await db.all('SELECT litestream_time() AS time'), [{ time: '2026-11-21T09:51:54.541Z' }], 'and the time of TXID 4');
   t.equal(db.stats().pinnedVersions, 1, 'one version pinned: the transaction\'s');
   t.equal(db.stats().txid, 5, 'stats(): the newest TXID known');
-  await db.exec('COMMIT');
+  });
   t.equal(db.stats().pinnedVersions, 0, 'released at COMMIT');
   t.same(await db.all(SQL), [at5], 'the next statement sees TXID 5');
   t.same(await db.all("SELECT name FROM t WHERE id = 300"), []);

@@ -106,9 +106,10 @@ t.test('a lease held by another owner: the write and the PRAGMA fail naming the 
   t.equal(cause?.key, 'lock.json');
   t.equal(cause?.sqliteCode, SQLITE_BUSY, 'SQLITE_BUSY ("database is locked"), not an I/O error');
   t.same(await auto.all('SELECT count(*) AS n FROM t'), [{ n: 250 }], 'the connection still reads');
-  await auto.exec('BEGIN');
-  await rejectsSqlite(t, auto.run(INSERT), SQLITE_BUSY, 'LTXVFS_ERR_LEASE_HELD', /node-b:4242/);
-  await auto.exec('ROLLBACK').catch(() => undefined);
+  await auto.transaction(async (tx) => {
+    await rejectsSqlite(t, tx.run(INSERT), SQLITE_BUSY, 'LTXVFS_ERR_LEASE_HELD', /node-b:4242/);
+    throw new Error('roll back');
+  }).catch(() => undefined);
 
   const manual = await openDatabase(dir, { pollIntervalMs: 0, shared: false });
   t.teardown(() => manual.close());

@@ -134,13 +134,13 @@ t.test('a read transaction keeps its version; the next one sees the new version'
   const b = numbersDb(250);
   const source = new BytesSource(a, { txid: 7 });
   const { db } = await open(source);
-  await db.exec('BEGIN');
+  await db.transaction(async () => {
   t.same(await db.get('SELECT count(*) AS n FROM t'), { n: 100 });
   source.setBytes(b);
   t.same(await db.get('SELECT count(*) AS n FROM t'), { n: 100 }, 'inside the transaction: still version A');
   t.same(await db.get('SELECT max(id) AS m FROM t'), { m: 100 });
   t.equal(source.pinnedCount, 1, 'one version pinned by the open transaction');
-  await db.exec('COMMIT');
+  });
   t.equal(source.pinnedCount, 0);
   t.same(await db.get('SELECT count(*) AS n FROM t'), { n: 250 }, 'after COMMIT: version B');
   await db.close();

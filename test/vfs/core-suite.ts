@@ -67,6 +67,8 @@ const MAIN_DB_RW = SQLite.SQLITE_OPEN_MAIN_DB | SQLite.SQLITE_OPEN_READWRITE | S
 interface WriteDb {
   all(sql: string, params?: Params): Promise<Row[]>;
   exec(sql: string): Promise<void>;
+  /** Run `fn` in a transaction (a bare BEGIN is refused by the Database API). */
+  transaction<R>(fn: () => Promise<R>): Promise<R>;
   close(): Promise<void>;
 }
 
@@ -382,9 +384,10 @@ export function vfsSuite(t: Test, engine: EngineName): void {
     const replica = newReplica();
     const startBytes = replica.source.current.bytes.length;
     const db = await sqlRunner(engine, replica, 'm.db');
-    await db.exec('BEGIN; INSERT INTO n VALUES (2); CREATE TABLE m (b); INSERT INTO m VALUES (zeroblob(9000));');
-    t.same(await db.all('SELECT sum(length(b)) AS s FROM m'), [{ s: 9000 }], 'reads inside the transaction see its own pages');
-    await db.exec('COMMIT');
+    await db.transaction(async () => {
+      await db.exec('INSERT INTO n VALUES (2); CREATE TABLE m (b); INSERT INTO m VALUES (zeroblob(9000));');
+      t.same(await db.all('SELECT sum(length(b)) AS s FROM m'), [{ s: 9000 }], 'reads inside the transaction see its own pages');
+    });
     t.equal(replica.reserved, 1);
     t.equal(replica.commits.length, 1, 'one commit');
     t.ok(replica.commits[0].commit > startBytes / 4096, 'that grew the database');
@@ -578,9 +581,11 @@ export function writeSuite(t: Test, engine: EngineName): void {
     await db.exec('PRAGMA cache_size = 5');
     const big = "UPDATE t SET name = printf('%.500c', 'x'); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 300) INSERT INTO t (name) SELECT randomblob(800) FROM c;";
     conn.take();
-    await db.exec(`BEGIN; ${big}`);
-    t.same(await txids(dir), [1, 2, 3, 4, 5], 'nothing shipped before COMMIT, though pages spilled');
-    await db.exec('ROLLBACK');
+    await db.transaction(async () => {
+      await db.exec(big);
+      t.same(await txids(dir), [1, 2, 3, 4, 5], 'nothing shipped before COMMIT, though pages spilled');
+      throw new Error('roll back');
+    }).catch((err: Error) => t.equal(err.message, 'roll back'));
     paths(t, conn, (events) => t.ok(events.includes('sync-fcntl'), `the rollback restored spilled pages and synced: ${events.join(', ')}`));
     t.same(await txids(dir), [1, 2, 3, 4, 5], 'and shipped nothing');
     t.same(await db.all('SELECT count(*) AS n, max(length(name)) AS m FROM t'), [{ n: 250, m: 8 }]);
@@ -717,10 +722,11 @@ export function writeSuite(t: Test, engine: EngineName): void {
     const db = await openDb(engine, dir, { shared: false, pollIntervalMs: 0, leaseOwner: 'loser:1', leaseTtlMs: 600 });
     t.teardown(() => db.close());
     await db.exec('PRAGMA litevfs_acquire_lease');
-    await db.exec("BEGIN; INSERT INTO t (name) VALUES ('lost');");
-    await fs.writeFile(join(dir, 'lock.json'), encodeLeaseRecord({ generation: 7, expiresAtMs: Date.now() + 60_000, owner: 'thief:2' }));
-    await waitFor('the renewal to find the lease taken over', () => events.some((e) => e.event === 'lost' && e.owner === 'loser:1'));
-    await rejectsSqlite(t, db.exec('COMMIT'), SQLITE_BUSY, 'LTXVFS_ERR_LEASE_LOST', /the write lease was lost before commit/);
+    await rejectsSqlite(t, db.transaction(async () => {
+      await db.exec("INSERT INTO t (name) VALUES ('lost')");
+      await fs.writeFile(join(dir, 'lock.json'), encodeLeaseRecord({ generation: 7, expiresAtMs: Date.now() + 60_000, owner: 'thief:2' }));
+      await waitFor('the renewal to find the lease taken over', () => events.some((e) => e.event === 'lost' && e.owner === 'loser:1'));
+    }), SQLITE_BUSY, 'LTXVFS_ERR_LEASE_LOST', /the write lease was lost before commit/);
     t.same(await txids(dir), [1, 2, 3, 4, 5], 'nothing written');
     t.same(await db.all("SELECT count(*) AS n FROM t WHERE name = 'lost'"), [{ n: 0 }], 'the transaction was rolled back');
     await rejectsSqlite(t, db.all(INSERT), SQLITE_READONLY, 'LTXVFS_ERR_READONLY', /PRAGMA litevfs_acquire_lease/);
@@ -769,9 +775,10 @@ export function writeSuite(t: Test, engine: EngineName): void {
     t.teardown(() => first.close());
     const second = await openDb(engine, dir, { autoLease: true, pollIntervalMs: 0 });
     t.teardown(() => second.close());
-    await first.exec("BEGIN; INSERT INTO t (name) VALUES ('first');");
-    await rejectsSqlite(t, second.all(INSERT), SQLITE_BUSY, 'LTXVFS_ERR_CONFLICT', /another connection of this process is writing/);
-    await first.exec('COMMIT');
+    await first.transaction(async () => {
+      await first.exec("INSERT INTO t (name) VALUES ('first')");
+      await rejectsSqlite(t, second.all(INSERT), SQLITE_BUSY, 'LTXVFS_ERR_CONFLICT', /another connection of this process is writing/);
+    });
     await second.all(INSERT);
     t.same(await txids(dir), [1, 2, 3, 4, 5, 6, 7]);
     t.same(await first.all("SELECT name FROM t WHERE id > 250 ORDER BY id"), [{ name: 'first' }, { name: 'delta' }]);

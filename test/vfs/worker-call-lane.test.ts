@@ -11,7 +11,7 @@ import {
 import type { WorkerCall, WorkerResult } from '../../vfs/worker-protocol.js';
 
 const call = (id: number, params: unknown[] = [id]): WorkerCall =>
-  ({ type: 'call', id, method: 'get', sql: 'SELECT name FROM items WHERE id = ?', params: params as never });
+  ({ type: 'call', id, method: 'get', sql: 'SELECT name FROM items WHERE id = ?', params }) as unknown as WorkerCall;
 
 /** Both ends of one lane in this thread, without spinning (1 KiB areas), and its control words. */
 function lanePair(): { buffer: SharedArrayBuffer; main: LaneMain; worker: LaneWorker; i32: Int32Array } {
@@ -151,7 +151,7 @@ t.test('across threads: a worker blocked on the lane takes calls, results come b
     main.noteMessage();
     w.postMessage('hello');
     t.same(await new Promise((resolve) => w.once('message', resolve)), { echo: 'hello' });
-    while (!main.tryPost([{ type: 'call', id: 0, method: 'exec', sql: 'stop' }])) await new Promise((r) => setTimeout(r, 1));
+    while (!main.tryPost([{ type: 'call', id: 0, method: 'exec', sql: 'stop' } as unknown as WorkerCall])) await new Promise((r) => setTimeout(r, 1));
     await main.collect();
     await w.terminate();
   }
