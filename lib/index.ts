@@ -18,7 +18,7 @@
 export { openDatabase, warmupOf, type OpenOptions, type DatabaseReplicaStats } from './open.js';
 export type { ReplicaDatabase, ReplicaFreshness, ReplicaDatabaseEvents, ReplicaPosition, WaitForTxidOptions } from './freshness.js';
 export type { WarmupResult } from './warmup.js';
-export type { Database, Row, SqlValue, BindValue, Params, RunResult, DatabaseStats } from './database.js';
+export type { Database, Row, SqlValue, BindValue, Params, RunResult, DatabaseStats, DatabaseOptions, Transaction, TransactionOptions, Statement, IntMode, TransactionMode, BatchStatement } from './database.js';
 export type { ReplicaReaderOptions, ReplicaStats } from './replica-reader.js';
 export type { WriterOptions } from './writer.js';
 export type { HydrateOptions, HydrationStats } from './hydrate/index.js';

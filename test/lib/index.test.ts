@@ -17,7 +17,7 @@ const LIB = [
   // opening a database, its options and results
   'openDatabase', 'warmupOf', 'OpenOptions', 'DatabaseReplicaStats', 'WarmupResult',
   'ReplicaDatabase', 'ReplicaFreshness', 'ReplicaDatabaseEvents', 'ReplicaPosition', 'WaitForTxidOptions',
-  'Database', 'Row', 'SqlValue', 'BindValue', 'Params', 'RunResult', 'DatabaseStats',
+  'Database', 'Row', 'SqlValue', 'BindValue', 'Params', 'RunResult', 'DatabaseStats', 'DatabaseOptions', 'Transaction', 'TransactionOptions', 'Statement', 'IntMode', 'TransactionMode', 'BatchStatement',
   'ReplicaReaderOptions', 'ReplicaStats', 'WriterOptions', 'WorkerEngineOptions', 'HydrateOptions',
   'HydrationStats', 'DiskCacheStats', 'VerificationStats', 'S3ReplicaOptions', 'S3Credentials',
   // errors
