@@ -138,12 +138,13 @@ export class LtxvfsError extends Error {
    *   serialized error) with `options.sqliteCode` for an error SQLite returned.
    */
   constructor(code: LtxvfsErrorCode | SqliteErrorName, message: string, options: LtxvfsErrorOptions = {}) {
-    const fromSqlite = options.sqliteCode !== undefined && (code === 'LTXVFS_ERR_SQLITE' || code.startsWith('SQLITE_'));
+    const rc = options.sqliteCode;
+    const fromSqlite = rc !== undefined && (code === 'LTXVFS_ERR_SQLITE' || code.startsWith('SQLITE_'));
     const behind = fromSqlite ? reasonBehind(options.cause) : undefined;
     const text = behind !== undefined && !message.includes(behind.message) ? `${message}: ${behind.message}` : message;
     super(text, options.cause === undefined ? undefined : { cause: options.cause });
     if (fromSqlite) {
-      this.code = sqliteErrorName(options.sqliteCode ?? 1);
+      this.code = sqliteErrorName(rc);
       this.ltxvfsCode = behind?.ltxvfsCode ?? 'LTXVFS_ERR_SQLITE';
     } else {
       // A SQLite name without a result code (never built by ltxvfs) counts as LTXVFS_ERR_SQLITE.

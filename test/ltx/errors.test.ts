@@ -30,7 +30,7 @@ t.test("sqliteErrorName: every result code of wa-sqlite's constants by its own n
   t.equal(sqliteErrorName(8714), 'SQLITE_IOERR_IN_PAGE');
   t.equal(sqliteErrorName(10 + (99 << 8)), 'SQLITE_IOERR', 'an extension SQLite does not define: the primary name');
   t.equal(sqliteErrorName(4 + (1 << 8)), 'SQLITE_ABORT', 'a gap in a table: the primary name');
-  for (const bad of [200, -1, 1.5]) t.equal(sqliteErrorName(bad), 'SQLITE_ERROR', `${bad}: no result code`);
+  for (const bad of [200, -1, -256, 1.5]) t.equal(sqliteErrorName(bad), 'SQLITE_ERROR', `${bad}: no result code`);
 });
 
 t.test('an error ltxvfs detects: its code in code and ltxvfsCode', async (t) => {
