@@ -135,8 +135,9 @@ function readValue(api: SqliteApi, stmt: number, i: number, columns: readonly st
       if (mode === 'number') {
         // wa-sqlite's column(): sqlite3_column_int64, a number when it is safe, else a bigint.
         const v = api.column(stmt, i) as number | bigint;
-        if (typeof v === 'number') return v;
-        throw unsafeInteger(columns[i], v);
+        // -2^53 comes back as a number (it is exact) but is outside ±(2^53−1) all the same.
+        if (typeof v === 'number' && Number.isSafeInteger(v)) return v;
+        throw unsafeInteger(columns[i], BigInt(v));
       }
       const v = api.column_int64(stmt, i);
       if (mode === 'bigint') return v;
