@@ -1,18 +1,21 @@
 /**
  * `Database`: the public async API over one SQLite connection (DESIGN.md, public
- * surface): `all`, `get`, `run`, `exec`, `close`, `stats`.
+ * surface): `all`, `get`, `run`, `exec`, `query`, `prepare`, `transaction`, `batch`,
+ * `close`, `stats` (issue 14 items 1–3, 7).
  *
- * Engine-independent: it drives a connection through {@link SqliteApi}, the handful of
- * wa-sqlite API calls it needs (wa-sqlite's `SQLiteAPI` satisfies it), so `lib/` imports
- * no engine. An engine adapter (`vfs/asyncify-database.ts`) opens the connection and
- * hands it over with a {@link DatabaseInit}.
+ * Engine-independent: the connection is driven through {@link EngineOps} (lib/statement.ts),
+ * run one at a time in call order by the engine — over {@link SqliteApi} in this thread
+ * (lib/sqlite-ops.ts; wa-sqlite's `SQLiteAPI` satisfies it), or in a worker
+ * (vfs/worker-database.ts) — so `lib/` imports no engine. An engine adapter
+ * (`vfs/asyncify-database.ts`) opens the connection and hands it over with a {@link DatabaseInit}.
  *
- * Calls on one Database run one at a time, in call order (a promise chain): an Asyncify
- * module can suspend only one call at a time. `all`/`get`/`run` take one statement and
- * keep it prepared, keyed by its SQL text, in a bounded cache (finalized on eviction and
- * on close). Errors from SQLite become `LtxvfsError`s with code `LTXVFS_ERR_SQLITE`, the
- * SQLite result code in `sqliteCode`, and as `cause` the error the VFS caught behind it
- * (e.g. the `LTXVFS_ERR_STORAGE` error behind an `SQLITE_IOERR_READ`) or else SQLite's own.
+ * Concurrency (lib/connection-lock.ts): every async flow shares the connection; a
+ * `transaction()` holds it exclusively while its callback runs (other flows' calls wait,
+ * calls made inside the callback — found through AsyncLocalStorage — run in it), and a
+ * statement that would leave a transaction open across calls is refused. Errors from
+ * SQLite become `LtxvfsError`s (see `#sqliteError`) with the SQLite result code in
+ * `sqliteCode`, and as `cause` the error the VFS caught behind it (e.g. the
+ * `LTXVFS_ERR_STORAGE` error behind an `SQLITE_IOERR_READ`) or else SQLite's own.
  */
 import { LtxvfsError } from '../ltx/errors.js';
 import { AsyncLocalStorage } from 'node:async_hooks';

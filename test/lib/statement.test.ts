@@ -7,6 +7,7 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { openDatabase } from '../../lib/open.js';
+import type { WorkerDatabase } from '../../vfs/worker-database.js';
 
 for (const engine of ['asyncify', 'worker'] as const) {
   t.test(engine, async (t) => {
@@ -58,6 +59,17 @@ for (const engine of ['asyncify', 'worker'] as const) {
       let total = 0;
       for await (const _ of all.iterate()) total++;
       t.equal(total, 1000);
+      if (engine === 'worker') {
+        // Backpressure: rows cross from the worker only as the loop asks for them.
+        const worker = db as unknown as WorkerDatabase;
+        const before = await worker.counters();
+        let seen = 0;
+        for await (const _ of all.iterate(undefined, { batchSize: 10 })) if (++seen === 15) break;
+        const after = await worker.counters();
+        const calls = after.laneBatches + after.messageBatches - before.laneBatches - before.messageBatches;
+        // Two batches of 10, the reset at break, and the counters call itself.
+        t.equal(calls, 4, `15 of 1000 rows took ${calls} crossings: two batches, not the whole result`);
+      }
       const it = all.iterate(undefined, { batchSize: 0 });
       await t.rejects(it.next(), { code: 'LTXVFS_ERR_USAGE', message: /batchSize 0/ });
       await all.finalize();
