@@ -21,7 +21,7 @@ import { LtxvfsError } from '../ltx/errors.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ConnectionLock, transactionControlOf, transactionLeftOpen } from './connection-lock.js';
 import { SqliteOps } from './sqlite-ops.js';
-import { checkIntMode, Statement, type BatchStatement, type EngineOps, type IntMode, type RowShape, type StatementHost, type TransactionMode } from './statement.js';
+import { checkIntMode, explainingOps, Statement, type BatchStatement, type EngineOps, type IntMode, type RowShape, type StatementHost, type TransactionMode } from './statement.js';
 
 export { Statement, type IntMode, type TransactionMode, type BatchStatement } from './statement.js';
 
@@ -120,6 +120,8 @@ export interface DatabaseInit<S extends DatabaseStats = DatabaseStats> {
   statementCacheSize?: number;
   /** How integers come back (default `'number'`: a RangeError beyond ±(2^53−1)). */
   intMode?: IntMode;
+  /** What a failed call reports instead of its error (every call: statements and transactions too); never rejects. */
+  explainError?: (err: unknown) => Promise<unknown>;
 }
 
 /** How a {@link Database} starts when an engine brings its own operations (the worker engine). @internal */
@@ -431,7 +433,7 @@ export class Database<S extends DatabaseStats = DatabaseStats> implements Querya
         statementCacheSize: init.statementCacheSize,
         mapError: (err, sql) => this.#sqliteError(err, sql),
       });
-      this.#core = new Core(ops, intMode);
+      this.#core = new Core(init.explainError === undefined ? ops : explainingOps(ops, init.explainError), intMode);
     }
   }
 

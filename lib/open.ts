@@ -15,7 +15,7 @@ import { ConnectionSink, leasePragma } from './write-sink.js';
 import type { WritablePageSource } from './page-source.js';
 import { openAsyncifyDatabase } from '../vfs/asyncify-database.js';
 import type { TransactionStartSource } from '../vfs/asyncify-vfs.js';
-import type { Database, DatabaseOptions } from './database.js';
+import type { DatabaseOptions } from './database.js';
 import { warmInteriorPages, type WarmupResult } from './warmup.js';
 import { hydrationPathFromEnv, hydrationPragma } from './hydrate/index.js';
 import { openWorkerEngine, type WorkerEngineOptions } from '../vfs/worker-database.js';
@@ -144,8 +144,9 @@ export async function openDatabase(url?: string, options: OpenOptions = {}): Pro
       pragmaHandler: (name, value) => leases?.(name) ?? hydration(name, value) ?? litestream(name, value),
       functions: litestreamFunctions(view),
       intMode: options.intMode,
+      // Every call's error (statements and transactions too): SQLite's "malformed" becomes the integrity failure naming the file.
+      explainError: (err) => explainFailure(err, reader),
     });
-    explainErrors(db, (err) => explainFailure(err, reader));
     verifications.set(db, () => reader.verified());
     if (options.warmInterior ?? reader.client.capabilities.latency === 'remote') {
       const rows = await db.all('SELECT rootpage FROM sqlite_schema WHERE rootpage > 0');
@@ -161,20 +162,3 @@ export async function openDatabase(url?: string, options: OpenOptions = {}): Pro
   }
 }
 
-/**
- * Make every statement of `db` fail with what `explain` makes of its error (the
- * integrity failure naming the file, when SQLite's error is one it explains).
- * `all` goes through `query`.
- */
-function explainErrors(db: Database<DatabaseReplicaStats>, explain: (err: unknown) => Promise<unknown>): void {
-  const rethrow = async (err: unknown): Promise<never> => {
-    throw await explain(err);
-  };
-  const { query, get, run, exec } = db;
-  Object.assign(db, {
-    query: (...args: Parameters<typeof query>) => query.apply(db, args).catch(rethrow),
-    get: (...args: Parameters<typeof get>) => get.apply(db, args).catch(rethrow),
-    run: (...args: Parameters<typeof run>) => run.apply(db, args).catch(rethrow),
-    exec: (...args: Parameters<typeof exec>) => exec.apply(db, args).catch(rethrow),
-  });
-}

@@ -90,6 +90,21 @@ export interface EngineOps {
   close(): Promise<void>;
 }
 
+/** Every method of {@link EngineOps}. @internal */
+export const ENGINE_METHODS = ['query', 'run', 'exec', 'prepare', 'step', 'stmtRun', 'reset', 'finalize', 'inTransaction', 'close'] as const satisfies readonly (keyof EngineOps)[];
+
+/** `ops` with every failure replaced by what `explain` makes of it (e.g. SQLite's "malformed" → the integrity failure naming the file). */
+export function explainingOps(ops: EngineOps, explain: (err: unknown) => Promise<unknown>): EngineOps {
+  const out = {} as Record<keyof EngineOps, unknown>;
+  for (const method of ENGINE_METHODS) {
+    const op = ops[method] as (...args: unknown[]) => Promise<unknown>;
+    out[method] = (...args: unknown[]) => op.apply(ops, args).catch(async (err: unknown) => {
+      throw await explain(err);
+    });
+  }
+  return out as unknown as EngineOps;
+}
+
 /** What a {@link Statement} needs of its database: its calls run under the connection's lock. */
 export interface StatementHost {
   /** Run `op` with the engine's operations under the lock of the calling flow's scope. */

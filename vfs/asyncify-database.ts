@@ -41,6 +41,8 @@ export interface AsyncifyDatabaseOptions<S extends DatabaseStats> {
   statementCacheSize?: number;
   /** How integers come back (`DatabaseOptions.intMode`; default `'number'`). */
   intMode?: IntMode;
+  /** What a failed call reports instead of its error (e.g. the verifier's `explainFailure`); never rejects. */
+  explainError?: (err: unknown) => Promise<unknown>;
   /** See `LtxAsyncVFSOptions.syncCacheHits` (default `true`; `false` only to measure). */
   syncCacheHits?: boolean;
 }
@@ -87,6 +89,7 @@ export async function openAsyncifyDatabase<S extends DatabaseStats>(
     statsProvider: options.statsProvider,
     statementCacheSize: options.statementCacheSize,
     intMode: options.intMode,
+    explainError: options.explainError,
     onClose: async () => {
       vfs.removeDatabase(name);
       if (opened) await options.onClose?.();

@@ -19,7 +19,7 @@
 import type { Worker } from 'node:worker_threads';
 import { LtxvfsError } from '../ltx/errors.js';
 import { Database, type DatabaseOptions, type DatabaseStats, type IntMode } from '../lib/database.js';
-import type { EngineOps } from '../lib/statement.js';
+import { ENGINE_METHODS, type EngineOps } from '../lib/statement.js';
 import { CONTROL_BYTES, CTL, deserializeError, type SerializedError, DEFAULT_BRIDGE_TIMEOUT_MS, newChannelBuffer, STATE } from '../lib/bridge/protocol.js';
 import { ChannelServer } from '../lib/bridge/page-server.js';
 import { siblingModule, spawnWorker } from '../lib/bridge/spawn-worker.js';
@@ -99,7 +99,7 @@ export interface WorkerDatabaseOptions<S extends DatabaseStats> extends WorkerEn
 
 
 /** The operations the worker runs for the main thread's lock (lib/statement.ts `EngineOps`, less `close`). */
-const FORWARDED = ['query', 'run', 'exec', 'prepare', 'step', 'stmtRun', 'reset', 'finalize', 'inTransaction'] as const;
+const FORWARDED = ENGINE_METHODS.filter((m): m is Exclude<typeof m, 'close'> => m !== 'close');
 
 /**
  * A Database whose SQLite runs in a worker thread. Create it with `openDatabase(url, { engine: 'worker' })`.
