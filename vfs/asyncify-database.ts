@@ -7,6 +7,7 @@
 import * as SQLite from '@journeyapps/wa-sqlite';
 import { LtxvfsError } from '../ltx/errors.js';
 import { Database, type DatabaseStats, type IntMode } from '../lib/database.js';
+import { checkIntMode } from '../lib/statement.js';
 import type { PageSource } from '../lib/page-source.js';
 import { LtxAsyncVFS, type PragmaHandler } from './asyncify-vfs.js';
 import { loadAsyncifyModule, withEmptyBlobs } from './wa-sqlite.js';
@@ -60,6 +61,7 @@ export async function openAsyncifyDatabase<S extends DatabaseStats>(
 ): Promise<Database<S>> {
   const name = options.name ?? 'main.db';
   const label = options.label ?? name;
+  if (options.intMode !== undefined) checkIntMode(options.intMode, `${label}: open`);
   const { module, sqlite3 } = await loadAsyncifyModule();
   const vfs = new LtxAsyncVFS(module, {
     name: options.vfsName,

@@ -19,7 +19,7 @@
 import type { Worker } from 'node:worker_threads';
 import { LtxvfsError } from '../ltx/errors.js';
 import { Database, type DatabaseOptions, type DatabaseStats, type IntMode } from '../lib/database.js';
-import { ENGINE_METHODS, type EngineOps } from '../lib/statement.js';
+import { checkIntMode, ENGINE_METHODS, type EngineOps } from '../lib/statement.js';
 import { CONTROL_BYTES, CTL, deserializeError, type SerializedError, DEFAULT_BRIDGE_TIMEOUT_MS, newChannelBuffer, STATE } from '../lib/bridge/protocol.js';
 import { ChannelServer } from '../lib/bridge/page-server.js';
 import { siblingModule, spawnWorker } from '../lib/bridge/spawn-worker.js';
@@ -340,6 +340,8 @@ export async function openWorkerEngine(
   url: string | undefined,
   options: OpenOptions & WorkerEngineOptions,
 ): Promise<{ db: Database<DatabaseReplicaStats>; warmup: Promise<WarmupResult> | undefined; verified: () => Promise<void>; reader: ReplicaReader }> {
+  // Before anything is opened: a bad option fails without a worker to stop.
+  if (options.intMode !== undefined) checkIntMode(options.intMode, `${url ?? 'LITESTREAM_REPLICA_URL'}: open`);
   const writable = options.readOnly !== true && options.at === undefined;
   const lease = await acquireReader(url, {
     ...options,

@@ -99,6 +99,7 @@ for (const engine of ['asyncify', 'worker'] as const) {
       await t.rejects(escaped!.run('SELECT 1'), { code: 'LTXVFS_ERR_USAGE', message: /the transaction has ended/ });
       await t.rejects(db.transaction(async (tx) => tx.exec('COMMIT')), { code: 'LTXVFS_ERR_USAGE', message: /tx\.transaction/ });
       await t.rejects(db.transaction(async () => undefined, { mode: 'exclusive' as never }), { code: 'LTXVFS_ERR_USAGE', message: /mode "exclusive"/ });
+      await t.rejects(db.transaction('BEGIN' as never), { code: 'LTXVFS_ERR_USAGE', message: /must be a function/ });
     });
 
     t.test('a bare BEGIN is refused and points to transaction(); a whole BEGIN … COMMIT script runs', async (t) => {
@@ -128,6 +129,14 @@ for (const engine of ['asyncify', 'worker'] as const) {
     });
   });
 }
+
+t.test('a bad intMode at open fails before anything is opened, naming the value', async (t) => {
+  const dir = join(t.testdir(), 'replica');
+  for (const engine of ['asyncify', 'worker'] as const) {
+    await t.rejects(openDatabase(dir, { engine, create: true, intMode: 'float' as never }),
+      { code: 'LTXVFS_ERR_USAGE', message: /open: intMode "float" is not 'number', 'bigint' or 'string'/ }, engine);
+  }
+});
 
 t.test('await using closes the database', async (t) => {
   const dir = join(t.testdir(), 'replica');
