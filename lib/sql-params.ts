@@ -1,22 +1,16 @@
 /**
- * JavaScript values ↔ SQLite values for `Database` (lib/database.ts): binding
+ * JavaScript values → SQLite values for `Database` (lib/database.ts): binding
  * statement parameters (positional or named; numbers as 32-bit, 64-bit integers or
- * doubles, bigints as 64-bit integers, booleans as 1/0) and building result rows.
+ * doubles, bigints as 64-bit integers, booleans as 1/0). Rows are built by `readRow`
+ * (lib/statement.ts), which applies the integer mode.
  */
 import { LtxvfsError } from '../ltx/errors.js';
-import type { BindValue, Params, Row, SqliteApi, SqlValue } from './database.js';
+import type { BindValue, Params, SqliteApi } from './database.js';
 
 const INT32_MIN = -0x8000_0000;
 const INT32_MAX = 0x7fff_ffff;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
-
-/** The row of `values` keyed by `columns` (SQLite's values as wa-sqlite returns them). */
-export function toRow(columns: string[], values: unknown[]): Row {
-  const row: Row = {};
-  for (let i = 0; i < columns.length; i++) row[columns[i]] = values[i] as SqlValue;
-  return row;
-}
 
 /** Bind `params` to every parameter of `stmt`, or fail with `LTXVFS_ERR_USAGE`. */
 export function bindParams(api: SqliteApi, stmt: number, params: Params | undefined): void {
