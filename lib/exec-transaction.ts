@@ -128,11 +128,15 @@ async function takeLease(db: Database<DatabaseStats>, waitMs: number, now: () =>
   }
 }
 
-/** The error behind `err` (itself, or the cause of a SQLite error) if it has `code`. */
+/**
+ * The ltxvfs error with `code` behind `err`: its cause when `err` is the SQLite error it
+ * surfaced as (whose `ltxvfsCode` names it, but whose `code` and message are SQLite's and
+ * carry the wrapped SQL), else `err` itself.
+ */
 function ltxvfsErrorOf(err: unknown, code: 'LTXVFS_ERR_LEASE_HELD' | 'LTXVFS_ERR_CONFLICT' | 'LTXVFS_ERR_LEASE_LOST'): LtxvfsError | undefined {
-  if (isLtxvfsError(err, code)) return err;
   const cause = (err as { cause?: unknown } | undefined)?.cause;
-  return isLtxvfsError(cause, code) ? cause : undefined;
+  if (isLtxvfsError(cause, code) && cause.code === code) return cause;
+  return isLtxvfsError(err, code) && err.code === code ? err : undefined;
 }
 
 /** The conflict or lost lease behind a failed commit: worth another attempt after catching up. */
