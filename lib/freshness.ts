@@ -10,8 +10,14 @@ import { EventEmitter } from 'node:events';
 import { LtxvfsError } from '../ltx/errors.js';
 import { formatTXID } from '../ltx/filename.js';
 import type { Database } from './database.js';
-import type { DatabaseReplicaStats } from './open.js';
-import type { ReplicaReader } from './replica-reader.js';
+import type { ReplicaReader, ReplicaStats } from './replica-reader.js';
+
+/** What `Database.stats()` returns for a replica database: the reader's counters and the view's TXID. */
+export interface DatabaseReplicaStats extends ReplicaStats {
+  /** True while the connection is fixed at a past state. */
+  timeTravel: boolean;
+}
+
 
 /** What a `version` or `fresh` event tells: the reader's newest version. */
 export interface ReplicaPosition {

@@ -20,7 +20,7 @@ import { warmInteriorPages, type WarmupResult } from './warmup.js';
 import { hydrationPathFromEnv, hydrationPragma } from './hydrate/index.js';
 import { openWorkerEngine, type WorkerEngineOptions } from '../vfs/worker-database.js';
 import { explainFailure } from './verifier.js';
-import { withFreshness, type ReplicaDatabase } from './freshness.js';
+import { withFreshness, type DatabaseReplicaStats, type ReplicaDatabase } from './freshness.js';
 import { rejectRenamedOptions } from './renamed-options.js';
 
 /** Options of {@link openDatabase}. */
@@ -87,11 +87,7 @@ export function readVerified(db: object): Promise<void> {
   return verifications.get(db)?.() ?? Promise.resolve();
 }
 
-/** What `Database.stats()` returns for a replica database: the reader's counters and the view's TXID. */
-export interface DatabaseReplicaStats extends ReplicaStats {
-  /** True while the connection is fixed at a past state. */
-  timeTravel: boolean;
-}
+export type { DatabaseReplicaStats } from './freshness.js';
 
 /**
  * Open the database of a Litestream v0.5 replica, read-only, at its newest TXID (kept

@@ -5,7 +5,7 @@
  * (lib/statement.ts), which applies the integer mode.
  */
 import { LtxvfsError } from '../ltx/errors.js';
-import type { BindValue, Params, SqliteApi } from './database.js';
+import type { BindValue, Params, SqliteApi } from './sql-types.js';
 
 const INT32_MIN = -0x8000_0000;
 const INT32_MAX = 0x7fff_ffff;

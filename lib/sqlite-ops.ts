@@ -10,7 +10,7 @@
  * VFS caught behind one is still there to be its cause.
  */
 import { LtxvfsError } from '../ltx/errors.js';
-import type { Params, RunResult, SqliteApi, VfsErrorSource } from './database.js';
+import type { Params, RunResult, SqliteApi, VfsErrorSource } from './sql-types.js';
 import { bindParams } from './sql-params.js';
 import { excerpt, readRow, type EngineOps, type PreparedInfo, type RowShape, type RowsResult, type StepResult } from './statement.js';
 

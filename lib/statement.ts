@@ -14,7 +14,7 @@
  * (better-sqlite3's rule), `'bigint'` always a `bigint`, `'string'` always the decimal digits.
  */
 import { LtxvfsError } from '../ltx/errors.js';
-import type { Params, Row, RunResult, SqliteApi, SqlValue } from './database.js';
+import type { Params, Row, RunResult, SqliteApi, SqlValue } from './sql-types.js';
 
 /** How INTEGER values come back: `number` (RangeError beyond ±(2^53−1)), `bigint`, or decimal `string`. */
 export type IntMode = 'number' | 'bigint' | 'string';

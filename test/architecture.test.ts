@@ -55,7 +55,6 @@ const KNOWN: Record<string, string> = {
   'no-cycle: lib/poller.ts > lib/replica-reader.ts': 'PollTarget interface for the poller',
   // Type-only cycles between modules split from one another: the shared types move to a types module.
   'no-cycle: lib/fetcher.ts > lib/ltx-loader.ts': 'ReadCounters moved to a read-path types module',
-  'no-cycle: lib/database.ts > lib/sql-params.ts': 'the value types (Row, SqlValue, …) moved to sql-params.ts or a types module',
   // The disk cache asks the verifier whether a file was verified whole, and the verifier holds a DiskCache.
   'no-cycle: lib/cache/disk-cache.ts > lib/verifier.ts > lib/cache/index.ts': 'wasVerifiedWhole moved beside the verified-file record in lib/cache/',
   'no-cycle: lib/cache/disk-cache.ts > lib/verifier.ts > lib/cache/index.ts > lib/cache/tiered-page-cache.ts': 'the same',
