@@ -1,5 +1,5 @@
 /**
- * The database checksum of a state built by applying LTX files (FORMATS.md §2.3), kept
+ * The database checksum of a state built by applying LTX files (docs/formats.md §2.3), kept
  * from per-page checksums as files are applied: pages a file writes replace their old
  * checksums, pages beyond its commit drop out. LTX files never hold the lock page
  * (§7.2), so it never enters the sum. Used by restore and verify to check post-apply

@@ -1,5 +1,5 @@
 /**
- * Compaction and L0 retention, as Litestream's compactor does them (FORMATS.md §1.9, §4.2;
+ * Compaction and L0 retention, as Litestream's compactor does them (docs/formats.md §1.9, §4.2;
  * litestream compactor.go `Compact` and `EnforceL0Retention`, superfly/ltx compactor.go):
  *
  * 1. **Compact** the files of level N − 1 that start after the newest level-N file
@@ -11,7 +11,7 @@
  *    (`0x2`); the output keeps database checksums only when every input carries them.
  * 2. **Snapshot**: a level-9 file `1-<max>` holding the whole database at that TXID
  *    (pages 1…commit but the lock page), merged the same way from the restore plan of that
- *    TXID (FORMATS.md §4.4). Checksum-free unless every file of the plan carries checksums;
+ *    TXID (docs/formats.md §4.4). Checksum-free unless every file of the plan carries checksums;
  *    then its post-apply checksum is the database checksum, checked against the chain.
  * 3. **Retention** (level 1 only): delete the level-0 files already covered by level 1
  *    (`maxTXID ≤` the newest level-1 maxTXID) whose `createdAt` is at or before
@@ -22,7 +22,7 @@
  *    mid-write left behind, at least `tempFileMaxAgeMs` old (lib/temp-files.ts; younger ones
  *    may be a live writer's upload).
  *
- * Every input is read whole and decoded (structure and file checksum, FORMATS.md §1.9,
+ * Every input is read whole and decoded (structure and file checksum, docs/formats.md §1.9,
  * §2.4) before anything is written, so a damaged file stops the run with nothing written
  * or deleted. Outputs are written create-only with the header timestamp as file mtime /
  * `litestream-timestamp` metadata. Deletions happen only after both writes succeeded and
@@ -211,7 +211,7 @@ export async function compactReplica(client: ReplicaClient, options: CompactOpti
 }
 
 /**
- * Merge decoded LTX files as superfly/ltx's `Compactor` does (FORMATS.md §1.9): `files`
+ * Merge decoded LTX files as superfly/ltx's `Compactor` does (docs/formats.md §1.9): `files`
  * are the inputs in TXID order, `infos` their listing entries (for messages). Output flags
  * `0x2` unless every input carries database checksums. A result starting at TXID 1 is a
  * snapshot: pages no input holds are zero-filled (what a restore produces there), and with

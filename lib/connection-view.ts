@@ -1,7 +1,7 @@
 /**
  * ConnectionView: what one connection sees of a shared {@link ReplicaReader}. Normally
  * the newest version at the start of each read transaction; after a time-travel request
- * (`PRAGMA litestream_time = …`, FORMATS.md §6.1) a fixed past version instead, until
+ * (`PRAGMA litestream_time = …`, docs/formats.md §6.1) a fixed past version instead, until
  * `latest` is asked for. Each connection has its own view; they share the reader's
  * cache, fetcher and poller.
  */
@@ -100,7 +100,7 @@ export class ConnectionView implements PageSource {
   }
 
   /**
-   * Travel to a time (or back to `latest`): `text` as FORMATS.md §6.2 describes.
+   * Travel to a time (or back to `latest`): `text` as docs/formats.md §6.2 describes.
    * @throws LtxvfsError `LTXVFS_ERR_USAGE` (unparseable), `LTXVFS_ERR_EMPTY_REPLICA`
    *   ("transaction not available": before the retained history), storage errors.
    */

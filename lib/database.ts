@@ -1,5 +1,5 @@
 /**
- * `Database`: the public async API over one SQLite connection (DESIGN.md, public
+ * `Database`: the public async API over one SQLite connection (docs/architecture.md, public
  * surface): `all`, `get`, `run`, `exec`, `query`, `prepare`, `transaction`, `batch`,
  * `close`, `stats` (issue 14 items 1–3, 7).
  *

@@ -1,7 +1,7 @@
 /**
- * Fetcher: turns page-cache misses into range reads of LTX frames (DESIGN.md read path
+ * Fetcher: turns page-cache misses into range reads of LTX frames (docs/architecture.md read path
  * 5). A miss reads the frame `[offset, offset + size)` the page index points at
- * (FORMATS.md §1.8) — coalesced with the following frames of the same file while the
+ * (docs/formats.md §1.8) — coalesced with the following frames of the same file while the
  * access looks sequential (the prefetch window) — on a p-queue of bounded concurrency.
  * Every frame being read has an in-flight entry (sharing its range read's one promise),
  * so concurrent misses on the same frame cost one request. Frames are validated by

@@ -2,7 +2,7 @@
  * Import: turn a SQLite database file into a new replica holding one snapshot LTX
  * file (`0000000000000001-0000000000000001.ltx` in level 0, as Litestream's first sync
  * writes it), checksum-free like every file Litestream writes so Litestream can restore
- * and compact it (FORMATS.md §1.4, §2.5). The snapshot holds pages 1…commit except the
+ * and compact it (docs/formats.md §1.4, §2.5). The snapshot holds pages 1…commit except the
  * lock page (§7.2).
  *
  * The database may be in use: it is read as one committed state, WAL included, and read

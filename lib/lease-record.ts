@@ -1,5 +1,5 @@
 /**
- * The lease object `lock.json` itself (FORMATS.md §5.2): its name, the record it holds,
+ * The lease object `lock.json` itself (docs/formats.md §5.2): its name, the record it holds,
  * its bytes exactly as Litestream's `json.Marshal` writes them and its parsing as Go's
  * `json.Unmarshal` reads them, and reading it from a replica. The protocol that creates,
  * renews, takes over and releases it is lib/lease.ts.
@@ -25,7 +25,7 @@ export interface LeaseRecord {
 }
 
 /**
- * Read the replica's `lock.json`, if any (FORMATS.md §5.2).
+ * Read the replica's `lock.json`, if any (docs/formats.md §5.2).
  * @returns the record and its ETag, or undefined when there is none.
  * @throws LtxvfsError `LTXVFS_ERR_CORRUPT` for an object that is not a lease record; storage errors.
  */

@@ -1,5 +1,5 @@
 /**
- * The replica's write lease: Litestream's `lock.json` protocol (FORMATS.md §5.2, litestream
+ * The replica's write lease: Litestream's `lock.json` protocol (docs/formats.md §5.2, litestream
  * s3/leaser.go and leaser.go at 63225f1), over any {@link ReplicaClient}.
  *
  * The lease is one small JSON object beside the levels, `client.objectKey('lock.json')`
@@ -133,7 +133,7 @@ export class Lease extends EventEmitter<LeaseEvents> {
   }
 
   /**
-   * Take the lease of the replica behind `client` (FORMATS.md §5.2 "Acquire"): one read,
+   * Take the lease of the replica behind `client` (docs/formats.md §5.2 "Acquire"): one read,
    * then one conditional write. Does not retry; a caller that wants to wait for the holder
    * retries after `expiresAt`.
    * @throws LtxvfsError `LTXVFS_ERR_LEASE_HELD` ("lease already held by <owner> until

@@ -1,6 +1,6 @@
 /**
  * Reads what the page index needs of one LTX file: its header and its page index
- * (FORMATS.md §1.8). A file no larger than the whole-file bound (default
+ * (docs/formats.md §1.8). A file no larger than the whole-file bound (default
  * {@link DEFAULT_WHOLE_FILE_BYTES}) comes back whole in one request, is decoded
  * completely and verified against its file checksum (§2.4) before any of its pages is
  * served, and its pages are handed back so they need no second read. A larger file costs
@@ -17,7 +17,7 @@ import { makeLtxFile, type LtxFile } from './page-index.js';
 import type { ReadCounters } from './fetcher.js';
 import { markVerifiedWhole, rememberHeader } from './verifier.js';
 
-/** Bytes read from the end of a file to find its page index; Litestream uses the same (FORMATS.md §1.8). */
+/** Bytes read from the end of a file to find its page index; Litestream uses the same (docs/formats.md §1.8). */
 export const TAIL_BYTES = 32 * 1024;
 
 /**

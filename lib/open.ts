@@ -1,5 +1,5 @@
 /**
- * `openDatabase`: the main entry point. Resolves the replica URL (FORMATS.md §6:
+ * `openDatabase`: the main entry point. Resolves the replica URL (docs/formats.md §6:
  * `file://` URLs, plain paths, `LITESTREAM_REPLICA_URL` when none is given), joins the
  * process's shared reader of that replica (lib/registry.ts), and runs SQLite (wa-sqlite's
  * Asyncify build) over the connection's own view of it, with the Litestream SQL surface
@@ -33,13 +33,13 @@ export interface OpenOptions extends ReplicaReaderOptions, WriterOptions, Worker
    * `localCacheSizeBytes`, `statementCacheSize`).
    */
   engine?: 'asyncify' | 'worker';
-  /** Environment to read `LITESTREAM_REPLICA_URL` and the S3 settings (FORMATS.md §6) from. Default `process.env`. */
+  /** Environment to read `LITESTREAM_REPLICA_URL` and the S3 settings (docs/formats.md §6) from. Default `process.env`. */
   env?: NodeJS.ProcessEnv;
   /** Options of the s3:// client (timeouts, retry budget; docs/s3.md). */
   s3?: Omit<S3ReplicaOptions, 'env'>;
   /** Share the replica's reader (cache, fetcher, poller) with other connections in this process. Default true. */
   shared?: boolean;
-  /** Open at a past state: a TXID (decimal or 16 hex digits) or a time (FORMATS.md §6.2). */
+  /** Open at a past state: a TXID (decimal or 16 hex digits) or a time (docs/formats.md §6.2). */
   at?: string;
   /**
    * Read every interior B-tree page in the background after open (lib/warmup.ts), so cold
@@ -101,7 +101,7 @@ export type { DatabaseReplicaStats } from './freshness.js';
  */
 export async function openDatabase(url?: string, options: OpenOptions = {}): Promise<ReplicaDatabase> {
   rejectRenamedOptions(options, 'openDatabase');
-  // Hydration from the Litestream VFS's environment (FORMATS.md §6.1) applies to both engines.
+  // Hydration from the Litestream VFS's environment (docs/formats.md §6.1) applies to both engines.
   const hydrate = options.hydrate ?? hydrationPathFromEnv(options.env ?? process.env, url);
   if (options.engine === 'worker') {
     const { db, warmup, verified, reader } = await openWorkerEngine(url, { ...options, hydrate });

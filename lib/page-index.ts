@@ -1,10 +1,10 @@
 /**
  * PageIndex: one immutable version of the database as a map `pgno → frame`, built by
- * applying LTX files in TXID order (FORMATS.md §4.4 "Applying a plan": write each file's
+ * applying LTX files in TXID order (docs/formats.md §4.4 "Applying a plan": write each file's
  * pages, then truncate to its commit). Applying a file yields a new version that shares
  * every untouched chunk with the old one, so versions pinned by open read transactions
  * cost memory only for the chunks that changed since (the structural sharing of
- * ncruces/litestream's index snapshots, docs/STYLE.md).
+ * ncruces/litestream's index snapshots).
  */
 import { HEADER_FLAG_NO_CHECKSUM, type LtxHeader } from '../ltx/header.js';
 import type { LtxTrailer } from '../ltx/trailer.js';
@@ -64,7 +64,7 @@ function copyChunk(c: Chunk): Chunk {
   return { files: c.files.slice(), entries: c.entries.slice() };
 }
 
-/** An immutable version of the database (DESIGN.md read path 3). */
+/** An immutable version of the database (docs/architecture.md read path 3). */
 export class PageIndex implements PageVersion {
   /** Page size in bytes. */
   readonly pageSize: number;
@@ -74,7 +74,7 @@ export class PageIndex implements PageVersion {
   readonly txid: number;
   /** Timestamp (ms) of the last applied file. */
   readonly timestamp: number;
-  /** Post-apply checksum of the last applied file (0n when the files carry none, FORMATS.md §2.5). */
+  /** Post-apply checksum of the last applied file (0n when the files carry none, docs/formats.md §2.5). */
   readonly postApplyChecksum: bigint;
   /** True when the last applied file tracks database checksums (header flag NoChecksum clear). */
   readonly checksummed: boolean;
@@ -122,14 +122,14 @@ export class PageIndex implements PageVersion {
 
   /**
    * The version after applying `file`: its pages replace older ones, then pages beyond
-   * its commit are dropped (FORMATS.md §4.4).
+   * its commit are dropped (docs/formats.md §4.4).
    *
    * Checks (each an LtxvfsError naming the file's key):
    * - `LTXVFS_ERR_PAGE_SIZE` if its page size differs from this version's;
    * - `LTXVFS_ERR_TXID_GAP` if it does not continue this version (minTXID ≤ txid + 1 < … ≤ maxTXID,
-   *   compaction overlap allowed as in ltx's Compactor, FORMATS.md §1.9);
+   *   compaction overlap allowed as in ltx's Compactor, docs/formats.md §1.9);
    * - `LTXVFS_ERR_CHECKSUM` if both carry database checksums and its pre-apply checksum is
-   *   not this version's post-apply checksum (FORMATS.md §2.5, ltx `PreApplyPos`);
+   *   not this version's post-apply checksum (docs/formats.md §2.5, ltx `PreApplyPos`);
    * - `LTXVFS_ERR_CORRUPT` if the page index holds the lock page or a page beyond commit.
    */
   apply(file: LtxFile): PageIndex {

@@ -1,7 +1,7 @@
 /**
  * What an engine adapter (vfs/) needs from a replica: immutable versions of the
  * database and their pages. The VFS pins a version when SQLite takes a SHARED lock and
- * releases it on unlock (DESIGN.md, read path 6), so one read transaction sees one
+ * releases it on unlock (docs/architecture.md, read path 6), so one read transaction sees one
  * version however the replica moves meanwhile.
  */
 
@@ -25,7 +25,7 @@ export interface PageSource {
   release(version: PageVersion): void;
   /**
    * The decompressed page `pgno` (1-based, ≤ `version.commit`) of `version`, exactly
-   * `pageSize` bytes; the lock page (FORMATS.md §7.2) reads as zeros. Returns the bytes
+   * `pageSize` bytes; the lock page (docs/formats.md §7.2) reads as zeros. Returns the bytes
    * synchronously when cached, a Promise otherwise. The caller must not modify them.
    * @throws LtxvfsError `LTXVFS_ERR_STORAGE` (I/O), `LTXVFS_ERR_CORRUPT` / `LTXVFS_ERR_CHECKSUM` (bad frame).
    */

@@ -1,6 +1,6 @@
 /**
  * Poller: keeps a {@link ReplicaReader} about one poll interval behind its replica
- * (DESIGN.md read path 7, FORMATS.md §4.6). Every tick it lists level 0 from the current
+ * (docs/architecture.md read path 7, docs/formats.md §4.6). Every tick it lists level 0 from the current
  * TXID and level 1 (where Litestream's compactions land first), chains the files that
  * continue the current version — checked by TXID and, where files carry database
  * checksums, by pre-apply checksum in {@link PageIndex.apply} — and applies them in TXID
@@ -415,7 +415,7 @@ function covers(f: LtxFileInfo, txid: number): boolean {
 }
 
 /**
- * The files that continue a version at `txid`, in order (FORMATS.md §4.4 step 2: at each
+ * The files that continue a version at `txid`, in order (docs/formats.md §4.4 step 2: at each
  * step the file with min ≤ cur + 1 < max + 1 reaching furthest, then starting earliest,
  * then from the higher level), and whether files remain beyond a hole.
  */

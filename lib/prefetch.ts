@@ -3,7 +3,7 @@
  * read along with the frame it needs. Sequential misses (each just after the frames the
  * previous read covered — a table or index scan over pages stored in pgno order) double
  * the window up to a maximum; any other miss resets it, so random point lookups read
- * single frames (DESIGN.md, performance principles: count round trips before bytes).
+ * single frames (docs/architecture.md, performance principles: count round trips before bytes).
  */
 
 /** Prefetch options (bytes). */

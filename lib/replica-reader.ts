@@ -1,6 +1,6 @@
 /**
- * ReplicaReader: the read path of one replica put together (DESIGN.md read path 1–7).
- * It lists the replica, computes the restore plan (FORMATS.md §4.4), loads the page
+ * ReplicaReader: the read path of one replica put together (docs/architecture.md read path 1–7).
+ * It lists the replica, computes the restore plan (docs/formats.md §4.4), loads the page
  * indexes of the plan's files in parallel, builds the {@link PageIndex} version, and
  * serves pages to engine adapters through the {@link PageSource} interface: from the
  * {@link PageCache} when it can (synchronously), else through the {@link Fetcher}. A
@@ -316,7 +316,7 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
   }
 
   #missing(index: PageIndex, pgno: number): Uint8Array {
-    // The lock page is never stored (FORMATS.md §7.2); SQLite never reads beyond commit,
+    // The lock page is never stored (docs/formats.md §7.2); SQLite never reads beyond commit,
     // but a zero page is the right answer for a hole it might probe.
     if (pgno === lockPgno(index.pageSize) || pgno > index.commit) {
       if (this.#zeroPage?.byteLength !== index.pageSize) this.#zeroPage = new Uint8Array(index.pageSize);
@@ -328,12 +328,12 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
 
   /**
    * Build the version a target names: the newest state (`undefined`), or the state at a
-   * TXID or before a time (time travel, FORMATS.md §4.4), from a fresh listing.
+   * TXID or before a time (time travel, docs/formats.md §4.4), from a fresh listing.
    * @throws LtxvfsError as {@link computePlan} (`LTXVFS_ERR_EMPTY_REPLICA` "transaction not
    *   available" for a time before the retained history) and {@link buildVersion}.
    */
   async versionAt(target: PlanTarget | undefined): Promise<PageIndex> {
-    // A time target compares header times, which object stores only give per object (FORMATS.md §4.3).
+    // A time target compares header times, which object stores only give per object (docs/formats.md §4.3).
     const files = await listReplica(this.client, { useMetadata: target?.time !== undefined });
     return this.buildVersion(computePlan(files, target, this.client.url));
   }

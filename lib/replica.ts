@@ -1,7 +1,7 @@
 /**
  * The layout of a Litestream v0.5 replica above the storage: levels, the listing of all
  * of them, and the restore plan — the chain of LTX files that yields the newest state,
- * or the state at a TXID or a time (FORMATS.md §4.2–§4.4). No SQLite and no page data:
+ * or the state at a TXID or a time (docs/formats.md §4.2–§4.4). No SQLite and no page data:
  * plans are computed from listings (file names, sizes, creation times) only.
  */
 
@@ -11,9 +11,9 @@ import { formatTXID } from '../ltx/filename.js';
 import { checkTimeTarget } from './time.js';
 import type { LtxFileInfo, ReplicaClient } from './storage/types.js';
 
-/** Highest level of a Litestream v0.5 replica (FORMATS.md §4.2). */
+/** Highest level of a Litestream v0.5 replica (docs/formats.md §4.2). */
 export const MAX_LEVEL = 9;
-/** The level of snapshots: full databases, always `minTXID = 1` (FORMATS.md §4.2). */
+/** The level of snapshots: full databases, always `minTXID = 1` (docs/formats.md §4.2). */
 export const SNAPSHOT_LEVEL = 9;
 
 /** The state a plan is computed for: a TXID **or** a time, not both; neither = the newest state. */
@@ -72,7 +72,7 @@ export async function checkOldLayout(client: ReplicaClient): Promise<void> {
 }
 
 /**
- * The restore plan (FORMATS.md §4.4): the files to apply, in order, to build the state
+ * The restore plan (docs/formats.md §4.4): the files to apply, in order, to build the state
  * asked for from an empty database.
  *
  * 1. Snapshot: the level-9 file with the largest `maxTXID` among those with
@@ -187,7 +187,7 @@ export function computePlan(files: LtxFileInfo[], target: PlanTarget = {}, where
 
 /**
  * A position as Litestream prints it: `<TXID>/<checksum>`, both 16 hex digits
- * (FORMATS.md §2.5), e.g. `0000000000000005/0000000000000000` for a checksum-free replica.
+ * (docs/formats.md §2.5), e.g. `0000000000000005/0000000000000000` for a checksum-free replica.
  * @throws LtxvfsError `LTXVFS_ERR_USAGE` for a TXID outside 0…2^53 − 1 or a checksum outside u64.
  */
 export function formatPosition(txid: number, postApplyChecksum = 0n): string {
@@ -215,7 +215,7 @@ interface LevelCursor {
   best: LtxFileInfo | undefined;
 }
 
-/** The FORMATS.md §4.4 preference: larger maxTXID, smaller minTXID, higher level, earlier createdAt. */
+/** The docs/formats.md §4.4 preference: larger maxTXID, smaller minTXID, higher level, earlier createdAt. */
 function better(a: LtxFileInfo, b: LtxFileInfo): boolean {
   if (a.maxTXID !== b.maxTXID) return a.maxTXID > b.maxTXID;
   if (a.minTXID !== b.minTXID) return a.minTXID < b.minTXID;

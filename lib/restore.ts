@@ -1,5 +1,5 @@
 /**
- * Restore: write the plain SQLite database of a replica's newest state (FORMATS.md
+ * Restore: write the plain SQLite database of a replica's newest state (docs/formats.md
  * §4.4 "Applying a plan"). Every file of the plan is read whole and decoded, so its file
  * checksum is verified (§2.4); where the files carry database checksums the result is
  * checked against the last post-apply checksum (§2.3). The output appears atomically:
@@ -38,7 +38,7 @@ export interface RestoreOptions {
   onProgress?: (done: number, total: number, bytesRead: number, bytesTotal: number) => void;
   /** Replace an existing output file. Default false. */
   overwrite?: boolean;
-  /** Restore a past state: right after a TXID, or the newest before a time (FORMATS.md §4.4). Default the newest. */
+  /** Restore a past state: right after a TXID, or the newest before a time (docs/formats.md §4.4). Default the newest. */
   target?: PlanTarget;
 }
 

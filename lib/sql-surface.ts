@@ -1,5 +1,5 @@
 /**
- * The Litestream VFS's SQL surface, for a {@link ConnectionView} (FORMATS.md §6.1): the
+ * The Litestream VFS's SQL surface, for a {@link ConnectionView} (docs/formats.md §6.1): the
  * PRAGMAs `litestream_txid`, `litestream_lag`, `litestream_time` and the functions
  * `litestream_txid()`, `litestream_lag()`, `litestream_time()`, `litestream_set_time()`,
  * with the same formats, so SQL written for the Litestream VFS runs unchanged.

@@ -1,5 +1,5 @@
 /**
- * Time values of the Litestream SQL surface (FORMATS.md §6.2): what `PRAGMA
+ * Time values of the Litestream SQL surface (docs/formats.md §6.2): what `PRAGMA
  * litestream_time = …` and `litestream_set_time(…)` accept, and how times are printed.
  * Tried in order, as the Litestream VFS does: `latest` (any case), RFC 3339 with or
  * without a fraction, then natural language relative to now ("5 minutes ago",

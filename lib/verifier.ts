@@ -1,6 +1,6 @@
 /**
  * FileVerifier: every LTX file whose pages a reader serves is checked against its file
- * checksum (FORMATS.md §2.4). Page frames carry no checksum of their own, so a bit flipped
+ * checksum (docs/formats.md §2.4). Page frames carry no checksum of their own, so a bit flipped
  * inside a compressed page that still decodes would otherwise be served as data.
  *
  * - Files up to `wholeFileBytes` are read whole at load time and verified before any of

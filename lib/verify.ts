@@ -1,6 +1,6 @@
 /**
  * Verify: check a whole replica without writing anything. Every LTX file of every level
- * is read whole and decoded (structure rules of FORMATS.md §1.9 and the file checksum of
+ * is read whole and decoded (structure rules of docs/formats.md §1.9 and the file checksum of
  * §2.4), its header TXIDs are compared with its name, the restore plan must be contiguous
  * (§4.4), and where files carry database checksums the chain is followed: each file's
  * pre-apply checksum equals the state before it, each post-apply checksum equals the

@@ -1,7 +1,7 @@
 /**
  * Interior-page warm-up: read every interior (non-leaf) page of the database's B-trees
  * into the cache in the background after open, so that a later cold point lookup costs
- * about one round trip — the leaf — instead of one per tree level (DESIGN.md,
+ * about one round trip — the leaf — instead of one per tree level (docs/architecture.md,
  * performance principles).
  *
  * SQLite B-trees are balanced: every leaf of a tree is at the same depth. Level by level,

@@ -1,7 +1,7 @@
 /**
  * The write side of a connection: a {@link PageSink} joining a connection's view (time
  * travel makes it read-only) to the replica's {@link ReplicaWriter} (lease, commit), and
- * the LiteVFS lease PRAGMAs (FORMATS.md §6.3): `PRAGMA litevfs_acquire_lease` and
+ * the LiteVFS lease PRAGMAs (docs/formats.md §6.3): `PRAGMA litevfs_acquire_lease` and
  * `PRAGMA litevfs_release_lease`.
  */
 import { LtxvfsError } from '../ltx/errors.js';
@@ -39,7 +39,7 @@ export class ConnectionSink implements PageSink {
   }
 }
 
-/** The LiteVFS lease PRAGMAs (FORMATS.md §6.3). */
+/** The LiteVFS lease PRAGMAs (docs/formats.md §6.3). */
 export const LEASE_PRAGMAS: ReadonlySet<string> = new Set(['litevfs_acquire_lease', 'litevfs_release_lease']);
 
 /**

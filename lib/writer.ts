@@ -1,12 +1,12 @@
 /**
- * ReplicaWriter: ships each committed transaction as one LTX file (DESIGN.md, the write
- * path; FORMATS.md §5). A writer needs the replica's lease (lib/lease.ts). At commit it
+ * ReplicaWriter: ships each committed transaction as one LTX file (docs/architecture.md, the write
+ * path; docs/formats.md §5). A writer needs the replica's lease (lib/lease.ts). At commit it
  * encodes the transaction's pages as level-0 file `TXID-TXID` with TXID = current + 1,
  * uploads it create-only, and only then makes it the reader's current version, with its
  * pages in the cache. A create-only failure means another writer took that TXID: the
  * transaction fails with `LTXVFS_ERR_CONFLICT` (SQLITE_BUSY) and the reader catches up.
  *
- * Checksum mode follows the replica (FORMATS.md §2.5): on checksum-free files (all that
+ * Checksum mode follows the replica (docs/formats.md §2.5): on checksum-free files (all that
  * Litestream writes) the writer writes checksum-free files, because Litestream's restore
  * and compaction reject non-zero checksums; on a replica whose files carry database
  * checksums it keeps the chain (pre-apply = current post-apply; post-apply updated

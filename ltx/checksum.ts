@@ -1,5 +1,5 @@
 /**
- * Page and database checksums (FORMATS.md §2.2, §2.3) and the lock page (§7.2).
+ * Page and database checksums (docs/formats.md §2.2, §2.3) and the lock page (§7.2).
  *
  * Every checksum carries {@link CHECKSUM_FLAG} so that 0 can mean "not tracked". A
  * database checksum is the XOR of its page checksums, so it can be updated per page
@@ -9,7 +9,7 @@
 import { Crc64 } from './crc64.js';
 import { LtxvfsError } from './errors.js';
 
-/** Bit 63, set on every page, database and file checksum (FORMATS.md §2.1). */
+/** Bit 63, set on every page, database and file checksum (docs/formats.md §2.1). */
 export const CHECKSUM_FLAG = 1n << 63n;
 
 const U64_MAX = (1n << 64n) - 1n;
@@ -35,7 +35,7 @@ const pgnoBytes = new Uint8Array(4);
 const pageCrc = new Crc64();
 
 /**
- * Page checksum (FORMATS.md §2.2): `CHECKSUM_FLAG | CRC-64/GO-ISO(u32be(pgno) ‖ data)`,
+ * Page checksum (docs/formats.md §2.2): `CHECKSUM_FLAG | CRC-64/GO-ISO(u32be(pgno) ‖ data)`,
  * `data` being the full uncompressed page. Returns a u64 bigint with bit 63 set.
  * @throws LtxvfsError `LTXVFS_ERR_USAGE` if `pgno` is not an integer in 1…2^32−1.
  */
@@ -53,7 +53,7 @@ export function pageChecksum(pgno: number, data: Uint8Array): bigint {
 }
 
 /**
- * Page number of SQLite's lock-byte page for `pageSize` (FORMATS.md §7.2):
+ * Page number of SQLite's lock-byte page for `pageSize` (docs/formats.md §7.2):
  * `floor(0x40000000 / pageSize) + 1`, e.g. 262145 for 4096. That page never holds data,
  * is never stored in LTX files and is left out of database checksums.
  */
@@ -62,7 +62,7 @@ export function lockPgno(pageSize: number): number {
 }
 
 /**
- * XOR checksums together and set {@link CHECKSUM_FLAG} (FORMATS.md §2.3): the database
+ * XOR checksums together and set {@link CHECKSUM_FLAG} (docs/formats.md §2.3): the database
  * checksum of a set of page checksums, or an incremental update when `checksums`
  * includes a previous database checksum. Only the low 63 bits carry information, so a
  * flag bit present or absent in the inputs does not matter. With no input:
@@ -75,7 +75,7 @@ export function combineChecksums(...checksums: bigint[]): bigint {
 }
 
 /**
- * Database checksum (FORMATS.md §2.3): `CHECKSUM_FLAG | XOR pageChecksum(p, getPage(p))`
+ * Database checksum (docs/formats.md §2.3): `CHECKSUM_FLAG | XOR pageChecksum(p, getPage(p))`
  * over p = 1…commit, skipping {@link lockPgno}. `commit` 0 gives `CHECKSUM_FLAG`.
  * `getPage(p)` must return page p, exactly `pageSize` bytes (the lock page is never
  * requested).
@@ -113,7 +113,7 @@ export interface IncrementalChecksumInput {
 
 /**
  * Post-apply database checksum of a change, updated from the pre-apply checksum without
- * reading unchanged pages (FORMATS.md §2.3, "Incremental update"):
+ * reading unchanged pages (docs/formats.md §2.3, "Incremental update"):
  * `post = FLAG | pre ^ Σ old(p) ^ Σ new(p) ^ Σ old(q)` for each written page p (its old
  * checksum only if p ≤ oldCommit) and each page q in (newCommit, oldCommit] that a
  * truncation drops. Pages in (oldCommit, newCommit] the change does not write read as

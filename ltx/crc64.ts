@@ -1,5 +1,5 @@
 /**
- * CRC-64/GO-ISO, the CRC behind every LTX checksum (FORMATS.md §2.1): Go's
+ * CRC-64/GO-ISO, the CRC behind every LTX checksum (docs/formats.md §2.1): Go's
  * `crc64.MakeTable(crc64.ISO)` — reflected polynomial 0xD800000000000000, init and
  * xorout all ones. Check value of "123456789" = 0xB90956C775A41001.
  *
@@ -85,7 +85,7 @@ export function crc64StateValue(state: Uint32Array): bigint {
 const scratchState = new Uint32Array(2);
 
 /**
- * CRC-64/GO-ISO of `data` (FORMATS.md §2.1), as a u64 bigint.
+ * CRC-64/GO-ISO of `data` (docs/formats.md §2.1), as a u64 bigint.
  *
  * Streaming: pass the previous result as `crc` to continue over more bytes, like Go's
  * `crc64.Update(crc, table, p)`; `crc64(b, crc64(a)) === crc64(a ‖ b)`. The default 0n
@@ -98,7 +98,7 @@ export function crc64(data: Uint8Array, crc = 0n): bigint {
 }
 
 /**
- * Incremental CRC-64/GO-ISO (FORMATS.md §2.1) without bigint work per update.
+ * Incremental CRC-64/GO-ISO (docs/formats.md §2.1) without bigint work per update.
  * `new Crc64().update(a).update(b).digest() === crc64(a ‖ b)`. `digest()` does not
  * reset the state; more updates may follow. Never throws.
  */

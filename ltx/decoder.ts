@@ -1,5 +1,5 @@
 /**
- * Whole-file LTX v3 decoder enforcing every decoder rule of FORMATS.md §1.9 — including
+ * Whole-file LTX v3 decoder enforcing every decoder rule of docs/formats.md §1.9 — including
  * those superfly/ltx's decoder skips (LZ4 output length, index size field and entries,
  * trailer fields, pgno ≤ commit, lock page, snapshot completeness).
  *
@@ -70,7 +70,7 @@ function walk(buf: Uint8Array, where: string): WalkedLtx {
     } catch (err) {
       const legacy = off === HEADER_SIZE ? legacyLayout(buf, header.pageSize) : undefined;
       if (legacy === undefined) throw err;
-      throw new LtxvfsError('LTXVFS_ERR_UNSUPPORTED', `${where}: ${legacy} is not supported (FORMATS.md §1.2)`, { key: where, cause: err });
+      throw new LtxvfsError('LTXVFS_ERR_UNSUPPORTED', `${where}: ${legacy} is not supported (docs/formats.md §1.2)`, { key: where, cause: err });
     }
     // §2.4: page header, size prefix if present, then the page itself, not the LZ4 bytes.
     crc.update(buf, off, off + PAGE_HEADER_SIZE + (frame.flags !== 0 ? SIZE_PREFIX_SIZE : 0));
@@ -105,7 +105,7 @@ function walk(buf: Uint8Array, where: string): WalkedLtx {
 }
 
 /**
- * Describe the legacy layout `buf` is in, if its first frame reads as one (FORMATS.md
+ * Describe the legacy layout `buf` is in, if its first frame reads as one (docs/formats.md
  * §1.2): v2 = `pgno u32` + LZ4 frame; v1 = `pgno u32` + raw page, repeated, then a
  * 4-byte zero terminator right before the trailer (no index).
  */
@@ -124,7 +124,7 @@ function legacyLayout(buf: Uint8Array, pageSize: number): string | undefined {
 
 /**
  * Decode a whole LTX v3 file (either variant, also mixed) and enforce every rule of
- * FORMATS.md §1.9: header rules; page flags ⊆ 0x1 and pgno ≠ 0; each page decompresses
+ * docs/formats.md §1.9: header rules; page flags ⊆ 0x1 and pgno ≠ 0; each page decompresses
  * to exactly pageSize; the index size field equals the varint length and the index
  * entries equal the frames found; nothing after the trailer; the file checksum (§2.4);
  * pgno strictly ascending, ≤ commit, never the lock page (§7.2); a snapshot holds every
@@ -203,7 +203,7 @@ export function computeFileChecksum(buf: Uint8Array, where: string): bigint {
 }
 
 /**
- * Verify the stored file checksum of `buf` against the computed one (FORMATS.md §2.4)
+ * Verify the stored file checksum of `buf` against the computed one (docs/formats.md §2.4)
  * without enforcing the other rules; returns the checksum.
  * @throws LtxvfsError `LTXVFS_ERR_CHECKSUM` on a mismatch; otherwise as
  *   {@link computeFileChecksum}.

@@ -1,5 +1,5 @@
 /**
- * LTX v3 encoder (FORMATS.md §1, §2.4), enforcing the encoder column of §1.9 like
+ * LTX v3 encoder (docs/formats.md §1, §2.4), enforcing the encoder column of §1.9 like
  * superfly/ltx encoder.go, plus the snapshot rules the Go encoder leaves to readers, so
  * that whatever it writes the decoder accepts. Writes v3-block frames (ltx ≥ v0.5.2,
  * readable by Litestream ≥ 0.5.16) unless asked for v3-frame.

@@ -1,17 +1,17 @@
 /**
  * The one error class of ltxvfs. Every failure that ltxvfs itself detects is an
  * `LtxvfsError` with a stable `code` (modelled on undici's `UND_ERR_*` codes, see
- * docs/STYLE.md) and, where it is about one object, the `key` (replica key, file path or
+ * nodejs/undici lib/core/errors.js) and, where it is about one object, the `key` (replica key, file path or
  * LTX file name) it concerns. Messages are one line: what is wrong, then where.
  */
 
 /** Stable error codes. Callers switch on these, never on message text. */
 export type LtxvfsErrorCode =
-  /** An LTX file breaks a structural rule of FORMATS.md §1 (bad magic, flags, sizes, frames, index). */
+  /** An LTX file breaks a structural rule of docs/formats.md §1 (bad magic, flags, sizes, frames, index). */
   | 'LTXVFS_ERR_CORRUPT'
-  /** A file, page or database checksum does not match (FORMATS.md §2). */
+  /** A file, page or database checksum does not match (docs/formats.md §2). */
   | 'LTXVFS_ERR_CHECKSUM'
-  /** The LTX files of a replica leave a hole in the TXID sequence (FORMATS.md §4.4). */
+  /** The LTX files of a replica leave a hole in the TXID sequence (docs/formats.md §4.4). */
   | 'LTXVFS_ERR_TXID_GAP'
   /** Two files of one level cover overlapping TXID ranges. */
   | 'LTXVFS_ERR_OVERLAP'
@@ -41,7 +41,7 @@ export type LtxvfsErrorCode =
   | 'LTXVFS_ERR_UNSUPPORTED'
   /** The replica could not be polled, or stopped advancing, for longer than the staleness bound. */
   | 'LTXVFS_ERR_STALE'
-  /** Another writer holds the replica's write lease (FORMATS.md §5.2). */
+  /** Another writer holds the replica's write lease (docs/formats.md §5.2). */
   | 'LTXVFS_ERR_LEASE_HELD'
   /** This writer's lease expired, was released, or was taken over. */
   | 'LTXVFS_ERR_LEASE_LOST'

@@ -1,5 +1,5 @@
 /**
- * The LTX file checksum (FORMATS.md §2.4) computed piece by piece, for files too large
+ * The LTX file checksum (docs/formats.md §2.4) computed piece by piece, for files too large
  * to hold whole: a reader that fetched the frames of a file by range reads feeds the
  * header, then every frame with its decompressed page in file order, then the bytes from
  * the terminator to the post-apply checksum, and compares the digest with the trailer's

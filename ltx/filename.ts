@@ -1,5 +1,5 @@
 /**
- * TXIDs as text and LTX file names (FORMATS.md §1.10).
+ * TXIDs as text and LTX file names (docs/formats.md §1.10).
  *
  * A TXID is a u64 on disk; ltxvfs holds it in a JS `number`, so TXIDs above
  * `Number.MAX_SAFE_INTEGER` (2^53 − 1) are refused rather than rounded. At one transaction
@@ -12,7 +12,7 @@ const TXID_TEXT = /^[0-9a-fA-F]{16}$/;
 const LTX_FILENAME = /^([0-9a-f]{16})-([0-9a-f]{16})\.ltx$/;
 
 /**
- * A TXID as Litestream prints it: 16 lower-case hex digits (`%016x`, FORMATS.md §1.10).
+ * A TXID as Litestream prints it: 16 lower-case hex digits (`%016x`, docs/formats.md §1.10).
  * `0` is allowed (the position of an empty database).
  * @throws LtxvfsError `LTXVFS_ERR_USAGE` unless `txid` is an integer in 0…2^53 − 1.
  */
@@ -50,7 +50,7 @@ export function parseTXID(hex: string, where?: string): number {
 
 /**
  * The file name of an LTX file covering `minTXID…maxTXID`: `%016x-%016x.ltx`
- * (FORMATS.md §1.10), e.g. `0000000000000001-0000000000000003.ltx`.
+ * (docs/formats.md §1.10), e.g. `0000000000000001-0000000000000003.ltx`.
  * @throws LtxvfsError `LTXVFS_ERR_USAGE` unless 1 ≤ minTXID ≤ maxTXID ≤ 2^53 − 1.
  */
 export function formatLtxFilename(minTXID: number, maxTXID: number): string {
@@ -64,7 +64,7 @@ export function formatLtxFilename(minTXID: number, maxTXID: number): string {
 
 /**
  * The TXID range of an LTX file name, or `undefined` when `name` is not one: only
- * `^[0-9a-f]{16}-[0-9a-f]{16}\.ltx$` with 1 ≤ min ≤ max counts (FORMATS.md §1.10; other
+ * `^[0-9a-f]{16}-[0-9a-f]{16}\.ltx$` with 1 ≤ min ≤ max counts (docs/formats.md §1.10; other
  * names in a level directory are ignored, so callers skip `undefined`).
  * @throws LtxvfsError `LTXVFS_ERR_UNSUPPORTED` for a well-formed name whose TXIDs exceed
  *   2^53 − 1 — such a file is real replica content and must not be skipped silently.

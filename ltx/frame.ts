@@ -1,5 +1,5 @@
 /**
- * LTX v3 page frames (FORMATS.md §1.5): a 6-byte page header `pgno u32, flags u16`,
+ * LTX v3 page frames (docs/formats.md §1.5): a 6-byte page header `pgno u32, flags u16`,
  * then either (flags 0x1, v3-block, ltx ≥ v0.5.2) `size u32` + one raw LZ4 block, or
  * (flags 0, v3-frame, ltx v0.5.0–v0.5.1) one standard LZ4 frame with no length prefix.
  * Six zero bytes end the page block. Mirrors superfly/ltx `PageHeader` and the decoder's
@@ -42,7 +42,7 @@ export function frameVariantOf(flags: number): FrameVariant {
 }
 
 /**
- * Decode the page frame at `buf[offset]` while walking a whole file (FORMATS.md §1.5).
+ * Decode the page frame at `buf[offset]` while walking a whole file (docs/formats.md §1.5).
  * The terminator (pgno 0, flags 0) returns pgno 0 with empty data and `end` after its 6
  * bytes. Handles both v3 variants. `where` (the file name) prefixes error messages,
  * followed by `frame at offset N:`.
@@ -90,7 +90,7 @@ function corrupt(where: string, msg: string): never {
 
 /**
  * Decode one frame fetched by a range read of exactly `[entry.offset, entry.offset +
- * entry.size)` of a page index entry (FORMATS.md §1.6, §1.8) — the hot path of random
+ * entry.size)` of a page index entry (docs/formats.md §1.6, §1.8) — the hot path of random
  * page reads. Checks that the pgno equals `expectedPgno`, the flags are valid, and the
  * payload fills the frame exactly: `size prefix + 10 = frame.length` (v3-block) or the
  * LZ4 frame ends at `frame.length` (v3-frame); the output must be `pageSize` bytes.
@@ -134,7 +134,7 @@ export function decodeIndexedFrameInto(frame: Uint8Array, expectedPgno: number, 
 }
 
 /**
- * Encode one page frame (FORMATS.md §1.5): `pgno`, flags 0x1 + size + LZ4 block for
+ * Encode one page frame (docs/formats.md §1.5): `pgno`, flags 0x1 + size + LZ4 block for
  * `'block'` (what ltx ≥ v0.5.2 writes), flags 0 + LZ4 frame for `'frame'`. Returns a
  * new array; its length is the frame size recorded in the page index. The caller checks
  * pgno and page length (see the encoder).

@@ -1,5 +1,5 @@
 /**
- * The 100-byte LTX header (FORMATS.md §1.3, §1.4) and its validation rules (§1.9), after
+ * The 100-byte LTX header (docs/formats.md §1.3, §1.4) and its validation rules (§1.9), after
  * superfly/ltx ltx.go `Header.Validate` / `UnmarshalBinary`. All integers big-endian.
  *
  * u64 fields become JS numbers; a value above 2^53 − 1 cannot be represented and is
@@ -69,7 +69,7 @@ const isU32 = (v: number): boolean => Number.isInteger(v) && v >= 0 && v <= 0xff
 const isU63 = (v: number): boolean => Number.isSafeInteger(v) && v >= 0;
 
 /**
- * The first header rule of FORMATS.md §1.9 that `h` breaks, as "field value invalid
+ * The first header rule of docs/formats.md §1.9 that `h` breaks, as "field value invalid
  * (reason)", or undefined if it is valid. Also checks that every number fits its field,
  * which matters for headers built by callers.
  */
@@ -106,7 +106,7 @@ export function headerProblem(h: LtxHeader): string | undefined {
 }
 
 /**
- * Throw unless `h` satisfies every header rule of FORMATS.md §1.9.
+ * Throw unless `h` satisfies every header rule of docs/formats.md §1.9.
  * @throws LtxvfsError with `code` (default `LTXVFS_ERR_USAGE`, for headers built by a
  *   caller), message `<where>: header: <problem>`.
  */
@@ -121,7 +121,7 @@ function hex(v: number): string {
 }
 
 /**
- * Decode and validate the header in `buf[0, 100)` (FORMATS.md §1.3, rules of §1.9).
+ * Decode and validate the header in `buf[0, 100)` (docs/formats.md §1.3, rules of §1.9).
  * `where` (usually the file name) prefixes error messages.
  * @throws LtxvfsError `LTXVFS_ERR_CORRUPT` if `buf` is shorter than 100 bytes
  *   (truncated), the magic is not `LTX1`, a u64 field exceeds 2^53 − 1 (or an i64 is
@@ -157,7 +157,7 @@ export function decodeHeader(buf: Uint8Array, where: string): LtxHeader {
   if ((flags & HEADER_FLAG_COMPRESS_LZ4) !== 0 && (flags & ~(HEADER_FLAG_COMPRESS_LZ4 | HEADER_FLAG_NO_CHECKSUM)) === 0) {
     throw new LtxvfsError(
       'LTXVFS_ERR_UNSUPPORTED',
-      `${where}: header: flags 0x${hex(flags)}: flag 0x1 (CompressLZ4) belongs to the legacy LTX v1 layout, which is not supported (FORMATS.md §1.2)`,
+      `${where}: header: flags 0x${hex(flags)}: flag 0x1 (CompressLZ4) belongs to the legacy LTX v1 layout, which is not supported (docs/formats.md §1.2)`,
       { key: where },
     );
   }

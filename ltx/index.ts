@@ -1,5 +1,5 @@
 /**
- * The LTX codec (FORMATS.md §1–§3), published as `ltxvfs/ltx`: header, page frames, page
+ * The LTX codec (docs/formats.md §1–§3), published as `ltxvfs/ltx`: header, page frames, page
  * index, trailer, CRC-64, page and database checksums, file names, whole-file encoder and
  * decoder. No I/O, no SQLite; the only dependency is the LZ4 library behind ./lz4.ts.
  *

@@ -1,5 +1,5 @@
 /**
- * LZ4 for LTX pages (FORMATS.md §1.5): raw blocks (v3-block frames) and standard LZ4
+ * LZ4 for LTX pages (docs/formats.md §1.5): raw blocks (v3-block frames) and standard LZ4
  * frames (v3-frame frames). The only module that uses the LZ4 library.
  *
  * Library: lz4-wasm-nodejs (lz4_flex compiled to wasm), chosen in docs/lz4.md: it decodes
@@ -11,7 +11,7 @@
  *
  * The LZ4 frame structure is parsed here rather than by the library, because a v3-frame
  * page has no length prefix: only the frame's own layout says where the next page
- * header starts (FORMATS.md §1.5).
+ * header starts (docs/formats.md §1.5).
  */
 import { LtxvfsError } from './errors.js';
 import { loadLz4Wasm } from './lz4-wasm.js';
@@ -54,7 +54,7 @@ function decodeBlock(src: Uint8Array, size: number, dst: Uint8Array, dstOffset: 
 }
 
 /**
- * Decode one raw LZ4 block (the payload of a v3-block frame, FORMATS.md §1.5) to a new
+ * Decode one raw LZ4 block (the payload of a v3-block frame, docs/formats.md §1.5) to a new
  * array of exactly `pageSize` bytes. `where` prefixes error messages.
  * @throws LtxvfsError `LTXVFS_ERR_CORRUPT` if `src` is longer than the LZ4 bound of a
  *   page, is malformed, or does not decode to exactly `pageSize` bytes.
@@ -104,7 +104,7 @@ const BLOCK_MAX_SIZES: Record<number, number> = { 4: 0x10000, 5: 0x40000, 6: 0x1
 const u32le = (b: Uint8Array, i: number): number => (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)) >>> 0;
 
 /**
- * Decode the standard LZ4 frame that starts at `src[offset]` (a v3-frame page, FORMATS.md
+ * Decode the standard LZ4 frame that starts at `src[offset]` (a v3-frame page, docs/formats.md
  * §1.5) into `dst` (exactly `pageSize` bytes; a new page when not given), and report
  * where the frame ends. Parses the
  * frame descriptor (FLG/BD; content size, which must equal pageSize; no dictionary),
@@ -197,7 +197,7 @@ export function decompressFrame(
 
 /**
  * Encode `page` as one standard LZ4 frame the way pierrec/lz4 v4 does for ltx ≤ v0.5.1
- * (FORMATS.md §1.5): FLG 0x64 (version 01, independent blocks, content checksum), BD
+ * (docs/formats.md §1.5): FLG 0x64 (version 01, independent blocks, content checksum), BD
  * 0x40 (64 KB blocks), one block — stored uncompressed (high bit) when compression does
  * not shrink it — the EndMark and the XXH32 content checksum. For writing v3-frame files
  * (tests, compatibility); pages must be ≤ 65536 bytes. Returns a new array.

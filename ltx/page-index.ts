@@ -1,5 +1,5 @@
 /**
- * The LTX page index (FORMATS.md §1.6) and how to find it from the end of a file with
+ * The LTX page index (docs/formats.md §1.6) and how to find it from the end of a file with
  * range reads (§1.8): uvarint triples (pgno, absolute frame offset, frame size), a 0
  * terminator, then a u64 with the byte length of the varints including the terminator.
  * After superfly/ltx encoder.go `encodePageIndex` and decoder.go `DecodePageIndex`,
@@ -37,7 +37,7 @@ export const MIN_LTX_FILE_SIZE = HEADER_SIZE + PAGE_HEADER_SIZE + 1 + INDEX_TAIL
 const MIN_FRAME_SIZE = PAGE_HEADER_SIZE + SIZE_PREFIX_SIZE;
 
 /**
- * Encode the page index for `entries` (FORMATS.md §1.6): minimal uvarints per entry, a
+ * Encode the page index for `entries` (docs/formats.md §1.6): minimal uvarints per entry, a
  * 0 terminator, then the u64 big-endian length of the varints including the terminator.
  * Entries are written in the order given (the encoder passes them ascending).
  * @throws LtxvfsError `LTXVFS_ERR_USAGE` if a value is not a non-negative safe integer.
@@ -102,7 +102,7 @@ export function parsePageIndexEntries(
 }
 
 /**
- * Check the layout the index describes (FORMATS.md §1.6, §1.9): pgno strictly ascending
+ * Check the layout the index describes (docs/formats.md §1.6, §1.9): pgno strictly ascending
  * (so never 0 twice or out of order), each frame at least 10 bytes, and frames back to
  * back from byte 100 up to the 6-byte terminator right before `indexOffset` — which is
  * how every encoder lays them out, and what makes a range read of one entry exactly one
@@ -135,7 +135,7 @@ export function checkPageIndexLayout(entries: readonly PageIndexEntry[], indexOf
 }
 
 /**
- * Check page numbers against the header (FORMATS.md §1.5, §1.9): every pgno ≤ commit,
+ * Check page numbers against the header (docs/formats.md §1.5, §1.9): every pgno ≤ commit,
  * none is the lock page (§7.2), and a snapshot holds every page 1…commit except the lock
  * page. `pgnos` must already be strictly ascending (see {@link checkPageIndexLayout}).
  * Useful on an index read from the tail, where no frame has been seen yet.
@@ -183,7 +183,7 @@ export interface FoundPageIndex {
 }
 
 /**
- * Locate and parse the page index from the end of a file (FORMATS.md §1.8). `tail`
+ * Locate and parse the page index from the end of a file (docs/formats.md §1.8). `tail`
  * holds bytes `[tailOffset, fileSize)` (a whole file: tailOffset 0). Reads the u64 index
  * size 24 bytes from the end; if the index starts before `tailOffset`, returns
  * `{ needOffset }` and the caller reads `[needOffset, fileSize)` and calls again.

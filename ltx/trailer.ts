@@ -1,5 +1,5 @@
 /**
- * The 16-byte LTX trailer (FORMATS.md §1.7) and its rules (§1.9, after superfly/ltx
+ * The 16-byte LTX trailer (docs/formats.md §1.7) and its rules (§1.9, after superfly/ltx
  * ltx.go `Trailer.Validate`, which the Go decoder itself never calls).
  */
 import { CHECKSUM_FLAG, formatChecksum } from './checksum.js';
@@ -42,7 +42,7 @@ export function encodeTrailer(t: LtxTrailer): Uint8Array {
 }
 
 /**
- * The first trailer rule of FORMATS.md §1.9 that the post-apply checksum breaks for
+ * The first trailer rule of docs/formats.md §1.9 that the post-apply checksum breaks for
  * `header`, or undefined: NoChecksum ⇒ 0; otherwise non-zero with bit 63 set; and with
  * checksums on, commit 0 ⇒ exactly `CHECKSUM_FLAG` (the checksum of an empty database).
  */
@@ -61,7 +61,7 @@ export function postApplyProblem(header: Pick<LtxHeader, 'flags' | 'commit'>, po
 
 /**
  * Throw unless the trailer's post-apply checksum fits `header` and the file checksum has
- * bit 63 set (FORMATS.md §1.7, §1.9).
+ * bit 63 set (docs/formats.md §1.7, §1.9).
  * @throws LtxvfsError with `code` (default `LTXVFS_ERR_CORRUPT`), message
  *   `<where>: trailer: <problem>`.
  */

@@ -1,6 +1,6 @@
 /**
  * Unsigned LEB128 varints exactly as Go's `binary.AppendUvarint` / `binary.Uvarint`
- * (FORMATS.md §1.6): 7 data bits per byte, least significant group first, high bit =
+ * (docs/formats.md §1.6): 7 data bits per byte, least significant group first, high bit =
  * continuation, at most 10 bytes for a u64. Written minimally; read like Go, which also
  * accepts non-minimal forms. Values are JS numbers, so anything above 2^53 − 1 is refused.
  */

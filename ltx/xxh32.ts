@@ -1,6 +1,6 @@
 /**
  * XXH32, the hash the LZ4 frame format uses for its header, block and content checksums
- * (lz4 frame format spec; FORMATS.md §1.5). Only needed for v3-frame pages, whose LZ4
+ * (lz4 frame format spec; docs/formats.md §1.5). Only needed for v3-frame pages, whose LZ4
  * frames pierrec/lz4 writes with a content checksum. 32-bit arithmetic via Math.imul.
  */
 

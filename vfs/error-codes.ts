@@ -1,5 +1,5 @@
 /**
- * The SQLite result code a VFS returns for an error it caught (DESIGN.md, "Errors the
+ * The SQLite result code a VFS returns for an error it caught (docs/architecture.md, "Errors the
  * engine sees"). Engine-independent: every engine adapter maps errors through
  * {@link sqliteCodeForError} and keeps the error itself for the Database API to rethrow
  * as `cause`.

@@ -1,7 +1,7 @@
 /**
  * An in-memory file for what SQLite writes beside a read-only replica database: the
  * TEMP database and its journal, statement journals, sorter and materialization scratch
- * files (FORMATS.md §7.3). It lives exactly as long as the open file handle; nothing is
+ * files (docs/formats.md §7.3). It lives exactly as long as the open file handle; nothing is
  * shared by name, which is safe because SQLite opens each of these files once and
  * deletes it on close.
  */

@@ -194,7 +194,7 @@ export async function openSqlJs(SQL: SqlJsStatic, url?: string, options: SqlJsOp
       'openSqlJs needs a sql.js module from loadSqlJs() (sql.js 1.16 exports neither its file system nor its function table; loadSqlJs instantiates it with a hook that captures them)');
   }
   const { bridgeTimeoutMs, localCacheSizeBytes, ...openOptions } = options;
-  // Hydration from the Litestream VFS's environment (FORMATS.md §6.1), as openDatabase resolves it.
+  // Hydration from the Litestream VFS's environment (docs/formats.md §6.1), as openDatabase resolves it.
   const hydrate = options.hydrate ?? hydrationPathFromEnv((options.env ?? process.env) as NodeJS.ProcessEnv, url);
   const remote = await openFetchChannel(url, { ...openOptions, hydrate });
   const label = remote.label;

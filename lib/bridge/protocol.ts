@@ -1,5 +1,5 @@
 /**
- * The synchronous page bridge: what the two sides agree on (DESIGN.md, performance
+ * The synchronous page bridge: what the two sides agree on (docs/architecture.md, performance
  * principles). SQLite runs in one thread and must get a page *synchronously*; the
  * replica's reader (fetcher, cache, poller, writer) runs in another thread, on an event
  * loop. A {@link BridgeChannel} joins one SQLite connection to its server:

@@ -35,7 +35,7 @@ export class BridgedView extends ConnectionView {
 export interface ServeReplicaOptions extends WriterOptions {
   /** Accept writes (with the lease): default false. */
   writable?: boolean;
-  /** Start at a past state: a TXID or a time (FORMATS.md §6.2); makes the connection read-only. */
+  /** Start at a past state: a TXID or a time (docs/formats.md §6.2); makes the connection read-only. */
   at?: string;
   /** Release the reader lease when the channel closes (default true). */
   releaseOnClose?: boolean;

@@ -1,12 +1,12 @@
 /**
- * DiskCache: the disk tier behind the memory `PageCache` (DESIGN.md read path 4),
+ * DiskCache: the disk tier behind the memory `PageCache` (docs/architecture.md read path 4),
  * for machines that start cold many times a day (serverless functions, auto-stopped
  * machines). Decompressed pages and decoded LTX page indexes are kept in a local
  * directory that survives restarts and is shared by every process that uses it.
  *
  * What an entry is keyed by (its *identity*, a string stored in the entry itself):
  * - a page: the frame it came from — replica URL, LTX key, file size, the file's stored
- *   fileChecksum (trailer, FORMATS.md §1.7, §2.4), frame offset and size, and pgno. A
+ *   fileChecksum (trailer, docs/formats.md §1.7, §2.4), frame offset and size, and pgno. A
  *   reader looks pages up by the frame its current page index points at, so an entry is
  *   used only while the index still points at that frame; pages a later LTX file
  *   replaced are simply never asked for again, and a file uploaded again under the same

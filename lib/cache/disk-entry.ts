@@ -18,7 +18,7 @@
  *     6   2  reserved         0
  *     8   4  pgno             page entries; 0 for file entries
  *     12  4  payload length   N
- *     16  8  checksum         page: LTX page checksum of pgno + data (FORMATS.md §2.2);
+ *     16  8  checksum         page: LTX page checksum of pgno + data (docs/formats.md §2.2);
  *                             file, verified: CRC-64/GO-ISO of the payload with bit 63 set
  *     24  K  identity         UTF-8
  *     24+K N payload          page bytes / header ‖ trailer ‖ page index (§1.3, §1.7, §1.6) /

@@ -1,5 +1,5 @@
 /**
- * The page caches (DESIGN.md read path 4), one concept a file:
+ * The page caches (docs/architecture.md read path 4), one concept a file:
  * - `page-cache.ts`: {@link PageCache}, decompressed pages in memory by frame, a
  *   byte-bounded LRU in slabs it owns;
  * - `disk-cache.ts`: {@link DiskCache}, pages and LTX page indexes on local disk

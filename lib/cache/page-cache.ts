@@ -1,7 +1,7 @@
 /**
  * PageCache: decompressed pages keyed by *frame* (LTX file + position in its page
  * index), not by pgno, so a cached page stays valid for every version that points at
- * the same frame and can never be served for a version that does not (DESIGN.md read
+ * the same frame and can never be served for a version that does not (docs/architecture.md read
  * path 4).
  *
  * Bounded in bytes, least recently used evicted first. The pages live in slots of slabs

@@ -1,6 +1,6 @@
 /**
  * The disk cache's record of verified LTX files: one small entry (magic 'LVV1',
- * lib/cache/disk-entry.ts) per file that matched its file checksum (FORMATS.md §2.4),
+ * lib/cache/disk-entry.ts) per file that matched its file checksum (docs/formats.md §2.4),
  * named by replica URL, key, size and the stored file checksum, its payload that
  * checksum. The verifier (lib/verifier.ts) asks it before reading a file to verify it, so
  * a file verified once is not read again after a restart; a file uploaded again under

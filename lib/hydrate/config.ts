@@ -1,6 +1,6 @@
 /**
  * Hydration's configuration: the options with their defaults (and the reasons for them),
- * and the path the Litestream VFS's environment asks for (FORMATS.md §6.1).
+ * and the path the Litestream VFS's environment asks for (docs/formats.md §6.1).
  */
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -37,7 +37,7 @@ export function resolveHydrateOptions(options: HydrateOptions): ResolvedHydrateO
 }
 
 /**
- * The hydration path the Litestream VFS's environment asks for (FORMATS.md §6.1):
+ * The hydration path the Litestream VFS's environment asks for (docs/formats.md §6.1):
  * `LITESTREAM_HYDRATION_ENABLED` true (Go `strconv.ParseBool`: 1, t, T, TRUE, true, True)
  * enables it; `LITESTREAM_HYDRATION_PATH` names the file, else a file in the OS temp
  * directory named after the replica URL (so a restart on the same machine resumes it).

@@ -1,7 +1,7 @@
 /**
  * Hydration: a background task that restores the replica's database into a local SQLite
  * file, then serves reads from it and keeps it current (the Litestream VFS's
- * `LITESTREAM_HYDRATION_ENABLED` / `LITESTREAM_HYDRATION_PATH`, FORMATS.md §6.1).
+ * `LITESTREAM_HYDRATION_ENABLED` / `LITESTREAM_HYDRATION_PATH`, docs/formats.md §6.1).
  *
  * How the file is written: a *pass* brings the file from the state it holds (TXID `base`,
  * 0 for an empty file) to a version `target` of the reader: for every page whose frame in

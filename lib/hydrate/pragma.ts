@@ -1,5 +1,5 @@
 /**
- * The hydration PRAGMAs of the Litestream VFS's SQL surface (FORMATS.md §6.1), answered
+ * The hydration PRAGMAs of the Litestream VFS's SQL surface (docs/formats.md §6.1), answered
  * from a hydration (lib/hydrate/hydrator.ts) or its absence.
  */
 import { LtxvfsError } from '../../ltx/errors.js';
@@ -13,7 +13,7 @@ export interface HydrationProgress {
 /**
  * The PRAGMAs `litestream_hydration_progress` (percent with one decimal, `0` when
  * hydration is off) and `litestream_hydration_file` (the path, empty when off), as the
- * Litestream VFS answers them (FORMATS.md §6.1). Other names: `undefined` (not handled).
+ * Litestream VFS answers them (docs/formats.md §6.1). Other names: `undefined` (not handled).
  * @throws LtxvfsError `LTXVFS_ERR_USAGE` when one is set (both are read-only).
  */
 export function hydrationPragma(hydrator: () => HydrationProgress | undefined): (name: string, value: string | null) => string | undefined {

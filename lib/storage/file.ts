@@ -1,6 +1,6 @@
 /**
  * The directory (`file://`) replica client: a Litestream v0.5 replica laid out as
- * Litestream's file backend writes it (FORMATS.md §4.1):
+ * Litestream's file backend writes it (docs/formats.md §4.1):
  *
  * ```
  * <root>/ltx/<level decimal>/<min %016x>-<max %016x>.ltx     e.g. ltx/0/0000000000000001-0000000000000001.ltx
@@ -8,7 +8,7 @@
  *
  * Keys are `/`-separated paths relative to the root. `createdAt` of a file is its mtime,
  * which Litestream sets to the LTX header timestamp; `write({ timestamp })` does the same,
- * so time travel (FORMATS.md §4.3, §4.4) works on replicas ltxvfs writes.
+ * so time travel (docs/formats.md §4.3, §4.4) works on replicas ltxvfs writes.
  *
  * ETags are content hashes, `"<first 32 hex digits of SHA-256>"` — equal bytes, equal ETag,
  * like S3's MD5 ETags. They cost a hash of the object on `read`, `write` and on every
@@ -119,7 +119,7 @@ export class FileReplicaClient implements ReplicaClient {
   }
 
   /**
-   * `ltx/<level>/<min>-<max>.ltx`, level in decimal without padding (FORMATS.md §4.1).
+   * `ltx/<level>/<min>-<max>.ltx`, level in decimal without padding (docs/formats.md §4.1).
    * @throws LtxvfsError `LTXVFS_ERR_USAGE` for a level that is not an integer ≥ 0 or a bad TXID range.
    */
   ltxKey(level: number, minTXID: number, maxTXID: number): string {
@@ -127,7 +127,7 @@ export class FileReplicaClient implements ReplicaClient {
   }
 
   /**
-   * The key of a replica-level object such as the lease's `lock.json` (FORMATS.md §5.2):
+   * The key of a replica-level object such as the lease's `lock.json` (docs/formats.md §5.2):
    * `name` itself, a path relative to the root.
    * @throws LtxvfsError `LTXVFS_ERR_BAD_KEY` for an empty name, one with NUL, or one that leaves the root.
    */

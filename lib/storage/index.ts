@@ -1,6 +1,6 @@
 /**
  * The storage boundary: the {@link ReplicaClient} interface, the directory and S3
- * clients, the retry policy, and replica URLs. Knows bytes and keys only (DESIGN.md, read path 1).
+ * clients, the retry policy, and replica URLs. Knows bytes and keys only (docs/architecture.md, read path 1).
  */
 export type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, StrayEntry, WriteOptions } from './types.js';
 export { FileReplicaClient, openFileReplica, type FileReplicaOptions } from './file.js';

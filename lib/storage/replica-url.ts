@@ -1,5 +1,5 @@
 /**
- * Replica URLs, as Litestream users write them (FORMATS.md §6, DESIGN.md "URL schemes"):
+ * Replica URLs, as Litestream users write them (docs/formats.md §6, docs/architecture.md "URL schemes"):
  *
  * | Input | Replica |
  * | --- | --- |

@@ -9,7 +9,7 @@ import { isLtxvfsError } from '../../ltx/errors.js';
 import { parseLtxFilename } from '../../ltx/filename.js';
 import type { StrayEntry } from './types.js';
 
-/** `<16 hex>-<16 hex>.ltx` in either case: the shape of an LTX file name (FORMATS.md §1.10). */
+/** `<16 hex>-<16 hex>.ltx` in either case: the shape of an LTX file name (docs/formats.md §1.10). */
 const LTX_SHAPE = /^[0-9a-f]{16}-[0-9a-f]{16}\.ltx$/i;
 
 /** What a name in a level directory is. */

@@ -1,12 +1,12 @@
 /**
  * The storage boundary of ltxvfs: a replica is a set of objects under keys. A
  * `ReplicaClient` knows bytes and keys only — nothing of SQLite, and of LTX only the
- * file-name convention of FORMATS.md §1.10 / §4.1 (which keys hold which TXID range).
+ * file-name convention of docs/formats.md §1.10 / §4.1 (which keys hold which TXID range).
  * Modelled on Litestream's `replica_client.go` (list a level from a TXID, read a byte
  * range, write, delete).
  */
 
-/** One LTX file as a listing reports it (FORMATS.md §4.3). */
+/** One LTX file as a listing reports it (docs/formats.md §4.3). */
 export interface LtxFileInfo {
   /** Compaction level: 0 = one file per transaction batch, 1–8 compactions, 9 snapshots. */
   level: number;
@@ -36,7 +36,7 @@ export interface WriteOptions {
   ifNoneMatch?: boolean;
   /** Replace only if the current object has this ETag (S3 `If-Match`); a missing object fails the precondition too. */
   ifMatch?: string;
-  /** LTX header timestamp in ms: kept as file mtime / `litestream-timestamp` metadata (FORMATS.md §4.1). */
+  /** LTX header timestamp in ms: kept as file mtime / `litestream-timestamp` metadata (docs/formats.md §4.1). */
   timestamp?: number;
   /** MIME type for object stores. */
   contentType?: string;
@@ -90,11 +90,11 @@ export interface ReplicaClient {
   readonly url: string;
   /** What the backend can do: range reads, conditional writes, lease lock kind, latency class, temp files. */
   readonly capabilities: ReplicaCapabilities;
-  /** The key of an LTX file: `ltx/<level>/<min>-<max>.ltx` for file://, `<path>/<%04x level>/<min>-<max>.ltx` for s3:// (FORMATS.md §4.1). */
+  /** The key of an LTX file: `ltx/<level>/<min>-<max>.ltx` for file://, `<path>/<%04x level>/<min>-<max>.ltx` for s3:// (docs/formats.md §4.1). */
   ltxKey(level: number, minTXID: number, maxTXID: number): string;
   /**
    * The key of a replica-level object that is not an LTX file, such as the lease's
-   * `lock.json` (FORMATS.md §5.2): `<name>` under the root for file://, `<path>/<name>`
+   * `lock.json` (docs/formats.md §5.2): `<name>` under the root for file://, `<path>/<name>`
    * (`<name>` at the bucket root) for s3:// (litestream s3/leaser.go `lockKey`).
    * @throws LtxvfsError `LTXVFS_ERR_BAD_KEY` for a name the backend cannot hold.
    */
@@ -105,7 +105,7 @@ export interface ReplicaClient {
    * reported by {@link strays}; a level that does not exist gives `[]`.
    * `seekTXID`: only files with `minTXID >= seekTXID`. `useMetadata`: `createdAt` must be the
    * LTX header timestamp even where the listing itself gives the upload time (S3: one HEAD
-   * per file for the `litestream-timestamp` metadata, FORMATS.md §4.3); needed for time travel.
+   * per file for the `litestream-timestamp` metadata, docs/formats.md §4.3); needed for time travel.
    * @throws LtxvfsError `LTXVFS_ERR_NOT_FOUND` when the replica itself does not exist; `LTXVFS_ERR_STORAGE` on I/O failure.
    */
   listLtxFiles(level: number, options?: { seekTXID?: number; useMetadata?: boolean }): Promise<LtxFileInfo[]>;

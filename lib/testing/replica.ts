@@ -6,7 +6,7 @@
  * (`PRAGMA litestream_time`, `--at`) can be tested: the writer stamps files with the
  * current time, so a file whose time was chosen is re-encoded by ltx/encoder.ts with that
  * header timestamp, and written with it as its mtime (file://) or `litestream-timestamp`
- * metadata (s3://), as Litestream does (FORMATS.md §4.1, §4.3).
+ * metadata (s3://), as Litestream does (docs/formats.md §4.1, §4.3).
  *
  * Every file is first made in a scratch directory replica, then copied create-only into
  * the target: a directory (a new temporary one by default) or a prefix of an S3 server

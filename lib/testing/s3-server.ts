@@ -53,7 +53,7 @@ export interface S3Server {
   readonly env: Readonly<Record<string, string>>;
   /**
    * The replica URL of `prefix` in the bucket:
-   * `s3://<bucket>/<prefix>?endpoint=<endpoint>&forcePathStyle=true` (FORMATS.md §6),
+   * `s3://<bucket>/<prefix>?endpoint=<endpoint>&forcePathStyle=true` (docs/formats.md §6),
    * which ltxvfs and the Litestream VFS both take.
    */
   url(prefix: string): string;

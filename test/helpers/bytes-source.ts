@@ -60,7 +60,7 @@ export interface BytesSourceOptions {
   missDelayMs?: number;
 }
 
-/** The page size recorded in a database header (FORMATS.md §7.1: `1` means 65536). */
+/** The page size recorded in a database header (docs/formats.md §7.1: `1` means 65536). */
 export function headerPageSize(bytes: Uint8Array): number {
   const raw = (bytes[16] << 8) | bytes[17];
   return raw === 1 ? 65536 : raw;

@@ -8,7 +8,7 @@
  * committed) the SQL. The VFS uploads dirty pages every `LITESTREAM_SYNC_INTERVAL` and at
  * close; one LTX file may hold several transactions.
  *
- * Caveat (FORMATS.md §5.1, seen here too): in 0.5.17 a long-lived writer whose database
+ * Caveat (docs/formats.md §5.1, seen here too): in 0.5.17 a long-lived writer whose database
  * GROWS after a sync soon fails with "database disk image is malformed". Inserts that fit
  * in free pages made beforehand (insert padding, delete it, in an earlier process) are
  * reliable; the live test does that.

@@ -3,7 +3,7 @@
  * native `sqlite3` CLI, as the reference reader and writer of Litestream v0.5 replicas.
  *
  * How (observed with 0.5.17 on Debian sqlite3 3.40.1; see the fixture README "Driving the
- * real Litestream VFS in tests" and FORMATS.md §5.1, §6.1):
+ * real Litestream VFS in tests" and docs/formats.md §5.1, §6.1):
  *
  * - Every call is ONE child process: `sqlite3 -bail -init /dev/null`, fed on stdin
  *   `.bail on`, `.load '<so>' sqlite3_litestreamvfs_init`, `.open 'file:<dbName>?vfs=litestream'`,
@@ -23,7 +23,7 @@
  *   helpers set `LITESTREAM_SYNC_INTERVAL=24h` by default, so the only sync is the one at
  *   close: one process ⇒ one LTX file (TXID = previous + 1) holding everything the process
  *   committed. With shorter intervals a long-lived writer hits the 0.5.17 defect "database
- *   disk image is malformed" after a sync that grew the database (FORMATS.md §5.1).
+ *   disk image is malformed" after a sync that grew the database (docs/formats.md §5.1).
  *   Statements in one `sql` string run in autocommit mode: if one fails, the earlier ones
  *   are still uploaded at exit (observed). Wrap them in `BEGIN; … COMMIT;` when they must
  *   be all-or-nothing; a failing statement inside BEGIN uploads nothing.
@@ -115,7 +115,7 @@ export function replicaDirOf(replicaUrl: string): string | undefined {
 
 /**
  * Lists the LTX files of a file:// replica directory, all levels (`ltx/<level>/<min>-<max>.ltx`,
- * FORMATS.md §4.1), sorted by level then minTXID. A missing directory lists as [].
+ * docs/formats.md §4.1), sorted by level then minTXID. A missing directory lists as [].
  */
 export async function listLtxFiles(replicaDir: string): Promise<LtxFileEntry[]> {
   const root = join(replicaDir, 'ltx')
@@ -141,7 +141,7 @@ export async function listLtxFiles(replicaDir: string): Promise<LtxFileEntry[]> 
 
 /**
  * Sets every LTX file's mtime in a file:// replica to its header timestamp (ms at byte
- * offset 32, FORMATS.md §1.3). The file backend takes createdAt from the mtime, so time
+ * offset 32, docs/formats.md §1.3). The file backend takes createdAt from the mtime, so time
  * travel on a copied or checked-out replica needs this (fixture README "File times matter").
  * Returns the number of files touched.
  */

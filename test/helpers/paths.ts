@@ -31,7 +31,7 @@ const require = createRequire(import.meta.url)
 /**
  * Absolute path of `litestream-vfs.so` from the devDependency `litestream-vfs-linux-amd64`
  * (0.5.17, linux/amd64, glibc). Load it with entry point `sqlite3_litestreamvfs_init`
- * (FORMATS.md §6.1). Resolved through the package's package.json, so it works from any cwd.
+ * (docs/formats.md §6.1). Resolved through the package's package.json, so it works from any cwd.
  */
 export const LITESTREAM_VFS_SO: string = join(
   dirname(require.resolve('litestream-vfs-linux-amd64/package.json')),

@@ -3,7 +3,7 @@
  * from real database bytes, written through the real directory client. A database's
  * history becomes a snapshot of its first state plus one L0 file per later state (the
  * pages that differ, and the new commit), optionally with database checksums (the
- * pre/post-apply chain of FORMATS.md §2.5 computed with ltx/checksum.ts). Also: the
+ * pre/post-apply chain of docs/formats.md §2.5 computed with ltx/checksum.ts). Also: the
  * shared Litestream fixtures, databases made with sql.js or the sqlite3 CLI, bit flips,
  * and {@link CountingClient}, a thin counting/delaying/faulting wrapper around a real
  * client.
@@ -35,7 +35,7 @@ export const FIXTURE_EXPECTED_DB = fileURLToPath(new URL('expected/test-txid-000
 export const FIXTURE_CHECKSUMMED_L0 = fileURLToPath(new URL('derived/checksummed/ltx/0', FIXTURES));
 /** The fixture's file names, TXIDs 1–5. */
 export const FIXTURE_NAMES = [1, 2, 3, 4, 5].map((n) => formatLtxFilename(n, n));
-/** Post-apply database checksum after TXID 5 (FORMATS.md §3.1, fixtures README). */
+/** Post-apply database checksum after TXID 5 (docs/formats.md §3.1, fixtures README). */
 export const FIXTURE_TXID5_CHECKSUM = 0x9b605845496813acn;
 
 /** A page of an LTX file. */
@@ -132,7 +132,7 @@ export async function writeReplica(dir: string, specs: LtxSpec[]): Promise<strin
   return keys;
 }
 
-/** The page size of a SQLite database from its header (FORMATS.md §7.1: `1` means 65536). */
+/** The page size of a SQLite database from its header (docs/formats.md §7.1: `1` means 65536). */
 export function databasePageSize(db: Uint8Array): number {
   const raw = (db[16] << 8) | db[17];
   return raw === 1 ? 65536 : raw;
@@ -143,7 +143,7 @@ export function pageOf(db: Uint8Array, pageSize: number, pgno: number): Uint8Arr
   return db.subarray((pgno - 1) * pageSize, pgno * pageSize);
 }
 
-/** The database checksum (FORMATS.md §2.3) of `db`'s bytes. */
+/** The database checksum (docs/formats.md §2.3) of `db`'s bytes. */
 export function databaseChecksumOf(db: Uint8Array): bigint {
   const pageSize = databasePageSize(db);
   return databaseChecksum(pageSize, db.length / pageSize, (pgno) => pageOf(db, pageSize, pgno));
@@ -228,7 +228,7 @@ export function historyFromStates(states: Uint8Array[], options: FromDatabaseOpt
 
 /**
  * Compact contiguous specs into one file at `level`, as ltx's Compactor does
- * (FORMATS.md §1.9): min of the first, max/commit/timestamp/post-apply of the last,
+ * (docs/formats.md §1.9): min of the first, max/commit/timestamp/post-apply of the last,
  * pre-apply of the first, the newest version of every page, pages beyond commit dropped.
  */
 export function compactSpecs(specs: LtxSpec[], level: number): LtxSpec {

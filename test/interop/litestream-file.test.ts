@@ -37,7 +37,7 @@ async function compareWithSource(t: Test, replicaUrl: string, sourceDb: string, 
 }
 
 // A history with inserts, updates, deletes and schema changes, one Litestream process per
-// transaction (FORMATS.md §5.1), replayed on a native file as the source of truth.
+// transaction (docs/formats.md §5.1), replayed on a native file as the source of truth.
 const HISTORY = [
   'CREATE TABLE accounts (id INTEGER PRIMARY KEY, owner TEXT NOT NULL, balance INTEGER NOT NULL)',
   "INSERT INTO accounts (owner, balance) VALUES ('ann', 100), ('bob', 250), ('cyd', 75)",

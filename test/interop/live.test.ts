@@ -8,14 +8,14 @@
  * are printed (p50/p99) with t.comment, as figures, not asserted.
  *
  * Two writers:
- * - one sqlite3 process per transaction (FORMATS.md §5.1, the safe way): the LTX file is
+ * - one sqlite3 process per transaction (docs/formats.md §5.1, the safe way): the LTX file is
  *   uploaded when the process closes, so the row is in the replica once it exited;
  * - one long-lived process with LITESTREAM_SYNC_INTERVAL=100ms inserting into an existing
  *   table: the row is in the replica once an LTX file appears that was not there after its
  *   commit (a sync never runs during a write transaction, so that file was written after
  *   it). Reliable here only when the inserts fit in free pages made beforehand: a growing
  *   database makes 0.5.17's long-lived writer fail with "database disk image is malformed"
- *   (seen after ~40 inserts; FORMATS.md §5.1).
+ *   (seen after ~40 inserts; docs/formats.md §5.1).
  */
 import t, { type Test } from 'tap';
 import { promises as fs } from 'node:fs';

@@ -185,7 +185,7 @@ t.test('VACUUM shrinking the file: ltxvfs and restore agree on the smaller size;
   const [rows, count, integrity] = await litestreamQueryMany(url, ['SELECT id, v FROM k ORDER BY id', 'PRAGMA page_count', 'PRAGMA integrity_check']);
   t.same(rows, await db.all('SELECT id, v FROM k ORDER BY id'), 'Litestream returns the same rows');
   t.equal(rows.length, 50);
-  // Known Litestream 0.5.17 VFS behaviour (FORMATS.md §4.5): xFileSize is the largest page
+  // Known Litestream 0.5.17 VFS behaviour (docs/formats.md §4.5): xFileSize is the largest page
   // number of any file in its index, not the last file's commit, so a shrink is not seen.
   t.ok((count[0].page_count as number) > (pages as number), `Litestream VFS page_count ${count[0].page_count} (high-water), ltxvfs ${pages}`);
   t.match(integrity[0].integrity_check, /is never used/, 'so its integrity_check reports the pages beyond the new size as never used');

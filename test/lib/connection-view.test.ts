@@ -212,7 +212,7 @@ t.test('a time-travel view is read-only and pins its own version, even while the
 /**
  * A replica with files in every level: L0 holds every TXID 1–36; levels 1–8 hold
  * compactions; level 9 two snapshots. The plan for the newest state uses one file per
- * level (FORMATS.md §4.4): 9:1-10, 8:11-20, 7:21-24, 6:25-26, 5:27-30, 4:31-32, 3:33, 2:34, 1:35, 0:36.
+ * level (docs/formats.md §4.4): 9:1-10, 8:11-20, 7:21-24, 6:25-26, 5:27-30, 4:31-32, 3:33, 2:34, 1:35, 0:36.
  */
 const LAYOUT: Array<[level: number, min: number, max: number]> = [
   [9, 1, 5], [9, 1, 10],

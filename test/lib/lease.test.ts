@@ -1,5 +1,5 @@
 /**
- * The write lease (lib/lease.ts): Litestream's lock.json protocol (FORMATS.md §5.2,
+ * The write lease (lib/lease.ts): Litestream's lock.json protocol (docs/formats.md §5.2,
  * litestream s3/leaser.go) on a directory and on S3 — s3rver behind the fault proxy, which
  * enforces If-None-Match / If-Match with 412 as S3 does. The same behaviour suite runs on
  * both; then the byte format, Litestream-written records, background renewal, the

@@ -1,5 +1,5 @@
 /**
- * The poller (DESIGN.md read path 7, FORMATS.md §4.6) over real replicas: LTX files
+ * The poller (docs/architecture.md read path 7, docs/formats.md §4.6) over real replicas: LTX files
  * encoded by the project's encoder from real sql.js database images, written and deleted
  * through the real directory client on t.testdir(). Polls are driven by `pollNow()`
  * (polling interval off, or an hour) and staleness by a settable clock, so nothing here

@@ -13,7 +13,7 @@ import type { LtxFileInfo, ReplicaClient } from '../../lib/storage/types.js';
 import { formatLtxFilename } from '../../ltx/filename.js';
 
 const FIXTURE = fileURLToPath(new URL('../../fixtures/litestream-0.5.17/replica', import.meta.url));
-/** Header timestamp of the fixture's TXID 3 (FORMATS.md §3.1). */
+/** Header timestamp of the fixture's TXID 3 (docs/formats.md §3.1). */
 const TXID3_TIME = 1795254712792;
 
 /** A listed file; createdAt defaults to 1000 × maxTXID so later TXIDs are newer. */
@@ -124,7 +124,7 @@ t.test('listReplica', async (t) => {
 });
 
 t.test('computePlan', async (t) => {
-  t.test('FORMATS §4.4 example: L1 1-3 + L0 1…5 ⇒ L1 1-3, L0 4, L0 5', async (t) => {
+  t.test('docs/formats.md §4.4 example: L1 1-3 + L0 1…5 ⇒ L1 1-3, L0 4, L0 5', async (t) => {
     const files = [f(0, 1, 1), f(0, 2, 2), f(0, 3, 3), f(0, 4, 4), f(0, 5, 5), f(1, 1, 3)];
     t.same(keys(computePlan(files)), ['L1:1-3', 'L0:4-4', 'L0:5-5']);
     t.same(keys(computePlan([...files].reverse())), ['L1:1-3', 'L0:4-4', 'L0:5-5'], 'input order does not matter');

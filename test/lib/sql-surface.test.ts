@@ -1,5 +1,5 @@
 /**
- * The Litestream SQL surface on ltxvfs connections (FORMATS.md §6): `PRAGMA litestream_txid
+ * The Litestream SQL surface on ltxvfs connections (docs/formats.md §6): `PRAGMA litestream_txid
  * | litestream_lag | litestream_time`, `litestream_txid() | litestream_lag() |
  * litestream_time() | litestream_set_time()`, on the real Litestream fixture with file
  * times restored, answering what the fixture README says the Litestream VFS answers.

@@ -1,6 +1,6 @@
 /**
  * The write side of a connection (lib/write-sink.ts) through the SQL surface: LiteVFS's
- * lease PRAGMAs (`PRAGMA litevfs_acquire_lease` / `litevfs_release_lease`, FORMATS.md
+ * lease PRAGMAs (`PRAGMA litevfs_acquire_lease` / `litevfs_release_lease`, docs/formats.md
  * §6.3), writes refused without the lease (SQLITE_READONLY, saying how to get it),
  * `autoLease`, a lease held by another owner, the lease given back on close, and the
  * read-only views (time travel, `readOnly`). Real directory replicas (a copy of the

@@ -27,7 +27,7 @@ t.test('formatChecksum: 16 lower-case hex digits, zero-padded; anything but a u6
   throwsLtx(t, () => formatChecksum(1n << 64n), 'LTXVFS_ERR_USAGE', 'bad checksum', /18446744073709551616 is not a u64/);
 });
 
-t.test('page checksum vectors (FORMATS.md §2.2)', async (t) => {
+t.test('page checksum vectors (docs/formats.md §2.2)', async (t) => {
   t.equal(pageChecksum(1, zero4k), 0xd9328f592d9e733dn, 'page 1, 4096 zero bytes');
   t.equal(pageChecksum(2, zero4k), 0xf7901e47304ca33fn, 'page 2, 4096 zero bytes');
   t.equal(pageChecksum(0xffffffff, new Uint8Array(0)) & CHECKSUM_FLAG, CHECKSUM_FLAG, 'flag always set');
@@ -46,7 +46,7 @@ t.test('pageChecksum rejects a pgno outside 1…2^32-1', async (t) => {
   }
 });
 
-t.test('lock page per page size (FORMATS.md §7.2)', async (t) => {
+t.test('lock page per page size (docs/formats.md §7.2)', async (t) => {
   const table: [number, number][] = [
     [512, 2097153],
     [1024, 1048577],
@@ -60,7 +60,7 @@ t.test('lock page per page size (FORMATS.md §7.2)', async (t) => {
   for (const [size, pgno] of table) t.equal(lockPgno(size), pgno, `page size ${size}`);
 });
 
-t.test('database checksum vectors (FORMATS.md §2.3)', async (t) => {
+t.test('database checksum vectors (docs/formats.md §2.3)', async (t) => {
   t.equal(databaseChecksum(4096, 2, () => zero4k), 0xaea2911e1dd2d002n, 'two zero pages');
   t.equal(databaseChecksum(4096, 0, () => zero4k), CHECKSUM_FLAG, 'commit 0 = empty database');
   const db = fixture('litestream-testdata/database');

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { Crc64, crc64, crc64StateValue, crc64UpdateState } from '../../ltx/crc64.js';
 
-/** The spec's definition (FORMATS.md §2.1) with bigint per byte: slow, obviously right. */
+/** The spec's definition (docs/formats.md §2.1) with bigint per byte: slow, obviously right. */
 function referenceCrc(data: Uint8Array, crc = 0n): bigint {
   const MASK = (1n << 64n) - 1n;
   const table = Array.from({ length: 256 }, (_, i) => {
@@ -22,7 +22,7 @@ function pseudoRandom(n: number, seed: number): Uint8Array {
   });
 }
 
-t.test('catalogue vectors of CRC-64/GO-ISO (FORMATS.md §2.1)', async (t) => {
+t.test('catalogue vectors of CRC-64/GO-ISO (docs/formats.md §2.1)', async (t) => {
   t.equal(crc64(new TextEncoder().encode('123456789')), 0xb90956c775a41001n, 'check value');
   t.equal(crc64(new Uint8Array(0)), 0n, 'empty input');
   const page = new Uint8Array(4100);

@@ -10,7 +10,7 @@ import { fixture, hexBig, patched, rawHeader, rawLtx, realFiles, realNames, test
 const W = TXID1_NAME;
 const derivedPath = (i: number) => realFiles[i].path.replace('replica/', 'derived/checksummed/');
 
-t.test('the five real files: frames, index, checksums (FORMATS.md §3.1)', async (t) => {
+t.test('the five real files: frames, index, checksums (docs/formats.md §3.1)', async (t) => {
   const db = new Map<number, Uint8Array>();
   realFiles.forEach((f, i) => {
     const buf = fixture(f.path);
@@ -62,7 +62,7 @@ t.test('derived/checksummed: pre/post chain and file checksums (fixtures README)
   });
 });
 
-t.test('the legacy v1 fixture is refused clearly (FORMATS.md §1.2, §3.3)', async (t) => {
+t.test('the legacy v1 fixture is refused clearly (docs/formats.md §1.2, §3.3)', async (t) => {
   const path = 'litestream-testdata/000000000000000d-000000000000000d.ltx';
   const buf = fixture(path);
   t.equal(buf.length, 100 + 3 * (4 + 4096) + 4 + 16);

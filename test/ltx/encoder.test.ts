@@ -88,7 +88,7 @@ t.test('a checksummed chain written with the incremental helper decodes and chai
   });
 });
 
-t.test('encoder rules (FORMATS.md §1.9, encoder column) throw LTXVFS_ERR_USAGE', async (t) => {
+t.test('encoder rules (docs/formats.md §1.9, encoder column) throw LTXVFS_ERR_USAGE', async (t) => {
   const W = 'encode TXID 2-2';
   const lock = lockPgno(65536);
   const cases: [string, Parameters<typeof encodeLtxFile>[0], RegExp][] = [

@@ -41,7 +41,7 @@ t.test('walks the frames of every real file as listed in the manifest', async (t
   });
 });
 
-t.test('TXID 1 byte walk: frame headers (FORMATS.md §3.2)', async (t) => {
+t.test('TXID 1 byte walk: frame headers (docs/formats.md §3.2)', async (t) => {
   const buf = fixture(TXID1);
   t.equal(toHex(buf.subarray(100, 116)), '000000010001000000a9f61253514c69', 'pgno 1, flags 1, size 169, block starts f6 12 53 51 4c 69');
   t.equal(toHex(buf.subarray(279, 289)), '000000020001' + '0000002e', 'pgno 2, size 46');

@@ -20,7 +20,7 @@ t.test('constants', async (t) => {
   t.equal(HEADER_FLAG_NO_CHECKSUM, 2);
 });
 
-t.test('TXID 1 byte walk (FORMATS.md §3.2)', async (t) => {
+t.test('TXID 1 byte walk (docs/formats.md §3.2)', async (t) => {
   const h = decodeHeader(fixture(TXID1), W);
   t.same(h, {
     flags: 2,

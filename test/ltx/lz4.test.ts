@@ -35,7 +35,7 @@ t.test('compressBlock round trip; incompressible pages become longer literal blo
     t.equal(lz4js.decompressBlock(block, ref, 0, block.length, 0), p.length, 'lz4js decodes it too');
     t.ok(bytesEqual(ref, p));
   }
-  t.ok(compressBlock(randomPage).length > 4096, 'random page: N > pageSize (FORMATS.md §1.5)');
+  t.ok(compressBlock(randomPage).length > 4096, 'random page: N > pageSize (docs/formats.md §1.5)');
   t.equal(lz4BlockBound(4096), 4128);
   t.equal(lz4BlockBound(65536), 65809);
 });

@@ -37,7 +37,7 @@ t.test('constants', async (t) => {
   t.equal(MIN_LTX_FILE_SIZE, 131);
 });
 
-t.test('encodePageIndex reproduces the index bytes of every real file (FORMATS.md §1.6)', async (t) => {
+t.test('encodePageIndex reproduces the index bytes of every real file (docs/formats.md §1.6)', async (t) => {
   const txid1 = encodePageIndex(entriesOf(realFiles[0]));
   t.equal(toHex(txid1), '0164b3010297023800' + '0000000000000009', 'TXID 1: {1,100,179} {2,279,56}, 0, size 9');
   realFiles.forEach((f) => {
@@ -50,7 +50,7 @@ t.test('encodePageIndex reproduces the index bytes of every real file (FORMATS.m
   throwsLtx(t, () => encodePageIndex([{ pgno: -1, offset: 100, size: 10 }]), 'LTXVFS_ERR_USAGE', 'uvarint', /-1 invalid/);
 });
 
-t.test('readPageIndexFromTail finds the index of every real file (FORMATS.md §1.8)', async (t) => {
+t.test('readPageIndexFromTail finds the index of every real file (docs/formats.md §1.8)', async (t) => {
   realFiles.forEach((f, i) => {
     const buf = fixture(f.path);
     const expected = {

@@ -26,7 +26,7 @@ t.test('decode at an explicit offset; truncated input', async (t) => {
   throwsLtx(t, () => decodeTrailer(padded, 'f.ltx', 30), 'LTXVFS_ERR_CORRUPT', 'f.ltx', /trailer truncated/);
 });
 
-t.test('post-apply rules (FORMATS.md §1.9)', async (t) => {
+t.test('post-apply rules (docs/formats.md §1.9)', async (t) => {
   const noChecksum = { flags: 2, commit: 4 };
   const checksums = { flags: 0, commit: 4 };
   t.equal(postApplyProblem(noChecksum, 0n), undefined);

@@ -48,7 +48,7 @@ export const realFiles = manifest.files;
 /** File names of the five real files (and of their derived/checksummed twins). */
 export const realNames = realFiles.map((f) => f.path.split('/').pop() as string);
 
-/** TXID 1, the smallest real file (374 bytes, FORMATS.md §3.2). */
+/** TXID 1, the smallest real file (374 bytes, docs/formats.md §3.2). */
 export const TXID1 = 'replica/ltx/0/0000000000000001-0000000000000001.ltx';
 export const TXID1_NAME = '0000000000000001-0000000000000001.ltx';
 

@@ -13,7 +13,7 @@ const vectors: [number, string][] = [
   [Number.MAX_SAFE_INTEGER, 'ffffffffffffff0f'],
 ];
 
-t.test('vectors of FORMATS.md §1.6, encoded and decoded', async (t) => {
+t.test('vectors of docs/formats.md §1.6, encoded and decoded', async (t) => {
   for (const [value, hex] of vectors) {
     t.equal(toHex(encodeUvarint(value)), hex, `encode ${value}`);
     t.equal(uvarintSize(value), hex.length / 2, `size of ${value}`);

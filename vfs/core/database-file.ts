@@ -30,7 +30,7 @@
  *
  * 1. `xLock(SHARED)` ({@link DatabaseFile.lock}) pins `source.acquire()`: from here until
  *    the unlock every read, and `xFileSize`, see this one version, however the replica
- *    moves meanwhile (DESIGN.md read path 6). Higher lock levels keep the same pin.
+ *    moves meanwhile (docs/architecture.md read path 6). Higher lock levels keep the same pin.
  * 2. `xAccess(<db>-journal)` for a hot journal: never exists (nor does `-wal`).
  * 3. `xFileSize`: `commit × pageSize` of the pinned version.
  * 4. If SQLite has pages cached from an earlier transaction, a 16-byte read at offset 24

@@ -10,7 +10,7 @@ import { LtxvfsError } from '../../ltx/errors.js';
 /** SQLite's default sector size for these builds (`SQLITE_DEFAULT_SECTOR_SIZE=4096`). */
 export const SECTOR_SIZE = 4096;
 
-/** File kinds the wa-sqlite bindings keep in memory (FORMATS.md §7.3). */
+/** File kinds the wa-sqlite bindings keep in memory (docs/formats.md §7.3). */
 export const MEMORY_FILE_FLAGS =
   VFS.SQLITE_OPEN_MAIN_JOURNAL | VFS.SQLITE_OPEN_TEMP_DB | VFS.SQLITE_OPEN_TEMP_JOURNAL | VFS.SQLITE_OPEN_SUBJOURNAL |
   VFS.SQLITE_OPEN_SUPER_JOURNAL | VFS.SQLITE_OPEN_TRANSIENT_DB | VFS.SQLITE_OPEN_DELETEONCLOSE;

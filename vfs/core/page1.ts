@@ -1,6 +1,6 @@
 /**
- * Page 1 as SQLite must see it when a VFS serves a replica (DESIGN.md read path 6,
- * FORMATS.md §7.1). Engine-independent: every engine adapter serves page 1 through
+ * Page 1 as SQLite must see it when a VFS serves a replica (docs/architecture.md read path 6,
+ * docs/formats.md §7.1). Engine-independent: every engine adapter serves page 1 through
  * {@link patchPage1}.
  *
  * - Bytes 18/19 (write/read version) = 1: a rollback-journal database, even when the
@@ -11,9 +11,9 @@
  *   24–39 at the start of each read transaction with what it saw last and drops its page
  *   cache when they differ: deriving them from the TXID makes that happen exactly when
  *   the data changed (a WAL-mode source never bumps its own counter; Litestream's VFS uses
- *   random bytes and so drops the cache at every transaction, FORMATS.md §4.5).
+ *   random bytes and so drops the cache at every transaction, docs/formats.md §4.5).
  * - Bytes 28–31 (database size in pages) = the version's `commit`. Because 24–27 equal
- *   92–95, SQLite trusts this size (FORMATS.md §7.1), which agrees with `xFileSize`.
+ *   92–95, SQLite trusts this size (docs/formats.md §7.1), which agrees with `xFileSize`.
  */
 import type { PageVersion } from '../../lib/page-source.js';
 

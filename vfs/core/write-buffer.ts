@@ -44,7 +44,7 @@ export class WriteBuffer {
   /**
    * The database size in pages the transaction commits: the size in the header of the
    * page 1 it wrote (bytes 28–31) when SQLite would trust it (non-zero, bytes 24–27 equal
-   * to 92–95, FORMATS.md §7.1), else the file size. They differ when the database shrinks
+   * to 92–95, docs/formats.md §7.1), else the file size. They differ when the database shrinks
    * (VACUUM, auto-vacuum): SQLite truncates the file only after its commit point, once the
    * journal is finalized, and that truncation would never be shipped.
    */

@@ -5,7 +5,7 @@
  * Listing is in listing.ts; this module holds the client and what each operation's
  * response means.
  *
- * Layout (FORMATS.md §4.1, litestream s3/replica_client.go): an LTX file lives at
+ * Layout (docs/formats.md §4.1, litestream s3/replica_client.go): an LTX file lives at
  * `<prefix>/<level %04x>/<min %016x>-<max %016x>.ltx` — no `ltx/` segment, unlike the
  * file backend. Litestream joins `c.Path + "/" + …`, so a replica at the bucket root
  * (empty prefix) has keys starting with `/` (`/0000/…`); ltxvfs does the same so both
@@ -157,7 +157,7 @@ export class S3ReplicaClient implements ReplicaClient {
   }
 
   /**
-   * `<prefix>/<level %04x>/<min>-<max>.ltx` (FORMATS.md §4.1; `/<level>/…` at the bucket root, as Litestream).
+   * `<prefix>/<level %04x>/<min>-<max>.ltx` (docs/formats.md §4.1; `/<level>/…` at the bucket root, as Litestream).
    * @throws LtxvfsError `LTXVFS_ERR_USAGE` for a level that is not an integer ≥ 0 or a bad TXID range.
    */
   ltxKey(level: number, minTXID: number, maxTXID: number): string {
@@ -230,7 +230,7 @@ export class S3ReplicaClient implements ReplicaClient {
   /**
    * One `PUT` (objects are replaced atomically by S3): `If-None-Match: *` for
    * `ifNoneMatch`, `If-Match` for `ifMatch`, `x-amz-meta-litestream-timestamp` =
-   * `timestamp` as RFC 3339 with ns (Go's time.RFC3339Nano, FORMATS.md §4.1),
+   * `timestamp` as RFC 3339 with ns (Go's time.RFC3339Nano, docs/formats.md §4.1),
    * `Content-Type` (default `application/octet-stream`), `Content-MD5`.
    * A conditional PUT that fails its precondition *after a retry* is checked with a HEAD:
    * if the object now holds exactly these bytes (ETag = MD5), the earlier attempt landed

@@ -1,5 +1,5 @@
 /**
- * s3:// configuration as Litestream users know it: from the replica URL (FORMATS.md §6)
+ * s3:// configuration as Litestream users know it: from the replica URL (docs/formats.md §6)
  * and the environment, resolved into where requests go and how they are signed.
  *
  * The rules follow Litestream v0.5.16 (`s3.NewReplicaClientFromURL`, `s3.ParseHost` in

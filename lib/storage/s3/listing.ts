@@ -1,5 +1,5 @@
 /**
- * Listing an S3 replica: the LTX files of one level from ListObjectsV2 pages (FORMATS.md
+ * Listing an S3 replica: the LTX files of one level from ListObjectsV2 pages (docs/formats.md
  * §4.1 key layout; `start-after` skips to a TXID, continuation tokens page on), the
  * `litestream-timestamp` metadata read by HEAD requests when asked (Litestream's
  * restore does the same), and one page of plain keys for `ReplicaClient.listKeys`.

@@ -218,7 +218,7 @@ t.test('readRange', async (t) => {
     t.same(
       [...(await client.readRange(key, 341, 9))],
       [0x01, 0x64, 0xb3, 0x01, 0x02, 0x97, 0x02, 0x38, 0x00],
-      'page index at 341 (FORMATS §1.6)',
+      'page index at 341 (docs/formats.md §1.6)',
     );
     const whole = await client.readRange(key, 0, 374);
     t.equal(whole.byteLength, 374);
