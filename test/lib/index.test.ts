@@ -1,7 +1,7 @@
 /**
- * The public surface (issue 13 item 6): the exact exports of `ltxvfs`, `ltxvfs/ltx` and
- * `ltxvfs/testing` as the TypeScript compiler reads them (values and types), so adding
- * or removing one fails here until the list below is updated on purpose; every named
+ * The public surface (issue 13 item 6): the exact exports of `ltxvfs`, `ltxvfs/ltx`,
+ * `ltxvfs/testing` and `ltxvfs/kysely` as the TypeScript compiler reads them (values and
+ * types), so adding or removing one fails here until the list below is updated on purpose; every named
  * type a public signature reaches is exported; the old option name `cacheSize` is a
  * usage error naming `cacheSizeBytes`.
  */
@@ -9,6 +9,7 @@ import t from 'tap';
 import * as ltxvfs from '../../lib/index.js';
 import * as ltx from '../../ltx/index.js';
 import * as testing from '../../lib/testing/index.js';
+import * as kysely from '../../lib/kysely/index.js';
 import type { OpenOptions, Row, DatabaseReplicaStats, LtxvfsErrorCode, WarmupResult, ReplicaUrl } from '../../lib/index.js';
 import { publicSurface } from '../helpers/public-surface.js';
 import { copyFixtureReplica } from '../helpers/replica-builder.js';
@@ -48,6 +49,7 @@ const LTX = [
   'computeFileChecksum', 'decodeLtxFile', 'verifyFileChecksum', 'DecodedLtx', 'LtxPage', 'encodeLtxFile', 'EncodeLtxInput',
   'formatLtxFilename', 'formatTXID', 'parseLtxFilename', 'parseTXID',
 ];
+const KYSELY = ['LtxvfsDialect', 'LtxvfsDialectConfig'];
 const TESTING = ['makeReplica', 'MakeReplicaOptions', 'ReplicaTime', 'ReplicaTransaction', 'TestReplica', 'startS3Server', 'S3RVER_CREDENTIALS', 'S3Server', 'S3ServerOptions'];
 
 /**
@@ -60,16 +62,18 @@ const UNNAMED: Record<string, string> = {
   Thenable: 'LtxAsyncVFS.jRead() (vfs/facade-vfs.ts)',
 };
 
-const surface = publicSurface(['lib/index.ts', 'ltx/index.ts', 'lib/testing/index.ts']);
+const surface = publicSurface(['lib/index.ts', 'ltx/index.ts', 'lib/testing/index.ts', 'lib/kysely/index.ts']);
 
 t.test('each entry point exports exactly the listed names (values and types)', async (t) => {
   t.same(surface.exports['lib/index.ts'], [...LIB].sort(), 'ltxvfs');
   t.same(surface.exports['ltx/index.ts'], [...LTX].sort(), 'ltxvfs/ltx');
   t.same(surface.exports['lib/testing/index.ts'], [...TESTING].sort(), 'ltxvfs/testing');
+  t.same(surface.exports['lib/kysely/index.ts'], [...KYSELY].sort(), 'ltxvfs/kysely');
   const values = (m: object, names: string[]) => names.filter((n) => n in m).sort();
   t.same(Object.keys(ltxvfs).sort(), values(ltxvfs, LIB), 'run-time exports of ltxvfs are the listed values');
   t.same(Object.keys(ltx).sort(), values(ltx, LTX), 'run-time exports of ltxvfs/ltx');
   t.same(Object.keys(testing).sort(), values(testing, TESTING), 'run-time exports of ltxvfs/testing');
+  t.same(Object.keys(kysely).sort(), values(kysely, KYSELY), 'run-time exports of ltxvfs/kysely');
   for (const internal of ['PageIndex', 'ReplicaReader', 'ReplicaWriter', 'writerFor', 'computePlan', 'parseTime', 'parseTarget', 'WorkerDatabase', 'Lease']) {
     t.notOk(internal in ltxvfs, `${internal} is internal`);
   }
