@@ -14,6 +14,7 @@ import { SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler } from 'kysely';
 import type { CompiledQuery, DatabaseConnection, DatabaseIntrospector, Dialect, DialectAdapter, Driver, Kysely, QueryCompiler, QueryResult, TransactionSettings } from 'kysely';
 import { LtxvfsError } from '../../ltx/errors.js';
 import type { Database, Params, TransactionMode } from '../database.js';
+import { TransactionRun } from '../transaction-run.js';
 
 /** What {@link LtxvfsDialect} takes. */
 export interface LtxvfsDialectConfig {
@@ -112,59 +113,6 @@ class LtxvfsDriver implements Driver {
   async destroy(): Promise<void> {}
 }
 
-/** A step of a transaction's statements, run inside its callback. */
-type Job = () => Promise<void>;
-
-/** Thrown inside the transaction callback to roll it back. */
-const ROLLBACK = Symbol('ltxvfs kysely rollback');
-
-/** The statements of one running `database.transaction()`: run inside its callback, in order. */
-class TransactionRun {
-  readonly #jobs: (Job | { commit: boolean })[] = [];
-  #wake: (() => void) | undefined;
-  readonly done: Promise<void>;
-
-  /** Starts the transaction; resolves `started` when its callback runs (BEGIN done). */
-  constructor(database: Database, mode: TransactionMode, started: { resolve: () => void; reject: (err: unknown) => void }) {
-    this.done = database.transaction(async () => {
-      started.resolve();
-      for (;;) {
-        const next = await this.#next();
-        if (typeof next !== 'function') {
-          if (next.commit) return;
-          throw ROLLBACK;
-        }
-        await next();
-      }
-    }, { mode });
-    this.done.catch(started.reject);
-  }
-
-  /** Run `op` inside the transaction (after the statements queued before it). */
-  run<T>(op: () => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => this.#push(() => op().then(resolve, reject)));
-  }
-
-  /** Commit (`true`) or roll back after the queued statements. */
-  end(commit: boolean): Promise<void> {
-    this.#push({ commit });
-    return this.done.catch((err: unknown) => {
-      if (err !== ROLLBACK) throw err;
-    });
-  }
-
-  #push(item: Job | { commit: boolean }): void {
-    this.#jobs.push(item);
-    this.#wake?.();
-  }
-
-  async #next(): Promise<Job | { commit: boolean }> {
-    while (this.#jobs.length === 0) await new Promise<void>((resolve) => (this.#wake = resolve));
-    this.#wake = undefined;
-    return this.#jobs.shift()!;
-  }
-}
-
 /** One Kysely connection: the Database, or the transaction Kysely began on it. */
 class LtxvfsConnection implements DatabaseConnection {
   readonly #database: Database;
@@ -177,13 +125,7 @@ class LtxvfsConnection implements DatabaseConnection {
   }
 
   async begin(mode: TransactionMode): Promise<void> {
-    if (this.#transaction !== undefined) throw new LtxvfsError('LTXVFS_ERR_USAGE', 'Kysely transaction: the connection is in a transaction already');
-    await new Promise<void>((resolve, reject) => {
-      this.#transaction = new TransactionRun(this.#database, mode, { resolve, reject });
-    }).catch((err: unknown) => {
-      this.#transaction = undefined;
-      throw err;
-    });
+    this.#transaction = await TransactionRun.begin((body) => this.#database.transaction(body, { mode }));
   }
 
   async end(commit: boolean): Promise<void> {

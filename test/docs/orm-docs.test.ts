@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const EXAMPLES = [
   { doc: 'docs/kysely.md', file: 'test/docs/kysely-example.test.ts', entry: 'ltxvfs/kysely' },
+  { doc: 'docs/drizzle.md', file: 'test/docs/drizzle-example.test.ts', entry: 'ltxvfs/drizzle' },
 ];
 
 /** The file as a doc shows it: package imports instead of source paths. */

@@ -1,7 +1,7 @@
 /**
  * The public surface (issue 13 item 6): the exact exports of `ltxvfs`, `ltxvfs/ltx`,
- * `ltxvfs/testing` and `ltxvfs/kysely` as the TypeScript compiler reads them (values and
- * types), so adding or removing one fails here until the list below is updated on purpose; every named
+ * `ltxvfs/testing`, `ltxvfs/kysely` and `ltxvfs/drizzle` as the TypeScript compiler reads
+ * them (values and types), so adding or removing one fails here until the list below is updated on purpose; every named
  * type a public signature reaches is exported; the old option name `cacheSize` is a
  * usage error naming `cacheSizeBytes`.
  */
@@ -10,6 +10,7 @@ import * as ltxvfs from '../../lib/index.js';
 import * as ltx from '../../ltx/index.js';
 import * as testing from '../../lib/testing/index.js';
 import * as kysely from '../../lib/kysely/index.js';
+import * as drizzle from '../../lib/drizzle/index.js';
 import type { OpenOptions, Row, DatabaseReplicaStats, LtxvfsErrorCode, WarmupResult, ReplicaUrl } from '../../lib/index.js';
 import { publicSurface } from '../helpers/public-surface.js';
 import { copyFixtureReplica } from '../helpers/replica-builder.js';
@@ -50,6 +51,7 @@ const LTX = [
   'formatLtxFilename', 'formatTXID', 'parseLtxFilename', 'parseTXID',
 ];
 const KYSELY = ['LtxvfsDialect', 'LtxvfsDialectConfig'];
+const DRIZZLE = ['drizzle'];
 const TESTING = ['makeReplica', 'MakeReplicaOptions', 'ReplicaTime', 'ReplicaTransaction', 'TestReplica', 'startS3Server', 'S3RVER_CREDENTIALS', 'S3Server', 'S3ServerOptions'];
 
 /**
@@ -62,18 +64,20 @@ const UNNAMED: Record<string, string> = {
   Thenable: 'LtxAsyncVFS.jRead() (vfs/facade-vfs.ts)',
 };
 
-const surface = publicSurface(['lib/index.ts', 'ltx/index.ts', 'lib/testing/index.ts', 'lib/kysely/index.ts']);
+const surface = publicSurface(['lib/index.ts', 'ltx/index.ts', 'lib/testing/index.ts', 'lib/kysely/index.ts', 'lib/drizzle/index.ts']);
 
 t.test('each entry point exports exactly the listed names (values and types)', async (t) => {
   t.same(surface.exports['lib/index.ts'], [...LIB].sort(), 'ltxvfs');
   t.same(surface.exports['ltx/index.ts'], [...LTX].sort(), 'ltxvfs/ltx');
   t.same(surface.exports['lib/testing/index.ts'], [...TESTING].sort(), 'ltxvfs/testing');
   t.same(surface.exports['lib/kysely/index.ts'], [...KYSELY].sort(), 'ltxvfs/kysely');
+  t.same(surface.exports['lib/drizzle/index.ts'], [...DRIZZLE].sort(), 'ltxvfs/drizzle');
   const values = (m: object, names: string[]) => names.filter((n) => n in m).sort();
   t.same(Object.keys(ltxvfs).sort(), values(ltxvfs, LIB), 'run-time exports of ltxvfs are the listed values');
   t.same(Object.keys(ltx).sort(), values(ltx, LTX), 'run-time exports of ltxvfs/ltx');
   t.same(Object.keys(testing).sort(), values(testing, TESTING), 'run-time exports of ltxvfs/testing');
   t.same(Object.keys(kysely).sort(), values(kysely, KYSELY), 'run-time exports of ltxvfs/kysely');
+  t.same(Object.keys(drizzle).sort(), values(drizzle, DRIZZLE), 'run-time exports of ltxvfs/drizzle');
   for (const internal of ['PageIndex', 'ReplicaReader', 'ReplicaWriter', 'writerFor', 'computePlan', 'parseTime', 'parseTarget', 'WorkerDatabase', 'Lease']) {
     t.notOk(internal in ltxvfs, `${internal} is internal`);
   }

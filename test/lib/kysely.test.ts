@@ -10,6 +10,7 @@ import { Kysely, sql, type Generated } from 'kysely';
 import { openDatabase } from '../../lib/open.js';
 import { LtxvfsDialect } from '../../lib/kysely/index.js';
 import { makeReplica } from '../../lib/testing/index.js';
+import { openTeamsReplica } from '../helpers/teams-replica.js';
 import type { Database } from '../../lib/database.js';
 
 interface DB {
@@ -17,18 +18,9 @@ interface DB {
   players: { id: Generated<number>; name: string; team_id: number; score: number };
 }
 
-const SCHEMA = `CREATE TABLE teams (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
-  CREATE TABLE players (id INTEGER PRIMARY KEY, name TEXT NOT NULL, team_id INTEGER NOT NULL, score INTEGER NOT NULL);
-  INSERT INTO teams (name) VALUES ('red'), ('blue');
-  WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 1000)
-  INSERT INTO players (name, team_id, score) SELECT printf('p%04d', i), 1 + i % 2, i FROM c;`;
-
 for (const engine of ['asyncify', 'worker'] as const) {
   t.test(engine, async (t) => {
-    const replica = await makeReplica({ transactions: [SCHEMA] });
-    t.teardown(() => replica.cleanup());
-    const database = await openDatabase(replica.url, { engine, autoLease: true, pollIntervalMs: 0 });
-    t.teardown(() => database.close());
+    const database = await openTeamsReplica(t, engine, 1000);
     const db = new Kysely<DB>({ dialect: new LtxvfsDialect({ database }) });
     const txid = () => database.stats().txid;
 
