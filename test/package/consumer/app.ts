@@ -15,7 +15,9 @@ import {
   type PageSource, type PageVersion, type SqliteVfs, type VfsRegistrar, type WaSqliteModule, type LoadSqlJsOptions,
   type SqlJsOpenOptions, type SqlJsStats, type BridgeClientCounters, type SqlJsStatic, type SqlJsDatabase,
   type SqlJsStatement, type SqlJsStatementIterator, type SqlJsValue, type SqlJsBindParams, type SqlJsParamsObject,
-  type SqlJsQueryExecResult,
+  type SqlJsQueryExecResult, type ReplicaDatabase, type ReplicaFreshness, type ReplicaDatabaseEvents,
+  type ReplicaPosition, type WaitForTxidOptions, type DatabaseOptions, type Transaction, type TransactionOptions,
+  type Statement, type IntMode, type TransactionMode, type BatchStatement, type SqliteErrorName,
 } from 'ltxvfs';
 import * as ltx from 'ltxvfs/ltx';
 import {
@@ -130,3 +132,27 @@ export function codec(bytes: Uint8Array): number {
 export type Types = [
   BindValue, Params, WriterOptions, WorkerEngineOptions, HydrateOptions, S3Credentials, WriteOptions, Database<DatabaseReplicaStats>,
 ];
+
+export async function transactionsAndFreshness(url: string): Promise<number> {
+  const intMode: IntMode = 'bigint';
+  const dbOptions: DatabaseOptions = { intMode };
+  const db: ReplicaDatabase = await openDatabase(url, { ...dbOptions, autoLease: true });
+  const freshness: ReplicaFreshness = db;
+  freshness.on('version', (position: ReplicaPosition) => console.log(position.txid));
+  const event: keyof ReplicaDatabaseEvents = 'stale';
+  freshness.once(event, (err) => console.log(err.code));
+  const mode: TransactionMode = 'immediate';
+  const txOptions: TransactionOptions = { mode };
+  const batch: BatchStatement[] = [{ sql: 'INSERT INTO t (v) VALUES (?)', params: [1] }];
+  await db.transaction(async (tx: Transaction) => {
+    await tx.batch(batch);
+  }, txOptions);
+  const statement: Statement<Row> = await db.prepare('SELECT v FROM t');
+  console.log(await statement.all());
+  await statement.finalize();
+  const busy: SqliteErrorName = 'SQLITE_BUSY';
+  const wait: WaitForTxidOptions = { timeoutMs: 1000 };
+  const txid = await db.waitForTxid(db.stats().txid, wait).catch((err: unknown) => (err instanceof LtxvfsError && err.code === busy ? 0 : -1));
+  await db.close();
+  return txid;
+}
