@@ -15,7 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { encodeLtxFile } from '../ltx/encoder.js';
 import { HEADER_FLAG_NO_CHECKSUM } from '../ltx/header.js';
 import { lockPgno } from '../ltx/checksum.js';
-import { openFileReplica } from '../lib/storage/file.js';
+import { openFileReplica } from '../lib/storage/file/client.js';
 import { prepareDataset } from './dataset.js';
 import { measureOpens } from './ltxvfs.js';
 import { startLitestreamSession } from './litestream.js';

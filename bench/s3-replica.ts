@@ -21,7 +21,7 @@ import { HEADER_FLAG_NO_CHECKSUM } from '../ltx/header.js';
 import { lockPgno } from '../ltx/checksum.js';
 import { importDatabase } from '../lib/import.js';
 import { listReplica } from '../lib/replica.js';
-import { openFileReplica } from '../lib/storage/file.js';
+import { openFileReplica } from '../lib/storage/file/client.js';
 import { openReplicaClient } from '../lib/storage/url.js';
 import type { ReplicaClient } from '../lib/storage/types.js';
 import { interiorChildren } from '../lib/warmup.js';

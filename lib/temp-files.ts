@@ -1,7 +1,7 @@
 /**
  * Half-written files a directory replica can be left with. The directory client writes
  * every object to `<key>.tmp-<random hex>` beside it, fsyncs it, then links or renames it
- * into place (lib/storage/file.ts `write`); a writer killed in between (`kill -9`, power
+ * into place (lib/storage/file/client.ts `write`); a writer killed in between (`kill -9`, power
  * loss) leaves the temporary file behind, as large as the transaction. Nothing reads them
  * (listings skip names that are not LTX file names), so they only cost disk space.
  *

@@ -3,7 +3,7 @@
  * clients, the retry policy, and replica URLs. Knows bytes and keys only (docs/architecture.md, read path 1).
  */
 export type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, StrayEntry, WriteOptions } from './types.js';
-export { FileReplicaClient, openFileReplica, type FileReplicaOptions } from './file.js';
+export { FileReplicaClient, openFileReplica, type FileReplicaOptions } from './file/client.js';
 export {
   S3ReplicaClient,
   openS3Replica,

@@ -6,6 +6,11 @@
  * | `file:///abs/path`, `file://localhost/abs/path`, `file:/abs/path` | directory `/abs/path` (percent-escapes decoded) |
  * | `/abs/path`, `rel/path`, `./rel` | directory, relative paths resolved against the working directory |
  * | `s3://bucket/a/b?endpoint=…&region=…&forcePathStyle=true&skipVerify=true` | S3 bucket prefix `a/b` (parameters: {@link S3_URL_PARAMETERS}) |
+ * | `abs://[account@]container/a/b` | Azure Blob container, prefix `a/b` |
+ * | `gs://bucket/a/b` | Google Cloud Storage bucket, prefix `a/b` |
+ * | `sftp://user[:password]@host[:port]/a/b` | SFTP server, directory `/a/b` (port 22) |
+ * | `webdav://[user[:password]@]host[:port]/a/b`, `webdavs://…` | WebDAV collection `/a/b` over http / https |
+ * | `nats://[user:password@]host[:port]/bucket` | NATS JetStream object store `bucket` (port 4222) |
  * | nothing | `LITESTREAM_REPLICA_URL` |
  *
  * Strict (issue 12 item 5): a string that starts with `<scheme>:` (two or more letters, any
@@ -16,7 +21,13 @@
  * only; Litestream would read `/host/…`). A URL parameter not in the list of its scheme
  * (file:// has none), a bad percent-escape, or a control character (such as `%00`) in the
  * path or a parameter is `LTXVFS_ERR_BAD_URL` naming that part. Credentials in URLs are
- * refused (S3 credentials come from the environment or the AWS SDK's chain), and never echoed.
+ * refused for s3, abs (an account name only) and gs (their credentials come from the
+ * environment or the vendor SDK's chain), taken for sftp, webdav and nats as Litestream takes
+ * them, and never echoed in messages.
+ *
+ * For every scheme but file and s3 the path is Litestream's `CleanReplicaURLPath` (cleaned,
+ * leading `/` dropped; cmd/litestream/main.go): the backend decides what it is relative to.
+ * `oss://` is refused with a pointer to OSS's S3-compatible endpoint (docs/usage.md).
  *
  * Parsing only: url.ts opens the client a URL names (and re-exports these).
  */
@@ -45,7 +56,71 @@ export type ReplicaUrl =
       path: string;
       /** Query parameters (first value of each), e.g. `endpoint`, `region`, `forcePathStyle`, `skipVerify`. */
       params: Record<string, string>;
+    }
+  | {
+      scheme: 'abs';
+      /** Storage account from `abs://ACCOUNT@…`, or undefined (then from the environment or the endpoint). */
+      account: string | undefined;
+      /** The container (the URL host). */
+      container: string;
+      /** Blob name prefix, cleaned, without leading or trailing `/`; `''` for the container root. */
+      path: string;
+      /** Query parameters ({@link ABS_URL_PARAMETERS}). */
+      params: Record<string, string>;
+    }
+  | {
+      scheme: 'gs';
+      /** The bucket (the URL host). */
+      bucket: string;
+      /** Object name prefix, cleaned, without leading or trailing `/`. */
+      path: string;
+      /** Query parameters ({@link GS_URL_PARAMETERS}). */
+      params: Record<string, string>;
+    }
+  | {
+      scheme: 'sftp';
+      /** Login user name (required). */
+      user: string;
+      /** Password from the URL, or undefined (then key or agent auth). */
+      password: string | undefined;
+      host: string;
+      /** TCP port, 22 when the URL has none. */
+      port: number;
+      /** The replica directory, cleaned, without leading or trailing `/` (the backend decides what it is relative to). */
+      path: string;
+      /** Query parameters ({@link SFTP_URL_PARAMETERS}). */
+      params: Record<string, string>;
+    }
+  | {
+      scheme: 'webdav';
+      /** `webdavs://` (https) rather than `webdav://` (http). */
+      secure: boolean;
+      user: string | undefined;
+      password: string | undefined;
+      host: string;
+      /** TCP port, or undefined for the protocol's default (80 / 443). */
+      port: number | undefined;
+      /** The replica collection, cleaned, without leading or trailing `/`. */
+      path: string;
+      /** Query parameters ({@link WEBDAV_URL_PARAMETERS}). */
+      params: Record<string, string>;
+    }
+  | {
+      scheme: 'nats';
+      user: string | undefined;
+      password: string | undefined;
+      /** Server host, `127.0.0.1` when the URL has none (Litestream's default). */
+      host: string;
+      /** TCP port, 4222 when the URL has none. */
+      port: number;
+      /** The object store bucket: the whole cleaned path (no prefix is possible). */
+      bucket: string;
+      /** Query parameters ({@link NATS_URL_PARAMETERS}). */
+      params: Record<string, string>;
     };
+
+/** The scheme of a parsed replica URL. */
+export type ReplicaScheme = ReplicaUrl['scheme'];
 
 /**
  * The query parameters an s3:// URL may carry, the one list (s3/config.ts reads them): the
@@ -62,8 +137,19 @@ export const S3_URL_PARAMETERS: readonly string[] = Object.freeze([
   'concurrency', 'partSize', 'part-size', 'signPayload', 'sign-payload', 'requireContentMD5', 'require-content-md5',
 ]);
 
-/** Backends Litestream has that ltxvfs does not (yet): refused as unsupported, not as unknown. */
-const LITESTREAM_ONLY_SCHEMES = new Set(['gs', 'abs', 'sftp', 'webdav', 'webdavs', 'nats', 'oss']);
+/** Query parameters of abs:// URLs: `endpoint` (ltxvfs: a blob service URL other than `https://ACCOUNT.blob.core.windows.net`). */
+export const ABS_URL_PARAMETERS: readonly string[] = Object.freeze(['endpoint']);
+/** Query parameters of gs:// URLs: `endpoint` (ltxvfs: an API endpoint, as `STORAGE_EMULATOR_HOST` gives one). */
+export const GS_URL_PARAMETERS: readonly string[] = Object.freeze(['endpoint']);
+/** Query parameters of sftp:// URLs (ltxvfs): a private key file, a known_hosts file, a host key fingerprint. */
+export const SFTP_URL_PARAMETERS: readonly string[] = Object.freeze(['keyPath', 'key-path', 'knownHosts', 'known-hosts', 'hostKey', 'host-key']);
+/** Query parameters of webdav[s]:// URLs: none. */
+export const WEBDAV_URL_PARAMETERS: readonly string[] = Object.freeze([]);
+/** Query parameters of nats:// URLs: none. */
+export const NATS_URL_PARAMETERS: readonly string[] = Object.freeze([]);
+
+/** Every scheme ltxvfs reads, for messages. */
+const SCHEMES_TEXT = 'file://, s3://, abs://, gs://, sftp://, webdav://, webdavs://, nats://';
 
 /** `<scheme>:` with a scheme of two or more characters (one letter is a Windows drive). */
 const URL_SCHEME = /^([A-Za-z][A-Za-z0-9+.-]+):/;
@@ -99,15 +185,92 @@ export function parseReplicaUrl(url?: string, env: NodeJS.ProcessEnv = process.e
         throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `malformed s3 URL ${redact(raw)}: expected s3://bucket/path`, { key: redact(raw) });
       }
       return parseS3Url(`s3${raw.slice(m[1].length)}`);
-    default:
-      if (LITESTREAM_ONLY_SCHEMES.has(scheme)) {
-        throw new LtxvfsError('LTXVFS_ERR_UNSUPPORTED', `${scheme}:// replicas are not supported (ltxvfs reads file:// and s3://): ${redact(raw)}`, {
-          key: redact(raw),
-        });
+    case 'abs':
+    case 'gs':
+    case 'sftp':
+    case 'webdav':
+    case 'webdavs':
+    case 'nats':
+      if (!hasAuthority) {
+        throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `malformed ${scheme} URL ${redact(raw)}: expected ${scheme}://host/path`, { key: redact(raw) });
       }
-      throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `unknown replica URL scheme "${scheme}" (expected file:// or s3://): ${redact(raw)}`, {
+      return parseAuthorityUrl(scheme, `${scheme}${raw.slice(m[1].length)}`);
+    case 'oss':
+      throw new LtxvfsError(
+        'LTXVFS_ERR_UNSUPPORTED',
+        `oss:// replicas are not supported: ${redact(raw)} (Alibaba OSS serves the S3 API, but Litestream's oss:// layout and signatures differ; see docs/usage.md)`,
+        { key: redact(raw) },
+      );
+    default:
+      throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `unknown replica URL scheme "${scheme}" (expected ${SCHEMES_TEXT}): ${redact(raw)}`, {
         key: redact(raw),
       });
+  }
+}
+
+/**
+ * abs, gs, sftp, webdav[s] and nats URLs: user info, host, port and a path cleaned as
+ * Litestream's `CleanReplicaURLPath` does (cmd/litestream/main.go), with each scheme's
+ * rules on what the user info may hold.
+ */
+function parseAuthorityUrl(scheme: 'abs' | 'gs' | 'sftp' | 'webdav' | 'webdavs' | 'nats', raw: string): ReplicaUrl {
+  let u: URL;
+  // `nats:///bucket`: no host (WHATWG would take the first path segment as the host).
+  const emptyHost = raw.startsWith(`${scheme}:///`);
+  try {
+    // WHATWG URL parses a special scheme's authority only; http: stands in for the parse.
+    u = new URL(emptyHost ? `http://empty.invalid${raw.slice(scheme.length + 3)}` : `http${raw.slice(scheme.length)}`);
+  } catch (err) {
+    throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `malformed ${scheme} URL: ${redact(raw)}`, { key: redact(raw), cause: err });
+  }
+  const user = u.username === '' ? undefined : decodePath(u.username, raw);
+  const password = u.password === '' ? undefined : decodePath(u.password, raw);
+  const hostname = emptyHost ? '' : u.hostname.replace(/^\[|\]$/g, '');
+  const port = u.port === '' ? undefined : Number(u.port);
+  const cleaned = cleanKeyPrefix(decodePath(u.pathname, raw));
+  const bad = (why: string) => new LtxvfsError('LTXVFS_ERR_BAD_URL', `${scheme} URL ${redact(raw)}: ${why}`, { key: redact(raw) });
+  // The host as written: WHATWG lowercases it, which is right for DNS names but not container names.
+  const hostAsWritten = emptyHost ? '' : /^[^:]+:\/\/(?:[^/?#@]*@)?([^/?#:]*)/.exec(raw)?.[1] ?? hostname;
+  switch (scheme) {
+    case 'abs':
+      if (password !== undefined) throw bad('an account key is not allowed in the URL (use LITESTREAM_AZURE_ACCOUNT_KEY or LITESTREAM_AZURE_SAS_TOKEN)');
+      if (hostAsWritten === '') throw bad('no container');
+      if (port !== undefined) throw bad('a port is not allowed (the host is the container name)');
+      return { scheme, account: user, container: hostAsWritten, path: cleaned, params: queryParams(u.search, ABS_URL_PARAMETERS, raw) };
+    case 'gs':
+      if (user !== undefined || password !== undefined) throw bad('credentials are not allowed in the URL (use application default credentials)');
+      if (hostAsWritten === '') throw bad('no bucket');
+      if (port !== undefined) throw bad('a port is not allowed (the host is the bucket name)');
+      return { scheme, bucket: hostAsWritten, path: cleaned, params: queryParams(u.search, GS_URL_PARAMETERS, raw) };
+    case 'sftp':
+      if (user === undefined) throw bad('no user (expected sftp://user@host/path)');
+      if (hostname === '') throw bad('no host');
+      return { scheme, user, password, host: hostname, port: port ?? 22, path: cleaned, params: queryParams(u.search, SFTP_URL_PARAMETERS, raw) };
+    case 'webdav':
+    case 'webdavs':
+      if (hostname === '') throw bad('no host');
+      return {
+        scheme: 'webdav',
+        secure: scheme === 'webdavs',
+        user,
+        password,
+        host: hostname,
+        port,
+        path: cleaned,
+        params: queryParams(u.search, WEBDAV_URL_PARAMETERS, raw),
+      };
+    case 'nats':
+      if (cleaned === '') throw bad('no bucket (expected nats://host/bucket)');
+      if (cleaned.includes('/')) throw bad(`the path "${cleaned}" is the object store bucket and cannot contain "/"`);
+      return {
+        scheme,
+        user,
+        password,
+        host: hostname === '' ? '127.0.0.1' : hostname,
+        port: port ?? 4222,
+        bucket: cleaned,
+        params: queryParams(u.search, NATS_URL_PARAMETERS, raw),
+      };
   }
 }
 

@@ -1,41 +1,79 @@
 /**
  * Open the replica client a URL names: `file://` and paths give the directory client
- * (file.ts), `s3://` the S3 client (s3/, loaded only then). Parsing the URL is
- * replica-url.ts (re-exported here, where callers have always found it); the S3 client
- * imports that module, not this one, so the two do not form a cycle.
+ * (file/), every other scheme its backend's folder (s3/, abs/, gs/, sftp/, webdav/, nats/),
+ * each loaded only when its scheme is used, so a backend's vendor library (an optional peer
+ * dependency) is imported only by the replicas that need it. Parsing the URL is
+ * replica-url.ts (re-exported here, where callers have always found it); backends import
+ * that module, not this one, so nothing forms a cycle.
  */
-import { openFileReplica } from './file.js';
+import { openFileReplica } from './file/client.js';
 import { parseReplicaUrl } from './replica-url.js';
+import type { AbsReplicaOptions } from './abs/index.js';
+import type { GsReplicaOptions } from './gs/index.js';
+import type { NatsReplicaOptions } from './nats/index.js';
 import type { S3ReplicaOptions } from './s3/index.js';
+import type { SftpReplicaOptions } from './sftp/index.js';
+import type { WebdavReplicaOptions } from './webdav/index.js';
 import type { ReplicaClient } from './types.js';
 
-export { parseReplicaUrl, S3_URL_PARAMETERS, type ReplicaUrl } from './replica-url.js';
+export {
+  parseReplicaUrl,
+  S3_URL_PARAMETERS,
+  ABS_URL_PARAMETERS,
+  GS_URL_PARAMETERS,
+  SFTP_URL_PARAMETERS,
+  WEBDAV_URL_PARAMETERS,
+  NATS_URL_PARAMETERS,
+  type ReplicaUrl,
+  type ReplicaScheme,
+} from './replica-url.js';
+
+/** Options of {@link openReplicaClient}: one field per backend, used only when the URL names it. */
+export interface OpenReplicaClientOptions {
+  /** Create a missing `file://` directory (for writers and `import`); object stores have nothing to create. */
+  create?: boolean;
+  /** Environment for `LITESTREAM_REPLICA_URL` and each backend's credential variables; default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Timeouts, retries and page size of an s3:// client (lib/storage/s3/). */
+  s3?: Omit<S3ReplicaOptions, 'env'>;
+  /** Options of an abs:// client (lib/storage/abs/). */
+  abs?: Omit<AbsReplicaOptions, 'env'>;
+  /** Options of a gs:// client (lib/storage/gs/). */
+  gs?: Omit<GsReplicaOptions, 'env'>;
+  /** Options of an sftp:// client (lib/storage/sftp/). */
+  sftp?: Omit<SftpReplicaOptions, 'env'>;
+  /** Options of a webdav[s]:// client (lib/storage/webdav/). */
+  webdav?: Omit<WebdavReplicaOptions, 'env'>;
+  /** Options of a nats:// client (lib/storage/nats/). */
+  nats?: Omit<NatsReplicaOptions, 'env'>;
+}
 
 /**
  * Open the replica client for `url` (see {@link parseReplicaUrl}). The caller owns the
  * client and must `close()` it.
- * @param options.create create a missing `file://` directory (for writers and `import`);
- *   nothing to create for s3:// (a bucket prefix exists as soon as a key is written).
- * @param options.env environment for `LITESTREAM_REPLICA_URL` and, for s3://, the AWS /
- *   Litestream credential, region and endpoint variables (lib/storage/s3/config.ts);
- *   default `process.env`.
- * @param options.s3 timeouts, retries and page size of an s3:// client (lib/storage/s3/).
  * @throws LtxvfsError everything {@link parseReplicaUrl} throws; for file:// what
  *   {@link openFileReplica} throws (`LTXVFS_ERR_NOT_FOUND` "replica directory does not
- *   exist: <path>"); for s3:// what {@link openS3Replica} throws (`LTXVFS_ERR_BAD_URL`,
- *   `LTXVFS_ERR_UNSUPPORTED`, `LTXVFS_ERR_USAGE`) — a missing bucket or bad credentials
- *   surface at the first request.
+ *   exist: <path>"); for the other schemes what their `open…Replica` throws
+ *   (`LTXVFS_ERR_BAD_URL`, `LTXVFS_ERR_UNSUPPORTED`, `LTXVFS_ERR_USAGE` — a missing optional
+ *   package is named there) — a missing bucket or bad credentials surface at the first request.
  */
-export async function openReplicaClient(
-  url?: string,
-  options: { create?: boolean; env?: NodeJS.ProcessEnv; s3?: Omit<S3ReplicaOptions, 'env'> } = {},
-): Promise<ReplicaClient> {
+export async function openReplicaClient(url?: string, options: OpenReplicaClientOptions = {}): Promise<ReplicaClient> {
   const env = options.env ?? process.env;
   const parsed = parseReplicaUrl(url, env);
-  if (parsed.scheme === 's3') {
-    // The S3 client (aws4, undici) is loaded only for s3:// replicas.
-    const { openS3Replica } = await import('./s3/index.js');
-    return openS3Replica(parsed, { ...options.s3, env });
+  switch (parsed.scheme) {
+    case 'file':
+      return openFileReplica(parsed.path, { create: options.create });
+    case 's3':
+      return (await import('./s3/index.js')).openS3Replica(parsed, { ...options.s3, env });
+    case 'abs':
+      return (await import('./abs/index.js')).openAbsReplica(parsed, { ...options.abs, env });
+    case 'gs':
+      return (await import('./gs/index.js')).openGsReplica(parsed, { ...options.gs, env });
+    case 'sftp':
+      return (await import('./sftp/index.js')).openSftpReplica(parsed, { ...options.sftp, env });
+    case 'webdav':
+      return (await import('./webdav/index.js')).openWebdavReplica(parsed, { ...options.webdav, env });
+    case 'nats':
+      return (await import('./nats/index.js')).openNatsReplica(parsed, { ...options.nats, env });
   }
-  return openFileReplica(parsed.path, { create: options.create });
 }

@@ -22,7 +22,7 @@ import { isLtxvfsError, LtxvfsError } from '../../ltx/errors.js';
 import { importDatabase } from '../import.js';
 import { openDatabase } from '../open.js';
 import { listReplica } from '../replica.js';
-import { openFileReplica } from '../storage/file.js';
+import { openFileReplica } from '../storage/file/client.js';
 import type { ReplicaClient } from '../storage/types.js';
 import { openReplicaClient } from '../storage/url.js';
 import type { S3Server } from './s3-server.js';

@@ -5,7 +5,7 @@
  * one JSON line per run on stdout: `{"event":"run","index":…,"code":…,"stdout":…,"stderr":…}`.
  *
  * With `pauseAtTempFile`, the first time the directory client has written and fsynced an
- * LTX file's temporary copy (`<key>.tmp-<hex>`, lib/storage/file.ts) and sets its mtime,
+ * LTX file's temporary copy (`<key>.tmp-<hex>`, lib/storage/file/client.ts) and sets its mtime,
  * the child prints `{"event":"paused","path":…}` and waits forever instead: a test hook
  * that makes a `kill -9` land while the temporary file exists, every time.
  */

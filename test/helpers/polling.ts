@@ -4,7 +4,7 @@
  * a settable clock for the poller's `now` option, waiting for a condition without timed
  * assertions, and percentiles for the visibility figures.
  */
-import { openFileReplica } from '../../lib/storage/file.js';
+import { openFileReplica } from '../../lib/storage/file/client.js';
 import type { LtxFileInfo } from '../../lib/storage/types.js';
 import { CountingClient } from './replica-builder.js';
 

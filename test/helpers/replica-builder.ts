@@ -21,7 +21,7 @@ import { CHECKSUM_FLAG, databaseChecksum, lockPgno } from '../../ltx/checksum.js
 import { formatLtxFilename } from '../../ltx/filename.js';
 import type { FrameVariant } from '../../ltx/frame.js';
 import { isLtxvfsError, type LtxvfsErrorCode } from '../../ltx/errors.js';
-import { openFileReplica } from '../../lib/storage/file.js';
+import { openFileReplica } from '../../lib/storage/file/client.js';
 import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, WriteOptions } from '../../lib/storage/types.js';
 import { makeLtxFile, type LtxFile } from '../../lib/page-index.js';
 

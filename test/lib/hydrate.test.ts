@@ -59,7 +59,7 @@ interface Opened {
 }
 
 async function openHydrating(replica: string, path: string, options: HydrateOptions = {}, gate?: Promise<void>): Promise<Opened> {
-  const { openFileReplica } = await import('../../lib/storage/file.js');
+  const { openFileReplica } = await import('../../lib/storage/file/client.js');
   const client = new GatedClient(await openFileReplica(replica));
   client.gate = gate;
   const reader = await ReplicaReader.open(client, {
@@ -79,7 +79,7 @@ let restores = 0;
 
 /** What restoreDatabase writes for `replica` (beside it). */
 async function restored(replica: string): Promise<Uint8Array> {
-  const { openFileReplica } = await import('../../lib/storage/file.js');
+  const { openFileReplica } = await import('../../lib/storage/file/client.js');
   const client = await openFileReplica(replica);
   const out = join(replica, '..', `restored-${++restores}.db`);
   await restoreDatabase(client, out);
@@ -250,7 +250,7 @@ t.test('one process per file: a live lock refuses, a dead owner\'s lock is taken
 
 t.test('a failed pass leaves queries working, rejects whenReady, and is retried', async (t) => {
   const { replica, path, states } = await setup(t);
-  const { openFileReplica } = await import('../../lib/storage/file.js');
+  const { openFileReplica } = await import('../../lib/storage/file/client.js');
   const client = new GatedClient(await openFileReplica(replica));
   client.failLarge = new LtxvfsError('LTXVFS_ERR_STORAGE', 'injected');
   // Files paged, as behind a gate: only hydration's reads are over 40 KiB.

@@ -6,7 +6,7 @@ import { importDatabase } from '../../lib/import.js';
 import { openDatabase } from '../../lib/open.js';
 import { listReplica } from '../../lib/replica.js';
 import { restoreDatabase } from '../../lib/restore.js';
-import { openFileReplica, type FileReplicaClient } from '../../lib/storage/file.js';
+import { openFileReplica, type FileReplicaClient } from '../../lib/storage/file/client.js';
 import { decodeLtxFile } from '../../ltx/decoder.js';
 import {
   bytesEqual, copyFixtureReplica, CountingClient, readBytes, rejectsLtx, sqlJsDatabase, sqlJsRows, sqliteCli,

@@ -16,7 +16,7 @@ import { isLtxvfsError, LtxvfsError } from '../../ltx/errors.js';
 import {
   decodeLeaseRecord, defaultLeaseOwner, encodeLeaseRecord, Lease, LEASE_OBJECT_NAME, readLease, type LeaseMessage,
 } from '../../lib/lease.js';
-import { openFileReplica } from '../../lib/storage/file.js';
+import { openFileReplica } from '../../lib/storage/file/client.js';
 import { formatRfc3339Nano } from '../../lib/storage/s3/wire.js';
 import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, WriteOptions } from '../../lib/storage/types.js';
 import { openReplicaClient } from '../../lib/storage/url.js';
@@ -627,7 +627,7 @@ t.test('the lock kind is the declared capabilities.leaseLock, not the URL; lease
 t.test("the renewal timer is unref'd: a process holding a lease exits on its own", async (t) => {
   const dir = t.testdir();
   const leaseModule = fileURLToPath(new URL('../../lib/lease.ts', import.meta.url));
-  const fileModule = fileURLToPath(new URL('../../lib/storage/file.ts', import.meta.url));
+  const fileModule = fileURLToPath(new URL('../../lib/storage/file/client.ts', import.meta.url));
   const script = `
     const { Lease } = await import(${JSON.stringify(leaseModule)});
     const { openFileReplica } = await import(${JSON.stringify(fileModule)});

@@ -8,7 +8,7 @@ import { importDatabase } from '../../lib/import.js';
 import { restoreDatabase } from '../../lib/restore.js';
 import { TAIL_BYTES } from '../../lib/ltx-loader.js';
 import { verifyReplica } from '../../lib/verify.js';
-import { openFileReplica } from '../../lib/storage/file.js';
+import { openFileReplica } from '../../lib/storage/file/client.js';
 import { isLtxvfsError, type LtxvfsErrorCode } from '../../ltx/errors.js';
 import type { PageIndexEntry } from '../../ltx/page-index.js';
 import {

@@ -11,7 +11,7 @@ import { MAX_POLL_WAIT_MS } from '../../lib/poller.js';
 import { ReplicaReader, type ReplicaReaderOptions } from '../../lib/replica-reader.js';
 import { ConnectionView } from '../../lib/connection-view.js';
 import type { LtxFileInfo } from '../../lib/storage/types.js';
-import { openFileReplica } from '../../lib/storage/file.js';
+import { openFileReplica } from '../../lib/storage/file/client.js';
 import { historyFromStates, sqlJsHistory, writeLtx, writeReplica, type LtxSpec } from '../helpers/replica-builder.js';
 import { ListFaultClient, TestClock, waitFor } from '../helpers/polling.js';
 

@@ -15,7 +15,7 @@ import { ReplicaReader, type ReplicaReaderOptions } from '../../lib/replica-read
 import { openDatabase } from '../../lib/open.js';
 import { loadAsyncifyModule } from '../../vfs/wa-sqlite.js';
 import { acquireReader } from '../../lib/registry.js';
-import { openFileReplica } from '../../lib/storage/file.js';
+import { openFileReplica } from '../../lib/storage/file/client.js';
 import type { LtxFileInfo, ReplicaClient } from '../../lib/storage/types.js';
 import type { PageIndex } from '../../lib/page-index.js';
 import { LtxvfsError, isLtxvfsError } from '../../ltx/errors.js';

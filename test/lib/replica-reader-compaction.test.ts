@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { ReplicaReader } from '../../lib/replica-reader.js';
-import { openFileReplica } from '../../lib/storage/file.js';
+import { openFileReplica } from '../../lib/storage/file/client.js';
 import { compactSpecs, historyFromStates, keyOf, sqlJsHistory, writeLtx, writeReplica } from '../helpers/replica-builder.js';
 
 const TXS = [

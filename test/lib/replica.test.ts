@@ -8,7 +8,7 @@ import {
   formatPosition,
   listReplica,
 } from '../../lib/replica.js';
-import { openFileReplica } from '../../lib/storage/file.js';
+import { openFileReplica } from '../../lib/storage/file/client.js';
 import type { LtxFileInfo, ReplicaClient } from '../../lib/storage/types.js';
 import { formatLtxFilename } from '../../ltx/filename.js';
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { LtxvfsError } from '../../ltx/errors.js';
 import { compactReplica } from '../../lib/compact.js';
 import { ReplicaReader } from '../../lib/replica-reader.js';
-import { openFileReplica } from '../../lib/storage/file.js';
+import { openFileReplica } from '../../lib/storage/file/client.js';
 import type { ReplicaCapabilities } from '../../lib/storage/types.js';
 import { DEFAULT_TEMP_FILE_MAX_AGE_MS, listTempFiles, removeTempFiles } from '../../lib/temp-files.js';
 import { verifyReplica } from '../../lib/verify.js';

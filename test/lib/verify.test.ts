@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { verifyReplica } from '../../lib/verify.js';
-import { openFileReplica, type FileReplicaClient } from '../../lib/storage/file.js';
+import { openFileReplica, type FileReplicaClient } from '../../lib/storage/file/client.js';
 import { CHECKSUM_FLAG } from '../../ltx/checksum.js';
 import {
   copyChecksummedReplica, copyFixtureReplica, encodeLtx, FIXTURE_NAMES, flipBit, historyFromStates, randomPage, rejectsLtx,

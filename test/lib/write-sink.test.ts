@@ -11,7 +11,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { decodeLeaseRecord, Lease } from '../../lib/lease.js';
 import { openDatabase } from '../../lib/open.js';
-import { openFileReplica } from '../../lib/storage/file.js';
+import { openFileReplica } from '../../lib/storage/file/client.js';
 import { leasePragma } from '../../lib/write-sink.js';
 import { copyFixtureReplica, CountingClient } from '../helpers/replica-builder.js';
 import { listLtxFiles, setLtxMtimesFromHeaders } from '../helpers/litestream.js';

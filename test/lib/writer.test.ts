@@ -19,7 +19,7 @@ import { decodeLeaseRecord, encodeLeaseRecord, Lease } from '../../lib/lease.js'
 import type { PageIndex } from '../../lib/page-index.js';
 import { ReplicaReader } from '../../lib/replica-reader.js';
 import { restoreDatabase } from '../../lib/restore.js';
-import { openFileReplica } from '../../lib/storage/file.js';
+import { openFileReplica } from '../../lib/storage/file/client.js';
 import { verifyReplica } from '../../lib/verify.js';
 import { ReplicaWriter, writerFor, type Transaction } from '../../lib/writer.js';
 import { waitFor } from '../helpers/polling.js';

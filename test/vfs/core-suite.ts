@@ -36,7 +36,7 @@ import { openDatabase, type OpenOptions } from '../../lib/open.js';
 import { ReplicaReader } from '../../lib/replica-reader.js';
 import { restoreDatabase } from '../../lib/restore.js';
 import { serveReplicaConnection } from '../../lib/bridge/served-connection.js';
-import { openFileReplica } from '../../lib/storage/file.js';
+import { openFileReplica } from '../../lib/storage/file/client.js';
 import type { ReplicaClient } from '../../lib/storage/types.js';
 import { verifyReplica } from '../../lib/verify.js';
 import { changeCounterForTxid } from '../../vfs/core/page1.js';

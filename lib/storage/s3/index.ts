@@ -29,7 +29,7 @@ export async function openS3Replica(url: string | S3UrlParts, options: S3Replica
   let parts: S3UrlParts;
   if (typeof url === 'string') {
     const parsed = parseReplicaUrl(url, {});
-    if (parsed.scheme !== 's3') throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `not an s3:// URL: ${parsed.path}`, { key: parsed.path });
+    if (parsed.scheme !== 's3') throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `not an s3:// URL: ${url}`, { key: url });
     parts = parsed;
   } else {
     parts = url;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { decodeLtxFile } from '../../../ltx/decoder.js';
 import { Lease } from '../../../lib/lease.js';
 import { openDatabase } from '../../../lib/open.js';
-import { openFileReplica } from '../../../lib/storage/file.js';
+import { openFileReplica } from '../../../lib/storage/file/client.js';
 import { listLtxFiles } from '../../helpers/litestream.js';
 import { copyFixtureReplica, readBytes } from '../../helpers/replica-builder.js';
 import { cli } from '../../helpers/cli.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { openDatabase } from '../../../lib/open.js';
 import { checkOldLayout } from '../../../lib/replica.js';
-import { openFileReplica } from '../../../lib/storage/file.js';
+import { openFileReplica } from '../../../lib/storage/file/client.js';
 import { openReplicaClient } from '../../../lib/storage/url.js';
 import type { ReplicaClient } from '../../../lib/storage/types.js';
 import { startS3Server } from '../../../lib/testing/index.js';

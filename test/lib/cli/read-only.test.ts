@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { isLtxvfsError } from '../../../ltx/errors.js';
 import { openDatabase } from '../../../lib/open.js';
-import { openFileReplica } from '../../../lib/storage/file.js';
+import { openFileReplica } from '../../../lib/storage/file/client.js';
 import { formatTime } from '../../../lib/time.js';
 import { setLtxMtimesFromHeaders } from '../../helpers/litestream.js';
 import { copyFixtureReplica } from '../../helpers/replica-builder.js';

@@ -5,7 +5,7 @@
  * joins by adding a factory here.
  */
 import t from 'tap';
-import { openFileReplica } from '../../../lib/storage/file.js';
+import { openFileReplica } from '../../../lib/storage/file/client.js';
 import type { S3ReplicaOptions } from '../../../lib/storage/s3/index.js';
 import { openReplicaClient } from '../../../lib/storage/url.js';
 import { startFaultProxy, type FaultProxy } from '../../helpers/fault-proxy.js';

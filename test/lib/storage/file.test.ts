@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FileReplicaClient, mtimeToMs, openFileReplica } from '../../../lib/storage/file.js';
+import { FileReplicaClient, mtimeToMs, openFileReplica } from '../../../lib/storage/file/client.js';
 
 const FIXTURE = fileURLToPath(new URL('../../../fixtures/litestream-0.5.17/replica', import.meta.url));
 
@@ -393,17 +393,17 @@ t.test('filesystem failures at the edges (mocked node:fs)', async (t) => {
       },
     },
   };
-  // The writes are in file-write.ts, the entry checks in file-entries.ts: each gets the mocked node:fs.
-  const entries = await t.mockImport('../../../lib/storage/file-entries.js', { 'node:fs': fsMock });
+  // The writes are in write.ts, the entry checks in entries.ts: each gets the mocked node:fs.
+  const entries = await t.mockImport('../../../lib/storage/file/entries.js', { 'node:fs': fsMock });
   const mocks = {
     'node:fs': fsMock,
-    '../../../lib/storage/file-entries.js': entries,
-    '../../../lib/storage/file-write.js': await t.mockImport('../../../lib/storage/file-write.js', {
+    '../../../lib/storage/file/entries.js': entries,
+    '../../../lib/storage/file/write.js': await t.mockImport('../../../lib/storage/file/write.js', {
       'node:fs': fsMock,
-      '../../../lib/storage/file-entries.js': entries,
+      '../../../lib/storage/file/entries.js': entries,
     }),
   };
-  const mocked = await t.mockImport<typeof import('../../../lib/storage/file.js')>('../../../lib/storage/file.js', mocks);
+  const mocked = await t.mockImport<typeof import('../../../lib/storage/file/client.js')>('../../../lib/storage/file/client.js', mocks);
   const client = await mocked.openFileReplica(t.testdir({}));
 
   const { etag } = await client.write('lock.json', enc('a'));

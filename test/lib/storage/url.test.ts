@@ -132,7 +132,7 @@ t.test('strict s3 URLs: unknown parameters, bad escapes, control characters, mal
   t.throws(() => parseReplicaUrl('s3://b/a%00b', noEnv), { code: 'LTXVFS_ERR_BAD_URL', message: 'control character U+0000 in the path of s3://b/a%00b' });
   t.throws(() => parseReplicaUrl('s3:/bucket', noEnv), { code: 'LTXVFS_ERR_BAD_URL', message: 'malformed s3 URL s3:/bucket: expected s3://bucket/path' });
   t.throws(() => parseReplicaUrl('S3:bucket', noEnv), { code: 'LTXVFS_ERR_BAD_URL', message: /^malformed s3 URL/ });
-  t.throws(() => parseReplicaUrl('mailto:x@y', noEnv), { code: 'LTXVFS_ERR_BAD_URL', message: 'unknown replica URL scheme "mailto" (expected file:// or s3://): mailto:x@y' });
+  t.throws(() => parseReplicaUrl('mailto:x@y', noEnv), { code: 'LTXVFS_ERR_BAD_URL', message: 'unknown replica URL scheme "mailto" (expected file://, s3://, abs://, gs://, sftp://, webdav://, webdavs://, nats://): mailto:x@y' });
   t.same(parseReplicaUrl('S3://b/db?anonymous=true&force-path-style=true', noEnv), {
     scheme: 's3', bucket: 'b', path: 'db', params: { anonymous: 'true', 'force-path-style': 'true' },
   }, 'S3:// is s3; anonymous is a known parameter');
@@ -143,14 +143,40 @@ t.test('other schemes', async (t) => {
   t.throws(() => parseReplicaUrl('ftp://host/x', noEnv), {
     code: 'LTXVFS_ERR_BAD_URL',
     key: 'ftp://host/x',
-    message: 'unknown replica URL scheme "ftp" (expected file:// or s3://): ftp://host/x',
+    message: 'unknown replica URL scheme "ftp" (expected file://, s3://, abs://, gs://, sftp://, webdav://, webdavs://, nats://): ftp://host/x',
   });
-  t.throws(() => parseReplicaUrl('webdavs://user:pw@host/x', noEnv), {
-    code: 'LTXVFS_ERR_UNSUPPORTED',
-    message: 'webdavs:// replicas are not supported (ltxvfs reads file:// and s3://): webdavs://***@host/x',
+  t.throws(() => parseReplicaUrl('oss://bucket/p', noEnv), { code: 'LTXVFS_ERR_UNSUPPORTED', message: /^oss:\/\/ replicas are not supported: oss:\/\/bucket\/p \(Alibaba OSS serves the S3 API/ });
+});
+
+t.test('abs, gs, sftp, webdav and nats URLs as Litestream users write them (issue 16)', async (t) => {
+  t.same(parseReplicaUrl('abs://myaccount@mycontainer/db/prod', noEnv), { scheme: 'abs', account: 'myaccount', container: 'mycontainer', path: 'db/prod', params: {} });
+  t.same(parseReplicaUrl('ABS://MyContainer//a/./b/', noEnv), { scheme: 'abs', account: undefined, container: 'MyContainer', path: 'a/b', params: {} });
+  t.same(parseReplicaUrl('abs://acct@c/p?endpoint=http%3A%2F%2F127.0.0.1%3A10000', noEnv).scheme, 'abs');
+  t.same(parseReplicaUrl('gs://bucket/a/../b', noEnv), { scheme: 'gs', bucket: 'bucket', path: 'b', params: {} });
+  t.same(parseReplicaUrl('sftp://me:p%40ss@example.com:2222/var/lib/replica', noEnv), {
+    scheme: 'sftp', user: 'me', password: 'p@ss', host: 'example.com', port: 2222, path: 'var/lib/replica', params: {},
   });
-  for (const scheme of ['gs', 'abs', 'sftp', 'webdav', 'nats', 'oss']) {
-    t.throws(() => parseReplicaUrl(`${scheme}://b/p`, noEnv), { code: 'LTXVFS_ERR_UNSUPPORTED', message: new RegExp(`^${scheme}:// replicas are not supported`) });
+  t.same(parseReplicaUrl('sftp://me@[::1]/r?key-path=/k', noEnv), { scheme: 'sftp', user: 'me', password: undefined, host: '::1', port: 22, path: 'r', params: { 'key-path': '/k' } });
+  t.same(parseReplicaUrl('webdavs://u:pw@dav.example.com/remote.php/dav/files/u/db', noEnv), {
+    scheme: 'webdav', secure: true, user: 'u', password: 'pw', host: 'dav.example.com', port: undefined, path: 'remote.php/dav/files/u/db', params: {},
+  });
+  t.same(parseReplicaUrl('webdav://127.0.0.1:8080/r', noEnv), { scheme: 'webdav', secure: false, user: undefined, password: undefined, host: '127.0.0.1', port: 8080, path: 'r', params: {} });
+  t.same(parseReplicaUrl('nats://u:p@nats.local:4333/replicas', noEnv), { scheme: 'nats', user: 'u', password: 'p', host: 'nats.local', port: 4333, bucket: 'replicas', params: {} });
+  t.same(parseReplicaUrl('nats:///replicas', noEnv), { scheme: 'nats', user: undefined, password: undefined, host: '127.0.0.1', port: 4222, bucket: 'replicas', params: {} });
+
+  const refused: Array<[string, RegExp]> = [
+    ['abs://acct:secret@c/p', /^abs URL abs:\/\/\*\*\*@c\/p: an account key is not allowed in the URL/],
+    ['abs://c:99/p', /: a port is not allowed/],
+    ['gs://u@b/p', /^gs URL gs:\/\/\*\*\*@b\/p: credentials are not allowed/],
+    ['sftp://host/p', /^sftp URL sftp:\/\/host\/p: no user/],
+    ['nats://host', /: no bucket/],
+    ['nats://host/a/b', /the path "a\/b" is the object store bucket and cannot contain "\/"/],
+    ['gs:/bucket', /^malformed gs URL gs:\/bucket: expected gs:\/\/host\/path/],
+    ['webdav://h/p?x=1', /^unknown URL parameter "x" in webdav:\/\/h\/p/],
+  ];
+  for (const [url, message] of refused) {
+    const err = t.throws(() => parseReplicaUrl(url, noEnv), { code: 'LTXVFS_ERR_BAD_URL', message }, url) as unknown as Error;
+    t.notMatch(String(err?.message), /secret/, 'no password in the message');
   }
 });
 

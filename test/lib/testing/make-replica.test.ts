@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { makeReplica } from '../../../lib/testing/index.js';
 import { openDatabase } from '../../../lib/open.js';
 import { listReplica } from '../../../lib/replica.js';
-import { openFileReplica } from '../../../lib/storage/file.js';
+import { openFileReplica } from '../../../lib/storage/file/client.js';
 import { CHINOOK_DB, requireLitestreamVfs, requireSqlite3 } from '../../helpers/paths.js';
 import { litestreamQueryMany } from '../../helpers/litestream.js';
 import { sqliteQueryMany } from '../../helpers/sqlite-cli.js';

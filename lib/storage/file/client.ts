@@ -28,8 +28,8 @@
  * stray: left out of the listing, logged (`NODE_DEBUG=ltxvfs`) and reported by
  * {@link FileReplicaClient.strays}, not fatal to the rest of the replica.
  *
- * The entry checks and the cache of open read handles are in file-entries.ts, atomic
- * writes and ETags in file-write.ts; this module holds the client: keys, listing, reads.
+ * The entry checks and the cache of open read handles are in entries.ts, atomic
+ * writes and ETags in write.ts; this module holds the client: keys, listing, reads.
  */
 
 import { promises as fs } from 'node:fs';
@@ -37,12 +37,12 @@ import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { debuglog } from 'node:util';
-import { LtxvfsError } from '../../ltx/errors.js';
-import { formatLtxFilename } from '../../ltx/filename.js';
-import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, StrayEntry, WriteOptions } from './types.js';
-import { classifyLtxName, StrayLog } from './strays.js';
-import { checkEtag, etagOf, writeAtomically } from './file-write.js';
-import { errnoCode, FileEntries, readError, reason, unreadableError } from './file-entries.js';
+import { LtxvfsError } from '../../../ltx/errors.js';
+import { formatLtxFilename } from '../../../ltx/filename.js';
+import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, StrayEntry, WriteOptions } from '../types.js';
+import { classifyLtxName, StrayLog } from '../strays.js';
+import { checkEtag, etagOf, writeAtomically } from './write.js';
+import { errnoCode, FileEntries, readError, reason, unreadableError } from './entries.js';
 
 const debug = debuglog('ltxvfs');
 
@@ -96,7 +96,7 @@ export class FileReplicaClient implements ReplicaClient {
   /** Listed entries that cannot be read (not a regular file, a symlink out of the root), by key: the error every read gets. */
   private readonly unreadable = new Map<string, LtxvfsError>();
   private readonly strayLog = new StrayLog();
-  /** Read handles of LTX files and the entry checks (file-entries.ts). */
+  /** Read handles of LTX files and the entry checks (entries.ts). */
   private readonly files: FileEntries;
   private closed = false;
 

@@ -10,7 +10,7 @@ import { constants as fsConstants, promises as fs } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import { LtxvfsError } from '../../ltx/errors.js';
+import { LtxvfsError } from '../../../ltx/errors.js';
 
 /** Open read handles of one replica root, and the entry checks. */
 export class FileEntries {

@@ -8,9 +8,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import { LtxvfsError } from '../../ltx/errors.js';
-import { errnoCode, reason } from './file-entries.js';
-import type { WriteOptions } from './types.js';
+import { LtxvfsError } from '../../../ltx/errors.js';
+import { errnoCode, reason } from './entries.js';
+import type { WriteOptions } from '../types.js';
 
 /**
  * Write `data` to `abs` (the key `key`) as `FileReplicaClient.write` documents.
