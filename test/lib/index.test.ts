@@ -25,7 +25,8 @@ const LIB = [
   // errors
   'LtxvfsError', 'isLtxvfsError', 'LtxvfsErrorCode', 'SqliteErrorName',
   // storage clients and tools
-  'openReplicaClient', 'parseReplicaUrl', 'ReplicaUrl', 'ReplicaClient', 'ReplicaCapabilities', 'LtxFileInfo',
+  'openReplicaClient', 'parseReplicaUrl', 'ReplicaUrl', 'ReplicaScheme', 'OpenReplicaClientOptions',
+  'AbsReplicaOptions', 'GsReplicaOptions', 'SftpReplicaOptions', 'WebdavReplicaOptions', 'NatsReplicaOptions', 'ReplicaClient', 'ReplicaCapabilities', 'LtxFileInfo',
   'WriteOptions', 'StrayEntry', 'compactReplica', 'CompactOptions', 'CompactReport', 'CompactOutput',
   'importDatabase', 'ImportOptions', 'ImportResult', 'restoreDatabase', 'RestoreOptions', 'RestoreResult',
   'PlanTarget', 'verifyReplica', 'VerifyOptions', 'VerifyReport', 'TempFileInfo',

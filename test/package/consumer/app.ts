@@ -18,6 +18,8 @@ import {
   type SqlJsQueryExecResult, type ReplicaDatabase, type ReplicaFreshness, type ReplicaDatabaseEvents,
   type ReplicaPosition, type WaitForTxidOptions, type DatabaseOptions, type Transaction, type TransactionOptions,
   type Statement, type IntMode, type TransactionMode, type BatchStatement, type SqliteErrorName,
+  type ReplicaScheme, type OpenReplicaClientOptions, type AbsReplicaOptions, type GsReplicaOptions,
+  type SftpReplicaOptions, type WebdavReplicaOptions, type NatsReplicaOptions,
 } from 'ltxvfs';
 import * as ltx from 'ltxvfs/ltx';
 import {
@@ -71,7 +73,17 @@ export function errors(err: unknown): LtxvfsError['code'] | undefined {
 
 export async function storage(url: string, out: string, sqliteFile: string): Promise<void> {
   const parsed: ReplicaUrl = parseReplicaUrl(url);
-  const client: ReplicaClient = await openReplicaClient(url, { create: true });
+  const backends: OpenReplicaClientOptions = {
+    create: true,
+    abs: {} satisfies AbsReplicaOptions,
+    gs: {} satisfies GsReplicaOptions,
+    sftp: {} satisfies SftpReplicaOptions,
+    webdav: {} satisfies WebdavReplicaOptions,
+    nats: {} satisfies NatsReplicaOptions,
+  };
+  const scheme: ReplicaScheme = parsed.scheme;
+  void scheme;
+  const client: ReplicaClient = await openReplicaClient(url, backends);
   const caps: ReplicaCapabilities = client.capabilities;
   const strays: StrayEntry[] = client.strays?.() ?? [];
   const files: LtxFileInfo[] = await client.listLtxFiles(0);
