@@ -26,7 +26,7 @@ export type { DiskCacheStats } from './cache/index.js';
 export type { VerificationStats } from './verifier.js';
 export { openReplicaSource, type ReplicaSource } from './replica-source.js';
 export type { PageSource, PageVersion } from './page-source.js';
-export { openReplicaClient, parseReplicaUrl, type ReplicaUrl, type ReplicaScheme, type OpenReplicaClientOptions } from './storage/url.js';
+export { openReplicaClient, parseReplicaUrl, type ReplicaUrl, type ReplicaScheme, type OpenReplicaClientOptions, type BackendOptions } from './storage/url.js';
 export type { AbsReplicaOptions } from './storage/abs/index.js';
 export type { GsReplicaOptions } from './storage/gs/index.js';
 export type { SftpReplicaOptions } from './storage/sftp/index.js';

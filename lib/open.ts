@@ -6,7 +6,7 @@
  * (`PRAGMA litestream_*`, `litestream_*()` functions).
  */
 import type { ReplicaReaderOptions, ReplicaStats } from './replica-reader.js';
-import type { S3ReplicaOptions } from './storage/s3/index.js';
+import type { BackendOptions } from './storage/url.js';
 import { acquireReader } from './registry.js';
 import { ConnectionView } from './connection-view.js';
 import { litestreamFunctions, litestreamPragma } from './sql-surface.js';
@@ -24,7 +24,7 @@ import { withFreshness, type DatabaseReplicaStats, type ReplicaDatabase } from '
 import { rejectRenamedOptions } from './renamed-options.js';
 
 /** Options of {@link openDatabase}. */
-export interface OpenOptions extends ReplicaReaderOptions, WriterOptions, WorkerEngineOptions, DatabaseOptions {
+export interface OpenOptions extends ReplicaReaderOptions, WriterOptions, WorkerEngineOptions, DatabaseOptions, BackendOptions {
   /**
    * Where SQLite runs (docs/engines.md). `'asyncify'` (default): wa-sqlite's Asyncify build
    * in this thread, the simplest to embed. `'worker'`: wa-sqlite's non-Asyncify build in a
@@ -35,8 +35,6 @@ export interface OpenOptions extends ReplicaReaderOptions, WriterOptions, Worker
   engine?: 'asyncify' | 'worker';
   /** Environment to read `LITESTREAM_REPLICA_URL` and the S3 settings (docs/formats.md §6) from. Default `process.env`. */
   env?: NodeJS.ProcessEnv;
-  /** Options of the s3:// client (timeouts, retry budget; docs/s3.md). */
-  s3?: Omit<S3ReplicaOptions, 'env'>;
   /** Share the replica's reader (cache, fetcher, poller) with other connections in this process. Default true. */
   shared?: boolean;
   /** Open at a past state: a TXID (decimal or 16 hex digits) or a time (docs/formats.md §6.2). */

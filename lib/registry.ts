@@ -4,8 +4,7 @@
  * closes it). The first opener's reader options (cache size, poll interval, …) apply to
  * all later sharers; pass `shared: false` to `openDatabase` for a private reader.
  */
-import { openReplicaClient } from './storage/url.js';
-import type { S3ReplicaOptions } from './storage/s3/index.js';
+import { backendOptionsOf, openReplicaClient, type BackendOptions } from './storage/url.js';
 import { ReplicaReader, type ReplicaReaderOptions } from './replica-reader.js';
 
 interface Entry {
@@ -29,9 +28,9 @@ export interface ReaderLease {
  */
 export async function acquireReader(
   url: string | undefined,
-  options: ReplicaReaderOptions & { env?: NodeJS.ProcessEnv; shared?: boolean; create?: boolean; s3?: Omit<S3ReplicaOptions, 'env'> } = {},
+  options: ReplicaReaderOptions & BackendOptions & { env?: NodeJS.ProcessEnv; shared?: boolean; create?: boolean } = {},
 ): Promise<ReaderLease> {
-  const client = await openReplicaClient(url, { env: options.env, s3: options.s3, create: options.create });
+  const client = await openReplicaClient(url, { ...backendOptionsOf(options), env: options.env, create: options.create });
   if (options.shared === false) return leaseOf(await openOwned(client, options), async (r) => r.close());
   const key = client.url;
   let entry = readers.get(key);

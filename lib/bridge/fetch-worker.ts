@@ -13,13 +13,14 @@ import { parentPort, type MessagePort } from 'node:worker_threads';
 import { acquireReader } from '../registry.js';
 import type { ReplicaReaderOptions } from '../replica-reader.js';
 import type { S3ReplicaOptions } from '../storage/s3/index.js';
+import type { BackendOptions } from '../storage/url.js';
 import type { WriterOptions } from '../writer.js';
 import { ChannelServer } from './page-server.js';
 import { serializeError, type SerializedError } from './protocol.js';
 import { serveReplicaConnection } from './served-connection.js';
 
 /** Options a connection is opened with in the fetch thread (structured-clone safe: no functions). */
-export interface FetchOpenOptions extends Omit<ReplicaReaderOptions, 'now'>, WriterOptions {
+export interface FetchOpenOptions extends Omit<ReplicaReaderOptions, 'now'>, WriterOptions, Omit<BackendOptions, 's3'> {
   env?: Record<string, string | undefined>;
   s3?: Omit<S3ReplicaOptions, 'env' | 'fetch'>;
   shared?: boolean;

@@ -28,12 +28,8 @@ export {
   type ReplicaScheme,
 } from './replica-url.js';
 
-/** Options of {@link openReplicaClient}: one field per backend, used only when the URL names it. */
-export interface OpenReplicaClientOptions {
-  /** Create a missing `file://` directory (for writers and `import`); object stores have nothing to create. */
-  create?: boolean;
-  /** Environment for `LITESTREAM_REPLICA_URL` and each backend's credential variables; default `process.env`. */
-  env?: NodeJS.ProcessEnv;
+/** One options field per backend, used only when the URL names that backend. */
+export interface BackendOptions {
   /** Timeouts, retries and page size of an s3:// client (lib/storage/s3/). */
   s3?: Omit<S3ReplicaOptions, 'env'>;
   /** Options of an abs:// client (lib/storage/abs/). */
@@ -46,6 +42,20 @@ export interface OpenReplicaClientOptions {
   webdav?: Omit<WebdavReplicaOptions, 'env'>;
   /** Options of a nats:// client (lib/storage/nats/). */
   nats?: Omit<NatsReplicaOptions, 'env'>;
+}
+
+/** Options of {@link openReplicaClient}. */
+export interface OpenReplicaClientOptions extends BackendOptions {
+  /** Create a missing `file://` directory (for writers and `import`); object stores have nothing to create. */
+  create?: boolean;
+  /** Environment for `LITESTREAM_REPLICA_URL` and each backend's credential variables; default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The {@link BackendOptions} fields of `options` (to pass a larger options object on). */
+export function backendOptionsOf(options: BackendOptions): BackendOptions {
+  const { s3, abs, gs, sftp, webdav, nats } = options;
+  return { s3, abs, gs, sftp, webdav, nats };
 }
 
 /**

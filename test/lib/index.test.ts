@@ -25,7 +25,7 @@ const LIB = [
   // errors
   'LtxvfsError', 'isLtxvfsError', 'LtxvfsErrorCode', 'SqliteErrorName',
   // storage clients and tools
-  'openReplicaClient', 'parseReplicaUrl', 'ReplicaUrl', 'ReplicaScheme', 'OpenReplicaClientOptions',
+  'openReplicaClient', 'parseReplicaUrl', 'ReplicaUrl', 'ReplicaScheme', 'OpenReplicaClientOptions', 'BackendOptions',
   'AbsReplicaOptions', 'GsReplicaOptions', 'SftpReplicaOptions', 'WebdavReplicaOptions', 'NatsReplicaOptions', 'ReplicaClient', 'ReplicaCapabilities', 'LtxFileInfo',
   'WriteOptions', 'StrayEntry', 'compactReplica', 'CompactOptions', 'CompactReport', 'CompactOutput',
   'importDatabase', 'ImportOptions', 'ImportResult', 'restoreDatabase', 'RestoreOptions', 'RestoreResult',

@@ -18,7 +18,7 @@ import {
   type SqlJsQueryExecResult, type ReplicaDatabase, type ReplicaFreshness, type ReplicaDatabaseEvents,
   type ReplicaPosition, type WaitForTxidOptions, type DatabaseOptions, type Transaction, type TransactionOptions,
   type Statement, type IntMode, type TransactionMode, type BatchStatement, type SqliteErrorName,
-  type ReplicaScheme, type OpenReplicaClientOptions, type AbsReplicaOptions, type GsReplicaOptions,
+  type ReplicaScheme, type OpenReplicaClientOptions, type BackendOptions, type AbsReplicaOptions, type GsReplicaOptions,
   type SftpReplicaOptions, type WebdavReplicaOptions, type NatsReplicaOptions,
 } from 'ltxvfs';
 import * as ltx from 'ltxvfs/ltx';
@@ -73,7 +73,7 @@ export function errors(err: unknown): LtxvfsError['code'] | undefined {
 
 export async function storage(url: string, out: string, sqliteFile: string): Promise<void> {
   const parsed: ReplicaUrl = parseReplicaUrl(url);
-  const backends: OpenReplicaClientOptions = {
+  const backends: OpenReplicaClientOptions & BackendOptions = {
     create: true,
     abs: {} satisfies AbsReplicaOptions,
     gs: {} satisfies GsReplicaOptions,
