@@ -178,7 +178,7 @@ function childEnv(vars: Record<string, string>, extra: Record<string, string | u
 }
 
 function checkUrl(replicaUrl: string): void {
-  if (!/^(file|s3):\/\//.test(replicaUrl)) throw new Error(`replica URL must be file:// or s3://, got ${replicaUrl}`)
+  if (!/^(file|s3|abs|gs|sftp|webdavs?|nats):\/\//.test(replicaUrl)) throw new Error(`replica URL must be one of Litestream's schemes (file, s3, abs, gs, sftp, webdav[s], nats), got ${replicaUrl}`)
   if (replicaUrl.startsWith('file://') && !replicaDirOf(replicaUrl)!.startsWith('/')) {
     throw new Error(`file:// replica URL must hold an absolute path, got ${replicaUrl}`)
   }
