@@ -19,9 +19,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import initSqlJs, { type Database as SqlJsDatabase, type Statement } from 'sql.js';
-import { openDatabase } from '../lib/open.js';
-import type { Database, DatabaseStats } from '../lib/database.js';
-import { loadSqlJs, openSqlJs } from '../vfs/sqljs.js';
+import { openDatabase } from '../lib/api/open.js';
+import type { Database, DatabaseStats } from '../lib/sql/database.js';
+import { loadSqlJs, openSqlJs } from '../vfs/sqljs/index.js';
 import { peakRssBytes } from './rss.js';
 import { median } from './table.js';
 import { SQL, inStatementSql } from './workload.js';

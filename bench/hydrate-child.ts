@@ -21,11 +21,11 @@
  * and through `fs.promises` (what an asynchronous disk tier would cost per page).
  */
 import { readFile } from 'node:fs/promises';
-import { openDatabase } from '../lib/open.js';
-import { ReplicaReader } from '../lib/replica-reader.js';
+import { openDatabase } from '../lib/api/open.js';
+import { ReplicaReader } from '../lib/read/replica-reader.js';
 import { openReplicaClient } from '../lib/storage/url.js';
 import { pageChecksum } from '../ltx/checksum.js';
-import type { FrameRef } from '../lib/page-index.js';
+import type { FrameRef } from '../lib/replica/page-index.js';
 import type { HydrateOptions, HydrationStats } from '../lib/hydrate/index.js';
 import type { DiskCacheStats } from '../lib/cache/index.js';
 import { median } from './table.js';

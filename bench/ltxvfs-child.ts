@@ -23,12 +23,12 @@
  * `statementCacheSize`, `syncCacheHits`).
  */
 import { rm } from 'node:fs/promises';
-import { openDatabase } from '../lib/open.js';
-import { importDatabase } from '../lib/import.js';
+import { openDatabase } from '../lib/api/open.js';
+import { importDatabase } from '../lib/tools/import.js';
 import { openReplicaClient } from '../lib/storage/url.js';
-import { ReplicaReader } from '../lib/replica-reader.js';
-import { openAsyncifyDatabase } from '../vfs/asyncify-database.js';
-import type { Database, DatabaseStats } from '../lib/database.js';
+import { ReplicaReader } from '../lib/read/replica-reader.js';
+import { openAsyncifyDatabase } from '../vfs/asyncify/database.js';
+import type { Database, DatabaseStats } from '../lib/sql/database.js';
 import { median } from './table.js';
 import { peakRssBytes } from './rss.js';
 import { RANGE_ROWS, SQL, inStatementSql, type Measured, type Workload } from './workload.js';

@@ -24,10 +24,10 @@
  * Phase `open`: `openDatabase` of several replicas (the L0 table), fresh instances.
  */
 import * as http from 'node:http';
-import { openDatabase, warmupOf } from '../lib/open.js';
+import { openDatabase, warmupOf } from '../lib/api/open.js';
 import { openReplicaClient } from '../lib/storage/url.js';
-import type { WarmupResult } from '../lib/warmup.js';
-import type { Database, DatabaseStats } from '../lib/database.js';
+import type { WarmupResult } from '../lib/read/warmup.js';
+import type { Database, DatabaseStats } from '../lib/sql/database.js';
 import { median } from './table.js';
 import { peakRssBytes } from './rss.js';
 import type { WindowCounts } from './s3-stack.js';

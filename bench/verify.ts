@@ -1,6 +1,6 @@
 /**
  * `npx tsx bench/verify.ts [--size-mib N]` — the cost of background verification
- * (lib/verifier.ts), on its own: a database of N MiB (default 200) of incompressible
+ * (lib/read/verifier.ts), on its own: a database of N MiB (default 200) of incompressible
  * rows is imported into a file:// replica (one snapshot, far above the 2 MiB whole-file
  * bound); a fresh reader opens it, runs one point lookup, and waits for `readVerified`.
  * Prints the requests and bytes of the lookup and of the verification, the time from the
@@ -13,12 +13,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
-import { openDatabase, readVerified } from '../lib/open.js';
-import { importDatabase } from '../lib/import.js';
+import { openDatabase, readVerified } from '../lib/api/open.js';
+import { importDatabase } from '../lib/tools/import.js';
 import { openReplicaClient } from '../lib/storage/url.js';
-import { loadLtxFile } from '../lib/ltx-loader.js';
-import { newReadCounters } from '../lib/fetcher.js';
-import { listReplica } from '../lib/replica.js';
+import { loadLtxFile } from '../lib/replica/ltx-loader.js';
+import { newReadCounters } from '../lib/read/fetcher.js';
+import { listReplica } from '../lib/replica/plan.js';
 import { requireSqlite3 } from '../test/helpers/paths.js';
 
 const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '200' } } });

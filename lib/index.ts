@@ -15,17 +15,17 @@
  * Everything else (page index, plans, writer, lease, caches, time parsing) is internal:
  * import a module directly inside this repository, never through this file.
  */
-export { openDatabase, warmupOf, type OpenOptions, type DatabaseReplicaStats } from './open.js';
-export type { ReplicaDatabase, ReplicaFreshness, ReplicaDatabaseEvents, ReplicaPosition, WaitForTxidOptions } from './freshness.js';
-export type { WarmupResult } from './warmup.js';
-export type { Database, Row, SqlValue, BindValue, Params, RunResult, DatabaseStats, DatabaseOptions, Transaction, TransactionOptions, Statement, IntMode, TransactionMode, BatchStatement } from './database.js';
-export type { ReplicaReaderOptions, ReplicaStats } from './replica-reader.js';
-export type { WriterOptions } from './writer.js';
+export { openDatabase, warmupOf, type OpenOptions, type DatabaseReplicaStats } from './api/open.js';
+export type { ReplicaDatabase, ReplicaFreshness, ReplicaDatabaseEvents, ReplicaPosition, WaitForTxidOptions } from './api/freshness.js';
+export type { WarmupResult } from './read/warmup.js';
+export type { Database, Row, SqlValue, BindValue, Params, RunResult, DatabaseStats, DatabaseOptions, Transaction, TransactionOptions, Statement, IntMode, TransactionMode, BatchStatement } from './sql/database.js';
+export type { ReplicaReaderOptions, ReplicaStats } from './read/replica-reader.js';
+export type { WriterOptions } from './write/writer.js';
 export type { HydrateOptions, HydrationStats } from './hydrate/index.js';
 export type { DiskCacheStats } from './cache/index.js';
-export type { VerificationStats } from './verifier.js';
-export { openReplicaSource, type ReplicaSource } from './replica-source.js';
-export type { PageSource, PageVersion } from './page-source.js';
+export type { VerificationStats } from './read/verifier.js';
+export { openReplicaSource, type ReplicaSource } from './read/replica-source.js';
+export type { PageSource, PageVersion } from './read/page-source.js';
 export { openReplicaClient, parseReplicaUrl, type ReplicaUrl, type ReplicaScheme, type OpenReplicaClientOptions, type BackendOptions } from './storage/url.js';
 export type { AbsReplicaOptions } from './storage/abs/index.js';
 export type { GsReplicaOptions } from './storage/gs/index.js';
@@ -34,12 +34,12 @@ export type { WebdavReplicaOptions } from './storage/webdav/index.js';
 export type { NatsReplicaOptions } from './storage/nats/index.js';
 export type { ReplicaClient, ReplicaCapabilities, LtxFileInfo, WriteOptions, StrayEntry } from './storage/types.js';
 export type { S3ReplicaOptions, S3Credentials } from './storage/s3/index.js';
-export { compactReplica, type CompactOptions, type CompactReport, type CompactOutput } from './compact.js';
-export { importDatabase, type ImportOptions, type ImportResult } from './import.js';
-export { restoreDatabase, type RestoreOptions, type RestoreResult } from './restore.js';
-export { verifyReplica, type VerifyOptions, type VerifyReport } from './verify.js';
-export type { TempFileInfo } from './temp-files.js';
-export type { PlanTarget } from './replica.js';
+export { compactReplica, type CompactOptions, type CompactReport, type CompactOutput } from './tools/compact.js';
+export { importDatabase, type ImportOptions, type ImportResult } from './tools/import.js';
+export { restoreDatabase, type RestoreOptions, type RestoreResult } from './tools/restore.js';
+export { verifyReplica, type VerifyOptions, type VerifyReport } from './tools/verify.js';
+export type { TempFileInfo } from './write/temp-files.js';
+export type { PlanTarget } from './replica/plan.js';
 export { LtxvfsError, isLtxvfsError, type LtxvfsErrorCode, type SqliteErrorName } from '../ltx/errors.js';
 export {
   registerLtxVFS,
@@ -48,9 +48,9 @@ export {
   type RegisterLtxVFSOptions,
   type PragmaHandler,
   type PragmaResult,
-} from '../vfs/asyncify-vfs.js';
-export type { WorkerEngineOptions } from '../vfs/worker-database.js';
-export type { BridgeClientCounters } from '../vfs/bridge-client.js';
-export { loadSqlJs, openSqlJs, sqlJsStats, type LoadSqlJsOptions, type SqlJsOpenOptions, type SqlJsStats } from '../vfs/sqljs.js';
-export type { SqlJsStatic, SqlJsDatabase, SqlJsStatement, SqlJsStatementIterator, SqlJsValue, SqlJsBindParams, SqlJsParamsObject, SqlJsQueryExecResult } from '../vfs/sqljs-types.js';
-export type { SqliteVfs, VfsRegistrar, WaSqliteModule } from '../vfs/wa-sqlite-types.js';
+} from '../vfs/asyncify/vfs.js';
+export type { WorkerEngineOptions } from '../vfs/worker/database.js';
+export type { BridgeClientCounters } from '../vfs/bridge/client.js';
+export { loadSqlJs, openSqlJs, sqlJsStats, type LoadSqlJsOptions, type SqlJsOpenOptions, type SqlJsStats } from '../vfs/sqljs/index.js';
+export type { SqlJsStatic, SqlJsDatabase, SqlJsStatement, SqlJsStatementIterator, SqlJsValue, SqlJsBindParams, SqlJsParamsObject, SqlJsQueryExecResult } from '../vfs/sqljs/types.js';
+export type { SqliteVfs, VfsRegistrar, WaSqliteModule } from '../vfs/wasm/wa-sqlite-types.js';

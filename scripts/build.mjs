@@ -2,9 +2,9 @@
 // an app bundled with esbuild needs without node_modules (docs/deploy.md), written over
 // the compiled stubs that stand for them in the TypeScript sources:
 //   dist/ltx/lz4-wasm-embedded.js          lz4-wasm-nodejs's wasm binary, gzip in base64
-//   dist/vfs/wa-sqlite-async-embedded.js   wa-sqlite's Asyncify build binary, gzip in base64
-//   dist/vfs/wa-sqlite-sync-embedded.js    wa-sqlite's non-Asyncify build binary, gzip in base64
-//   dist/vfs/worker-main-embedded.js       the worker engine's thread as one ES module (esbuild)
+//   dist/vfs/wasm/wa-sqlite-async-embedded.js   wa-sqlite's Asyncify build binary, gzip in base64
+//   dist/vfs/wasm/wa-sqlite-sync-embedded.js    wa-sqlite's non-Asyncify build binary, gzip in base64
+//   dist/vfs/worker/main-embedded.js       the worker engine's thread as one ES module (esbuild)
 // The wasm binaries must be the ones the JavaScript glue was built with, so package.json
 // pins both packages exactly and the build stops if node_modules holds another version.
 import { execFileSync } from 'node:child_process';
@@ -23,8 +23,8 @@ execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'ts
 /** `EMBEDDED` modules of the wasm binaries: [package, file in it, module written]. */
 const WASM = [
   ['lz4-wasm-nodejs', 'lz4_wasm_nodejs_bg.wasm', 'dist/ltx/lz4-wasm-embedded.js'],
-  ['@journeyapps/wa-sqlite', 'dist/wa-sqlite-async.wasm', 'dist/vfs/wa-sqlite-async-embedded.js'],
-  ['@journeyapps/wa-sqlite', 'dist/wa-sqlite.wasm', 'dist/vfs/wa-sqlite-sync-embedded.js'],
+  ['@journeyapps/wa-sqlite', 'dist/wa-sqlite-async.wasm', 'dist/vfs/wasm/wa-sqlite-async-embedded.js'],
+  ['@journeyapps/wa-sqlite', 'dist/wa-sqlite.wasm', 'dist/vfs/wasm/wa-sqlite-sync-embedded.js'],
 ];
 
 for (const [name, file, out] of WASM) {
@@ -37,19 +37,19 @@ for (const [name, file, out] of WASM) {
   writeEmbedded(out, `${name}@${installed}/${file}, ${bytes.length} bytes, as gzip (${gz.length} bytes) in base64`, gz.toString('base64'));
 }
 
-// The worker engine's thread: every module worker-main.js imports, in one ES module. It
+// The worker engine's thread: every module worker/main.js imports, in one ES module. It
 // gets the compiled wa-sqlite module from the main thread and spawns no worker, so the
 // embedded wa-sqlite binaries and worker are left out of it (`EMBEDDED = undefined`).
 const esbuild = require('esbuild');
 const stubEmbedded = {
   name: 'stub-embedded',
   setup(build) {
-    build.onResolve({ filter: /(wa-sqlite-async|wa-sqlite-sync|worker-main)-embedded\.js$/ }, (args) => ({ path: args.path, namespace: 'stub-embedded' }));
+    build.onResolve({ filter: /(wa-sqlite-async|wa-sqlite-sync|main)-embedded\.js$/ }, (args) => ({ path: args.path, namespace: 'stub-embedded' }));
     build.onLoad({ filter: /.*/, namespace: 'stub-embedded' }, () => ({ contents: 'export const EMBEDDED = undefined;', loader: 'js' }));
   },
 };
 const worker = await esbuild.build({
-  entryPoints: [fileURLToPath(new URL('../dist/vfs/worker-main.js', import.meta.url))],
+  entryPoints: [fileURLToPath(new URL('../dist/vfs/worker/main.js', import.meta.url))],
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -60,7 +60,7 @@ const worker = await esbuild.build({
   plugins: [stubEmbedded],
 });
 const code = worker.outputFiles[0].text;
-writeEmbedded('dist/vfs/worker-main-embedded.js', `dist/vfs/worker-main.js bundled by esbuild ${esbuild.version}, ${code.length} characters`, code);
+writeEmbedded('dist/vfs/worker/main-embedded.js', `dist/vfs/worker/main.js bundled by esbuild ${esbuild.version}, ${code.length} characters`, code);
 
 /** Write `export const EMBEDDED = <value>;` to `out`, replacing the compiled stub. */
 function writeEmbedded(out, what, value) {

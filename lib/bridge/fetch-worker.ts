@@ -1,6 +1,6 @@
 /**
  * The fetch thread: a worker that holds replica readers (shared per replica through
- * lib/registry.ts, as in any thread) and serves bridge channels for SQLite running in
+ * lib/read/registry.ts, as in any thread) and serves bridge channels for SQLite running in
  * another thread that blocks — the sql.js adapter runs SQLite on the main thread, so its
  * pages must come from here. One fetch worker per process serves every such connection
  * (lib/bridge/fetch-thread.ts starts it).
@@ -10,11 +10,11 @@
  * released then.
  */
 import { parentPort, type MessagePort } from 'node:worker_threads';
-import { acquireReader } from '../registry.js';
-import type { ReplicaReaderOptions } from '../replica-reader.js';
+import { acquireReader } from '../read/registry.js';
+import type { ReplicaReaderOptions } from '../read/replica-reader.js';
 import type { S3ReplicaOptions } from '../storage/s3/index.js';
 import type { BackendOptions } from '../storage/url.js';
-import type { WriterOptions } from '../writer.js';
+import type { WriterOptions } from '../write/writer.js';
 import { ChannelServer } from './page-server.js';
 import { serializeError, type SerializedError } from './protocol.js';
 import { serveReplicaConnection } from './served-connection.js';

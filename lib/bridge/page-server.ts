@@ -20,8 +20,8 @@
  * would have to pass between modules; the wire format itself is lib/bridge/protocol.ts.
  */
 import { LtxvfsError } from '../../ltx/errors.js';
-import type { PageSink, PageVersion } from '../page-source.js';
-import type { SqlFunctionSpec, SqlArg } from '../sql-surface.js';
+import type { PageSink, PageVersion } from '../read/page-source.js';
+import type { SqlFunctionSpec, SqlArg } from '../connection/sql-surface.js';
 import {
   CONTROL_BYTES, CTL, FRESH_UNTIL_INDEX, FRESH_WINDOW_MS, STATE, STATUS, fromWire, serializeError, toWire,
   type BridgeChannel, type BridgeRequest, type CallAnswer, type Evictions, type VersionAnswer, type VersionInfo,
@@ -58,7 +58,7 @@ export interface ServedConnection {
   /** Counters to report to the client (`stats` requests); JSON-able. */
   stats?(): unknown;
   /**
-   * Wait for the verification of every file served (`verified` requests, lib/verifier.ts):
+   * Wait for the verification of every file served (`verified` requests, lib/read/verifier.ts):
    * the integrity failure, or undefined when there is none. Never rejects.
    */
   verified?(): Promise<Error | undefined>;

@@ -157,7 +157,7 @@ export type BridgeRequest =
   /** The connection's counters (the reader's `stats()`, JSON). */
   | { op: 'stats'; seq: number }
   /**
-   * Wait for the verification of every file served (lib/verifier.ts); answers the
+   * Wait for the verification of every file served (lib/read/verifier.ts); answers the
    * integrity failure as a {@link SerializedError}, or `null` when there is none.
    */
   | { op: 'verified'; seq: number }

@@ -5,13 +5,13 @@
  * behind a {@link ConnectionSink} (lease, commit), the `litestream_*` and `litevfs_*`
  * PRAGMAs and the Litestream SQL functions — for an engine that runs in another thread.
  */
-import type { PageIndex } from '../page-index.js';
-import type { PageVersion } from '../page-source.js';
-import type { ReaderLease } from '../registry.js';
-import { ConnectionView } from '../connection-view.js';
-import { litestreamFunctions, litestreamPragma } from '../sql-surface.js';
-import { writerFor, type WriterOptions } from '../writer.js';
-import { ConnectionSink, leasePragma } from '../write-sink.js';
+import type { PageIndex } from '../replica/page-index.js';
+import type { PageVersion } from '../read/page-source.js';
+import type { ReaderLease } from '../read/registry.js';
+import { ConnectionView } from '../connection/connection-view.js';
+import { litestreamFunctions, litestreamPragma } from '../connection/sql-surface.js';
+import { writerFor, type WriterOptions } from '../write/writer.js';
+import { ConnectionSink, leasePragma } from '../write/write-sink.js';
 import type { ServedConnection } from './page-server.js';
 import { changedPages } from './version-diff.js';
 import { hydrationPragma } from '../hydrate/index.js';

@@ -6,19 +6,17 @@
  * tsx the worker first registers them itself (`tsx/esm/api`).
  *
  * In an app bundled with esbuild (ltx/bundled.ts) the spawning code lives in the bundle
- * and no module is next to it: the worker engine's thread then starts from the copy of `worker-main` the
- * package build embedded (vfs/worker-main-embedded.ts), as a `data:` URL module
- * (docs/deploy.md). Other workers (the sql.js engine's fetch thread) are not embedded:
- * their absence is an `LTXVFS_ERR_UNSUPPORTED` error naming the missing file.
+ * and no module is next to it: the caller passes the copy of its module that the package
+ * build embedded (the worker engine passes vfs/worker/main-embedded.ts), and the worker
+ * starts from it as a `data:` URL module (docs/deploy.md). Other workers (the sql.js
+ * engine's fetch thread) are not embedded: their absence is an `LTXVFS_ERR_UNSUPPORTED`
+ * error naming the missing file. (The embedded copy is the caller's, so that this module
+ * imports nothing above the bridge.)
  */
 import { fileURLToPath } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { IN_BUNDLE } from '../../ltx/bundled.js';
 import { LtxvfsError } from '../../ltx/errors.js';
-import { EMBEDDED as WORKER_MAIN } from '../../vfs/worker-main-embedded.js';
-
-/** Worker modules a bundle carries, by module name (without extension). */
-const EMBEDDED_WORKERS: Readonly<Record<string, string | undefined>> = { 'worker-main': WORKER_MAIN };
 
 /** The URL of module `name` (without extension) next to `base` (an `import.meta.url`), `.ts` when `base` is. */
 export function siblingModule(base: string, name: string): URL {
@@ -27,12 +25,13 @@ export function siblingModule(base: string, name: string): URL {
 
 /**
  * Start a worker on `entry` (see the module comment): the module file, or in a bundle
- * the embedded copy of that module.
- * @throws LtxvfsError `LTXVFS_ERR_UNSUPPORTED` in a bundle that carries no copy of
- *   `entry` (the sql.js engine's fetch thread), naming the file.
+ * `embedded`, the build's copy of that module.
+ * @param embedded the module's embedded text (undefined: none, or a build without it).
+ * @throws LtxvfsError `LTXVFS_ERR_UNSUPPORTED` in a bundle when `embedded` is undefined
+ *   (the sql.js engine's fetch thread), naming the file.
  */
-export function spawnWorker(entry: URL, options: WorkerOptions = {}): Worker {
-  if (IN_BUNDLE) return new Worker(embeddedWorker(entry), options);
+export function spawnWorker(entry: URL, options: WorkerOptions = {}, embedded?: string): Worker {
+  if (IN_BUNDLE) return new Worker(embeddedWorker(entry, embedded), options);
   if (entry.pathname.endsWith('.ts') && process.execArgv.some((a) => a.includes('/tsx/'))) {
     const api = import.meta.resolve('tsx/esm/api');
     const boot = `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })
@@ -42,10 +41,8 @@ export function spawnWorker(entry: URL, options: WorkerOptions = {}): Worker {
   return new Worker(entry, options);
 }
 
-/** The embedded copy of the module `entry` names, as a `data:` URL. */
-function embeddedWorker(entry: URL): URL {
-  const name = (entry.pathname.split('/').pop() ?? '').replace(/\.[cm]?[jt]s$/, '');
-  const code = Object.hasOwn(EMBEDDED_WORKERS, name) ? EMBEDDED_WORKERS[name] : undefined;
+/** The embedded copy `code` of the module `entry` names, as a `data:` URL. */
+function embeddedWorker(entry: URL, code: string | undefined): URL {
   if (code === undefined) {
     const path = fileURLToPath(entry);
     throw new LtxvfsError('LTXVFS_ERR_UNSUPPORTED',

@@ -5,7 +5,7 @@
  * under-reporting never happens.
  */
 import { lockPgno } from '../../ltx/checksum.js';
-import type { PageIndex } from '../page-index.js';
+import type { PageIndex } from '../replica/page-index.js';
 
 /**
  * Past this many pages a version pair that is not one file chain apart is answered

@@ -14,7 +14,7 @@
  * - an LTX file's header, page index and trailer: replica URL, key, size and the
  *   listing's createdAt (file mtime for file://, LastModified for s3://), so a restart at
  *   the same TXID reads nothing from storage but the listing.
- * - "this file matched its file checksum" (lib/verifier.ts): replica URL, key, size and
+ * - "this file matched its file checksum" (lib/read/verifier.ts): replica URL, key, size and
  *   the stored fileChecksum; the payload is that checksum. So a file verified once is not
  *   read again to verify it after a restart.
  *
@@ -25,8 +25,8 @@
 import { existsSync } from 'node:fs';
 import { pageChecksum } from '../../ltx/checksum.js';
 import type { LtxFileInfo } from '../storage/types.js';
-import type { FrameRef, LtxFile } from '../page-index.js';
-import { wasVerifiedWhole } from '../verifier.js';
+import type { FrameRef, LtxFile } from '../replica/page-index.js';
+import { wasVerifiedWhole } from '../read/verifier.js';
 import {
   checkedPayload, decodeFilePayload, encodeEntry, encodeFilePayload, ENTRY_HEADER_SIZE, entryProblem, FILE_MAGIC, fileIdentity,
   ltxFileIdentity, PAGE_MAGIC, pageIdentity, payloadChecksum, readU64, type EntryName,

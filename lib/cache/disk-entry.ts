@@ -36,7 +36,7 @@ import { checkPageIndexLayout, encodePageIndex, parsePageIndexEntries, type Page
 import { decodeTrailer, encodeTrailer, TRAILER_SIZE } from '../../ltx/trailer.js';
 import { PAGE_HEADER_SIZE } from '../../ltx/frame.js';
 import type { LtxFileInfo } from '../storage/types.js';
-import { makeLtxFile, type LtxFile } from '../page-index.js';
+import { makeLtxFile, type LtxFile } from '../replica/page-index.js';
 
 /** The format's directory under the cache directory (a new format gets a new one). */
 export const FORMAT_DIR = 'v1';

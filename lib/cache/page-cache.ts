@@ -14,7 +14,7 @@
  * resident set rose by that much, docs/bench.md). `get` hands out a copy and `copyTo`
  * copies into the caller's buffer, so no caller ever sees a slot change under it.
  */
-import type { FrameRef } from '../page-index.js';
+import type { FrameRef } from '../replica/page-index.js';
 
 /** Counters of a {@link PageCache}. */
 export interface PageCacheStats {

@@ -1,9 +1,9 @@
 /**
  * Memory and disk together: the page cache a reader with `cacheDir` uses. Every page
  * goes to both tiers; lookups stay in memory, and the reader asks the disk on a memory
- * miss (lib/replica-reader.ts), synchronously.
+ * miss (lib/read/replica-reader.ts), synchronously.
  */
-import type { FrameRef } from '../page-index.js';
+import type { FrameRef } from '../replica/page-index.js';
 import type { DiskCache } from './disk-cache.js';
 import { PageCache } from './page-cache.js';
 

@@ -2,11 +2,11 @@
  * The disk cache's record of verified LTX files: one small entry (magic 'LVV1',
  * lib/cache/disk-entry.ts) per file that matched its file checksum (docs/formats.md §2.4),
  * named by replica URL, key, size and the stored file checksum, its payload that
- * checksum. The verifier (lib/verifier.ts) asks it before reading a file to verify it, so
+ * checksum. The verifier (lib/read/verifier.ts) asks it before reading a file to verify it, so
  * a file verified once is not read again after a restart; a file uploaded again under
  * the same key with other contents has another checksum and is verified again.
  */
-import type { LtxFile } from '../page-index.js';
+import type { LtxFile } from '../replica/page-index.js';
 import { checkedPayload, ENTRY_HEADER_SIZE, encodeEntry, payloadChecksum, readU64, verifiedIdentity, VERIFIED_MAGIC, type EntryName } from './disk-entry.js';
 import type { DiskStore } from './disk-store.js';
 

@@ -9,15 +9,15 @@ import { isLtxvfsError, LtxvfsError } from '../../ltx/errors.js';
 import { formatChecksum } from '../../ltx/checksum.js';
 import { formatTXID } from '../../ltx/filename.js';
 import { openReplicaClient } from '../storage/url.js';
-import { listReplica } from '../replica.js';
-import { openDatabase, readVerified, type DatabaseReplicaStats } from '../open.js';
-import { parseTarget } from '../time.js';
-import { importDatabase } from '../import.js';
-import { restoreDatabase } from '../restore.js';
-import { verifyReplica } from '../verify.js';
-import { compactReplica } from '../compact.js';
-import { checkOneTransaction, describeOutcome, execTransaction } from '../exec-transaction.js';
-import { DEFAULT_TEMP_FILE_MAX_AGE_MS } from '../temp-files.js';
+import { listReplica } from '../replica/plan.js';
+import { openDatabase, readVerified, type DatabaseReplicaStats } from '../api/open.js';
+import { parseTarget } from '../replica/time.js';
+import { importDatabase } from '../tools/import.js';
+import { restoreDatabase } from '../tools/restore.js';
+import { verifyReplica } from '../tools/verify.js';
+import { compactReplica } from '../tools/compact.js';
+import { checkOneTransaction, describeOutcome, execTransaction } from '../sql/exec-transaction.js';
+import { DEFAULT_TEMP_FILE_MAX_AGE_MS } from '../write/temp-files.js';
 import { makeDemoDatabase } from './demo-data.js';
 import { formatBytes, formatCsv, formatJson, formatTable, plural } from './format.js';
 import { parseParams, readSql } from './sql-input.js';
@@ -65,7 +65,7 @@ function countOption(values: Values, name: string): number | undefined {
   return n;
 }
 
-/** `--temp-max-age`: remove half-written temp files at least this old (lib/temp-files.ts); default 1h. */
+/** `--temp-max-age`: remove half-written temp files at least this old (lib/write/temp-files.ts); default 1h. */
 function tempMaxAgeOption(values: Values): number {
   const v = values['temp-max-age'];
   return typeof v === 'string' ? parseDurationMs(v, '--temp-max-age') : DEFAULT_TEMP_FILE_MAX_AGE_MS;
@@ -92,7 +92,7 @@ async function query(url: string | undefined, sql: string, values: Values, io: C
   const cacheDir = typeof values['cache-dir'] === 'string' ? values['cache-dir'] : io.env.LTXVFS_CACHE_DIR || undefined;
   const db = await openDatabase(url, {
     env: io.env, cacheSizeBytes: byteOption(values, 'cache-size'), at, pollIntervalMs: 0, shared: false, cacheDir,
-    // Read-only means read-only: no writes and no lease PRAGMAs (lib/sql-surface.ts refuses them).
+    // Read-only means read-only: no writes and no lease PRAGMAs (lib/connection/sql-surface.ts refuses them).
     readOnly: true,
     // Every integer exact, whatever its size (lib/cli/format.ts prints bigints as digits).
     intMode: 'bigint',

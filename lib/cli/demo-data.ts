@@ -3,7 +3,7 @@
  * so the demo needs no sqlite3 binary. Deterministic: the same bytes' worth of rows every run.
  */
 import { writeFile } from 'node:fs/promises';
-import { initSqlJsShared } from '../../vfs/sqljs.js';
+import { initSqlJsShared } from '../../vfs/sqljs/index.js';
 
 const CITIES = ['Lisbon', 'Oslo', 'Osaka', 'Lima', 'Perth', 'Quito', 'Turin', 'Tunis', 'Hanoi', 'Denver'];
 

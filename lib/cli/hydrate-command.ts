@@ -6,7 +6,7 @@
 import { LtxvfsError } from '../../ltx/errors.js';
 import { formatTXID } from '../../ltx/filename.js';
 import { openReplicaClient } from '../storage/url.js';
-import { ReplicaReader } from '../replica-reader.js';
+import { ReplicaReader } from '../read/replica-reader.js';
 import type { CliIO, Command, CommandValues } from './command.js';
 import { formatBytes, plural } from './format.js';
 import { Progress } from './progress.js';
@@ -53,7 +53,7 @@ export const hydrateCommand: Command = {
       const txid = await hydration.whenReady();
       await hydration.settled();
       // Exit 0 only once every file hydrated from matched its checksum (files above the
-      // whole-file bound cost one more read here, lib/verifier.ts).
+      // whole-file bound cost one more read here, lib/read/verifier.ts).
       await reader.verifyFiles(reader.current.files);
       progress.stop();
       const s = hydration.stats();

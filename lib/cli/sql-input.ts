@@ -3,7 +3,7 @@
  * it is `-` or missing (as `sqlite3 db < script.sql`); `--param` values bound to it.
  */
 import { LtxvfsError } from '../../ltx/errors.js';
-import type { Params } from '../database.js';
+import type { Params } from '../sql/database.js';
 import type { CliIO, CommandValues } from './command.js';
 
 /**

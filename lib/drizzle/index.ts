@@ -10,7 +10,7 @@
  * Database refuses them (a transaction left open on the shared connection would take
  * in every other flow's statements), so `db.transaction()` runs Drizzle's own inside an
  * AsyncLocalStorage scope, and the callback maps that scope's `begin` … `commit` onto a
- * `database.transaction()` (lib/transaction-run.ts) and its savepoints onto nested ones;
+ * `database.transaction()` (lib/sql/transaction-run.ts) and its savepoints onto nested ones;
  * the statements of the scope run inside it, and other flows' calls wait.
  * `drizzle-orm` is an optional peer dependency: only this entry imports it.
  */
@@ -18,8 +18,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { drizzle as proxyDrizzle, type SqliteRemoteDatabase } from 'drizzle-orm/sqlite-proxy';
 import type { DrizzleConfig } from 'drizzle-orm';
 import { LtxvfsError } from '../../ltx/errors.js';
-import type { Database, Params, TransactionMode } from '../database.js';
-import { TransactionRun } from '../transaction-run.js';
+import type { Database, Params, TransactionMode } from '../sql/database.js';
+import { TransactionRun } from '../sql/transaction-run.js';
 
 /** The methods sqlite-proxy asks for: `run` (no rows), `all` (rows as arrays), `values` (the same), `get` (the first row as an array). */
 type Method = 'run' | 'all' | 'values' | 'get';

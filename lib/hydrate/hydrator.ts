@@ -14,7 +14,7 @@ import { closeSync, existsSync, fdatasync, ftruncate, openSync, readSync, statSy
 import { promisify } from 'node:util';
 import { formatChecksum } from '../../ltx/checksum.js';
 import { LtxvfsError } from '../../ltx/errors.js';
-import type { FrameRef, PageIndex } from '../page-index.js';
+import type { FrameRef, PageIndex } from '../replica/page-index.js';
 import { resolveHydrateOptions, type HydrateOptions, type ResolvedHydrateOptions } from './config.js';
 import { readRangePages, writePages } from './pass.js';
 import { planPass, type HydrationRange } from './plan.js';

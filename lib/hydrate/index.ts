@@ -37,7 +37,7 @@
  * lock left by a dead process is taken over).
  *
  * The parts: `config.ts` (options, defaults, the environment's path), `plan.ts` (which
- * frames a pass writes, merged into ranges by lib/range-merge.ts), `pass.ts` (reading,
+ * frames a pass writes, merged into ranges by lib/read/range-merge.ts), `pass.ts` (reading,
  * checking and writing one range), `state.ts` (the state file, the lock, range
  * bookkeeping), `hydrator.ts` (the task: passes, checkpoints, serving reads), `pragma.ts`
  * (the PRAGMAs), `types.ts` (shared shapes).

@@ -1,12 +1,12 @@
 /**
  * Planning a hydration pass (lib/hydrate/index.ts, "How the file is written"): which
  * frames bring the file from TXID `base` to the version `target`, grouped per LTX file
- * into coalesced range reads (lib/range-merge.ts), leaving out the byte ranges an earlier
+ * into coalesced range reads (lib/read/range-merge.ts), leaving out the byte ranges an earlier
  * process already wrote in the same pass (the state's `done`, lib/hydrate/state.ts).
  */
 import { formatChecksum } from '../../ltx/checksum.js';
-import type { LtxFile, PageIndex } from '../page-index.js';
-import { mergeRanges, type RangeMergeLimits } from '../range-merge.js';
+import type { LtxFile, PageIndex } from '../replica/page-index.js';
+import { mergeRanges, type RangeMergeLimits } from '../read/range-merge.js';
 import { covered } from './state.js';
 
 /** One range read of a pass: wanted frames of one LTX file and their bytes `[start, end)`. */

@@ -4,7 +4,7 @@
  * its events.
  */
 import type { ReplicaClient } from '../storage/types.js';
-import type { FrameRef, PageIndex } from '../page-index.js';
+import type { FrameRef, PageIndex } from '../replica/page-index.js';
 
 /** Where hydration is: `hydrating` until the first pass completes, then `ready` (also while catching up). */
 export type HydrationState = 'hydrating' | 'ready' | 'failed' | 'closed';
@@ -48,7 +48,7 @@ export interface HydratorEvents {
   failed: [error: unknown];
 }
 
-/** What a hydrator needs of its reader (lib/replica-reader.ts). */
+/** What a hydrator needs of its reader (lib/read/replica-reader.ts). */
 export interface HydrationSource {
   readonly client: ReplicaClient;
   /** The newest version. */

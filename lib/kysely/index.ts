@@ -13,8 +13,8 @@
 import { SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler } from 'kysely';
 import type { CompiledQuery, DatabaseConnection, DatabaseIntrospector, Dialect, DialectAdapter, Driver, Kysely, QueryCompiler, QueryResult, TransactionSettings } from 'kysely';
 import { LtxvfsError } from '../../ltx/errors.js';
-import type { Database, Params, TransactionMode } from '../database.js';
-import { TransactionRun } from '../transaction-run.js';
+import type { Database, Params, TransactionMode } from '../sql/database.js';
+import { TransactionRun } from '../sql/transaction-run.js';
 
 /** What {@link LtxvfsDialect} takes. */
 export interface LtxvfsDialectConfig {

@@ -64,7 +64,7 @@ export interface ReplicaCapabilities {
    */
   readonly conditionalWrites: 'atomic' | 'create-only' | 'none';
   /**
-   * How the lease (lib/lease.ts) makes its replace and delete of `lock.json` exclusive:
+   * How the lease (lib/write/lease.ts) makes its replace and delete of `lock.json` exclusive:
    * `'conditional-write'`: the store's own `If-Match` (litestream s3/leaser.go);
    * `'replace-guard'`: each replace or delete first creates the `lock.json.replace` guard
    * create-only (needs `conditionalWrites` at least `'create-only'`); `'none'`: no lease.
@@ -73,12 +73,12 @@ export interface ReplicaCapabilities {
   /**
    * Round-trip class of one request: `'local'` (a directory: microseconds) or `'remote'`
    * (object storage: tens of ms). Remote stores get interior-page warm-up by default
-   * (`warmInterior`, lib/open.ts), since each cold B-tree level costs a round trip there.
+   * (`warmInterior`, lib/api/open.ts), since each cold B-tree level costs a round trip there.
    */
   readonly latency: 'local' | 'remote';
   /**
    * The local directory whose `*.tmp-<hex>` files are this client's half-finished writes
-   * (lib/temp-files.ts removes old ones); `undefined` for stores whose writes are atomic
+   * (lib/write/temp-files.ts removes old ones); `undefined` for stores whose writes are atomic
    * uploads that leave nothing behind (S3's PUT).
    */
   readonly tempFileRoot: string | undefined;
@@ -112,7 +112,7 @@ export interface ReplicaClient {
   /**
    * Up to `limit` keys of the objects under the folder `prefix` (relative to the replica
    * root, e.g. `generations/`), at any depth; a missing folder gives `[]`. For probing
-   * layouts that are not LTX levels (Litestream ≤ 0.3's `generations/`, lib/replica.ts);
+   * layouts that are not LTX levels (Litestream ≤ 0.3's `generations/`, lib/replica/plan.ts);
    * a client without it is not probed.
    * @throws LtxvfsError `LTXVFS_ERR_BAD_KEY`, `LTXVFS_ERR_STORAGE`, `LTXVFS_ERR_CLOSED`.
    */

@@ -1,7 +1,7 @@
 /**
  * `makeReplica`: a Litestream v0.5 replica for tests, made by ltxvfs's own write paths —
- * a SQLite file becomes the TXID 1 snapshot (lib/import.ts), and each SQL transaction is
- * run by ltxvfs's writer (lib/writer.ts, wa-sqlite in process) and becomes one level-0
+ * a SQLite file becomes the TXID 1 snapshot (lib/tools/import.ts), and each SQL transaction is
+ * run by ltxvfs's writer (lib/write/writer.ts, wa-sqlite in process) and becomes one level-0
  * LTX file. Header timestamps can be chosen per file, so time travel
  * (`PRAGMA litestream_time`, `--at`) can be tested: the writer stamps files with the
  * current time, so a file whose time was chosen is re-encoded by ltx/encoder.ts with that
@@ -19,9 +19,9 @@ import { pathToFileURL } from 'node:url';
 import { decodeLtxFile } from '../../ltx/decoder.js';
 import { encodeLtxFile } from '../../ltx/encoder.js';
 import { isLtxvfsError, LtxvfsError } from '../../ltx/errors.js';
-import { importDatabase } from '../import.js';
-import { openDatabase } from '../open.js';
-import { listReplica } from '../replica.js';
+import { importDatabase } from '../tools/import.js';
+import { openDatabase } from '../api/open.js';
+import { listReplica } from '../replica/plan.js';
 import { openFileReplica } from '../storage/file/client.js';
 import type { ReplicaClient } from '../storage/types.js';
 import { openReplicaClient } from '../storage/url.js';

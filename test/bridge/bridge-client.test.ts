@@ -1,6 +1,6 @@
 /**
  * The page bridge end to end, without SQLite: this thread blocks on the client end
- * (vfs/bridge-client.ts) while a worker serves the channel (lib/bridge/page-server.ts)
+ * (vfs/bridge/client.ts) while a worker serves the channel (lib/bridge/page-server.ts)
  * from database bytes (test/helpers/bridge-server-worker.ts). Message counts come from
  * both sides: the client counts what it sends, the server what it received. Time is the
  * tests' own: the client's deadline clock and wall clock are injected, so nothing here
@@ -8,7 +8,7 @@
  */
 import t from 'tap';
 import { LtxvfsError, isLtxvfsError } from '../../ltx/errors.js';
-import { BridgeClient } from '../../vfs/bridge-client.js';
+import { BridgeClient } from '../../vfs/bridge/client.js';
 import { chinookBytes, headerPageSize } from '../helpers/bytes-source.js';
 import { startBridgeServer } from '../helpers/bridge-server.js';
 import { TestClock, waitFor } from '../helpers/polling.js';

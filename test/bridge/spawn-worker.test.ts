@@ -11,11 +11,11 @@ import type { Worker } from 'node:worker_threads';
 const WORKER_CODE = `import { parentPort, workerData } from 'node:worker_threads';
 parentPort.postMessage({ from: 'embedded', workerData, url: import.meta.url.slice(0, 21) });`;
 
+/** spawn-worker as in a bundle, its callers passing `embedded` as the worker engine's thread (vfs/worker/main.ts) does. */
 async function bundled(embedded: string | undefined): Promise<typeof import('../../lib/bridge/spawn-worker.js')> {
   return t.mockImport<typeof import('../../lib/bridge/spawn-worker.js')>('../../lib/bridge/spawn-worker.js', {
     '../../ltx/bundled.js': { IN_BUNDLE: true },
-    '../../vfs/worker-main-embedded.js': { EMBEDDED: embedded },
-  });
+  }).then((m) => ({ ...m, spawnWorker: (entry: URL, options?: import('node:worker_threads').WorkerOptions) => m.spawnWorker(entry, options, entry.pathname.endsWith('/main.js') ? embedded : undefined) }));
 }
 
 async function firstMessage(worker: Worker): Promise<unknown> {
@@ -24,10 +24,10 @@ async function firstMessage(worker: Worker): Promise<unknown> {
   return message;
 }
 
-t.test('in a bundle, worker-main starts from the embedded module', async (t) => {
+t.test("in a bundle, the worker engine's thread starts from the embedded module", async (t) => {
   const { spawnWorker, siblingModule } = await bundled(WORKER_CODE);
-  const entry = siblingModule('file:///var/task/index.mjs', 'worker-main');
-  t.equal(entry.href, 'file:///var/task/worker-main.js', 'the sibling a bundle would look for');
+  const entry = siblingModule('file:///var/task/index.mjs', 'main');
+  t.equal(entry.href, 'file:///var/task/main.js', 'the sibling a bundle would look for');
   const message = await firstMessage(spawnWorker(entry, { workerData: { n: 7 } }));
   t.same(message, { from: 'embedded', workerData: { n: 7 }, url: 'data:text/javascript;' });
 });
@@ -43,9 +43,9 @@ t.test('in a bundle, a worker with no embedded copy fails naming the file', asyn
   });
 });
 
-t.test('in a bundle built without the embedded thread, worker-main fails the same way', async (t) => {
+t.test("in a bundle built without the embedded thread, the engine's thread fails the same way", async (t) => {
   const { spawnWorker } = await bundled(undefined);
-  t.throws(() => spawnWorker(new URL('file:///var/task/worker-main.js')), { code: 'LTXVFS_ERR_UNSUPPORTED', key: '/var/task/worker-main.js' });
+  t.throws(() => spawnWorker(new URL('file:///var/task/main.js')), { code: 'LTXVFS_ERR_UNSUPPORTED', key: '/var/task/main.js' });
 });
 
 t.test('outside a bundle the module file runs', async (t) => {

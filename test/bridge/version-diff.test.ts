@@ -5,7 +5,7 @@
  * more than the files' pages and the size change.
  */
 import t from 'tap';
-import { PageIndex } from '../../lib/page-index.js';
+import { PageIndex } from '../../lib/replica/page-index.js';
 import { changedPages, MAX_COMPARED_PAGES } from '../../lib/bridge/version-diff.js';
 import { compactSpecs, ltxFileFromSpec, testPage, type LtxSpec } from '../helpers/replica-builder.js';
 

@@ -15,7 +15,7 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { ChannelServer, type ServedConnection } from '../../lib/bridge/page-server.js';
 import { deserializeError, type SerializedError } from '../../lib/bridge/protocol.js';
-import type { PageVersion } from '../../lib/page-source.js';
+import type { PageVersion } from '../../lib/read/page-source.js';
 import { BytesSource, type BytesVersion } from './bytes-source.js';
 
 const { bytes, buffer, port } = workerData as { bytes: Uint8Array; buffer: SharedArrayBuffer; port: MessagePort };

@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { PageSource, PageVersion } from '../../lib/page-source.js';
+import type { PageSource, PageVersion } from '../../lib/read/page-source.js';
 
 /** The Chinook sample database (MIT), 1 MB, page size 4096. */
 export const CHINOOK_PATH = fileURLToPath(new URL('../../fixtures/chinook/Chinook_Sqlite.sqlite', import.meta.url));

@@ -10,9 +10,9 @@
  * Rows are objects keyed by column name in every case; errors are the engines' own.
  */
 import type { SqlJsStatic } from 'sql.js';
-import { openDatabase, type OpenOptions } from '../../lib/open.js';
-import type { Params, Row } from '../../lib/database.js';
-import { loadSqlJs, openSqlJs, sqlJsStats, type SqlJsOpenOptions } from '../../vfs/sqljs.js';
+import { openDatabase, type OpenOptions } from '../../lib/api/open.js';
+import type { Params, Row } from '../../lib/sql/database.js';
+import { loadSqlJs, openSqlJs, sqlJsStats, type SqlJsOpenOptions } from '../../vfs/sqljs/index.js';
 
 export type EngineName = 'asyncify' | 'worker' | 'sqljs';
 

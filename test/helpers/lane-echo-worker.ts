@@ -1,5 +1,5 @@
 /**
- * A worker thread at the far end of a call lane (vfs/worker-call-lane.ts), for
+ * A worker thread at the far end of a call lane (vfs/worker/call-lane.ts), for
  * test/vfs/worker-call-lane.test.ts: it blocks on the lane and answers each batch with
  * the calls' parameters (`{ echo: params }`); a call whose first parameter is `'gated'`
  * waits until the test opens the gate (stores 1 in the gate's first word and notifies);
@@ -8,7 +8,7 @@
  * `workerData`: `{ buffer: SharedArrayBuffer; callBytes: number; spin: number; gate: SharedArrayBuffer }`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { LaneWorker } from '../../vfs/worker-call-lane.js';
+import { LaneWorker } from '../../vfs/worker/call-lane.js';
 
 const { buffer, callBytes, spin, gate } = workerData as { buffer: SharedArrayBuffer; callBytes: number; spin: number; gate: SharedArrayBuffer };
 const gateWord = new Int32Array(gate);

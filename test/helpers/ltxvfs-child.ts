@@ -7,8 +7,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { openDatabase, type OpenOptions } from '../../lib/open.js';
-import { ReplicaReader, type ReplicaReaderOptions } from '../../lib/replica-reader.js';
+import { openDatabase, type OpenOptions } from '../../lib/api/open.js';
+import { ReplicaReader, type ReplicaReaderOptions } from '../../lib/read/replica-reader.js';
 import { openReplicaClient } from '../../lib/storage/url.js';
 
 /** What the child does. */

@@ -23,7 +23,7 @@ import type { FrameVariant } from '../../ltx/frame.js';
 import { isLtxvfsError, type LtxvfsErrorCode } from '../../ltx/errors.js';
 import { openFileReplica } from '../../lib/storage/file/client.js';
 import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, WriteOptions } from '../../lib/storage/types.js';
-import { makeLtxFile, type LtxFile } from '../../lib/page-index.js';
+import { makeLtxFile, type LtxFile } from '../../lib/replica/page-index.js';
 
 /** fixtures/litestream-0.5.17 (in the repository; provenance in its README). */
 export const FIXTURES = new URL('../../fixtures/litestream-0.5.17/', import.meta.url);

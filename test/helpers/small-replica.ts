@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { promises as fs } from 'node:fs';
-import { importDatabase } from '../../lib/import.js';
+import { importDatabase } from '../../lib/tools/import.js';
 import { openReplicaClient } from '../../lib/storage/url.js';
 import { requireSqlite3, SQLITE3_BIN } from './paths.js';
 

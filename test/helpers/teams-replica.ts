@@ -4,9 +4,9 @@
  * made by makeReplica and opened under the lease on the given engine.
  */
 import type { Test } from 'tap';
-import { openDatabase } from '../../lib/open.js';
+import { openDatabase } from '../../lib/api/open.js';
 import { makeReplica } from '../../lib/testing/index.js';
-import type { Database } from '../../lib/database.js';
+import type { Database } from '../../lib/sql/database.js';
 
 /** A new replica with teams red (1) and blue (2) and `players` p0001… (team 1 + i % 2, score i), opened with autoLease; closed and removed at teardown. */
 export async function openTeamsReplica(t: Test, engine: 'asyncify' | 'worker', players: number): Promise<Database> {

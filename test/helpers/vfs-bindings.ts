@@ -16,16 +16,16 @@
 import { createRequire } from 'node:module';
 import * as SQLite from '@journeyapps/wa-sqlite';
 import type { SqlJsStatic } from 'sql.js';
-import type { PageSink, PageVersion, WritablePageSource } from '../../lib/page-source.js';
-import { Database, type Row } from '../../lib/database.js';
-import { LtxAsyncVFS, type Thenable } from '../../vfs/asyncify-vfs.js';
+import type { PageSink, PageVersion, WritablePageSource } from '../../lib/read/page-source.js';
+import { Database, type Row } from '../../lib/sql/database.js';
+import { LtxAsyncVFS, type Thenable } from '../../vfs/asyncify/vfs.js';
 import type { SyncPageSink, SyncPageSource } from '../../vfs/core/database-file.js';
-import { loadSqlJs, resolveSqlJs } from '../../vfs/sqljs.js';
-import { SqlJsVfsHook, type SqlJsDatabaseSource, type SqlJsModule, type SqlJsInternals, type WasmMemory, type WasmTable } from '../../vfs/sqljs-vfs.js';
-import { loadAsyncifyModule, withEmptyBlobs } from '../../vfs/wa-sqlite.js';
-import { loadSyncModule } from '../../vfs/wa-sqlite-sync.js';
-import { LtxSyncVFS } from '../../vfs/worker-vfs.js';
-import type { WaSqliteModule } from '../../vfs/wa-sqlite-types.js';
+import { loadSqlJs, resolveSqlJs } from '../../vfs/sqljs/index.js';
+import { SqlJsVfsHook, type SqlJsDatabaseSource, type SqlJsModule, type SqlJsInternals, type WasmMemory, type WasmTable } from '../../vfs/sqljs/vfs.js';
+import { loadAsyncifyModule, withEmptyBlobs } from '../../vfs/wasm/wa-sqlite.js';
+import { loadSyncModule } from '../../vfs/wasm/wa-sqlite-sync.js';
+import { LtxSyncVFS } from '../../vfs/worker/vfs.js';
+import type { WaSqliteModule } from '../../vfs/wasm/wa-sqlite-types.js';
 import { BytesSource } from './bytes-source.js';
 import { ENGINES, type EngineName } from './engines.js';
 

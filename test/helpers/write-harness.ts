@@ -1,6 +1,6 @@
 /**
  * A writable ltxvfs connection assembled from the real parts, the way `openDatabase`
- * (lib/open.ts) assembles it, but over a client the test chooses (e.g. a
+ * (lib/api/open.ts) assembles it, but over a client the test chooses (e.g. a
  * {@link CountingClient} whose writes can fail) and with a VFS that records what SQLite
  * did at its commit points ({@link RecordingVFS}): whether a transaction went through the
  * batch-atomic path (`SQLITE_FCNTL_BEGIN/COMMIT_ATOMIC_WRITE`) or through the journal and
@@ -12,17 +12,17 @@
 import * as SQLite from '@journeyapps/wa-sqlite';
 import type { Test } from 'tap';
 import { isLtxvfsError, type LtxvfsError, type LtxvfsErrorCode } from '../../ltx/errors.js';
-import { Database } from '../../lib/database.js';
-import { ConnectionView } from '../../lib/connection-view.js';
-import type { WritablePageSource } from '../../lib/page-source.js';
-import { ReplicaReader, type ReplicaReaderOptions, type ReplicaStats } from '../../lib/replica-reader.js';
-import { litestreamFunctions, litestreamPragma } from '../../lib/sql-surface.js';
+import { Database } from '../../lib/sql/database.js';
+import { ConnectionView } from '../../lib/connection/connection-view.js';
+import type { WritablePageSource } from '../../lib/read/page-source.js';
+import { ReplicaReader, type ReplicaReaderOptions, type ReplicaStats } from '../../lib/read/replica-reader.js';
+import { litestreamFunctions, litestreamPragma } from '../../lib/connection/sql-surface.js';
 import type { ReplicaClient } from '../../lib/storage/types.js';
-import { ConnectionSink, leasePragma } from '../../lib/write-sink.js';
-import { writerFor, type ReplicaWriter, type WriterOptions } from '../../lib/writer.js';
-import { LtxAsyncVFS, type Thenable } from '../../vfs/asyncify-vfs.js';
-import { registerFunction } from '../../vfs/sql-functions.js';
-import { loadAsyncifyModule, withEmptyBlobs } from '../../vfs/wa-sqlite.js';
+import { ConnectionSink, leasePragma } from '../../lib/write/write-sink.js';
+import { writerFor, type ReplicaWriter, type WriterOptions } from '../../lib/write/writer.js';
+import { LtxAsyncVFS, type Thenable } from '../../vfs/asyncify/vfs.js';
+import { registerFunction } from '../../vfs/core/sql-functions.js';
+import { loadAsyncifyModule, withEmptyBlobs } from '../../vfs/wasm/wa-sqlite.js';
 
 const SQLITE_OPEN_EXRESCODE = 0x0200_0000;
 const FCNTL_NAMES: Record<number, string> = { 21: 'sync-fcntl', 31: 'begin-atomic', 32: 'commit-atomic', 33: 'rollback-atomic' };

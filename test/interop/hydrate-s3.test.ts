@@ -8,7 +8,7 @@
 import t from 'tap';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { importDatabase } from '../../lib/import.js';
+import { importDatabase } from '../../lib/tools/import.js';
 import { openReplicaClient } from '../../lib/storage/url.js';
 import { HYDRATION_STATE_SUFFIX, type HydrationStats } from '../../lib/hydrate/index.js';
 import { runCli } from '../../lib/cli/run.js';

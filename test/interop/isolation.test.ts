@@ -10,8 +10,8 @@
 import t from 'tap';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { openDatabase } from '../../lib/open.js';
-import { acquireReader } from '../../lib/registry.js';
+import { openDatabase } from '../../lib/api/open.js';
+import { acquireReader } from '../../lib/read/registry.js';
 import { requireLitestreamVfs, requireSqlite3 } from '../helpers/paths.js';
 import { fileReplicaUrl, listLtxFiles, litestreamWrite } from '../helpers/litestream.js';
 

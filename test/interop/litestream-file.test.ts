@@ -9,9 +9,9 @@
 import t, { type Test } from 'tap';
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { openDatabase } from '../../lib/open.js';
+import { openDatabase } from '../../lib/api/open.js';
 import { openReplicaClient } from '../../lib/storage/url.js';
-import { importDatabase } from '../../lib/import.js';
+import { importDatabase } from '../../lib/tools/import.js';
 import { CHINOOK_DB, requireLitestreamVfs, requireSqlite3 } from '../helpers/paths.js';
 import { sqliteExec, sqliteQuery, sqliteQueryMany } from '../helpers/sqlite-cli.js';
 import {

@@ -20,9 +20,9 @@
 import t, { type Test } from 'tap';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { openDatabase } from '../../lib/open.js';
-import type { Database } from '../../lib/database.js';
-import type { DatabaseReplicaStats } from '../../lib/open.js';
+import { openDatabase } from '../../lib/api/open.js';
+import type { Database } from '../../lib/sql/database.js';
+import type { DatabaseReplicaStats } from '../../lib/api/open.js';
 import { requireLitestreamVfs, requireSqlite3 } from '../helpers/paths.js';
 import { fileReplicaUrl, listLtxFiles, litestreamWrite, logErrors } from '../helpers/litestream.js';
 import { LitestreamSession } from '../helpers/litestream-session.js';

@@ -7,8 +7,8 @@
 import t, { type Test } from 'tap';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { openDatabase } from '../../lib/open.js';
-import type { Database } from '../../lib/database.js';
+import { openDatabase } from '../../lib/api/open.js';
+import type { Database } from '../../lib/sql/database.js';
 import { requireLitestreamVfs, requireSqlite3 } from '../helpers/paths.js';
 import {
   fileReplicaUrl, listLtxFiles, litestreamQueryMany, litestreamRun, litestreamWriteMany, setLtxMtimesFromHeaders,

@@ -1,5 +1,5 @@
 /**
- * Compaction and L0 retention (lib/compact.ts) on replicas built from real database
+ * Compaction and L0 retention (lib/tools/compact.ts) on replicas built from real database
  * histories (sql.js states encoded by the project's encoder): the output is exactly what
  * ltx's Compactor gives (compactSpecs in the replica builder), restores to the same
  * database, verifies clean (with the checksum chain where files carry checksums), and
@@ -9,15 +9,15 @@ import t, { type Test } from 'tap';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { compactReplica, mergeLtx, DEFAULT_L0_RETENTION_MS, type CompactReport } from '../../lib/compact.js';
-import { Lease } from '../../lib/lease.js';
-import { computePlan, listReplica } from '../../lib/replica.js';
-import { openDatabase } from '../../lib/open.js';
-import { restoreDatabase } from '../../lib/restore.js';
+import { compactReplica, mergeLtx, DEFAULT_L0_RETENTION_MS, type CompactReport } from '../../lib/tools/compact.js';
+import { Lease } from '../../lib/write/lease.js';
+import { computePlan, listReplica } from '../../lib/replica/plan.js';
+import { openDatabase } from '../../lib/api/open.js';
+import { restoreDatabase } from '../../lib/tools/restore.js';
 import type { S3ReplicaClient } from '../../lib/storage/s3/index.js';
 import type { LtxFileInfo, ReplicaClient } from '../../lib/storage/types.js';
 import { openReplicaClient } from '../../lib/storage/url.js';
-import { verifyReplica } from '../../lib/verify.js';
+import { verifyReplica } from '../../lib/tools/verify.js';
 import { decodeLtxFile } from '../../ltx/decoder.js';
 import { LtxvfsError } from '../../ltx/errors.js';
 import { formatLtxFilename } from '../../ltx/filename.js';

@@ -8,7 +8,7 @@
  */
 import t from 'tap';
 import { join } from 'node:path';
-import { openDatabase } from '../../lib/open.js';
+import { openDatabase } from '../../lib/api/open.js';
 
 const FLOWS = 50;
 const ROUNDS = 4;

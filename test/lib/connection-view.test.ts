@@ -10,11 +10,11 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { ConnectionView } from '../../lib/connection-view.js';
-import { ReplicaReader, type ReplicaReaderOptions } from '../../lib/replica-reader.js';
-import { openDatabase } from '../../lib/open.js';
-import { acquireReader } from '../../lib/registry.js';
-import type { PageIndex } from '../../lib/page-index.js';
+import { ConnectionView } from '../../lib/connection/connection-view.js';
+import { ReplicaReader, type ReplicaReaderOptions } from '../../lib/read/replica-reader.js';
+import { openDatabase } from '../../lib/api/open.js';
+import { acquireReader } from '../../lib/read/registry.js';
+import type { PageIndex } from '../../lib/replica/page-index.js';
 import {
   bytesEqual, compactSpecs, copyFixtureReplica, CountingClient, FIXTURE_NAMES, historyFromStates, keyOf, rejectsLtx,
   snapshotFromDatabase, sqlJsHistory, sqlJsRows, timestampOf, writeReplica, type LtxSpec,

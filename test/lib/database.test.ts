@@ -6,9 +6,9 @@ import t from 'tap';
 import initSqlJs, { type Database as SqlJsDatabase } from 'sql.js';
 import * as SQLite from '@journeyapps/wa-sqlite';
 import { LtxvfsError } from '../../ltx/errors.js';
-import { Database, type DatabaseStats, type Params, type Row, type SqliteApi } from '../../lib/database.js';
-import { registerLtxVFS } from '../../vfs/asyncify-vfs.js';
-import { loadAsyncifyModule, withEmptyBlobs } from '../../vfs/wa-sqlite.js';
+import { Database, type DatabaseStats, type Params, type Row, type SqliteApi } from '../../lib/sql/database.js';
+import { registerLtxVFS } from '../../vfs/asyncify/vfs.js';
+import { loadAsyncifyModule, withEmptyBlobs } from '../../vfs/wasm/wa-sqlite.js';
 import { BytesSource, chinookBytes, sqliteCliDatabase, type BytesSourceOptions } from '../helpers/bytes-source.js';
 
 const SQLITE_OPEN_EXRESCODE = 0x0200_0000;

@@ -9,11 +9,11 @@
 import t from 'tap';
 import { count, eq, sql } from 'drizzle-orm';
 import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
-import { openDatabase } from '../../lib/open.js';
+import { openDatabase } from '../../lib/api/open.js';
 import { drizzle } from '../../lib/drizzle/index.js';
 import { makeReplica } from '../../lib/testing/index.js';
 import { openTeamsReplica } from '../helpers/teams-replica.js';
-import type { Database } from '../../lib/database.js';
+import type { Database } from '../../lib/sql/database.js';
 
 const teams = sqliteTable('teams', { id: integer('id').primaryKey(), name: text('name').notNull() });
 const players = sqliteTable('players', {

@@ -1,13 +1,13 @@
 /**
- * execTransaction (lib/exec-transaction.ts), what `ltxvfs exec` runs, on real directory
+ * execTransaction (lib/sql/exec-transaction.ts), what `ltxvfs exec` runs, on real directory
  * replicas through a real file client: a writer that ignores the lease (CountingClient's
  * beforeWrite uploads the same transaction under the TXID first) makes commits conflict;
  * a lease held by another owner (a real Lease) makes it wait. The clock and the pauses
  * are injected, so no assertion depends on time.
  */
 import t, { type Test } from 'tap';
-import { Lease } from '../../lib/lease.js';
-import { execTransaction, describeOutcome, checkOneTransaction } from '../../lib/exec-transaction.js';
+import { Lease } from '../../lib/write/lease.js';
+import { execTransaction, describeOutcome, checkOneTransaction } from '../../lib/sql/exec-transaction.js';
 import { copyFixtureReplica, CountingClient, rejectsLtx } from '../helpers/replica-builder.js';
 import { openWritable } from '../helpers/write-harness.js';
 

@@ -1,10 +1,10 @@
 import t, { type Test } from 'tap';
 import { join } from 'node:path';
-import { Fetcher, newReadCounters, POOLED_READ_BYTES, SPARE_READ_BUFFERS, type FetcherOptions } from '../../lib/fetcher.js';
+import { Fetcher, newReadCounters, POOLED_READ_BYTES, SPARE_READ_BUFFERS, type FetcherOptions } from '../../lib/read/fetcher.js';
 import { PageCache } from '../../lib/cache/index.js';
-import { PageIndex, type FrameRef, type LtxFile } from '../../lib/page-index.js';
-import { loadLtxFile, TAIL_BYTES } from '../../lib/ltx-loader.js';
-import { listReplica } from '../../lib/replica.js';
+import { PageIndex, type FrameRef, type LtxFile } from '../../lib/replica/page-index.js';
+import { loadLtxFile, TAIL_BYTES } from '../../lib/replica/ltx-loader.js';
+import { listReplica } from '../../lib/replica/plan.js';
 import { LtxvfsError } from '../../ltx/errors.js';
 import { bytesEqual, CountingClient, flipBit, randomPage, rejectsLtx, writeLtx, type Page } from '../helpers/replica-builder.js';
 

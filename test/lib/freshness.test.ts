@@ -1,5 +1,5 @@
 /**
- * Freshness a user can see and wait for (lib/freshness.ts, lib/poller.ts), on the
+ * Freshness a user can see and wait for (lib/api/freshness.ts, lib/read/poller.ts), on the
  * in-process and the worker engine: `sync()`, `waitForTxid()`, the `version`, `stale`,
  * `fresh` and `corrupt` events, `stats().replicaLagMs` / `pollLagMs`. A writer
  * (`openDatabase` with `autoLease`, its own reader: `shared: false`) commits to a real
@@ -9,11 +9,11 @@
 import t, { type Test } from 'tap';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { openDatabase } from '../../lib/open.js';
-import { acquireReader } from '../../lib/registry.js';
+import { openDatabase } from '../../lib/api/open.js';
+import { acquireReader } from '../../lib/read/registry.js';
 import { isLtxvfsError, LtxvfsError } from '../../ltx/errors.js';
 import { formatTXID } from '../../ltx/filename.js';
-import type { ReplicaPosition } from '../../lib/freshness.js';
+import type { ReplicaPosition } from '../../lib/api/freshness.js';
 import { TestClock } from '../helpers/polling.js';
 
 const HOUR = 3_600_000;

@@ -2,10 +2,10 @@ import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { importDatabase } from '../../lib/import.js';
-import { openDatabase } from '../../lib/open.js';
-import { listReplica } from '../../lib/replica.js';
-import { restoreDatabase } from '../../lib/restore.js';
+import { importDatabase } from '../../lib/tools/import.js';
+import { openDatabase } from '../../lib/api/open.js';
+import { listReplica } from '../../lib/replica/plan.js';
+import { restoreDatabase } from '../../lib/tools/restore.js';
 import { openFileReplica, type FileReplicaClient } from '../../lib/storage/file/client.js';
 import { decodeLtxFile } from '../../ltx/decoder.js';
 import {

@@ -62,7 +62,7 @@ const TESTING = ['makeReplica', 'MakeReplicaOptions', 'ReplicaTime', 'ReplicaTra
 const UNNAMED: Record<string, string> = {
   // FacadeVFS (wa-sqlite's VFS base, which LtxAsyncVFS extends) returns it from the j* methods
   // wa-sqlite calls; a caller hands the VFS to wa-sqlite and never calls them.
-  Thenable: 'LtxAsyncVFS.jRead() (vfs/facade-vfs.ts)',
+  Thenable: 'LtxAsyncVFS.jRead() (vfs/core/facade-vfs.ts)',
 };
 
 const surface = publicSurface(['lib/index.ts', 'ltx/index.ts', 'lib/testing/index.ts', 'lib/kysely/index.ts', 'lib/drizzle/index.ts']);

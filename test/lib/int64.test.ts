@@ -7,9 +7,9 @@
  */
 import t from 'tap';
 import { join } from 'node:path';
-import { openDatabase } from '../../lib/open.js';
-import { loadSqlJs, openSqlJs } from '../../vfs/sqljs.js';
-import type { IntMode } from '../../lib/statement.js';
+import { openDatabase } from '../../lib/api/open.js';
+import { loadSqlJs, openSqlJs } from '../../vfs/sqljs/index.js';
+import type { IntMode } from '../../lib/sql/statement.js';
 
 const VALUES: readonly bigint[] = [
   2n ** 53n - 1n, -(2n ** 53n - 1n), 2n ** 53n, -(2n ** 53n), 2n ** 63n - 1n, -(2n ** 63n - 1n),
@@ -69,7 +69,7 @@ t.test('int64 table: mode × engine', async (t) => {
     const bigints: unknown[] = [];
     while (stmt.step()) numbers.push(stmt.get()[0]);
     stmt.reset();
-    // sql.js's get(params, config); its types here (vfs/sqljs-types.ts) leave the config out.
+    // sql.js's get(params, config); its types here (vfs/sqljs/types.ts) leave the config out.
     const getWith = stmt.get as unknown as (params: null, config: { useBigInt: boolean }) => unknown[];
     while (stmt.step()) bigints.push(getWith.call(stmt, null, { useBigInt: true })[0]);
     stmt.free();

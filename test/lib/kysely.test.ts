@@ -7,11 +7,11 @@
  */
 import t from 'tap';
 import { Kysely, sql, type Generated } from 'kysely';
-import { openDatabase } from '../../lib/open.js';
+import { openDatabase } from '../../lib/api/open.js';
 import { LtxvfsDialect } from '../../lib/kysely/index.js';
 import { makeReplica } from '../../lib/testing/index.js';
 import { openTeamsReplica } from '../helpers/teams-replica.js';
-import type { Database } from '../../lib/database.js';
+import type { Database } from '../../lib/sql/database.js';
 
 interface DB {
   teams: { id: Generated<number>; name: string };

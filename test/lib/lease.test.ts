@@ -1,5 +1,5 @@
 /**
- * The write lease (lib/lease.ts): Litestream's lock.json protocol (docs/formats.md §5.2,
+ * The write lease (lib/write/lease.ts): Litestream's lock.json protocol (docs/formats.md §5.2,
  * litestream s3/leaser.go) on a directory and on S3 — s3rver behind the fault proxy, which
  * enforces If-None-Match / If-Match with 412 as S3 does. The same behaviour suite runs on
  * both; then the byte format, Litestream-written records, background renewal, the
@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { isLtxvfsError, LtxvfsError } from '../../ltx/errors.js';
 import {
   decodeLeaseRecord, defaultLeaseOwner, encodeLeaseRecord, Lease, LEASE_OBJECT_NAME, readLease, type LeaseMessage,
-} from '../../lib/lease.js';
+} from '../../lib/write/lease.js';
 import { openFileReplica } from '../../lib/storage/file/client.js';
 import { formatRfc3339Nano } from '../../lib/storage/s3/wire.js';
 import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, WriteOptions } from '../../lib/storage/types.js';
@@ -626,7 +626,7 @@ t.test('the lock kind is the declared capabilities.leaseLock, not the URL; lease
 
 t.test("the renewal timer is unref'd: a process holding a lease exits on its own", async (t) => {
   const dir = t.testdir();
-  const leaseModule = fileURLToPath(new URL('../../lib/lease.ts', import.meta.url));
+  const leaseModule = fileURLToPath(new URL('../../lib/write/lease.ts', import.meta.url));
   const fileModule = fileURLToPath(new URL('../../lib/storage/file/client.ts', import.meta.url));
   const script = `
     const { Lease } = await import(${JSON.stringify(leaseModule)});
@@ -638,7 +638,7 @@ t.test("the renewal timer is unref'd: a process holding a lease exits on its own
   const started = Date.now();
   const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
     // Through env(1) with a clean environment: tap hooks spawn to collect the child's coverage,
-    // and coverage of lib/lease.ts compiled by tsx would be merged with (and mask) this test's.
+    // and coverage of lib/write/lease.ts compiled by tsx would be merged with (and mask) this test's.
     const child = spawn('env', ['-i', `PATH=${process.env.PATH ?? ''}`, process.execPath, '--import', 'tsx', join(dir, 'child.mts')], {
       cwd: fileURLToPath(new URL('../../', import.meta.url)),
     });

@@ -1,9 +1,9 @@
 import t, { type Test } from 'tap';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_WHOLE_FILE_BYTES, loadLtxFile, TAIL_BYTES } from '../../lib/ltx-loader.js';
-import { newReadCounters } from '../../lib/fetcher.js';
-import { listReplica } from '../../lib/replica.js';
+import { DEFAULT_WHOLE_FILE_BYTES, loadLtxFile, TAIL_BYTES } from '../../lib/replica/ltx-loader.js';
+import { newReadCounters } from '../../lib/read/fetcher.js';
+import { listReplica } from '../../lib/replica/plan.js';
 import type { LtxFileInfo } from '../../lib/storage/types.js';
 import { decodeLtxFile } from '../../ltx/decoder.js';
 import { LtxvfsError } from '../../ltx/errors.js';

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { PageIndex, makeLtxFile, type LtxFile } from '../../lib/page-index.js';
+import { PageIndex, makeLtxFile, type LtxFile } from '../../lib/replica/page-index.js';
 import { CHECKSUM_FLAG, databaseChecksum, formatChecksum, lockPgno } from '../../ltx/checksum.js';
 import { isLtxvfsError } from '../../ltx/errors.js';
 import { ltxFileFromSpec, testPage, type LtxSpec, type Page } from '../helpers/replica-builder.js';

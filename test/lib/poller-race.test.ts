@@ -1,6 +1,6 @@
 /** A poll that loads files while this process's writer moves the reader on must not take it back. */
 import t from 'tap';
-import { ReplicaReader } from '../../lib/replica-reader.js';
+import { ReplicaReader } from '../../lib/read/replica-reader.js';
 import { CountingClient, historyFromStates, sqlJsHistory, writeLtx, writeReplica } from '../helpers/replica-builder.js';
 
 t.test('a poll finishing after a newer version was adopted keeps the newer one and counts no failure', async (t) => {

@@ -1,5 +1,5 @@
 /**
- * `Poller.beforeTransaction` (lib/poller.ts), the check engines make when a read
+ * `Poller.beforeTransaction` (lib/read/poller.ts), the check engines make when a read
  * transaction starts, over real replicas in t.testdir() and the real directory client.
  * The poller's clock is a {@link TestClock}, which moves only when a test moves it: the
  * timer polls only when a poll is due by that clock, so it cannot race the tests. A listing can be held (a slow poll) by
@@ -7,9 +7,9 @@
  */
 import t, { type Test } from 'tap';
 import { LtxvfsError } from '../../ltx/errors.js';
-import { MAX_POLL_WAIT_MS } from '../../lib/poller.js';
-import { ReplicaReader, type ReplicaReaderOptions } from '../../lib/replica-reader.js';
-import { ConnectionView } from '../../lib/connection-view.js';
+import { MAX_POLL_WAIT_MS } from '../../lib/read/poller.js';
+import { ReplicaReader, type ReplicaReaderOptions } from '../../lib/read/replica-reader.js';
+import { ConnectionView } from '../../lib/connection/connection-view.js';
 import type { LtxFileInfo } from '../../lib/storage/types.js';
 import { openFileReplica } from '../../lib/storage/file/client.js';
 import { historyFromStates, sqlJsHistory, writeLtx, writeReplica, type LtxSpec } from '../helpers/replica-builder.js';

@@ -12,7 +12,7 @@
 import t, { type Test } from 'tap';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { ReplicaReader } from '../../lib/replica-reader.js';
+import { ReplicaReader } from '../../lib/read/replica-reader.js';
 import { openFileReplica } from '../../lib/storage/file/client.js';
 import type { ReplicaClient } from '../../lib/storage/types.js';
 import { isLtxvfsError, type LtxvfsError } from '../../ltx/errors.js';

@@ -10,14 +10,14 @@ import t, { type Test } from 'tap';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { continuation, type PollMessage } from '../../lib/poller.js';
-import { ReplicaReader, type ReplicaReaderOptions } from '../../lib/replica-reader.js';
-import { openDatabase } from '../../lib/open.js';
-import { loadAsyncifyModule } from '../../vfs/wa-sqlite.js';
-import { acquireReader } from '../../lib/registry.js';
+import { continuation, type PollMessage } from '../../lib/read/poller.js';
+import { ReplicaReader, type ReplicaReaderOptions } from '../../lib/read/replica-reader.js';
+import { openDatabase } from '../../lib/api/open.js';
+import { loadAsyncifyModule } from '../../vfs/wasm/wa-sqlite.js';
+import { acquireReader } from '../../lib/read/registry.js';
 import { openFileReplica } from '../../lib/storage/file/client.js';
 import type { LtxFileInfo, ReplicaClient } from '../../lib/storage/types.js';
-import type { PageIndex } from '../../lib/page-index.js';
+import type { PageIndex } from '../../lib/replica/page-index.js';
 import { LtxvfsError, isLtxvfsError } from '../../ltx/errors.js';
 import {
   bytesEqual, compactSpecs, databaseChecksumOf, flipBit, historyFromStates, keyOf, rejectsLtx, snapshotFromDatabase,

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { DEFAULT_MAX_WINDOW_BYTES, PrefetchWindow, SEQUENTIAL_SLACK } from '../../lib/prefetch.js';
+import { DEFAULT_MAX_WINDOW_BYTES, PrefetchWindow, SEQUENTIAL_SLACK } from '../../lib/read/prefetch.js';
 
 /** Windows of `n` sequential misses, each read covering exactly the asked frame. */
 function sequential(w: PrefetchWindow, n: number, from = 0): number[] {

@@ -7,8 +7,8 @@ import t from 'tap';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { openDatabase } from '../../lib/open.js';
-import { acquireReader, sharedReaderUrls } from '../../lib/registry.js';
+import { openDatabase } from '../../lib/api/open.js';
+import { acquireReader, sharedReaderUrls } from '../../lib/read/registry.js';
 import { copyFixtureReplica, FIXTURE_NAMES, rejectsLtx } from '../helpers/replica-builder.js';
 
 const SUMMARY = 'SELECT count(*) AS n, sum(id) AS s, litestream_txid() AS txid FROM t';

@@ -4,7 +4,7 @@
  * compacted files.
  */
 import t from 'tap';
-import { ReplicaReader } from '../../lib/replica-reader.js';
+import { ReplicaReader } from '../../lib/read/replica-reader.js';
 import { openFileReplica } from '../../lib/storage/file/client.js';
 import { compactSpecs, historyFromStates, keyOf, sqlJsHistory, writeLtx, writeReplica } from '../helpers/replica-builder.js';
 

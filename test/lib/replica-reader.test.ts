@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
-import { DEFAULT_WHOLE_FILE_BYTES } from '../../lib/ltx-loader.js';
-import { ReplicaReader } from '../../lib/replica-reader.js';
-import { PageIndex } from '../../lib/page-index.js';
+import { DEFAULT_WHOLE_FILE_BYTES } from '../../lib/replica/ltx-loader.js';
+import { ReplicaReader } from '../../lib/read/replica-reader.js';
+import { PageIndex } from '../../lib/replica/page-index.js';
 import { lockPgno } from '../../ltx/checksum.js';
 import { isLtxvfsError } from '../../ltx/errors.js';
 import {

@@ -7,7 +7,7 @@ import {
   describeFile,
   formatPosition,
   listReplica,
-} from '../../lib/replica.js';
+} from '../../lib/replica/plan.js';
 import { openFileReplica } from '../../lib/storage/file/client.js';
 import type { LtxFileInfo, ReplicaClient } from '../../lib/storage/types.js';
 import { formatLtxFilename } from '../../ltx/filename.js';

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { restoreDatabase } from '../../lib/restore.js';
+import { restoreDatabase } from '../../lib/tools/restore.js';
 import { openFileReplica } from '../../lib/storage/file/client.js';
 import { CHECKSUM_FLAG, formatChecksum } from '../../ltx/checksum.js';
 import { LtxvfsError } from '../../ltx/errors.js';

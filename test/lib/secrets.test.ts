@@ -13,7 +13,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { openDatabase } from '../../lib/open.js';
+import { openDatabase } from '../../lib/api/open.js';
 import { resolveS3Config } from '../../lib/storage/s3/config.js';
 import { S3CredentialSource } from '../../lib/storage/s3/credentials.js';
 import { openS3Replica } from '../../lib/storage/s3/index.js';

@@ -1,10 +1,10 @@
 /**
- * splitStatements / findTransactionControl (lib/sql-statements.ts), SQLite's
+ * splitStatements / findTransactionControl (lib/sql/statements.ts), SQLite's
  * sqlite3_complete() state machine: statement boundaries as SQLite runs a script, the
  * `;` inside a trigger body, strings, quoted identifiers and comments.
  */
 import t from 'tap';
-import { findTransactionControl, splitStatements } from '../../lib/sql-statements.js';
+import { findTransactionControl, splitStatements } from '../../lib/sql/statements.js';
 import { rejectsLtx } from '../helpers/replica-builder.js';
 
 const words = (sql: string) => splitStatements(sql).map((s) => s.firstWord);

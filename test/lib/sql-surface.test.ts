@@ -9,14 +9,14 @@ import t, { type Test } from 'tap';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { acquireReader } from '../../lib/registry.js';
-import { openDatabase } from '../../lib/open.js';
-import { ConnectionView } from '../../lib/connection-view.js';
-import { ReplicaReader } from '../../lib/replica-reader.js';
-import { litestreamFunctions, litestreamPragma, type SqlFunctionSpec } from '../../lib/sql-surface.js';
-import { openAsyncifyDatabase } from '../../vfs/asyncify-database.js';
+import { acquireReader } from '../../lib/read/registry.js';
+import { openDatabase } from '../../lib/api/open.js';
+import { ConnectionView } from '../../lib/connection/connection-view.js';
+import { ReplicaReader } from '../../lib/read/replica-reader.js';
+import { litestreamFunctions, litestreamPragma, type SqlFunctionSpec } from '../../lib/connection/sql-surface.js';
+import { openAsyncifyDatabase } from '../../vfs/asyncify/database.js';
 import { isLtxvfsError, LtxvfsError } from '../../ltx/errors.js';
-import type { Database } from '../../lib/database.js';
+import type { Database } from '../../lib/sql/database.js';
 import {
   copyFixtureReplica, CountingClient, historyFromStates, rejectsLtx, snapshotFromDatabase, sqlJsDatabase, sqlJsHistory, writeLtx,
   writeReplica,

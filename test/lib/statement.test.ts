@@ -6,8 +6,8 @@
  */
 import t from 'tap';
 import { join } from 'node:path';
-import { openDatabase } from '../../lib/open.js';
-import type { WorkerDatabase } from '../../vfs/worker-database.js';
+import { openDatabase } from '../../lib/api/open.js';
+import type { WorkerDatabase } from '../../vfs/worker/database.js';
 
 for (const engine of ['asyncify', 'worker'] as const) {
   t.test(engine, async (t) => {

@@ -1,5 +1,5 @@
 /**
- * Half-written temporary files (lib/temp-files.ts) on real directory replicas: which
+ * Half-written temporary files (lib/write/temp-files.ts) on real directory replicas: which
  * entries count, their age by an injected clock, removal through the client with the age
  * bound, `verify` listing them, `compact` and a writer's lease acquisition removing them.
  */
@@ -7,13 +7,13 @@ import t, { type Test } from 'tap';
 import { existsSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { LtxvfsError } from '../../ltx/errors.js';
-import { compactReplica } from '../../lib/compact.js';
-import { ReplicaReader } from '../../lib/replica-reader.js';
+import { compactReplica } from '../../lib/tools/compact.js';
+import { ReplicaReader } from '../../lib/read/replica-reader.js';
 import { openFileReplica } from '../../lib/storage/file/client.js';
 import type { ReplicaCapabilities } from '../../lib/storage/types.js';
-import { DEFAULT_TEMP_FILE_MAX_AGE_MS, listTempFiles, removeTempFiles } from '../../lib/temp-files.js';
-import { verifyReplica } from '../../lib/verify.js';
-import { writerFor } from '../../lib/writer.js';
+import { DEFAULT_TEMP_FILE_MAX_AGE_MS, listTempFiles, removeTempFiles } from '../../lib/write/temp-files.js';
+import { verifyReplica } from '../../lib/tools/verify.js';
+import { writerFor } from '../../lib/write/writer.js';
 import { copyFixtureReplica, CountingClient, rejectsLtx } from '../helpers/replica-builder.js';
 
 /** A directory client that declares what object storage declares: no temporary-file directory. */

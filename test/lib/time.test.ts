@@ -1,5 +1,5 @@
 import t from 'tap';
-import { checkTimeTarget, formatTime, parseTime } from '../../lib/time.js';
+import { checkTimeTarget, formatTime, parseTime } from '../../lib/replica/time.js';
 
 const NOW = Date.parse('2026-11-21T12:00:00Z');
 

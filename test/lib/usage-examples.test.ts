@@ -8,7 +8,7 @@ import t from 'tap';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { openDatabase } from '../../lib/open.js';
+import { openDatabase } from '../../lib/api/open.js';
 
 const SECTION = '## Transactions, statements and integers';
 

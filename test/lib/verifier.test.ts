@@ -1,8 +1,8 @@
 import t, { type Test } from 'tap';
 import { join } from 'node:path';
-import { ReplicaReader, type ReplicaReaderOptions } from '../../lib/replica-reader.js';
-import { TAIL_BYTES } from '../../lib/ltx-loader.js';
-import { FileVerifier } from '../../lib/verifier.js';
+import { ReplicaReader, type ReplicaReaderOptions } from '../../lib/read/replica-reader.js';
+import { TAIL_BYTES } from '../../lib/replica/ltx-loader.js';
+import { FileVerifier } from '../../lib/read/verifier.js';
 import { isLtxvfsError, LtxvfsError } from '../../ltx/errors.js';
 import { bytesEqual, CountingClient, flipBit, randomPage, rejectsLtx, writeLtx, type Page } from '../helpers/replica-builder.js';
 

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { verifyReplica } from '../../lib/verify.js';
+import { verifyReplica } from '../../lib/tools/verify.js';
 import { openFileReplica, type FileReplicaClient } from '../../lib/storage/file/client.js';
 import { CHECKSUM_FLAG } from '../../ltx/checksum.js';
 import {

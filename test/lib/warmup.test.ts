@@ -1,10 +1,10 @@
 import t, { type Test } from 'tap';
 import { join } from 'node:path';
-import { openDatabase, warmupOf } from '../../lib/open.js';
+import { openDatabase, warmupOf } from '../../lib/api/open.js';
 import { openReplicaClient } from '../../lib/storage/url.js';
-import { importDatabase } from '../../lib/import.js';
-import { ReplicaReader } from '../../lib/replica-reader.js';
-import { interiorChildren, warmInteriorPages } from '../../lib/warmup.js';
+import { importDatabase } from '../../lib/tools/import.js';
+import { ReplicaReader } from '../../lib/read/replica-reader.js';
+import { interiorChildren, warmInteriorPages } from '../../lib/read/warmup.js';
 import { makeOracleDatabase } from '../helpers/datagen.js';
 import { sqliteQuery } from '../helpers/sqlite-cli.js';
 import { requireSqlite3 } from '../helpers/paths.js';

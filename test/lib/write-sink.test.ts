@@ -1,5 +1,5 @@
 /**
- * The write side of a connection (lib/write-sink.ts) through the SQL surface: LiteVFS's
+ * The write side of a connection (lib/write/write-sink.ts) through the SQL surface: LiteVFS's
  * lease PRAGMAs (`PRAGMA litevfs_acquire_lease` / `litevfs_release_lease`, docs/formats.md
  * §6.3), writes refused without the lease (SQLITE_READONLY, saying how to get it),
  * `autoLease`, a lease held by another owner, the lease given back on close, and the
@@ -9,10 +9,10 @@
 import t from 'tap';
 import { existsSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { decodeLeaseRecord, Lease } from '../../lib/lease.js';
-import { openDatabase } from '../../lib/open.js';
+import { decodeLeaseRecord, Lease } from '../../lib/write/lease.js';
+import { openDatabase } from '../../lib/api/open.js';
 import { openFileReplica } from '../../lib/storage/file/client.js';
-import { leasePragma } from '../../lib/write-sink.js';
+import { leasePragma } from '../../lib/write/write-sink.js';
 import { copyFixtureReplica, CountingClient } from '../helpers/replica-builder.js';
 import { listLtxFiles, setLtxMtimesFromHeaders } from '../helpers/litestream.js';
 import { openWritable, rejectsSqlite } from '../helpers/write-harness.js';

@@ -1,5 +1,5 @@
 /**
- * ReplicaWriter (lib/writer.ts) on real directory replicas through a real file client
+ * ReplicaWriter (lib/write/writer.ts) on real directory replicas through a real file client
  * (CountingClient, which can fail writes and hold reads): the lease, the per-process
  * reservation, and `commit` — one level-0 LTX file `TXID-TXID` uploaded create-only,
  * checksum mode following the replica, conflicts and lost leases refused with
@@ -15,13 +15,13 @@ import { join } from 'node:path';
 import { decodeLtxFile } from '../../ltx/decoder.js';
 import { LtxvfsError } from '../../ltx/errors.js';
 import { HEADER_FLAG_NO_CHECKSUM } from '../../ltx/header.js';
-import { decodeLeaseRecord, encodeLeaseRecord, Lease } from '../../lib/lease.js';
-import type { PageIndex } from '../../lib/page-index.js';
-import { ReplicaReader } from '../../lib/replica-reader.js';
-import { restoreDatabase } from '../../lib/restore.js';
+import { decodeLeaseRecord, encodeLeaseRecord, Lease } from '../../lib/write/lease.js';
+import type { PageIndex } from '../../lib/replica/page-index.js';
+import { ReplicaReader } from '../../lib/read/replica-reader.js';
+import { restoreDatabase } from '../../lib/tools/restore.js';
 import { openFileReplica } from '../../lib/storage/file/client.js';
-import { verifyReplica } from '../../lib/verify.js';
-import { ReplicaWriter, writerFor, type Transaction } from '../../lib/writer.js';
+import { verifyReplica } from '../../lib/tools/verify.js';
+import { ReplicaWriter, writerFor, type Transaction } from '../../lib/write/writer.js';
 import { waitFor } from '../helpers/polling.js';
 import {
   copyChecksummedReplica, copyFixtureReplica, CountingClient, databaseChecksumOf, diffDatabases, FIXTURE_EXPECTED_DB,

@@ -1,9 +1,9 @@
 import t from 'tap';
 import * as SQLite from '@journeyapps/wa-sqlite';
 import { LtxvfsError } from '../../ltx/errors.js';
-import type { DatabaseStats } from '../../lib/database.js';
-import type { PageSource, PageVersion } from '../../lib/page-source.js';
-import { openAsyncifyDatabase } from '../../vfs/asyncify-database.js';
+import type { DatabaseStats } from '../../lib/sql/database.js';
+import type { PageSource, PageVersion } from '../../lib/read/page-source.js';
+import { openAsyncifyDatabase } from '../../vfs/asyncify/database.js';
 import { BytesSource, chinookBytes } from '../helpers/bytes-source.js';
 
 const chinook = chinookBytes();

@@ -6,11 +6,11 @@
 import t from 'tap';
 import * as SQLite from '@journeyapps/wa-sqlite';
 import { LtxvfsError } from '../../ltx/errors.js';
-import { Database, type DatabaseStats } from '../../lib/database.js';
-import type { PageSource, PageVersion } from '../../lib/page-source.js';
-import { LtxAsyncVFS, registerLtxVFS, type LtxAsyncVFSOptions, type Thenable } from '../../vfs/asyncify-vfs.js';
+import { Database, type DatabaseStats } from '../../lib/sql/database.js';
+import type { PageSource, PageVersion } from '../../lib/read/page-source.js';
+import { LtxAsyncVFS, registerLtxVFS, type LtxAsyncVFSOptions, type Thenable } from '../../vfs/asyncify/vfs.js';
 import { changeCounterForTxid } from '../../vfs/core/page1.js';
-import { loadAsyncifyModule, withEmptyBlobs, type WaSqliteModule } from '../../vfs/wa-sqlite.js';
+import { loadAsyncifyModule, withEmptyBlobs, type WaSqliteModule } from '../../vfs/wasm/wa-sqlite.js';
 import { BytesSource, chinookBytes, sqliteCliDatabase } from '../helpers/bytes-source.js';
 
 const SQLITE_OPEN_EXRESCODE = 0x0200_0000;

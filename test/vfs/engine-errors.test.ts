@@ -6,7 +6,7 @@
  */
 import t, { type Test } from 'tap';
 import { join } from 'node:path';
-import { openDatabase } from '../../lib/open.js';
+import { openDatabase } from '../../lib/api/open.js';
 import { isLtxvfsError, type LtxvfsError } from '../../ltx/errors.js';
 import { ENGINES, openEngine } from '../helpers/engines.js';
 

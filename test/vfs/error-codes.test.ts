@@ -6,7 +6,7 @@ import {
   SQLITE_IOERR_READ,
   SQLITE_READONLY,
   sqliteCodeForError,
-} from '../../vfs/error-codes.js';
+} from '../../vfs/core/error-codes.js';
 
 t.test('checksum and structure errors become SQLITE_CORRUPT', async (t) => {
   t.equal(sqliteCodeForError(new LtxvfsError('LTXVFS_ERR_CORRUPT', 'x')), SQLITE_CORRUPT);

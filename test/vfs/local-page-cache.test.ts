@@ -1,9 +1,9 @@
 /**
- * LocalPageCache (vfs/local-page-cache.ts): the SQLite thread's cache in front of the
+ * LocalPageCache (vfs/bridge/local-page-cache.ts): the SQLite thread's cache in front of the
  * page bridge, bounded in bytes with two generations.
  */
 import t from 'tap';
-import { LocalPageCache } from '../../vfs/local-page-cache.js';
+import { LocalPageCache } from '../../vfs/bridge/local-page-cache.js';
 
 const page = (n: number, size = 1024): Uint8Array => new Uint8Array(size).fill(n & 0xff);
 

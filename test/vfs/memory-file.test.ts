@@ -1,6 +1,6 @@
 import t from 'tap';
 import { SQLITE_IOERR_SHORT_READ, SQLITE_OK } from '@journeyapps/wa-sqlite';
-import { MemoryFile } from '../../vfs/memory-file.js';
+import { MemoryFile } from '../../vfs/core/memory-file.js';
 
 t.test('an empty file reads as zeros with SQLITE_IOERR_SHORT_READ', async (t) => {
   const file = new MemoryFile();

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import initSqlJs from 'sql.js';
 import { isLtxvfsError } from '../../ltx/errors.js';
-import { openDatabase } from '../../lib/open.js';
-import { loadSqlJs, openSqlJs, sqlJsStats } from '../../vfs/sqljs.js';
+import { openDatabase } from '../../lib/api/open.js';
+import { loadSqlJs, openSqlJs, sqlJsStats } from '../../vfs/sqljs/index.js';
 import { requireLitestreamVfs, requireSqlite3 } from '../helpers/paths.js';
 import { waitFor } from '../helpers/polling.js';
 import {

@@ -1,12 +1,12 @@
 /**
- * installVfsDispatch (vfs/vfs-dispatch.ts): the relay that skips wa-sqlite's per-call
+ * installVfsDispatch (vfs/worker/vfs-dispatch.ts): the relay that skips wa-sqlite's per-call
  * method-name decoding, installed only on the glue it knows.
  */
 import t from 'tap';
 import * as SQLite from '@journeyapps/wa-sqlite';
-import { installVfsDispatch } from '../../vfs/vfs-dispatch.js';
-import { loadSyncModule } from '../../vfs/wa-sqlite-sync.js';
-import { LtxSyncVFS } from '../../vfs/worker-vfs.js';
+import { installVfsDispatch } from '../../vfs/worker/vfs-dispatch.js';
+import { loadSyncModule } from '../../vfs/wasm/wa-sqlite-sync.js';
+import { LtxSyncVFS } from '../../vfs/worker/vfs.js';
 import { chinookBytes, headerPageSize } from '../helpers/bytes-source.js';
 
 t.test('installed on wa-sqlite\'s glue: queries run through it, each name decoded once', async (t) => {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import t from 'tap';
 import * as SQLite from '@journeyapps/wa-sqlite';
-import { asyncifyWasmPath, loadAsyncifyModule, withEmptyBlobs } from '../../vfs/wa-sqlite.js';
+import { asyncifyWasmPath, loadAsyncifyModule, withEmptyBlobs } from '../../vfs/wasm/wa-sqlite.js';
 
 t.test('loadAsyncifyModule gives a fresh module per call over one compiled binary', async (t) => {
   t.ok(existsSync(asyncifyWasmPath()), 'the wasm binary is found in the installed package');
@@ -43,7 +43,7 @@ t.test('withEmptyBlobs binds an empty Uint8Array as an empty BLOB, not NULL', as
 
 t.test('a binary that does not compile rejects, and the next load tries again', async (t) => {
   let calls = 0;
-  const { loadAsyncifyModule: load } = await t.mockImport<typeof import('../../vfs/wa-sqlite.js')>('../../vfs/wa-sqlite.js', {
+  const { loadAsyncifyModule: load } = await t.mockImport<typeof import('../../vfs/wasm/wa-sqlite.js')>('../../vfs/wasm/wa-sqlite.js', {
     'node:fs/promises': {
       readFile: async () => {
         calls++;
@@ -59,7 +59,7 @@ t.test('a binary that does not compile rejects, and the next load tries again', 
 t.test('a binary that does not instantiate rejects instead of hanging', async (t) => {
   // (module (import "x" "y" (func))): compiles, but Emscripten provides no import "x".
   const wasm = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 2, 7, 1, 1, 0x78, 1, 0x79, 0, 0]);
-  const { loadAsyncifyModule: load } = await t.mockImport<typeof import('../../vfs/wa-sqlite.js')>('../../vfs/wa-sqlite.js', {
+  const { loadAsyncifyModule: load } = await t.mockImport<typeof import('../../vfs/wasm/wa-sqlite.js')>('../../vfs/wasm/wa-sqlite.js', {
     'node:fs/promises': { readFile: async () => wasm },
   });
   await t.rejects(load());

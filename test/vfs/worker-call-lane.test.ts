@@ -1,5 +1,5 @@
 /**
- * The worker engine's call lane (vfs/worker-call-lane.ts): the encoding, the lane word's
+ * The worker engine's call lane (vfs/worker/call-lane.ts): the encoding, the lane word's
  * hand-offs (both ends driven from this thread, then across a real worker thread), mail
  * waking a listening worker, batches that do not fit, and the spin budget's back-off.
  */
@@ -7,8 +7,8 @@ import t from 'tap';
 import { siblingModule, spawnWorker } from '../../lib/bridge/spawn-worker.js';
 import {
   decodeFrom, encodeInto, jsonExact, LANE, LaneMain, LaneWorker, newLaneBuffer, SpinBudget,
-} from '../../vfs/worker-call-lane.js';
-import type { WorkerCall, WorkerResult } from '../../vfs/worker-protocol.js';
+} from '../../vfs/worker/call-lane.js';
+import type { WorkerCall, WorkerResult } from '../../vfs/worker/protocol.js';
 
 const call = (id: number, params: unknown[] = [id]): WorkerCall =>
   ({ type: 'call', id, method: 'get', sql: 'SELECT name FROM items WHERE id = ?', params }) as unknown as WorkerCall;

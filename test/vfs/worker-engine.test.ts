@@ -10,10 +10,10 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isLtxvfsError } from '../../ltx/errors.js';
-import { openDatabase, warmupOf } from '../../lib/open.js';
+import { openDatabase, warmupOf } from '../../lib/api/open.js';
 import type { ServedConnection } from '../../lib/bridge/page-server.js';
-import { openWorkerDatabase, WorkerDatabase } from '../../vfs/worker-database.js';
-import type { DatabaseStats } from '../../lib/database.js';
+import { openWorkerDatabase, WorkerDatabase } from '../../vfs/worker/database.js';
+import type { DatabaseStats } from '../../lib/sql/database.js';
 import { requireLitestreamVfs, requireSqlite3 } from '../helpers/paths.js';
 import { BytesSource, chinookBytes } from '../helpers/bytes-source.js';
 import {

@@ -1,7 +1,7 @@
 /**
  * The replica database file as every engine serves it to SQLite: one state machine for
- * the in-process engine (vfs/asyncify-vfs.ts), the worker engine (vfs/worker-vfs.ts) and
- * the sql.js adapter (vfs/sqljs-vfs.ts). Each engine keeps only its binding — how SQLite's
+ * the in-process engine (vfs/asyncify/vfs.ts), the worker engine (vfs/worker/vfs.ts) and
+ * the sql.js adapter (vfs/sqljs/vfs.ts). Each engine keeps only its binding — how SQLite's
  * calls arrive and how a call that has to wait completes.
  *
  * ## Completing synchronously or not
@@ -76,7 +76,7 @@
  *
  * `MAIN_JOURNAL`, `TEMP_DB`, `TEMP_JOURNAL`, `SUBJOURNAL`, `SUPER_JOURNAL`, `TRANSIENT_DB`
  * and anything opened `DELETEONCLOSE` (`MEMORY_FILE_FLAGS`, vfs/core/open-file.ts) are private in-memory
- * files (vfs/memory-file.ts) in the wa-sqlite engines; sql.js leaves them to its unix
+ * files (vfs/core/memory-file.ts) in the wa-sqlite engines; sql.js leaves them to its unix
  * VFS. A `WAL` is refused.
  *
  * ## What fails, with which code
@@ -109,7 +109,7 @@
  */
 import * as VFS from '@journeyapps/wa-sqlite/src/sqlite-constants.js';
 import { LtxvfsError } from '../../ltx/errors.js';
-import type { PageVersion } from '../../lib/page-source.js';
+import type { PageVersion } from '../../lib/read/page-source.js';
 import type { Answer, Completion, CorePageSink, CorePageSource } from './types.js';
 import { changeCounterForTxid } from './page1.js';
 import { readPages } from './read-pages.js';

@@ -15,7 +15,7 @@
  * - Bytes 28–31 (database size in pages) = the version's `commit`. Because 24–27 equal
  *   92–95, SQLite trusts this size (docs/formats.md §7.1), which agrees with `xFileSize`.
  */
-import type { PageVersion } from '../../lib/page-source.js';
+import type { PageVersion } from '../../lib/read/page-source.js';
 
 /** Size of the database header at the start of page 1. */
 export const DB_HEADER_SIZE = 100;

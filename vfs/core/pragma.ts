@@ -4,7 +4,7 @@
  * `sqlite3_free`), [1] the PRAGMA's name, [2] its argument or NULL
  * (https://sqlite.org/c3ref/c_fcntl_begin_atomic_write.html#sqlitefcntlpragma).
  */
-import type { WaSqliteModule } from '../wa-sqlite-types.js';
+import type { WaSqliteModule } from '../wasm/wa-sqlite-types.js';
 
 /** The module members these functions use. */
 export type PragmaMemory = Pick<WaSqliteModule, 'HEAPU8' | 'UTF8ToString' | '_sqlite3_malloc'>;

@@ -5,7 +5,7 @@
  */
 import * as VFS from '@journeyapps/wa-sqlite/src/sqlite-constants.js';
 import { LtxvfsError } from '../../ltx/errors.js';
-import type { PageVersion } from '../../lib/page-source.js';
+import type { PageVersion } from '../../lib/read/page-source.js';
 import type { Completion, CorePageSource } from './types.js';
 import { DB_HEADER_SIZE, patchPage1, patchPage1InPlace } from './page1.js';
 

@@ -4,7 +4,7 @@
  * bridge, sql.js) or possibly later (`'async'`: the in-process replica reader). See
  * vfs/core/database-file.ts, "Completing synchronously or not".
  */
-import type { PageVersion } from '../../lib/page-source.js';
+import type { PageVersion } from '../../lib/read/page-source.js';
 
 /** How an engine's page reads and commits complete: at once (blocking), or possibly later. */
 export type Completion = 'sync' | 'async';
@@ -12,7 +12,7 @@ export type Completion = 'sync' | 'async';
 /** `T` for a `'sync'` file; `T` or a Promise of it for an `'async'` one. */
 export type Answer<T, C extends Completion> = C extends 'sync' ? T : T | Promise<T>;
 
-/** Where a {@link DatabaseFile} gets its versions and pages (lib/page-source.ts's `PageSource` is the `'async'` one). */
+/** Where a {@link DatabaseFile} gets its versions and pages (lib/read/page-source.ts's `PageSource` is the `'async'` one). */
 export interface CorePageSource<C extends Completion> {
   /** Pin the newest version (a new read transaction); paired with one {@link release}. */
   acquire(): PageVersion;
@@ -28,7 +28,7 @@ export interface CorePageSource<C extends Completion> {
   readPageInto?(version: PageVersion, pgno: number, dst: Uint8Array): boolean;
 }
 
-/** Where a writable {@link DatabaseFile} ships transactions (lib/page-source.ts's `PageSink` is the `'async'` one). */
+/** Where a writable {@link DatabaseFile} ships transactions (lib/read/page-source.ts's `PageSink` is the `'async'` one). */
 export interface CorePageSink<C extends Completion> {
   /** @throws LtxvfsError with `sqliteCode` SQLITE_READONLY (no lease, time travel) / SQLITE_BUSY. */
   reserve(): Answer<void, C>;

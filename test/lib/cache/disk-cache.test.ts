@@ -8,13 +8,13 @@
 import t, { type Test } from 'tap';
 import { promises as fs, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ReplicaReader } from '../../../lib/replica-reader.js';
+import { ReplicaReader } from '../../../lib/read/replica-reader.js';
 import { DiskCache } from '../../../lib/cache/disk-cache.js';
-import { importDatabase } from '../../../lib/import.js';
+import { importDatabase } from '../../../lib/tools/import.js';
 import { openReplicaClient } from '../../../lib/storage/url.js';
-import { openAsyncifyDatabase } from '../../../vfs/asyncify-database.js';
-import type { Database } from '../../../lib/database.js';
-import type { ReplicaStats } from '../../../lib/replica-reader.js';
+import { openAsyncifyDatabase } from '../../../vfs/asyncify/database.js';
+import type { Database } from '../../../lib/sql/database.js';
+import type { ReplicaStats } from '../../../lib/read/replica-reader.js';
 import {
   CountingClient, diffDatabases, keyOf, loadSqlJs, ltxFileFromSpec, randomPage, snapshotFromDatabase, sqlJsRows, writeLtx,
 } from '../../helpers/replica-builder.js';

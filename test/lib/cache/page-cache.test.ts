@@ -1,6 +1,6 @@
 import t from 'tap';
 import { DEFAULT_CACHE_SIZE_BYTES, PageCache } from '../../../lib/cache/page-cache.js';
-import type { FrameRef, LtxFile } from '../../../lib/page-index.js';
+import type { FrameRef, LtxFile } from '../../../lib/replica/page-index.js';
 import { decodeLtxFile } from '../../../ltx/decoder.js';
 import { encodeLtx, ltxFileOf, testPage, type Page } from '../../helpers/replica-builder.js';
 

@@ -7,7 +7,7 @@ import t from 'tap';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { importDatabase } from '../../../lib/import.js';
+import { importDatabase } from '../../../lib/tools/import.js';
 import { openReplicaClient } from '../../../lib/storage/url.js';
 import { cli } from '../../helpers/cli.js';
 

@@ -1,8 +1,8 @@
 /**
  * Read-only means read-only: `ltxvfs query` and time-travel views (`--at`, `PRAGMA
- * litestream_time = …`) refuse the lease PRAGMAs (lib/write-sink.ts, lib/sql-surface.ts)
+ * litestream_time = …`) refuse the lease PRAGMAs (lib/write/write-sink.ts, lib/connection/sql-surface.ts)
  * and writes instead of taking the lease or ignoring them; a time in the future is an error
- * naming the newest file's time (lib/time.ts `checkTimeTarget`), not the newest state.
+ * naming the newest file's time (lib/replica/time.ts `checkTimeTarget`), not the newest state.
  * Real directory replicas (the Litestream fixture, header timestamps as mtimes), the CLI
  * through runCli, the library on both engines.
  */
@@ -10,9 +10,9 @@ import t, { type Test } from 'tap';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { isLtxvfsError } from '../../../ltx/errors.js';
-import { openDatabase } from '../../../lib/open.js';
+import { openDatabase } from '../../../lib/api/open.js';
 import { openFileReplica } from '../../../lib/storage/file/client.js';
-import { formatTime } from '../../../lib/time.js';
+import { formatTime } from '../../../lib/replica/time.js';
 import { setLtxMtimesFromHeaders } from '../../helpers/litestream.js';
 import { copyFixtureReplica } from '../../helpers/replica-builder.js';
 import { cli } from '../../helpers/cli.js';

@@ -4,7 +4,7 @@
  * real CLI). Every exec takes the lease (waiting for it), catches up, commits.
  */
 import t from 'tap';
-import { openDatabase } from '../../../lib/open.js';
+import { openDatabase } from '../../../lib/api/open.js';
 import { runCliChild } from '../../helpers/cli-child.js';
 import { copyFixtureReplica } from '../../helpers/replica-builder.js';
 

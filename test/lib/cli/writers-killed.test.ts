@@ -7,7 +7,7 @@ import t from 'tap';
 import { cp, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openFileReplica } from '../../../lib/storage/file/client.js';
-import { listTempFiles } from '../../../lib/temp-files.js';
+import { listTempFiles } from '../../../lib/write/temp-files.js';
 import { cli } from '../../helpers/cli.js';
 import { onLines, spawnCliChild } from '../../helpers/cli-child.js';
 import { copyFixtureReplica } from '../../helpers/replica-builder.js';

@@ -6,8 +6,8 @@
 import t from 'tap';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { importDatabase } from '../../../lib/import.js';
-import { openDatabase } from '../../../lib/open.js';
+import { importDatabase } from '../../../lib/tools/import.js';
+import { openDatabase } from '../../../lib/api/open.js';
 import { openReplicaClient } from '../../../lib/storage/url.js';
 import { startFaultProxy } from '../../helpers/fault-proxy.js';
 import { CHINOOK_DB } from '../../helpers/paths.js';

@@ -1,0 +1,270 @@
+/**
+ * Fetcher: turns page-cache misses into range reads of LTX frames (docs/architecture.md read path
+ * 5). A miss reads the frame `[offset, offset + size)` the page index points at
+ * (docs/formats.md §1.8) — coalesced with the following frames of the same file while the
+ * access looks sequential (the prefetch window) — on a p-queue of bounded concurrency.
+ * Every frame being read has an in-flight entry (sharing its range read's one promise),
+ * so concurrent misses on the same frame cost one request. Frames are validated by
+ * `decodeIndexedFrameInto` before they enter the cache; a failed read caches nothing
+ * from the failing frame on.
+ *
+ * Memory: bytes in flight are at most `concurrency` reads of the largest prefetch window
+ * (8 × 1 MiB by default). A scan allocates next to nothing per page: large reads are
+ * received into buffers the fetcher keeps and reuses (up to {@link SPARE_READ_BUFFERS}
+ * idle ones), every frame is decoded into one scratch page and copied from there into
+ * the cache's slot, and only a page somebody waits for gets an array of its own. (A
+ * response buffer and a decoded array per page were garbage that V8 frees only at a
+ * later collection: up to tens of MiB of resident set during a scan.)
+ */
+import PQueue from 'p-queue';
+import { decodeIndexedFrameInto } from '../../ltx/frame.js';
+import type { ReplicaClient } from '../storage/types.js';
+import type { FrameRef, LtxFile, PageIndex } from '../replica/page-index.js';
+import type { PageCache } from '../cache/index.js';
+import { DEFAULT_MAX_WINDOW_BYTES, PrefetchWindow, type PrefetchOptions } from './prefetch.js';
+import { FileVerifier, type VerifierOptions } from './verifier.js';
+import { TieredPageCache } from '../cache/index.js';
+import { DEFAULT_WHOLE_FILE_BYTES } from '../replica/ltx-loader.js';
+import { mergeRanges } from './range-merge.js';
+
+/** Options of {@link Fetcher}. */
+export interface FetcherOptions extends PrefetchOptions, VerifierOptions {
+  /** Range reads in flight at once. Default 8: enough to hide object-store latency, few enough for one keep-alive pool. */
+  concurrency?: number;
+  /**
+   * LTX files up to this many bytes are read whole and verified against their file
+   * checksum before any of their pages is served; larger ones are verified in the
+   * background as they are used (lib/read/verifier.ts). Default 2 MiB ({@link DEFAULT_WHOLE_FILE_BYTES}).
+   */
+  wholeFileBytes?: number;
+}
+
+/** Storage counters shared by the fetcher and the file loader. */
+export interface ReadCounters {
+  /** Pages decoded from storage (a page read twice counts twice). */
+  pagesFetched: number;
+  /** Bytes received from storage. */
+  bytesRead: number;
+  /** Storage read requests (range reads and whole-object reads). */
+  readRequests: number;
+}
+
+/** Creates zeroed {@link ReadCounters}. */
+export function newReadCounters(): ReadCounters {
+  return { pagesFetched: 0, bytesRead: 0, readRequests: 0 };
+}
+
+/** One range read. */
+interface RangeRead {
+  /** Settles when the read is done: resolves once its pages are cached (and wanted ones in their `page`), rejects with its error. */
+  readonly done: Promise<void>;
+}
+
+/** A frame being read by a range read (one small object a frame: the promise is the read's). */
+interface InFlight {
+  readonly read: RangeRead;
+  /** A {@link Fetcher.fetch} caller waits for the page itself: it gets an array of its own. */
+  wanted: boolean;
+  page: Uint8Array | undefined;
+}
+
+function frameKey(ref: FrameRef): number {
+  return ref.file.id * 0x1_0000_0000 + ref.entry;
+}
+
+/**
+ * The page of an in-flight frame, once read; the read's error if it fails before this
+ * frame was decoded (a corrupt frame later in the range fails only the frames from it on).
+ */
+function pageOf(f: InFlight): Promise<Uint8Array> {
+  f.wanted = true;
+  return f.read.done.then(
+    () => f.page!,
+    (err: unknown) => {
+      if (f.page !== undefined) return f.page;
+      throw err;
+    },
+  );
+}
+
+/** Reads of at least this many bytes go into a reused receive buffer; smaller ones get their own. */
+export const POOLED_READ_BYTES = 64 * 1024;
+
+/** Idle receive buffers kept for the next large reads (a scan has one or two in flight). */
+export const SPARE_READ_BUFFERS = 2;
+
+/** Reads frames from a replica into a {@link PageCache}. */
+export class Fetcher {
+  readonly #client: ReplicaClient;
+  readonly #cache: PageCache;
+  readonly #queue: PQueue;
+  readonly #inFlight = new Map<number, InFlight>();
+  readonly #windows = new WeakMap<LtxFile, PrefetchWindow>();
+  readonly #prefetch: PrefetchOptions;
+  /** Idle receive buffers for large reads, each at least the largest prefetch window. */
+  readonly #spare: Uint8Array[] = [];
+  /** Where frames are decoded before the cache copies them (one page, reused). */
+  #scratch = new Uint8Array(0);
+  /** Counters, updated in place. */
+  readonly counters: ReadCounters;
+  /** Verifies the files whose frames this fetcher reads (and the reader serves). */
+  readonly verifier: FileVerifier;
+  /** See {@link FetcherOptions.wholeFileBytes}. */
+  readonly wholeFileBytes: number;
+
+  /**
+   * @param client the replica's storage.
+   * @param cache where validated pages go.
+   * @param counters storage counters to add to (shared with the file loader).
+   */
+  constructor(client: ReplicaClient, cache: PageCache, counters: ReadCounters, options: FetcherOptions = {}) {
+    this.#client = client;
+    this.#cache = cache;
+    this.counters = counters;
+    this.#queue = new PQueue({ concurrency: options.concurrency ?? 8 });
+    this.#prefetch = options;
+    this.wholeFileBytes = options.wholeFileBytes ?? DEFAULT_WHOLE_FILE_BYTES;
+    this.verifier = new FileVerifier(client, this.#queue, cache instanceof TieredPageCache ? cache.disk : undefined, options);
+    this.verifier.inFlight = (file, entry) => this.#inFlight.get(file.id * 0x1_0000_0000 + entry)?.read.done;
+  }
+
+  /** The shared queue, so whole-file reads at open obey the same concurrency bound. */
+  get queue(): PQueue {
+    return this.#queue;
+  }
+
+  /**
+   * The decompressed page of `ref`, read from storage (the caller has checked the cache).
+   * `version` decides which neighbouring frames are worth prefetching: only frames it
+   * still serves.
+   * @throws LtxvfsError from the client (`LTXVFS_ERR_STORAGE`, `LTXVFS_ERR_NOT_FOUND`) or the
+   *   frame decoder (`LTXVFS_ERR_CORRUPT`).
+   */
+  fetch(version: PageIndex, ref: FrameRef): Promise<Uint8Array> {
+    const pending = this.#inFlight.get(frameKey(ref));
+    if (pending !== undefined) return pageOf(pending);
+
+    const file = ref.file;
+    let window = this.#windows.get(file);
+    if (window === undefined) {
+      window = new PrefetchWindow(this.#prefetch);
+      this.#windows.set(file, window);
+    }
+    const budget = window.next(ref.entry);
+
+    // The frames of one range: the asked frame, then the following contiguous frames
+    // while they fit the window. Of those, only frames current in this version and not
+    // cached or in flight are decoded; the others are read over (a cached interior page
+    // among the leaves must not cut a scan's range short) and trailing ones are dropped.
+    const entries = file.entries;
+    const first = entries[ref.entry];
+    const run: number[] = [ref.entry];
+    let scanned = ref.entry;
+    // One probe for every frame looked at: a scan's misses look at up to ~256 frames each.
+    const probe = { file, entry: ref.entry };
+    for (let n = ref.entry + 1; n < entries.length; n++) {
+      const e = entries[n];
+      if (e.offset !== entries[n - 1].offset + entries[n - 1].size || e.offset + e.size - first.offset > budget) break;
+      scanned = n;
+      probe.entry = n;
+      if (version.isCurrent(probe) && !this.#cache.has(probe) && !this.#inFlight.has(frameKey(probe))) run.push(n);
+    }
+    window.consumed(scanned);
+    return pageOf(this.#readFrames(version, file, run)[0]);
+  }
+
+  /**
+   * Read many frames in the background (e.g. the interior B-tree pages, lib/read/warmup.ts):
+   * frames not cached, not in flight and current in `version`, grouped per file into range
+   * reads (lib/read/range-merge.ts) that may span gaps of up to `maxGapBytes` between wanted
+   * frames (read but not decoded) and at most the largest prefetch window each.
+   * @returns when all reads settled: how many pages were read and how many reads failed.
+   */
+  async prefetch(version: PageIndex, refs: readonly FrameRef[], maxGapBytes = 64 * 1024): Promise<{ pages: number; failures: number }> {
+    const byFile = new Map<LtxFile, number[]>();
+    for (const ref of refs) {
+      if (!version.isCurrent(ref) || this.#cache.has(ref) || this.#inFlight.has(frameKey(ref))) continue;
+      let list = byFile.get(ref.file);
+      if (list === undefined) byFile.set(ref.file, (list = []));
+      list.push(ref.entry);
+    }
+    const maxRange = Math.max(this.#prefetch.maxWindowBytes ?? DEFAULT_MAX_WINDOW_BYTES, 1);
+    const reads: Promise<number>[] = [];
+    for (const [file, list] of byFile) {
+      const sorted = [...new Set(list)].sort((a, b) => a - b);
+      for (const r of mergeRanges(sorted, file.entries, { maxGapBytes, maxRangeBytes: maxRange })) {
+        const frames = r.entries.length;
+        reads.push(this.#readFrames(version, file, r.entries)[0].read.done.then(() => frames, () => -frames));
+      }
+    }
+    // Per read: +frames when it succeeded, −frames when it failed.
+    const outcomes = await Promise.all(reads);
+    return { pages: outcomes.reduce((n, k) => n + Math.max(k, 0), 0), failures: outcomes.reduce((n, k) => n - Math.min(k, 0), 0) };
+  }
+
+  /**
+   * Start one range read covering the frames `entries` (ascending entry numbers of
+   * `file`), with an in-flight entry per frame. Bytes between them are read, not decoded.
+   */
+  #readFrames(version: PageIndex, file: LtxFile, entries: number[]): InFlight[] {
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const read: RangeRead = { done: new Promise<void>((res, rej) => { resolve = res; reject = rej; }) };
+    // Awaited only through the frames somebody asks for: a failure must not surface as unhandled.
+    read.done.catch(() => undefined);
+    const waiting: InFlight[] = [];
+    for (const n of entries) {
+      const f: InFlight = { read, wanted: false, page: undefined };
+      waiting.push(f);
+      this.#inFlight.set(file.id * 0x1_0000_0000 + n, f);
+    }
+    // After the frames are in flight: a verification starting now waits for them rather than reading them too.
+    this.verifier.use(file);
+    this.#read(version, file, entries, waiting).then(resolve, reject);
+    return waiting;
+  }
+
+  /** Read and decode the frames; rejects with the read's error once every frame has left `#inFlight`. */
+  async #read(version: PageIndex, file: LtxFile, entries: number[], waiting: InFlight[]): Promise<void> {
+    const first = file.entries[entries[0]];
+    const last = file.entries[entries[entries.length - 1]];
+    const offset = first.offset;
+    const length = last.offset + last.size - offset;
+    const buffer = length >= POOLED_READ_BYTES ? this.#takeBuffer(length) : undefined;
+    try {
+      const bytes = await this.#queue.add(() => this.#client.readRange(file.info.key, offset, length, buffer));
+      this.counters.readRequests++;
+      this.counters.bytesRead += bytes.byteLength;
+      if (this.#scratch.length !== version.pageSize) this.#scratch = new Uint8Array(version.pageSize);
+      const page = this.#scratch;
+      for (let i = 0; i < entries.length; i++) {
+        const e = file.entries[entries[i]];
+        const frame = bytes.subarray(e.offset - offset, e.offset - offset + e.size);
+        decodeIndexedFrameInto(frame, e.pgno, page, `${file.info.key}: page ${e.pgno} at offset ${e.offset}`);
+        this.verifier.observe(file, entries[i], frame, page);
+        this.counters.pagesFetched++;
+        const ref: FrameRef = { file, entry: entries[i] };
+        this.#cache.set(ref, page);
+        this.#inFlight.delete(frameKey(ref));
+        const f = waiting[i];
+        if (f.wanted) f.page = page.slice();
+      }
+    } catch (err) {
+      for (let i = 0; i < entries.length; i++) {
+        const key = file.id * 0x1_0000_0000 + entries[i];
+        if (this.#inFlight.get(key) === waiting[i]) this.#inFlight.delete(key);
+      }
+      throw err;
+    } finally {
+      // Every page was copied out of it (decoded) or the read failed: it can take the next read.
+      if (buffer !== undefined && this.#spare.length < SPARE_READ_BUFFERS) this.#spare.push(buffer);
+    }
+  }
+
+  /** A receive buffer of at least `length` bytes: an idle one, else a new one of the largest window (or `length`, if larger). */
+  #takeBuffer(length: number): Uint8Array {
+    const i = this.#spare.findIndex((b) => b.length >= length);
+    if (i >= 0) return this.#spare.splice(i, 1)[0];
+    return new Uint8Array(Math.max(length, this.#prefetch.maxWindowBytes ?? DEFAULT_MAX_WINDOW_BYTES));
+  }
+}

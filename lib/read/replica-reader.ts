@@ -1,0 +1,480 @@
+/**
+ * ReplicaReader: the read path of one replica put together (docs/architecture.md read path 1–7).
+ * It lists the replica, computes the restore plan (docs/formats.md §4.4), loads the page
+ * indexes of the plan's files in parallel, builds the {@link PageIndex} version, and
+ * serves pages to engine adapters through the {@link PageSource} interface: from the
+ * {@link PageCache} when it can (synchronously), else through the {@link Fetcher}. A
+ * {@link Poller} moves it to newer versions; each read transaction pins the version it
+ * started with (snapshot isolation), and versions nobody pins are dropped.
+ *
+ * One reader is shared by every connection to the same replica in a process (see
+ * lib/read/registry.ts), so they share its cache, fetcher and poller.
+ */
+import { EventEmitter } from 'node:events';
+import PQueue from 'p-queue';
+import { lockPgno } from '../../ltx/checksum.js';
+import { isLtxvfsError, LtxvfsError } from '../../ltx/errors.js';
+import { formatTXID } from '../../ltx/filename.js';
+import type { ReplicaClient, LtxFileInfo } from '../storage/types.js';
+import { computePlan, listReplica, type PlanTarget } from '../replica/plan.js';
+import { PageIndex, type FrameRef, type LtxFile } from '../replica/page-index.js';
+import { DEFAULT_CACHE_SIZE_BYTES, PageCache } from '../cache/index.js';
+import { Fetcher, newReadCounters, type FetcherOptions, type ReadCounters } from './fetcher.js';
+import { loadLtxFile, type LoadedLtxFile } from '../replica/ltx-loader.js';
+import { Poller, type PollerOptions, type PollStats } from './poller.js';
+import type { PageSource, PageVersion } from './page-source.js';
+import type { DatabaseStats } from '../sql/database.js';
+import { DiskCache, TieredPageCache, type DiskCacheStats } from '../cache/index.js';
+import { Hydrator, type HydrateOptions, type HydrationStats } from '../hydrate/index.js';
+import type { VerificationStats } from './verifier.js';
+
+/** Options of {@link ReplicaReader.open}. */
+export interface ReplicaReaderOptions extends FetcherOptions, PollerOptions {
+  /** Bytes of decompressed pages kept in memory. Default 64 MiB. */
+  cacheSizeBytes?: number;
+  /** Expected page size in bytes; opening fails with `LTXVFS_ERR_PAGE_SIZE` if the replica's differs. */
+  pageSize?: number;
+  /** Open a replica with no LTX files as an empty database (TXID 0) instead of failing: for writers creating one. */
+  allowEmpty?: boolean;
+  /**
+   * LTX files whose header and page index are read at once when a version is built. Default
+   * 32: opening a replica of N level-0 files costs about N / 32 waves of round trips (1,000
+   * files: ~32 on S3) instead of N / `concurrency`; index reads are small, so many in flight
+   * cost little.
+   */
+  indexConcurrency?: number;
+  /**
+   * Directory of the disk tier behind the memory cache (lib/cache/disk-cache.ts): decompressed
+   * pages and LTX page indexes that survive restarts and are shared by processes. Default
+   * none (memory only).
+   */
+  cacheDir?: string;
+  /** Soft bound on the bytes in `cacheDir` (all replicas using it). Default 512 MiB. */
+  cacheDirSizeBytes?: number;
+  /**
+   * Local file to hydrate the database into in the background (lib/hydrate/); reads are
+   * served from it once complete, and it is kept current. Default none.
+   */
+  hydrate?: string;
+  /** Tuning of hydration (range size, concurrency, …). */
+  hydrateOptions?: HydrateOptions;
+}
+
+/**
+ * Counters of a {@link ReplicaReader}: the Database API's {@link DatabaseStats} (pages
+ * fetched, bytes read, requests, cache hits/misses/bytes, TXID) and more. `cacheMisses`
+ * counts page reads the memory cache did not have (served by the hydrated file, the disk
+ * cache, or storage).
+ */
+export interface ReplicaStats extends PollStats, DatabaseStats {
+  /** Page size in bytes. */
+  pageSize: number;
+  /** Database size in pages at the newest version. */
+  commit: number;
+  /** Timestamp (ms since the epoch) of the newest applied LTX file. */
+  timestamp: number;
+  /** Versions pinned by open read transactions now. */
+  pinnedVersions: number;
+  /** Counters of the disk tier (`cacheDir`), if any. */
+  diskCache?: DiskCacheStats;
+  /** Hydration figures (`hydrate`), if any. */
+  hydration?: HydrationStats;
+  /** File checksum verification (lib/read/verifier.ts): files verified, pending, corrupt; its requests and bytes. */
+  verification: VerificationStats;
+}
+
+/** Events of a {@link ReplicaReader}. */
+export interface ReplicaReaderEvents {
+  /** A newer version became current. */
+  version: [version: PageIndex];
+  /** A poll failed (it is retried at the next tick). */
+  'poll-error': [error: unknown];
+  /** The reader passed its staleness bound: queries fail until it catches up. */
+  stale: [error: LtxvfsError];
+  /** A poll brought a stale reader back within its staleness bound: queries run again. */
+  fresh: [version: PageIndex];
+  /**
+   * A file failed its checksum (or the newest file seen is gone): results returned before
+   * may be wrong, and every later transaction fails with this error.
+   */
+  corrupt: [error: LtxvfsError];
+}
+
+/** Serves the pages of one replica and keeps up with it. */
+export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements PageSource {
+  readonly client: ReplicaClient;
+  readonly #cache: PageCache;
+  readonly #fetcher: Fetcher;
+  readonly #counters: ReadCounters;
+  readonly #poller: Poller;
+  readonly #indexQueue: PQueue;
+  /** LTX files of the current version, by key: reused by rebuilds so their cached frames stay valid. */
+  #files = new Map<string, LtxFile>();
+  #current: PageIndex;
+  /** Pin counts of versions held by read transactions. */
+  readonly #pins = new Map<PageVersion, number>();
+  #zeroPage: Uint8Array | undefined;
+  #closed = false;
+  readonly #beforeClose: (() => Promise<void>)[] = [];
+  /** Versions whose files were removed, and the same state rebuilt from other files. */
+  readonly #substitutes = new WeakMap<PageVersion, PageIndex>();
+  /** The disk tier, when `cacheDir` is set. */
+  readonly #disk: DiskCache | undefined;
+  /** The hydration, when `hydrate` is set (started once the first version is current). */
+  #hydrator: Hydrator | undefined;
+
+  private constructor(client: ReplicaClient, cache: PageCache, fetcher: Fetcher, counters: ReadCounters, options: ReplicaReaderOptions) {
+    super();
+    this.client = client;
+    this.#cache = cache;
+    this.#disk = cache instanceof TieredPageCache ? cache.disk : undefined;
+    this.#fetcher = fetcher;
+    this.#counters = counters;
+    this.#current = PageIndex.empty();
+    this.#poller = new Poller(this, options);
+    this.#indexQueue = new PQueue({ concurrency: options.indexConcurrency ?? 32 });
+    fetcher.verifier.onFailure = (err) => this.emit('corrupt', err);
+  }
+
+  /**
+   * Open the newest state of the replica behind `client`, and start polling it.
+   * @throws LtxvfsError `LTXVFS_ERR_NOT_FOUND` (no replica), `LTXVFS_ERR_EMPTY_REPLICA` (no files),
+   *   `LTXVFS_ERR_TXID_GAP` / `LTXVFS_ERR_OVERLAP` (bad file set), `LTXVFS_ERR_PAGE_SIZE`,
+   *   `LTXVFS_ERR_CORRUPT` / `LTXVFS_ERR_CHECKSUM` (bad files), storage errors;
+   *   `LTXVFS_ERR_USAGE` for a `cacheDir` that cannot be created, or a `hydrate` path that
+   *   another live process hydrates or that holds a file no hydration made.
+   */
+  static async open(client: ReplicaClient, options: ReplicaReaderOptions = {}): Promise<ReplicaReader> {
+    const counters = newReadCounters();
+    const cacheBytes = options.cacheSizeBytes ?? DEFAULT_CACHE_SIZE_BYTES;
+    const cache = options.cacheDir === undefined
+      ? new PageCache(cacheBytes)
+      : new TieredPageCache(cacheBytes, new DiskCache(options.cacheDir, client.url, { maxBytes: options.cacheDirSizeBytes }));
+    const fetcher = new Fetcher(client, cache, counters, options);
+    const reader = new ReplicaReader(client, cache, fetcher, counters, options);
+    let version: PageIndex;
+    try {
+      version = await reader.versionAt(undefined);
+    } catch (err) {
+      if (options.allowEmpty !== true || !isLtxvfsError(err, 'LTXVFS_ERR_EMPTY_REPLICA')) throw err;
+      version = PageIndex.empty(options.pageSize ?? 0);
+    }
+    if (options.pageSize !== undefined && version.txid > 0 && options.pageSize !== version.pageSize) {
+      throw new LtxvfsError('LTXVFS_ERR_PAGE_SIZE',
+        `${client.url}: replica page size ${version.pageSize} does not match the expected ${options.pageSize}`, { key: client.url });
+    }
+    reader.advance(version);
+    if (options.hydrate !== undefined) {
+      try {
+        reader.#hydrator = Hydrator.start({
+          client,
+          get current() { return reader.current; },
+          on: (event, listener) => reader.on(event, listener),
+          off: (event, listener) => reader.off(event, listener),
+          peek: (ref) => (cache.has(ref) ? cache.get(ref) : undefined),
+        }, options.hydrate, options.hydrateOptions);
+      } catch (err) {
+        await reader.close();
+        throw err;
+      }
+    }
+    reader.#poller.start();
+    return reader;
+  }
+
+  /** The newest version. */
+  get current(): PageIndex {
+    return this.#current;
+  }
+
+  /** The hydration started by the `hydrate` option, if any. */
+  get hydration(): Hydrator | undefined {
+    return this.#hydrator;
+  }
+
+  /** The disk tier made for the `cacheDir` option, if any. */
+  get diskCache(): DiskCache | undefined {
+    return this.#disk;
+  }
+
+  /**
+   * The error every transaction fails with since a served file failed its checksum
+   * (`LTXVFS_ERR_CHECKSUM`) or the newest file seen vanished; undefined while intact.
+   */
+  get integrityFailure(): LtxvfsError | undefined {
+    return this.#fetcher.verifier.failure;
+  }
+
+  /**
+   * Fail the reader for good with `error` (the poller's: the newest file it applied is
+   * gone from every level): every later transaction and page read throws it, and
+   * `corrupt` is emitted once. The first failure wins.
+   */
+  poison(error: LtxvfsError): void {
+    this.#fetcher.verifier.poison(error);
+  }
+
+  /** The poller (for `pollNow()` and its counters). */
+  get poller(): Poller {
+    return this.#poller;
+  }
+
+  /**
+   * Pin the newest version (see {@link PageSource.acquire}).
+   * @throws LtxvfsError `LTXVFS_ERR_STALE` when the reader is past its staleness bound, `LTXVFS_ERR_CLOSED`.
+   */
+  acquire(): PageVersion {
+    if (this.#closed) throw new LtxvfsError('LTXVFS_ERR_CLOSED', `${this.client.url}: replica reader is closed`, { key: this.client.url });
+    this.#fetcher.verifier.check();
+    // Engines that can wait poll first (Poller.beforeTransaction); for the others, a due poll starts now.
+    this.#poller.pollIfDue();
+    this.#poller.checkFresh();
+    return this.pin(this.#current);
+  }
+
+  /** Pin a given version (e.g. a time-travel view's). Paired with {@link release}. */
+  pin(version: PageVersion): PageVersion {
+    this.#pins.set(version, (this.#pins.get(version) ?? 0) + 1);
+    return version;
+  }
+
+  /** Unpin a version (see {@link PageSource.release}); an unpinned old version is garbage once nothing else refers to it. */
+  release(version: PageVersion): void {
+    const n = this.#pins.get(version);
+    if (n === undefined) return;
+    if (n <= 1) this.#pins.delete(version);
+    else this.#pins.set(version, n - 1);
+  }
+
+  /** See {@link PageSource.readPage}. */
+  readPage(version: PageVersion, pgno: number): Uint8Array | Promise<Uint8Array> {
+    this.#fetcher.verifier.check();
+    const index = this.#substitutes.get(version) ?? (version as PageIndex);
+    const ref = index.get(pgno);
+    if (ref === undefined) return this.#missing(index, pgno);
+    const hit = this.#cache.get(ref);
+    if (hit !== undefined) return hit;
+    const local = this.#readLocal(index, ref, pgno);
+    if (local !== undefined) return local;
+    return this.#fetcher.fetch(index, ref).catch((err: unknown) => this.#refetch(err, version, index, pgno));
+  }
+
+  /** See {@link PageSource.readPageInto}: a memory-cache hit copied into `dst`. */
+  readPageInto(version: PageVersion, pgno: number, dst: Uint8Array): boolean {
+    const index = this.#substitutes.get(version) ?? (version as PageIndex);
+    const ref = index.get(pgno);
+    return ref !== undefined && this.#fetcher.verifier.failure === undefined && this.#cache.copyTo(ref, dst);
+  }
+
+  /**
+   * A memory miss served locally, synchronously: from the hydrated file, else from the
+   * disk tier (promoted to memory). Undefined when neither has it.
+   */
+  #readLocal(index: PageIndex, ref: FrameRef, pgno: number): Uint8Array | undefined {
+    const hydrated = this.#hydrator?.readPage(index, ref, pgno);
+    if (hydrated !== undefined) {
+      this.#fetcher.verifier.use(ref.file);
+      return hydrated;
+    }
+    const page = this.#disk?.getPage(ref, index.pageSize);
+    if (page !== undefined) {
+      this.#fetcher.verifier.use(ref.file);
+      this.#cache.set(ref, page);
+    }
+    return page;
+  }
+
+  /**
+   * A file of `index` is gone from storage (compaction removed level-0 files it had
+   * merged): the same state is still in the replica, in other files. Rebuild the version
+   * at the same TXID from the plan, serve this and later reads of `version` from it, and
+   * move the current version off the removed files.
+   */
+  async #refetch(err: unknown, version: PageVersion, index: PageIndex, pgno: number): Promise<Uint8Array> {
+    // Only once per version: a substitute whose files vanish too is not chased further.
+    if (!isLtxvfsError(err, 'LTXVFS_ERR_NOT_FOUND') || this.#closed || index !== version) throw err;
+    const same = await this.versionAt({ txid: index.txid }).catch(() => undefined);
+    if (same === undefined || same.txid !== index.txid) throw err;
+    this.#substitutes.set(version, same);
+    if (this.#current === index) this.advance(same);
+    return this.readPage(version, pgno);
+  }
+
+  /**
+   * Read pages of `version` into the cache in the background: coalesced range reads of
+   * the frames not cached yet (see {@link Fetcher.prefetch}). Never throws.
+   * @returns pages read and reads that failed.
+   */
+  prefetchPages(version: PageIndex, pgnos: readonly number[]): Promise<{ pages: number; failures: number }> {
+    const refs: FrameRef[] = [];
+    for (const pgno of pgnos) {
+      const ref = version.get(pgno);
+      // Pages on disk are read from there when asked for: not worth a range read.
+      if (ref !== undefined && this.#disk?.hasPage(ref) !== true) refs.push(ref);
+    }
+    return this.#fetcher.prefetch(version, refs);
+  }
+
+  #missing(index: PageIndex, pgno: number): Uint8Array {
+    // The lock page is never stored (docs/formats.md §7.2); SQLite never reads beyond commit,
+    // but a zero page is the right answer for a hole it might probe.
+    if (pgno === lockPgno(index.pageSize) || pgno > index.commit) {
+      if (this.#zeroPage?.byteLength !== index.pageSize) this.#zeroPage = new Uint8Array(index.pageSize);
+      return this.#zeroPage;
+    }
+    throw new LtxvfsError('LTXVFS_ERR_CORRUPT',
+      `${this.client.url}: page ${pgno} is in no LTX file of the plan at TXID ${formatTXID(index.txid)}`, { key: this.client.url });
+  }
+
+  /**
+   * Build the version a target names: the newest state (`undefined`), or the state at a
+   * TXID or before a time (time travel, docs/formats.md §4.4), from a fresh listing.
+   * @throws LtxvfsError as {@link computePlan} (`LTXVFS_ERR_EMPTY_REPLICA` "transaction not
+   *   available" for a time before the retained history) and {@link buildVersion}.
+   */
+  async versionAt(target: PlanTarget | undefined): Promise<PageIndex> {
+    // A time target compares header times, which object stores only give per object (docs/formats.md §4.3).
+    const files = await listReplica(this.client, { useMetadata: target?.time !== undefined });
+    return this.buildVersion(computePlan(files, target, this.client.url));
+  }
+
+  /**
+   * Build the version a plan describes: load every file's page index in parallel (bounded
+   * by the fetcher's queue; files loaded before are reused), apply them in order, and cache
+   * the pages of files that were read whole and are still current.
+   * @throws LtxvfsError as {@link PageIndex.applyAll} and {@link loadLtxFile}; `LTXVFS_ERR_CORRUPT`
+   *   when pages below commit are in no file (a plan that does not describe a whole database).
+   */
+  async buildVersion(plan: LtxFileInfo[], base: PageIndex = PageIndex.empty()): Promise<PageIndex> {
+    const loaded = await this.loadFiles(plan);
+    const version = base.applyAll(loaded.map((l) => l.file));
+    const missing = version.missingPages();
+    if (missing.length > 0) {
+      throw new LtxvfsError('LTXVFS_ERR_CORRUPT',
+        `${this.client.url}: pages ${missing.join(', ')} of ${version.commit} are in no LTX file of the plan at TXID ${formatTXID(version.txid)}`,
+        { key: this.client.url });
+    }
+    this.cacheCurrentPages(version, loaded);
+    return version;
+  }
+
+  /**
+   * Load the LTX files of `infos` in parallel; files of the current version are reused
+   * (with `pages` undefined), so frames they cached stay valid.
+   */
+  async loadFiles(infos: LtxFileInfo[]): Promise<LoadedLtxFile[]> {
+    const run = <T>(task: () => Promise<T>): Promise<T> => this.#indexQueue.add(task);
+    return Promise.all(infos.map(async (info) => {
+      const known = this.#files.get(info.key);
+      if (known !== undefined && known.info.size === info.size) return { file: known, pages: undefined };
+      // A small file's index from disk is used only if the file was verified (else it is read whole).
+      const cached = this.#fetcher.verifier.usableIndex(this.#disk?.getFile(info), this.#fetcher.wholeFileBytes);
+      if (cached !== undefined) return { file: cached, pages: undefined };
+      // Not remembered until a version that uses it becomes current (advance): a file that
+      // failed to apply (e.g. a wrong pre-apply checksum) is read afresh once it is replaced.
+      const loaded = await loadLtxFile(this.client, info, this.#counters, run, this.#fetcher.wholeFileBytes);
+      this.#disk?.putFile(loaded.file);
+      return loaded;
+    }));
+  }
+
+  /** Cache the pages of files read whole that `version` serves (they cost no second read). */
+  cacheCurrentPages(version: PageIndex, loaded: LoadedLtxFile[]): void {
+    for (const { file, pages } of loaded) {
+      if (pages === undefined) continue;
+      for (let n = 0; n < pages.length; n++) {
+        const ref: FrameRef = { file, entry: n };
+        if (version.isCurrent(ref)) this.#cache.set(ref, pages[n]);
+      }
+    }
+  }
+
+  /**
+   * Make `version` the newest (it must not be older than the current one), and forget
+   * loaded files no current version refers to.
+   */
+  advance(version: PageIndex): void {
+    if (version.txid < this.#current.txid) {
+      throw new LtxvfsError('LTXVFS_ERR_TXID_GAP',
+        `${this.client.url}: replica went back from TXID ${formatTXID(this.#current.txid)} to ${formatTXID(version.txid)}`, { key: this.client.url });
+    }
+    const changed = version !== this.#current;
+    this.#current = version;
+    const keep = new Map<string, LtxFile>();
+    for (const f of version.files) keep.set(f.info.key, f);
+    this.#files = keep;
+    if (changed) this.emit('version', version);
+  }
+
+  /**
+   * Make a version this process wrote current (lib/write/writer.ts): `file` is the LTX file it
+   * uploaded, `pages` its decompressed pages in index order (cached: they need no read).
+   */
+  adopt(version: PageIndex, file: LtxFile, pages: readonly Uint8Array[]): void {
+    this.#fetcher.verifier.trust(file);
+    for (let n = 0; n < pages.length; n++) this.#cache.set({ file, entry: n }, pages[n]);
+    this.advance(version);
+  }
+
+  /** Storage, cache and poll counters, and the newest version's position. */
+  stats(): ReplicaStats {
+    const c = this.#cache.stats();
+    return {
+      pagesFetched: this.#counters.pagesFetched,
+      bytesRead: this.#counters.bytesRead,
+      readRequests: this.#counters.readRequests,
+      cacheHits: c.hits,
+      cacheMisses: c.misses,
+      cacheBytes: c.bytes,
+      txid: this.#current.txid,
+      pageSize: this.#current.pageSize,
+      commit: this.#current.commit,
+      timestamp: this.#current.timestamp,
+      pinnedVersions: this.#pins.size,
+      ...this.#poller.stats(),
+      ...(this.#disk === undefined ? {} : { diskCache: this.#disk.stats() }),
+      ...(this.#hydrator === undefined ? {} : { hydration: this.#hydrator.stats() }),
+      verification: this.#fetcher.verifier.stats(),
+    };
+  }
+
+  /**
+   * Resolves once every LTX file this reader has served pages from is verified against
+   * its file checksum (lib/read/verifier.ts); one-shot commands await it before printing.
+   * @throws LtxvfsError `LTXVFS_ERR_CHECKSUM` naming the file that failed; a storage error
+   *   that stopped a verification; `LTXVFS_ERR_CLOSED` if the reader closed first.
+   */
+  verified(): Promise<void> {
+    return this.#fetcher.verifier.verified();
+  }
+
+  /**
+   * Verify every file of `files` not verified yet (as if a page of each had been served)
+   * and resolve once all are: for commands that read files other than through pages
+   * served (`ltxvfs hydrate`). Files read whole at load are verified already; larger ones
+   * cost one more read of the file, in ranges (lib/read/verifier.ts).
+   * @throws as {@link verified}.
+   */
+  verifyFiles(files: readonly LtxFile[]): Promise<void> {
+    for (const f of files) this.#fetcher.verifier.use(f);
+    return this.verified();
+  }
+
+  /** Run `fn` when the reader closes, before its storage client does (e.g. to release a lease). */
+  beforeClose(fn: () => Promise<void>): void {
+    this.#beforeClose.push(fn);
+  }
+
+  /** Stop polling, drop the cache and release the storage client (idempotent). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#poller.stop();
+    await this.#fetcher.verifier.close();
+    for (const fn of this.#beforeClose) await fn().catch(() => undefined);
+    await this.#hydrator?.close();
+    await this.#disk?.close();
+    this.#cache.clear();
+    await this.client.close();
+  }
+}

@@ -1,0 +1,433 @@
+/**
+ * FileVerifier: every LTX file whose pages a reader serves is checked against its file
+ * checksum (docs/formats.md §2.4). Page frames carry no checksum of their own, so a bit flipped
+ * inside a compressed page that still decodes would otherwise be served as data.
+ *
+ * - Files up to `wholeFileBytes` are read whole at load time and verified before any of
+ *   their pages is served (lib/replica/ltx-loader.ts); they are trusted at once.
+ * - Larger files are verified in the background from their first use (the first page
+ *   served from them): the file is read in ranges of `verifyRangeBytes` on the fetcher's
+ *   queue at low priority (foreground reads go first), at most `verifyConcurrency` files
+ *   at a time, every frame decoded and fed to a {@link FileChecksumBuilder}. Frames the
+ *   fetcher decodes at the verifier's position are fed too (a sequential scan verifies as
+ *   it reads), and the next range starts after them.
+ * - A verified file stays verified: in memory for the reader's life, and in the disk tier
+ *   (`cacheDir`) by key, size and stored file checksum.
+ * - A mismatch (or a frame that does not decode) poisons the reader: every later
+ *   transaction fails with `LTXVFS_ERR_CHECKSUM` naming the file, `onFailure` is called
+ *   (the reader emits `corrupt`: results returned before it are suspect) and
+ *   `corruptFiles` counts it. A storage error during verification is not corruption: the
+ *   file stays unverified (the next use retries) and {@link FileVerifier.verified} rejects.
+ *
+ * Cost: one whole read of every large file used, in ranges (a 200 MiB file at the default
+ * 4 MiB ranges is 50 requests); see docs/usage.md, "Verification".
+ */
+import PQueue from 'p-queue';
+import { formatChecksum } from '../../ltx/checksum.js';
+import { isLtxvfsError, LtxvfsError } from '../../ltx/errors.js';
+import { FILE_CHECKSUM_SIZE, FileChecksumBuilder } from '../../ltx/file-checksum.js';
+import { decodeIndexedFrameInto } from '../../ltx/frame.js';
+import { HEADER_SIZE } from '../../ltx/header.js';
+import type { ReplicaClient } from '../storage/types.js';
+import type { LtxFile } from '../replica/page-index.js';
+import type { DiskCache } from '../cache/index.js';
+
+/** Default range size of background verification reads: 4 MiB (50 requests for a 200 MiB file). */
+export const DEFAULT_VERIFY_RANGE_BYTES = 4 * 1024 * 1024;
+
+/** Frames decoded and checksummed between two yields to the event loop (~128 KiB of 4 KiB pages, well under 1 ms). */
+const FRAMES_PER_SLICE = 32;
+
+/** Default number of files verified at once in the background. */
+export const DEFAULT_VERIFY_CONCURRENCY = 2;
+
+/** Options of {@link FileVerifier}. */
+export interface VerifierOptions {
+  /** Bytes per background verification read. Default {@link DEFAULT_VERIFY_RANGE_BYTES}. */
+  verifyRangeBytes?: number;
+  /** Files verified in the background at once. Default {@link DEFAULT_VERIFY_CONCURRENCY}. */
+  verifyConcurrency?: number;
+}
+
+/** Counters of a {@link FileVerifier}. */
+export interface VerificationStats {
+  /** Files found to match their file checksum (read whole, in the background, or known from the disk tier). */
+  filesVerified: number;
+  /** Files being verified in the background now (queued or reading). */
+  filesPending: number;
+  /** Files that failed verification (checksum mismatch or undecodable frame); > 0 means results may have been wrong. */
+  corruptFiles: number;
+  /** Range reads made by background verification. */
+  verifyRequests: number;
+  /** Bytes received by background verification. */
+  verifyBytes: number;
+  /** Frames fed from the fetcher's own reads (no verification read needed for them). */
+  framesCoalesced: number;
+}
+
+/** How background reads are scheduled: the fetcher's queue (p-queue's `add` with a priority, and its counts). */
+export interface ReadScheduler {
+  add<T>(task: () => Promise<T>, options: { priority: number }): Promise<T>;
+  /** Reads waiting to run (p-queue's `size`). */
+  readonly size?: number;
+  /** Reads running (p-queue's `pending`). */
+  readonly pending?: number;
+  /** Settles when nothing is waiting or running (p-queue's `onIdle`). */
+  onIdle?(): Promise<void>;
+}
+
+/**
+ * How long the read queue must stay empty before a background verification read starts
+ * (ms). A B-tree descent leaves the queue empty between its reads while SQLite works on a
+ * page (and, on the worker engine, while the request crosses threads); a verification read
+ * issued in that gap would hold the storage (one 4 MiB range through the bench's S3 stack
+ * is ~100 ms) while the next foreground read waits. 20 ms covers those gaps at the cost of
+ * starting verification 20 ms after the foreground goes quiet.
+ */
+const VERIFY_QUIET_MS = 20;
+
+/** One file being verified. */
+interface Job {
+  readonly file: LtxFile;
+  readonly id: string;
+  readonly crc: FileChecksumBuilder;
+  /** Next frame (entry) to feed; -1 while the header has not been fed. */
+  next: number;
+  done: Promise<void>;
+}
+
+type State = Job | 'verified';
+
+/** Files read whole and verified by the loader (lib/replica/ltx-loader.ts). */
+const verifiedWhole = new WeakSet<LtxFile>();
+
+/** The header bytes the loader read of paged files: their verification starts after them. */
+const headers = new WeakMap<LtxFile, Uint8Array>();
+
+/** Keep the 100 header bytes the loader read of `file` (a paged file), so verifying it need not read them again. */
+export function rememberHeader(file: LtxFile, bytes: Uint8Array): void {
+  headers.set(file, bytes);
+}
+
+/** Record that `file` was read whole and matched its file checksum (lib/replica/ltx-loader.ts). */
+export function markVerifiedWhole(file: LtxFile): void {
+  verifiedWhole.add(file);
+}
+
+/** Whether the loader read `file` whole and it matched its file checksum. */
+export function wasVerifiedWhole(file: LtxFile): boolean {
+  return verifiedWhole.has(file);
+}
+
+/** Identity of a file's contents: key, size and stored file checksum. */
+function idOf(file: LtxFile): string {
+  return `${file.info.key}\n${file.info.size}\n${formatChecksum(file.trailer.fileChecksum)}`;
+}
+
+/** Verifies the LTX files a reader serves pages from (see the module comment). */
+export class FileVerifier {
+  readonly #client: ReplicaClient;
+  readonly #reads: ReadScheduler;
+  readonly #disk: DiskCache | undefined;
+  readonly #rangeBytes: number;
+  readonly #files = new PQueue();
+  readonly #byFile = new WeakMap<LtxFile, State>();
+  readonly #byId = new Map<string, State>();
+  readonly #running = new Set<Job>();
+  #failure: LtxvfsError | undefined;
+  #closed = false;
+  #scratch = new Uint8Array(0);
+  readonly #stats: VerificationStats = { filesVerified: 0, filesPending: 0, corruptFiles: 0, verifyRequests: 0, verifyBytes: 0, framesCoalesced: 0 };
+  /** Called once, with the first integrity failure (the reader emits `corrupt`). */
+  onFailure: ((error: LtxvfsError) => void) | undefined;
+  /**
+   * The fetcher's read in flight that will decode frame `entry` of `file`, if any: the
+   * verification waits for it (and is fed its frames) instead of reading the same bytes.
+   */
+  inFlight: ((file: LtxFile, entry: number) => Promise<unknown> | undefined) | undefined;
+
+  /**
+   * @param client the replica's storage.
+   * @param reads where verification reads queue (the fetcher's queue, at priority −1).
+   * @param disk the disk tier, whose "verified" entries outlive the process.
+   * @throws LtxvfsError `LTXVFS_ERR_USAGE` for a range size or concurrency that is not a positive integer.
+   */
+  constructor(client: ReplicaClient, reads: ReadScheduler, disk: DiskCache | undefined, options: VerifierOptions = {}) {
+    this.#client = client;
+    this.#reads = reads;
+    this.#disk = disk;
+    this.#rangeBytes = positive('verifyRangeBytes', options.verifyRangeBytes ?? DEFAULT_VERIFY_RANGE_BYTES);
+    this.#files.concurrency = positive('verifyConcurrency', options.verifyConcurrency ?? DEFAULT_VERIFY_CONCURRENCY);
+  }
+
+  /** The first integrity failure, if any: the reader serves nothing after it. */
+  get failure(): LtxvfsError | undefined {
+    return this.#failure;
+  }
+
+  /** @throws LtxvfsError the integrity failure (`LTXVFS_ERR_CHECKSUM` naming the file), if there was one. */
+  check(): void {
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  /**
+   * Fail the reader for good with `error` (an integrity failure, or the newest file
+   * gone): {@link check} throws it from now on; `onFailure` hears of the first one.
+   */
+  poison(error: LtxvfsError): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = error;
+    this.onFailure?.(error);
+  }
+
+  /** Counters (a copy). */
+  stats(): VerificationStats {
+    return { ...this.#stats, filesPending: this.#running.size };
+  }
+
+  /** Whether `file` is known to match its checksum (read whole, verified, or so recorded in the disk tier). */
+  isVerified(file: LtxFile): boolean {
+    return this.#state(file) === 'verified';
+  }
+
+  /**
+   * `file` (a page index from the disk tier) if its pages may be range-read: it is larger
+   * than `wholeFileBytes` (verified in the background as it is used) or already verified;
+   * else undefined, so the loader reads it whole and verifies it before serving a page.
+   */
+  usableIndex(file: LtxFile | undefined, wholeFileBytes: number): LtxFile | undefined {
+    if (file === undefined || file.info.size > wholeFileBytes || this.isVerified(file)) return file;
+    return undefined;
+  }
+
+  /** Trust `file` without reading it (a file this process wrote and uploaded). */
+  trust(file: LtxFile): void {
+    this.#settle(file, idOf(file));
+  }
+
+  /** A page of `file` is about to be served: start verifying it if nobody has. Cheap when known. */
+  use(file: LtxFile): void {
+    if (this.#byFile.has(file) || this.#closed) return;
+    if (this.#state(file) !== undefined) return;
+    const id = idOf(file);
+    const job: Job = { file, id, crc: new FileChecksumBuilder(), next: -1, done: Promise.resolve() };
+    const header = headers.get(file);
+    if (header !== undefined) {
+      job.crc.header(header);
+      job.next = 0;
+    }
+    this.#byFile.set(file, job);
+    this.#byId.set(id, job);
+    this.#running.add(job);
+    job.done = this.#files.add(() => this.#run(job)).then(
+      () => {
+        this.#running.delete(job);
+        this.#stats.filesVerified++;
+        this.#settle(file, id);
+        this.#disk?.putVerified(file);
+      },
+      (err: unknown) => {
+        this.#running.delete(job);
+        this.#byFile.delete(file);
+        this.#byId.delete(id);
+        if (this.#closed) throw new LtxvfsError('LTXVFS_ERR_CLOSED', `${file.info.key}: verification cancelled: the reader closed`, { key: file.info.key, cause: err });
+        if (isLtxvfsError(err, 'LTXVFS_ERR_CORRUPT') || isLtxvfsError(err, 'LTXVFS_ERR_CHECKSUM') || isLtxvfsError(err, 'LTXVFS_ERR_UNSUPPORTED')) {
+          this.#stats.corruptFiles++;
+          const error = isLtxvfsError(err, 'LTXVFS_ERR_CHECKSUM')
+            ? err
+            : new LtxvfsError('LTXVFS_ERR_CHECKSUM', `${file.info.key}: failed verification: ${(err as Error).message}`, { key: file.info.key, cause: err });
+          this.poison(error);
+          throw error;
+        }
+        throw err;
+      },
+    );
+    // Awaited through verified(); a failure must not surface as unhandled.
+    job.done.catch(() => undefined);
+  }
+
+  /**
+   * A frame the fetcher decoded (`frame` = its stored bytes, `page` = decompressed): fed
+   * to the file's checksum when it is the next frame the verification needs.
+   */
+  observe(file: LtxFile, entry: number, frame: Uint8Array, page: Uint8Array): void {
+    const s = this.#byFile.get(file);
+    if (s === undefined || s === 'verified' || s.next !== entry) return;
+    s.crc.frame(frame, page, file.info.key);
+    s.next++;
+    this.#stats.framesCoalesced++;
+  }
+
+  /**
+   * Resolves once every file used so far (and any used meanwhile) is verified.
+   * @throws LtxvfsError the integrity failure (`LTXVFS_ERR_CHECKSUM` naming the file); a
+   *   storage error that stopped a verification; `LTXVFS_ERR_CLOSED` if the reader closed first.
+   */
+  async verified(): Promise<void> {
+    for (;;) {
+      this.check();
+      if (this.#running.size === 0) return;
+      await Promise.all([...this.#running].map((j) => j.done));
+    }
+  }
+
+  /** Cancel background verification: queued files stop before reading, running ones after their current read. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.allSettled([...this.#running].map((j) => j.done));
+  }
+
+  #state(file: LtxFile): State | undefined {
+    const known = this.#byFile.get(file);
+    if (known !== undefined) return known;
+    if (verifiedWhole.has(file)) {
+      this.#stats.filesVerified++;
+      this.#settle(file, idOf(file));
+      this.#disk?.putVerified(file);
+      return 'verified';
+    }
+    const id = idOf(file);
+    const byId = this.#byId.get(id);
+    if (byId !== undefined) {
+      this.#byFile.set(file, byId);
+      return byId;
+    }
+    if (this.#disk?.isVerified(file) === true) {
+      this.#stats.filesVerified++;
+      this.#settle(file, id);
+      return 'verified';
+    }
+    return undefined;
+  }
+
+  #settle(file: LtxFile, id: string): void {
+    this.#byFile.set(file, 'verified');
+    this.#byId.set(id, 'verified');
+  }
+
+  /** Read the rest of the file in ranges, feeding the checksum; compare it with the trailer's. */
+  /**
+   * Foreground before background: resolves once no read has been waiting or running for
+   * {@link VERIFY_QUIET_MS} (at once with a scheduler that has no counts).
+   */
+  async #quiet(): Promise<void> {
+    const q = this.#reads;
+    if (q.onIdle === undefined) return;
+    for (;;) {
+      while ((q.size ?? 0) > 0 || (q.pending ?? 0) > 0) await q.onIdle();
+      await new Promise<void>((resolve) => setTimeout(resolve, VERIFY_QUIET_MS));
+      if (this.#closed || ((q.size ?? 0) === 0 && (q.pending ?? 0) === 0)) return;
+    }
+  }
+
+  async #run(job: Job): Promise<void> {
+    const { file } = job;
+    const key = file.info.key;
+    const entries = file.entries;
+    const last = entries[entries.length - 1];
+    const tailStart = last === undefined ? HEADER_SIZE : last.offset + last.size;
+    const tailEnd = file.info.size - FILE_CHECKSUM_SIZE;
+    if (this.#scratch.length !== file.header.pageSize) this.#scratch = new Uint8Array(file.header.pageSize);
+    for (;;) {
+      if (this.#closed) throw new LtxvfsError('LTXVFS_ERR_CLOSED', `${key}: verification cancelled`, { key });
+      const ahead = job.next >= 0 && job.next < entries.length ? this.inFlight?.(file, job.next) : undefined;
+      if (ahead !== undefined) {
+        // The fetcher is reading the next frame: it feeds it (observe); go on after that read.
+        await ahead.catch(() => undefined);
+        continue;
+      }
+      const pos = job.next < 0 ? 0 : job.next < entries.length ? entries[job.next].offset : tailStart;
+      let end = job.next < 0 ? HEADER_SIZE : pos;
+      let n = Math.max(job.next, 0);
+      // Up to the range size, stopping before a frame the fetcher is reading anyway.
+      while (n < entries.length && (end === pos || (entries[n].offset + entries[n].size - pos <= this.#rangeBytes && this.inFlight?.(file, n) === undefined))) {
+        end = entries[n].offset + entries[n].size;
+        n++;
+      }
+      if (n === entries.length && (end === pos || tailEnd - pos <= this.#rangeBytes)) end = tailEnd;
+      await this.#quiet();
+      if (this.#closed) throw new LtxvfsError('LTXVFS_ERR_CLOSED', `${key}: verification cancelled`, { key });
+      const bytes = await this.#reads.add(() => this.#client.readRange(key, pos, end - pos), { priority: -1 });
+      this.#stats.verifyRequests++;
+      this.#stats.verifyBytes += bytes.byteLength;
+      if (job.next < 0) {
+        job.crc.header(bytes);
+        job.next = 0;
+      }
+      // The fetcher may have fed frames meanwhile: go on from where the checksum is.
+      for (let sinceYield = 0; job.next < entries.length && entries[job.next].offset + entries[job.next].size <= end; sinceYield++) {
+        if (sinceYield === FRAMES_PER_SLICE) {
+          // Foreground before background: decoding a 4 MiB range is tens of ms of CPU on
+          // the thread that serves SQLite's page reads (a cold lookup's three reads waited
+          // behind it: 1.4 → 67 ms in the bench). Yield to the event loop between slices.
+          sinceYield = 0;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          if (this.#closed) throw new LtxvfsError('LTXVFS_ERR_CLOSED', `${key}: verification cancelled`, { key });
+          continue; // the fetcher may have fed frames while this one waited
+        }
+        const e = entries[job.next];
+        const frame = bytes.subarray(e.offset - pos, e.offset - pos + e.size);
+        decodeIndexedFrameInto(frame, e.pgno, this.#scratch, `${key}: page ${e.pgno} at offset ${e.offset}`);
+        job.crc.frame(frame, this.#scratch, key);
+        job.next++;
+      }
+      if (job.next === entries.length && end === tailEnd) {
+        job.crc.tail(bytes, tailStart - pos, tailEnd - pos);
+        const computed = job.crc.digest();
+        if (computed !== file.trailer.fileChecksum) {
+          throw new LtxvfsError('LTXVFS_ERR_CHECKSUM',
+            `${key}: file checksum mismatch: stored ${formatChecksum(file.trailer.fileChecksum)}, computed ${formatChecksum(computed)}`, { key });
+        }
+        return;
+      }
+    }
+  }
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value <= 0) throw new LtxvfsError('LTXVFS_ERR_USAGE', `${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+/** SQLite primary result codes a damaged, unreadable or vanished file can cause: IOERR, CORRUPT, NOTADB. */
+const SUSPECT_SQLITE_CODES = new Set([10, 11, 26]);
+
+/** Where a failed statement's error is checked against verification: a reader (lib/read/replica-reader.ts). */
+export interface IntegritySource {
+  /** Resolves once every file served so far is verified; its rejection is not used here. */
+  verified(): Promise<void>;
+  /** The error every transaction fails with since a served file failed (or the newest file vanished). */
+  readonly integrityFailure: LtxvfsError | undefined;
+}
+
+/**
+ * Whether `err` is SQLite reporting a damaged or unreadable database (`LTXVFS_ERR_SQLITE`
+ * with SQLITE_IOERR, SQLITE_CORRUPT or SQLITE_NOTADB, extended codes included): an error
+ * that a file failing its verification explains.
+ */
+export function isSuspectSqliteError(err: unknown): boolean {
+  return isLtxvfsError(err, 'LTXVFS_ERR_SQLITE') && SUSPECT_SQLITE_CODES.has((err.sqliteCode ?? 0) & 0xff);
+}
+
+/**
+ * The integrity failure as the error of a statement or open that failed with `err`:
+ * same code, message and key (the file), `err` as cause.
+ */
+export function integrityError(failure: LtxvfsError, err: unknown): LtxvfsError {
+  return new LtxvfsError(failure.code, failure.message, { key: failure.key, cause: err });
+}
+
+/**
+ * The error to report for `err`, a failed statement or open (issue 12): when SQLite
+ * reported a damaged or unreadable database ({@link isSuspectSqliteError}), waits for the
+ * verification of every file the reader served (at most the rest of a background
+ * verification, see the module comment) and, if one failed, returns the integrity
+ * failure — `LTXVFS_ERR_CHECKSUM` (or `LTXVFS_ERR_NOT_FOUND` for a vanished newest file)
+ * naming the file — with `err` as cause; else `err` itself. Never rejects.
+ */
+export async function explainFailure(err: unknown, source: IntegritySource): Promise<unknown> {
+  if (!isSuspectSqliteError(err)) return err;
+  await source.verified().catch(() => undefined);
+  const failure = source.integrityFailure;
+  return failure === undefined ? err : integrityError(failure, err);
+}

@@ -1,0 +1,258 @@
+/**
+ * {@link EngineOps} over a wa-sqlite connection ({@link SqliteApi}): what the in-process
+ * engine runs directly and the worker engine runs in its worker (vfs/worker/main.ts).
+ *
+ * Operations run one at a time in call order (a promise chain): an Asyncify module can
+ * suspend only one call at a time. SQL run by text (`query`, `run`) stays prepared, keyed
+ * by its text, in a bounded cache (finalized on eviction and on close); statements from
+ * `prepare` are the caller's until `finalize`. Every error goes through `mapError` (the
+ * Database's mapping of SQLite's errors) before the next operation starts, so the error a
+ * VFS caught behind one is still there to be its cause.
+ */
+import { LtxvfsError } from '../../ltx/errors.js';
+import type { Params, RunResult, SqliteApi, VfsErrorSource } from './types.js';
+import { bindParams } from './params.js';
+import { excerpt, readRow, type EngineOps, type PreparedInfo, type RowShape, type RowsResult, type StepResult } from './statement.js';
+
+const SQLITE_ROW = 100;
+const SQLITE_PREPARE_PERSISTENT = 0x01;
+const DEFAULT_STATEMENT_CACHE_SIZE = 64;
+const LAST_ROWID_SQL = 'SELECT last_insert_rowid()';
+
+/** Options of {@link SqliteOps}. */
+export interface SqliteOpsOptions {
+  /** Prepared statements kept by SQL text (default 64; 0 prepares every call afresh). */
+  statementCacheSize?: number;
+  /** The error an operation reports for what it caught (`sql`: the statement, for the message). */
+  mapError: (err: unknown, sql: string) => unknown;
+}
+
+/** The in-process engine's operations on one open connection. */
+export class SqliteOps implements EngineOps {
+  readonly #api: SqliteApi;
+  readonly #db: number;
+  readonly #vfs: VfsErrorSource;
+  readonly #cacheSize: number;
+  readonly #mapError: (err: unknown, sql: string) => unknown;
+  /** Prepared statements by SQL text, least recently used first. */
+  readonly #cache = new Map<string, number>();
+  /** Statements from `prepare`, with their column names. */
+  readonly #prepared = new Map<number, string>();
+  #tail: Promise<void> = Promise.resolve();
+
+  constructor(api: SqliteApi, db: number, vfs: VfsErrorSource, options: SqliteOpsOptions) {
+    this.#api = api;
+    this.#db = db;
+    this.#vfs = vfs;
+    this.#cacheSize = options.statementCacheSize ?? DEFAULT_STATEMENT_CACHE_SIZE;
+    this.#mapError = options.mapError;
+  }
+
+  query(sql: string, params: Params | undefined, shape: RowShape, max: number): Promise<RowsResult> {
+    return this.#chain(sql, () => this.#withCached(sql, params, (stmt) => this.#rows(stmt, shape, max)));
+  }
+
+  run(sql: string, params: Params | undefined): Promise<RunResult> {
+    return this.#chain(sql, async () => {
+      await this.#withCached(sql, params, (stmt) => this.#drain(stmt));
+      return this.#runResult();
+    });
+  }
+
+  exec(sql: string): Promise<void> {
+    return this.#chain(sql, async () => {
+      await this.#api.exec(this.#db, sql);
+    });
+  }
+
+  prepare(sql: string): Promise<PreparedInfo> {
+    return this.#chain(sql, async () => {
+      const id = await this.#prepareOne(sql);
+      this.#prepared.set(id, sql);
+      return { id, columns: this.#api.column_names(id) };
+    });
+  }
+
+  step(id: number, start: boolean, params: Params | undefined, shape: RowShape, max: number, finish: boolean): Promise<StepResult> {
+    const sql = this.#sqlOf(id);
+    return this.#chain(sql, async () => {
+      this.#checkPrepared(id);
+      if (start) this.#rebind(id, params);
+      try {
+        const result = await this.#rows(id, shape, max);
+        if (finish || result.done) await this.#reset(id);
+        return result;
+      } catch (err) {
+        await this.#reset(id);
+        throw err;
+      }
+    });
+  }
+
+  stmtRun(id: number, params: Params | undefined): Promise<RunResult> {
+    const sql = this.#sqlOf(id);
+    return this.#chain(sql, async () => {
+      this.#checkPrepared(id);
+      this.#rebind(id, params);
+      try {
+        await this.#drain(id);
+      } finally {
+        await this.#reset(id);
+      }
+      return this.#runResult();
+    });
+  }
+
+  reset(id: number): Promise<void> {
+    return this.#chain(this.#sqlOf(id), async () => {
+      this.#checkPrepared(id);
+      await this.#reset(id);
+    });
+  }
+
+  finalize(id: number): Promise<void> {
+    return this.#chain(this.#sqlOf(id), async () => {
+      this.#checkPrepared(id);
+      this.#prepared.delete(id);
+      await this.#api.finalize(id);
+    });
+  }
+
+  inTransaction(): Promise<boolean> {
+    return this.#chain('', async () => this.#api.get_autocommit(this.#db) === 0);
+  }
+
+  close(): Promise<void> {
+    return this.#chain('close', async () => {
+      for (const stmt of this.#cache.values()) await this.#api.finalize(stmt);
+      for (const stmt of this.#prepared.keys()) await this.#api.finalize(stmt);
+      this.#cache.clear();
+      this.#prepared.clear();
+      await this.#api.close(this.#db);
+    });
+  }
+
+  #chain<T>(sql: string, op: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(async () => {
+      // An error a VFS caught but SQLite got past must not become the cause of a later one.
+      this.#vfs.takeLastError();
+      try {
+        return await op();
+      } catch (err) {
+        throw this.#mapError(err, sql);
+      }
+    });
+    this.#tail = run.then(noop, noop);
+    return run;
+  }
+
+  /** The SQL of a prepared statement (for messages); a statement not prepared here fails when its operation runs. */
+  #sqlOf(id: number): string {
+    return this.#prepared.get(id) ?? `statement ${id}`;
+  }
+
+  #checkPrepared(id: number): void {
+    if (!this.#prepared.has(id)) throw new LtxvfsError('LTXVFS_ERR_USAGE', `no prepared statement ${id} (finalized?)`);
+  }
+
+  /** Step `stmt` for at most `max` rows (0: all). Names after the first step: a step may re-prepare an expired statement (every PRAGMA expires after one run; file-control PRAGMAs name their column after the value). */
+  async #rows(stmt: number, shape: RowShape, max: number): Promise<StepResult> {
+    const rows: unknown[] = [];
+    let columns: string[] | undefined;
+    let done = false;
+    while (max === 0 || rows.length < max) {
+      if ((await this.#api.step(stmt)) !== SQLITE_ROW) {
+        done = true;
+        break;
+      }
+      columns ??= this.#api.column_names(stmt);
+      rows.push(readRow(this.#api, stmt, columns, shape));
+    }
+    return { columns: columns ?? this.#api.column_names(stmt), rows, done };
+  }
+
+  async #drain(stmt: number): Promise<void> {
+    while ((await this.#api.step(stmt)) === SQLITE_ROW);
+  }
+
+  async #runResult(): Promise<RunResult> {
+    const changes = this.#api.changes(this.#db);
+    const lastInsertRowid = await this.#withCached(LAST_ROWID_SQL, undefined, async (stmt) => {
+      await this.#api.step(stmt);
+      // As before the int modes: a number, a bigint beyond ±(2^53−1).
+      return this.#api.column(stmt, 0) as number | bigint;
+    });
+    return { changes, lastInsertRowid };
+  }
+
+  #rebind(stmt: number, params: Params | undefined): void {
+    this.#api.clear_bindings(stmt);
+    bindParams(this.#api, stmt, params);
+  }
+
+  async #reset(stmt: number): Promise<void> {
+    try {
+      // reset() repeats the error of a failed step; that error has already been thrown.
+      await this.#api.reset(stmt);
+    } catch {
+      // Nothing more to report.
+    }
+  }
+
+  /** Bind `params` to the cached statement for `sql`, run `body`, and reset it for reuse. */
+  async #withCached<T>(sql: string, params: Params | undefined, body: (stmt: number) => Promise<T>): Promise<T> {
+    const cached = this.#cache.get(sql);
+    if (cached !== undefined) this.#cache.delete(sql);
+    const stmt = cached ?? (await this.#prepareOne(sql));
+    try {
+      bindParams(this.#api, stmt, params);
+      return await body(stmt);
+    } finally {
+      await this.#release(sql, stmt);
+    }
+  }
+
+  /** Prepare exactly one statement. @throws LtxvfsError `LTXVFS_ERR_USAGE` for none or more than one. */
+  async #prepareOne(sql: string): Promise<number> {
+    const statements = this.#api
+      .statements(this.#db, sql, { unscoped: true, flags: SQLITE_PREPARE_PERSISTENT })
+      [Symbol.asyncIterator]();
+    const first = await statements.next();
+    if (first.done === true) {
+      throw new LtxvfsError('LTXVFS_ERR_USAGE', `no SQL statement in: ${excerpt(sql)}`);
+    }
+    const stmt = first.value;
+    let rest: IteratorResult<number>;
+    try {
+      rest = await statements.next();
+    } catch (err) {
+      await this.#api.finalize(stmt);
+      throw err;
+    }
+    if (rest.done !== true) {
+      await statements.return?.();
+      await this.#api.finalize(stmt);
+      await this.#api.finalize(rest.value);
+      throw new LtxvfsError('LTXVFS_ERR_USAGE', `more than one SQL statement (use exec()): ${excerpt(sql)}`);
+    }
+    return stmt;
+  }
+
+  /** Reset `stmt` and put it back in the cache (as most recently used), evicting the oldest. */
+  async #release(sql: string, stmt: number): Promise<void> {
+    await this.#reset(stmt);
+    this.#api.clear_bindings(stmt);
+    if (this.#cacheSize <= 0) {
+      await this.#api.finalize(stmt);
+      return;
+    }
+    this.#cache.set(sql, stmt);
+    if (this.#cache.size > this.#cacheSize) {
+      const [oldestSql, oldest] = this.#cache.entries().next().value as [string, number];
+      this.#cache.delete(oldestSql);
+      await this.#api.finalize(oldest);
+    }
+  }
+}
+
+function noop(): void {}

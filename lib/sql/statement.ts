@@ -1,0 +1,324 @@
+/**
+ * Prepared statements, row shapes and integer modes of the `Database` API (lib/sql/database.ts),
+ * after better-sqlite3's `Statement` (`get`, `all`, `run`, `iterate`, `raw`, `pluck`,
+ * `columns`, `safeIntegers`) and libSQL's `intMode`.
+ *
+ * A {@link Statement} is one SQLite statement prepared once and kept until `finalize()`
+ * (or the database closes); in the worker engine it lives in the worker and is named by a
+ * handle id. Its calls take the connection's lock like any other call of the flow that
+ * makes them: inside a `transaction()` callback they run in that transaction.
+ *
+ * Integers (SQLite's INTEGER, 64-bit) come back as {@link IntMode} says, read with
+ * wa-sqlite's 64-bit column API, so no mode ever rounds: `'number'` (the default) gives a
+ * `number` and throws a `RangeError` naming the column for a value beyond ±(2^53−1)
+ * (better-sqlite3's rule), `'bigint'` always a `bigint`, `'string'` always the decimal digits.
+ */
+import { LtxvfsError } from '../../ltx/errors.js';
+import type { Params, Row, RunResult, SqliteApi, SqlValue } from './types.js';
+
+/** How INTEGER values come back: `number` (RangeError beyond ±(2^53−1)), `bigint`, or decimal `string`. */
+export type IntMode = 'number' | 'bigint' | 'string';
+
+/** SQLite's transaction kinds `transaction()` can begin (https://sqlite.org/lang_transaction.html). */
+export type TransactionMode = 'deferred' | 'immediate';
+
+/** How a statement's rows are built. */
+export interface RowShape {
+  /** How integers come back. */
+  intMode: IntMode;
+  /** Rows as arrays of values in column order (duplicate column names kept). */
+  raw: boolean;
+  /** Rows as the first column's value only. */
+  pluck: boolean;
+}
+
+/** Rows and the column names of a statement (names known even without rows). */
+export interface RowsResult {
+  columns: string[];
+  rows: unknown[];
+}
+
+/** One batch of a statement stepped by {@link EngineOps.step}. */
+export interface StepResult extends RowsResult {
+  /** True when the statement has no more rows (it has been reset). */
+  done: boolean;
+}
+
+/** What {@link EngineOps.prepare} reports of a statement. */
+export interface PreparedInfo {
+  /** The statement's handle (`sqlite3_stmt*` in the engine's SQLite). */
+  id: number;
+  /** Column names (empty for a statement without result columns). */
+  columns: string[];
+}
+
+/** What `Database.batch()` takes: one statement and its parameters. */
+export interface BatchStatement {
+  sql: string;
+  params?: Params;
+}
+
+/**
+ * The operations of one connection an engine provides, run one at a time in call order
+ * (the in-process engine chains them; the worker engine runs them in the worker in the
+ * order they were sent). No locking, no transaction checks: `Database` does those.
+ * @internal
+ */
+export interface EngineOps {
+  /** All rows (`max` 0) or at most `max` rows of one statement, by SQL text (statement cache). */
+  query(sql: string, params: Params | undefined, shape: RowShape, max: number): Promise<RowsResult>;
+  /** Run one statement by SQL text to completion. */
+  run(sql: string, params: Params | undefined): Promise<RunResult>;
+  /** Run a script (`sqlite3_exec`). */
+  exec(sql: string): Promise<void>;
+  /** Prepare exactly one statement, kept until {@link EngineOps.finalize}. */
+  prepare(sql: string): Promise<PreparedInfo>;
+  /**
+   * Step a prepared statement: with `start`, reset it and bind `params` first; at most
+   * `max` rows (0: all); with `finish` (or when the rows end), reset it after.
+   */
+  step(id: number, start: boolean, params: Params | undefined, shape: RowShape, max: number, finish: boolean): Promise<StepResult>;
+  /** Run a prepared statement to completion (reset first and after). */
+  stmtRun(id: number, params: Params | undefined): Promise<RunResult>;
+  /** Reset a prepared statement (an iteration given up). */
+  reset(id: number): Promise<void>;
+  /** Finalize a prepared statement. */
+  finalize(id: number): Promise<void>;
+  /** True while the connection is inside an explicit transaction (`!sqlite3_get_autocommit`). */
+  inTransaction(): Promise<boolean>;
+  /** Finalize every statement and close the connection. */
+  close(): Promise<void>;
+}
+
+/** Every method of {@link EngineOps}. @internal */
+export const ENGINE_METHODS = ['query', 'run', 'exec', 'prepare', 'step', 'stmtRun', 'reset', 'finalize', 'inTransaction', 'close'] as const satisfies readonly (keyof EngineOps)[];
+
+/** `ops` with every failure replaced by what `explain` makes of it (e.g. SQLite's "malformed" → the integrity failure naming the file). */
+export function explainingOps(ops: EngineOps, explain: (err: unknown) => Promise<unknown>): EngineOps {
+  const out = {} as Record<keyof EngineOps, unknown>;
+  for (const method of ENGINE_METHODS) {
+    const op = ops[method] as (...args: unknown[]) => Promise<unknown>;
+    out[method] = (...args: unknown[]) => op.apply(ops, args).catch(async (err: unknown) => {
+      throw await explain(err);
+    });
+  }
+  return out as unknown as EngineOps;
+}
+
+/** What a {@link Statement} needs of its database: its calls run under the connection's lock. */
+export interface StatementHost {
+  /** Run `op` with the engine's operations under the lock of the calling flow's scope. */
+  dispatch<T>(sql: string, op: (ops: EngineOps) => Promise<T>): Promise<T>;
+  /** The database's integer mode (the statement's default). */
+  readonly intMode: IntMode;
+}
+
+const SQLITE_INTEGER = 1;
+const SQLITE_FLOAT = 2;
+const SQLITE_TEXT = 3;
+const SQLITE_BLOB = 4;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Rows fetched per batch by {@link Statement.iterate} (default). */
+export const DEFAULT_ITERATE_BATCH = 256;
+
+/** Check an `intMode` option. @throws LtxvfsError `LTXVFS_ERR_USAGE` naming the value. */
+export function checkIntMode(mode: unknown, where: string): IntMode {
+  if (mode === 'number' || mode === 'bigint' || mode === 'string') return mode;
+  throw new LtxvfsError('LTXVFS_ERR_USAGE', `${where}: intMode ${JSON.stringify(mode)} is not 'number', 'bigint' or 'string'`);
+}
+
+/**
+ * The current row of `stmt` shaped as `shape` says.
+ * @throws RangeError in `'number'` mode for an integer beyond ±(2^53−1), naming the column.
+ */
+export function readRow(api: SqliteApi, stmt: number, columns: readonly string[], shape: RowShape): unknown {
+  if (shape.pluck) return readValue(api, stmt, 0, columns, shape.intMode);
+  if (shape.raw) {
+    const values: SqlValue[] = new Array<SqlValue>(columns.length);
+    for (let i = 0; i < columns.length; i++) values[i] = readValue(api, stmt, i, columns, shape.intMode);
+    return values;
+  }
+  const row: Row = {};
+  for (let i = 0; i < columns.length; i++) row[columns[i]] = readValue(api, stmt, i, columns, shape.intMode);
+  return row;
+}
+
+function readValue(api: SqliteApi, stmt: number, i: number, columns: readonly string[], mode: IntMode): SqlValue {
+  switch (api.column_type(stmt, i)) {
+    case SQLITE_INTEGER: {
+      if (mode === 'number') {
+        // wa-sqlite's column(): sqlite3_column_int64, a number when it is safe, else a bigint.
+        const v = api.column(stmt, i) as number | bigint;
+        // -2^53 comes back as a number (it is exact) but is outside ±(2^53−1) all the same.
+        if (typeof v === 'number' && Number.isSafeInteger(v)) return v;
+        throw unsafeInteger(columns[i], BigInt(v));
+      }
+      const v = api.column_int64(stmt, i);
+      if (mode === 'bigint') return v;
+      return v.toString();
+    }
+    case SQLITE_FLOAT:
+      return api.column_double(stmt, i);
+    case SQLITE_TEXT:
+      return api.column_text(stmt, i);
+    case SQLITE_BLOB:
+      // A view of wasm memory until the next step: copy.
+      return api.column_blob(stmt, i).slice();
+    default:
+      return null;
+  }
+}
+
+function unsafeInteger(column: string, value: bigint): RangeError {
+  const side = value > MAX_SAFE ? 'above 2^53−1' : 'below −(2^53−1)';
+  return new RangeError(`column ${JSON.stringify(column)}: the integer ${value} is ${side}, so a number would round it; ` +
+    "read it with intMode 'bigint' or 'string' (openDatabase option, stmt.intMode() or stmt.safeIntegers())");
+}
+
+/**
+ * A prepared statement (`db.prepare(sql)`). `T` names the row's shape for the caller
+ * (default {@link Row}); it is not checked against the columns. Settings (`raw`,
+ * `pluck`, `intMode`) apply to later calls and return the statement, for chaining.
+ */
+export class Statement<T = Row> {
+  readonly #host: StatementHost;
+  readonly #info: PreparedInfo;
+  /** The SQL text it was prepared from. */
+  readonly source: string;
+  #shape: RowShape;
+  #busy = false;
+  #finalized: Promise<void> | undefined;
+
+  /** @internal Use `db.prepare(sql)`. */
+  constructor(host: StatementHost, source: string, info: PreparedInfo) {
+    this.#host = host;
+    this.source = source;
+    this.#info = info;
+    this.#shape = { intMode: host.intMode, raw: false, pluck: false };
+  }
+
+  /** Column names in order (better-sqlite3's `columns()` gives objects; here the names). Empty for a statement without result columns. */
+  columns(): string[] {
+    return [...this.#info.columns];
+  }
+
+  /** Rows as arrays of values in column order (`SELECT 1 AS a, 2 AS a` → `[[1, 2]]`); turns `pluck` off. */
+  raw(on = true): Statement<SqlValue[]> {
+    this.#shape = { ...this.#shape, raw: on, pluck: on ? false : this.#shape.pluck };
+    return this as unknown as Statement<SqlValue[]>;
+  }
+
+  /** Rows as the first column's value only; turns `raw` off. */
+  pluck(on = true): Statement<SqlValue> {
+    this.#shape = { ...this.#shape, pluck: on, raw: on ? false : this.#shape.raw };
+    return this as unknown as Statement<SqlValue>;
+  }
+
+  /** How this statement's integers come back (default: the database's `intMode`). @throws LtxvfsError `LTXVFS_ERR_USAGE` for another value. */
+  intMode(mode: IntMode): this {
+    this.#shape = { ...this.#shape, intMode: checkIntMode(mode, `statement ${excerpt(this.source)}`) };
+    return this;
+  }
+
+  /** better-sqlite3's switch: `true` is `intMode('bigint')`, `false` `intMode('number')`. */
+  safeIntegers(on = true): this {
+    return this.intMode(on ? 'bigint' : 'number');
+  }
+
+  /**
+   * The first row, or `undefined`.
+   * @throws LtxvfsError `LTXVFS_ERR_SQLITE`, `LTXVFS_ERR_USAGE` (parameters that do not fit,
+   *   finalized, busy iterating), `LTXVFS_ERR_CLOSED`; RangeError (an unsafe integer in `'number'` mode).
+   */
+  async get<R = T>(params?: Params): Promise<R | undefined> {
+    const { rows } = await this.#step(params, 1);
+    return rows[0] as R | undefined;
+  }
+
+  /** All rows. Errors as {@link Statement.get}. */
+  async all<R = T>(params?: Params): Promise<R[]> {
+    const { rows } = await this.#step(params, 0);
+    return rows as R[];
+  }
+
+  /** Run to completion (rows discarded). Errors as {@link Statement.get}. */
+  run(params?: Params): Promise<RunResult> {
+    return this.#exclusive(() => this.#host.dispatch(this.source, (ops) => ops.stmtRun(this.#info.id, params)));
+  }
+
+  /**
+   * The rows one at a time, fetched `batchSize` rows at a time (default 256) when the
+   * loop has used the previous batch: a large result is never held whole. Each batch
+   * takes the connection's lock on its own, so other flows' calls run between batches
+   * (inside `transaction()` nothing else runs until it ends). Leaving the loop (`break`,
+   * `return`, a throw) resets the statement. While it iterates, other calls on this
+   * statement fail with `LTXVFS_ERR_USAGE` (prepare it twice to use it twice); `get`,
+   * `all` and `run` from many flows at once are fine (each is one call on the connection).
+   * Errors as {@link Statement.get}.
+   */
+  async *iterate<R = T>(params?: Params, options: { batchSize?: number } = {}): AsyncGenerator<R, void, undefined> {
+    const batchSize = options.batchSize ?? DEFAULT_ITERATE_BATCH;
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new LtxvfsError('LTXVFS_ERR_USAGE', `iterate: batchSize ${batchSize} is not a positive integer`);
+    }
+    this.#claim();
+    const shape = this.#shape;
+    let done = false;
+    try {
+      let start = true;
+      while (!done) {
+        const first = start;
+        const batch = await this.#host.dispatch(this.source, (ops) => ops.step(this.#info.id, first, params, shape, batchSize, false));
+        start = false;
+        done = batch.done;
+        for (const row of batch.rows) yield row as R;
+      }
+    } finally {
+      this.#busy = false;
+      if (!done && this.#finalized === undefined) {
+        await this.#host.dispatch(this.source, (ops) => ops.reset(this.#info.id)).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Release the statement in SQLite. Idempotent; later calls fail with `LTXVFS_ERR_USAGE`. */
+  finalize(): Promise<void> {
+    this.#finalized ??= this.#host.dispatch(this.source, (ops) => ops.finalize(this.#info.id)).catch((err: unknown) => {
+      // A closed database has finalized it already.
+      if (!(err instanceof LtxvfsError && err.code === 'LTXVFS_ERR_CLOSED')) throw err;
+    });
+    return this.#finalized;
+  }
+
+  #step(params: Params | undefined, max: number): Promise<{ rows: unknown[] }> {
+    const shape = this.#shape;
+    return this.#exclusive(() => this.#host.dispatch(this.source, (ops) => ops.step(this.#info.id, true, params, shape, max, true)));
+  }
+
+  /** A one-call use (get/all/run: reset, bind, step, reset in one engine call): fine beside others, not during an iteration. */
+  async #exclusive<R>(op: () => Promise<R>): Promise<R> {
+    this.#check();
+    return op();
+  }
+
+  #claim(): void {
+    this.#check();
+    this.#busy = true;
+  }
+
+  #check(): void {
+    if (this.#finalized !== undefined) {
+      throw new LtxvfsError('LTXVFS_ERR_USAGE', `the statement is finalized: ${excerpt(this.source)}`);
+    }
+    if (this.#busy) {
+      throw new LtxvfsError('LTXVFS_ERR_USAGE', `the statement is busy in an iterate() that has not finished (prepare it again to use it beside the loop): ${excerpt(this.source)}`);
+    }
+  }
+}
+
+/** The SQL text for a message: whitespace collapsed, at most ~120 characters. */
+export function excerpt(sql: string): string {
+  const flat = sql.replace(/\s+/g, ' ').trim();
+  return flat.length > 120 ? `${flat.slice(0, 120)}…` : flat;
+}

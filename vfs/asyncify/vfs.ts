@@ -1,0 +1,445 @@
+/**
+ * LtxAsyncVFS: the SQLite VFS of the in-process engine (wa-sqlite's Asyncify build). It
+ * serves the pages of replica databases ({@link PageSource}) to SQLite and keeps every
+ * other file SQLite wants in memory.
+ *
+ * What SQLite does with a replica database, the page-1 rules, lock ↔ version pinning, the
+ * write path and the codes failures answer are the core's: vfs/core/database-file.ts
+ * (its opening essay), shared with the worker engine and sql.js. This module is the
+ * Asyncify binding of that core: names → sources, memory files, PRAGMAs, and how a call
+ * that waits completes.
+ *
+ * Over 400 lines because it also holds the engine's public types (options, counters, the
+ * PRAGMA handler, `TransactionStartSource`), exported from here.
+ *
+ * ## Reads and Asyncify
+ *
+ * `xRead` can wait (a page not in the page cache is fetched); so can `xFileControl` (an
+ * asynchronous PRAGMA such as `litestream_time`, a commit), `xLock` (taking the lease, or
+ * the source's `beforeTransaction`: see below) and `xSync` (a commit). Only these four are
+ * declared asynchronous to Asyncify. An asynchronous VFS method is called through
+ * `Asyncify.handleAsync(() => jRead(…))`, which runs `jRead(…).then(wakeUp)` and unwinds
+ * the wasm stack only if `wakeUp` was not called before `then` returned. When every page
+ * of a read is cached, the core answers a number and `jRead` returns a thenable that
+ * calls `wakeUp` synchronously: the read completes with no unwind and no Promise. On a
+ * miss the core answers a real Promise and the stack unwinds once. The other three answer
+ * the same way: a synchronous thenable unless they really wait. Every other method is a
+ * plain function and never unwinds.
+ *
+ * ## Read transactions and polling
+ *
+ * At `xLock(SHARED)` — a read transaction starting — a source with `beforeTransaction`
+ * ({@link TransactionStartSource}) may make the lock wait before the core pins a version:
+ * the replica's poll when one is due (lib/read/poller.ts), so that back-to-back queries, which
+ * never give the event loop a turn, still see new LTX files.
+ *
+ * ## Errors
+ *
+ * Nothing throws across the wasm boundary. Every method catches, remembers the error
+ * ({@link LtxAsyncVFS.lastError} / {@link LtxAsyncVFS.takeLastError}, which the
+ * Database API rethrows as `cause`) and returns the code {@link sqliteCodeForError}
+ * gives (the table is in vfs/core/database-file.ts).
+ */
+/// <reference types="@journeyapps/wa-sqlite" />
+import * as VFS from '@journeyapps/wa-sqlite/src/sqlite-constants.js';
+import { LtxvfsError } from '../../ltx/errors.js';
+import type { PageSource, WritablePageSource } from '../../lib/read/page-source.js';
+import { DatabaseFile, SQLITE_FCNTL_PRAGMA } from '../core/database-file.js';
+import { MEMORY_FILE_FLAGS, MEMORY_FILE_IOCAP, openOutputFlags, SECTOR_SIZE, unknownDatabase, unsupportedOpen } from '../core/open-file.js';
+import { readPragma, setPragmaResult } from '../core/pragma.js';
+import { sqliteCodeForError } from '../core/error-codes.js';
+import { MemoryFile } from '../core/memory-file.js';
+import { FacadeVFS, type Thenable } from '../core/facade-vfs.js';
+import type { VfsRegistrar, WaSqliteModule } from '../wasm/wa-sqlite-types.js';
+
+export type { FacadeVFSConstructor, FacadeVFSInstance, Thenable } from '../core/facade-vfs.js';
+
+/**
+ * Answers a `PRAGMA` run on a replica database (`SQLITE_FCNTL_PRAGMA`): `name` in lower
+ * case, `value` the argument or `null`, `database` the name the database was added under.
+ * Return a string to make it the PRAGMA's one-row result, `null` for a PRAGMA that
+ * succeeds with no result, `undefined` to let SQLite handle it. A throw becomes the
+ * PRAGMA's error message.
+ */
+export type PragmaHandler = (name: string, value: string | null, database: string) => PragmaResult | Promise<PragmaResult>;
+
+/** What a {@link PragmaHandler} answers: a one-row text result, `null` (OK, no rows) or `undefined` (not ours). */
+export type PragmaResult = string | null | undefined;
+
+/**
+ * A {@link PageSource} that may hold a read transaction back before it pins a version:
+ * `beforeTransaction` is called at `xLock(SHARED)`, and a promise it returns (which must
+ * not reject) is waited for before `acquire`. `openDatabase` gives the replica poller's
+ * check (`Poller.beforeTransaction`, lib/read/poller.ts): a due poll runs first.
+ */
+export interface TransactionStartSource extends PageSource {
+  beforeTransaction?(): Promise<void> | undefined;
+}
+
+/** Options of {@link LtxAsyncVFS}. */
+export interface LtxAsyncVFSOptions {
+  /** The VFS name to register and open databases with (default `'ltxvfs'`). */
+  name?: string;
+  /** Handles `PRAGMA`s on replica databases (the `litestream_*` PRAGMAs plug in here). */
+  pragmaHandler?: PragmaHandler;
+  /**
+   * Complete reads served entirely from cached pages without an Asyncify unwind
+   * (default `true`). `false` makes every `xRead` return a Promise: only for measuring
+   * what the synchronous path saves.
+   */
+  syncCacheHits?: boolean;
+}
+
+/** Counters of {@link LtxAsyncVFS}, for tests and benchmarks. */
+export interface LtxAsyncVFSCounters {
+  /** `xRead` calls (all files). */
+  reads: number;
+  /** `xRead` calls that returned a Promise, i.e. suspended SQLite (one Asyncify unwind each). */
+  suspendedReads: number;
+}
+
+/** The default VFS name. */
+export const DEFAULT_VFS_NAME = 'ltxvfs';
+
+/** Longest database name in bytes (`mxPathname`). */
+const MAX_PATHNAME = 1024;
+
+/** An open replica database: the core's state machine over an asynchronous source. */
+type AsyncDatabaseFile = DatabaseFile<'async'>;
+
+type OpenFile = AsyncDatabaseFile | MemoryFile;
+
+/** Thenables that complete a call synchronously, one per result code (no allocation per call). */
+const completed = new Map<number, Thenable<number>>();
+function completedWith(code: number): Thenable<number> {
+  let thenable = completed.get(code);
+  if (thenable === undefined) {
+    thenable = {
+      then(onFulfilled) {
+        return onFulfilled(code);
+      },
+    };
+    completed.set(code, thenable);
+  }
+  return thenable;
+}
+
+/**
+ * The VFS over replica databases. Register it with {@link registerLtxVFS} (or
+ * `sqlite3.vfs_register`), add databases by name, and open them with this VFS's name.
+ */
+export class LtxAsyncVFS extends FacadeVFS {
+  /** Counters since construction. */
+  readonly counters: LtxAsyncVFSCounters = { reads: 0, suspendedReads: 0 };
+  readonly #module: WaSqliteModule;
+  readonly #databases = new Map<string, PageSource>();
+  readonly #files = new Map<number, OpenFile>();
+  readonly #pragmaHandler: PragmaHandler | undefined;
+  readonly #syncCacheHits: boolean;
+  #lastError: unknown;
+
+  constructor(module: WaSqliteModule, options: LtxAsyncVFSOptions = {}) {
+    super(options.name ?? DEFAULT_VFS_NAME, module);
+    // Names are keys, not paths, but callers may use long ones (wa-sqlite's default is 64).
+    this.mxPathname = MAX_PATHNAME;
+    this.#module = module;
+    this.#pragmaHandler = options.pragmaHandler;
+    this.#syncCacheHits = options.syncCacheHits ?? true;
+  }
+
+  /**
+   * Serve `source` as the main database file called `name` (what `sqlite3_open_v2` and
+   * `ATTACH` are given with this VFS). A `WritablePageSource` with a sink is writable
+   * when opened read-write.
+   * @throws LtxvfsError `LTXVFS_ERR_USAGE` if `name` is already added.
+   */
+  addDatabase(name: string, source: PageSource): void {
+    if (this.#databases.has(name)) {
+      throw new LtxvfsError('LTXVFS_ERR_USAGE', `database "${name}" is already added to VFS "${this.name}"`, { key: name });
+    }
+    this.#databases.set(name, source);
+  }
+
+  /**
+   * Stop serving `name` to new opens; connections already open keep their source.
+   * @returns whether `name` was added.
+   */
+  removeDatabase(name: string): boolean {
+    return this.#databases.delete(name);
+  }
+
+  /** The last error a VFS method caught (and turned into a SQLite code), if any. */
+  lastError(): unknown {
+    return this.#lastError;
+  }
+
+  /** The last error caught, forgetting it. */
+  takeLastError(): unknown {
+    const err = this.#lastError;
+    this.#lastError = undefined;
+    return err;
+  }
+
+  /**
+   * `xRead`, `xFileControl`, `xLock` and `xSync` may wait (see the top of this module);
+   * each answers with a synchronous thenable when it need not, which costs no stack unwind.
+   */
+  override hasAsyncMethod(methodName: string): boolean {
+    return methodName === 'xRead' || methodName === 'xFileControl' || methodName === 'xLock' || methodName === 'xSync';
+  }
+
+  override jOpen(filename: string | null, pFile: number, flags: number, pOutFlags: DataView): number {
+    return this.#guard(() => {
+      if (flags & VFS.SQLITE_OPEN_MAIN_DB) {
+        const name = databaseName(filename, flags);
+        const source = this.#databases.get(name);
+        if (source === undefined) return this.#refuse(unknownDatabase(name, this.name), VFS.SQLITE_CANTOPEN);
+        const sink = flags & VFS.SQLITE_OPEN_READWRITE ? (source as Partial<WritablePageSource>).sink : undefined;
+        this.#files.set(pFile, new DatabaseFile<'async'>(name, source, sink));
+        pOutFlags.setInt32(0, openOutputFlags(flags, sink !== undefined), true);
+        return VFS.SQLITE_OK;
+      }
+      if (flags & MEMORY_FILE_FLAGS && !(flags & VFS.SQLITE_OPEN_WAL)) {
+        this.#files.set(pFile, new MemoryFile());
+        pOutFlags.setInt32(0, flags, true);
+        return VFS.SQLITE_OK;
+      }
+      return this.#refuse(unsupportedOpen(filename, flags), VFS.SQLITE_CANTOPEN);
+    }, VFS.SQLITE_CANTOPEN);
+  }
+
+  override jDelete(_filename: string, _syncDir: number): number {
+    // Memory files vanish at close; replica databases are never deleted.
+    return VFS.SQLITE_OK;
+  }
+
+  override jAccess(filename: string, _flags: number, pResOut: DataView): number {
+    return this.#guard(() => {
+      pResOut.setInt32(0, this.#databases.has(filename) ? 1 : 0, true);
+      return VFS.SQLITE_OK;
+    }, VFS.SQLITE_IOERR_ACCESS);
+  }
+
+  override jClose(pFile: number): number {
+    return this.#guard(() => {
+      const file = this.#files.get(pFile);
+      // SQLite closes a file whose xOpen failed, too: nothing to do then.
+      if (file === undefined) return VFS.SQLITE_OK;
+      this.#files.delete(pFile);
+      if (file instanceof DatabaseFile) file.close();
+      return VFS.SQLITE_OK;
+    }, VFS.SQLITE_IOERR_CLOSE);
+  }
+
+  override jRead(pFile: number, pData: Uint8Array, iOffset: number): number | Thenable<number> {
+    this.counters.reads++;
+    let code: number | Promise<number>;
+    try {
+      const file = this.#file(pFile);
+      code = file instanceof DatabaseFile ? file.read(pData, iOffset) : file.read(pData.subarray(0, pData.length), iOffset);
+    } catch (err) {
+      code = this.#fail(err, VFS.SQLITE_IOERR_READ);
+    }
+    if (typeof code === 'number') {
+      return this.#syncCacheHits ? completedWith(code) : Promise.resolve(code);
+    }
+    this.counters.suspendedReads++;
+    // A rejection must become a code too: Asyncify waits for fulfilment only, and would
+    // leave SQLite suspended forever.
+    return code.catch((err: unknown) => this.#fail(err, VFS.SQLITE_IOERR_READ));
+  }
+
+  override jWrite(pFile: number, pData: Uint8Array, iOffset: number): number {
+    return this.#guard(() => {
+      const file = this.#file(pFile);
+      if (file instanceof DatabaseFile) return file.write(pData.subarray(0, pData.length), iOffset);
+      file.write(pData.subarray(0, pData.length), iOffset);
+      return VFS.SQLITE_OK;
+    }, VFS.SQLITE_IOERR_WRITE);
+  }
+
+  override jTruncate(pFile: number, size: number): number {
+    return this.#guard(() => {
+      const file = this.#file(pFile);
+      if (file instanceof DatabaseFile) return file.truncate(size);
+      file.truncate(size);
+      return VFS.SQLITE_OK;
+    }, VFS.SQLITE_IOERR_TRUNCATE);
+  }
+
+  /**
+   * The commit point of a transaction SQLite writes without a batch (see
+   * `DatabaseFile.sync`); `SQLITE_FCNTL_SYNC` comes first and normally ships the pages
+   * already. A memory file has nothing to sync.
+   */
+  override jSync(pFile: number, _flags: number): Thenable<number> | Promise<number> {
+    return this.#settle(() => {
+      const file = this.#files.get(pFile);
+      return file instanceof DatabaseFile ? file.sync() : VFS.SQLITE_OK;
+    }, VFS.SQLITE_IOERR_WRITE);
+  }
+
+  override jFileSize(pFile: number, pSize: DataView): number {
+    return this.#guard(() => {
+      const file = this.#file(pFile);
+      const size = file instanceof DatabaseFile ? file.fileSize() : file.size;
+      pSize.setBigInt64(0, BigInt(size), true);
+      return VFS.SQLITE_OK;
+    }, VFS.SQLITE_IOERR_FSTAT);
+  }
+
+  /**
+   * SHARED pins a version — after the source's `beforeTransaction` when a read transaction
+   * starts; RESERVED asks the sink whether this connection may write (the lease, possibly
+   * taken now).
+   */
+  override jLock(pFile: number, lockType: number): Thenable<number> | Promise<number> {
+    // At every read transaction: no closure per call (see #settled).
+    let code: number | Promise<number>;
+    try {
+      const file = this.#file(pFile);
+      if (!(file instanceof DatabaseFile)) {
+        code = VFS.SQLITE_OK;
+      } else {
+        const starting = lockType >= VFS.SQLITE_LOCK_SHARED && !file.inTransaction;
+        const wait = starting ? (file.source as TransactionStartSource).beforeTransaction?.() : undefined;
+        code = wait === undefined ? file.lock(lockType) : wait.then(() => file.lock(lockType));
+      }
+    } catch (err) {
+      code = this.#fail(err, VFS.SQLITE_IOERR_LOCK);
+    }
+    return this.#settled(code, VFS.SQLITE_IOERR_LOCK);
+  }
+
+  override jUnlock(pFile: number, lockType: number): number {
+    return this.#guard(() => {
+      const file = this.#file(pFile);
+      return file instanceof DatabaseFile ? file.unlock(lockType) : VFS.SQLITE_OK;
+    }, VFS.SQLITE_IOERR_UNLOCK);
+  }
+
+  override jCheckReservedLock(_pFile: number, pResOut: DataView): number {
+    pResOut.setInt32(0, 0, true);
+    return VFS.SQLITE_OK;
+  }
+
+  override jFileControl(pFile: number, op: number, pArg: DataView): Thenable<number> | Promise<number> {
+    return this.#settle(() => {
+      const file = this.#file(pFile);
+      if (!(file instanceof DatabaseFile)) return VFS.SQLITE_NOTFOUND;
+      if (op === SQLITE_FCNTL_PRAGMA) {
+        return this.#pragmaHandler === undefined
+          ? VFS.SQLITE_NOTFOUND
+          : this.#pragma(file, this.#pragmaHandler, pArg.byteOffset - this.#module.HEAPU8.byteOffset);
+      }
+      return file.fileControl(op);
+    }, VFS.SQLITE_IOERR_WRITE);
+  }
+
+  override jSectorSize(_pFile: number): number {
+    return SECTOR_SIZE;
+  }
+
+  override jDeviceCharacteristics(pFile: number): number {
+    const file = this.#files.get(pFile);
+    if (file instanceof MemoryFile) return MEMORY_FILE_IOCAP;
+    return file?.deviceCharacteristics ?? 0;
+  }
+
+  #pragma(file: AsyncDatabaseFile, handler: PragmaHandler, pArg: number): number | Promise<number> {
+    const module = this.#module;
+    const { name, value } = readPragma(module, pArg);
+    const fail = (err: unknown): number => {
+      this.#lastError = err;
+      setPragmaResult(module, pArg, err instanceof Error ? err.message : String(err));
+      return VFS.SQLITE_ERROR;
+    };
+    const answer = (result: PragmaResult): number => {
+      if (result === undefined) return VFS.SQLITE_NOTFOUND;
+      if (result !== null) setPragmaResult(module, pArg, result);
+      return VFS.SQLITE_OK;
+    };
+    let result: PragmaResult | Promise<PragmaResult>;
+    try {
+      result = handler(name, value, file.name);
+    } catch (err) {
+      return fail(err);
+    }
+    // A rejection must become a code too, or SQLite would stay suspended (see jRead).
+    return result instanceof Promise ? result.then(answer, fail) : answer(result);
+  }
+
+  #file(pFile: number): OpenFile {
+    const file = this.#files.get(pFile);
+    if (file === undefined) throw new LtxvfsError('LTXVFS_ERR_USAGE', `VFS "${this.name}" has no open file ${pFile}`);
+    return file;
+  }
+
+  /** Run a VFS method body; a throw becomes a remembered error and a code. */
+  #guard(body: () => number, ioCode: number): number {
+    try {
+      return body();
+    } catch (err) {
+      return this.#fail(err, ioCode);
+    }
+  }
+
+  /**
+   * Run the body of a method Asyncify may suspend on: a synchronous answer (or throw)
+   * becomes a synchronous thenable (no unwind), a Promise one whose rejection is a code.
+   */
+  #settle(body: () => number | Promise<number>, ioCode: number): Thenable<number> | Promise<number> {
+    let code: number | Promise<number>;
+    try {
+      code = body();
+    } catch (err) {
+      code = this.#fail(err, ioCode);
+    }
+    return this.#settled(code, ioCode);
+  }
+
+  /** A code as Asyncify takes it: a synchronous thenable, or a Promise whose rejection is a code. */
+  #settled(code: number | Promise<number>, ioCode: number): Thenable<number> | Promise<number> {
+    return typeof code === 'number' ? completedWith(code) : code.catch((err: unknown) => this.#fail(err, ioCode));
+  }
+
+  /** Remember `err`, caught from a method whose I/O error code is `ioCode`; the code for it. */
+  #fail(err: unknown, ioCode: number): number {
+    this.#lastError = err;
+    return sqliteCodeForError(err, ioCode);
+  }
+
+  /** Remember `err`, an operation this VFS refuses, and answer `code`. */
+  #refuse(err: LtxvfsError, code: number): number {
+    this.#lastError = err;
+    return code;
+  }
+}
+
+/** The name a main database was added under: the open name without URI parameters. */
+function databaseName(filename: string | null, flags: number): string {
+  const name = filename ?? '';
+  if (flags & VFS.SQLITE_OPEN_URI) {
+    const query = name.indexOf('?');
+    if (query >= 0) return name.slice(0, query);
+  }
+  return name;
+}
+
+/** Options of {@link registerLtxVFS}. */
+export interface RegisterLtxVFSOptions extends LtxAsyncVFSOptions {
+  /** Make it SQLite's default VFS (default `false`). */
+  makeDefault?: boolean;
+}
+
+/**
+ * Create an {@link LtxAsyncVFS} and register it with a wa-sqlite instance of the Asyncify
+ * build that the caller brought (`sqlite3` = `SQLite.Factory(module)`). Add databases to
+ * the returned VFS, then `sqlite3.open_v2(name, SQLITE_OPEN_READONLY, vfs.name)`.
+ * @throws the wa-sqlite error if SQLite refuses the registration.
+ */
+export function registerLtxVFS(sqlite3: VfsRegistrar, module: WaSqliteModule, options: RegisterLtxVFSOptions = {}): LtxAsyncVFS {
+  const vfs = new LtxAsyncVFS(module, options);
+  sqlite3.vfs_register(vfs, options.makeDefault ?? false);
+  return vfs;
+}

@@ -1,8 +1,0 @@
-/**
- * The worker engine's thread (./worker-main.ts and everything it imports) as one ES
- * module's source text, bundled by scripts/build.mjs (which replaces this module's
- * compiled output). lib/bridge/spawn-worker.ts starts it from a `data:` URL when
- * `worker-main.js` is not next to the code that spawns it: in an app bundled with
- * esbuild (docs/deploy.md). `undefined` in the TypeScript sources.
- */
-export const EMBEDDED: string | undefined = undefined;
