@@ -23,6 +23,8 @@ export interface StorageFactory {
   capabilities: Omit<ReplicaCapabilities, 'tempFileRoot'> & { tempFileRoot: 'directory' | undefined };
   /** `readRange` returns a view of the caller's `into` buffer when it is large enough (the interface allows ignoring it). */
   readsIntoBuffer: boolean;
+  /** `createdAt` keeps the written timestamp rounded down to this many ms (SFTP v3 mtimes are whole seconds). Default 1. */
+  timestampResolutionMs?: number;
 }
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -101,7 +103,8 @@ export function storageConformance(t: Test, name: string, factory: StorageFactor
   t.test(`${name}: timestamps: createdAt is the written LTX timestamp (mtime / litestream-timestamp)`, async (t) => {
     const c = await open(t);
     for (const [i, ts] of STAMPS.entries()) await c.write(c.ltxKey(0, i + 1, i + 1), enc('x'), { timestamp: ts });
-    t.same((await c.listLtxFiles(0, { useMetadata: true })).map((f) => f.createdAt), STAMPS);
+    const res = factory.timestampResolutionMs ?? 1;
+    t.same((await c.listLtxFiles(0, { useMetadata: true })).map((f) => f.createdAt), STAMPS.map((s) => s - (s % res)));
     const before = Date.now();
     await c.write(c.ltxKey(0, 10, 10), enc('x'));
     const [plain] = await c.listLtxFiles(0, { seekTXID: 10, useMetadata: true });
