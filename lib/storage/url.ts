@@ -46,7 +46,7 @@ export interface BackendOptions {
 
 /** Options of {@link openReplicaClient}. */
 export interface OpenReplicaClientOptions extends BackendOptions {
-  /** Create a missing `file://` directory (for writers and `import`); object stores have nothing to create. */
+  /** Create a missing `file://` directory or `nats://` object store bucket (for writers and `import`); other object stores have nothing to create. */
   create?: boolean;
   /** Environment for `LITESTREAM_REPLICA_URL` and each backend's credential variables; default `process.env`. */
   env?: NodeJS.ProcessEnv;
@@ -84,6 +84,6 @@ export async function openReplicaClient(url?: string, options: OpenReplicaClient
     case 'webdav':
       return (await import('./webdav/index.js')).openWebdavReplica(parsed, { ...options.webdav, env });
     case 'nats':
-      return (await import('./nats/index.js')).openNatsReplica(parsed, { ...options.nats, env });
+      return (await import('./nats/index.js')).openNatsReplica(parsed, { ...options.nats, env, create: options.create ?? options.nats?.create });
   }
 }
