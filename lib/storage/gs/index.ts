@@ -1,21 +1,25 @@
 /**
- * The gs:// backend (Google Cloud Storage). Placeholder until its client lands (issue 16).
+ * The gs:// backend (Google Cloud Storage): `openGsReplica` resolves the configuration
+ * (config.ts), loads `@google-cloud/storage` (vendor.ts) and returns the client
+ * (client.ts). URL form, environment and costs: docs/backends/gs.md.
  */
-import { LtxvfsError } from '../../../ltx/errors.js';
 import type { ReplicaUrl } from '../replica-url.js';
-import type { ReplicaClient } from '../types.js';
+import { GsReplicaClient } from './client.js';
+import { resolveGsConfig, type GsReplicaOptions } from './config.js';
+import { loadGcs } from './vendor.js';
 
-/** Options of a gs:// client. */
-export interface GsReplicaOptions {
-  /** Environment the backend reads (credentials, proxies); default `process.env`. */
-  env?: NodeJS.ProcessEnv;
-}
+export type { GsReplicaOptions } from './config.js';
+export { GsReplicaClient, GS_CAPABILITIES, GS_METADATA_KEY_TIMESTAMP, type GsClientStats } from './client.js';
 
 /**
- * Open a gs:// replica.
- * @throws LtxvfsError `LTXVFS_ERR_UNSUPPORTED` until the client lands.
+ * Open a gs:// replica: `gs://BUCKET/PATH`, the objects `PATH/ltx/<level>/…` as Litestream
+ * writes them, through the endpoint of `?endpoint=`, `STORAGE_EMULATOR_HOST` (a bare host
+ * is http, as in Litestream) or Google's, with application default credentials. No request
+ * is made: a missing bucket or unusable credentials fail the first call, naming the replica.
+ * @throws LtxvfsError `LTXVFS_ERR_BAD_URL` (a bad endpoint); `LTXVFS_ERR_USAGE` (an option
+ *   out of range; `@google-cloud/storage` not installed, naming it).
  */
-export async function openGsReplica(url: Extract<ReplicaUrl, { scheme: 'gs' }>, options: GsReplicaOptions = {}): Promise<ReplicaClient> {
-  void options;
-  throw new LtxvfsError('LTXVFS_ERR_UNSUPPORTED', `gs:// replicas are not supported yet`, { key: url.scheme });
+export async function openGsReplica(url: Extract<ReplicaUrl, { scheme: 'gs' }>, options: GsReplicaOptions = {}): Promise<GsReplicaClient> {
+  const config = resolveGsConfig(url.bucket, url.path, url.params, options);
+  return new GsReplicaClient(config, await loadGcs());
 }
