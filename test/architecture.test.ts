@@ -44,20 +44,8 @@ const FORBIDDEN = [
  * first, joined by ` > `), and what removes each.
  */
 const KNOWN: Record<string, string> = {
-  // "Open a connection to a replica" written per engine (issue 13 item 2): one connectReplica()
-  // and `Database` as an interface, with open.ts moved into api/ (item 3), end the cycle and the
-  // worker engine's use of OpenOptions / DatabaseReplicaStats from the api layer.
-  'no-cycle: lib/api/open.ts > vfs/worker/database.ts': 'connectReplica(), Database interface, open.ts moved to api/',
-  'vfs-below-api: vfs/worker/database.ts -> lib/api/open.ts': 'the engine options and stats types moved below the api (item 2)',
-  // The bridge starts the worker engine's thread from its embedded module: spawning moves to vfs/worker (item 3).
-  'bridge-below-vfs: lib/bridge/spawn-worker.ts -> vfs/worker/main-embedded.ts': 'worker spawning moved into vfs/worker/',
   // The poller reaches into the reader (loadFiles/advance/adopt public): a small PollTarget interface (item 3).
   'no-cycle: lib/read/poller.ts > lib/read/replica-reader.ts': 'PollTarget interface for the poller',
-  // Type-only cycles between modules split from one another: the shared types move to a types module.
-  'no-cycle: lib/read/fetcher.ts > lib/replica/ltx-loader.ts': 'ReadCounters moved to a read-path types module',
-  // The disk cache asks the verifier whether a file was verified whole, and the verifier holds a DiskCache.
-  'no-cycle: lib/cache/disk-cache.ts > lib/read/verifier.ts > lib/cache/index.ts': 'wasVerifiedWhole moved beside the verified-file record in lib/cache/',
-  'no-cycle: lib/cache/disk-cache.ts > lib/read/verifier.ts > lib/cache/index.ts > lib/cache/tiered-page-cache.ts': 'the same',
 };
 
 /** `rule: from -> to`, or for a cycle `no-cycle: a > b > …` rotated to start at its smallest module. */

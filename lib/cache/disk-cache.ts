@@ -26,13 +26,12 @@ import { existsSync } from 'node:fs';
 import { pageChecksum } from '../../ltx/checksum.js';
 import type { LtxFileInfo } from '../storage/types.js';
 import type { FrameRef, LtxFile } from '../replica/page-index.js';
-import { wasVerifiedWhole } from '../read/verifier.js';
 import {
   checkedPayload, decodeFilePayload, encodeEntry, encodeFilePayload, ENTRY_HEADER_SIZE, entryProblem, FILE_MAGIC, fileIdentity,
   ltxFileIdentity, PAGE_MAGIC, pageIdentity, payloadChecksum, readU64, type EntryName,
 } from './disk-entry.js';
 import { DiskStore, type DiskCacheOptions, type DiskCacheScan, type DiskCacheStats } from './disk-store.js';
-import { VerifiedFiles } from './verified-files.js';
+import { VerifiedFiles, wasVerifiedWhole } from './verified-files.js';
 
 /** A local directory of verified page and page-index entries for one replica URL. */
 export class DiskCache {

@@ -26,6 +26,9 @@ import { FileVerifier, type VerifierOptions } from './verifier.js';
 import { TieredPageCache } from '../cache/index.js';
 import { DEFAULT_WHOLE_FILE_BYTES } from '../replica/ltx-loader.js';
 import { mergeRanges } from './range-merge.js';
+import type { ReadCounters } from './types.js';
+
+export { newReadCounters, type ReadCounters } from './types.js';
 
 /** Options of {@link Fetcher}. */
 export interface FetcherOptions extends PrefetchOptions, VerifierOptions {
@@ -37,21 +40,6 @@ export interface FetcherOptions extends PrefetchOptions, VerifierOptions {
    * background as they are used (lib/read/verifier.ts). Default 2 MiB ({@link DEFAULT_WHOLE_FILE_BYTES}).
    */
   wholeFileBytes?: number;
-}
-
-/** Storage counters shared by the fetcher and the file loader. */
-export interface ReadCounters {
-  /** Pages decoded from storage (a page read twice counts twice). */
-  pagesFetched: number;
-  /** Bytes received from storage. */
-  bytesRead: number;
-  /** Storage read requests (range reads and whole-object reads). */
-  readRequests: number;
-}
-
-/** Creates zeroed {@link ReadCounters}. */
-export function newReadCounters(): ReadCounters {
-  return { pagesFetched: 0, bytesRead: 0, readRequests: 0 };
 }
 
 /** One range read. */

@@ -31,6 +31,10 @@ import { HEADER_SIZE } from '../../ltx/header.js';
 import type { ReplicaClient } from '../storage/types.js';
 import type { LtxFile } from '../replica/page-index.js';
 import type { DiskCache } from '../cache/index.js';
+import { wasVerifiedWhole } from '../cache/verified-files.js';
+
+export { markVerifiedWhole } from '../cache/verified-files.js';
+export { explainFailure, integrityError, isSuspectSqliteError, type IntegritySource } from './integrity.js';
 
 /** Default range size of background verification reads: 4 MiB (50 requests for a 200 MiB file). */
 export const DEFAULT_VERIFY_RANGE_BYTES = 4 * 1024 * 1024;
@@ -98,25 +102,12 @@ interface Job {
 
 type State = Job | 'verified';
 
-/** Files read whole and verified by the loader (lib/replica/ltx-loader.ts). */
-const verifiedWhole = new WeakSet<LtxFile>();
-
 /** The header bytes the loader read of paged files: their verification starts after them. */
 const headers = new WeakMap<LtxFile, Uint8Array>();
 
 /** Keep the 100 header bytes the loader read of `file` (a paged file), so verifying it need not read them again. */
 export function rememberHeader(file: LtxFile, bytes: Uint8Array): void {
   headers.set(file, bytes);
-}
-
-/** Record that `file` was read whole and matched its file checksum (lib/replica/ltx-loader.ts). */
-export function markVerifiedWhole(file: LtxFile): void {
-  verifiedWhole.add(file);
-}
-
-/** Whether the loader read `file` whole and it matched its file checksum. */
-export function wasVerifiedWhole(file: LtxFile): boolean {
-  return verifiedWhole.has(file);
 }
 
 /** Identity of a file's contents: key, size and stored file checksum. */
@@ -280,7 +271,7 @@ export class FileVerifier {
   #state(file: LtxFile): State | undefined {
     const known = this.#byFile.get(file);
     if (known !== undefined) return known;
-    if (verifiedWhole.has(file)) {
+    if (wasVerifiedWhole(file)) {
       this.#stats.filesVerified++;
       this.#settle(file, idOf(file));
       this.#disk?.putVerified(file);
@@ -387,47 +378,4 @@ export class FileVerifier {
 function positive(name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value <= 0) throw new LtxvfsError('LTXVFS_ERR_USAGE', `${name} must be a positive integer, got ${value}`);
   return value;
-}
-
-/** SQLite primary result codes a damaged, unreadable or vanished file can cause: IOERR, CORRUPT, NOTADB. */
-const SUSPECT_SQLITE_CODES = new Set([10, 11, 26]);
-
-/** Where a failed statement's error is checked against verification: a reader (lib/read/replica-reader.ts). */
-export interface IntegritySource {
-  /** Resolves once every file served so far is verified; its rejection is not used here. */
-  verified(): Promise<void>;
-  /** The error every transaction fails with since a served file failed (or the newest file vanished). */
-  readonly integrityFailure: LtxvfsError | undefined;
-}
-
-/**
- * Whether `err` is SQLite reporting a damaged or unreadable database (`LTXVFS_ERR_SQLITE`
- * with SQLITE_IOERR, SQLITE_CORRUPT or SQLITE_NOTADB, extended codes included): an error
- * that a file failing its verification explains.
- */
-export function isSuspectSqliteError(err: unknown): boolean {
-  return isLtxvfsError(err, 'LTXVFS_ERR_SQLITE') && SUSPECT_SQLITE_CODES.has((err.sqliteCode ?? 0) & 0xff);
-}
-
-/**
- * The integrity failure as the error of a statement or open that failed with `err`:
- * same code, message and key (the file), `err` as cause.
- */
-export function integrityError(failure: LtxvfsError, err: unknown): LtxvfsError {
-  return new LtxvfsError(failure.code, failure.message, { key: failure.key, cause: err });
-}
-
-/**
- * The error to report for `err`, a failed statement or open (issue 12): when SQLite
- * reported a damaged or unreadable database ({@link isSuspectSqliteError}), waits for the
- * verification of every file the reader served (at most the rest of a background
- * verification, see the module comment) and, if one failed, returns the integrity
- * failure — `LTXVFS_ERR_CHECKSUM` (or `LTXVFS_ERR_NOT_FOUND` for a vanished newest file)
- * naming the file — with `err` as cause; else `err` itself. Never rejects.
- */
-export async function explainFailure(err: unknown, source: IntegritySource): Promise<unknown> {
-  if (!isSuspectSqliteError(err)) return err;
-  await source.verified().catch(() => undefined);
-  const failure = source.integrityFailure;
-  return failure === undefined ? err : integrityError(failure, err);
 }

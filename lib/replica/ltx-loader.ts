@@ -14,7 +14,7 @@ import { LtxvfsError } from '../../ltx/errors.js';
 import { formatTXID } from '../../ltx/filename.js';
 import type { LtxFileInfo, ReplicaClient } from '../storage/types.js';
 import { makeLtxFile, type LtxFile } from './page-index.js';
-import type { ReadCounters } from '../read/fetcher.js';
+import type { ReadCounters } from '../read/types.js';
 import { markVerifiedWhole, rememberHeader } from '../read/verifier.js';
 
 /** Bytes read from the end of a file to find its page index; Litestream uses the same (docs/formats.md §1.8). */
