@@ -5,7 +5,6 @@
  * denied bucket, credentials that cannot be used, a bad endpoint, the vendor package missing).
  */
 import t from 'tap';
-import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { openReplicaClient } from '../../../lib/storage/url.js';
 import { GsReplicaClient } from '../../../lib/storage/gs/index.js';
@@ -129,5 +128,4 @@ t.test('gs: a missing @google-cloud/storage is LTXVFS_ERR_USAGE naming it', asyn
     '../../../lib/storage/gs/vendor.js': { loadGcs: () => loadGcs(missing) },
   });
   await t.rejects(mod.openGsReplica({ scheme: 'gs', bucket: 'b', path: 'p', params: {} }, { env: {} }), { code: 'LTXVFS_ERR_USAGE', key: '@google-cloud/storage' });
-  void fs;
 });
