@@ -1,50 +1,40 @@
 /**
- * Poller: keeps a {@link ReplicaReader} about one poll interval behind its replica
- * (docs/architecture.md read path 7, docs/formats.md §4.6). Every tick it lists level 0 from the current
- * TXID and level 1 (where Litestream's compactions land first), chains the files that
- * continue the current version — checked by TXID and, where files carry database
- * checksums, by pre-apply checksum in {@link PageIndex.apply} — and applies them in TXID
- * order (truncating to each file's commit). When files exist beyond a hole (L0 files
- * compacted away before they were seen) it rebuilds the version from the restore plan.
+ * Poller: keeps a reader about one poll interval behind its replica (docs/architecture.md
+ * read path 7, docs/formats.md §4.6). Each poll is one catch-up (lib/read/catch-up.ts:
+ * list levels 0 and 1, apply what continues the current version, rebuild across a hole,
+ * notice a replica that went back). It sees the reader through a {@link PollTarget}.
  *
- * The replica may not step back under a reader (issue 12): the same two listings show
- * whether the newest file the reader applied, when it is at level 0 or 1, is still
- * covered — by itself, or by a compaction's file whose TXID range holds the reader's
- * TXID. When neither listing covers it, one listing of every level confirms (a compaction
- * may have moved it higher between the two listings); if no file at any level covers the
- * TXID, the reader is poisoned ({@link ReplicaReader.poison}): every later transaction
- * fails with `LTXVFS_ERR_NOT_FOUND` naming the vanished file, instead of serving an
- * older replica as current. A newest file at level 2–9 (a reader opened on a snapshot
- * with nothing newer) is not in the listings a poll makes, so it is not checked there:
- * a read of a page of it fails with `LTXVFS_ERR_NOT_FOUND` naming it when it is gone.
+ * When it polls. A reader with queries polls every interval; an idle one backs off to a
+ * ceiling (lib/read/poll-backoff.ts), so it costs a few LISTs an hour instead of two a
+ * second. Nothing on the query path can starve it, and idleness costs no freshness
+ * (issue 12, issue 15): a reader whose queries run back to back on microtasks only (the
+ * in-process engine with every page cached, the worker engine's call lane answered while
+ * spinning) never gives the event loop a turn, so the timer alone would not fire, and an
+ * idle reader's timer is minutes away. Engines therefore call
+ * {@link Poller.beforeTransaction} when a read transaction starts: once the last poll
+ * started a poll interval ago or more, that transaction first polls (one listing round
+ * trip, plus the new files' indexes) and waits for it, so it sees every file that was in
+ * the replica when it started; the wait is bounded by the interval (at most
+ * {@link MAX_POLL_WAIT_MS}) on the poller's clock, after which transactions go ahead and
+ * only give the event loop a turn while the slow poll runs. A transaction also brings the
+ * timer back to the interval. The timer skips a tick that comes within half an interval
+ * of a poll a transaction started.
  *
- * Nothing on the query path can starve it (issue 12): a reader whose queries run back to
- * back on microtasks only (the in-process engine with every page cached, the worker
- * engine's call lane answered while spinning) never gives the event loop a turn, so the
- * timer alone would not fire. Engines therefore call {@link Poller.beforeTransaction}
- * when a read transaction starts: once the last poll started a poll interval ago or
- * more, that transaction first polls (one listing round trip, plus the new files'
- * indexes) and waits for it, so it sees every file that was in the replica when it
- * started; the wait is bounded by the interval (at most {@link MAX_POLL_WAIT_MS}) on the
- * poller's clock, after which transactions go ahead and only give the event loop a turn
- * while the slow poll runs. The timer still polls an idle reader (skipping a tick that
- * comes within half an interval of a poll a transaction started).
- *
- * A failed poll is counted and retried at the next tick; it never touches open
+ * A failed poll is counted and retried after one interval; it never touches open
  * connections. A replica whose polls keep failing (or hang), or that has files the reader
  * cannot apply, for longer than the staleness bound makes new read transactions fail
  * with `LTXVFS_ERR_STALE` (and emits `stale`, then `fresh` once a poll brings it back
-within the bound): never served quietly as current. The
- * bound measures the replica, not the reader: a reader that simply did not poll (busy,
- * or its process suspended) is not stale, since its next transaction polls first.
+ * within the bound): never served quietly as current. The bound measures the replica, not
+ * the reader: a reader that simply did not poll (idle and backed off, busy, or its process
+ * suspended) is not stale, since its next transaction polls first; failures count from the
+ * last success, or, after an idle gap, from one interval before the first failed poll.
  */
 import { channel } from 'node:diagnostics_channel';
-import { isLtxvfsError, LtxvfsError } from '../../ltx/errors.js';
+import { LtxvfsError } from '../../ltx/errors.js';
 import { formatTXID } from '../../ltx/filename.js';
-import type { LtxFileInfo } from '../storage/types.js';
-import type { ReplicaReader } from './replica-reader.js';
-import type { LtxFile, PageIndex } from '../replica/page-index.js';
-import { listReplica } from '../replica/plan.js';
+import { catchUp } from './catch-up.js';
+import { PollBackoff, timerSchedule, type PollSchedule } from './poll-backoff.js';
+import type { PollTarget } from './poll-target.js';
 
 /** Poll options (ms). */
 export interface PollerOptions {
@@ -59,8 +49,17 @@ export interface PollerOptions {
    * minute. 0 turns the check off. Only applies while polling is on.
    */
   stalenessBoundMs?: number;
+  /**
+   * Ceiling of the delay between an idle reader's polls (no query for 10 intervals): the
+   * delay doubles from the interval up to this (lib/read/poll-backoff.ts). Default 300,000:
+   * an idle reader makes at most 56 LIST requests in its first idle hour, 24 in each
+   * later one. At or below `pollIntervalMs`, the reader never backs off.
+   */
+  idlePollMaxMs?: number;
   /** Clock, for tests. Default `Date.now`. */
   now?: () => number;
+  /** Timer, for tests (runs on an injected clock). Default an unref'd `setTimeout`. */
+  schedule?: PollSchedule;
 }
 
 /** Poll counters, merged into the reader's stats. */
@@ -118,16 +117,24 @@ function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+
 /** Drives polling of one reader. */
 export class Poller {
-  readonly #reader: ReplicaReader;
+  readonly #target: PollTarget;
   readonly #intervalMs: number;
   readonly #boundMs: number;
   readonly #now: () => number;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #schedule: PollSchedule;
+  readonly #backoff: PollBackoff | undefined;
+  /** Cancels the pending timer poll; undefined when none is pending. */
+  #cancel: (() => void) | undefined;
   #inFlight: Promise<void> | undefined;
   /** Poller clock at the start of the last poll (or the open). */
   #lastStart: number;
+  /** Poller clock when a query (or an explicit poll) last asked for freshness. */
+  #lastActive: number;
+  /** Poller clock at the start of the first failed poll since the last success. */
+  #failedFrom: number | undefined;
   #started = false;
   #polls = 0;
   #failures = 0;
@@ -137,37 +144,72 @@ export class Poller {
   #behind: { since: number; error: LtxvfsError } | undefined;
   #staleReported = false;
 
-  constructor(reader: ReplicaReader, options: PollerOptions = {}) {
-    this.#reader = reader;
+  /** @throws LtxvfsError `LTXVFS_ERR_USAGE` for a bad `idlePollMaxMs` (lib/read/poll-backoff.ts). */
+  constructor(target: PollTarget, options: PollerOptions = {}) {
+    this.#target = target;
     this.#intervalMs = options.pollIntervalMs ?? 1000;
     this.#boundMs = options.stalenessBoundMs ?? 60_000;
     this.#now = options.now ?? Date.now;
+    this.#schedule = options.schedule ?? timerSchedule;
+    this.#backoff = this.#intervalMs > 0 ? new PollBackoff(this.#intervalMs, options.idlePollMaxMs) : undefined;
     this.#lastOk = this.#now();
     this.#lastStart = this.#lastOk;
+    this.#lastActive = this.#lastOk;
   }
 
   /** Start the timer (unref'd: polling never keeps the process alive). */
   start(): void {
     this.#lastOk = this.#now();
     this.#lastStart = this.#lastOk;
+    this.#lastActive = this.#lastOk;
     this.#started = true;
-    if (this.#intervalMs <= 0 || this.#timer !== undefined) return;
-    // A tick within half an interval of a poll a transaction started is skipped: no double polls.
-    this.#timer = setInterval(() => {
-      if (this.#now() - this.#lastStart >= this.#intervalMs / 2) void this.pollNow();
-    }, this.#intervalMs);
-    this.#timer.unref();
+    if (this.#backoff === undefined || this.#cancel !== undefined) return;
+    this.#backoff.reset();
+    this.#arm(this.#backoff.delayMs);
   }
 
   /** Stop the timer. */
   stop(): void {
     this.#started = false;
-    clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#cancel?.();
+    this.#cancel = undefined;
+  }
+
+  /** Delay of the pending timer poll, ms (the interval, or more while the reader is idle); undefined when the timer is off. */
+  get timerDelayMs(): number | undefined {
+    return this.#cancel === undefined ? undefined : this.#backoff?.delayMs;
+  }
+
+  #arm(ms: number): void {
+    this.#cancel = this.#schedule(() => this.#tick(), ms);
+  }
+
+  /** A timer poll: skipped within half an interval of a poll a transaction started; then the next one is armed. */
+  async #tick(): Promise<void> {
+    this.#cancel = undefined;
+    if (!this.#started || this.#backoff === undefined) return;
+    if (this.#now() - this.#lastStart >= this.#intervalMs / 2) await this.#pollOnce();
+    if (!this.#started || this.#cancel !== undefined) return;
+    this.#arm(this.#backoff.next(this.#now() - this.#lastActive, this.#lastError !== undefined));
+  }
+
+  /** A query or a caller wants freshness: the timer goes back to the interval if it backed off. */
+  #touch(): void {
+    this.#lastActive = this.#now();
+    const backoff = this.#backoff;
+    if (backoff === undefined || !this.#started || backoff.delayMs <= this.#intervalMs) return;
+    backoff.reset();
+    this.#cancel?.();
+    this.#arm(backoff.delayMs);
   }
 
   /** Poll once now (joins a poll already running). Never throws: failures are counted. */
   pollNow(): Promise<void> {
+    this.#touch();
+    return this.#pollOnce();
+  }
+
+  #pollOnce(): Promise<void> {
     if (this.#inFlight !== undefined) return this.#inFlight;
     this.#lastStart = this.#now();
     const poll = this.#poll().finally(() => { this.#inFlight = undefined; });
@@ -182,12 +224,14 @@ export class Poller {
 
   /**
    * Start a poll if one is due and none runs, without waiting (for callers that cannot
-   * wait, e.g. `ReplicaReader.acquire` serving an engine in another thread).
+   * wait, e.g. `ReplicaReader.acquire` serving an engine in another thread). Counts as a
+   * query: an idle reader's timer goes back to the interval.
    * @returns whether a poll started.
    */
   pollIfDue(): boolean {
+    this.#touch();
     if (!this.#due() || this.#inFlight !== undefined) return false;
-    void this.pollNow();
+    void this.#pollOnce();
     return true;
   }
 
@@ -198,15 +242,16 @@ export class Poller {
    * this transaction starts a poll and waits for it — for at most the interval (≤
    * {@link MAX_POLL_WAIT_MS}) on the poller's clock. When the due poll is still running
    * (slow storage), the transaction only gives the event loop one turn, so that poll can
-   * progress however busy the caller is.
+   * progress however busy the caller is. An idle reader's timer goes back to the interval.
    * @returns undefined to go ahead at once, else a promise to wait for (never rejects:
    *   a failed poll is counted, and staleness decides what the transaction gets).
    */
   beforeTransaction(): Promise<void> | undefined {
+    this.#touch();
     if (!this.#due()) return undefined;
     if (this.#inFlight !== undefined) return nextTurn();
     const startedAt = this.#now();
-    return this.#boundedWait(this.pollNow(), startedAt);
+    return this.#boundedWait(this.#pollOnce(), startedAt);
   }
 
   /**
@@ -237,97 +282,58 @@ export class Poller {
 
   async #poll(): Promise<void> {
     this.#polls++;
-    const reader = this.#reader;
-    const before = reader.current;
+    const target = this.#target;
+    const before = target.current;
     let applied = 0;
     let rebuilt = false;
     try {
-      // A reader that served a damaged or vanished file serves nothing more: no need to list.
-      if (reader.integrityFailure !== undefined) return;
-      const newest = newestFile(before);
-      // From the current TXID (not the next): the newest applied file must still be listed.
-      const seekTXID = newest?.info.level === 0 ? Math.min(newest.info.minTXID, before.txid) : before.txid;
-      const [l0, l1] = await Promise.all([
-        reader.client.listLtxFiles(0, { seekTXID }),
-        reader.client.listLtxFiles(1),
-      ]);
-      const listed = [...l0, ...l1];
-      if (newest !== undefined && newest.info.level <= 1 && !listed.some((f) => covers(f, before.txid))) {
-        const gone = await this.#vanished(newest, before.txid);
-        if (gone !== undefined) {
-          reader.poison(gone);
-          return;
-        }
-      }
-      const { chain, beyond } = continuation(before.txid, listed);
-      let version = before;
-      if (chain.length > 0) {
-        const loaded = await reader.loadFiles(chain);
-        version = version.applyAll(loaded.map((l) => l.file));
-        reader.cacheCurrentPages(version, loaded);
-        applied = chain.length;
-      }
-      let gap: LtxvfsError | undefined;
-      if (beyond) {
-        // Files after a hole: the ones in between were compacted away before this poll saw them.
-        // A hole no plan bridges keeps what the chain applied: the reader is behind, not failing.
-        const fresh = await reader.versionAt(undefined).catch((err: unknown) => {
-          if (!isLtxvfsError(err, 'LTXVFS_ERR_TXID_GAP')) throw err;
-          gap = err;
-          return undefined;
-        });
-        if (fresh !== undefined && fresh.txid > version.txid) {
-          version = fresh;
-          rebuilt = true;
-          applied = fresh.files.length;
-        }
-      }
+      const result = await catchUp(target);
+      ({ applied, rebuilt } = result);
       // This process's writer may have committed while the poll loaded files: keep the newer.
-      if (reader.current === before || version.txid > reader.current.txid) reader.advance(version);
+      if (target.current === before || result.version.txid > target.current.txid) target.advance(result.version);
       this.#lastOk = this.#now();
       this.#lastError = undefined;
-      this.#behind = gap === undefined ? undefined : { since: this.#behind?.since ?? this.#now(), error: gap };
+      this.#failedFrom = undefined;
+      this.#behind = result.gap === undefined ? undefined : { since: this.#behind?.since ?? this.#now(), error: result.gap };
     } catch (err) {
       this.#failures++;
       this.#lastError = err;
-      reader.emit('poll-error', err);
+      this.#failedFrom ??= this.#lastStart;
+      target.notify('poll-error', err);
     }
     const stale = this.#stalenessError();
     if (stale !== undefined) this.#reportStale(stale);
     else if (this.#staleReported) {
       this.#staleReported = false;
-      reader.emit('fresh', reader.current);
+      target.notify('fresh', target.current);
     }
     if (pollChannel.hasSubscribers) {
-      pollChannel.publish({ url: reader.client.url, txid: reader.current.txid, applied, rebuilt, error: this.#lastError } satisfies PollMessage);
+      pollChannel.publish({ url: target.client.url, txid: target.current.txid, applied, rebuilt, error: this.#lastError } satisfies PollMessage);
     }
   }
 
   /**
-   * The error for `newest` (the newest file applied, at TXID `txid`) if no file at any
-   * level covers `txid` any more: one listing of every level, made only when the poll's
-   * own listings did not show a file covering it.
+   * Since when the replica has been unreachable, as far as this poller knows, or undefined
+   * while it is not: the last success, or — when the reader was idle and did not poll
+   * for a while — one interval before the failing (or hanging) poll started, so that
+   * time nobody polled is not counted as staleness.
    */
-  async #vanished(newest: LtxFile, txid: number): Promise<LtxvfsError | undefined> {
-    const url = this.#reader.client.url;
-    const all = await listReplica(this.#reader.client);
-    if (all.some((f) => covers(f, txid))) return undefined;
-    const key = newest.info.key;
-    return new LtxvfsError('LTXVFS_ERR_NOT_FOUND',
-      `${key}: the newest LTX file this reader applied is gone from ${url}, and no file at any level covers TXID ${formatTXID(txid)} any more: ` +
-        'the replica went back under the reader, which serves nothing more (open it again to read the replica as it is now)',
-      { key });
+  #failingSince(now: number): number | undefined {
+    const from = this.#lastError !== undefined
+      ? this.#failedFrom ?? this.#lastStart
+      : this.#inFlight !== undefined && now - this.#lastStart > this.#boundMs ? this.#lastStart : undefined;
+    return from === undefined ? undefined : Math.max(this.#lastOk, from - this.#intervalMs);
   }
 
   /** The error new read transactions get now, if the reader is past its staleness bound. */
   #stalenessError(): LtxvfsError | undefined {
     if (this.#intervalMs <= 0 || this.#boundMs <= 0) return undefined;
     const now = this.#now();
-    const url = this.#reader.client.url;
-    const txid = formatTXID(this.#reader.current.txid);
+    const url = this.#target.client.url;
+    const txid = formatTXID(this.#target.current.txid);
     // Only polls say the replica is unreachable: the last one failed, or one hangs past the bound.
-    const failing = this.#lastError !== undefined || (this.#inFlight !== undefined && now - this.#lastStart > this.#boundMs);
-    if (failing && now - this.#lastOk > this.#boundMs) {
+    const since = this.#failingSince(now);
+    if (since !== undefined && now - since > this.#boundMs) {
       const why = this.#lastError instanceof Error ? `: ${this.#lastError.message}` : '';
       return new LtxvfsError('LTXVFS_ERR_STALE',
         `${url}: stale since ${iso(this.#lastOk)}: replica not polled successfully for ${now - this.#lastOk} ms (bound ${this.#boundMs} ms); still at TXID ${txid}${why}`,
@@ -364,9 +370,9 @@ export class Poller {
   async sync(): Promise<number> {
     if (this.#inFlight !== undefined) await this.#inFlight;
     await this.pollNow();
-    const failure = this.#reader.integrityFailure ?? this.#lastError;
+    const failure = this.#target.integrityFailure ?? this.#lastError;
     if (failure !== undefined) throw failure;
-    return this.#reader.current.txid;
+    return this.#target.current.txid;
   }
 
   /** Time between polls, ms (0: polling off). */
@@ -378,13 +384,13 @@ export class Poller {
   #reportStale(err: LtxvfsError): void {
     if (this.#staleReported) return;
     this.#staleReported = true;
-    this.#reader.emit('stale', err);
+    this.#target.notify('stale', err);
   }
 
   /** Counters and lag. */
   stats(): PollStats {
     const now = this.#now();
-    const ts = this.#reader.current.timestamp;
+    const ts = this.#target.current.timestamp;
     return {
       polls: this.#polls,
       pollFailures: this.#failures,
@@ -401,36 +407,4 @@ export class Poller {
 /** `ms` (since the epoch) as an ISO 8601 time. */
 function iso(ms: number): string {
   return new Date(ms).toISOString();
-}
-
-/** The last-applied file of `version` that reaches its TXID (the newest applied), if any. */
-function newestFile(version: PageIndex): LtxFile | undefined {
-  if (version.txid === 0) return undefined;
-  return version.files.findLast((f) => f.info.maxTXID === version.txid);
-}
-
-/** Whether `f`'s TXID range holds `txid`. */
-function covers(f: LtxFileInfo, txid: number): boolean {
-  return f.minTXID <= txid && txid <= f.maxTXID;
-}
-
-/**
- * The files that continue a version at `txid`, in order (docs/formats.md §4.4 step 2: at each
- * step the file with min ≤ cur + 1 < max + 1 reaching furthest, then starting earliest,
- * then from the higher level), and whether files remain beyond a hole.
- */
-export function continuation(txid: number, files: LtxFileInfo[]): { chain: LtxFileInfo[]; beyond: boolean } {
-  const chain: LtxFileInfo[] = [];
-  let cur = txid;
-  for (;;) {
-    let best: LtxFileInfo | undefined;
-    for (const f of files) {
-      if (f.minTXID > cur + 1 || f.maxTXID <= cur) continue;
-      if (best === undefined || f.maxTXID > best.maxTXID || (f.maxTXID === best.maxTXID && (f.minTXID < best.minTXID || (f.minTXID === best.minTXID && f.level > best.level)))) best = f;
-    }
-    if (best === undefined) break;
-    chain.push(best);
-    cur = best.maxTXID;
-  }
-  return { chain, beyond: files.some((f) => f.maxTXID > cur) };
 }

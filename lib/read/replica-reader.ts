@@ -11,88 +11,29 @@
  * lib/read/registry.ts), so they share its cache, fetcher and poller.
  */
 import { EventEmitter } from 'node:events';
-import PQueue from 'p-queue';
 import { lockPgno } from '../../ltx/checksum.js';
 import { isLtxvfsError, LtxvfsError } from '../../ltx/errors.js';
 import { formatTXID } from '../../ltx/filename.js';
-import type { ReplicaClient, LtxFileInfo } from '../storage/types.js';
+import type { ReplicaClient } from '../storage/types.js';
 import { computePlan, listReplica, type PlanTarget } from '../replica/plan.js';
 import { PageIndex, type FrameRef, type LtxFile } from '../replica/page-index.js';
+import type { LtxFileInfo } from '../storage/types.js';
 import { DEFAULT_CACHE_SIZE_BYTES, PageCache } from '../cache/index.js';
-import { Fetcher, newReadCounters, type FetcherOptions, type ReadCounters } from './fetcher.js';
-import { loadLtxFile, type LoadedLtxFile } from '../replica/ltx-loader.js';
-import { Poller, type PollerOptions, type PollStats } from './poller.js';
+import { Fetcher, newReadCounters, type ReadCounters } from './fetcher.js';
+import { Poller } from './poller.js';
+import type { PollEvents, PollTarget } from './poll-target.js';
+import { VersionBuilder } from './version-builder.js';
 import type { PageSource, PageVersion } from './page-source.js';
-import type { DatabaseStats } from '../sql/database.js';
-import { DiskCache, TieredPageCache, type DiskCacheStats } from '../cache/index.js';
-import { Hydrator, type HydrateOptions, type HydrationStats } from '../hydrate/index.js';
-import type { VerificationStats } from './verifier.js';
+import { DiskCache, TieredPageCache } from '../cache/index.js';
+import { Hydrator } from '../hydrate/index.js';
+import type { ReplicaReaderOptions, ReplicaStats } from './reader-options.js';
 
-/** Options of {@link ReplicaReader.open}. */
-export interface ReplicaReaderOptions extends FetcherOptions, PollerOptions {
-  /** Bytes of decompressed pages kept in memory. Default 64 MiB. */
-  cacheSizeBytes?: number;
-  /** Expected page size in bytes; opening fails with `LTXVFS_ERR_PAGE_SIZE` if the replica's differs. */
-  pageSize?: number;
-  /** Open a replica with no LTX files as an empty database (TXID 0) instead of failing: for writers creating one. */
-  allowEmpty?: boolean;
-  /**
-   * LTX files whose header and page index are read at once when a version is built. Default
-   * 32: opening a replica of N level-0 files costs about N / 32 waves of round trips (1,000
-   * files: ~32 on S3) instead of N / `concurrency`; index reads are small, so many in flight
-   * cost little.
-   */
-  indexConcurrency?: number;
-  /**
-   * Directory of the disk tier behind the memory cache (lib/cache/disk-cache.ts): decompressed
-   * pages and LTX page indexes that survive restarts and are shared by processes. Default
-   * none (memory only).
-   */
-  cacheDir?: string;
-  /** Soft bound on the bytes in `cacheDir` (all replicas using it). Default 512 MiB. */
-  cacheDirSizeBytes?: number;
-  /**
-   * Local file to hydrate the database into in the background (lib/hydrate/); reads are
-   * served from it once complete, and it is kept current. Default none.
-   */
-  hydrate?: string;
-  /** Tuning of hydration (range size, concurrency, …). */
-  hydrateOptions?: HydrateOptions;
-}
+export type { ReplicaReaderOptions, ReplicaStats };
 
-/**
- * Counters of a {@link ReplicaReader}: the Database API's {@link DatabaseStats} (pages
- * fetched, bytes read, requests, cache hits/misses/bytes, TXID) and more. `cacheMisses`
- * counts page reads the memory cache did not have (served by the hydrated file, the disk
- * cache, or storage).
- */
-export interface ReplicaStats extends PollStats, DatabaseStats {
-  /** Page size in bytes. */
-  pageSize: number;
-  /** Database size in pages at the newest version. */
-  commit: number;
-  /** Timestamp (ms since the epoch) of the newest applied LTX file. */
-  timestamp: number;
-  /** Versions pinned by open read transactions now. */
-  pinnedVersions: number;
-  /** Counters of the disk tier (`cacheDir`), if any. */
-  diskCache?: DiskCacheStats;
-  /** Hydration figures (`hydrate`), if any. */
-  hydration?: HydrationStats;
-  /** File checksum verification (lib/read/verifier.ts): files verified, pending, corrupt; its requests and bytes. */
-  verification: VerificationStats;
-}
-
-/** Events of a {@link ReplicaReader}. */
-export interface ReplicaReaderEvents {
+/** Events of a {@link ReplicaReader}: the poll's ({@link PollEvents}: `poll-error`, `stale`, `fresh`) and these. */
+export interface ReplicaReaderEvents extends PollEvents {
   /** A newer version became current. */
   version: [version: PageIndex];
-  /** A poll failed (it is retried at the next tick). */
-  'poll-error': [error: unknown];
-  /** The reader passed its staleness bound: queries fail until it catches up. */
-  stale: [error: LtxvfsError];
-  /** A poll brought a stale reader back within its staleness bound: queries run again. */
-  fresh: [version: PageIndex];
   /**
    * A file failed its checksum (or the newest file seen is gone): results returned before
    * may be wrong, and every later transaction fails with this error.
@@ -107,9 +48,7 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
   readonly #fetcher: Fetcher;
   readonly #counters: ReadCounters;
   readonly #poller: Poller;
-  readonly #indexQueue: PQueue;
-  /** LTX files of the current version, by key: reused by rebuilds so their cached frames stay valid. */
-  #files = new Map<string, LtxFile>();
+  readonly #builder: VersionBuilder;
   #current: PageIndex;
   /** Pin counts of versions held by read transactions. */
   readonly #pins = new Map<PageVersion, number>();
@@ -131,8 +70,8 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
     this.#fetcher = fetcher;
     this.#counters = counters;
     this.#current = PageIndex.empty();
-    this.#poller = new Poller(this, options);
-    this.#indexQueue = new PQueue({ concurrency: options.indexConcurrency ?? 32 });
+    this.#builder = new VersionBuilder(client, cache, this.#disk, fetcher, counters, options.indexConcurrency ?? 32);
+    this.#poller = new Poller(this.#pollTarget(), options);
     fetcher.verifier.onFailure = (err) => this.emit('corrupt', err);
   }
 
@@ -163,7 +102,7 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
       throw new LtxvfsError('LTXVFS_ERR_PAGE_SIZE',
         `${client.url}: replica page size ${version.pageSize} does not match the expected ${options.pageSize}`, { key: client.url });
     }
-    reader.advance(version);
+    reader.#advance(version);
     if (options.hydrate !== undefined) {
       try {
         reader.#hydrator = Hydrator.start({
@@ -296,7 +235,7 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
     const same = await this.versionAt({ txid: index.txid }).catch(() => undefined);
     if (same === undefined || same.txid !== index.txid) throw err;
     this.#substitutes.set(version, same);
-    if (this.#current === index) this.advance(same);
+    if (this.#current === index) this.#advance(same);
     return this.readPage(version, pgno);
   }
 
@@ -330,79 +269,42 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
    * Build the version a target names: the newest state (`undefined`), or the state at a
    * TXID or before a time (time travel, docs/formats.md §4.4), from a fresh listing.
    * @throws LtxvfsError as {@link computePlan} (`LTXVFS_ERR_EMPTY_REPLICA` "transaction not
-   *   available" for a time before the retained history) and {@link buildVersion}.
+   *   available" for a time before the retained history) and {@link VersionBuilder.build}.
    */
   async versionAt(target: PlanTarget | undefined): Promise<PageIndex> {
     // A time target compares header times, which object stores only give per object (docs/formats.md §4.3).
     const files = await listReplica(this.client, { useMetadata: target?.time !== undefined });
-    return this.buildVersion(computePlan(files, target, this.client.url));
+    return this.#builder.build(computePlan(files, target, this.client.url));
   }
 
-  /**
-   * Build the version a plan describes: load every file's page index in parallel (bounded
-   * by the fetcher's queue; files loaded before are reused), apply them in order, and cache
-   * the pages of files that were read whole and are still current.
-   * @throws LtxvfsError as {@link PageIndex.applyAll} and {@link loadLtxFile}; `LTXVFS_ERR_CORRUPT`
-   *   when pages below commit are in no file (a plan that does not describe a whole database).
-   */
-  async buildVersion(plan: LtxFileInfo[], base: PageIndex = PageIndex.empty()): Promise<PageIndex> {
-    const loaded = await this.loadFiles(plan);
-    const version = base.applyAll(loaded.map((l) => l.file));
-    const missing = version.missingPages();
-    if (missing.length > 0) {
-      throw new LtxvfsError('LTXVFS_ERR_CORRUPT',
-        `${this.client.url}: pages ${missing.join(', ')} of ${version.commit} are in no LTX file of the plan at TXID ${formatTXID(version.txid)}`,
-        { key: this.client.url });
-    }
-    this.cacheCurrentPages(version, loaded);
-    return version;
-  }
-
-  /**
-   * Load the LTX files of `infos` in parallel; files of the current version are reused
-   * (with `pages` undefined), so frames they cached stay valid.
-   */
-  async loadFiles(infos: LtxFileInfo[]): Promise<LoadedLtxFile[]> {
-    const run = <T>(task: () => Promise<T>): Promise<T> => this.#indexQueue.add(task);
-    return Promise.all(infos.map(async (info) => {
-      const known = this.#files.get(info.key);
-      if (known !== undefined && known.info.size === info.size) return { file: known, pages: undefined };
-      // A small file's index from disk is used only if the file was verified (else it is read whole).
-      const cached = this.#fetcher.verifier.usableIndex(this.#disk?.getFile(info), this.#fetcher.wholeFileBytes);
-      if (cached !== undefined) return { file: cached, pages: undefined };
-      // Not remembered until a version that uses it becomes current (advance): a file that
-      // failed to apply (e.g. a wrong pre-apply checksum) is read afresh once it is replaced.
-      const loaded = await loadLtxFile(this.client, info, this.#counters, run, this.#fetcher.wholeFileBytes);
-      this.#disk?.putFile(loaded.file);
-      return loaded;
-    }));
-  }
-
-  /** Cache the pages of files read whole that `version` serves (they cost no second read). */
-  cacheCurrentPages(version: PageIndex, loaded: LoadedLtxFile[]): void {
-    for (const { file, pages } of loaded) {
-      if (pages === undefined) continue;
-      for (let n = 0; n < pages.length; n++) {
-        const ref: FrameRef = { file, entry: n };
-        if (version.isCurrent(ref)) this.#cache.set(ref, pages[n]);
-      }
-    }
+  /** What the poller sees of this reader (lib/read/poll-target.ts). */
+  #pollTarget(): PollTarget {
+    const reader = this;
+    return {
+      client: this.client,
+      get current() { return reader.#current; },
+      get integrityFailure() { return reader.integrityFailure; },
+      poison: (error) => this.poison(error),
+      extend: (base, chain) => this.#builder.extend(base, chain),
+      rebuild: () => this.versionAt(undefined),
+      advance: (version) => this.#advance(version),
+      // PollEvents is a subset of ReplicaReaderEvents: TypeScript cannot see it through the generic.
+      notify: (event, ...args) => { (this.emit as (event: keyof PollEvents, ...args: unknown[]) => boolean)(event, ...args); },
+    };
   }
 
   /**
    * Make `version` the newest (it must not be older than the current one), and forget
    * loaded files no current version refers to.
    */
-  advance(version: PageIndex): void {
+  #advance(version: PageIndex): void {
     if (version.txid < this.#current.txid) {
       throw new LtxvfsError('LTXVFS_ERR_TXID_GAP',
         `${this.client.url}: replica went back from TXID ${formatTXID(this.#current.txid)} to ${formatTXID(version.txid)}`, { key: this.client.url });
     }
     const changed = version !== this.#current;
     this.#current = version;
-    const keep = new Map<string, LtxFile>();
-    for (const f of version.files) keep.set(f.info.key, f);
-    this.#files = keep;
+    this.#builder.remember(version);
     if (changed) this.emit('version', version);
   }
 
@@ -413,7 +315,7 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
   adopt(version: PageIndex, file: LtxFile, pages: readonly Uint8Array[]): void {
     this.#fetcher.verifier.trust(file);
     for (let n = 0; n < pages.length; n++) this.#cache.set({ file, entry: n }, pages[n]);
-    this.advance(version);
+    this.#advance(version);
   }
 
   /** Storage, cache and poll counters, and the newest version's position. */

@@ -20,8 +20,8 @@ t.test('a poll finishing after a newer version was adopted keeps the newer one a
   const release = client.hold(); // the poll will wait in its reads of TXIDs 2 and 3
   const poll = reader.poller.pollNow();
   await new Promise((resolve) => setTimeout(resolve, 20));
-  // Meanwhile TXID 3 becomes current some other way (as a commit of this process would).
-  reader.advance(newer);
+  // Meanwhile TXID 3 becomes current the way a commit of this process makes it (lib/write/writer.ts).
+  reader.adopt(newer, newer.files.at(-1)!, []);
   release();
   await poll;
   t.equal(reader.current, newer, 'the version adopted meanwhile stays current');

@@ -1,0 +1,66 @@
+/**
+ * The options and the counters of a {@link ReplicaReader} (lib/read/replica-reader.ts),
+ * apart so that the modules that pass options on need not import the reader.
+ */
+import type { FetcherOptions } from './fetcher.js';
+import type { PollerOptions, PollStats } from './poller.js';
+import type { DatabaseStats } from '../sql/database.js';
+import type { DiskCacheStats } from '../cache/disk-store.js';
+import type { HydrateOptions, HydrationStats } from '../hydrate/index.js';
+import type { VerificationStats } from './verifier.js';
+
+/** Options of `ReplicaReader.open`. */
+export interface ReplicaReaderOptions extends FetcherOptions, PollerOptions {
+  /** Bytes of decompressed pages kept in memory. Default 64 MiB. */
+  cacheSizeBytes?: number;
+  /** Expected page size in bytes; opening fails with `LTXVFS_ERR_PAGE_SIZE` if the replica's differs. */
+  pageSize?: number;
+  /** Open a replica with no LTX files as an empty database (TXID 0) instead of failing: for writers creating one. */
+  allowEmpty?: boolean;
+  /**
+   * LTX files whose header and page index are read at once when a version is built. Default
+   * 32: opening a replica of N level-0 files costs about N / 32 waves of round trips (1,000
+   * files: ~32 on S3) instead of N / `concurrency`; index reads are small, so many in flight
+   * cost little.
+   */
+  indexConcurrency?: number;
+  /**
+   * Directory of the disk tier behind the memory cache (lib/cache/disk-cache.ts): decompressed
+   * pages and LTX page indexes that survive restarts and are shared by processes. Default
+   * none (memory only).
+   */
+  cacheDir?: string;
+  /** Soft bound on the bytes in `cacheDir` (all replicas using it). Default 512 MiB. */
+  cacheDirSizeBytes?: number;
+  /**
+   * Local file to hydrate the database into in the background (lib/hydrate/); reads are
+   * served from it once complete, and it is kept current. Default none.
+   */
+  hydrate?: string;
+  /** Tuning of hydration (range size, concurrency, …). */
+  hydrateOptions?: HydrateOptions;
+}
+
+/**
+ * Counters of a `ReplicaReader`: the Database API's {@link DatabaseStats} (pages
+ * fetched, bytes read, requests, cache hits/misses/bytes, TXID) and more. `cacheMisses`
+ * counts page reads the memory cache did not have (served by the hydrated file, the disk
+ * cache, or storage).
+ */
+export interface ReplicaStats extends PollStats, DatabaseStats {
+  /** Page size in bytes. */
+  pageSize: number;
+  /** Database size in pages at the newest version. */
+  commit: number;
+  /** Timestamp (ms since the epoch) of the newest applied LTX file. */
+  timestamp: number;
+  /** Versions pinned by open read transactions now. */
+  pinnedVersions: number;
+  /** Counters of the disk tier (`cacheDir`), if any. */
+  diskCache?: DiskCacheStats;
+  /** Hydration figures (`hydrate`), if any. */
+  hydration?: HydrationStats;
+  /** File checksum verification (lib/read/verifier.ts): files verified, pending, corrupt; its requests and bytes. */
+  verification: VerificationStats;
+}
+

@@ -1,0 +1,102 @@
+/**
+ * Builds {@link PageIndex} versions for a reader (docs/architecture.md read path 3): loads
+ * the header and page index of every LTX file of a plan or a poll's chain, many at once,
+ * reusing the files of the current version (so frames they cached stay valid) and indexes
+ * kept in the disk tier, applies them in order, and caches the pages of files that were
+ * read whole. It remembers the files of the version the reader made current last.
+ */
+import PQueue from 'p-queue';
+import { LtxvfsError } from '../../ltx/errors.js';
+import { formatTXID } from '../../ltx/filename.js';
+import type { LtxFileInfo, ReplicaClient } from '../storage/types.js';
+import { PageIndex, type FrameRef, type LtxFile } from '../replica/page-index.js';
+import { loadLtxFile, type LoadedLtxFile } from '../replica/ltx-loader.js';
+import type { PageCache, DiskCache } from '../cache/index.js';
+import type { Fetcher, ReadCounters } from './fetcher.js';
+
+/** Loads LTX files and applies them into versions, for one reader. */
+export class VersionBuilder {
+  readonly #client: ReplicaClient;
+  readonly #cache: PageCache;
+  readonly #disk: DiskCache | undefined;
+  readonly #fetcher: Fetcher;
+  readonly #counters: ReadCounters;
+  readonly #queue: PQueue;
+  /** LTX files of the current version, by key: reused by rebuilds so their cached frames stay valid. */
+  #files = new Map<string, LtxFile>();
+
+  /** @param indexConcurrency LTX files whose header and index are read at once. */
+  constructor(client: ReplicaClient, cache: PageCache, disk: DiskCache | undefined, fetcher: Fetcher, counters: ReadCounters, indexConcurrency: number) {
+    this.#client = client;
+    this.#cache = cache;
+    this.#disk = disk;
+    this.#fetcher = fetcher;
+    this.#counters = counters;
+    this.#queue = new PQueue({ concurrency: indexConcurrency });
+  }
+
+  /**
+   * Build the version a plan describes: load every file's page index in parallel, apply
+   * them in order onto `base`, and cache the pages of files that were read whole and are
+   * current in it.
+   * @throws LtxvfsError as {@link PageIndex.applyAll} and {@link loadLtxFile}; `LTXVFS_ERR_CORRUPT`
+   *   when pages below commit are in no file (a plan that does not describe a whole database).
+   */
+  async build(plan: LtxFileInfo[], base: PageIndex = PageIndex.empty()): Promise<PageIndex> {
+    const version = await this.extend(base, plan);
+    const missing = version.missingPages();
+    if (missing.length > 0) {
+      throw new LtxvfsError('LTXVFS_ERR_CORRUPT',
+        `${this.#client.url}: pages ${missing.join(', ')} of ${version.commit} are in no LTX file of the plan at TXID ${formatTXID(version.txid)}`,
+        { key: this.#client.url });
+    }
+    return version;
+  }
+
+  /** `base` with the files of `chain` loaded and applied in order; pages of files read whole cached. */
+  async extend(base: PageIndex, chain: LtxFileInfo[]): Promise<PageIndex> {
+    const loaded = await this.#load(chain);
+    const version = base.applyAll(loaded.map((l) => l.file));
+    this.#cacheCurrentPages(version, loaded);
+    return version;
+  }
+
+  /** Remember the files of `version`, which became current, and forget the others. */
+  remember(version: PageIndex): void {
+    const keep = new Map<string, LtxFile>();
+    for (const f of version.files) keep.set(f.info.key, f);
+    this.#files = keep;
+  }
+
+  /**
+   * Load the LTX files of `infos` in parallel; files of the current version are reused
+   * (with `pages` undefined), so frames they cached stay valid.
+   */
+  async #load(infos: LtxFileInfo[]): Promise<LoadedLtxFile[]> {
+    const run = <T>(task: () => Promise<T>): Promise<T> => this.#queue.add(task);
+    const verifier = this.#fetcher.verifier;
+    return Promise.all(infos.map(async (info) => {
+      const known = this.#files.get(info.key);
+      if (known !== undefined && known.info.size === info.size) return { file: known, pages: undefined };
+      // A small file's index from disk is used only if the file was verified (else it is read whole).
+      const cached = verifier.usableIndex(this.#disk?.getFile(info), this.#fetcher.wholeFileBytes);
+      if (cached !== undefined) return { file: cached, pages: undefined };
+      // Not remembered until a version that uses it becomes current: a file that failed to
+      // apply (e.g. a wrong pre-apply checksum) is read afresh once it is replaced.
+      const loaded = await loadLtxFile(this.#client, info, this.#counters, run, this.#fetcher.wholeFileBytes);
+      this.#disk?.putFile(loaded.file);
+      return loaded;
+    }));
+  }
+
+  /** Cache the pages of files read whole that `version` serves (they cost no second read). */
+  #cacheCurrentPages(version: PageIndex, loaded: LoadedLtxFile[]): void {
+    for (const { file, pages } of loaded) {
+      if (pages === undefined) continue;
+      for (let n = 0; n < pages.length; n++) {
+        const ref: FrameRef = { file, entry: n };
+        if (version.isCurrent(ref)) this.#cache.set(ref, pages[n]);
+      }
+    }
+  }
+}
