@@ -64,7 +64,7 @@ t.test('abs: a listing spans pages', async (t) => {
   for (let i = 1; i <= 5; i++) await c.write(c.ltxKey(0, i, i), enc('x'));
   t.same((await c.listLtxFiles(0)).map((f) => f.minTXID), [1, 2, 3, 4, 5]);
   t.equal((c as AbsReplicaClient).stats().requests.list, 3, 'five blobs, pages of two');
-  t.same(await c.listKeys('ltx/', 3), ['pages/ltx/0/0000000000000001-0000000000000001.ltx', 'pages/ltx/0/0000000000000002-0000000000000002.ltx', 'pages/ltx/0/0000000000000003-0000000000000003.ltx']);
+  t.same(await (c as AbsReplicaClient).listKeys('ltx/', 3), ['pages/ltx/0/0000000000000001-0000000000000001.ltx', 'pages/ltx/0/0000000000000002-0000000000000002.ltx', 'pages/ltx/0/0000000000000003-0000000000000003.ltx']);
 });
 
 t.test('abs: bad input is a clear error naming the replica', async (t) => {
