@@ -45,6 +45,8 @@ export interface WebdavServerHandle {
   stop(): Promise<void>;
   /** Listen again on the same port over the same directory (after `stop`). */
   restart(): Promise<void>;
+  /** Requests answered so far, by method (PROPFIND, GET, PUT, …); `reset` sets them to zero. */
+  requests(reset?: boolean): Record<string, number>;
   /** Stop and remove the directory and certificate. Idempotent. */
   close(): Promise<void>;
 }
@@ -56,6 +58,7 @@ export async function startWebdavServer(options: { secure?: boolean } = {}): Pro
   let port = 0;
   let server: InstanceType<typeof webdav.WebDAVServer> | undefined;
   let listener: http.Server | undefined;
+  let counts: Record<string, number> = {};
 
   const listen = async (): Promise<void> => {
     const users = new webdav.SimpleUserManager();
@@ -70,6 +73,11 @@ export async function startWebdavServer(options: { secure?: boolean } = {}): Pro
       privilegeManager: privileges,
       rootFileSystem: new webdav.PhysicalFileSystem(directory),
       ...(cert === undefined ? {} : { https: { key: cert.key, cert: cert.cert } }),
+    });
+    server.afterRequest((ctx, next) => {
+      const method = ctx.request.method ?? '?';
+      counts[method] = (counts[method] ?? 0) + 1;
+      next();
     });
     listener = await server.startAsync(port);
     port = (listener.address() as AddressInfo).port;
@@ -99,6 +107,11 @@ export async function startWebdavServer(options: { secure?: boolean } = {}): Pro
       return `${scheme}://${auth}127.0.0.1:${port}/${path}`;
     },
     stop,
+    requests(reset = false) {
+      const now = { ...counts };
+      if (reset) counts = {};
+      return now;
+    },
     async restart() {
       if (listener === undefined) await listen();
     },
