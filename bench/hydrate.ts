@@ -157,7 +157,7 @@ async function copyToDirectory(fromUrl: string, dir: string): Promise<string> {
 }
 
 /** The Litestream VFS hydrating `url` into `path`: `.open`, then the progress PRAGMA until 100.0 (or the cap). */
-async function litestreamHydration(stack: S3Stack, url: string, path: string, workDir: string, capMs: number): Promise<HydrationRun> {
+export async function litestreamHydration(stack: S3Stack, url: string, path: string, workDir: string, capMs: number): Promise<HydrationRun> {
   requireLitestreamVfs();
   await rm(path, { force: true });
   await rm(`${path}.meta`, { force: true });

@@ -4,6 +4,9 @@
  * `[-- --hydrate] [-- --hydrate-size-mib N] [-- --hydrate-l0-files N] [-- --hydrate-cap-s S]` (`--hydrate` adds the
  * restart-and-hydration section, bench/hydrate.ts; alone: `--hydrate --skip file,l0,s3,…`)
  * `[-- --engines-size-mib N]` (`--skip engines` leaves the engine-paths section out, `--skip engines-s3` its S3 part)
+ * `[-- --service-size-mib N] [-- --service-poll-s S] [-- --service-commits N]` (the service section of issues 14 and 15,
+ * bench/service.ts: cold process over S3, lookups in one transaction, scan and hydration against the link ceiling, poll
+ * cost, writes, concurrent reads, iterate(); `--skip service` leaves it out; alone: `--skip file,l0,s3,engines`)
  *
  * Generates (or reuses, from bench/.work/data) a database of `--size-mib` MiB (default
  * 128; `--quick`: 16 MiB and fewer samples), imports it into a fresh file:// replica with
@@ -36,12 +39,13 @@ import { runNative } from './native.js';
 import { renderS3, runS3Section, type S3SectionResult } from './s3.js';
 import { renderHydrate, runHydrateSection, type HydrateSectionResult } from './hydrate.js';
 import { renderEngines, runEnginesSection, type EnginesSectionResult } from './engines.js';
+import { renderService, runServiceSection, type ServiceSectionResult } from './service.js';
 import { fmtCount, fmtFactor, fmtMiB, fmtMiBs, fmtMs, fmtRate, markdownTable, mibPerSecond } from './table.js';
 import { makeWorkload, RANGE_ROWS, type EngineResult, type Measured, type ReplicaLocation, type Workload } from './workload.js';
 
 const WORK_DIR = fileURLToPath(new URL('./.work/', import.meta.url)).replace(/\/$/, '');
 const L0_COUNTS = [1, 100, 1000];
-const SKIPPABLE = new Set(['litestream', 'native', 'l0', 'file', 's3', 's3-l0', 'engines', 'engines-s3']);
+const SKIPPABLE = new Set(['litestream', 'native', 'l0', 'file', 's3', 's3-l0', 'engines', 'engines-s3', 'service']);
 
 const started = performance.now();
 const loadAtStart = loadavg()[0];
@@ -65,6 +69,10 @@ const { values: args } = parseArgs({
     'hydrate-l0-files': { type: 'string' },
     'hydrate-cap-s': { type: 'string' },
     'engines-size-mib': { type: 'string' },
+    // The service section (bench/service.ts): database size, seconds of each poll window, timed commits per writer.
+    'service-size-mib': { type: 'string' },
+    'service-poll-s': { type: 'string' },
+    'service-commits': { type: 'string' },
   },
 });
 const quick = args.quick === true;
@@ -84,6 +92,12 @@ if (!Number.isInteger(s3L0Files) || s3L0Files < 1) throw new Error(`--s3-l0-file
 if (!Number.isFinite(s3ScanMiB) || s3ScanMiB <= 0) throw new Error(`--s3-scan-mib must be a positive number, got ${args['s3-scan-mib']}`);
 const enginesSizeMiB = Number(args['engines-size-mib'] ?? (quick ? 8 : 32));
 if (!Number.isInteger(enginesSizeMiB) || enginesSizeMiB < 1) throw new Error(`--engines-size-mib must be a positive integer, got ${args['engines-size-mib']}`);
+const serviceSizeMiB = Number(args['service-size-mib'] ?? (quick ? 16 : 256));
+const servicePollS = Number(args['service-poll-s'] ?? (quick ? 5 : 30));
+const serviceCommits = Number(args['service-commits'] ?? (quick ? 50 : 200));
+if (!Number.isInteger(serviceSizeMiB) || serviceSizeMiB < 1) throw new Error(`--service-size-mib must be a positive integer, got ${args['service-size-mib']}`);
+if (!Number.isFinite(servicePollS) || servicePollS <= 0) throw new Error(`--service-poll-s must be a positive number, got ${args['service-poll-s']}`);
+if (!Number.isInteger(serviceCommits) || serviceCommits < 1) throw new Error(`--service-commits must be a positive integer, got ${args['service-commits']}`);
 const S3_L0_COUNTS = quick ? [1, 100] : [1, 100, 1000];
 const hydrateSizeMiB = Number(args['hydrate-size-mib'] ?? (quick ? 16 : 200));
 const hydrateL0Files = Number(args['hydrate-l0-files'] ?? 20);
@@ -152,6 +166,15 @@ if (!skip.has('engines')) {
   });
   log(`engines: section done in ${engines.seconds.toFixed(0)} s`);
 }
+let service: ServiceSectionResult | undefined;
+if (!skip.has('service')) {
+  log(`service: section on a ${serviceSizeMiB} MiB database, +${s3LatencyMs} ms per request on S3 (bench/service.ts) …`);
+  service = await runServiceSection({
+    workDir: WORK_DIR, sizeMiB: serviceSizeMiB, seed, quick, latencyMs: s3LatencyMs, pollSeconds: servicePollS, commits: serviceCommits,
+    litestream: !skip.has('litestream'), native: !skip.has('native'), log,
+  });
+  log(`service: section done in ${service.seconds.toFixed(0)} s`);
+}
 let hydrate: HydrateSectionResult | undefined;
 if (args.hydrate === true) {
   log(`hydrate: restarts and hydration on a ${hydrateSizeMiB} MiB database, +${s3LatencyMs} ms per request …`);
@@ -176,14 +199,14 @@ await writeFile(
       workload: { ...file.workload, coldIds: undefined, coldKs: undefined, rangeStarts: undefined, warmupIds: undefined, warmIds: undefined },
       ltxvfsRuns: file.ltxvfsRuns, native: file.native, litestreamResults: file.litestreamResults,
     }),
-    l0Rows, s3, engines, hydrate, runSeconds,
+    l0Rows, s3, engines, service, hydrate, runSeconds,
   }, null, 2),
 );
 log(`tables written to ${join(WORK_DIR, 'results.md')}`);
 
 function render(): string {
   const out: string[] = [];
-  const title = file === undefined ? (s3 === undefined ? 'no sections' : `S3 section, ${fmtMiB(s3.dataset.bytes)} database`) : `${fmtMiB(file.dataset.bytes)} database`;
+  const title = file === undefined ? (s3 === undefined ? (service === undefined ? 'no sections' : `service section, ${fmtMiB(service.dataset.bytes)} database`) : `S3 section, ${fmtMiB(s3.dataset.bytes)} database`) : `${fmtMiB(file.dataset.bytes)} database`;
   out.push(`## ltxvfs bench: ${title}, ${new Date().toISOString().slice(0, 10)}`);
   out.push('');
   out.push(
@@ -232,6 +255,10 @@ function render(): string {
   if (engines !== undefined) {
     out.push('');
     out.push(renderEngines(engines));
+  }
+  if (service !== undefined) {
+    out.push('');
+    out.push(renderService(service));
   }
   return out.join('\n');
 }

@@ -1,0 +1,408 @@
+/**
+ * The ltxvfs (and better-sqlite3) measurements of the service section (bench/service.ts,
+ * issues 14 and 15), in child processes it starts while s3rver, the fault proxy and the
+ * request log run in the parent. As the other bench children: compiled by tsc, run on plain
+ * node, one JSON document in on stdin, one JSON line out on stdout, progress on stderr,
+ * credentials in the environment. Requests are counted by the parent's request log through
+ * windows (`GET <log>/__bench/begin` … `/__bench/end`), outside the timed part.
+ *
+ * Phases:
+ * - `cold`: the first `openDatabase` of this process with default options (so `warmInterior`
+ *   is on for s3://, as a user gets it) and the first query; one sample per process. Module
+ *   loading is excluded, compiling the wasm is not (it happens in the first open).
+ * - `ceiling`: plain parallel ranged GETs (undici, SigV4 by aws4) of the replica's largest
+ *   LTX file through the same log and proxy: the link ceiling scans and hydration are judged
+ *   against.
+ * - `poll`: one reader with default options, idle for `seconds`, then busy (a point lookup
+ *   every `busyEveryMs`) for `seconds`: the listings and other requests of each window.
+ * - `write`: `openDatabase(url, { autoLease: true })`, then `commits` autocommit INSERTs one
+ *   after another, each timed (it returns once the LTX file is in the replica).
+ * - `warm`: on a directory replica, lookups in one read transaction (hot set and uniform),
+ *   prepared-statement lookups in autocommit, and one long scan with point lookups from 100
+ *   other async flows.
+ * - `iterate`: `Statement.iterate()` over the whole table with a cache smaller than it: peak RSS.
+ * - `native`: the warm rows with better-sqlite3 on the local file. (The Litestream VFS cannot
+ *   be loaded into better-sqlite3: it is built without URI filenames, so
+ *   `file:…?vfs=litestream` does not reach the VFS; the parent drives it through the CLI.)
+ */
+import { createRequire } from 'node:module';
+import aws4 from 'aws4';
+import { request } from 'undici';
+import { openDatabase, warmupOf } from '../lib/api/open.js';
+import { openReplicaClient } from '../lib/storage/url.js';
+import { median } from './table.js';
+import { peakRssBytes } from './rss.js';
+import type { WindowCounts } from './s3-stack.js';
+import { SQL } from './workload.js';
+
+/** The keys of the warm rows, made by the parent (same for every engine). */
+export interface WarmKeys {
+  /** 10,000 ids drawn from a hot set of 1,000. */
+  hot: number[];
+  /** 10,000 ids drawn uniformly from the whole table. */
+  uniform: number[];
+}
+
+/** What the parent passes. */
+export type ServiceChildInput =
+  | { phase: 'cold'; url: string; log?: string; sql: string; params: number[] }
+  | { phase: 'ceiling'; url: string; log: string; configs: { chunkBytes: number; inFlight: number }[] }
+  | { phase: 'poll'; url: string; log: string; seconds: number; busyEveryMs: number; rows: number }
+  | { phase: 'write'; url: string; log?: string; commits: number }
+  | { phase: 'warm'; url: string; keys: WarmKeys; rounds: number; flows: number }
+  | { phase: 'iterate'; url: string; cacheSizeBytes: number }
+  | { phase: 'native'; dbPath: string; keys: WarmKeys; rounds: number };
+
+/** Result of the cold phase. */
+export interface ColdOutput {
+  openMs: number;
+  queryMs: number;
+  totalMs: number;
+  counts?: WindowCounts;
+  readRequests: number;
+  result: string;
+}
+
+/** One configuration of the ceiling phase. */
+export interface CeilingRun {
+  chunkBytes: number;
+  inFlight: number;
+  bytes: number;
+  ms: number;
+  counts: WindowCounts;
+}
+
+/** Result of the ceiling phase. */
+export interface CeilingOutput {
+  key: string;
+  objectBytes: number;
+  runs: CeilingRun[];
+}
+
+/** Result of the poll phase. */
+export interface PollOutput {
+  idle: WindowCounts;
+  busy: WindowCounts;
+  busyQueries: number;
+}
+
+/** Result of the write phase. */
+export interface WriteOutput {
+  /** Per commit, ms. */
+  latencies: number[];
+  /** All timed commits, ms. */
+  totalMs: number;
+  counts?: WindowCounts;
+}
+
+/** Lookups per second of each warm row (medians over rounds). */
+export interface WarmOutput {
+  hotTxPerSec: number;
+  uniformTxPerSec: number;
+  hotPreparedPerSec: number;
+  uniformPreparedPerSec: number;
+  /** Lookup latency, ms, while one long scan runs (flows started across the scan). */
+  concurrent?: { scanMs: number; aloneMs: number; latencies: number[]; baseline: number[] };
+}
+
+/** Result of the iterate phase. */
+export interface IterateOutput {
+  rows: number;
+  ms: number;
+  startRssBytes: number;
+  openRssBytes: number;
+  peakRssBytes: number;
+  cacheBytes: number;
+}
+
+/** Result of the native phase: better-sqlite3 on the local file. */
+export interface NativeOutput {
+  version: string;
+  native: WarmOutput;
+}
+
+function log(msg: string): void {
+  process.stderr.write(`  [service ${process.pid}] ${msg}\n`);
+}
+
+async function window(base: string | undefined, what: 'begin' | 'end', label = 'service'): Promise<WindowCounts | undefined> {
+  if (base === undefined) return undefined;
+  const { body } = await request(`${base}/__bench/${what}${what === 'end' ? `?label=${encodeURIComponent(label)}` : ''}`);
+  const text = await body.text();
+  return what === 'end' ? (JSON.parse(text) as WindowCounts) : undefined;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Closes seen not to settle (see {@link close}). */
+let hungCloses = 0;
+
+/**
+ * `db.close()`, given up on after 5 s. Over S3, a close right after the first query of a
+ * fresh process was seen never to settle, with nothing left to keep the event loop alive
+ * (node then exits with 13, unsettled top-level await); a bench row must not die of it.
+ */
+async function close(db: { close(): Promise<void> }, what: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([
+    db.close().then(() => true, () => true),
+    new Promise<false>((r) => (timer = setTimeout(() => r(false), 5000))),
+  ]);
+  clearTimeout(timer);
+  if (!settled) {
+    hungCloses++;
+    log(`${what}: db.close() did not settle within 5 s (left behind)`);
+  }
+}
+
+function text(row: unknown): string {
+  return Object.values((row ?? {}) as Record<string, unknown>).join('|');
+}
+
+async function cold(input: Extract<ServiceChildInput, { phase: 'cold' }>): Promise<ColdOutput> {
+  await window(input.log, 'begin');
+  const t0 = performance.now();
+  const db = await openDatabase(input.url, { shared: false });
+  const t1 = performance.now();
+  const row = await db.get(input.sql, input.params);
+  const t2 = performance.now();
+  const counts = await window(input.log, 'end', 'service:cold');
+  const s = db.stats();
+  await close(db, 'cold');
+  return { openMs: t1 - t0, queryMs: t2 - t1, totalMs: t2 - t0, counts, readRequests: s.readRequests, result: text(row) };
+}
+
+async function ceiling(input: Extract<ServiceChildInput, { phase: 'ceiling' }>): Promise<CeilingOutput> {
+  const client = await openReplicaClient(input.url);
+  const files = [...(await client.listLtxFiles(0)), ...(await client.listLtxFiles(9))];
+  await client.close();
+  const big = files.reduce((a, b) => (b.size > a.size ? b : a));
+  const u = new URL(input.url);
+  const path = `/${u.host}/${big.key}`;
+  const endpoint = new URL(input.log);
+  const get = async (start: number, end: number): Promise<number> => {
+    const opts = aws4.sign(
+      { host: endpoint.host, path, method: 'GET', service: 's3', region: 'us-east-1', headers: { Range: `bytes=${start}-${end}` } },
+      { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? '', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? '' },
+    );
+    const res = await request(`${input.log}${path}`, { method: 'GET', headers: opts.headers as Record<string, string> });
+    if (res.statusCode !== 206 && res.statusCode !== 200) throw new Error(`ceiling: GET ${path} ${start}-${end}: HTTP ${res.statusCode}: ${await res.body.text()}`);
+    let n = 0;
+    for await (const chunk of res.body) n += (chunk as Buffer).length;
+    return n;
+  };
+  await get(0, 65535); // connection up, code paths warm
+  const runs: CeilingRun[] = [];
+  for (const c of input.configs) {
+    const starts: number[] = [];
+    for (let s = 0; s < big.size; s += c.chunkBytes) starts.push(s);
+    let next = 0;
+    let bytes = 0;
+    await window(input.log, 'begin');
+    const t = performance.now();
+    await Promise.all(Array.from({ length: c.inFlight }, async () => {
+      while (next < starts.length) {
+        const s = starts[next++];
+        bytes += await get(s, Math.min(big.size, s + c.chunkBytes) - 1);
+      }
+    }));
+    const ms = performance.now() - t;
+    const counts = (await window(input.log, 'end', `ceiling:${c.chunkBytes}x${c.inFlight}`))!;
+    runs.push({ ...c, bytes, ms, counts });
+    log(`ceiling ${c.chunkBytes >> 10} KiB × ${c.inFlight}: ${(bytes / 2 ** 20 / (ms / 1000)).toFixed(0)} MiB/s`);
+  }
+  return { key: big.key, objectBytes: big.size, runs };
+}
+
+async function poll(input: Extract<ServiceChildInput, { phase: 'poll' }>): Promise<PollOutput> {
+  const db = await openDatabase(input.url, { shared: false });
+  try {
+    await warmupOf(db);
+    await db.get(SQL.point, [1]);
+    await window(input.log, 'begin');
+    await sleep(input.seconds * 1000);
+    const idle = (await window(input.log, 'end', 'poll:idle'))!;
+    await window(input.log, 'begin');
+    const until = performance.now() + input.seconds * 1000;
+    let busyQueries = 0;
+    let id = 1;
+    while (performance.now() < until) {
+      id = 1 + ((id * 2654435761) % input.rows);
+      await db.get(SQL.point, [id]);
+      busyQueries++;
+      await sleep(input.busyEveryMs);
+    }
+    const busy = (await window(input.log, 'end', 'poll:busy'))!;
+    log(`poll: idle ${idle.lists} LIST / ${idle.requests} req, busy ${busy.lists} LIST / ${busy.requests} req in ${input.seconds} s each`);
+    return { idle, busy, busyQueries };
+  } finally {
+    await close(db, input.phase);
+  }
+}
+
+async function write(input: Extract<ServiceChildInput, { phase: 'write' }>): Promise<WriteOutput> {
+  const db = await openDatabase(input.url, { shared: false, autoLease: true });
+  try {
+    const insert = 'INSERT INTO orders (customer, amount, note) VALUES (?, ?, ?)';
+    for (let i = 0; i < 3; i++) await db.run(insert, [i, i * 100, `warm-up ${i}`]);
+    const latencies: number[] = [];
+    await window(input.log, 'begin');
+    const t0 = performance.now();
+    for (let i = 0; i < input.commits; i++) {
+      const t = performance.now();
+      await db.run(insert, [i % 977, (i * 7919) % 100_000, `order ${i}`]);
+      latencies.push(performance.now() - t);
+    }
+    const totalMs = performance.now() - t0;
+    const counts = await window(input.log, 'end', 'write:ltxvfs');
+    log(`write: ${input.commits} commits in ${Math.round(totalMs)} ms`);
+    return { latencies, totalMs, counts };
+  } finally {
+    await close(db, input.phase);
+  }
+}
+
+/** Lookups per second of `run(ids)` over `rounds` rounds after one untimed round. */
+async function rate(ids: readonly number[], rounds: number, run: (ids: readonly number[]) => Promise<void> | void): Promise<number> {
+  const rates: number[] = [];
+  for (let r = 0; r <= rounds; r++) {
+    const t = performance.now();
+    await run(ids);
+    if (r > 0) rates.push(ids.length / ((performance.now() - t) / 1000));
+  }
+  return median(rates);
+}
+
+async function warm(input: Extract<ServiceChildInput, { phase: 'warm' }>): Promise<WarmOutput> {
+  const db = await openDatabase(input.url, { shared: false });
+  try {
+    const inTx = (ids: readonly number[]): Promise<void> => db.transaction(async (tx) => {
+      const stmt = await tx.prepare(SQL.point);
+      for (const id of ids) await stmt.get([id]);
+    });
+    const stmt = await db.prepare(SQL.point);
+    const prepared = async (ids: readonly number[]): Promise<void> => {
+      for (const id of ids) await stmt.get([id]);
+    };
+    // Tier-up: V8 and the wasm need ~10,000 calls before they run at speed.
+    await prepared(input.keys.hot);
+    await inTx(input.keys.hot);
+    const hotTxPerSec = await rate(input.keys.hot, input.rounds, inTx);
+    const uniformTxPerSec = await rate(input.keys.uniform, input.rounds, inTx);
+    const hotPreparedPerSec = await rate(input.keys.hot, input.rounds, prepared);
+    const uniformPreparedPerSec = await rate(input.keys.uniform, input.rounds, prepared);
+    log(`warm: in one transaction hot ${Math.round(hotTxPerSec)}/s, uniform ${Math.round(uniformTxPerSec)}/s; prepared hot ${Math.round(hotPreparedPerSec)}/s, uniform ${Math.round(uniformPreparedPerSec)}/s`);
+
+    // One long scan on a fresh instance, and point lookups from 100 other async flows on the
+    // same instance, started across the scan (spread over the time the scan took alone, on
+    // another fresh instance). Baseline: the same number of lookups, one at a time, before.
+    const alone = await openDatabase(input.url, { shared: false });
+    let t = performance.now();
+    await alone.get(SQL.scan);
+    const aloneMs = performance.now() - t;
+    await close(alone, 'scan alone');
+    const shared = await openDatabase(input.url, { shared: false });
+    try {
+      const lookup = async (id: number): Promise<number> => {
+        const t0 = performance.now();
+        await shared.get(SQL.point, [id]);
+        return performance.now() - t0;
+      };
+      const baseline: number[] = [];
+      for (let i = 0; i < input.flows; i++) baseline.push(await lookup(input.keys.uniform[i]));
+      t = performance.now();
+      const scan = shared.get(SQL.scan).then(() => performance.now() - t);
+      const latencies = await Promise.all(Array.from({ length: input.flows }, async (_, i) => {
+        await sleep((aloneMs * i) / input.flows);
+        return lookup(input.keys.uniform[input.flows + i]);
+      }));
+      const scanMs = await scan;
+      log(`concurrent: scan ${Math.round(scanMs)} ms (alone ${Math.round(aloneMs)} ms), lookup p50 ${median(latencies).toFixed(2)} ms`);
+      return { hotTxPerSec, uniformTxPerSec, hotPreparedPerSec, uniformPreparedPerSec, concurrent: { scanMs, aloneMs, latencies, baseline } };
+    } finally {
+      await close(shared, 'concurrent');
+    }
+  } finally {
+    await close(db, input.phase);
+  }
+}
+
+async function iterate(input: Extract<ServiceChildInput, { phase: 'iterate' }>): Promise<IterateOutput> {
+  const startRssBytes = process.memoryUsage().rss;
+  const db = await openDatabase(input.url, { shared: false, cacheSizeBytes: input.cacheSizeBytes });
+  try {
+    const openRssBytes = process.memoryUsage().rss;
+    const stmt = await db.prepare<{ id: number; body: string }>('SELECT id, k, name, body FROM items');
+    let rows = 0;
+    let chars = 0;
+    const t = performance.now();
+    for await (const row of stmt.iterate()) {
+      rows++;
+      chars += row.body.length;
+    }
+    const ms = performance.now() - t;
+    log(`iterate: ${rows} rows (${chars} chars) in ${Math.round(ms)} ms`);
+    return { rows, ms, startRssBytes, openRssBytes, peakRssBytes: peakRssBytes(), cacheBytes: db.stats().cacheBytes };
+  } finally {
+    await close(db, input.phase);
+  }
+}
+
+/** The part of better-sqlite3's API this phase uses (the package ships no types). */
+interface BetterStatement {
+  get(...params: unknown[]): unknown;
+}
+interface BetterDatabase {
+  prepare(sql: string): BetterStatement;
+  transaction(fn: (ids: readonly number[]) => void): (ids: readonly number[]) => void;
+  close(): void;
+}
+type BetterConstructor = new (path: string, options?: { readonly?: boolean }) => BetterDatabase;
+
+async function betterRows(db: BetterDatabase, keys: WarmKeys, rounds: number): Promise<WarmOutput> {
+  const stmt = db.prepare(SQL.point);
+  const tx = db.transaction((ids) => {
+    for (const id of ids) stmt.get(id);
+  });
+  const prepared = (ids: readonly number[]): void => {
+    for (const id of ids) stmt.get(id);
+  };
+  prepared(keys.hot);
+  tx(keys.hot);
+  return {
+    hotTxPerSec: await rate(keys.hot, rounds, tx),
+    uniformTxPerSec: await rate(keys.uniform, rounds, tx),
+    hotPreparedPerSec: await rate(keys.hot, rounds, prepared),
+    uniformPreparedPerSec: await rate(keys.uniform, rounds, prepared),
+  };
+}
+
+async function native(input: Extract<ServiceChildInput, { phase: 'native' }>): Promise<NativeOutput> {
+  const require = createRequire(import.meta.url);
+  const Better = require('better-sqlite3') as BetterConstructor;
+  const version = (require('better-sqlite3/package.json') as { version: string }).version;
+  const db = new Better(input.dbPath, { readonly: true });
+  try {
+    return { version, native: await betterRows(db, input.keys, input.rounds) };
+  } finally {
+    db.close();
+  }
+}
+
+const chunks: Buffer[] = [];
+for await (const c of process.stdin) chunks.push(c as Buffer);
+const input = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ServiceChildInput;
+let output: unknown;
+switch (input.phase) {
+  case 'cold': output = await cold(input); break;
+  case 'ceiling': output = await ceiling(input); break;
+  case 'poll': output = await poll(input); break;
+  case 'write': output = await write(input); break;
+  case 'warm': output = await warm(input); break;
+  case 'iterate': output = await iterate(input); break;
+  case 'native': output = await native(input); break;
+}
+if (hungCloses > 0) (output as Record<string, unknown>).hungCloses = hungCloses;
+process.stdout.write(`${JSON.stringify(output)}\n`);
+// A close left behind may hold the process open.
+process.exit(0);
