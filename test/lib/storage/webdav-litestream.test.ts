@@ -37,6 +37,9 @@ async function litestreamWritesLtxvfsReads(t: Test, server: WebdavServerHandle, 
   t.same(await db.all(sql), expected, 'the same rows as the Litestream VFS');
   t.same(expected, [{ n: 1900, s: 1805950, c: 271, m: 'row 999' }]);
   t.same(await db.all('SELECT litestream_txid() AS txid'), [{ txid: '0000000000000002' }]);
+  const fromEnv = await openDatabase(undefined, { ...options, env: { ...env, LITESTREAM_REPLICA_URL: url } });
+  t.teardown(() => fromEnv.close());
+  t.same(await fromEnv.all(sql), expected, 'the same URL through LITESTREAM_REPLICA_URL, unchanged');
   t.ok(statSync(join(server.directory, 'apps/interop.db/ltx/0/0000000000000002-0000000000000002.ltx')).isFile(), 'Litestream\'s layout: PATH/ltx/<level>/…');
 }
 
