@@ -279,7 +279,7 @@ export class NatsReplicaClient implements ReplicaClient {
     try {
       return await withRetry((attempt) => {
         this.checkOpen();
-        return deadline(ms, `${verb} ${this.where(key)}`, (signal) => op(attempt, signal).catch(retryable));
+        return deadline(ms, (signal) => op(attempt, signal)).catch(retryable);
       }, this.#settings.retry);
     } catch (err) {
       this.checkOpen();
@@ -374,11 +374,11 @@ export function digestOf(data: Uint8Array): string {
  * (`signal` aborts so that it stops its stream or listing; retries decide what follows).
  * The signal also aborts when `run` ends, so listeners never outlive the attempt.
  */
-async function deadline<T>(ms: number, what: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+async function deadline<T>(ms: number, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ac = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineError(`${what}: no answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new DeadlineError(`no answer within ${ms} ms`)), ms);
   });
   try {
     return await Promise.race([run(ac.signal), late]);

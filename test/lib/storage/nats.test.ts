@@ -5,7 +5,6 @@
  * must exist, bad credentials, a missing `nats` package, and the server stopped mid-read.
  */
 import t from 'tap';
-import { LtxvfsError } from '../../../ltx/errors.js';
 import type { NatsReplicaClient } from '../../../lib/storage/nats/index.js';
 import { openReplicaClient, parseReplicaUrl } from '../../../lib/storage/url.js';
 import { startNatsServer, type NatsServerHandle } from '../../helpers/nats-server.js';
@@ -76,8 +75,6 @@ t.test('nats: a wrong password or none is "authentication failed" naming the rep
   const where = `nats://127.0.0.1:${server.port}/made`;
   const wrong = openReplicaClient(`nats://u:secret-wrong@127.0.0.1:${server.port}/made`);
   await t.rejects(wrong, { code: 'LTXVFS_ERR_STORAGE', key: where, message: `cannot connect to ${where}: authentication failed (user u): Authorization Violation (AUTHORIZATION_VIOLATION)` });
-  const err = await wrong.catch((e: unknown) => e as LtxvfsError);
-  t.notMatch(String(err.message), /secret-wrong/);
   await t.rejects(openReplicaClient(`nats://127.0.0.1:${server.port}/made`), {
     code: 'LTXVFS_ERR_STORAGE',
     message: /authentication failed \(no user and password in the URL\)/,
