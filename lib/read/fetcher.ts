@@ -8,20 +8,29 @@
  * `decodeIndexedFrameInto` before they enter the cache; a failed read caches nothing
  * from the failing frame on.
  *
- * Memory: bytes in flight are at most `concurrency` reads of the largest prefetch window
- * (8 × 1 MiB by default). A scan allocates next to nothing per page: large reads are
+ * Scheduling (lib/read/fetch-queue.ts, issue 15): reads SQLite waits for go first; a
+ * sequential scan keeps up to {@link MAX_READAHEAD_WINDOWS} windows read ahead of it in the
+ * foreground lane (several ranges in flight, so it runs at the link's rate); warm-up and
+ * prefetch ranges ({@link Fetcher.prefetch}) and verification wait in the background lane,
+ * start only after the foreground has gone quiet, and the warm-up's first read waits for the
+ * next query's first read (or `warmupDelayMs`). A miss on a frame a queued background or
+ * read-ahead range covers promotes that range; a read-ahead range whose scan ended, or a
+ * background range once the reader closes, is dropped before it is sent.
+ *
+ * Memory: bytes in flight are at most a demand read plus the read-ahead budget per scan
+ * (`maxReadaheadBytes`, at most an eighth of the memory cache), plus background ranges. A scan allocates next to nothing per page: large reads are
  * received into buffers the fetcher keeps and reuses (up to {@link SPARE_READ_BUFFERS}
  * idle ones), every frame is decoded into one scratch page and copied from there into
  * the cache's slot, and only a page somebody waits for gets an array of its own. (A
  * response buffer and a decoded array per page were garbage that V8 frees only at a
  * later collection: up to tens of MiB of resident set during a scan.)
  */
-import PQueue from 'p-queue';
 import { decodeIndexedFrameInto } from '../../ltx/frame.js';
 import type { ReplicaClient } from '../storage/types.js';
 import type { FrameRef, LtxFile, PageIndex } from '../replica/page-index.js';
 import type { PageCache } from '../cache/index.js';
-import { DEFAULT_MAX_WINDOW_BYTES, PrefetchWindow, type PrefetchOptions } from './prefetch.js';
+import { DEFAULT_MAX_WINDOW_BYTES, MAX_READAHEAD_WINDOWS, PrefetchWindow, type PrefetchOptions } from './prefetch.js';
+import { FetchQueue, type FetchQueueOptions, type QueuedRead, type ReadLane } from './fetch-queue.js';
 import { FileVerifier, type VerifierOptions } from './verifier.js';
 import { TieredPageCache } from '../cache/index.js';
 import { DEFAULT_WHOLE_FILE_BYTES } from '../replica/ltx-loader.js';
@@ -31,9 +40,20 @@ import type { ReadCounters } from './types.js';
 export { newReadCounters, type ReadCounters } from './types.js';
 
 /** Options of {@link Fetcher}. */
-export interface FetcherOptions extends PrefetchOptions, VerifierOptions {
-  /** Range reads in flight at once. Default 8: enough to hide object-store latency, few enough for one keep-alive pool. */
-  concurrency?: number;
+export interface FetcherOptions extends PrefetchOptions, VerifierOptions, FetchQueueOptions {
+  /**
+   * Bytes one sequential scan may have read ahead of the frame it is at (in flight or
+   * landed, not yet reached). Default {@link DEFAULT_READAHEAD_BYTES}, and never more than
+   * an eighth of `cacheSizeBytes` (read-ahead must not evict what it read before the scan gets there).
+   */
+  maxReadaheadBytes?: number;
+  /** Bytes of the memory page cache (bounds the read-ahead). Default 64 MiB. */
+  cacheSizeBytes?: number;
+  /**
+   * The warm-up's first read (the first {@link Fetcher.prefetch}) waits for the next query's
+   * first page read, or this long without one, ms. Default {@link DEFAULT_WARMUP_DELAY_MS}.
+   */
+  warmupDelayMs?: number;
   /**
    * LTX files up to this many bytes are read whole and verified against their file
    * checksum before any of their pages is served; larger ones are verified in the
@@ -42,10 +62,18 @@ export interface FetcherOptions extends PrefetchOptions, VerifierOptions {
   wholeFileBytes?: number;
 }
 
+/** Default read-ahead budget of one scan: 16 MiB (four 4 MiB windows). */
+export const DEFAULT_READAHEAD_BYTES = 16 * 1024 * 1024;
+
+/** Default wait of the warm-up for a query to go first, ms. */
+export const DEFAULT_WARMUP_DELAY_MS = 250;
+
 /** One range read. */
 interface RangeRead {
   /** Settles when the read is done: resolves once its pages are cached (and wanted ones in their `page`), rejects with its error. */
   readonly done: Promise<void>;
+  /** Its place in the fetch queue (promoted when SQLite needs one of its frames). */
+  queued: Pick<QueuedRead<unknown>, 'promote'> | undefined;
 }
 
 /** A frame being read by a range read (one small object a frame: the promise is the read's). */
@@ -78,14 +106,18 @@ function pageOf(f: InFlight): Promise<Uint8Array> {
 /** Reads of at least this many bytes go into a reused receive buffer; smaller ones get their own. */
 export const POOLED_READ_BYTES = 64 * 1024;
 
-/** Idle receive buffers kept for the next large reads (a scan has one or two in flight). */
-export const SPARE_READ_BUFFERS = 2;
+/** Idle receive buffers kept for the next large reads (a scan has its read and its read-ahead in flight). */
+export const SPARE_READ_BUFFERS = 1 + MAX_READAHEAD_WINDOWS;
 
 /** Reads frames from a replica into a {@link PageCache}. */
 export class Fetcher {
   readonly #client: ReplicaClient;
   readonly #cache: PageCache;
-  readonly #queue: PQueue;
+  readonly #queue: FetchQueue;
+  readonly #readaheadBytes: number;
+  readonly #warmupDelayMs: number;
+  /** The warm-up's wait for the first query, once started. */
+  #warmupGate: Promise<void> | undefined;
   readonly #inFlight = new Map<number, InFlight>();
   readonly #windows = new WeakMap<LtxFile, PrefetchWindow>();
   readonly #prefetch: PrefetchOptions;
@@ -95,6 +127,8 @@ export class Fetcher {
   #scratch = new Uint8Array(0);
   /** Counters, updated in place. */
   readonly counters: ReadCounters;
+  /** Speculative reads (read-ahead, background prefetch) dropped before they were sent. */
+  dropped = 0;
   /** Verifies the files whose frames this fetcher reads (and the reader serves). */
   readonly verifier: FileVerifier;
   /** See {@link FetcherOptions.wholeFileBytes}. */
@@ -109,15 +143,18 @@ export class Fetcher {
     this.#client = client;
     this.#cache = cache;
     this.counters = counters;
-    this.#queue = new PQueue({ concurrency: options.concurrency ?? 8 });
+    this.#queue = new FetchQueue(options);
     this.#prefetch = options;
+    const cacheBytes = options.cacheSizeBytes ?? 64 * 1024 * 1024;
+    this.#readaheadBytes = Math.min(options.maxReadaheadBytes ?? DEFAULT_READAHEAD_BYTES, Math.floor(cacheBytes / 8));
+    this.#warmupDelayMs = options.warmupDelayMs ?? DEFAULT_WARMUP_DELAY_MS;
     this.wholeFileBytes = options.wholeFileBytes ?? DEFAULT_WHOLE_FILE_BYTES;
     this.verifier = new FileVerifier(client, this.#queue, cache instanceof TieredPageCache ? cache.disk : undefined, options);
     this.verifier.inFlight = (file, entry) => this.#inFlight.get(file.id * 0x1_0000_0000 + entry)?.read.done;
   }
 
-  /** The shared queue, so whole-file reads at open obey the same concurrency bound. */
-  get queue(): PQueue {
+  /** The fetch queue (its lanes and counts). */
+  get queue(): FetchQueue {
     return this.#queue;
   }
 
@@ -129,36 +166,68 @@ export class Fetcher {
    *   frame decoder (`LTXVFS_ERR_CORRUPT`).
    */
   fetch(version: PageIndex, ref: FrameRef): Promise<Uint8Array> {
-    const pending = this.#inFlight.get(frameKey(ref));
-    if (pending !== undefined) return pageOf(pending);
-
     const file = ref.file;
     let window = this.#windows.get(file);
     if (window === undefined) {
       window = new PrefetchWindow(this.#prefetch);
       this.#windows.set(file, window);
     }
-    const budget = window.next(ref.entry);
-
-    // The frames of one range: the asked frame, then the following contiguous frames
-    // while they fit the window. Of those, only frames current in this version and not
-    // cached or in flight are decoded; the others are read over (a cached interior page
-    // among the leaves must not cut a scan's range short) and trailing ones are dropped.
-    const entries = file.entries;
-    const first = entries[ref.entry];
-    const run: number[] = [ref.entry];
-    let scanned = ref.entry;
-    // One probe for every frame looked at: a scan's misses look at up to ~256 frames each.
-    const probe = { file, entry: ref.entry };
-    for (let n = ref.entry + 1; n < entries.length; n++) {
-      const e = entries[n];
-      if (e.offset !== entries[n - 1].offset + entries[n - 1].size || e.offset + e.size - first.offset > budget) break;
-      scanned = n;
-      probe.entry = n;
-      if (version.isCurrent(probe) && !this.#cache.has(probe) && !this.#inFlight.has(frameKey(probe))) run.push(n);
+    const pending = this.#inFlight.get(frameKey(ref));
+    if (pending !== undefined) {
+      // SQLite waits for it now: a queued read-ahead or background range goes first.
+      pending.read.queued?.promote();
+      if (window.ahead.length > 0) this.#readAhead(version, window, file, ref.entry);
+      return pageOf(pending);
     }
+    const budget = window.next(ref.entry);
+    const { run, scanned } = this.#frames(version, file, ref.entry, budget, true);
     window.consumed(scanned);
-    return pageOf(this.#readFrames(version, file, run)[0]);
+    const page = pageOf(this.#readFrames(version, file, run, 'demand')[0]);
+    this.#readAhead(version, window, file, ref.entry);
+    return page;
+  }
+
+  /**
+   * The frames of one range from `start`: it, then the following contiguous frames while
+   * they fit `budget` bytes. Of those, only frames current in `version` and not cached or in
+   * flight are decoded (`run`); the others are read over (a cached interior page among the
+   * leaves must not cut a scan's range short) and trailing ones are dropped. `scanned` is
+   * the last frame the range covers. `asked`: `start` is a miss SQLite waits for (always read).
+   */
+  #frames(version: PageIndex, file: LtxFile, start: number, budget: number, asked: boolean): { run: number[]; scanned: number } {
+    const entries = file.entries;
+    const first = entries[start];
+    // One probe for every frame looked at: a scan's misses look at up to ~1,000 frames each.
+    const probe = { file, entry: start };
+    const wanted = (n: number): boolean => {
+      probe.entry = n;
+      return version.isCurrent(probe) && !this.#cache.has(probe) && !this.#inFlight.has(frameKey(probe));
+    };
+    const run: number[] = [];
+    let scanned = start;
+    for (let n = start; n < entries.length; n++) {
+      const e = entries[n];
+      if (n > start && (e.offset !== entries[n - 1].offset + entries[n - 1].size || e.offset + e.size - first.offset > budget)) break;
+      scanned = n;
+      if ((asked && n === start) || wanted(n)) run.push(n);
+    }
+    return { run, scanned };
+  }
+
+  /**
+   * Keep the scan on `file` at frame `at` supplied: forget read-ahead ranges it has passed,
+   * and start ranges of the window's size after the frames read so far until as many are
+   * ahead as the window wants (none for random access).
+   */
+  #readAhead(version: PageIndex, window: PrefetchWindow, file: LtxFile, at: number): void {
+    while (window.ahead.length > 0 && window.ahead[0] <= at + 1) window.ahead.shift();
+    const want = window.readaheadWindows(this.#readaheadBytes);
+    while (window.ahead.length < want && window.expected >= 0 && window.expected < file.entries.length) {
+      const { run, scanned } = this.#frames(version, file, window.expected, window.size, false);
+      window.consumed(scanned);
+      window.ahead.push(scanned + 1);
+      if (run.length > 0) this.#readFrames(version, file, run, 'readahead', () => !window.scanning);
+    }
   }
 
   /**
@@ -169,6 +238,8 @@ export class Fetcher {
    * @returns when all reads settled: how many pages were read and how many reads failed.
    */
   async prefetch(version: PageIndex, refs: readonly FrameRef[], maxGapBytes = 64 * 1024): Promise<{ pages: number; failures: number }> {
+    // The first query goes first: the warm-up starts at its first page read (or after a while without one).
+    await (this.#warmupGate ??= this.#queue.nextDemand(this.#warmupDelayMs));
     const byFile = new Map<LtxFile, number[]>();
     for (const ref of refs) {
       if (!version.isCurrent(ref) || this.#cache.has(ref) || this.#inFlight.has(frameKey(ref))) continue;
@@ -182,7 +253,7 @@ export class Fetcher {
       const sorted = [...new Set(list)].sort((a, b) => a - b);
       for (const r of mergeRanges(sorted, file.entries, { maxGapBytes, maxRangeBytes: maxRange })) {
         const frames = r.entries.length;
-        reads.push(this.#readFrames(version, file, r.entries)[0].read.done.then(() => frames, () => -frames));
+        reads.push(this.#readFrames(version, file, r.entries, 'background', () => this.verifier.closed)[0].read.done.then(() => frames, () => -frames));
       }
     }
     // Per read: +frames when it succeeded, −frames when it failed.
@@ -192,12 +263,14 @@ export class Fetcher {
 
   /**
    * Start one range read covering the frames `entries` (ascending entry numbers of
-   * `file`), with an in-flight entry per frame. Bytes between them are read, not decoded.
+   * `file`), with an in-flight entry per frame, queued in `lane`. Bytes between them are
+   * read, not decoded. `drop`, asked when the read's turn comes: true when the read no
+   * longer matters (it is then not sent, unless SQLite waits for one of its frames).
    */
-  #readFrames(version: PageIndex, file: LtxFile, entries: number[]): InFlight[] {
+  #readFrames(version: PageIndex, file: LtxFile, entries: number[], lane: ReadLane, drop?: () => boolean): InFlight[] {
     let resolve!: () => void;
     let reject!: (err: unknown) => void;
-    const read: RangeRead = { done: new Promise<void>((res, rej) => { resolve = res; reject = rej; }) };
+    const read: RangeRead = { done: new Promise<void>((res, rej) => { resolve = res; reject = rej; }), queued: undefined };
     // Awaited only through the frames somebody asks for: a failure must not surface as unhandled.
     read.done.catch(() => undefined);
     const waiting: InFlight[] = [];
@@ -208,19 +281,41 @@ export class Fetcher {
     }
     // After the frames are in flight: a verification starting now waits for them rather than reading them too.
     this.verifier.use(file);
-    this.#read(version, file, entries, waiting).then(resolve, reject);
+    this.#read(version, file, entries, waiting, read, lane, drop).then(resolve, reject);
     return waiting;
   }
 
+  /** Forget the in-flight entries of `entries` that are still these `waiting` ones. */
+  #leave(file: LtxFile, entries: number[], waiting: InFlight[]): void {
+    for (let i = 0; i < entries.length; i++) {
+      const key = file.id * 0x1_0000_0000 + entries[i];
+      if (this.#inFlight.get(key) === waiting[i]) this.#inFlight.delete(key);
+    }
+  }
+
   /** Read and decode the frames; rejects with the read's error once every frame has left `#inFlight`. */
-  async #read(version: PageIndex, file: LtxFile, entries: number[], waiting: InFlight[]): Promise<void> {
+  async #read(version: PageIndex, file: LtxFile, entries: number[], waiting: InFlight[], read: RangeRead, lane: ReadLane, drop: (() => boolean) | undefined): Promise<void> {
     const first = file.entries[entries[0]];
     const last = file.entries[entries[entries.length - 1]];
     const offset = first.offset;
     const length = last.offset + last.size - offset;
-    const buffer = length >= POOLED_READ_BYTES ? this.#takeBuffer(length) : undefined;
+    const box: { buffer: Uint8Array | undefined } = { buffer: undefined };
     try {
-      const bytes = await this.#queue.add(() => this.#client.readRange(file.info.key, offset, length, buffer));
+      const queued = this.#queue.schedule(async () => {
+        if (drop?.() === true && !waiting.some((f) => f.wanted)) {
+          // Speculative and no longer wanted: never sent. Nobody can join it from now on.
+          this.#leave(file, entries, waiting);
+          return undefined;
+        }
+        box.buffer = length >= POOLED_READ_BYTES ? this.#takeBuffer(length) : undefined;
+        return this.#client.readRange(file.info.key, offset, length, box.buffer);
+      }, lane);
+      read.queued = queued;
+      const bytes = await queued.result;
+      if (bytes === undefined) {
+        this.dropped++;
+        return;
+      }
       this.counters.readRequests++;
       this.counters.bytesRead += bytes.byteLength;
       if (this.#scratch.length !== version.pageSize) this.#scratch = new Uint8Array(version.pageSize);
@@ -238,14 +333,11 @@ export class Fetcher {
         if (f.wanted) f.page = page.slice();
       }
     } catch (err) {
-      for (let i = 0; i < entries.length; i++) {
-        const key = file.id * 0x1_0000_0000 + entries[i];
-        if (this.#inFlight.get(key) === waiting[i]) this.#inFlight.delete(key);
-      }
+      this.#leave(file, entries, waiting);
       throw err;
     } finally {
       // Every page was copied out of it (decoded) or the read failed: it can take the next read.
-      if (buffer !== undefined && this.#spare.length < SPARE_READ_BUFFERS) this.#spare.push(buffer);
+      if (box.buffer !== undefined && this.#spare.length < SPARE_READ_BUFFERS) this.#spare.push(box.buffer);
     }
   }
 

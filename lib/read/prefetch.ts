@@ -1,21 +1,33 @@
 /**
  * The prefetch window of one LTX file: how many bytes of following frames a miss may
- * read along with the frame it needs. Sequential misses (each just after the frames the
- * previous read covered — a table or index scan over pages stored in pgno order) double
- * the window up to a maximum; any other miss resets it, so random point lookups read
- * single frames (docs/architecture.md, performance principles: count round trips before bytes).
+ * read along with the frame it needs, and how many windows a scan reads ahead. Sequential
+ * misses (each just after the frames the previous read covered — a table or index scan
+ * over pages stored in pgno order) double the window up to a maximum; any other miss
+ * resets it, so random point lookups read single frames (docs/architecture.md, performance
+ * principles: count round trips before bytes). A run starts only on evidence: two misses on
+ * consecutive frames; the slack for frames SQLite had cached in between applies once a run
+ * is under way. From the third sequential miss a scan also keeps whole windows in flight
+ * ahead of it (issue 15 item 4: scans at the link's rate), 1, 2, then 4 of them, bounded
+ * by a byte budget the fetcher gives.
  */
 
 /** Prefetch options (bytes). */
 export interface PrefetchOptions {
   /** Window after a random miss: 0 = only the frame asked for. Default 0. */
   minWindowBytes?: number;
-  /** Largest window a run of sequential misses grows to. Default 1 MiB: ~256 pages of 4 KiB in one read, past which larger reads stop paying for themselves on a local disk and S3 alike. */
+  /**
+   * Largest window a run of sequential misses grows to. Default 4 MiB: ~1,000 pages of 4 KiB
+   * in one read; with read-ahead keeping several in flight, a scan over S3 is bound by the
+   * link, not by round trips (1 MiB windows one at a time were: issue 15).
+   */
   maxWindowBytes?: number;
 }
 
 /** Default largest prefetch window, bytes. */
-export const DEFAULT_MAX_WINDOW_BYTES = 1024 * 1024;
+export const DEFAULT_MAX_WINDOW_BYTES = 4 * 1024 * 1024;
+
+/** Most windows a scan keeps read ahead of the frame it is at. */
+export const MAX_READAHEAD_WINDOWS = 4;
 
 /** Frames a miss may land past the previous read's end and still count as sequential. */
 export const SEQUENTIAL_SLACK = 8;
@@ -34,6 +46,8 @@ export class PrefetchWindow {
   #run = 0;
   /** The run one out-of-order miss interrupted (e.g. an interior page stored far ahead), resumable by the next miss. */
   #saved: { expected: number; run: number; window: number } | undefined;
+  /** Entries just past each read-ahead range not yet passed by the scan (ascending). */
+  readonly ahead: number[] = [];
 
   constructor(options: PrefetchOptions = {}) {
     this.#min = Math.max(0, options.minWindowBytes ?? 0);
@@ -50,9 +64,11 @@ export class PrefetchWindow {
    * root) does not turn a point lookup into a prefetch.
    */
   next(entry: number): number {
-    const near = (expected: number): boolean => expected >= 0 && entry >= expected && entry - expected <= SEQUENTIAL_SLACK;
-    let sequential = near(this.#expected);
-    if (!sequential && this.#saved !== undefined && near(this.#saved.expected)) {
+    // Evidence of a sequence: the frame right after the last read; an established run allows the slack.
+    const near = (expected: number, run: number): boolean =>
+      expected >= 0 && entry >= expected && entry - expected <= (run >= 2 ? SEQUENTIAL_SLACK : 0);
+    let sequential = near(this.#expected, this.#run);
+    if (!sequential && this.#saved !== undefined && near(this.#saved.expected, this.#saved.run)) {
       // The scan goes on after one miss elsewhere (SQLite read the next subtree's
       // interior page, stored far ahead): pick the run up where it was.
       ({ run: this.#run, window: this.#window } = this.#saved);
@@ -71,5 +87,31 @@ export class PrefetchWindow {
   /** Record that the read covered frames up to `lastEntry`. */
   consumed(lastEntry: number): void {
     this.#expected = lastEntry + 1;
+  }
+
+  /** The entry just after the frames read so far (where read-ahead goes on), or -1. */
+  get expected(): number {
+    return this.#expected;
+  }
+
+  /** The window of the last miss, bytes. */
+  get size(): number {
+    return this.#window;
+  }
+
+  /** Whether a scan is under way here (a run, or one interrupted and resumable): read-ahead still matters. */
+  get scanning(): boolean {
+    return this.#run >= 2 || this.#saved !== undefined;
+  }
+
+  /**
+   * How many windows to keep read ahead now: none before the third sequential miss in a
+   * row, then 1, 2, 4 ({@link MAX_READAHEAD_WINDOWS}), at most `budgetBytes` of windows
+   * (at least one once a run is under way).
+   */
+  readaheadWindows(budgetBytes: number): number {
+    if (this.#run < 3 || this.#window <= 0 || budgetBytes <= 0) return 0;
+    const ramp = Math.min(MAX_READAHEAD_WINDOWS, 2 ** (this.#run - 3));
+    return Math.max(1, Math.min(ramp, Math.floor(budgetBytes / this.#window)));
   }
 }

@@ -6,8 +6,9 @@
  * - Files up to `wholeFileBytes` are read whole at load time and verified before any of
  *   their pages is served (lib/replica/ltx-loader.ts); they are trusted at once.
  * - Larger files are verified in the background from their first use (the first page
- *   served from them): the file is read in ranges of `verifyRangeBytes` on the fetcher's
- *   queue at low priority (foreground reads go first), at most `verifyConcurrency` files
+ *   served from them): the file is read in ranges of `verifyRangeBytes` in the fetch
+ *   queue's background lane (lib/read/fetch-queue.ts: sent only once the foreground has
+ *   been quiet, at the lowest priority), at most `verifyConcurrency` files
  *   at a time, every frame decoded and fed to a {@link FileChecksumBuilder}. Frames the
  *   fetcher decodes at the verifier's position are fed too (a sequential scan verifies as
  *   it reads), and the next range starts after them.
@@ -31,6 +32,7 @@ import { HEADER_SIZE } from '../../ltx/header.js';
 import type { ReplicaClient } from '../storage/types.js';
 import type { LtxFile } from '../replica/page-index.js';
 import type { DiskCache } from '../cache/index.js';
+import { VERIFY_PRIORITY } from './fetch-queue.js';
 import { wasVerifiedWhole } from '../cache/verified-files.js';
 
 export { markVerifiedWhole } from '../cache/verified-files.js';
@@ -69,26 +71,10 @@ export interface VerificationStats {
   framesCoalesced: number;
 }
 
-/** How background reads are scheduled: the fetcher's queue (p-queue's `add` with a priority, and its counts). */
+/** How background reads are scheduled: the fetch queue's background lane (lib/read/fetch-queue.ts), or any runner in tests. */
 export interface ReadScheduler {
   add<T>(task: () => Promise<T>, options: { priority: number }): Promise<T>;
-  /** Reads waiting to run (p-queue's `size`). */
-  readonly size?: number;
-  /** Reads running (p-queue's `pending`). */
-  readonly pending?: number;
-  /** Settles when nothing is waiting or running (p-queue's `onIdle`). */
-  onIdle?(): Promise<void>;
 }
-
-/**
- * How long the read queue must stay empty before a background verification read starts
- * (ms). A B-tree descent leaves the queue empty between its reads while SQLite works on a
- * page (and, on the worker engine, while the request crosses threads); a verification read
- * issued in that gap would hold the storage (one 4 MiB range through the bench's S3 stack
- * is ~100 ms) while the next foreground read waits. 20 ms covers those gaps at the cost of
- * starting verification 20 ms after the foreground goes quiet.
- */
-const VERIFY_QUIET_MS = 20;
 
 /** One file being verified. */
 interface Job {
@@ -139,7 +125,7 @@ export class FileVerifier {
 
   /**
    * @param client the replica's storage.
-   * @param reads where verification reads queue (the fetcher's queue, at priority −1).
+   * @param reads where verification reads queue (the fetch queue's background lane, at {@link VERIFY_PRIORITY}).
    * @param disk the disk tier, whose "verified" entries outlive the process.
    * @throws LtxvfsError `LTXVFS_ERR_USAGE` for a range size or concurrency that is not a positive integer.
    */
@@ -262,6 +248,11 @@ export class FileVerifier {
     }
   }
 
+  /** Whether {@link close} was called (background reads for this reader are no longer wanted). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** Cancel background verification: queued files stop before reading, running ones after their current read. */
   async close(): Promise<void> {
     this.#closed = true;
@@ -297,20 +288,6 @@ export class FileVerifier {
   }
 
   /** Read the rest of the file in ranges, feeding the checksum; compare it with the trailer's. */
-  /**
-   * Foreground before background: resolves once no read has been waiting or running for
-   * {@link VERIFY_QUIET_MS} (at once with a scheduler that has no counts).
-   */
-  async #quiet(): Promise<void> {
-    const q = this.#reads;
-    if (q.onIdle === undefined) return;
-    for (;;) {
-      while ((q.size ?? 0) > 0 || (q.pending ?? 0) > 0) await q.onIdle();
-      await new Promise<void>((resolve) => setTimeout(resolve, VERIFY_QUIET_MS));
-      if (this.#closed || ((q.size ?? 0) === 0 && (q.pending ?? 0) === 0)) return;
-    }
-  }
-
   async #run(job: Job): Promise<void> {
     const { file } = job;
     const key = file.info.key;
@@ -336,9 +313,8 @@ export class FileVerifier {
         n++;
       }
       if (n === entries.length && (end === pos || tailEnd - pos <= this.#rangeBytes)) end = tailEnd;
-      await this.#quiet();
       if (this.#closed) throw new LtxvfsError('LTXVFS_ERR_CLOSED', `${key}: verification cancelled`, { key });
-      const bytes = await this.#reads.add(() => this.#client.readRange(key, pos, end - pos), { priority: -1 });
+      const bytes = await this.#reads.add(() => this.#client.readRange(key, pos, end - pos), { priority: VERIFY_PRIORITY });
       this.#stats.verifyRequests++;
       this.#stats.verifyBytes += bytes.byteLength;
       if (job.next < 0) {

@@ -11,10 +11,42 @@ function sequential(w: PrefetchWindow, n: number, from = 0): number[] {
   return out;
 }
 
-t.test('a random miss reads only its frame; from the second sequential miss in a row the window doubles to 1 MiB', async (t) => {
+t.test('a random miss reads only its frame; from the second sequential miss in a row the window doubles past 1 MiB to 4 MiB', async (t) => {
   const w = new PrefetchWindow();
-  t.same(sequential(w, 9), [0, 0, 32768, 65536, 131072, 262144, 524288, 1048576, 1048576]);
-  t.equal(DEFAULT_MAX_WINDOW_BYTES, 1048576);
+  t.same(sequential(w, 11), [0, 0, 32768, 65536, 131072, 262144, 524288, 1048576, 2097152, 4194304, 4194304]);
+  t.equal(DEFAULT_MAX_WINDOW_BYTES, 4 * 1048576);
+});
+
+t.test('read-ahead: none before the third sequential miss, then 1, 2, 4 windows within the byte budget', async (t) => {
+  const w = new PrefetchWindow();
+  const ahead: number[] = [];
+  for (let e = 0; e < 7; e++) {
+    w.next(e);
+    w.consumed(e);
+    ahead.push(w.readaheadWindows(1 << 30));
+  }
+  t.same(ahead, [0, 0, 0, 1, 2, 4, 4]);
+  t.equal(w.readaheadWindows(w.size * 2), 2, 'the budget holds two windows');
+  t.equal(w.readaheadWindows(1), 1, 'at least one once a scan is under way');
+  t.equal(w.readaheadWindows(0), 0, 'a zero budget turns it off');
+  t.ok(w.scanning);
+  w.next(500);
+  w.consumed(500);
+  t.ok(w.scanning, 'one miss elsewhere: the scan may resume');
+  w.next(900);
+  t.notOk(w.scanning, 'two: the scan is over (its queued read-ahead is dropped)');
+  t.equal(w.readaheadWindows(1 << 30), 0);
+});
+
+t.test('a run starts only on consecutive frames: a miss a few frames on is not yet evidence of a scan', async (t) => {
+  const w = new PrefetchWindow();
+  w.next(0);
+  w.consumed(0);
+  t.equal(w.next(3), 0, 'two frames skipped: random');
+  w.consumed(3);
+  t.equal(w.next(4), 0, 'consecutive: one sequential miss');
+  w.consumed(4);
+  t.equal(w.next(5), 32768, 'two in a row: the window opens');
 });
 
 t.test('one neighbouring miss (schema page, then a table root) does not widen the window', async (t) => {
