@@ -10,13 +10,10 @@ import { EventEmitter } from 'node:events';
 import { LtxvfsError } from '../../ltx/errors.js';
 import { formatTXID } from '../../ltx/filename.js';
 import type { Database } from '../sql/database.js';
-import type { ReplicaReader, ReplicaStats } from '../read/replica-reader.js';
+import type { ReplicaReader } from '../read/replica-reader.js';
 
-/** What `Database.stats()` returns for a replica database: the reader's counters and the view's TXID. */
-export interface DatabaseReplicaStats extends ReplicaStats {
-  /** True while the connection is fixed at a past state. */
-  timeTravel: boolean;
-}
+export type { DatabaseReplicaStats } from '../connection/connect.js';
+import type { DatabaseReplicaStats } from '../connection/connect.js';
 
 
 /** What a `version` or `fresh` event tells: the reader's newest version. */

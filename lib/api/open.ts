@@ -1,30 +1,23 @@
 /**
  * `openDatabase`: the main entry point. Resolves the replica URL (docs/formats.md §6:
- * `file://` URLs, plain paths, `LITESTREAM_REPLICA_URL` when none is given), joins the
- * process's shared reader of that replica (lib/read/registry.ts), and runs SQLite (wa-sqlite's
- * Asyncify build) over the connection's own view of it, with the Litestream SQL surface
- * (`PRAGMA litestream_*`, `litestream_*()` functions).
+ * `file://` URLs, plain paths, backend URLs, `LITESTREAM_REPLICA_URL` when none is given),
+ * connects to the replica (lib/connection/connect.ts: the process's shared reader, the
+ * connection's view, writer and SQL surface) and opens SQLite over it in the chosen engine:
+ * wa-sqlite's Asyncify build in this thread (vfs/asyncify/) or the worker engine (vfs/worker/).
  */
-import type { ReplicaReaderOptions, ReplicaStats } from '../read/replica-reader.js';
-import type { BackendOptions } from '../storage/url.js';
-import { acquireReader } from '../read/registry.js';
-import { ConnectionView } from '../connection/connection-view.js';
-import { litestreamFunctions, litestreamPragma } from '../connection/sql-surface.js';
-import { writerFor, type WriterOptions } from '../write/writer.js';
-import { ConnectionSink, leasePragma } from '../write/write-sink.js';
+import { connectReplica, ROOTPAGES_SQL, startWarmup, wantsWarmup, type ConnectOptions, type DatabaseReplicaStats, type ReplicaConnection } from '../connection/connect.js';
 import type { WritablePageSource } from '../read/page-source.js';
+import type { WarmupResult } from '../read/warmup.js';
+import { hydrationPathFromEnv } from '../hydrate/index.js';
+import type { Database, DatabaseOptions } from '../sql/database.js';
 import { openAsyncifyDatabase } from '../../vfs/asyncify/database.js';
 import type { TransactionStartSource } from '../../vfs/asyncify/vfs.js';
-import type { DatabaseOptions } from '../sql/database.js';
-import { warmInteriorPages, type WarmupResult } from '../read/warmup.js';
-import { hydrationPathFromEnv, hydrationPragma } from '../hydrate/index.js';
 import { openWorkerEngine, type WorkerEngineOptions } from '../../vfs/worker/database.js';
-import { explainFailure } from '../read/verifier.js';
-import { withFreshness, type DatabaseReplicaStats, type ReplicaDatabase } from './freshness.js';
+import { withFreshness, type ReplicaDatabase } from './freshness.js';
 import { rejectRenamedOptions } from './renamed-options.js';
 
-/** Options of {@link openDatabase}. */
-export interface OpenOptions extends ReplicaReaderOptions, WriterOptions, WorkerEngineOptions, DatabaseOptions, BackendOptions {
+/** Options of {@link openDatabase}: the connection's ({@link ConnectOptions}), the engine's and the Database's. */
+export interface OpenOptions extends ConnectOptions, WorkerEngineOptions, DatabaseOptions {
   /**
    * Where SQLite runs (docs/engines.md). `'asyncify'` (default): wa-sqlite's Asyncify build
    * in this thread, the simplest to embed. `'worker'`: wa-sqlite's non-Asyncify build in a
@@ -33,29 +26,6 @@ export interface OpenOptions extends ReplicaReaderOptions, WriterOptions, Worker
    * `localCacheSizeBytes`, `statementCacheSize`).
    */
   engine?: 'asyncify' | 'worker';
-  /** Environment to read `LITESTREAM_REPLICA_URL` and the S3 settings (docs/formats.md §6) from. Default `process.env`. */
-  env?: NodeJS.ProcessEnv;
-  /** Share the replica's reader (cache, fetcher, poller) with other connections in this process. Default true. */
-  shared?: boolean;
-  /** Open at a past state: a TXID (decimal or 16 hex digits) or a time (docs/formats.md §6.2). */
-  at?: string;
-  /**
-   * Read every interior B-tree page in the background after open (lib/read/warmup.ts), so cold
-   * point lookups cost about one round trip. Default: on when the storage client's
-   * `capabilities.latency` is `'remote'` (s3://), off for `'local'` ones (directories).
-   * It reads ~1–2% of the database up front (one request per interior page), which pays
-   * on object storage (tens of ms a round trip: bench, cold point lookups 3 → 1 request)
-   * and rarely on a local directory. {@link warmupOf} gives its result.
-   */
-  warmInterior?: boolean;
-  /**
-   * Open read-only: no writes, no lease. Default false: connections may write once they
-   * hold the replica's lease (`PRAGMA litevfs_acquire_lease`, or `autoLease`). A time-travel
-   * open (`at`) is always read-only.
-   */
-  readOnly?: boolean;
-  /** Create the replica (directory) if it does not exist, and open an empty replica as a new database. Default false. */
-  create?: boolean;
   /**
    * Hydrate the database into this local file in the background and serve reads from it
    * once complete (lib/hydrate/). Default: `LITESTREAM_HYDRATION_PATH` when
@@ -85,7 +55,7 @@ export function readVerified(db: object): Promise<void> {
   return verifications.get(db)?.() ?? Promise.resolve();
 }
 
-export type { DatabaseReplicaStats } from './freshness.js';
+export type { DatabaseReplicaStats } from '../connection/connect.js';
 
 /**
  * Open the database of a Litestream v0.5 replica, read-only, at its newest TXID (kept
@@ -102,21 +72,11 @@ export async function openDatabase(url?: string, options: OpenOptions = {}): Pro
   // Hydration from the Litestream VFS's environment (docs/formats.md §6.1) applies to both engines.
   const hydrate = options.hydrate ?? hydrationPathFromEnv(options.env ?? process.env, url);
   if (options.engine === 'worker') {
-    const { db, warmup, verified, reader } = await openWorkerEngine(url, { ...options, hydrate });
-    if (warmup !== undefined) warmups.set(db, warmup);
-    verifications.set(db, verified);
-    return withFreshness(db, reader);
+    const { db, connection, warmup } = await openWorkerEngine(url, { ...options, hydrate });
+    return registered(db, connection, warmup);
   }
-  const writable = options.readOnly !== true && options.at === undefined;
-  const lease = await acquireReader(url, {
-    ...options,
-    hydrate,
-    allowEmpty: (writable && options.create === true) || options.allowEmpty,
-  });
-  const { reader } = lease;
-  const view = new ConnectionView(reader);
-  const writer = writable ? writerFor(reader, options) : undefined;
-  const sink = writer === undefined ? undefined : new ConnectionSink(view, writer);
+  const connection = await connectReplica(url, { ...options, hydrate });
+  const { view, sink } = connection;
   const source: WritablePageSource & TransactionStartSource = {
     sink,
     beforeTransaction: () => view.beforeTransaction(),
@@ -125,34 +85,33 @@ export async function openDatabase(url?: string, options: OpenOptions = {}): Pro
     readPage: (v, pgno) => view.readPage(v, pgno),
     readPageInto: (v, pgno, dst) => view.readPageInto(v, pgno, dst),
   };
-  const litestream = litestreamPragma(view);
-  const leases = writer === undefined ? undefined : leasePragma(writer, view);
-  const hydration = hydrationPragma(() => reader.hydration);
   try {
-    if (options.at !== undefined) await view.setAt(options.at);
     const db = await openAsyncifyDatabase(source, {
-      writable,
-      label: reader.client.url,
-      statsProvider: () => ({ ...reader.stats(), txid: view.version.txid, timeTravel: view.target !== undefined }),
-      onClose: () => lease.release(),
-      pragmaHandler: (name, value) => leases?.(name) ?? hydration(name, value) ?? litestream(name, value),
-      functions: litestreamFunctions(view),
+      writable: connection.writable,
+      label: connection.reader.client.url,
+      statsProvider: () => connection.stats(),
+      onClose: () => connection.release(),
+      pragmaHandler: connection.pragma,
+      functions: connection.functions,
       intMode: options.intMode,
       // Every call's error (statements and transactions too): SQLite's "malformed" becomes the integrity failure naming the file.
-      explainError: (err) => explainFailure(err, reader),
+      explainError: (err) => connection.explainError(err),
     });
-    verifications.set(db, () => reader.verified());
-    if (options.warmInterior ?? reader.client.capabilities.latency === 'remote') {
-      const rows = await db.all('SELECT rootpage FROM sqlite_schema WHERE rootpage > 0');
-      const roots = [1, ...rows.map((r) => Number(r.rootpage))];
-      warmups.set(db, warmInteriorPages(reader, view.version, roots));
-    }
-    return withFreshness(db, reader);
+    const warmup = wantsWarmup(connection, options.warmInterior)
+      ? startWarmup(connection, (await db.all(ROOTPAGES_SQL)).map((r) => Number(r.rootpage)))
+      : undefined;
+    return registered(db, connection, warmup);
   } catch (err) {
     // SQLite's "malformed" at open, explained by the file that failed verification (before the reader closes).
-    const error = await explainFailure(err, reader);
-    await lease.release();
+    const error = await connection.explainError(err);
+    await connection.release();
     throw error;
   }
 }
 
+/** Keep a new database's warm-up and verification for {@link warmupOf} and {@link readVerified}, and add the freshness API. */
+function registered(db: Database<DatabaseReplicaStats>, connection: ReplicaConnection, warmup: Promise<WarmupResult> | undefined): ReplicaDatabase {
+  if (warmup !== undefined) warmups.set(db, warmup);
+  verifications.set(db, () => connection.reader.verified());
+  return withFreshness(db, connection.reader);
+}

@@ -10,7 +10,7 @@
  * released then.
  */
 import { parentPort, type MessagePort } from 'node:worker_threads';
-import { acquireReader } from '../read/registry.js';
+import { connectReplica } from '../connection/connect.js';
 import type { ReplicaReaderOptions } from '../read/replica-reader.js';
 import type { S3ReplicaOptions } from '../storage/s3/index.js';
 import type { BackendOptions } from '../storage/url.js';
@@ -49,27 +49,16 @@ const port = parentPort!;
 
 async function open(req: FetchWorkerRequest): Promise<FetchWorkerReply> {
   const { options } = req;
-  const writable = options.readOnly !== true && options.at === undefined;
-  const lease = await acquireReader(req.url, {
-    ...options,
-    env: options.env as NodeJS.ProcessEnv | undefined,
-    allowEmpty: (writable && options.create === true) || options.allowEmpty,
-  });
-  let served;
-  try {
-    served = await serveReplicaConnection(lease, { ...options, writable, at: options.at });
-  } catch (err) {
-    await lease.release();
-    throw err;
-  }
+  const connection = await connectReplica(req.url, { ...options, env: options.env as NodeJS.ProcessEnv | undefined, view: 'bridged' });
+  const served = serveReplicaConnection(connection);
   // Lives until the client's `close` (or the port closing): the listener it adds keeps it.
   new ChannelServer({ buffer: req.buffer, port: req.port }, served);
   return {
     type: 'opened',
     id: req.id,
-    label: lease.reader.client.url,
-    writable,
-    functions: (served.functions ?? []).map((f) => ({ name: f.name, nArgs: f.nArgs, directOnly: f.directOnly })),
+    label: connection.reader.client.url,
+    writable: connection.writable,
+    functions: connection.functions.map((f) => ({ name: f.name, nArgs: f.nArgs, directOnly: f.directOnly })),
   };
 }
 

@@ -1,43 +1,18 @@
 /**
- * A connection to a shared replica reader, as a bridge channel serves it
- * (lib/bridge/page-server.ts): the same wiring as `openDatabase` gives the in-process
- * engine — a per-connection {@link ConnectionView} (time travel), the replica's writer
- * behind a {@link ConnectionSink} (lease, commit), the `litestream_*` and `litevfs_*`
- * PRAGMAs and the Litestream SQL functions — for an engine that runs in another thread.
+ * A connection to a replica (lib/connection/connect.ts, the same as the in-process engine
+ * gets: view, time travel, writer, SQL surface) as a bridge channel serves it
+ * (lib/bridge/page-server.ts), for an engine that runs in another thread.
  */
 import type { PageIndex } from '../replica/page-index.js';
 import type { PageVersion } from '../read/page-source.js';
-import type { ReaderLease } from '../read/registry.js';
-import { ConnectionView } from '../connection/connection-view.js';
-import { litestreamFunctions, litestreamPragma } from '../connection/sql-surface.js';
-import { writerFor, type WriterOptions } from '../write/writer.js';
-import { ConnectionSink, leasePragma } from '../write/write-sink.js';
+import type { BridgedView } from '../connection/connection-view.js';
+import type { ReplicaConnection } from '../connection/connect.js';
 import type { ServedConnection } from './page-server.js';
 import { changedPages } from './version-diff.js';
-import { hydrationPragma } from '../hydrate/index.js';
-
-/**
- * A view whose `visible` version (what `litestream_txid()`/`litestream_time()` report)
- * is set by the bridge: the client's open transaction's version during a call made
- * inside a transaction, else the version a new transaction would read. (The bridge keeps
- * the client's version pinned between transactions, so the view's own pin cannot say.)
- */
-export class BridgedView extends ConnectionView {
-  /** The version of the client's open transaction, during a call made inside one. */
-  transactionVersion: PageIndex | undefined;
-
-  override get visible(): PageIndex {
-    return this.transactionVersion ?? this.version;
-  }
-}
 
 /** Options of {@link serveReplicaConnection}. */
-export interface ServeReplicaOptions extends WriterOptions {
-  /** Accept writes (with the lease): default false. */
-  writable?: boolean;
-  /** Start at a past state: a TXID or a time (docs/formats.md §6.2); makes the connection read-only. */
-  at?: string;
-  /** Release the reader lease when the channel closes (default true). */
+export interface ServeReplicaOptions {
+  /** Release the connection (its reader lease) when the channel closes (default true). */
   releaseOnClose?: boolean;
 }
 
@@ -47,23 +22,14 @@ export interface ServedReplicaConnection extends ServedConnection {
 }
 
 /**
- * Serve one connection over `lease`'s reader.
- * @throws LtxvfsError `LTXVFS_ERR_USAGE` (bad `at`), `LTXVFS_ERR_EMPTY_REPLICA` (`at` before the history), storage errors.
+ * Serve `connection` (from `connectReplica(url, { view: 'bridged' })`) over a bridge channel.
  */
-export async function serveReplicaConnection(lease: ReaderLease, options: ServeReplicaOptions = {}): Promise<ServedReplicaConnection> {
-  const { reader } = lease;
-  const view = new BridgedView(reader);
-  if (options.at !== undefined) await view.setAt(options.at);
-  const writable = options.writable === true && options.at === undefined;
-  const writer = writable ? writerFor(reader, options) : undefined;
-  const sink = writer === undefined ? undefined : new ConnectionSink(view, writer);
-  const litestream = litestreamPragma(view);
-  const leases = writer === undefined ? undefined : leasePragma(writer, view);
-  const hydration = hydrationPragma(() => reader.hydration);
+export function serveReplicaConnection(connection: ReplicaConnection<BridgedView>, options: ServeReplicaOptions = {}): ServedReplicaConnection {
+  const { reader, view } = connection;
   return {
     view,
-    sink,
-    functions: litestreamFunctions(view),
+    sink: connection.sink,
+    functions: connection.functions,
     acquire: () => view.acquire(),
     release: (version) => view.release(version),
     readPage: (version, pgno) => view.readPage(version, pgno),
@@ -73,8 +39,8 @@ export async function serveReplicaConnection(lease: ReaderLease, options: ServeR
       return view.version;
     },
     changedPages: (from: PageVersion, to: PageVersion) => changedPages(from as PageIndex, to as PageIndex),
-    pragma: (name, value) => leases?.(name) ?? hydration(name, value) ?? litestream(name, value),
-    stats: () => ({ ...reader.stats(), txid: view.version.txid, timeTravel: view.target !== undefined }),
+    pragma: connection.pragma,
+    stats: () => connection.stats(),
     verified: async () => {
       await reader.verified().catch(() => undefined);
       return reader.integrityFailure;
@@ -92,6 +58,6 @@ export async function serveReplicaConnection(lease: ReaderLease, options: ServeR
         reader.off('corrupt', listener);
       };
     },
-    close: options.releaseOnClose === false ? undefined : () => lease.release(),
+    close: options.releaseOnClose === false ? undefined : () => connection.release(),
   };
 }

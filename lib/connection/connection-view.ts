@@ -154,3 +154,18 @@ export class ConnectionView implements PageSource {
     }
   }
 }
+
+/**
+ * A view whose `visible` version (what `litestream_txid()`/`litestream_time()` report)
+ * is set by the bridge: the client's open transaction's version during a call made
+ * inside a transaction, else the version a new transaction would read. (The bridge keeps
+ * the client's version pinned between transactions, so the view's own pin cannot say.)
+ */
+export class BridgedView extends ConnectionView {
+  /** The version of the client's open transaction, during a call made inside one. */
+  transactionVersion: PageIndex | undefined;
+
+  override get visible(): PageIndex {
+    return this.transactionVersion ?? this.version;
+  }
+}

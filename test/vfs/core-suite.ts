@@ -36,6 +36,7 @@ import { openDatabase, type OpenOptions } from '../../lib/api/open.js';
 import { ReplicaReader } from '../../lib/read/replica-reader.js';
 import { restoreDatabase } from '../../lib/tools/restore.js';
 import { serveReplicaConnection } from '../../lib/bridge/served-connection.js';
+import { connectLease } from '../../lib/connection/connect.js';
 import { openFileReplica } from '../../lib/storage/file/client.js';
 import type { ReplicaClient } from '../../lib/storage/types.js';
 import { verifyReplica } from '../../lib/tools/verify.js';
@@ -100,7 +101,7 @@ async function openWritableFor(engine: EngineName, dir: string, options: OpenOpt
   if (engine === 'worker') {
     const replicaClient: ReplicaClient = client ?? (await CountingClient.open(dir));
     const reader = await ReplicaReader.open(replicaClient, { pollIntervalMs: 0, allowEmpty: true, ...options });
-    const served = await serveReplicaConnection({ reader, release: () => reader.close() }, { ...options, writable: true });
+    const served = serveReplicaConnection(await connectLease({ reader, release: () => reader.close() }, { ...options, view: 'bridged' }));
     const db = await openWorkerDatabase(served, { ...options, label: replicaClient.url, writable: true, statsProvider: () => reader.stats() });
     return { db, take: () => undefined, txid: () => reader.current.txid, close: () => db.close() };
   }

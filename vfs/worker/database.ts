@@ -22,14 +22,11 @@ import { Database, type DatabaseOptions, type DatabaseStats, type IntMode } from
 import { checkIntMode, ENGINE_METHODS, type EngineOps } from '../../lib/sql/statement.js';
 import { CONTROL_BYTES, CTL, deserializeError, type SerializedError, DEFAULT_BRIDGE_TIMEOUT_MS, newChannelBuffer, STATE } from '../../lib/bridge/protocol.js';
 import { ChannelServer } from '../../lib/bridge/page-server.js';
+import { serveReplicaConnection } from '../../lib/bridge/served-connection.js';
+import { connectReplica, ROOTPAGES_SQL, startWarmup, wantsWarmup, type ConnectOptions, type DatabaseReplicaStats, type ReplicaConnection } from '../../lib/connection/connect.js';
+import type { WarmupResult } from '../../lib/read/warmup.js';
 import { siblingModule, spawnWorker } from '../../lib/bridge/spawn-worker.js';
 import { EMBEDDED as WORKER_MAIN } from './main-embedded.js';
-import { serveReplicaConnection, type ServedReplicaConnection } from '../../lib/bridge/served-connection.js';
-import { acquireReader } from '../../lib/read/registry.js';
-import type { ReplicaReader } from '../../lib/read/replica-reader.js';
-import { warmInteriorPages, type WarmupResult } from '../../lib/read/warmup.js';
-import { explainFailure } from '../../lib/read/verifier.js';
-import type { DatabaseReplicaStats, OpenOptions } from '../../lib/api/open.js';
 import type { ServedConnection } from '../../lib/bridge/page-server.js';
 import { DEFAULT_LOCAL_CACHE_BYTES, type BridgeClientCounters } from '../bridge/client.js';
 import type { WorkerCall, WorkerCalls, WorkerInit, WorkerReply, WorkerResult } from './protocol.js';
@@ -331,45 +328,31 @@ export async function openWorkerDatabase<S extends DatabaseStats>(
 }
 
 /**
- * `openDatabase` with `engine: 'worker'`: join the replica's shared reader, serve one
- * connection over it (view, time travel, writer, SQL surface: as the in-process engine)
- * and open it in a worker. Returns the database, with `warmInterior` the warm-up, and
- * `verified` (the reader's `verified()`: resolves once every file served is verified), and `reader` (the replica reader it joined).
- * @throws as `openDatabase`.
+ * `openDatabase` with `engine: 'worker'`: connect to the replica (lib/connection/connect.ts:
+ * the shared reader, the connection's view, writer and SQL surface, as in process), serve
+ * the connection over the page bridge and open it in a worker. Returns the database, the
+ * connection, and with `warmInterior` the warm-up.
+ * @throws as `connectReplica`, and what opening the worker throws; nothing stays open after a failure.
  */
 export async function openWorkerEngine(
   url: string | undefined,
-  options: OpenOptions & WorkerEngineOptions,
-): Promise<{ db: Database<DatabaseReplicaStats>; warmup: Promise<WarmupResult> | undefined; verified: () => Promise<void>; reader: ReplicaReader }> {
+  options: ConnectOptions & WorkerEngineOptions & DatabaseOptions,
+): Promise<{ db: Database<DatabaseReplicaStats>; connection: ReplicaConnection; warmup: Promise<WarmupResult> | undefined }> {
   // Before anything is opened: a bad option fails without a worker to stop.
   if (options.intMode !== undefined) checkIntMode(options.intMode, `${url ?? 'LITESTREAM_REPLICA_URL'}: open`);
-  const writable = options.readOnly !== true && options.at === undefined;
-  const lease = await acquireReader(url, {
-    ...options,
-    allowEmpty: (writable && options.create === true) || options.allowEmpty,
-  });
-  const { reader } = lease;
-  let served: ServedReplicaConnection;
-  try {
-    served = await serveReplicaConnection(lease, { ...options, writable, at: options.at });
-  } catch (err) {
-    await lease.release();
-    throw err;
-  }
+  const connection = await connectReplica(url, { ...options, view: 'bridged' });
+  const served = serveReplicaConnection(connection);
   const view = served.view;
   const db = await openWorkerDatabase<DatabaseReplicaStats>(served, {
     ...options,
-    label: reader.client.url,
-    writable,
-    statsProvider: () => ({ ...reader.stats(), txid: view.version.txid, timeTravel: view.target !== undefined }),
+    label: connection.reader.client.url,
+    writable: connection.writable,
+    statsProvider: () => connection.stats(),
     beforeCalls: () => view.beforeTransaction(),
-    explainError: (err) => explainFailure(err, reader),
+    explainError: (err) => connection.explainError(err),
   });
-  let warmup: Promise<WarmupResult> | undefined;
-  // Default as in process: on for object storage, where a round trip costs tens of ms.
-  if (options.warmInterior ?? reader.client.capabilities.latency === 'remote') {
-    const rows = await db.all('SELECT rootpage FROM sqlite_schema WHERE rootpage > 0');
-    warmup = warmInteriorPages(reader, view.version, [1, ...rows.map((r) => Number(r.rootpage))]);
-  }
-  return { db, warmup, verified: () => reader.verified(), reader };
+  const warmup = wantsWarmup(connection, options.warmInterior)
+    ? startWarmup(connection, (await db.all(ROOTPAGES_SQL)).map((r) => Number(r.rootpage)))
+    : undefined;
+  return { db, connection, warmup };
 }
