@@ -161,7 +161,7 @@ const URL_SCHEME = /^([A-Za-z][A-Za-z0-9+.-]+):/;
  *   scheme; malformed URL, such as `s3:/bucket`; s3:// without a bucket; credentials in the
  *   URL; a file:// host other than `localhost`; an unknown parameter; a bad
  *   percent-escape or a control character in the path or a parameter — each naming the part);
- *   `LTXVFS_ERR_UNSUPPORTED` (a Litestream scheme ltxvfs has no client for: gs, abs, sftp, webdav, nats, oss).
+ *   `LTXVFS_ERR_UNSUPPORTED` (`oss://`, the one Litestream scheme ltxvfs has no client for).
  */
 export function parseReplicaUrl(url?: string, env: NodeJS.ProcessEnv = process.env): ReplicaUrl {
   let raw = url?.trim() ?? '';
