@@ -498,13 +498,13 @@ export function renderService(r: ServiceSectionResult): string {
   if (c !== undefined) {
     crow.push(['100 point lookups from other async flows during one full scan (same Database)', `p50 ${fmtMs(median(c.latencies))} · p99 ${fmtMs(percentile(c.latencies, 99))} · max ${fmtMs(Math.max(...c.latencies))}`]);
     crow.push(['the same number of lookups, one at a time, no scan running', `p50 ${fmtMs(median(c.baseline))} · p99 ${fmtMs(percentile(c.baseline, 99))}`]);
-    crow.push(['the scan: with the lookups / alone (fresh instances)', `${fmtMs(c.scanMs)} / ${fmtMs(c.aloneMs)}`]);
+    crow.push(['the scan: with the lookups / alone (fresh instances, faster of two)', `${fmtMs(c.scanMs)} / ${fmtMs(c.aloneMs)}; ${c.during} of ${c.latencies.length} lookups started while it ran`]);
   }
   crow.push([`\`iterate()\` over \`SELECT id, k, name, body FROM items\` (${fmtCount(it.rows)} rows), cache ${fmtMiB(it.cacheBytes)}`,
     `${fmtMs(it.ms)}; peak RSS ${fmtMiB(it.peakRssBytes)} (before the open ${fmtMiB(it.startRssBytes)}, after it ${fmtMiB(it.openRssBytes)}): growth ${fmtMiB(growth)}`]);
   out.push(markdownTable(['ltxvfs, directory replica', ''], crow));
   out.push('');
-  out.push('Lookups: flow *i* of 100 starts at *i*/100 of the time the scan took alone and times its own `db.get`. Neither CLI can run a lookup while its one connection scans; better-sqlite3 is synchronous (a lookup waits for the scan), so this row has no peer. RSS: `VmHWM` of the child; "growth" is peak minus the RSS before the open (Node and the modules, ~60 MiB, are not the statement\'s), the figure the target is judged on.');
+  out.push('Lookups: flow *i* of 100 starts at *i*/100 of the time the scan took alone (the faster of two runs on fresh instances) and times its own `db.get`. Neither CLI can run a lookup while its one connection scans; better-sqlite3 is synchronous (a lookup waits for the scan), so this row has no peer. RSS: `VmHWM` of the child; "growth" is peak minus the RSS before the open (Node and the modules, ~60 MiB, are not the statement\'s), the figure the target is judged on.');
   out.push('');
 
   // 4: scan and hydration against the link ceiling.
