@@ -156,7 +156,7 @@ export class NatsReplicaClient implements ReplicaClient {
     if (got < length) {
       throw new LtxvfsError('LTXVFS_ERR_STORAGE', `short read of ${this.where(key)}: got ${got} of ${length} bytes at offset ${offset}`, { key });
     }
-    return data.subarray(offset, end);
+    return data.slice(offset, end); // a copy: callers may reuse it, the cached object stays intact
   }
 
   /**
