@@ -176,7 +176,10 @@ export class Fetcher {
     if (pending !== undefined) {
       // SQLite waits for it now: a queued read-ahead or background range goes first.
       pending.read.queued?.promote();
-      if (window.ahead.length > 0) this.#readAhead(version, window, file, ref.entry);
+      if (window.ahead.length > 0 && window.scanning) {
+        window.caughtUp();
+        this.#readAhead(version, window, file, ref.entry);
+      }
       return pageOf(pending);
     }
     const budget = window.next(ref.entry);

@@ -84,6 +84,16 @@ export class PrefetchWindow {
     return this.#window;
   }
 
+  /**
+   * The scan reached a range read ahead for it (a miss on a frame in flight there): more
+   * evidence of the sequence, so the window grows as on a sequential miss.
+   */
+  caughtUp(): void {
+    if (this.#run < 2) return;
+    this.#run++;
+    this.#window = Math.min(this.#max, Math.max(FIRST_SEQUENTIAL_WINDOW, this.#window * 2));
+  }
+
   /** Record that the read covered frames up to `lastEntry`. */
   consumed(lastEntry: number): void {
     this.#expected = lastEntry + 1;

@@ -1,0 +1,145 @@
+/**
+ * The order and number of range reads the fetch queue sends (issue 15 items 1 and 4),
+ * counted at the storage client (a real directory replica through CountingClient): a read
+ * SQLite waits for goes before queued warm-up ranges, a queued range SQLite needs is
+ * promoted, a random miss reads one frame, and a scan's windows grow past 1 MiB with
+ * several ranges in flight. Time is the test's: the queue's clock only moves when told.
+ */
+import t, { type Test } from 'tap';
+import { Fetcher, newReadCounters, type FetcherOptions } from '../../lib/read/fetcher.js';
+import { PageCache } from '../../lib/cache/index.js';
+import { PageIndex, type FrameRef, type LtxFile } from '../../lib/replica/page-index.js';
+import { loadLtxFile, TAIL_BYTES } from '../../lib/replica/ltx-loader.js';
+import { listReplica } from '../../lib/replica/plan.js';
+import type { FetchClock } from '../../lib/read/fetch-queue.js';
+import { bytesEqual, CountingClient, randomPage, writeLtx, type Page } from '../helpers/replica-builder.js';
+
+/** A clock whose sleeps end only when the test calls `tick()`. */
+class ManualClock implements FetchClock {
+  #sleepers: (() => void)[] = [];
+  sleep(): Promise<void> {
+    return new Promise((resolve) => this.#sleepers.push(resolve));
+  }
+  /** End every sleep begun so far, and let what follows run. */
+  async tick(): Promise<void> {
+    for (const wake of this.#sleepers.splice(0)) wake();
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+  }
+  /** Let time pass until `promise` settles (reads finish on the I/O pool, between ticks). */
+  async until(promise: Promise<unknown>): Promise<void> {
+    let settled = false;
+    void promise.finally(() => (settled = true));
+    while (!settled) await this.tick();
+  }
+}
+
+interface Setup { client: CountingClient; file: LtxFile; version: PageIndex; cache: PageCache; fetcher: Fetcher; data: Page[] }
+
+/** One snapshot of `pages` incompressible 4 KiB pages (4,124-byte frames), paged by range reads. */
+async function setup(t: Test, pages: number, options: FetcherOptions = {}): Promise<Setup> {
+  const dir = t.testdir();
+  const data = Array.from({ length: pages }, (_, i) => ({ pgno: i + 1, data: randomPage(i + 1) }));
+  await writeLtx(dir, { minTXID: 1, maxTXID: 1, pageSize: 4096, commit: pages, pages: data });
+  const client = await CountingClient.open(dir);
+  t.teardown(() => client.close());
+  const [info] = await listReplica(client);
+  const { file } = await loadLtxFile(client, info, newReadCounters(), undefined, TAIL_BYTES);
+  client.reset();
+  const cache = new PageCache(256 << 20);
+  const fetcher = new Fetcher(client, cache, newReadCounters(), { cacheSizeBytes: 256 << 20, ...options });
+  fetcher.verifier.trust(file);
+  return { client, file, version: PageIndex.empty().apply(file), cache, fetcher, data };
+}
+
+const ref = (s: Setup, pgno: number): FrameRef => ({ file: s.file, entry: pgno - 1 });
+/** First pgno each logged read covers. */
+const firstPgnos = (s: Setup): number[] => s.client.reads.map((r) => s.file.entries.find((e) => e.offset === r.offset)!.pgno);
+const settle = async (): Promise<void> => { for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve)); };
+
+t.test('a page SQLite waits for is requested before every queued warm-up range; the warm-up starts at the first query', async (t) => {
+  const clock = new ManualClock();
+  const s = await setup(t, 200, { clock, backgroundConcurrency: 1, maxWindowBytes: 8 * 4124 });
+  // A warm-up of 10 ranges (8 frames each, gaps between them).
+  const warm = s.fetcher.prefetch(s.version, Array.from({ length: 80 }, (_, i) => ref(s, 1 + Math.floor(i / 8) * 20 + (i % 8))), 0);
+  await settle();
+  t.equal(s.client.reads.length, 0, 'nothing sent before the first query or the warm-up delay');
+  const release = s.client.hold();
+  const lookup = s.fetcher.fetch(s.version, ref(s, 195)); // the first query's page
+  await settle();
+  t.same(firstPgnos(s), [195], 'the query\'s page went first');
+  await clock.tick(); // the foreground is still busy: no background read
+  t.same(firstPgnos(s), [195]);
+  release();
+  t.ok(bytesEqual(await lookup, s.data[194].data));
+  await settle();
+  await clock.tick(); // quiet now: one background range (backgroundConcurrency 1)
+  t.same(firstPgnos(s), [195, 1], 'then the first warm-up range');
+  const held = s.client.hold();
+  await clock.tick();
+  const point = s.fetcher.fetch(s.version, ref(s, 170)); // a lookup while warm-up ranges wait
+  await settle();
+  t.same(firstPgnos(s).slice(-1), [170], 'the lookup\'s page is requested at once, before the 8 queued warm-up ranges');
+  held();
+  await point;
+  await clock.until(warm);
+  t.same(await warm, { pages: 80, failures: 0 });
+  t.equal(s.client.reads.length, 12, 'every range read once');
+});
+
+t.test('a miss on a frame a queued warm-up range covers promotes that range instead of waiting behind the others', async (t) => {
+  const clock = new ManualClock();
+  const s = await setup(t, 200, { clock, backgroundConcurrency: 1, warmupDelayMs: 0 });
+  const warm = s.fetcher.prefetch(s.version, [10, 50, 90, 130].map((p) => ref(s, p)), 0);
+  await clock.tick(); // the warm-up delay
+  await clock.tick(); // quiet: the first range goes
+  t.same(firstPgnos(s), [10]);
+  const page = s.fetcher.fetch(s.version, ref(s, 130)); // queued third in the background lane
+  await settle();
+  t.same(firstPgnos(s), [10, 130], 'promoted: sent at once from the foreground lane');
+  t.ok(bytesEqual(await page, s.data[129].data));
+  await clock.until(warm);
+  t.same(await warm, { pages: 4, failures: 0 });
+  t.same(firstPgnos(s), [10, 130, 50, 90], 'its background turn found it done: four reads for four frames');
+});
+
+t.test('random misses read one frame each; a scan grows its window past 1 MiB with several ranges in flight', async (t) => {
+  const s = await setup(t, 4000);
+  for (const pgno of [2000, 17, 3500, 800, 2600]) await s.fetcher.fetch(s.version, ref(s, pgno));
+  t.same(s.client.reads.map((r) => r.length), [4124, 4124, 4124, 4124, 4124], 'random lookups: one frame per read');
+
+  s.client.reset();
+  let inFlight = 0;
+  let most = 0;
+  const inner = s.client.inner;
+  const counting = { readRange: (key: string, offset: number, length: number, into?: Uint8Array) => {
+    most = Math.max(most, ++inFlight);
+    return inner.readRange(key, offset, length, into).finally(() => inFlight--);
+  } };
+  Object.assign(s.client, { inner: { ...inner, readRange: counting.readRange, close: () => inner.close() } });
+  for (let pgno = 1; pgno <= 4000; pgno++) {
+    const cached = s.cache.get(ref(s, pgno));
+    const page = cached ?? (await s.fetcher.fetch(s.version, ref(s, pgno)));
+    if (!bytesEqual(page, s.data[pgno - 1].data)) t.fail(`page ${pgno}`);
+  }
+  const largest = Math.max(...s.client.reads.map((r) => r.length));
+  t.ok(largest > 1024 * 1024, `the window grew past 1 MiB (largest read ${largest} bytes)`);
+  t.ok(most >= 2, `${most} ranges in flight at once`);
+  t.comment(`scan of ${(4000 * 4124 / 2 ** 20).toFixed(1)} MiB: ${s.client.reads.length} reads, at most ${most} in flight`);
+});
+
+t.test('a scan that ends (misses elsewhere) has its queued read-ahead dropped before it is sent', async (t) => {
+  const s = await setup(t, 400, { concurrency: 1 });
+  const release = s.client.hold();
+  // 1, 2, 3 (window 3…9), 10: the fourth sequential miss reads 10…24 and queues a read-ahead of 25…39.
+  const scan = [1, 2, 3, 10].map((pgno) => s.fetcher.fetch(s.version, ref(s, pgno)));
+  await settle();
+  // One slot: the first read is at the storage; the rest (demand and read-ahead) wait. Two
+  // misses elsewhere end the scan before the read-ahead's turn.
+  const lookups = [300, 350].map((pgno) => s.fetcher.fetch(s.version, ref(s, pgno)));
+  release();
+  await Promise.all([...scan, ...lookups]);
+  await settle();
+  t.ok(s.fetcher.dropped >= 1, `${s.fetcher.dropped} read-ahead range(s) dropped unsent`);
+  t.notOk(s.client.reads.some((r) => r.offset >= s.file.entries[24].offset && r.offset < s.file.entries[299].offset), 'frames 25… never reached the storage');
+  t.equal(s.client.reads.length, 6, '1, 2, 3…9, 10…24, 300, 350');
+});
