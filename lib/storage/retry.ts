@@ -37,6 +37,23 @@ export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
   maxDelayMs: 5_000,
 });
 
+/**
+ * The request deadline and retry options of the networked backends (s3://, gs://, …), as
+ * users pass them; each backend turns them into its {@link RetryPolicy}. Times in ms.
+ */
+export interface RequestRetryOptions {
+  /** Deadline of one HTTP request, headers and body, ms. Default 10 000. */
+  requestTimeoutMs?: number;
+  /** No retry starts later than this after the first attempt, ms. Default 30 000. */
+  retryBudgetMs?: number;
+  /** Most attempts per request, the first included. Default 10. */
+  maxAttempts?: number;
+  /** Backoff ceiling of the first retry, ms; doubles per retry. Default 100. */
+  retryBaseDelayMs?: number;
+  /** Largest backoff ceiling, ms. Default 5 000. */
+  retryMaxDelayMs?: number;
+}
+
 /** Thrown by an operation to ask for a retry; `error` is what the caller sees if retries run out. */
 export class TransientError extends Error {
   override readonly name = 'TransientError';

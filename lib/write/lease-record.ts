@@ -6,7 +6,7 @@
  */
 import { hostname } from 'node:os';
 import { isLtxvfsError, LtxvfsError } from '../../ltx/errors.js';
-import { formatRfc3339Nano, parseRfc3339 } from '../storage/s3/wire.js';
+import { formatRfc3339Nano, parseRfc3339 } from '../storage/rfc3339.js';
 import type { ReplicaClient } from '../storage/types.js';
 
 /** Name of the lease object inside a replica (litestream s3/leaser.go `DefaultLeasePath`). */

@@ -35,7 +35,7 @@
 import { channel } from 'node:diagnostics_channel';
 import { EventEmitter } from 'node:events';
 import { isLtxvfsError, LtxvfsError } from '../../ltx/errors.js';
-import { formatRfc3339Nano } from '../storage/s3/wire.js';
+import { formatRfc3339Nano } from '../storage/rfc3339.js';
 import type { ReplicaClient } from '../storage/types.js';
 import { decodeLeaseRecord, defaultLeaseOwner, encodeLeaseRecord, LEASE_OBJECT_NAME, readLease, type LeaseRecord } from './lease-record.js';
 

@@ -5,17 +5,32 @@
  * `PRAGMA litevfs_release_lease`.
  */
 import { LtxvfsError } from '../../ltx/errors.js';
-import type { ConnectionView } from '../connection/connection-view.js';
 import type { PageIndex } from '../replica/page-index.js';
 import type { PageSink, PageVersion } from '../read/page-source.js';
 import type { ReplicaWriter } from './writer.js';
 
+/**
+ * What the write side needs of a connection's view — `ConnectionView`
+ * (lib/connection/connection-view.ts) is one; declared here so that lib/write stays below
+ * lib/connection (test/architecture.test.ts).
+ */
+export interface WritableView {
+  /** @throws LtxvfsError `LTXVFS_ERR_READONLY` on a time-travel view. */
+  assertWritable(): void;
+  /** Pin `version` for the connection (its pin count and `litestream_txid()` follow it). */
+  pin(version: PageIndex): PageVersion;
+  /** The time-travel target, or undefined when following the newest state. */
+  readonly target: unknown;
+  /** The reader behind the view: its client's URL names the replica in errors. */
+  readonly reader: { readonly client: { readonly url: string } };
+}
+
 /** A connection's sink: one per connection, so the writer can tell connections apart. */
 export class ConnectionSink implements PageSink {
-  readonly view: ConnectionView;
+  readonly view: WritableView;
   readonly writer: ReplicaWriter;
 
-  constructor(view: ConnectionView, writer: ReplicaWriter) {
+  constructor(view: WritableView, writer: ReplicaWriter) {
     this.view = view;
     this.writer = writer;
   }
@@ -50,7 +65,7 @@ export const LEASE_PRAGMAS: ReadonlySet<string> = new Set(['litevfs_acquire_leas
  * @returns a PRAGMA handler: `undefined` for other names.
  * @throws LtxvfsError `LTXVFS_ERR_READONLY` (from the handler) on a time-travel view.
  */
-export function leasePragma(writer: ReplicaWriter, view?: ConnectionView): (name: string) => Promise<null> | undefined {
+export function leasePragma(writer: ReplicaWriter, view?: WritableView): (name: string) => Promise<null> | undefined {
   return (name) => {
     if (!LEASE_PRAGMAS.has(name)) return undefined;
     if (view?.target !== undefined) throw readOnlyPragma(name, view.reader.client.url, 'a time-travel view');

@@ -24,7 +24,7 @@ import { openDatabase } from '../../lib/api/open.js';
 import { restoreDatabase } from '../../lib/tools/restore.js';
 import type { Database } from '../../lib/sql/database.js';
 import { S3ReplicaClient } from '../../lib/storage/s3/index.js';
-import { parseRfc3339 } from '../../lib/storage/s3/wire.js';
+import { parseRfc3339 } from '../../lib/storage/rfc3339.js';
 import { openReplicaClient } from '../../lib/storage/url.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { fileReplicaUrl, listLtxFiles, litestreamQueryMany, litestreamWrite } from '../helpers/litestream.js';

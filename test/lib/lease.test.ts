@@ -17,7 +17,7 @@ import {
   decodeLeaseRecord, defaultLeaseOwner, encodeLeaseRecord, Lease, LEASE_OBJECT_NAME, readLease, type LeaseMessage,
 } from '../../lib/write/lease.js';
 import { openFileReplica } from '../../lib/storage/file/client.js';
-import { formatRfc3339Nano } from '../../lib/storage/s3/wire.js';
+import { formatRfc3339Nano } from '../../lib/storage/rfc3339.js';
 import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, WriteOptions } from '../../lib/storage/types.js';
 import { openReplicaClient } from '../../lib/storage/url.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';

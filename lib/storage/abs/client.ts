@@ -27,7 +27,7 @@ import type { BlobItem, BlockBlobClient, ContainerClient } from '@azure/storage-
 import { LtxvfsError } from '../../../ltx/errors.js';
 import { formatLtxFilename } from '../../../ltx/filename.js';
 import { DEFAULT_RETRY_POLICY, RetryExhaustedError, TransientError, withRetry, type RetryAttempt, type RetryPolicy } from '../retry.js';
-import { formatRfc3339Nano, parseRfc3339 } from '../s3/wire.js';
+import { formatRfc3339Nano, parseRfc3339 } from '../rfc3339.js';
 import { classifyLtxName, StrayLog } from '../strays.js';
 import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, StrayEntry, WriteOptions } from '../types.js';
 import type { AbsConfig } from './config.js';

@@ -41,7 +41,8 @@ import { LtxvfsError } from '../../../ltx/errors.js';
 import { formatLtxFilename } from '../../../ltx/filename.js';
 import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, StrayEntry, WriteOptions } from '../types.js';
 import { classifyLtxName, StrayLog } from '../strays.js';
-import { checkEtag, etagOf, writeAtomically } from './write.js';
+import { checkEtag, writeAtomically } from './write.js';
+import { etagOf } from '../etag.js';
 import { errnoCode, FileEntries, readError, reason, unreadableError } from './entries.js';
 
 const debug = debuglog('ltxvfs');

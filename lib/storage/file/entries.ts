@@ -1,5 +1,5 @@
 /**
- * The entries of a directory replica as the file client reads them (file.ts): read
+ * The entries of a directory replica as the file client reads them (client.ts): read
  * handles of LTX files kept open for `readRange` (at most `maxOpenFiles`, least recently
  * used closed first, a handle in use closed when its last reader is done), and the checks
  * every open makes — a regular file, opened without blocking (a FIFO would block a plain

@@ -1,16 +1,20 @@
 /**
- * Writes to a directory replica (file.ts `write`, `delete`): atomic replacement through a
+ * Writes to a directory replica (client.ts `write`, `delete`): atomic replacement through a
  * temporary file in the same directory (`<name>.tmp-<hex>`, fsynced, its mtime set before
  * it becomes visible), create-only by `link`, if-match by comparing content-hash ETags,
  * and the directory fsynced after the rename where the platform allows it.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { LtxvfsError } from '../../../ltx/errors.js';
 import { errnoCode, reason } from './entries.js';
 import type { WriteOptions } from '../types.js';
+import { etagOf } from '../etag.js';
+
+/** Kept for lib/storage/sftp/client.ts until it imports ../etag.js (KNOWN in test/architecture.test.ts). */
+export { etagOf };
 
 /**
  * Write `data` to `abs` (the key `key`) as `FileReplicaClient.write` documents.
@@ -102,9 +106,4 @@ async function syncDirectory(dir: string): Promise<void> {
   } finally {
     await fh?.close().catch(() => undefined);
   }
-}
-
-/** The ETag of `data`: `"<first 32 hex digits of SHA-256>"`. */
-export function etagOf(data: Uint8Array): string {
-  return `"${createHash('sha256').update(data).digest('hex').slice(0, 32)}"`;
 }

@@ -31,7 +31,7 @@ import type { Bucket, File, Storage } from '@google-cloud/storage';
 import { LtxvfsError } from '../../../ltx/errors.js';
 import { formatLtxFilename, formatTXID } from '../../../ltx/filename.js';
 import { RetryExhaustedError, TransientError, withRetry, type RetryAttempt } from '../retry.js';
-import { formatRfc3339Nano, parseRfc3339 } from '../s3/wire.js';
+import { formatRfc3339Nano, parseRfc3339 } from '../rfc3339.js';
 import { classifyLtxName, StrayLog } from '../strays.js';
 import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, StrayEntry, WriteOptions } from '../types.js';
 import type { GsConfig } from './config.js';

@@ -16,16 +16,14 @@
  * then gcloud's well-known file and the metadata server.
  */
 import { LtxvfsError } from '../../../ltx/errors.js';
-import type { S3ReplicaOptions } from '../s3/client.js';
-import { checkRetryPolicy, DEFAULT_RETRY_POLICY, type RetryPolicy } from '../retry.js';
+import { checkRetryPolicy, DEFAULT_RETRY_POLICY, type RequestRetryOptions, type RetryPolicy } from '../retry.js';
 
 /**
  * Options of a gs:// client (`openGsReplica`, `openDatabase(url, { gs })`). The timeouts
  * and retries mean what they mean for s3:// (`requestTimeoutMs` 10 000, `retryBudgetMs`
  * 30 000, `maxAttempts` 10, `retryBaseDelayMs` 100, `retryMaxDelayMs` 5 000; ms).
  */
-export interface GsReplicaOptions
-  extends Pick<S3ReplicaOptions, 'requestTimeoutMs' | 'retryBudgetMs' | 'maxAttempts' | 'retryBaseDelayMs' | 'retryMaxDelayMs'> {
+export interface GsReplicaOptions extends RequestRetryOptions {
   /** Environment the backend reads (`STORAGE_EMULATOR_HOST`, `GOOGLE_APPLICATION_CREDENTIALS`); default `process.env`. */
   env?: NodeJS.ProcessEnv;
   /** Objects per listing page (`maxResults`), 1…1000. Default 1000 (the JSON API's maximum). */

@@ -31,7 +31,7 @@
 import { createHash } from 'node:crypto';
 import { LtxvfsError } from '../../../ltx/errors.js';
 import { formatLtxFilename } from '../../../ltx/filename.js';
-import { formatRfc3339Nano } from '../s3/wire.js';
+import { formatRfc3339Nano } from '../rfc3339.js';
 import { checkRetryPolicy, withRetry, type RetryAttempt, type RetryPolicy } from '../retry.js';
 import { StrayLog } from '../strays.js';
 import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, StrayEntry, WriteOptions } from '../types.js';

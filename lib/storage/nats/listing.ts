@@ -13,7 +13,7 @@
  * object's `mtime` (upload time), as Litestream falls back.
  */
 import { debuglog } from 'node:util';
-import { parseRfc3339 } from '../s3/wire.js';
+import { parseRfc3339 } from '../rfc3339.js';
 import { classifyLtxName, type StrayLog } from '../strays.js';
 import type { LtxFileInfo } from '../types.js';
 

@@ -42,31 +42,23 @@ import { redactEndpoint, type S3Config, type S3Credentials } from './config.js';
 import type { S3CredentialSource } from './credentials.js';
 import type { HttpResponse } from './http.js';
 import { bodyText, httpError } from './errors.js';
-import { formatRfc3339Nano, parseRfc3339, parseS3Error } from './wire.js';
+import { parseS3Error } from './wire.js';
+import { formatRfc3339Nano, parseRfc3339 } from '../rfc3339.js';
 import { rangeBody } from './range.js';
 import { applyMetadataTimestamps, listKeyPage, listLevel } from './listing.js';
 import { positiveInt, S3Transport, type S3ClientStats } from './transport.js';
+import type { RequestRetryOptions } from '../retry.js';
 import { StrayLog } from '../strays.js';
 import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, StrayEntry, WriteOptions } from '../types.js';
 
 /** Options of {@link openS3Replica} / {@link S3ReplicaClient}. Times in ms. */
-export interface S3ReplicaOptions {
+export interface S3ReplicaOptions extends RequestRetryOptions {
   /** Environment for credentials, region and endpoint (config.ts). Default `process.env`. */
   env?: NodeJS.ProcessEnv;
   /** Credentials instead of the environment's and the SDK chain's; `null` sends unsigned requests. */
   credentials?: S3Credentials | null;
   /** Clock for credential expiry, ms since the epoch. Default `Date.now`. */
   now?: () => number;
-  /** Deadline of one HTTP request, headers and body, ms. Default 10 000. */
-  requestTimeoutMs?: number;
-  /** No retry starts later than this after the first attempt, ms. Default 30 000. */
-  retryBudgetMs?: number;
-  /** Most attempts per request, the first included. Default 10. */
-  maxAttempts?: number;
-  /** Backoff ceiling of the first retry, ms; doubles per retry. Default 100. */
-  retryBaseDelayMs?: number;
-  /** Largest backoff ceiling, ms. Default 5 000. */
-  retryMaxDelayMs?: number;
   /** Keys per ListObjectsV2 page (`max-keys`), 1…1000. Default 1000 (S3's maximum). */
   listPageSize?: number;
   /** Parallel HEAD requests of `listLtxFiles(…, { useMetadata: true })`. Default 16. */

@@ -33,7 +33,7 @@
 import { randomBytes } from 'node:crypto';
 import { LtxvfsError } from '../../../ltx/errors.js';
 import { formatLtxFilename } from '../../../ltx/filename.js';
-import { etagOf } from '../file/write.js';
+import { etagOf } from '../etag.js';
 import { StrayLog } from '../strays.js';
 import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, StrayEntry, WriteOptions } from '../types.js';
 import type { WebdavConfig } from './config.js';

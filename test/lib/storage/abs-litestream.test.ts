@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openDatabase } from '../../../lib/api/open.js';
 import { AbsReplicaClient } from '../../../lib/storage/abs/index.js';
-import { parseRfc3339 } from '../../../lib/storage/s3/wire.js';
+import { parseRfc3339 } from '../../../lib/storage/rfc3339.js';
 import { openReplicaClient } from '../../../lib/storage/url.js';
 import { importDatabase } from '../../../lib/tools/import.js';
 import { startAbsServer, type AbsServer } from '../../helpers/abs-server.js';

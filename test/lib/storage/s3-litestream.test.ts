@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { importDatabase } from '../../../lib/tools/import.js';
 import { openDatabase } from '../../../lib/api/open.js';
 import { S3ReplicaClient } from '../../../lib/storage/s3/index.js';
-import { parseRfc3339 } from '../../../lib/storage/s3/wire.js';
+import { parseRfc3339 } from '../../../lib/storage/rfc3339.js';
 import { openReplicaClient } from '../../../lib/storage/url.js';
 import { requireLitestreamVfs, requireSqlite3 } from '../../helpers/paths.js';
 import { sqlJsDatabase } from '../../helpers/replica-builder.js';
