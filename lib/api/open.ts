@@ -98,7 +98,7 @@ export async function openDatabase(url?: string, options: OpenOptions = {}): Pro
       explainError: (err) => connection.explainError(err),
     });
     const warmup = wantsWarmup(connection, options.warmInterior)
-      ? startWarmup(connection, (await db.all(ROOTPAGES_SQL)).map((r) => Number(r.rootpage)))
+      ? startWarmup(connection, (await db.all(ROOTPAGES_SQL)).map((r) => Number(r.rootpage)), options.warmupBudgetBytes)
       : undefined;
     return registered(db, connection, warmup);
   } catch (err) {

@@ -53,6 +53,11 @@ export interface ConnectOptions extends ReplicaReaderOptions, WriterOptions, Bac
    */
   warmInterior?: boolean;
   /**
+   * Bytes of interior pages the warm-up may read, top B-tree levels first (lib/read/warmup.ts).
+   * Default `DEFAULT_WARMUP_BUDGET_BYTES` (4 MiB).
+   */
+  warmupBudgetBytes?: number;
+  /**
    * Open read-only: no writes, no lease. Default false: connections may write once they
    * hold the replica's lease (`PRAGMA litevfs_acquire_lease`, or `autoLease`). A time-travel
    * open (`at`) is always read-only.
@@ -157,11 +162,12 @@ export const ROOTPAGES_SQL = 'SELECT rootpage FROM sqlite_schema WHERE rootpage 
 
 /**
  * Start the interior-page warm-up (lib/read/warmup.ts) of a connection just opened, from
- * page 1 and the `rootpages` its engine read with {@link ROOTPAGES_SQL}.
+ * page 1 and the `rootpages` its engine read with {@link ROOTPAGES_SQL}, reading at most
+ * `budgetBytes` of pages (`warmupBudgetBytes`).
  * @returns the warm-up's result (it never rejects: failures are counted in it).
  */
-export function startWarmup(connection: ReplicaConnection, rootpages: readonly number[]): Promise<WarmupResult> {
-  return warmInteriorPages(connection.reader, connection.view.version, [1, ...rootpages]);
+export function startWarmup(connection: ReplicaConnection, rootpages: readonly number[], budgetBytes?: number): Promise<WarmupResult> {
+  return warmInteriorPages(connection.reader, connection.view.version, [1, ...rootpages], { budgetBytes });
 }
 
 /** Writable unless read-only or at a past state. */

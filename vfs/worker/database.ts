@@ -352,7 +352,7 @@ export async function openWorkerEngine(
     explainError: (err) => connection.explainError(err),
   });
   const warmup = wantsWarmup(connection, options.warmInterior)
-    ? startWarmup(connection, (await db.all(ROOTPAGES_SQL)).map((r) => Number(r.rootpage)))
+    ? startWarmup(connection, (await db.all(ROOTPAGES_SQL)).map((r) => Number(r.rootpage)), options.warmupBudgetBytes)
     : undefined;
   return { db, connection, warmup };
 }
