@@ -18,7 +18,7 @@
 export { openDatabase, warmupOf, type OpenOptions, type DatabaseReplicaStats } from './api/open.js';
 export type { ReplicaDatabase, ReplicaFreshness, ReplicaDatabaseEvents, ReplicaPosition, WaitForTxidOptions } from './api/freshness.js';
 export type { WarmupResult } from './read/warmup.js';
-export type { Database, Row, SqlValue, BindValue, Params, RunResult, DatabaseStats, DatabaseOptions, Transaction, TransactionOptions, Statement, IntMode, TransactionMode, BatchStatement } from './sql/database.js';
+export type { Database, Row, SqlValue, BindValue, Params, RunResult, DatabaseStats, DatabaseOptions, Transaction, TransactionOptions, Statement, IntMode, TransactionMode, BatchStatement, ReadPoolStats } from './sql/database.js';
 export type { ReplicaReaderOptions, ReplicaStats } from './read/replica-reader.js';
 export type { WriterOptions } from './write/writer.js';
 export type { HydrateOptions, HydrationStats } from './hydrate/index.js';

@@ -9,7 +9,7 @@
 import { EventEmitter } from 'node:events';
 import { LtxvfsError } from '../../ltx/errors.js';
 import { formatTXID } from '../../ltx/filename.js';
-import type { Database } from '../sql/database.js';
+import type { Database, ReadPoolStats } from '../sql/database.js';
 import type { ReplicaReader } from '../read/replica-reader.js';
 
 export type { DatabaseReplicaStats } from '../connection/connect.js';
@@ -71,8 +71,8 @@ export interface ReplicaFreshness {
   off<E extends keyof ReplicaDatabaseEvents>(event: E, listener: (...args: ReplicaDatabaseEvents[E]) => void): this;
 }
 
-/** What `openDatabase` returns: a {@link Database} with the replica's stats and {@link ReplicaFreshness}. */
-export type ReplicaDatabase = Database<DatabaseReplicaStats> & ReplicaFreshness;
+/** What `openDatabase` returns: a {@link Database} with the replica's stats (and its read pool's: lib/sql/read-pool.ts) and {@link ReplicaFreshness}. */
+export type ReplicaDatabase = Database<DatabaseReplicaStats & ReadPoolStats> & ReplicaFreshness;
 
 /** Default of {@link WaitForTxidOptions.timeoutMs}. */
 export const DEFAULT_WAIT_TIMEOUT_MS = 30_000;
@@ -84,7 +84,7 @@ const IDLE_POLL_MS = 1000;
  * Give `db` the {@link ReplicaFreshness} API over `reader`. The reader's listeners are
  * removed when `db` closes (the reader is shared, and outlives it).
  */
-export function withFreshness(db: Database<DatabaseReplicaStats>, reader: ReplicaReader): ReplicaDatabase {
+export function withFreshness(db: Database<DatabaseReplicaStats & ReadPoolStats>, reader: ReplicaReader): ReplicaDatabase {
   const events = new EventEmitter<ReplicaDatabaseEvents>();
   const position = (): ReplicaPosition => ({ txid: reader.current.txid, timestamp: reader.current.timestamp });
   const forward = {

@@ -5,16 +5,19 @@
  * connection's view, writer and SQL surface) and opens SQLite over it in the chosen engine:
  * wa-sqlite's Asyncify build in this thread (vfs/asyncify/) or the worker engine (vfs/worker/).
  */
-import { connectReplica, ROOTPAGES_SQL, startWarmup, wantsWarmup, type ConnectOptions, type DatabaseReplicaStats, type ReplicaConnection } from '../connection/connect.js';
+import { connectLease, connectReplica, ROOTPAGES_SQL, startWarmup, wantsWarmup, type ConnectOptions, type DatabaseReplicaStats, type ReplicaConnection } from '../connection/connect.js';
+import type { BridgedView } from '../connection/connection-view.js';
+import { serveReplicaConnection } from '../bridge/served-connection.js';
 import type { WritablePageSource } from '../read/page-source.js';
 import type { WarmupResult } from '../read/warmup.js';
 import { hydrationPathFromEnv } from '../hydrate/index.js';
-import type { Database, DatabaseOptions } from '../sql/database.js';
+import { attachReadPool, type Database, type DatabaseOptions, type ReadPoolStats } from '../sql/database.js';
 import { openAsyncifyDatabase } from '../../vfs/asyncify/database.js';
 import type { TransactionStartSource } from '../../vfs/asyncify/vfs.js';
-import { openWorkerEngine, type WorkerEngineOptions } from '../../vfs/worker/database.js';
+import { openWorkerDatabase, openWorkerEngine, type WorkerEngineOptions } from '../../vfs/worker/database.js';
 import { withFreshness, type ReplicaDatabase } from './freshness.js';
 import { rejectRenamedOptions } from './renamed-options.js';
+import { pooledOpener, readConnectionsOf } from './read-pool.js';
 
 /** Options of {@link openDatabase}: the connection's ({@link ConnectOptions}), the engine's and the Database's. */
 export interface OpenOptions extends ConnectOptions, WorkerEngineOptions, DatabaseOptions {
@@ -34,6 +37,17 @@ export interface OpenOptions extends ConnectOptions, WorkerEngineOptions, Databa
    * `litestream_hydration_file` report it.
    */
   hydrate?: string;
+  /**
+   * Connections the database's reads may use, the primary included (lib/api/read-pool.ts).
+   * Default 4. Reads made outside a transaction (`SELECT`, `VALUES`, `WITH … SELECT`,
+   * statements from `prepare()` that only read) run on the first idle one; read-only
+   * connections beside the primary are opened, in the same engine over the same shared
+   * reader, when a read finds every open one busy, so a long scan does not hold up point
+   * lookups. Writes, transactions, `exec` and PRAGMAs run on the primary; once the primary
+   * holds connection state (ATTACH, TEMP objects, `PRAGMA x = …` such as `litestream_time`)
+   * every read runs there. 1: no pool, every call on the primary in call order.
+   */
+  readConnections?: number;
 }
 
 const warmups = new WeakMap<object, Promise<WarmupResult>>();
@@ -71,32 +85,18 @@ export async function openDatabase(url?: string, options: OpenOptions = {}): Pro
   rejectRenamedOptions(options, 'openDatabase');
   // Hydration from the Litestream VFS's environment (docs/formats.md §6.1) applies to both engines.
   const hydrate = options.hydrate ?? hydrationPathFromEnv(options.env ?? process.env, url);
+  const readConnections = readConnectionsOf(options.readConnections, url ?? 'LITESTREAM_REPLICA_URL');
   if (options.engine === 'worker') {
     const { db, connection, warmup } = await openWorkerEngine(url, { ...options, hydrate });
+    attachReadPool(db, readConnections, pooledOpener(connection, options,
+      (lease, o) => connectLease(lease, { ...o, view: 'bridged' }), (pooled) => openPooledWorker(pooled, options)));
     return registered(db, connection, warmup);
   }
   const connection = await connectReplica(url, { ...options, hydrate });
-  const { view, sink } = connection;
-  const source: WritablePageSource & TransactionStartSource = {
-    sink,
-    beforeTransaction: () => view.beforeTransaction(),
-    acquire: () => view.acquire(),
-    release: (v) => view.release(v),
-    readPage: (v, pgno) => view.readPage(v, pgno),
-    readPageInto: (v, pgno, dst) => view.readPageInto(v, pgno, dst),
-  };
   try {
-    const db = await openAsyncifyDatabase(source, {
-      writable: connection.writable,
-      label: connection.reader.client.url,
-      statsProvider: () => connection.stats(),
-      onClose: () => connection.release(),
-      pragmaHandler: connection.pragma,
-      functions: connection.functions,
-      intMode: options.intMode,
-      // Every call's error (statements and transactions too): SQLite's "malformed" becomes the integrity failure naming the file.
-      explainError: (err) => connection.explainError(err),
-    });
+    const db = await openInProcess(connection, options);
+    attachReadPool(db, readConnections, pooledOpener(connection, options,
+      (lease, o) => connectLease(lease, o), (pooled) => openInProcess(pooled, options)));
     const warmup = wantsWarmup(connection, options.warmInterior)
       ? startWarmup(connection, (await db.all(ROOTPAGES_SQL)).map((r) => Number(r.rootpage)), options.warmupBudgetBytes)
       : undefined;
@@ -109,9 +109,47 @@ export async function openDatabase(url?: string, options: OpenOptions = {}): Pro
   }
 }
 
+/** SQLite over `connection` in this thread (vfs/asyncify/): the in-process engine's database; closing it releases the connection. */
+async function openInProcess(connection: ReplicaConnection, options: OpenOptions): Promise<Database<DatabaseReplicaStats>> {
+  const { view, sink } = connection;
+  const source: WritablePageSource & TransactionStartSource = {
+    sink,
+    beforeTransaction: () => view.beforeTransaction(),
+    acquire: () => view.acquire(),
+    release: (v) => view.release(v),
+    readPage: (v, pgno) => view.readPage(v, pgno),
+    readPageInto: (v, pgno, dst) => view.readPageInto(v, pgno, dst),
+  };
+  return openAsyncifyDatabase(source, {
+      writable: connection.writable,
+      label: connection.reader.client.url,
+      statsProvider: () => connection.stats(),
+      onClose: () => connection.release(),
+      pragmaHandler: connection.pragma,
+      functions: connection.functions,
+      intMode: options.intMode,
+      // Every call's error (statements and transactions too): SQLite's "malformed" becomes the integrity failure naming the file.
+    explainError: (err) => connection.explainError(err),
+  });
+}
+
+/** A pooled connection of the worker engine: served over the page bridge to a worker of its own, as vfs/worker/database.ts's `openWorkerEngine` does. */
+function openPooledWorker(connection: ReplicaConnection<BridgedView>, options: OpenOptions): Promise<Database<DatabaseReplicaStats>> {
+  const served = serveReplicaConnection(connection);
+  return openWorkerDatabase<DatabaseReplicaStats>(served, {
+    ...options,
+    label: connection.reader.client.url,
+    writable: false,
+    statsProvider: () => connection.stats(),
+    beforeCalls: () => served.view.beforeTransaction(),
+    explainError: (err) => connection.explainError(err),
+  });
+}
+
 /** Keep a new database's warm-up and verification for {@link warmupOf} and {@link readVerified}, and add the freshness API. */
 function registered(db: Database<DatabaseReplicaStats>, connection: ReplicaConnection, warmup: Promise<WarmupResult> | undefined): ReplicaDatabase {
   if (warmup !== undefined) warmups.set(db, warmup);
   verifications.set(db, () => connection.reader.verified());
-  return withFreshness(db, connection.reader);
+  // attachReadPool has given its stats (`readConnections`, `pooledReads`).
+  return withFreshness(db as Database<DatabaseReplicaStats & ReadPoolStats>, connection.reader);
 }

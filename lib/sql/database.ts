@@ -1,6 +1,6 @@
 /**
- * `Database`: the public async API over one SQLite connection (docs/architecture.md, public
- * surface): `all`, `get`, `run`, `exec`, `query`, `prepare`, `transaction`, `batch`,
+ * `Database`: the public async API over a replica's SQLite connections (docs/architecture.md,
+ * public surface): `all`, `get`, `run`, `exec`, `query`, `prepare`, `transaction`, `batch`,
  * `close`, `stats` (issue 14 items 1–3, 7).
  *
  * Engine-independent: the connection is driven through {@link EngineOps} (lib/sql/statement.ts),
@@ -9,21 +9,24 @@
  * (vfs/worker/database.ts) — so `lib/` imports no engine. An engine adapter
  * (`vfs/asyncify/database.ts`) opens the connection and hands it over with a {@link DatabaseInit}.
  *
- * Concurrency (lib/sql/connection-lock.ts): every async flow shares the connection; a
- * `transaction()` holds it exclusively while its callback runs (other flows' calls wait,
- * calls made inside the callback — found through AsyncLocalStorage — run in it), and a
- * statement that would leave a transaction open across calls is refused. Errors from
- * SQLite become `LtxvfsError`s (see `#sqliteError`) with the SQLite result code in
- * `sqliteCode`, and as `cause` the error the VFS caught behind it (e.g. the
- * `LTXVFS_ERR_STORAGE` error behind an `SQLITE_IOERR_READ`) or else SQLite's own.
+ * The parts: the dispatch of calls to connections, the lock and transactions are
+ * lib/sql/core.ts (with lib/sql/connection-lock.ts); the `tx` handle lib/sql/transaction.ts;
+ * the optional read pool lib/sql/read-pool.ts, attached by `openDatabase` with
+ * {@link attachReadPool}. Errors from SQLite become `LtxvfsError`s (see `#sqliteError`) with
+ * the SQLite result code in `sqliteCode`, and as `cause` the error the VFS caught behind it
+ * (e.g. the `LTXVFS_ERR_STORAGE` error behind an `SQLITE_IOERR_READ`) or else SQLite's own.
  */
 import { LtxvfsError } from '../../ltx/errors.js';
-import { AsyncLocalStorage } from 'node:async_hooks';
-import { ConnectionLock, transactionControlOf, transactionLeftOpen } from './connection-lock.js';
+import { Core } from './core.js';
+import { closedError } from './errors.js';
+import type { PooledConnection, ReadPoolStats } from './read-pool.js';
 import { SqliteOps } from './sqlite-ops.js';
-import { checkIntMode, explainingOps, Statement, type BatchStatement, type EngineOps, type IntMode, type RowShape, type StatementHost, type TransactionMode } from './statement.js';
+import { checkIntMode, excerpt, explainingOps, type BatchStatement, type EngineOps, type IntMode, type Statement } from './statement.js';
+import type { Queryable, Transaction, TransactionOptions } from './transaction.js';
 
 export { Statement, type IntMode, type TransactionMode, type BatchStatement } from './statement.js';
+export { Transaction, type TransactionOptions } from './transaction.js';
+export type { ReadPoolStats } from './read-pool.js';
 
 export type { SqlValue, BindValue, Params, Row, RunResult, DatabaseStats, SqliteApi, VfsErrorSource } from './types.js';
 import type { DatabaseStats, Params, Row, RunResult, SqliteApi, VfsErrorSource } from './types.js';
@@ -72,269 +75,9 @@ export interface DatabaseOptions {
   intMode?: IntMode;
 }
 
-/** Options of `transaction()` and `batch()`. */
-export interface TransactionOptions {
-  /**
-   * `'deferred'` (default): `BEGIN DEFERRED`, the write lock is taken at the first write.
-   * `'immediate'`: `BEGIN IMMEDIATE`, taken at once (a writer's choice: it fails at the
-   * start, not half-way, when the lease is not held). Nested calls are savepoints and ignore it.
-   */
-  mode?: TransactionMode;
-}
-
-/** The SQL a Database itself sends to begin and end transactions. */
-const COMMIT_SQL = 'COMMIT';
-const ROLLBACK_SQL = 'ROLLBACK';
-
-/** Set by Database's static block: a Database's engine operations. */
+/** Set by Database's static block: a Database's core. */
 // eslint-disable-next-line prefer-const
-let engineOps: (db: Database) => EngineOps;
-
-/** One transaction level: its lock (the calls made inside it), depth and state. */
-interface TxFrame {
-  readonly lock: ConnectionLock;
-  readonly depth: number;
-  readonly parent: TxFrame | undefined;
-  active: boolean;
-}
-
-/**
- * What a Database and its transactions share: the engine's operations, the connection's
- * lock, the flow → transaction map (AsyncLocalStorage: a call made inside a
- * `transaction()` callback, on the transaction or on the Database, runs in it).
- */
-class Core {
-  readonly ops: EngineOps;
-  readonly lock = new ConnectionLock();
-  readonly flows = new AsyncLocalStorage<TxFrame>();
-  intMode: IntMode;
-  closed = false;
-  readonly host: StatementHost;
-
-  constructor(ops: EngineOps, intMode: IntMode) {
-    this.ops = ops;
-    this.intMode = intMode;
-    const core = this;
-    this.host = {
-      dispatch: (sql, op) => this.dispatch(undefined, sql, op),
-      get intMode() {
-        return core.intMode;
-      },
-    };
-  }
-
-  /** The transaction the calling flow is in (explicit, else from the flow), or undefined. */
-  frame(explicit: TxFrame | undefined): TxFrame | undefined {
-    if (explicit !== undefined) return explicit;
-    let f = this.flows.getStore();
-    while (f !== undefined && !f.active) f = f.parent;
-    return f;
-  }
-
-  dispatch<T>(explicit: TxFrame | undefined, sql: string, op: (ops: EngineOps) => Promise<T>): Promise<T> {
-    const f = this.frame(explicit);
-    if (f === undefined) {
-      if (this.closed) return Promise.reject(closedError());
-      return this.lock.shared(() => op(this.ops));
-    }
-    return f.lock.shared(() => (f.active ? op(this.ops) : Promise.reject(endedError(sql))));
-  }
-
-  shape(): RowShape {
-    return { intMode: this.intMode, raw: false, pluck: false };
-  }
-
-  /** Refuse a single statement that controls transactions. */
-  checkStatement(sql: string, explicit: TxFrame | undefined): void {
-    const control = transactionControlOf(sql);
-    if (control !== undefined) throw controlError(control.text, this.frame(explicit) !== undefined);
-  }
-
-  exec(explicit: TxFrame | undefined, sql: string): Promise<void> {
-    let control;
-    try {
-      control = transactionControlOf(sql);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    if (control === undefined) return this.dispatch(explicit, sql, (ops) => ops.exec(sql));
-    const f = this.frame(explicit);
-    if (f !== undefined) return Promise.reject(controlError(control.text, true));
-    const opener = transactionLeftOpen(sql);
-    if (opener !== undefined) return Promise.reject(controlError(opener.text, false));
-    if (this.closed) return Promise.reject(closedError());
-    // A script that begins and ends its transactions runs alone; if it failed half-way
-    // inside one, that transaction is rolled back before any other call runs.
-    return this.lock.exclusive(async () => {
-      try {
-        await this.ops.exec(sql);
-      } finally {
-        if (await this.ops.inTransaction().catch(() => false)) await this.ops.exec(ROLLBACK_SQL).catch(noop);
-      }
-    });
-  }
-
-  async transaction<R>(explicit: TxFrame | undefined, fn: (tx: Transaction) => R | Promise<R>, options: TransactionOptions): Promise<R> {
-    const mode = options.mode ?? 'deferred';
-    if (mode !== 'deferred' && mode !== 'immediate') {
-      throw new LtxvfsError('LTXVFS_ERR_USAGE', `transaction: mode ${JSON.stringify(mode)} is not 'deferred' or 'immediate'`);
-    }
-    if (typeof fn !== 'function') throw new LtxvfsError('LTXVFS_ERR_USAGE', 'transaction: the first argument must be a function (tx) => …');
-    const parent = this.frame(explicit);
-    if (parent === undefined && this.closed) throw closedError();
-    const lock = parent?.lock ?? this.lock;
-    return lock.exclusive(async () => {
-      if (parent !== undefined && !parent.active) throw endedError('transaction()');
-      const depth = parent === undefined ? 0 : parent.depth + 1;
-      const savepoint = `ltxvfs_savepoint_${depth}`;
-      await this.ops.exec(depth === 0 ? `BEGIN ${mode.toUpperCase()}` : `SAVEPOINT ${savepoint}`);
-      const frame: TxFrame = { lock: new ConnectionLock(), depth, parent, active: true };
-      const rollback = async (): Promise<void> => {
-        frame.active = false;
-        await this.ops.exec(depth === 0 ? ROLLBACK_SQL : `ROLLBACK TO ${savepoint}; RELEASE ${savepoint}`).catch(noop);
-      };
-      let result: R;
-      try {
-        result = await this.flows.run(frame, () => fn(new Transaction(this, frame)));
-      } catch (err) {
-        // After the calls the callback started: they ran inside the transaction.
-        await frame.lock.exclusive(rollback);
-        throw err;
-      }
-      try {
-        await frame.lock.exclusive(async () => {
-          frame.active = false;
-          await this.ops.exec(depth === 0 ? COMMIT_SQL : `RELEASE ${savepoint}`);
-        });
-      } catch (err) {
-        // A commit the replica refused (another writer took the TXID, the lease was lost).
-        await rollback();
-        throw err;
-      }
-      return result;
-    });
-  }
-
-  async prepare<T>(explicit: TxFrame | undefined, sql: string): Promise<Statement<T>> {
-    this.checkStatement(sql, explicit);
-    const info = await this.dispatch(explicit, sql, (ops) => ops.prepare(sql));
-    return new Statement<T>(this.host, sql, info);
-  }
-
-  async batch(explicit: TxFrame | undefined, statements: readonly BatchStatement[], options: TransactionOptions): Promise<RunResult[]> {
-    if (!Array.isArray(statements)) throw new LtxvfsError('LTXVFS_ERR_USAGE', 'batch: pass an array of { sql, params }');
-    statements.forEach((s, i) => {
-      if (typeof s?.sql !== 'string') throw new LtxvfsError('LTXVFS_ERR_USAGE', `batch: statement ${i + 1} has no sql string`);
-      this.checkStatement(s.sql, explicit);
-    });
-    return this.transaction(explicit, async (tx) => {
-      const results: RunResult[] = [];
-      for (const s of statements) results.push(await tx.run(s.sql, s.params));
-      return results;
-    }, options);
-  }
-
-  query<T>(explicit: TxFrame | undefined, sql: string, params: Params | undefined, max: number): Promise<{ columns: string[]; rows: T[] }> {
-    try {
-      this.checkStatement(sql, explicit);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const shape = this.shape();
-    return this.dispatch(explicit, sql, (ops) => ops.query(sql, params, shape, max)) as Promise<{ columns: string[]; rows: T[] }>;
-  }
-
-  run(explicit: TxFrame | undefined, sql: string, params: Params | undefined): Promise<RunResult> {
-    try {
-      this.checkStatement(sql, explicit);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return this.dispatch(explicit, sql, (ops) => ops.run(sql, params));
-  }
-}
-
-/**
- * The queries of one connection: the methods a {@link Database} and a {@link Transaction} share.
- * Calls made by a flow inside a `transaction()` callback run in that transaction, whether
- * made on `tx` or on the Database.
- */
-interface Queryable {
-  all<T extends object = Row>(sql: string, params?: Params): Promise<T[]>;
-  get<T extends object = Row>(sql: string, params?: Params): Promise<T | undefined>;
-  query<T extends object = Row>(sql: string, params?: Params): Promise<{ columns: string[]; rows: T[] }>;
-  run(sql: string, params?: Params): Promise<RunResult>;
-  exec(sql: string): Promise<void>;
-  prepare<T = Row>(sql: string): Promise<Statement<T>>;
-  transaction<R>(fn: (tx: Transaction) => R | Promise<R>, options?: TransactionOptions): Promise<R>;
-  batch(statements: readonly BatchStatement[], options?: TransactionOptions): Promise<RunResult[]>;
-}
-
-/**
- * The handle a `transaction()` callback gets: the Database's query methods, run inside
- * the transaction. `tx.transaction(fn)` nests as a savepoint. Calls after the callback
- * has settled fail with `LTXVFS_ERR_USAGE`.
- */
-export class Transaction implements Queryable {
-  readonly #core: Core;
-  readonly #frame: TxFrame;
-
-  /** @internal Made by `transaction()`. */
-  constructor(core: Core, frame: TxFrame) {
-    this.#core = core;
-    this.#frame = frame;
-  }
-
-  /** 0 for the outermost transaction, 1 for a savepoint in it, … */
-  get depth(): number {
-    return this.#frame.depth;
-  }
-
-  /** True until the callback has settled (then the transaction is committed or rolled back). */
-  get active(): boolean {
-    return this.#frame.active;
-  }
-
-  /** As {@link Database.all}, inside the transaction. */
-  all<T extends object = Row>(sql: string, params?: Params): Promise<T[]> {
-    return this.#core.query<T>(this.#frame, sql, params, 0).then((r) => r.rows);
-  }
-
-  /** As {@link Database.get}, inside the transaction. */
-  get<T extends object = Row>(sql: string, params?: Params): Promise<T | undefined> {
-    return this.#core.query<T>(this.#frame, sql, params, 1).then((r) => r.rows[0]);
-  }
-
-  /** As {@link Database.query}, inside the transaction. */
-  query<T extends object = Row>(sql: string, params?: Params): Promise<{ columns: string[]; rows: T[] }> {
-    return this.#core.query<T>(this.#frame, sql, params, 0);
-  }
-
-  /** As {@link Database.run}, inside the transaction. */
-  run(sql: string, params?: Params): Promise<RunResult> {
-    return this.#core.run(this.#frame, sql, params);
-  }
-
-  /** As {@link Database.exec}, inside the transaction: statements that control transactions are refused. */
-  exec(sql: string): Promise<void> {
-    return this.#core.exec(this.#frame, sql);
-  }
-
-  /** As {@link Database.prepare}. */
-  prepare<T = Row>(sql: string): Promise<Statement<T>> {
-    return this.#core.prepare<T>(this.#frame, sql);
-  }
-
-  /** A savepoint: released when `fn` returns, rolled back to when it throws (the outer transaction goes on). */
-  transaction<R>(fn: (tx: Transaction) => R | Promise<R>, options: TransactionOptions = {}): Promise<R> {
-    return this.#core.transaction(this.#frame, fn, options);
-  }
-
-  /** As {@link Database.batch}, in a savepoint. */
-  batch(statements: readonly BatchStatement[], options: TransactionOptions = {}): Promise<RunResult[]> {
-    return this.#core.batch(this.#frame, statements, options);
-  }
-}
+let coreOf: (db: Database) => Core;
 
 /** The public database API. Create it with `openDatabase` (or an engine adapter). */
 export class Database<S extends DatabaseStats = DatabaseStats> implements Queryable {
@@ -430,9 +173,10 @@ export class Database<S extends DatabaseStats = DatabaseStats> implements Querya
   }
 
   /**
-   * Run `fn` in a transaction that holds the connection exclusively: calls of other flows
-   * wait until it ends; calls made inside `fn` (on `tx`, on this Database, on statements)
-   * run in it. Commits when `fn` returns (resolving to what it returned), rolls back when
+   * Run `fn` in a transaction that holds the primary connection exclusively: calls of
+   * other flows wait until it ends (with a read pool, their reads run meanwhile on the
+   * pool's other connections and see the state before it); calls made inside `fn` (on
+   * `tx`, on this Database, on statements) run in it. Commits when `fn` returns (resolving to what it returned), rolls back when
    * it throws (rethrowing its error) or when the commit fails (e.g. `SQLITE_BUSY`: the
    * lease was lost or another writer took the TXID). Called inside another
    * transaction's callback (or as `tx.transaction`) it is a savepoint.
@@ -451,21 +195,29 @@ export class Database<S extends DatabaseStats = DatabaseStats> implements Querya
     return this.#core.batch(undefined, statements, options);
   }
 
-  /** The counters of the database (from the opener's stats provider). @throws LtxvfsError `LTXVFS_ERR_CLOSED`. */
+  /**
+   * The counters of the database (from the opener's stats provider; the replica's reader is
+   * shared by every connection, so its counters cover them all). With a read pool, also
+   * {@link ReadPoolStats} (`readConnections`, `pooledReads`).
+   * @throws LtxvfsError `LTXVFS_ERR_CLOSED`.
+   */
   stats(): S {
     if (this.closed) throw closedError();
-    return this.#statsProvider();
+    const pool = this.#core.poolStats;
+    return pool === undefined ? this.#statsProvider() : { ...this.#statsProvider(), ...pool() };
   }
 
   /**
-   * Close the connection after the calls already made (and a transaction running) have
-   * finished, then call `onClose`. Idempotent: later calls return the same promise. Every
-   * other method fails with `LTXVFS_ERR_CLOSED` once `close()` has been called.
+   * Close the connections (the read pool's, then the primary) after the calls already
+   * made (and a transaction running) have finished, then call `onClose`. Idempotent: later
+   * calls return the same promise. Every other method fails with `LTXVFS_ERR_CLOSED` once
+   * `close()` has been called.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#core.closed = true;
       try {
+        await this.#core.pool?.close();
         await this.#core.lock.exclusive(() => this.#core.ops.close());
       } finally {
         await this.#onClose?.();
@@ -475,7 +227,7 @@ export class Database<S extends DatabaseStats = DatabaseStats> implements Querya
   }
 
   static {
-    engineOps = (db) => db.#core.ops;
+    coreOf = (db) => db.#core;
   }
 
   /** `await using db = await openDatabase(url)`: closes the database. */
@@ -498,41 +250,21 @@ export class Database<S extends DatabaseStats = DatabaseStats> implements Querya
   }
 }
 
-const SQL_EXCERPT_LENGTH = 120;
-
-function noop(): void {}
-
-function closedError(): LtxvfsError {
-  return new LtxvfsError('LTXVFS_ERR_CLOSED', 'the database is closed');
-}
-
-/** The engine operations of `db`, for the worker engine's SQLite thread (vfs/worker/main.ts), which runs them for the main thread's lock. @internal */
+/** The engine operations of `db`, for the worker engine's SQLite thread (vfs/worker/main.ts), which runs them for the main thread's lock, and for a read pool (lib/api/read-pool.ts). @internal */
 export function engineOpsOf(db: Database): EngineOps {
-  return engineOps(db);
+  return coreOf(db).ops;
 }
 
-/** A call on a transaction whose callback has settled. */
-function endedError(sql: string): LtxvfsError {
-  return new LtxvfsError('LTXVFS_ERR_USAGE', `the transaction has ended (its callback settled): ${excerpt(sql)}`);
-}
-
-/** A statement that controls transactions where the Database controls them. */
-function controlError(statement: string, inTransaction: boolean): LtxvfsError {
-  const what = excerpt(statement);
-  return new LtxvfsError('LTXVFS_ERR_USAGE', inTransaction
-    ? `${what}: inside transaction() the transaction is the callback's: it commits when the callback returns, ` +
-      'rolls back when it throws; use tx.transaction(fn) for a savepoint'
-    : `${what}: a transaction left open by one call would take in the statements of every other async flow ` +
-      'on this Database: use db.transaction(async (tx) => …, { mode }) (one exec() script may BEGIN … COMMIT within itself)');
+/**
+ * Give `db` a read pool (lib/sql/read-pool.ts): reads outside transactions run on up to
+ * `size` connections, `db`'s own and read-only ones `open` makes on demand; `close()`
+ * closes them first (`size` 1: no pool, but `stats()` has its counters). Called by `openDatabase` before the database is handed out. @internal
+ */
+export function attachReadPool(db: Database, size: number, open: () => Promise<PooledConnection>): void {
+  coreOf(db).attachPool(size, open);
 }
 
 /** wa-sqlite's `SQLiteError`: an Error with a numeric SQLite result `code`. */
 function isSqliteError(err: unknown): err is Error & { code: number } {
   return err instanceof Error && typeof (err as { code?: unknown }).code === 'number';
-}
-
-/** The SQL text for a message: whitespace collapsed, at most ~120 characters. */
-function excerpt(sql: string): string {
-  const flat = sql.replace(/\s+/g, ' ').trim();
-  return flat.length > SQL_EXCERPT_LENGTH ? `${flat.slice(0, SQL_EXCERPT_LENGTH)}…` : flat;
 }

@@ -3,10 +3,13 @@
  * after better-sqlite3's `Statement` (`get`, `all`, `run`, `iterate`, `raw`, `pluck`,
  * `columns`, `safeIntegers`) and libSQL's `intMode`.
  *
- * A {@link Statement} is one SQLite statement prepared once and kept until `finalize()`
- * (or the database closes); in the worker engine it lives in the worker and is named by a
- * handle id. Its calls take the connection's lock like any other call of the flow that
- * makes them: inside a `transaction()` callback they run in that transaction.
+ * A {@link Statement} is one SQLite statement prepared once per connection it runs on and
+ * kept until `finalize()` (or the database closes); in the worker engine it lives in the
+ * worker and is named by a handle id. Its calls go where any other call of the flow that
+ * makes them goes (lib/sql/core.ts): inside a `transaction()` callback they run in that
+ * transaction; outside one, a statement that only reads runs on any connection of the read
+ * pool (lib/sql/read-pool.ts), prepared again there on its first use — so one Statement
+ * serves many flows at once, each call on one connection.
  *
  * Integers (SQLite's INTEGER, 64-bit) come back as {@link IntMode} says, read with
  * wa-sqlite's 64-bit column API, so no mode ever rounds: `'number'` (the default) gives a
@@ -105,10 +108,26 @@ export function explainingOps(ops: EngineOps, explain: (err: unknown) => Promise
   return out as unknown as EngineOps;
 }
 
-/** What a {@link Statement} needs of its database: its calls run under the connection's lock. */
+/** A connection held by one iteration (lib/sql/read-pool.ts `HeldLane`). */
+export interface HeldConnection {
+  /** Run one batch on the held connection. */
+  run<T>(op: (ops: EngineOps) => Promise<T>): Promise<T>;
+  /** The iteration has ended. */
+  release(): void;
+}
+
+/**
+ * What a {@link Statement} needs of its database (lib/sql/core.ts): its calls go where
+ * the Database sends the calling flow's calls — inside a transaction to the primary
+ * connection, else reads (`read`) to the read pool when there is one.
+ */
 export interface StatementHost {
-  /** Run `op` with the engine's operations under the lock of the calling flow's scope. */
-  dispatch<T>(sql: string, op: (ops: EngineOps) => Promise<T>): Promise<T>;
+  /** Run `op` on the connection the call goes to. */
+  dispatch<T>(sql: string, read: boolean, op: (ops: EngineOps) => Promise<T>): Promise<T>;
+  /** A connection for one iteration. */
+  hold(sql: string, read: boolean): Promise<HeldConnection>;
+  /** Finalize handle `id` on the connection `ops`. */
+  finalize(ops: EngineOps, id: number, sql: string): Promise<void>;
   /** The database's integer mode (the statement's default). */
   readonly intMode: IntMode;
 }
@@ -184,17 +203,23 @@ function unsafeInteger(column: string, value: bigint): RangeError {
 export class Statement<T = Row> {
   readonly #host: StatementHost;
   readonly #info: PreparedInfo;
+  /** Whether its calls are reads the read pool may take (lib/sql/read-routing.ts). */
+  readonly #read: boolean;
+  /** Its handle on each connection it has run on (prepared there on first use). */
+  readonly #handles = new Map<EngineOps, Promise<number>>();
   /** The SQL text it was prepared from. */
   readonly source: string;
   #shape: RowShape;
   #busy = false;
   #finalized: Promise<void> | undefined;
 
-  /** @internal Use `db.prepare(sql)`. */
-  constructor(host: StatementHost, source: string, info: PreparedInfo) {
+  /** @internal Use `db.prepare(sql)`: `info` is its preparation on the connection `ops`. */
+  constructor(host: StatementHost, source: string, info: PreparedInfo, ops: EngineOps, read = false) {
     this.#host = host;
     this.source = source;
     this.#info = info;
+    this.#read = read;
+    this.#handles.set(ops, Promise.resolve(info.id));
     this.#shape = { intMode: host.intMode, raw: false, pluck: false };
   }
 
@@ -244,14 +269,16 @@ export class Statement<T = Row> {
 
   /** Run to completion (rows discarded). Errors as {@link Statement.get}. */
   run(params?: Params): Promise<RunResult> {
-    return this.#exclusive(() => this.#host.dispatch(this.source, (ops) => ops.stmtRun(this.#info.id, params)));
+    return this.#exclusive(() => this.#host.dispatch(this.source, this.#read, async (ops) => ops.stmtRun(await this.#handleOn(ops), params)));
   }
 
   /**
    * The rows one at a time, fetched `batchSize` rows at a time (default 256) when the
    * loop has used the previous batch: a large result is never held whole. Each batch
    * takes the connection's lock on its own, so other flows' calls run between batches
-   * (inside `transaction()` nothing else runs until it ends). Leaving the loop (`break`,
+   * (inside `transaction()` nothing else runs until it ends). With a read pool the whole
+   * iteration stays on one connection, which other reads avoid while it is open (its
+   * snapshot stays the one the iteration started on). Leaving the loop (`break`,
    * `return`, a throw) resets the statement. While it iterates, other calls on this
    * statement fail with `LTXVFS_ERR_USAGE` (prepare it twice to use it twice); `get`,
    * `all` and `run` from many flows at once are fine (each is one call on the connection).
@@ -265,35 +292,57 @@ export class Statement<T = Row> {
     this.#claim();
     const shape = this.#shape;
     let done = false;
+    let held: HeldConnection | undefined;
     try {
+      held = await this.#host.hold(this.source, this.#read);
       let start = true;
       while (!done) {
         const first = start;
-        const batch = await this.#host.dispatch(this.source, (ops) => ops.step(this.#info.id, first, params, shape, batchSize, false));
+        const batch = await held.run(async (ops) => ops.step(await this.#handleOn(ops), first, params, shape, batchSize, false));
         start = false;
         done = batch.done;
         for (const row of batch.rows) yield row as R;
       }
     } finally {
       this.#busy = false;
-      if (!done && this.#finalized === undefined) {
-        await this.#host.dispatch(this.source, (ops) => ops.reset(this.#info.id)).catch(() => undefined);
+      if (held !== undefined && !done && this.#finalized === undefined) {
+        await held.run(async (ops) => ops.reset(await this.#handleOn(ops))).catch(() => undefined);
       }
+      held?.release();
     }
   }
 
   /** Release the statement in SQLite. Idempotent; later calls fail with `LTXVFS_ERR_USAGE`. */
   finalize(): Promise<void> {
-    this.#finalized ??= this.#host.dispatch(this.source, (ops) => ops.finalize(this.#info.id)).catch((err: unknown) => {
-      // A closed database has finalized it already.
-      if (!(err instanceof LtxvfsError && err.code === 'LTXVFS_ERR_CLOSED')) throw err;
-    });
+    this.#finalized ??= (async () => {
+      const handles = [...this.#handles].map(async ([ops, id]) => {
+        // A handle whose preparation failed has nothing to finalize.
+        const handle = await id.catch(() => undefined);
+        if (handle !== undefined) await this.#host.finalize(ops, handle, this.source);
+      });
+      await Promise.all(handles);
+    })();
     return this.#finalized;
+  }
+
+  /** Its handle on the connection `ops`, prepared there on first use (a pooled connection). */
+  #handleOn(ops: EngineOps): Promise<number> {
+    let id = this.#handles.get(ops);
+    if (id === undefined) {
+      const prepared = ops.prepare(this.source).then((info) => info.id);
+      // A failed preparation is not kept: the next call on that connection tries again.
+      prepared.catch(() => {
+        if (this.#handles.get(ops) === prepared) this.#handles.delete(ops);
+      });
+      this.#handles.set(ops, prepared);
+      id = prepared;
+    }
+    return id;
   }
 
   #step(params: Params | undefined, max: number): Promise<{ rows: unknown[] }> {
     const shape = this.#shape;
-    return this.#exclusive(() => this.#host.dispatch(this.source, (ops) => ops.step(this.#info.id, true, params, shape, max, true)));
+    return this.#exclusive(() => this.#host.dispatch(this.source, this.#read, async (ops) => ops.step(await this.#handleOn(ops), true, params, shape, max, true)));
   }
 
   /** A one-call use (get/all/run: reset, bind, step, reset in one engine call): fine beside others, not during an iteration. */

@@ -19,7 +19,7 @@ const LIB = [
   // opening a database, its options and results
   'openDatabase', 'warmupOf', 'OpenOptions', 'DatabaseReplicaStats', 'WarmupResult',
   'ReplicaDatabase', 'ReplicaFreshness', 'ReplicaDatabaseEvents', 'ReplicaPosition', 'WaitForTxidOptions',
-  'Database', 'Row', 'SqlValue', 'BindValue', 'Params', 'RunResult', 'DatabaseStats', 'DatabaseOptions', 'Transaction', 'TransactionOptions', 'Statement', 'IntMode', 'TransactionMode', 'BatchStatement',
+  'Database', 'Row', 'SqlValue', 'BindValue', 'Params', 'RunResult', 'DatabaseStats', 'DatabaseOptions', 'Transaction', 'TransactionOptions', 'Statement', 'IntMode', 'TransactionMode', 'BatchStatement', 'ReadPoolStats',
   'ReplicaReaderOptions', 'ReplicaStats', 'WriterOptions', 'WorkerEngineOptions', 'HydrateOptions',
   'HydrationStats', 'DiskCacheStats', 'VerificationStats', 'S3ReplicaOptions', 'S3Credentials',
   // errors

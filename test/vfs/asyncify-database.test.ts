@@ -4,7 +4,8 @@ import { LtxvfsError } from '../../ltx/errors.js';
 import type { DatabaseStats } from '../../lib/sql/database.js';
 import type { PageSource, PageVersion } from '../../lib/read/page-source.js';
 import { openAsyncifyDatabase } from '../../vfs/asyncify/database.js';
-import { BytesSource, chinookBytes } from '../helpers/bytes-source.js';
+import { BytesSource, chinookBytes, sqliteCliDatabase } from '../helpers/bytes-source.js';
+import { SQLITE_CACHE_BYTES } from '../../vfs/core/sqlite-cache.js';
 
 const chinook = chinookBytes();
 
@@ -94,5 +95,31 @@ t.test('an empty database (commit 0) opens and has no tables', async (t) => {
   };
   const db = await openAsyncifyDatabase(empty, { statsProvider: () => ({}) as DatabaseStats, name: 'a/rather/long/name/of/an/empty/database/that/needs/more/than/64/bytes.db' });
   t.same(await db.all('SELECT name FROM sqlite_schema'), []);
+  await db.close();
+});
+
+t.test('SQLite keeps a hot set in its own cache while the version stays, and drops it when the version changes', async (t) => {
+  // ~6 MiB of rows: three times SQLite's default 2 MiB cache, within the one ltxvfs sets.
+  const rows = (fill: string): string => `CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB);
+    WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 1500) INSERT INTO t SELECT i, ${fill} FROM c;`;
+  const source = new BytesSource(sqliteCliDatabase(rows('zeroblob(3000)')), { txid: 1 });
+  const db = await openAsyncifyDatabase(source, { statsProvider: statsOf(source) });
+  t.same(await db.get('PRAGMA cache_size'), { cache_size: -SQLITE_CACHE_BYTES / 1024 });
+  const scan = 'SELECT count(*) AS n, sum(length(b)) AS bytes FROM t';
+  t.same(await db.get(scan), { n: 1500, bytes: 4_500_000 });
+  const pages = source.readPageCalls;
+  t.ok(pages > 1100, `the first scan read every page through the VFS (${pages})`);
+  await db.transaction(async (tx) => {
+    await tx.get(scan);
+    await tx.get(scan);
+  });
+  t.same(await db.get(scan), { n: 1500, bytes: 4_500_000 });
+  // Only the 16 bytes at offset 24 at each transaction's start: the change counter.
+  t.ok(source.readPageCalls - pages <= 2, `later scans of the same version read ${source.readPageCalls - pages} pages through the VFS`);
+
+  source.setBytes(sqliteCliDatabase(rows('zeroblob(3001)')));
+  const before = source.readPageCalls;
+  t.same(await db.get(scan), { n: 1500, bytes: 4_501_500 }, 'a new version is read, not the cached pages');
+  t.ok(source.readPageCalls - before > 1100, 'SQLite dropped its cache when the change counter moved');
   await db.close();
 });

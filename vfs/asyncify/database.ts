@@ -12,6 +12,7 @@ import type { PageSource } from '../../lib/read/page-source.js';
 import { LtxAsyncVFS, type PragmaHandler } from './vfs.js';
 import { loadAsyncifyModule, withEmptyBlobs } from '../wasm/wa-sqlite.js';
 import { registerFunction } from '../core/sql-functions.js';
+import { SQLITE_CACHE_PRAGMA } from '../core/sqlite-cache.js';
 import type { SqlFunctionSpec } from '../../lib/connection/sql-surface.js';
 
 /** `SQLITE_OPEN_EXRESCODE`: report extended result codes (`SQLITE_IOERR_READ`, not just `SQLITE_IOERR`). */
@@ -74,6 +75,8 @@ export async function openAsyncifyDatabase<S extends DatabaseStats>(
   try {
     const access = options.writable === true ? SQLite.SQLITE_OPEN_READWRITE | SQLite.SQLITE_OPEN_CREATE : SQLite.SQLITE_OPEN_READONLY;
     db = await sqlite3.open_v2(name, access | SQLITE_OPEN_EXRESCODE, vfs.name);
+    // SQLite's own cache holds a hot set: hits then never reach the VFS (vfs/core/sqlite-cache.ts).
+    await sqlite3.exec(db, SQLITE_CACHE_PRAGMA);
   } catch (err) {
     const sqliteErr = err as InstanceType<typeof SQLite.SQLiteError>;
     throw new LtxvfsError('LTXVFS_ERR_SQLITE', `${label}: open database: ${sqliteErr.message}`, {

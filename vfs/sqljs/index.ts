@@ -43,6 +43,7 @@ import type { SqlArg } from '../../lib/connection/sql-surface.js';
 import { BridgeClient, type BridgeClientCounters } from '../bridge/client.js';
 import { SqlJsVfsHook, type SqlJsDatabaseSource, type SqlJsInternals, type SqlJsModule, type WasmMemory, type WasmTable } from './vfs.js';
 import type { SqlJsDatabase, SqlJsStatic } from './types.js';
+import { SQLITE_CACHE_PRAGMA } from '../core/sqlite-cache.js';
 
 /** Options of {@link loadSqlJs}. */
 export interface LoadSqlJsOptions {
@@ -226,6 +227,7 @@ export async function openSqlJs(SQL: SqlJsStatic, url?: string, options: SqlJsOp
     db.create_function(f.name, withArity(f.nArgs, call));
   }
   try {
+    db.exec(SQLITE_CACHE_PRAGMA); // vfs/core/sqlite-cache.ts
     // Read the schema now, so that a replica that is not a SQLite database fails the open.
     db.exec('SELECT 1 FROM sqlite_schema LIMIT 1');
   } catch (err) {

@@ -16,6 +16,7 @@ import { serializeError } from '../../lib/bridge/protocol.js';
 import type { SqlArg } from '../../lib/connection/sql-surface.js';
 import { BridgeClient } from '../bridge/client.js';
 import { registerFunction } from '../core/sql-functions.js';
+import { SQLITE_CACHE_PRAGMA } from '../core/sqlite-cache.js';
 import { withEmptyBlobs } from '../wasm/wa-sqlite.js';
 import { loadSyncModule } from '../wasm/wa-sqlite-sync.js';
 import { LtxSyncVFS } from './vfs.js';
@@ -48,6 +49,7 @@ async function open(): Promise<{ database: Database; vfs: LtxSyncVFS }> {
   try {
     const access = init.writable ? SQLite.SQLITE_OPEN_READWRITE | SQLite.SQLITE_OPEN_CREATE : SQLite.SQLITE_OPEN_READONLY;
     db = await sqlite3.open_v2(init.label, access | SQLITE_OPEN_EXRESCODE, vfs.name);
+    await sqlite3.exec(db, SQLITE_CACHE_PRAGMA); // vfs/core/sqlite-cache.ts
   } catch (err) {
     const e = err as { message: string; code: number };
     throw new LtxvfsError('LTXVFS_ERR_SQLITE', `${init.label}: open database: ${e.message}`, {

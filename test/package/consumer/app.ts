@@ -17,7 +17,7 @@ import {
   type SqlJsStatement, type SqlJsStatementIterator, type SqlJsValue, type SqlJsBindParams, type SqlJsParamsObject,
   type SqlJsQueryExecResult, type ReplicaDatabase, type ReplicaFreshness, type ReplicaDatabaseEvents,
   type ReplicaPosition, type WaitForTxidOptions, type DatabaseOptions, type Transaction, type TransactionOptions,
-  type Statement, type IntMode, type TransactionMode, type BatchStatement, type SqliteErrorName,
+  type Statement, type IntMode, type TransactionMode, type BatchStatement, type SqliteErrorName, type ReadPoolStats,
   type ReplicaScheme, type OpenReplicaClientOptions, type BackendOptions, type AbsReplicaOptions, type GsReplicaOptions,
   type SftpReplicaOptions, type WebdavReplicaOptions, type NatsReplicaOptions,
 } from 'ltxvfs';
@@ -33,8 +33,8 @@ interface Track {
 }
 
 export async function typedQueries(url: string): Promise<string> {
-  const options: OpenOptions = { cacheSizeBytes: 8 << 20, engine: 'worker', s3: { maxAttempts: 3 } satisfies S3ReplicaOptions };
-  const db: Database<DatabaseReplicaStats> = await openDatabase(url, options);
+  const options: OpenOptions = { cacheSizeBytes: 8 << 20, engine: 'worker', readConnections: 2, s3: { maxAttempts: 3 } satisfies S3ReplicaOptions };
+  const db: Database<DatabaseReplicaStats & ReadPoolStats> = await openDatabase(url, options);
   const one: Track | undefined = await db.get<Track>('SELECT TrackId, Name FROM Track WHERE TrackId = ?', [1]);
   const many: Track[] = await db.all<Track>('SELECT TrackId, Name FROM Track LIMIT 3');
   const plain: Row[] = await db.all('SELECT 1 AS x');
@@ -42,6 +42,8 @@ export async function typedQueries(url: string): Promise<string> {
   const { columns, rows } = await db.query<Track>('SELECT TrackId, Name FROM Track LIMIT 1');
   const run: RunResult = await db.run('SELECT 1');
   const stats: DatabaseStats = db.stats();
+  const pool: ReadPoolStats = db.stats();
+  if (pool.readConnections < 1) throw new Error('no read connection');
   const warm: WarmupResult | undefined = await warmupOf(db);
   await db.close();
   return `${one?.Name} ${many.length} ${String(value)} ${columns.join()} ${rows[0]?.TrackId} ${run.changes} ${stats.txid} ${warm?.interiorPages}`;

@@ -1,0 +1,62 @@
+/**
+ * The `readConnections` option of `openDatabase` (issue 14 item 1: "reads run concurrently
+ * on a small pool of read connections"): how many connections a database's reads may use,
+ * and how the extra ones are opened. The pool itself — which call goes where — is
+ * lib/sql/read-pool.ts.
+ *
+ * A pooled connection is one more connection in the primary's engine (another wa-sqlite
+ * Asyncify instance in this thread, or another SQLite worker), read-only, over the
+ * primary's own reader (lib/connection/connect.ts `connectLease`: the same page cache,
+ * fetcher and poller, also when the primary's reader is private with `shared: false`) and
+ * at the primary's `at`. It is opened when a read finds every open connection busy, so a
+ * database used by one flow at a time never opens one.
+ *
+ * Default 4 (the primary and up to 3 pooled): enough that one or two long scans leave
+ * connections for point lookups. Each pooled connection costs, once opened, about
+ * {@link POOLED_CONNECTION_BYTES_NOTE} of memory (its wasm instance and SQLite's own page
+ * cache), and for the worker engine a thread with its own local page cache
+ * (`localCacheSizeBytes`); pages themselves stay in the one shared page cache. 1 turns
+ * the pool off: every call runs on the primary connection, in call order.
+ */
+import { LtxvfsError } from '../../ltx/errors.js';
+import { connectLease, type ConnectOptions, type ReplicaConnection } from '../connection/connect.js';
+import { engineOpsOf, type Database, type DatabaseOptions } from '../sql/database.js';
+import type { PooledConnection } from '../sql/read-pool.js';
+
+/** Default of `readConnections` (module doc). */
+export const DEFAULT_READ_CONNECTIONS = 4;
+/** Largest `readConnections` accepted: each is a wasm instance or a thread. */
+export const MAX_READ_CONNECTIONS = 64;
+/** What one pooled connection costs in memory, as the module doc says (measured: test/lib/read-pool.test.ts). */
+export const POOLED_CONNECTION_BYTES_NOTE = 'a few MiB';
+
+/**
+ * Check `readConnections` (default {@link DEFAULT_READ_CONNECTIONS}).
+ * @throws LtxvfsError `LTXVFS_ERR_USAGE` naming the value unless it is an integer from 1 to {@link MAX_READ_CONNECTIONS}.
+ */
+export function readConnectionsOf(value: unknown, where: string): number {
+  if (value === undefined) return DEFAULT_READ_CONNECTIONS;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_READ_CONNECTIONS) return value;
+  throw new LtxvfsError('LTXVFS_ERR_USAGE',
+    `${where}: readConnections ${JSON.stringify(value) ?? String(value)} is not an integer from 1 to ${MAX_READ_CONNECTIONS} ` +
+    '(the connections reads may use, the primary included; 1 = no read pool)');
+}
+
+/**
+ * A function that opens one pooled connection beside `primary`: `connect` wires it over
+ * the primary's reader (read-only, at the primary's `at`), `open` starts SQLite over it in
+ * the primary's engine.
+ */
+export function pooledOpener<C extends ReplicaConnection>(
+  primary: ReplicaConnection,
+  options: ConnectOptions & DatabaseOptions,
+  connect: (lease: Parameters<typeof connectLease>[0], options: ConnectOptions) => Promise<C>,
+  open: (connection: C) => Promise<Database>,
+): () => Promise<PooledConnection> {
+  return async () => {
+    // The primary owns the reader: a pooled connection never releases it.
+    const connection = await connect({ reader: primary.reader, release: async () => undefined }, { ...options, readOnly: true, warmInterior: false });
+    const db = await open(connection);
+    return { ops: engineOpsOf(db), close: () => db.close() };
+  };
+}
