@@ -54,6 +54,20 @@ export interface RequestRetryOptions {
   retryMaxDelayMs?: number;
 }
 
+/**
+ * The {@link RetryPolicy} of `options`, {@link DEFAULT_RETRY_POLICY} where a field is not given.
+ * @returns the policy, or a message naming the first bad field ({@link checkRetryPolicy}).
+ */
+export function retryPolicyOf(options: RequestRetryOptions): { policy: RetryPolicy; bad: string | undefined } {
+  const policy: RetryPolicy = {
+    maxAttempts: options.maxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts,
+    budgetMs: options.retryBudgetMs ?? DEFAULT_RETRY_POLICY.budgetMs,
+    baseDelayMs: options.retryBaseDelayMs ?? DEFAULT_RETRY_POLICY.baseDelayMs,
+    maxDelayMs: options.retryMaxDelayMs ?? DEFAULT_RETRY_POLICY.maxDelayMs,
+  };
+  return { policy, bad: checkRetryPolicy(policy) };
+}
+
 /** Thrown by an operation to ask for a retry; `error` is what the caller sees if retries run out. */
 export class TransientError extends Error {
   override readonly name = 'TransientError';
