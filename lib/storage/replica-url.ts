@@ -11,6 +11,7 @@
  * | `sftp://user[:password]@host[:port]/a/b` | SFTP server, directory `/a/b` (port 22) |
  * | `webdav://[user[:password]@]host[:port]/a/b`, `webdavs://…` | WebDAV collection `/a/b` over http / https |
  * | `nats://[user:password@]host[:port]/bucket` | NATS JetStream object store `bucket` (port 4222) |
+ * | `oss://bucket[.oss-region[-internal].aliyuncs.com]/a/b?endpoint=…` | Alibaba OSS bucket, prefix `a/b`, read through OSS's S3-compatible API (oss/) |
  * | nothing | `LITESTREAM_REPLICA_URL` |
  *
  * Strict (issue 12 item 5): a string that starts with `<scheme>:` (two or more letters, any
@@ -21,13 +22,15 @@
  * only; Litestream would read `/host/…`). A URL parameter not in the list of its scheme
  * (file:// has none), a bad percent-escape, or a control character (such as `%00`) in the
  * path or a parameter is `LTXVFS_ERR_BAD_URL` naming that part. Credentials in URLs are
- * refused for s3, abs (an account name only) and gs (their credentials come from the
+ * refused for s3, oss, abs (an account name only) and gs (their credentials come from the
  * environment or the vendor SDK's chain), taken for sftp, webdav and nats as Litestream takes
  * them, and never echoed in messages.
  *
  * For every scheme but file and s3 the path is Litestream's `CleanReplicaURLPath` (cleaned,
  * leading `/` dropped; cmd/litestream/main.go): the backend decides what it is relative to.
- * `oss://` is refused with a pointer to OSS's S3-compatible endpoint (docs/usage.md).
+ * An oss:// host is split as Litestream's `oss.ParseHost` splits it (oss/replica_client.go):
+ * `bucket.oss-<region>[-internal].aliyuncs.com` gives the bucket and the region, any other
+ * host is the bucket.
  *
  * Parsing only: url.ts opens the client a URL names (and re-exports these).
  */
@@ -117,6 +120,19 @@ export type ReplicaUrl =
       bucket: string;
       /** Query parameters ({@link NATS_URL_PARAMETERS}). */
       params: Record<string, string>;
+    }
+  | {
+      scheme: 'oss';
+      /** The bucket: the URL host, or its first label when the host is an OSS endpoint name. */
+      bucket: string;
+      /** The region of `bucket.oss-<region>[-internal].aliyuncs.com` (`cn-hangzhou`), or undefined when the host is the bare bucket. */
+      region: string | undefined;
+      /** The host named the `-internal` (VPC) endpoint. */
+      internal: boolean;
+      /** Key prefix, cleaned, without leading or trailing `/`; `''` for the bucket root. */
+      path: string;
+      /** Query parameters ({@link OSS_URL_PARAMETERS}). */
+      params: Record<string, string>;
     };
 
 /** The scheme of a parsed replica URL. */
@@ -147,9 +163,11 @@ export const SFTP_URL_PARAMETERS: readonly string[] = Object.freeze(['keyPath', 
 export const WEBDAV_URL_PARAMETERS: readonly string[] = Object.freeze([]);
 /** Query parameters of nats:// URLs: none. */
 export const NATS_URL_PARAMETERS: readonly string[] = Object.freeze([]);
+/** Query parameters of oss:// URLs: `endpoint` (ltxvfs: an S3-compatible endpoint other than the region's; Litestream has none). */
+export const OSS_URL_PARAMETERS: readonly string[] = Object.freeze(['endpoint']);
 
 /** Every scheme ltxvfs reads, for messages. */
-const SCHEMES_TEXT = 'file://, s3://, abs://, gs://, sftp://, webdav://, webdavs://, nats://';
+const SCHEMES_TEXT = 'file://, s3://, abs://, gs://, sftp://, webdav://, webdavs://, nats://, oss://';
 
 /** `<scheme>:` with a scheme of two or more characters (one letter is a Windows drive). */
 const URL_SCHEME = /^([A-Za-z][A-Za-z0-9+.-]+):/;
@@ -160,8 +178,7 @@ const URL_SCHEME = /^([A-Za-z][A-Za-z0-9+.-]+):/;
  * @throws LtxvfsError `LTXVFS_ERR_BAD_URL` (no URL and no `LITESTREAM_REPLICA_URL`; unknown
  *   scheme; malformed URL, such as `s3:/bucket`; s3:// without a bucket; credentials in the
  *   URL; a file:// host other than `localhost`; an unknown parameter; a bad
- *   percent-escape or a control character in the path or a parameter — each naming the part);
- *   `LTXVFS_ERR_UNSUPPORTED` (`oss://`, the one Litestream scheme ltxvfs has no client for).
+ *   percent-escape or a control character in the path or a parameter — each naming the part).
  */
 export function parseReplicaUrl(url?: string, env: NodeJS.ProcessEnv = process.env): ReplicaUrl {
   let raw = url?.trim() ?? '';
@@ -191,16 +208,11 @@ export function parseReplicaUrl(url?: string, env: NodeJS.ProcessEnv = process.e
     case 'webdav':
     case 'webdavs':
     case 'nats':
+    case 'oss':
       if (!hasAuthority) {
         throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `malformed ${scheme} URL ${redact(raw)}: expected ${scheme}://host/path`, { key: redact(raw) });
       }
       return parseAuthorityUrl(scheme, `${scheme}${raw.slice(m[1].length)}`);
-    case 'oss':
-      throw new LtxvfsError(
-        'LTXVFS_ERR_UNSUPPORTED',
-        `oss:// replicas are not supported: ${redact(raw)} (Alibaba OSS serves the S3 API, but Litestream's oss:// layout and signatures differ; see docs/usage.md)`,
-        { key: redact(raw) },
-      );
     default:
       throw new LtxvfsError('LTXVFS_ERR_BAD_URL', `unknown replica URL scheme "${scheme}" (expected ${SCHEMES_TEXT}): ${redact(raw)}`, {
         key: redact(raw),
@@ -213,7 +225,7 @@ export function parseReplicaUrl(url?: string, env: NodeJS.ProcessEnv = process.e
  * Litestream's `CleanReplicaURLPath` does (cmd/litestream/main.go), with each scheme's
  * rules on what the user info may hold.
  */
-function parseAuthorityUrl(scheme: 'abs' | 'gs' | 'sftp' | 'webdav' | 'webdavs' | 'nats', raw: string): ReplicaUrl {
+function parseAuthorityUrl(scheme: 'abs' | 'gs' | 'sftp' | 'webdav' | 'webdavs' | 'nats' | 'oss', raw: string): ReplicaUrl {
   let u: URL;
   // `nats:///bucket`: no host (WHATWG would take the first path segment as the host).
   const emptyHost = raw.startsWith(`${scheme}:///`);
@@ -271,8 +283,23 @@ function parseAuthorityUrl(scheme: 'abs' | 'gs' | 'sftp' | 'webdav' | 'webdavs' 
         bucket: cleaned,
         params: queryParams(u.search, NATS_URL_PARAMETERS, raw),
       };
+    case 'oss': {
+      if (user !== undefined || password !== undefined) throw bad('credentials are not allowed in the URL (use OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET)');
+      if (port !== undefined) throw bad('a port is not allowed (the host is the bucket or its OSS endpoint name)');
+      const m = OSS_HOST.exec(hostAsWritten);
+      const bucket = m === null ? hostAsWritten : m[1] ?? '';
+      if (bucket === '') throw bad('no bucket');
+      const region = m === null ? undefined : m[2];
+      return { scheme, bucket, region, internal: m?.[3] !== undefined, path: cleaned, params: queryParams(u.search, OSS_URL_PARAMETERS, raw) };
+    }
   }
 }
+
+/**
+ * `[bucket.]oss-<region>[-internal].aliyuncs.com`: Litestream's `ossRegex` and
+ * `ossInternalRegex` in one (oss/replica_client.go), the region without `-internal`.
+ */
+const OSS_HOST = /^(?:([^.]+)\.)?oss-([^.]+?)(-internal)?\.aliyuncs\.com$/i;
 
 function parseFileUrl(raw: string): ReplicaUrl {
   let u: URL;

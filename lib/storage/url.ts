@@ -1,6 +1,6 @@
 /**
  * Open the replica client a URL names: `file://` and paths give the directory client
- * (file/), every other scheme its backend's folder (s3/, abs/, gs/, sftp/, webdav/, nats/),
+ * (file/), every other scheme its backend's folder (s3/, abs/, gs/, sftp/, webdav/, nats/, oss/),
  * each loaded only when its scheme is used, so a backend's vendor library (an optional peer
  * dependency) is imported only by the replicas that need it. Parsing the URL is
  * replica-url.ts (re-exported here, where callers have always found it); backends import
@@ -11,6 +11,7 @@ import { parseReplicaUrl } from './replica-url.js';
 import type { AbsReplicaOptions } from './abs/index.js';
 import type { GsReplicaOptions } from './gs/index.js';
 import type { NatsReplicaOptions } from './nats/index.js';
+import type { OssReplicaOptions } from './oss/index.js';
 import type { S3ReplicaOptions } from './s3/index.js';
 import type { SftpReplicaOptions } from './sftp/index.js';
 import type { WebdavReplicaOptions } from './webdav/index.js';
@@ -24,6 +25,7 @@ export {
   SFTP_URL_PARAMETERS,
   WEBDAV_URL_PARAMETERS,
   NATS_URL_PARAMETERS,
+  OSS_URL_PARAMETERS,
   type ReplicaUrl,
   type ReplicaScheme,
 } from './replica-url.js';
@@ -42,6 +44,8 @@ export interface BackendOptions {
   webdav?: Omit<WebdavReplicaOptions, 'env'>;
   /** Options of a nats:// client (lib/storage/nats/). */
   nats?: Omit<NatsReplicaOptions, 'env'>;
+  /** Options of an oss:// client (lib/storage/oss/: the s3:// client's timeouts, retries and credentials). */
+  oss?: Omit<OssReplicaOptions, 'env'>;
 }
 
 /** Options of {@link openReplicaClient}. */
@@ -54,8 +58,8 @@ export interface OpenReplicaClientOptions extends BackendOptions {
 
 /** The {@link BackendOptions} fields of `options` (to pass a larger options object on). */
 export function backendOptionsOf(options: BackendOptions): BackendOptions {
-  const { s3, abs, gs, sftp, webdav, nats } = options;
-  return { s3, abs, gs, sftp, webdav, nats };
+  const { s3, abs, gs, sftp, webdav, nats, oss } = options;
+  return { s3, abs, gs, sftp, webdav, nats, oss };
 }
 
 /**
@@ -85,5 +89,7 @@ export async function openReplicaClient(url?: string, options: OpenReplicaClient
       return (await import('./webdav/index.js')).openWebdavReplica(parsed, { ...options.webdav, env });
     case 'nats':
       return (await import('./nats/index.js')).openNatsReplica(parsed, { ...options.nats, env, create: options.create ?? options.nats?.create });
+    case 'oss':
+      return (await import('./oss/index.js')).openOssReplica(parsed, { ...options.oss, env });
   }
 }

@@ -132,7 +132,7 @@ t.test('strict s3 URLs: unknown parameters, bad escapes, control characters, mal
   t.throws(() => parseReplicaUrl('s3://b/a%00b', noEnv), { code: 'LTXVFS_ERR_BAD_URL', message: 'control character U+0000 in the path of s3://b/a%00b' });
   t.throws(() => parseReplicaUrl('s3:/bucket', noEnv), { code: 'LTXVFS_ERR_BAD_URL', message: 'malformed s3 URL s3:/bucket: expected s3://bucket/path' });
   t.throws(() => parseReplicaUrl('S3:bucket', noEnv), { code: 'LTXVFS_ERR_BAD_URL', message: /^malformed s3 URL/ });
-  t.throws(() => parseReplicaUrl('mailto:x@y', noEnv), { code: 'LTXVFS_ERR_BAD_URL', message: 'unknown replica URL scheme "mailto" (expected file://, s3://, abs://, gs://, sftp://, webdav://, webdavs://, nats://): mailto:x@y' });
+  t.throws(() => parseReplicaUrl('mailto:x@y', noEnv), { code: 'LTXVFS_ERR_BAD_URL', message: 'unknown replica URL scheme "mailto" (expected file://, s3://, abs://, gs://, sftp://, webdav://, webdavs://, nats://, oss://): mailto:x@y' });
   t.same(parseReplicaUrl('S3://b/db?anonymous=true&force-path-style=true', noEnv), {
     scheme: 's3', bucket: 'b', path: 'db', params: { anonymous: 'true', 'force-path-style': 'true' },
   }, 'S3:// is s3; anonymous is a known parameter');
@@ -143,9 +143,27 @@ t.test('other schemes', async (t) => {
   t.throws(() => parseReplicaUrl('ftp://host/x', noEnv), {
     code: 'LTXVFS_ERR_BAD_URL',
     key: 'ftp://host/x',
-    message: 'unknown replica URL scheme "ftp" (expected file://, s3://, abs://, gs://, sftp://, webdav://, webdavs://, nats://): ftp://host/x',
+    message: 'unknown replica URL scheme "ftp" (expected file://, s3://, abs://, gs://, sftp://, webdav://, webdavs://, nats://, oss://): ftp://host/x',
   });
-  t.throws(() => parseReplicaUrl('oss://bucket/p', noEnv), { code: 'LTXVFS_ERR_UNSUPPORTED', message: /^oss:\/\/ replicas are not supported: oss:\/\/bucket\/p \(Alibaba OSS serves the S3 API/ });
+});
+
+t.test('oss URLs as Litestream parses them: the bucket, and the region of an OSS endpoint host', async (t) => {
+  t.same(parseReplicaUrl('oss://bucket/a/./b/', noEnv), { scheme: 'oss', bucket: 'bucket', region: undefined, internal: false, path: 'a/b', params: {} });
+  t.same(parseReplicaUrl('oss://my-bucket.oss-cn-shanghai.aliyuncs.com/db', noEnv), {
+    scheme: 'oss', bucket: 'my-bucket', region: 'cn-shanghai', internal: false, path: 'db', params: {},
+  });
+  t.same(parseReplicaUrl('OSS://b.oss-ap-southeast-1-internal.aliyuncs.com/', noEnv), {
+    scheme: 'oss', bucket: 'b', region: 'ap-southeast-1', internal: true, path: '', params: {},
+  }, 'the -internal suffix is not part of the region');
+  t.match(parseReplicaUrl('oss://b/db?endpoint=http%3A%2F%2F127.0.0.1%3A9000', noEnv), { scheme: 'oss', params: { endpoint: 'http://127.0.0.1:9000' } });
+  t.throws(() => parseReplicaUrl('oss://oss-cn-hangzhou.aliyuncs.com/db', noEnv), { code: 'LTXVFS_ERR_BAD_URL', message: 'oss URL oss://oss-cn-hangzhou.aliyuncs.com/db: no bucket' });
+  t.throws(() => parseReplicaUrl('oss://id:secret@b/db', noEnv), {
+    code: 'LTXVFS_ERR_BAD_URL',
+    message: 'oss URL oss://***@b/db: credentials are not allowed in the URL (use OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET)',
+  });
+  t.throws(() => parseReplicaUrl('oss://b:9000/db', noEnv), { code: 'LTXVFS_ERR_BAD_URL', message: /a port is not allowed/ });
+  t.throws(() => parseReplicaUrl('oss://b/db?region=x', noEnv), { code: 'LTXVFS_ERR_BAD_URL', message: /^unknown URL parameter "region" in oss:\/\/b\/db\?region=x \(known: endpoint\)/ });
+  t.throws(() => parseReplicaUrl('oss:b/db', noEnv), { code: 'LTXVFS_ERR_BAD_URL', message: 'malformed oss URL oss:b/db: expected oss://host/path' });
 });
 
 t.test('abs, gs, sftp, webdav and nats URLs as Litestream users write them (issue 16)', async (t) => {
