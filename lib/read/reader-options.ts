@@ -25,6 +25,13 @@ export interface ReplicaReaderOptions extends FetcherOptions, PollerOptions {
    */
   indexConcurrency?: number;
   /**
+   * Bytes read from the start of an LTX file read in ranges (one above `wholeFileBytes`),
+   * in the same round trip as its tail: the header and the frames that fit, cached
+   * decoded — page 1 of a snapshot, which SQLite reads first. Default 16 KiB
+   * (lib/replica/ltx-loader.ts `HEAD_BYTES`); 100 reads the header only.
+   */
+  headBytes?: number;
+  /**
    * Directory of the disk tier behind the memory cache (lib/cache/disk-cache.ts): decompressed
    * pages and LTX page indexes that survive restarts and are shared by processes. Default
    * none (memory only).

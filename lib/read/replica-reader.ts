@@ -70,7 +70,7 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
     this.#fetcher = fetcher;
     this.#counters = counters;
     this.#current = PageIndex.empty();
-    this.#builder = new VersionBuilder(client, cache, this.#disk, fetcher, counters, options.indexConcurrency ?? 32);
+    this.#builder = new VersionBuilder(client, cache, this.#disk, fetcher, counters, options.indexConcurrency ?? 32, options.headBytes);
     this.#poller = new Poller(this.#pollTarget(), options);
     fetcher.verifier.onFailure = (err) => this.emit('corrupt', err);
   }

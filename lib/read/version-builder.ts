@@ -22,17 +22,29 @@ export class VersionBuilder {
   readonly #fetcher: Fetcher;
   readonly #counters: ReadCounters;
   readonly #queue: PQueue;
+  readonly #headBytes: number | undefined;
   /** LTX files of the current version, by key: reused by rebuilds so their cached frames stay valid. */
   #files = new Map<string, LtxFile>();
 
-  /** @param indexConcurrency LTX files whose header and index are read at once. */
-  constructor(client: ReplicaClient, cache: PageCache, disk: DiskCache | undefined, fetcher: Fetcher, counters: ReadCounters, indexConcurrency: number) {
+  /**
+   * @param indexConcurrency LTX files whose header and index are read at once.
+   * @param headBytes bytes read from the start of a file read in ranges (lib/replica/ltx-loader.ts `HEAD_BYTES` when undefined).
+   * @throws LtxvfsError `LTXVFS_ERR_USAGE` naming `headBytes` when it is not a non-negative integer.
+   */
+  constructor(
+    client: ReplicaClient, cache: PageCache, disk: DiskCache | undefined, fetcher: Fetcher, counters: ReadCounters,
+    indexConcurrency: number, headBytes: number | undefined,
+  ) {
     this.#client = client;
     this.#cache = cache;
     this.#disk = disk;
     this.#fetcher = fetcher;
     this.#counters = counters;
     this.#queue = new PQueue({ concurrency: indexConcurrency });
+    if (headBytes !== undefined && (!Number.isSafeInteger(headBytes) || headBytes < 0)) {
+      throw new LtxvfsError('LTXVFS_ERR_USAGE', `${client.url}: option headBytes ${String(headBytes)} is not a non-negative integer number of bytes`, { key: 'headBytes' });
+    }
+    this.#headBytes = headBytes;
   }
 
   /**
@@ -83,20 +95,29 @@ export class VersionBuilder {
       if (cached !== undefined) return { file: cached, pages: undefined };
       // Not remembered until a version that uses it becomes current: a file that failed to
       // apply (e.g. a wrong pre-apply checksum) is read afresh once it is replaced.
-      const loaded = await loadLtxFile(this.#client, info, this.#counters, run, this.#fetcher.wholeFileBytes);
+      const loaded = await loadLtxFile(this.#client, info, this.#counters, run, this.#fetcher.wholeFileBytes, undefined, this.#headBytes);
       this.#disk?.putFile(loaded.file);
       return loaded;
     }));
   }
 
-  /** Cache the pages of files read whole that `version` serves (they cost no second read). */
+  /**
+   * Cache the pages that came with the files' loads (files read whole; the head of a file
+   * read in ranges) and that `version` serves: they cost no second read. A cached page is
+   * served without the fetcher, so a file not verified at load starts its background
+   * verification now, as a fetch of one of its pages would (lib/read/verifier.ts).
+   */
   #cacheCurrentPages(version: PageIndex, loaded: LoadedLtxFile[]): void {
-    for (const { file, pages } of loaded) {
-      if (pages === undefined) continue;
-      for (let n = 0; n < pages.length; n++) {
-        const ref: FrameRef = { file, entry: n };
-        if (version.isCurrent(ref)) this.#cache.set(ref, pages[n]);
+    for (const { file, pages, headPages } of loaded) {
+      const entries: Iterable<[number, Uint8Array]> = pages?.entries() ?? headPages ?? [];
+      let cached = false;
+      for (const [entry, page] of entries) {
+        const ref: FrameRef = { file, entry };
+        if (!version.isCurrent(ref)) continue;
+        this.#cache.set(ref, page);
+        cached = true;
       }
+      if (cached && pages === undefined) this.#fetcher.verifier.use(file);
     }
   }
 }

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_WHOLE_FILE_BYTES, loadLtxFile, TAIL_BYTES } from '../../lib/replica/ltx-loader.js';
+import { DEFAULT_WHOLE_FILE_BYTES, HEAD_BYTES, loadLtxFile, TAIL_BYTES, TAIL_FRACTION, tailBytesFor } from '../../lib/replica/ltx-loader.js';
 import { newReadCounters } from '../../lib/read/fetcher.js';
 import { listReplica } from '../../lib/replica/plan.js';
 import type { LtxFileInfo } from '../../lib/storage/types.js';
@@ -42,7 +42,7 @@ t.test('a small file is read whole in one request, verified, and its pages hande
   t.equal(TAIL_BYTES, 32768);
 });
 
-t.test('a file above the whole-file bound costs a header read and a tail read, in parallel, and no pages', async (t) => {
+t.test('a file above the whole-file bound costs a head read and a tail read, in parallel; the frames inside the head come decoded', async (t) => {
   const dir = t.testdir();
   const { bytes, key } = await writeLtx(dir, { minTXID: 1, maxTXID: 1, pageSize: 4096, commit: 60, pages: bigPages });
   const { client, infos } = await open(t, dir);
@@ -60,18 +60,21 @@ t.test('a file above the whole-file bound costs a header read and a tail read, i
   const loaded = await pending;
   t.equal(runs, 2, 'every request went through run');
   t.same(client.reads, [
-    { key, offset: 0, length: 100 },
+    { key, offset: 0, length: HEAD_BYTES },
     { key, offset: bytes.length - TAIL_BYTES, length: TAIL_BYTES },
   ]);
-  t.same(counters, { readRequests: 2, bytesRead: 100 + TAIL_BYTES, pagesFetched: 0 });
-  t.equal(loaded.pages, undefined);
   const expected = decodeLtxFile(bytes, key);
+  const inHead = expected.index.filter((e) => e.offset + e.size <= HEAD_BYTES).length;
+  t.equal(inHead, 3, 'three 4 KiB random pages fit in the head');
+  t.same(counters, { readRequests: 2, bytesRead: HEAD_BYTES + TAIL_BYTES, pagesFetched: inHead });
+  t.equal(loaded.pages, undefined, 'not read whole');
+  t.same([...loaded.headPages!], expected.pages.slice(0, inHead).map((p, n) => [n, p.data]), 'pages 1–3 decoded from the head');
   t.same(loaded.file.entries, expected.index);
   t.same(loaded.file.header, expected.header);
   t.same(loaded.file.trailer, expected.trailer);
 });
 
-t.test('an index larger than the tail costs one more read', async (t) => {
+t.test('an index larger than the tail costs one more read, of the part the tail missed', async (t) => {
   const dir = t.testdir();
   // 7000 small pages: 6-byte index entries, 42 KB of index.
   const pages = Array.from({ length: 7000 }, (_, i) => ({ pgno: i + 1, data: testPage(i + 1, 512) }));
@@ -82,9 +85,30 @@ t.test('an index larger than the tail costs one more read', async (t) => {
   const expected = decodeLtxFile(bytes, key);
   const indexOffset = expected.index[6999].offset + expected.index[6999].size + 6;
   t.ok(bytes.length - indexOffset > TAIL_BYTES, `index + trailer (${bytes.length - indexOffset} bytes) exceed the tail`);
-  t.same(client.reads[2], { key, offset: indexOffset, length: bytes.length - indexOffset });
+  t.equal(tailBytesFor(bytes.length), TAIL_BYTES, 'a file this small gets the smallest tail');
+  t.same(client.reads[2], { key, offset: indexOffset, length: bytes.length - TAIL_BYTES - indexOffset });
   t.equal(counters.readRequests, 3);
   t.same(loaded.file.entries, expected.index);
+});
+
+t.test('the tail is sized from the listed file size: a snapshot index over 32 KiB comes in one round trip', async (t) => {
+  const dir = t.testdir();
+  // 6000 incompressible 4 KiB pages: a 24 MB file whose index (~48 KB) exceeds 32 KiB.
+  const pages = Array.from({ length: 6000 }, (_, i) => ({ pgno: i + 1, data: randomPage(i + 1) }));
+  const { bytes, key } = await writeLtx(dir, { minTXID: 1, maxTXID: 1, pageSize: 4096, commit: 6000, pages });
+  const expected = decodeLtxFile(bytes, key);
+  const indexOffset = expected.index[5999].offset + expected.index[5999].size + 6;
+  t.ok(bytes.length - indexOffset > TAIL_BYTES, `index + trailer (${bytes.length - indexOffset} bytes) exceed ${TAIL_BYTES}`);
+  const tail = tailBytesFor(bytes.length);
+  t.equal(tail, Math.ceil(bytes.length / TAIL_FRACTION));
+  const { client, infos } = await open(t, dir);
+  const counters = newReadCounters();
+  const loaded = await loadLtxFile(client, infos.get(key)!, counters);
+  t.same(client.reads, [{ key, offset: 0, length: HEAD_BYTES }, { key, offset: bytes.length - tail, length: tail }], 'head and a sized tail, in parallel');
+  t.same(loaded.file.entries, expected.index);
+  client.reset();
+  await loadLtxFile(client, infos.get(key)!, newReadCounters(), undefined, undefined, TAIL_BYTES);
+  t.equal(client.reads.length, 3, 'with the fixed 32 KiB tail (before): a third read, after the first two');
 });
 
 t.test('a file whose header TXIDs differ from its name is corrupt', async (t) => {

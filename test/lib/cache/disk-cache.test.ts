@@ -136,7 +136,7 @@ t.test('corrupt, truncated and stale entries edited on disk are rejected and ref
   const { replica, cacheDir } = await chinookReplica(t);
   const want = await expected(CHINOOK);
   // The snapshot paged by range reads (as a file above the whole-file bound), so pages come from disk entries.
-  const paged = { wholeFileBytes: 32 * 1024 };
+  const paged = { wholeFileBytes: 32 * 1024, headBytes: 100 }; // header only: pages 1… come from their disk entries
   const first = await openWith(replica, cacheDir, paged);
   await runQueries(first.db);
   await first.reader.verified();
