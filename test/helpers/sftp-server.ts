@@ -293,10 +293,12 @@ export async function startSftpServer(options: SftpServerOptions = {}): Promise<
       });
     });
   });
+  let listening = false;
   const listen = (port: number) => new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => {
       server.off('error', reject);
+      listening = true;
       resolve();
     });
   });
@@ -305,6 +307,7 @@ export async function startSftpServer(options: SftpServerOptions = {}): Promise<
   const stop = async () => {
     for (const s of sockets) s.destroy();
     for (const c of conns) c.end();
+    listening = false;
     await new Promise<void>((resolve) => server.close(() => resolve()));
   };
   let closed = false;
@@ -323,7 +326,7 @@ export async function startSftpServer(options: SftpServerOptions = {}): Promise<
     close: async () => {
       if (closed) return;
       closed = true;
-      if (server.listening) await stop();
+      if (listening) await stop();
       else for (const s of sockets) s.destroy();
       await fs.rm(root, { recursive: true, force: true });
     },
