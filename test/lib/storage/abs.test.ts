@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { AbsReplicaClient } from '../../../lib/storage/abs/index.js';
 import { openReplicaClient } from '../../../lib/storage/url.js';
 import { startAbsServer, type AbsServer } from '../../helpers/abs-server.js';
+import { openDatabase } from '../../../lib/api/open.js';
+import { importWideReplica, queryAcrossOutage, SMALL_CACHE_BYTES } from '../../helpers/query-faults.js';
 import { storageConformance } from './conformance.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -144,6 +146,22 @@ t.test('abs: a paused server: LTXVFS_ERR_STORAGE naming the key within the deadl
   resumed = true;
   t.equal(new TextDecoder().decode(await c.readRange(key, 2, 4)), '2345', 'the same client reads again');
   t.equal((await c.listLtxFiles(0)).length, 1);
+});
+
+t.test('abs: openDatabase: a query the paused server cannot finish is LTXVFS_ERR_STORAGE naming the key; it succeeds once it answers', async (t) => {
+  const c = await open('wide');
+  await importWideReplica(c);
+  await c.close();
+  const db = await openDatabase(server.url('cases', 'wide'), {
+    env: server.env,
+    abs: server.absOptions({ ...FAST, requestTimeoutMs: 1000, retryBudgetMs: 0 }),
+    cacheSizeBytes: SMALL_CACHE_BYTES,
+    pollIntervalMs: 60_000,
+    shared: false,
+  });
+  t.teardown(() => db.close());
+  await queryAcrossOutage(t, db, { stop: () => server.azurite.pause(), start: () => server.azurite.resume() },
+    /abs:\/\/devstoreaccount1@cases\/wide\/ltx\/0\/0000000000000001-0000000000000001\.ltx: no answer within 1000 ms/);
 });
 
 /** Run node in the repository with this environment plus `env` (`undefined` removes a variable); its stdout. */

@@ -10,6 +10,8 @@ import { openReplicaClient } from '../../../lib/storage/url.js';
 import { GsReplicaClient } from '../../../lib/storage/gs/index.js';
 import { loadGcs } from '../../../lib/storage/gs/vendor.js';
 import { startGcsEmulator, type GcsEmulator } from '../../helpers/gcs-emulator.js';
+import { openDatabase } from '../../../lib/api/open.js';
+import { importWideReplica, queryAcrossOutage, SMALL_CACHE_BYTES } from '../../helpers/query-faults.js';
 import { storageConformance } from './conformance.js';
 
 const FAST = { retryBaseDelayMs: 2, retryMaxDelayMs: 20 };
@@ -116,6 +118,23 @@ t.test('gs: the server stopped mid-read is LTXVFS_ERR_STORAGE naming the key, bo
     await gcs.restart();
   }
   t.same(await c.readRange(key, 10, 3), new Uint8Array([9, 9, 9]), 'back');
+});
+
+t.test('gs: openDatabase: a query the stopped server cannot finish is LTXVFS_ERR_STORAGE naming the key; it succeeds once the server is back', async (t) => {
+  const url = `gs://${gcs.bucket}/wide`;
+  const c = await openReplicaClient(url, { env: gcs.env, gs: FAST });
+  await importWideReplica(c);
+  await c.close();
+  const db = await openDatabase(url, {
+    env: gcs.env,
+    gs: { ...FAST, retryBudgetMs: 200, requestTimeoutMs: 2000 },
+    cacheSizeBytes: SMALL_CACHE_BYTES,
+    pollIntervalMs: 60_000,
+    shared: false,
+  });
+  t.teardown(() => db.close());
+  await queryAcrossOutage(t, db, { stop: () => gcs.stop(), start: () => gcs.restart() },
+    new RegExp(`gs://${gcs.bucket}/wide/ltx/0/0000000000000001-0000000000000001\\.ltx`));
 });
 
 t.test('gs: a missing @google-cloud/storage is LTXVFS_ERR_USAGE naming it', async (t) => {

@@ -7,18 +7,16 @@
  * reconnects without end).
  */
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { openDatabase, importDatabase } from '../../../lib/index.js';
+import { openDatabase } from '../../../lib/index.js';
 import type { NatsReplicaClient } from '../../../lib/storage/nats/index.js';
 import { openReplicaClient } from '../../../lib/storage/url.js';
 import { startNatsServer, type NatsServerHandle } from '../../helpers/nats-server.js';
-import { requireSqlite3, SQLITE3_BIN } from '../../helpers/paths.js';
+import { requireSqlite3 } from '../../helpers/paths.js';
+import { importWideReplica, WIDE_ROWS as ROWS } from '../../helpers/query-faults.js';
 import { waitFor } from '../../helpers/polling.js';
 
 /** Short deadlines so that a dead server fails within a few seconds (one whole-object get of the snapshot takes ~0.4 s on a loaded test machine). */
 const QUICK = { requestTimeoutMs: 1500, retryBudgetMs: 1000, maxAttempts: 3, retryBaseDelayMs: 20, retryMaxDelayMs: 100, reconnectWaitMs: 50 };
-const ROWS = 2300;
 
 let server: NatsServerHandle;
 let url: string;
@@ -26,14 +24,9 @@ t.before(async () => {
   requireSqlite3();
   server = await startNatsServer();
   url = server.url('faults');
-  // ~2.5 MiB of incompressible rows: one snapshot larger than the whole-file verification size.
-  const db = join(t.testdirName, 'src.db');
-  t.testdir({});
-  const made = spawnSync(SQLITE3_BIN, [db, `PRAGMA journal_mode=DELETE; CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);
-    WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < ${ROWS}) INSERT INTO t SELECT i, randomblob(1000) FROM c;`]);
-  if (made.status !== 0) throw new Error(`sqlite3: ${String(made.stderr)}`);
+  // ~2.4 MiB of incompressible rows: one snapshot larger than the whole-file verification size.
   const client = await openReplicaClient(url, { create: true });
-  await importDatabase(db, client, { timestamp: 1795254709256 });
+  await importWideReplica(client);
   await client.close();
 });
 t.teardown(() => server?.close());

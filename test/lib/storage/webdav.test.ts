@@ -13,7 +13,9 @@ import { loadOptional } from '../../../lib/storage/optional.js';
 import type { WebdavReplicaClient, WebdavReplicaOptions } from '../../../lib/storage/webdav/index.js';
 import { openReplicaClient } from '../../../lib/storage/url.js';
 import { openDatabase } from '../../../lib/api/open.js';
+import { openFileReplica } from '../../../lib/storage/file/client.js';
 import { startWebdavServer, WEBDAV_PASSWORD, WEBDAV_USER, type WebdavServerHandle } from '../../helpers/webdav-server.js';
+import { importWideReplica, queryAcrossOutage, SMALL_CACHE_BYTES } from '../../helpers/query-faults.js';
 import { storageConformance } from './conformance.js';
 
 const FAST: Omit<WebdavReplicaOptions, 'env'> = { retryBaseDelayMs: 2, retryMaxDelayMs: 20 };
@@ -169,4 +171,22 @@ t.test('webdav: the server stopped mid-query is a clean LTXVFS_ERR_STORAGE namin
   t.equal(dec(await c.readRange(key, 2, 3)), '234', 'the same client reads again once the server is back');
   writeFileSync(join(own.directory, path, 'ltx/0/0000000000000002-0000000000000002.ltx'), 'later');
   t.same((await c.listLtxFiles(0)).map((f) => f.maxTXID), [1, 2]);
+});
+
+t.test('webdav: openDatabase: a query the stopped server cannot finish is LTXVFS_ERR_STORAGE naming the key; it succeeds once the server is back', async (t) => {
+  const own = await startWebdavServer();
+  t.teardown(() => own.close());
+  // The server serves this directory: a file:// client writes the same ltx/<level>/… layout (WebDAV has no create-only write for import).
+  const local = await openFileReplica(join(own.directory, 'wide'), { create: true });
+  await importWideReplica(local);
+  await local.close();
+  const db = await openDatabase(own.url('wide'), {
+    webdav: { ...FAST, retryBudgetMs: 200, requestTimeoutMs: 2000 },
+    cacheSizeBytes: SMALL_CACHE_BYTES,
+    pollIntervalMs: 60_000,
+    shared: false,
+  });
+  t.teardown(() => db.close());
+  await queryAcrossOutage(t, db, { stop: () => own.stop(), start: () => own.restart() },
+    new RegExp(`webdav://127\\.0\\.0\\.1:${own.port}/wide/ltx/0/0000000000000001-0000000000000001\\.ltx`));
 });
