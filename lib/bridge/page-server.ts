@@ -14,57 +14,22 @@
  * when its fetch settles). Only the answer to the request the client is still waiting
  * for is ever written (the protocol's compare-and-swap), so a late answer is dropped.
  *
- * Over 400 lines on purpose: it is one concept, the server end of one channel. Dispatch,
- * the version pin, page replies and call replies all read and change the same channel
- * state (the pinned version, the awaited sequence number, the reply slot), which a split
- * would have to pass between modules; the wire format itself is lib/bridge/protocol.ts.
+ * What a channel serves, {@link ServedConnection}, is declared in
+ * lib/bridge/served-connection.ts; writing answers into the shared buffer (the
+ * compare-and-swap, sizes, errors) is lib/bridge/reply-slot.ts; the wire format
+ * lib/bridge/protocol.ts. This module holds the dispatch and the version pin.
  */
 import { LtxvfsError } from '../../ltx/errors.js';
 import type { PageSink, PageVersion } from '../read/page-source.js';
-import type { SqlFunctionSpec, SqlArg } from '../connection/sql-surface.js';
+import type { SqlArg } from '../connection/sql-surface.js';
 import {
-  CONTROL_BYTES, CTL, FRESH_UNTIL_INDEX, FRESH_WINDOW_MS, STATE, STATUS, fromWire, serializeError, toWire,
+  CONTROL_BYTES, CTL, FRESH_UNTIL_INDEX, FRESH_WINDOW_MS, STATUS, fromWire, serializeError, toWire,
   type BridgeChannel, type BridgeRequest, type CallAnswer, type Evictions, type VersionAnswer, type VersionInfo,
 } from './protocol.js';
+import { ReplySlot } from './reply-slot.js';
+import type { ServedConnection } from './served-connection.js';
 
-/** What a channel serves: a connection's pages, versions, write sink and SQL surface. */
-export interface ServedConnection {
-  /**
-   * Pin the version a new read transaction gets now (paired with one {@link release}).
-   * @throws LtxvfsError e.g. `LTXVFS_ERR_STALE`, `LTXVFS_ERR_CLOSED`.
-   */
-  acquire(): PageVersion;
-  /** Unpin a version. */
-  release(version: PageVersion): void;
-  /** See `PageSource.readPage`. */
-  readPage(version: PageVersion, pgno: number): Uint8Array | Promise<Uint8Array>;
-  /** The version {@link acquire} would pin now, without pinning it. */
-  peek(): PageVersion;
-  /** Pages whose contents differ between two versions (lib/bridge/version-diff.ts); default `'all'`. */
-  changedPages?(from: PageVersion, to: PageVersion): Evictions;
-  /** Where writes go; undefined for a read-only connection. */
-  readonly sink?: PageSink;
-  /** Answers PRAGMAs: text (one row), `null` (no row), `undefined` (not ours). */
-  pragma?(name: string, value: string | null): string | null | undefined | Promise<string | null | undefined>;
-  /** The connection's SQL functions. */
-  readonly functions?: readonly SqlFunctionSpec[];
-  /**
-   * Called around a PRAGMA or function call: the version the client's open transaction
-   * reads, or undefined outside a transaction (what `litestream_txid()` must report).
-   */
-  setTransactionVersion?(version: PageVersion | undefined): void;
-  /** Subscribe to changes of {@link peek} (a new version, a time-travel target); returns the unsubscribe. */
-  onChange?(listener: () => void): () => void;
-  /** Counters to report to the client (`stats` requests); JSON-able. */
-  stats?(): unknown;
-  /**
-   * Wait for the verification of every file served (`verified` requests, lib/read/verifier.ts):
-   * the integrity failure, or undefined when there is none. Never rejects.
-   */
-  verified?(): Promise<Error | undefined>;
-  /** The channel closed: release what the connection holds. */
-  close?(): void | Promise<void>;
-}
+export type { ServedConnection } from './served-connection.js';
 
 /** Requests a {@link ChannelServer} has answered, by kind. */
 export interface ChannelServerCounters {
@@ -101,8 +66,6 @@ function idOf(version: PageVersion): number {
   return id;
 }
 
-const encoder = new TextEncoder();
-
 /** Serves one channel. Create it with the server's end of the channel. */
 export class ChannelServer {
   readonly counters: ChannelServerCounters = { requests: 0, reads: 0, pagesSent: 0, acquires: 0, dropped: 0 };
@@ -110,7 +73,8 @@ export class ChannelServer {
   readonly #conn: ServedConnection;
   readonly #ctl: Int32Array;
   readonly #control64: BigInt64Array;
-  readonly #payload: Uint8Array;
+  /** Where answers go (reply-slot.ts). */
+  readonly #slot: ReplySlot;
   readonly #maxPages: number;
   readonly #onClosed: (() => void) | undefined;
   readonly #unsubscribe: (() => void) | undefined;
@@ -122,9 +86,9 @@ export class ChannelServer {
   constructor(channel: BridgeChannel, conn: ServedConnection, options: ChannelServerOptions = {}) {
     this.#channel = channel;
     this.#conn = conn;
-    this.#ctl = new Int32Array(channel.buffer, 0, CONTROL_BYTES / 4);
+    this.#slot = new ReplySlot(channel.buffer, () => this.counters.dropped++);
+    this.#ctl = this.#slot.ctl;
     this.#control64 = new BigInt64Array(channel.buffer, 0, CONTROL_BYTES / 8);
-    this.#payload = new Uint8Array(channel.buffer, CONTROL_BYTES);
     this.#maxPages = options.maxPagesPerRead ?? 32;
     this.#onClosed = options.onClosed;
     channel.port.on('message', this.#onMessage);
@@ -169,14 +133,14 @@ export class ChannelServer {
     switch (req.op) {
       case 'acquire':
         this.counters.acquires++;
-        this.#reply(req.seq, () => this.#acquire());
+        this.#slot.reply(req.seq, () => this.#acquire());
         break;
       case 'read':
         this.counters.reads++;
         this.#read(req.seq, req.versionId, req.pgno, req.sequential);
         break;
       case 'reserve':
-        this.#reply(req.seq, () => this.#reserve());
+        this.#slot.reply(req.seq, () => this.#reserve());
         break;
       case 'unreserve':
         if (this.#reserved) {
@@ -185,19 +149,19 @@ export class ChannelServer {
         }
         break;
       case 'commit':
-        this.#reply(req.seq, () => this.#commit(req.versionId, req.pages, req.commit, req.pageSize));
+        this.#slot.reply(req.seq, () => this.#commit(req.versionId, req.pages, req.commit, req.pageSize));
         break;
       case 'pragma':
-        this.#reply(req.seq, () => this.#call(req.inTransaction, async () => this.#conn.pragma?.(req.name, req.value)));
+        this.#slot.reply(req.seq, () => this.#call(req.inTransaction, async () => this.#conn.pragma?.(req.name, req.value)));
         break;
       case 'function':
-        this.#reply(req.seq, () => this.#call(req.inTransaction, () => this.#function(req.name, req.args)));
+        this.#slot.reply(req.seq, () => this.#call(req.inTransaction, () => this.#function(req.name, req.args)));
         break;
       case 'stats':
-        this.#reply(req.seq, () => this.#conn.stats?.() ?? null);
+        this.#slot.reply(req.seq, () => this.#conn.stats?.() ?? null);
         break;
       case 'verified':
-        this.#reply(req.seq, async () => {
+        this.#slot.reply(req.seq, async () => {
           const failure = await this.#conn.verified?.();
           return failure === undefined ? null : serializeError(failure);
         });
@@ -298,7 +262,7 @@ export class ChannelServer {
       version = this.#baseFor(versionId);
       first = this.#conn.readPage(version, pgno);
     } catch (err) {
-      this.#replyError(seq, err);
+      this.#slot.error(seq, err);
       return;
     }
     if (first instanceof Uint8Array) {
@@ -306,7 +270,7 @@ export class ChannelServer {
     } else {
       first.then(
         (page) => this.#sendPages(seq, version, pgno, page, sequential),
-        (err: unknown) => this.#replyError(seq, err),
+        (err: unknown) => this.#slot.error(seq, err),
       );
     }
   }
@@ -315,7 +279,7 @@ export class ChannelServer {
   #sendPages(seq: number, version: PageVersion, pgno: number, first: Uint8Array, sequential: boolean): void {
     const pages = [first];
     if (sequential) {
-      const fit = Math.min(this.#maxPages, Math.floor(this.#payload.length / version.pageSize));
+      const fit = Math.min(this.#maxPages, Math.floor(this.#slot.payload.length / version.pageSize));
       for (let p = pgno + 1; p <= version.commit && pages.length < fit; p++) {
         let next: Uint8Array | Promise<Uint8Array>;
         try {
@@ -332,7 +296,7 @@ export class ChannelServer {
         }
       }
     }
-    const written = this.#write(seq, (payload) => {
+    const written = this.#slot.write(seq, (payload) => {
       let offset = 0;
       for (const page of pages) {
         if (page.length !== version.pageSize) {
@@ -346,84 +310,8 @@ export class ChannelServer {
     if (written) this.counters.pagesSent += pages.length;
   }
 
-  /** Run `body` and answer its JSON-able result (or its error). */
-  #reply(seq: number, body: () => unknown): void {
-    let result: unknown;
-    try {
-      result = body();
-    } catch (err) {
-      this.#replyError(seq, err);
-      return;
-    }
-    if (result instanceof Promise) {
-      result.then((value) => this.#replyJson(seq, value), (err: unknown) => this.#replyError(seq, err));
-    } else {
-      this.#replyJson(seq, result);
-    }
-  }
-
-  #replyJson(seq: number, value: unknown): void {
-    let bytes = encoder.encode(JSON.stringify(value ?? null));
-    if (bytes.length > this.#payload.length && isVersionAnswer(value) && value.evict !== 'all') {
-      // A long eviction list that does not fit: dropping the whole cache is always right.
-      bytes = encoder.encode(JSON.stringify({ ...value, evict: 'all' }));
-    }
-    if (bytes.length > this.#payload.length) {
-      this.#replyError(seq, new LtxvfsError('LTXVFS_ERR_USAGE', `bridge: an answer of ${bytes.length} bytes exceeds the channel's ${this.#payload.length}`));
-      return;
-    }
-    this.#write(seq, (payload) => {
-      payload.set(bytes);
-      return { status: STATUS.OK, length: bytes.length, count: 0 };
-    });
-  }
-
-  #replyError(seq: number, err: unknown): void {
-    let bytes = encoder.encode(JSON.stringify(serializeError(err)));
-    if (bytes.length > this.#payload.length) bytes = encoder.encode(JSON.stringify(serializeError(new Error(String(err).slice(0, 1000)))));
-    this.#write(seq, (payload) => {
-      payload.set(bytes.subarray(0, payload.length));
-      return { status: STATUS.ERROR, length: Math.min(bytes.length, payload.length), count: 0 };
-    });
-  }
-
-  /**
-   * Write the answer to request `seq` if the client still waits for it (the protocol's
-   * compare-and-swap), then wake the client. @returns whether it was written.
-   */
-  #write(seq: number, fill: (payload: Uint8Array) => { status: number; length: number; count: number }): boolean {
-    const ctl = this.#ctl;
-    if (Atomics.compareExchange(ctl, CTL.STATE, STATE.WAITING, STATE.WRITING) !== STATE.WAITING) {
-      this.counters.dropped++;
-      return false;
-    }
-    if (Atomics.load(ctl, CTL.REQ_SEQ) !== seq) {
-      Atomics.store(ctl, CTL.STATE, STATE.WAITING);
-      this.counters.dropped++;
-      return false;
-    }
-    let answer: { status: number; length: number; count: number };
-    try {
-      answer = fill(this.#payload);
-    } catch (err) {
-      const bytes = encoder.encode(JSON.stringify(serializeError(err)));
-      this.#payload.set(bytes.subarray(0, this.#payload.length));
-      answer = { status: STATUS.ERROR, length: Math.min(bytes.length, this.#payload.length), count: 0 };
-    }
-    ctl[CTL.STATUS] = answer.status;
-    ctl[CTL.LENGTH] = answer.length;
-    ctl[CTL.COUNT] = answer.count;
-    ctl[CTL.RESP_SEQ] = seq;
-    Atomics.store(ctl, CTL.STATE, STATE.DONE);
-    Atomics.notify(ctl, CTL.STATE);
-    return true;
-  }
 }
 
 function infoOf(version: PageVersion): VersionInfo {
   return { id: idOf(version), txid: version.txid, pageSize: version.pageSize, commit: version.commit, timestamp: version.timestamp };
-}
-
-function isVersionAnswer(value: unknown): value is VersionAnswer {
-  return typeof value === 'object' && value !== null && 'version' in value && 'evict' in value;
 }

@@ -1,14 +1,55 @@
 /**
  * A connection to a replica (lib/connection/connect.ts, the same as the in-process engine
  * gets: view, time travel, writer, SQL surface) as a bridge channel serves it
- * (lib/bridge/page-server.ts), for an engine that runs in another thread.
+ * (lib/bridge/page-server.ts), for an engine that runs in another thread; and
+ * {@link ServedConnection}, what a channel serves.
  */
 import type { PageIndex } from '../replica/page-index.js';
-import type { PageVersion } from '../read/page-source.js';
 import type { BridgedView } from '../connection/connection-view.js';
 import type { ReplicaConnection } from '../connection/connect.js';
-import type { ServedConnection } from './page-server.js';
+import type { PageSink, PageVersion } from '../read/page-source.js';
+import type { SqlFunctionSpec } from '../connection/sql-surface.js';
+import type { Evictions } from './protocol.js';
 import { changedPages } from './version-diff.js';
+
+/** What a channel serves: a connection's pages, versions, write sink and SQL surface. */
+export interface ServedConnection {
+  /**
+   * Pin the version a new read transaction gets now (paired with one {@link release}).
+   * @throws LtxvfsError e.g. `LTXVFS_ERR_STALE`, `LTXVFS_ERR_CLOSED`.
+   */
+  acquire(): PageVersion;
+  /** Unpin a version. */
+  release(version: PageVersion): void;
+  /** See `PageSource.readPage`. */
+  readPage(version: PageVersion, pgno: number): Uint8Array | Promise<Uint8Array>;
+  /** The version {@link acquire} would pin now, without pinning it. */
+  peek(): PageVersion;
+  /** Pages whose contents differ between two versions (lib/bridge/version-diff.ts); default `'all'`. */
+  changedPages?(from: PageVersion, to: PageVersion): Evictions;
+  /** Where writes go; undefined for a read-only connection. */
+  readonly sink?: PageSink;
+  /** Answers PRAGMAs: text (one row), `null` (no row), `undefined` (not ours). */
+  pragma?(name: string, value: string | null): string | null | undefined | Promise<string | null | undefined>;
+  /** The connection's SQL functions. */
+  readonly functions?: readonly SqlFunctionSpec[];
+  /**
+   * Called around a PRAGMA or function call: the version the client's open transaction
+   * reads, or undefined outside a transaction (what `litestream_txid()` must report).
+   */
+  setTransactionVersion?(version: PageVersion | undefined): void;
+  /** Subscribe to changes of {@link peek} (a new version, a time-travel target); returns the unsubscribe. */
+  onChange?(listener: () => void): () => void;
+  /** Counters to report to the client (`stats` requests); JSON-able. */
+  stats?(): unknown;
+  /**
+   * Wait for the verification of every file served (`verified` requests, lib/read/verifier.ts):
+   * the integrity failure, or undefined when there is none. Never rejects.
+   */
+  verified?(): Promise<Error | undefined>;
+  /** The channel closed: release what the connection holds. */
+  close?(): void | Promise<void>;
+}
 
 /** Options of {@link serveReplicaConnection}. */
 export interface ServeReplicaOptions {

@@ -27,46 +27,22 @@
  * create-only write is atomic (`link`) but whose if-match replace and delete compare the
  * ETag and then rename/unlink — two processes could both pass the comparison. So there,
  * every replace and delete of `lock.json` (takeover, renewal, release) first takes a
- * create-only guard object `lock.json.replace` (holder and expiry inside, removed
- * afterwards; a guard left by a crashed process is cleared once it expires). That makes
- * the comparison and the rename one step for everyone who follows this protocol.
- * Litestream has no directory leaser, so nothing else writes there.
+ * create-only guard object `lock.json.replace` (lib/write/lease-guard.ts). Litestream has
+ * no directory leaser, so nothing else writes there. The options and their defaults are
+ * lib/write/lease-options.ts.
  */
 import { channel } from 'node:diagnostics_channel';
 import { EventEmitter } from 'node:events';
 import { isLtxvfsError, LtxvfsError } from '../../ltx/errors.js';
 import { formatRfc3339Nano } from '../storage/rfc3339.js';
 import type { ReplicaClient } from '../storage/types.js';
-import { decodeLeaseRecord, defaultLeaseOwner, encodeLeaseRecord, LEASE_OBJECT_NAME, readLease, type LeaseRecord } from './lease-record.js';
+import { encodeLeaseRecord, LEASE_OBJECT_NAME, readLease, type LeaseRecord } from './lease-record.js';
+import { guarded } from './lease-guard.js';
+import { leaseSettings, type LeaseOptions, type LeaseSchedule, type LeaseSettings } from './lease-options.js';
 
 export { decodeLeaseRecord, defaultLeaseOwner, encodeLeaseRecord, LEASE_OBJECT_NAME, readLease, type LeaseRecord } from './lease-record.js';
 
-/** Default time to live of a lease, ms (litestream `DefaultLeaseTTL`, 30 s). */
-export const DEFAULT_LEASE_TTL_MS = 30_000;
-
-/** Options of {@link Lease.acquire}. */
-export interface LeaseOptions {
-  /** Time to live, ms: `expires_at = now + ttlMs` at acquire and every renewal. Default 30 000. */
-  ttlMs?: number;
-  /** Holder written into `owner`. Default {@link defaultLeaseOwner}. */
-  owner?: string;
-  /** Clock, ms since the Unix epoch. Default `Date.now`. Expiry is always judged on this local clock. */
-  now?: () => number;
-  /** Renew in the background every `ttlMs / 3` (an unref'd timer). Default true. */
-  renew?: boolean;
-  /**
-   * Wait this long before retrying a renewal that failed with anything but a lost lease, ms.
-   * Retries go on until the lease expires. Default `min(1000, ttlMs / 10)`.
-   */
-  renewRetryMs?: number;
-  /**
-   * Replace and delete `lock.json` only while holding the `lock.json.replace` guard (module
-   * doc). Default: true when the client declares `capabilities.leaseLock` `'replace-guard'`
-   * (a directory, whose if-match is not atomic); false for `'conditional-write'` (S3 checks
-   * If-Match itself).
-   */
-  guardReplace?: boolean;
-}
+export { DEFAULT_LEASE_TTL_MS, leaseTimer, type LeaseOptions, type LeaseSchedule } from './lease-options.js';
 
 /** Events of a {@link Lease}. */
 export interface LeaseEvents {
@@ -115,10 +91,12 @@ export class Lease extends EventEmitter<LeaseEvents> {
   #state: LeaseState = 'held';
   #lostError: LtxvfsError | undefined;
   #lastRenewError: unknown;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #timers: LeaseSchedule;
+  /** Cancels the pending renewal timer; undefined when none is pending. */
+  #cancelTimer: (() => void) | undefined;
   #renewing: Promise<void> | undefined;
 
-  private constructor(client: ReplicaClient, key: string, settings: Settings, generation: number, etag: string, expiresAtMs: number) {
+  private constructor(client: ReplicaClient, key: string, settings: LeaseSettings, generation: number, etag: string, expiresAtMs: number) {
     super();
     this.#client = client;
     this.key = key;
@@ -127,6 +105,7 @@ export class Lease extends EventEmitter<LeaseEvents> {
     this.#now = settings.now;
     this.#retryMs = settings.retryMs;
     this.#guard = settings.guard;
+    this.#timers = settings.schedule;
     this.#generation = generation;
     this.#etag = etag;
     this.#expiresAtMs = expiresAtMs;
@@ -143,7 +122,7 @@ export class Lease extends EventEmitter<LeaseEvents> {
    *   replica) when the client declares `capabilities.leaseLock` `'none'`; storage errors of the client.
    */
   static async acquire(client: ReplicaClient, options: LeaseOptions = {}): Promise<Lease> {
-    const settings = settingsOf(client, options);
+    const settings = leaseSettings(client, options);
     const key = client.objectKey(LEASE_OBJECT_NAME);
     const existing = await readLease(client);
     if (existing !== undefined && settings.now() <= existing.record.expiresAtMs) {
@@ -283,12 +262,11 @@ export class Lease extends EventEmitter<LeaseEvents> {
   }
 
   #schedule(delayMs: number): void {
-    this.#timer = setTimeout(() => void this.#tick(), delayMs);
-    this.#timer.unref();
+    this.#cancelTimer = this.#timers(() => this.#tick(), delayMs);
   }
 
   async #tick(): Promise<void> {
-    this.#timer = undefined;
+    this.#cancelTimer = undefined;
     try {
       await this.renew();
       if (this.#state === 'held') this.#schedule(this.ttlMs / 3);
@@ -303,8 +281,8 @@ export class Lease extends EventEmitter<LeaseEvents> {
   }
 
   #stopTimer(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#cancelTimer?.();
+    this.#cancelTimer = undefined;
   }
 
   #expire(): void {
@@ -324,8 +302,10 @@ export class Lease extends EventEmitter<LeaseEvents> {
     this.emit('lost', this.#lostError);
   }
 
-  #settings(): Settings {
-    return { owner: this.owner, ttlMs: this.ttlMs, now: this.#now, renew: false, retryMs: this.#retryMs, guard: this.#guard };
+  #settings(): LeaseSettings {
+    return {
+      owner: this.owner, ttlMs: this.ttlMs, now: this.#now, renew: false, schedule: this.#timers, retryMs: this.#retryMs, guard: this.#guard,
+    };
   }
 
   #publish(event: LeaseMessage['event'], error?: unknown): void {
@@ -338,40 +318,6 @@ export class Lease extends EventEmitter<LeaseEvents> {
   }
 }
 
-interface Settings {
-  owner: string;
-  ttlMs: number;
-  now: () => number;
-  renew: boolean;
-  retryMs: number;
-  guard: boolean;
-}
-
-function settingsOf(client: ReplicaClient, options: LeaseOptions): Settings {
-  const ttlMs = options.ttlMs ?? DEFAULT_LEASE_TTL_MS;
-  if (!Number.isFinite(ttlMs) || ttlMs <= 0) {
-    throw new LtxvfsError('LTXVFS_ERR_USAGE', `bad lease ttlMs ${String(ttlMs)}: need a positive number of ms`);
-  }
-  const retryMs = options.renewRetryMs ?? Math.min(1000, ttlMs / 10);
-  if (!Number.isFinite(retryMs) || retryMs < 0) {
-    throw new LtxvfsError('LTXVFS_ERR_USAGE', `bad lease renewRetryMs ${String(retryMs)}: need a number of ms >= 0`);
-  }
-  const { leaseLock } = client.capabilities;
-  if (leaseLock === 'none') {
-    throw new LtxvfsError('LTXVFS_ERR_UNSUPPORTED', `${client.url}: this storage has no conditional writes, so no write lease can be held on it`, {
-      key: client.url,
-    });
-  }
-  return {
-    owner: options.owner ?? defaultLeaseOwner(),
-    ttlMs,
-    now: options.now ?? Date.now,
-    renew: options.renew ?? true,
-    retryMs,
-    guard: options.guardReplace ?? leaseLock === 'replace-guard',
-  };
-}
-
 function heldError(key: string, record: LeaseRecord, cause?: unknown): LtxvfsError {
   const by = record.owner === '' ? '' : ` by ${record.owner}`;
   return new LtxvfsError(
@@ -379,40 +325,4 @@ function heldError(key: string, record: LeaseRecord, cause?: unknown): LtxvfsErr
     `lease already held${by} until ${record.expiresAt} (generation ${record.generation}, ${key})`,
     { key, cause },
   );
-}
-
-/**
- * Run `fn` (a replace or delete of `key`) while holding the create-only guard
- * `<key>.replace` when `settings.guard` (module doc). A guard that is held and not expired
- * makes this fail with `LTXVFS_ERR_CONFLICT`; an expired one (its holder died) is removed first.
- */
-async function guarded<T>(client: ReplicaClient, key: string, settings: Settings, fn: () => Promise<T>): Promise<T> {
-  if (!settings.guard) return fn();
-  const guardKey = `${key}.replace`;
-  const body = encodeLeaseRecord({ generation: 1, expiresAtMs: settings.now() + settings.ttlMs, owner: settings.owner });
-  let etag: string | undefined;
-  for (let attempt = 0; etag === undefined; attempt++) {
-    try {
-      ({ etag } = await client.write(guardKey, body, { ifNoneMatch: true, contentType: 'application/json' }));
-    } catch (err) {
-      if (!isLtxvfsError(err, 'LTXVFS_ERR_PRECONDITION')) throw err;
-      const held = await client.read(guardKey).catch((e: unknown) => {
-        if (isLtxvfsError(e, 'LTXVFS_ERR_NOT_FOUND')) return undefined;
-        throw e;
-      });
-      const record = held === undefined ? undefined : decodeLeaseRecord(held.data, guardKey);
-      if (attempt > 0 || (record !== undefined && settings.now() <= record.expiresAtMs)) {
-        throw new LtxvfsError('LTXVFS_ERR_CONFLICT', `${key} is being replaced by ${record?.owner ?? 'another writer'} (guard ${guardKey})`, {
-          key: guardKey,
-          cause: err,
-        });
-      }
-      if (held !== undefined) await client.delete(guardKey, { ifMatch: held.etag }).catch(() => undefined);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    await client.delete(guardKey, { ifMatch: etag }).catch(() => undefined);
-  }
 }

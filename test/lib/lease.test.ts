@@ -21,7 +21,8 @@ import { formatRfc3339Nano } from '../../lib/storage/rfc3339.js';
 import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, WriteOptions } from '../../lib/storage/types.js';
 import { openReplicaClient } from '../../lib/storage/url.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
-import { waitFor } from '../helpers/polling.js';
+import { ClockTimers } from '../helpers/clock-timers.js';
+import { TestClock } from '../helpers/polling.js';
 import { rejectsLtx } from '../helpers/replica-builder.js';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
 
@@ -412,25 +413,25 @@ t.test('background renewal: every ttl/3, the same generation, events on the diag
   for (const backend of backends) {
     messages.length = 0;
     const rec = new Recorder(await backend.open(t, freshPath('bg')));
-    // The lease's clock moves only when a renewal lands: however slow the machine, the
-    // lease cannot run out between its timers, so the test counts renewals, not time.
-    let clock = T0;
-    const lease = await Lease.acquire(rec, { ttlMs: 300, owner: 'bg', now: () => clock });
-    const firstExpiry = lease.expiresAt.getTime();
+    // Timers on the test's clock: each renewal runs when the test says, at the time it was due.
+    const timers = new ClockTimers(new TestClock(T0));
+    const lease = await Lease.acquire(rec, { ttlMs: 300, owner: 'bg', now: timers.clock.now, schedule: timers.schedule });
     rec.failWrites = 1; // the first renewal fails and is retried
     let renewals = 0;
-    lease.on('renewed', () => {
-      renewals++;
-      clock += 100;
-    });
-    await waitFor(`${backend.name}: three renewals`, () => renewals >= 3, 60_000, 5);
+    lease.on('renewed', () => renewals++);
+    t.equal(await timers.runNext(), T0 + 100, `${backend.name}: the first renewal is due ttl/3 after acquiring`);
+    t.equal(renewals, 0, 'it failed');
+    t.ok(isLtxvfsError(lease.lastRenewError, 'LTXVFS_ERR_STORAGE'));
+    t.equal(await timers.runNext(), T0 + 130, 'retried renewRetryMs (default ttl/10) later');
+    t.equal(lease.expiresAt.getTime(), T0 + 130 + 300, 'expiry moves forward: now + ttl');
+    t.equal(await timers.runNext(), T0 + 230, 'then every ttl/3');
+    t.equal(await timers.runNext(), T0 + 330);
+    t.equal(renewals, 3);
     t.ok(lease.held, 'still held after three renewal periods');
     t.equal(lease.generation, 1);
-    t.ok(lease.expiresAt.getTime() > firstExpiry, 'expiry moves forward');
     t.equal(await lease.release(), true);
-    const n = renewals;
-    await new Promise((r) => setTimeout(r, 250));
-    t.equal(renewals, n, 'no renewal after release');
+    t.equal(await timers.runNext(), undefined, 'no renewal pending after release');
+    t.equal(renewals, 3);
     t.same([...new Set(messages.map((m) => m.event))], ['acquired', 'renew-failed', 'renewed', 'released']);
     t.match(messages.find((m) => m.event === 'renew-failed'), { error: { code: 'LTXVFS_ERR_STORAGE' } });
     t.match(messages[0], { url: rec.url, key: rec.objectKey(LEASE_OBJECT_NAME), owner: 'bg', generation: 1 });
@@ -439,43 +440,57 @@ t.test('background renewal: every ttl/3, the same generation, events on the diag
 
 t.test('a failing renewal is retried until it succeeds, or until expiry, then the lease is lost', async (t) => {
   const rec = new Recorder(await backends[0].open(t, freshPath('retry')));
-  // An injected clock: the lease runs out only when the test moves it, not because the machine was slow.
-  let clock = T0;
-  const lease = await Lease.acquire(rec, { ttlMs: 600, owner: 'retry', renewRetryMs: 20, now: () => clock });
+  const timers = new ClockTimers(new TestClock(T0));
+  const lease = await Lease.acquire(rec, { ttlMs: 600, owner: 'retry', renewRetryMs: 20, now: timers.clock.now, schedule: timers.schedule });
   rec.failWrites = 3;
-  const renewed = new Promise<void>((resolve) => lease.once('renewed', () => resolve()));
-  await renewed;
-  t.equal(rec.failWrites, 0, 'three failures, then success');
+  const renewedAt: number[] = [];
+  lease.on('renewed', () => renewedAt.push(timers.clock.ms));
+  const due: number[] = [];
+  while (renewedAt.length === 0) due.push((await timers.runNext()) ?? NaN);
+  t.same(due, [T0 + 200, T0 + 220, T0 + 240, T0 + 260], 'three failures 20 ms apart, then success');
+  t.equal(rec.failWrites, 0);
   t.equal(lease.lastRenewError, undefined);
   t.ok(lease.held);
+  const expiry = lease.expiresAt.getTime();
+  t.equal(expiry, T0 + 260 + 600);
 
   rec.failWrites = 1_000;
-  const lost = new Promise<LtxvfsError>((resolve) => lease.once('lost', resolve));
-  await waitFor('a failed renewal', () => lease.lastRenewError !== undefined, 60_000, 5);
-  t.ok(lease.held, 'failed renewals alone do not end a lease that has not run out');
-  clock = lease.expiresAt.getTime() + 1;
-  const error = await lost;
-  t.equal(error.code, 'LTXVFS_ERR_LEASE_LOST');
-  t.match(error.message, /expired at .* without a successful renewal \(last renewal: injected storage failure\)/);
-  t.ok(clock >= lease.expiresAt.getTime(), 'lost only once expired');
+  let lost: LtxvfsError | undefined;
+  lease.once('lost', (e) => (lost = e));
+  const failedAt: number[] = [];
+  while (lost === undefined) {
+    const at = await timers.runNext();
+    if (at === undefined) break;
+    failedAt.push(at);
+    if (lost === undefined) t.ok(lease.held, `failed renewals alone do not end a lease that has not run out (${at - T0})`);
+  }
+  t.equal(failedAt[0], T0 + 460, 'the next renewal is due ttl/3 after the last success');
+  t.equal(failedAt.at(-2), expiry, 'retried up to expiry');
+  t.equal(failedAt.at(-1), expiry + 1, 'and looked at once more just after it');
+  t.equal(lost?.code, 'LTXVFS_ERR_LEASE_LOST');
+  t.match(lost?.message, /expired at .* without a successful renewal \(last renewal: injected storage failure\)/);
   t.notOk(lease.held);
   t.throws(() => lease.assertHeld(), { code: 'LTXVFS_ERR_LEASE_LOST' });
   t.ok(isLtxvfsError(lease.lastRenewError, 'LTXVFS_ERR_STORAGE'));
+  t.equal(await timers.runNext(), undefined, 'no timer after the loss');
   t.equal(await lease.release(), false);
 });
 
 t.test('a renewal that fails after the lease ran out ends it at once', async (t) => {
   const rec = new Recorder(await backends[1].open(t, freshPath('late')));
-  let clock = T0; // moves only when the test says: the lease cannot run out early on a slow machine
-  const lease = await Lease.acquire(rec, { ttlMs: 150, owner: 'late', now: () => clock });
+  const timers = new ClockTimers(new TestClock(T0));
+  const lease = await Lease.acquire(rec, { ttlMs: 150, owner: 'late', now: timers.clock.now, schedule: timers.schedule });
   rec.failWrites = 1;
   rec.failWith = () => {
-    clock += 1_000; // the request took longer than the lease
+    timers.clock.advance(1_000); // the request took longer than the lease
     return new LtxvfsError('LTXVFS_ERR_STORAGE', 'slow and failed');
   };
-  const lost = await new Promise<LtxvfsError>((resolve) => lease.once('lost', resolve));
-  t.match(lost.message, /without a successful renewal \(last renewal: slow and failed\)/);
-  t.equal(rec.calls.filter((c) => c.op === 'write').length, 2, 'no retry after expiry');
+  let lost: LtxvfsError | undefined;
+  lease.once('lost', (e) => (lost = e));
+  t.equal(await timers.runNext(), T0 + 50);
+  t.match(lost?.message, /without a successful renewal \(last renewal: slow and failed\)/);
+  t.equal(await timers.runNext(), undefined, 'no retry after expiry');
+  t.equal(rec.calls.filter((c) => c.op === 'write').length, 2, 'the acquire and one renewal');
 });
 
 t.test('without background renewal, an expired lease is lost at the next assertHeld or renew', async (t) => {
@@ -635,7 +650,6 @@ t.test("the renewal timer is unref'd: a process holding a lease exits on its own
     console.log('acquired', lease.generation, lease.held);
   `;
   await fs.writeFile(join(dir, 'child.mts'), script);
-  const started = Date.now();
   const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
     // Through env(1) with a clean environment: tap hooks spawn to collect the child's coverage,
     // and coverage of lib/write/lease.ts compiled by tsx would be merged with (and mask) this test's.
@@ -646,16 +660,17 @@ t.test("the renewal timer is unref'd: a process holding a lease exits on its own
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill(), 20_000);
+    // Only a guard against a hang: a renewal timer that kept the process alive would renew
+    // every 10 s for ever, and the kill makes `code` null, which fails the test.
+    const timer = setTimeout(() => child.kill(), 120_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
   });
-  t.equal(out.code, 0, out.stderr);
+  t.equal(out.code, 0, `exited on its own, not killed: ${out.stderr}`);
   t.equal(out.stdout.trim(), 'acquired 1 true');
-  t.ok(Date.now() - started < 15_000, 'exited without waiting for the 10 s renewal');
   const client = await openFileReplica(dir);
   t.teardown(() => client.close());
   t.equal((await readLease(client))?.record.owner, 'child', 'the lease stays until it expires');

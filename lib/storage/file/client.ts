@@ -29,7 +29,8 @@
  * {@link FileReplicaClient.strays}, not fatal to the rest of the replica.
  *
  * The entry checks and the cache of open read handles are in entries.ts, atomic
- * writes and ETags in write.ts; this module holds the client: keys, listing, reads.
+ * writes in write.ts, keys, paths and times in keys.ts; this module holds the client:
+ * listing, reads, writes and deletes.
  */
 
 import { promises as fs } from 'node:fs';
@@ -44,6 +45,7 @@ import { classifyLtxName, StrayLog } from '../strays.js';
 import { checkEtag, writeAtomically } from './write.js';
 import { etagOf } from '../etag.js';
 import { errnoCode, FileEntries, readError, reason, unreadableError } from './entries.js';
+import { checkReplicaDirectory, levelDir, mtimeToMs, resolveKey } from './keys.js';
 
 const debug = debuglog('ltxvfs');
 
@@ -133,7 +135,7 @@ export class FileReplicaClient implements ReplicaClient {
    * @throws LtxvfsError `LTXVFS_ERR_BAD_KEY` for an empty name, one with NUL, or one that leaves the root.
    */
   objectKey(name: string): string {
-    this.resolveKey(name);
+    resolveKey(this.root, name);
     return name;
   }
 
@@ -215,7 +217,7 @@ export class FileReplicaClient implements ReplicaClient {
    */
   async readRange(key: string, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     this.checkOpen();
-    const abs = this.resolveKey(key);
+    const abs = resolveKey(this.root, key);
     const bad = this.unreadable.get(key);
     if (bad !== undefined) throw bad;
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
@@ -254,7 +256,7 @@ export class FileReplicaClient implements ReplicaClient {
    */
   async read(key: string): Promise<{ data: Uint8Array; etag: string }> {
     this.checkOpen();
-    const abs = this.resolveKey(key);
+    const abs = resolveKey(this.root, key);
     const bad = this.unreadable.get(key);
     if (bad !== undefined) throw bad;
     let data: Uint8Array;
@@ -291,7 +293,7 @@ export class FileReplicaClient implements ReplicaClient {
    */
   async write(key: string, data: Uint8Array, options: WriteOptions = {}): Promise<{ etag: string }> {
     this.checkOpen();
-    const abs = this.resolveKey(key);
+    const abs = resolveKey(this.root, key);
     try {
       return await writeAtomically(abs, key, data, options);
     } finally {
@@ -307,7 +309,7 @@ export class FileReplicaClient implements ReplicaClient {
    */
   async delete(key: string, options: { ifMatch?: string } = {}): Promise<void> {
     this.checkOpen();
-    const abs = this.resolveKey(key);
+    const abs = resolveKey(this.root, key);
     try {
       if (options.ifMatch !== undefined) await checkEtag(abs, key, options.ifMatch);
       await fs.unlink(abs);
@@ -333,7 +335,7 @@ export class FileReplicaClient implements ReplicaClient {
     const walk = async (dirKey: string): Promise<void> => {
       let entries;
       try {
-        entries = await fs.readdir(this.resolveKey(dirKey), { withFileTypes: true });
+        entries = await fs.readdir(resolveKey(this.root, dirKey), { withFileTypes: true });
       } catch (err) {
         if (err instanceof LtxvfsError) throw err;
         if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return;
@@ -360,62 +362,4 @@ export class FileReplicaClient implements ReplicaClient {
   private checkOpen(): void {
     if (this.closed) throw new LtxvfsError('LTXVFS_ERR_CLOSED', `replica client is closed: ${this.url}`);
   }
-
-  /**
-   * The absolute path of `key`, which must be a relative `/`-path without NUL that names
-   * something strictly inside the root after resolving `.` and `..`.
-   */
-  private resolveKey(key: string): string {
-    if (typeof key !== 'string' || key === '' || key.includes('\0')) {
-      throw new LtxvfsError('LTXVFS_ERR_BAD_KEY', `bad key ${JSON.stringify(key)}: empty or contains NUL`, { key });
-    }
-    const abs = path.resolve(this.root, key);
-    const rel = path.relative(this.root, abs);
-    if (path.isAbsolute(key) || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {
-      throw new LtxvfsError('LTXVFS_ERR_BAD_KEY', `key escapes the replica root: ${key}`, { key });
-    }
-    if (rel === '') {
-      throw new LtxvfsError('LTXVFS_ERR_BAD_KEY', `key names the replica root itself: ${key}`, { key });
-    }
-    return abs;
-  }
-
 }
-
-/**
- * mtime in ns → ms since the epoch, rounded down, but tolerating 1 µs below a whole
- * millisecond: `utimes` takes seconds as a double, which near 2026 resolves only ~240 ns,
- * so a timestamp written as 1795254709256 ms may read back as …255.99998 ms.
- * Litestream sets exact milliseconds, which this maps to themselves.
- */
-export function mtimeToMs(mtimeNs: bigint): number {
-  return Number((mtimeNs + 1000n) / 1_000_000n);
-}
-
-/** `ltx/<level>` for a level that is an integer ≥ 0. */
-function levelDir(level: number): string {
-  if (!Number.isSafeInteger(level) || level < 0) {
-    throw new LtxvfsError('LTXVFS_ERR_USAGE', `bad level ${String(level)}: need an integer >= 0`);
-  }
-  return `ltx/${level}`;
-}
-
-async function checkReplicaDirectory(abs: string): Promise<void> {
-  let st;
-  try {
-    st = await fs.stat(abs);
-  } catch (err) {
-    const code = errnoCode(err);
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new LtxvfsError('LTXVFS_ERR_NOT_FOUND', `replica directory does not exist: ${abs}`, { key: abs, cause: err });
-    }
-    throw new LtxvfsError('LTXVFS_ERR_STORAGE', `cannot open replica directory ${abs}: ${reason(err)}`, {
-      key: abs,
-      cause: err,
-    });
-  }
-  if (!st.isDirectory()) {
-    throw new LtxvfsError('LTXVFS_ERR_NOT_FOUND', `replica path is not a directory: ${abs}`, { key: abs });
-  }
-}
-

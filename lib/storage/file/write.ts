@@ -13,9 +13,6 @@ import { errnoCode, reason } from './entries.js';
 import type { WriteOptions } from '../types.js';
 import { etagOf } from '../etag.js';
 
-/** Kept for lib/storage/sftp/client.ts until it imports ../etag.js (KNOWN in test/architecture.test.ts). */
-export { etagOf };
-
 /**
  * Write `data` to `abs` (the key `key`) as `FileReplicaClient.write` documents.
  * @returns the new ETag.

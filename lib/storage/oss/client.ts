@@ -8,8 +8,7 @@
  * `leaseLock: 'none'` and refuse too.
  */
 import { LtxvfsError } from '../../../ltx/errors.js';
-import type { S3ReplicaClient } from '../s3/client.js';
-import type { S3ClientStats } from '../s3/transport.js';
+import type { S3ClientStats, S3ReplicaClient } from '../s3/index.js';
 import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, StrayEntry } from '../types.js';
 
 /** Ranged GETs; no conditional writes (and so no lease); remote latency; no temporary files. */

@@ -20,9 +20,9 @@
  */
 import { LtxvfsError } from '../../../ltx/errors.js';
 import { parseReplicaUrl, type ReplicaUrl } from '../replica-url.js';
-import { S3ReplicaClient, type S3ReplicaOptions } from '../s3/client.js';
-import { ensureEndpointScheme, redactEndpoint, type S3Config, type S3Credentials } from '../s3/config.js';
-import { S3CredentialSource } from '../s3/credentials.js';
+import {
+  ensureEndpointScheme, redactEndpoint, S3CredentialSource, S3ReplicaClient, type S3Config, type S3Credentials, type S3ReplicaOptions,
+} from '../s3/index.js';
 import { OssReplicaClient } from './client.js';
 
 export { OssReplicaClient, OSS_CAPABILITIES } from './client.js';

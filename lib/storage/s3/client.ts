@@ -2,8 +2,8 @@
  * The s3:// replica client: a Litestream v0.5 replica in an S3 bucket (or any
  * S3-compatible store), read and written over HTTP — undici's connection pools (http.ts),
  * through the request pipeline of transport.ts — and signed with AWS Signature V4.
- * Listing is in listing.ts; this module holds the client and what each operation's
- * response means.
+ * Listing is in listing.ts, writes and deletes in write.ts; this module holds the client,
+ * its keys, reads and HEADs.
  *
  * Layout (docs/formats.md §4.1, litestream s3/replica_client.go): an LTX file lives at
  * `<prefix>/<level %04x>/<min %016x>-<max %016x>.ltx` — no `ltx/` segment, unlike the
@@ -35,15 +35,13 @@
  * the host, instead of being retried.
  */
 
-import { createHash } from 'node:crypto';
 import { LtxvfsError } from '../../../ltx/errors.js';
 import { formatLtxFilename } from '../../../ltx/filename.js';
 import { redactEndpoint, type S3Config, type S3Credentials } from './config.js';
 import type { S3CredentialSource } from './credentials.js';
-import type { HttpResponse } from './http.js';
-import { bodyText, httpError } from './errors.js';
-import { parseS3Error } from './wire.js';
-import { formatRfc3339Nano, parseRfc3339 } from '../rfc3339.js';
+import { httpError } from './errors.js';
+import { parseRfc3339 } from '../rfc3339.js';
+import { deleteObject, METADATA_KEY_TIMESTAMP, putObject, requireEtag } from './write.js';
 import { rangeBody } from './range.js';
 import { applyMetadataTimestamps, listKeyPage, listLevel } from './listing.js';
 import { positiveInt, S3Transport, type S3ClientStats } from './transport.js';
@@ -77,8 +75,7 @@ export interface S3ObjectHead {
   metadata: Record<string, string>;
 }
 
-/** Litestream's metadata key for the LTX header timestamp (s3.MetadataKeyTimestamp). */
-export const METADATA_KEY_TIMESTAMP = 'litestream-timestamp';
+export { METADATA_KEY_TIMESTAMP } from './write.js';
 
 const DEFAULT_LIST_PAGE_SIZE = 1000;
 const DEFAULT_METADATA_CONCURRENCY = 16;
@@ -215,7 +212,7 @@ export class S3ReplicaClient implements ReplicaClient {
     this.checkKey(key);
     return this.#io.call({ op: 'get', method: 'GET', key }, key, (res) => {
       if (res.status !== 200) throw httpError(this.bucket, 'get', key, res);
-      return { data: res.body, etag: this.requireEtag('get', key, res) };
+      return { data: res.body, etag: requireEtag(this.#io, 'get', key, res) };
     });
   }
 
@@ -235,42 +232,7 @@ export class S3ReplicaClient implements ReplicaClient {
   async write(key: string, data: Uint8Array, options: WriteOptions = {}): Promise<{ etag: string }> {
     this.#io.checkOpen();
     this.checkKey(key);
-    const { ifNoneMatch = false, ifMatch, timestamp, contentType = 'application/octet-stream' } = options;
-    if (ifNoneMatch && ifMatch !== undefined) {
-      throw new LtxvfsError('LTXVFS_ERR_USAGE', `write ${key}: ifNoneMatch and ifMatch cannot both be given`, { key });
-    }
-    const md5 = createHash('md5').update(data).digest();
-    const headers: Record<string, string> = { 'content-type': contentType, 'content-md5': md5.toString('base64') };
-    if (timestamp !== undefined) {
-      try {
-        headers[`x-amz-meta-${METADATA_KEY_TIMESTAMP}`] = formatRfc3339Nano(timestamp);
-      } catch {
-        throw new LtxvfsError('LTXVFS_ERR_USAGE', `write ${key}: bad timestamp ${String(timestamp)}`, { key });
-      }
-    }
-    if (ifNoneMatch) headers['if-none-match'] = '*';
-    if (ifMatch !== undefined) headers['if-match'] = ifMatch;
-    if (this.#io.config.storageClass !== undefined) headers['x-amz-storage-class'] = this.#io.config.storageClass;
-    if (this.#io.config.sseKmsKeyId !== undefined) {
-      headers['x-amz-server-side-encryption'] = 'aws:kms';
-      headers['x-amz-server-side-encryption-aws-kms-key-id'] = this.#io.config.sseKmsKeyId;
-    }
-    const conditional = ifNoneMatch || ifMatch !== undefined;
-    const condition = ifNoneMatch ? 'if-none-match *' : `if-match ${String(ifMatch)}`;
-    return this.#io.call({ op: 'put', method: 'PUT', key, headers, body: data }, key, async (res, attempt) => {
-      if (res.status === 200 || res.status === 201 || res.status === 204) return { etag: this.requireEtag('put', key, res) };
-      const failed = res.status === 412 || (res.status === 404 && ifMatch !== undefined && parseS3Error(bodyText(res)).code !== 'NoSuchBucket');
-      if (!conditional || !failed) throw httpError(this.bucket, 'put', key, res);
-      if (attempt.attempt > 1) {
-        const landed = await this.landedEtag(key, md5);
-        if (landed !== undefined) return { etag: landed };
-      }
-      const why = res.status === 404 ? 'object does not exist' : ifNoneMatch ? 'object exists' : 'etag differs';
-      throw new LtxvfsError('LTXVFS_ERR_PRECONDITION', `precondition failed for ${this.#io.where(key)}: ${why} (${condition})`, {
-        key,
-        status: res.status,
-      });
-    });
+    return putObject(this.#io, key, data, options, (k) => this.headObject(k));
   }
 
   /**
@@ -282,23 +244,7 @@ export class S3ReplicaClient implements ReplicaClient {
   async delete(key: string, options: { ifMatch?: string } = {}): Promise<void> {
     this.#io.checkOpen();
     this.checkKey(key);
-    const { ifMatch } = options;
-    const headers: Record<string, string> = ifMatch === undefined ? {} : { 'if-match': ifMatch };
-    await this.#io.call({ op: 'delete', method: 'DELETE', key, headers }, key, (res, attempt) => {
-      if (res.status === 204 || res.status === 200) return;
-      const code = parseS3Error(bodyText(res)).code;
-      if (res.status === 404 && code !== 'NoSuchBucket') {
-        if (ifMatch === undefined || attempt.attempt > 1) return;
-      }
-      if (ifMatch !== undefined && (res.status === 412 || (res.status === 404 && code !== 'NoSuchBucket'))) {
-        const why = res.status === 404 ? 'object does not exist' : 'etag differs';
-        throw new LtxvfsError('LTXVFS_ERR_PRECONDITION', `precondition failed for ${this.#io.where(key)}: ${why} (if-match ${ifMatch})`, {
-          key,
-          status: res.status,
-        });
-      }
-      throw httpError(this.bucket, 'delete', key, res);
-    });
+    await deleteObject(this.#io, key, options);
   }
 
   /**
@@ -375,25 +321,5 @@ export class S3ReplicaClient implements ReplicaClient {
     if (this.prefix !== '' && !key.startsWith(`${this.prefix}/`)) throw bad(`outside the replica prefix ${this.prefix}/`);
     if (key.split('/').some((s) => s === '.' || s === '..')) throw bad('has a . or .. segment');
   }
-
-  private requireEtag(verb: string, key: string, res: HttpResponse): string {
-    const etag = res.headers.etag;
-    if (etag === undefined || etag === '') {
-      throw new LtxvfsError('LTXVFS_ERR_STORAGE', `${verb} ${this.#io.where(key)}: response has no ETag`, { key, status: res.status });
-    }
-    return etag;
-  }
-
-  /** After a retried conditional PUT failed: the current ETag if it is the MD5 of what we sent (our earlier attempt landed). */
-  private async landedEtag(key: string, md5: Buffer): Promise<string | undefined> {
-    try {
-      const head = await this.headObject(key);
-      return head.etag.replace(/"/g, '').toLowerCase() === md5.toString('hex') ? head.etag : undefined;
-    } catch (err) {
-      if ((err as LtxvfsError).code === 'LTXVFS_ERR_NOT_FOUND') return undefined;
-      throw err;
-    }
-  }
-
 }
 

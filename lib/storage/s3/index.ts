@@ -1,9 +1,10 @@
 /**
  * The s3:// backend, entered through {@link openS3Replica}: the client (client.ts) over
  * its request pipeline (transport.ts: signing, undici pools, retries), listing
- * (listing.ts), ranged reads (range.ts), the configuration from URL and environment
- * (config.ts), credentials (credentials.ts), and S3's wire formats and errors (wire.ts,
- * errors.ts, http.ts).
+ * (listing.ts), ranged reads (range.ts), writes and deletes (write.ts), the configuration
+ * from URL and environment (config.ts), credentials (credentials.ts), and S3's wire
+ * formats and errors (wire.ts, errors.ts, http.ts). Other backends that speak S3 (oss://)
+ * import this module, never the files behind it (test/architecture.test.ts).
  */
 import { LtxvfsError } from '../../../ltx/errors.js';
 import { parseReplicaUrl } from '../replica-url.js';
@@ -14,6 +15,8 @@ import { S3CredentialSource } from './credentials.js';
 export { S3ReplicaClient, METADATA_KEY_TIMESTAMP, S3_CAPABILITIES, type S3ReplicaOptions, type S3ObjectHead } from './client.js';
 export type { S3ClientStats } from './transport.js';
 export { resolveS3Config, type S3Config, type S3Credentials } from './config.js';
+/** For S3 dialects built on this client (oss://): endpoint helpers of config.ts. */
+export { ensureEndpointScheme, redactEndpoint } from './config.js';
 export { S3CredentialSource, REFRESH_BEFORE_MS, type S3CredentialOrigin } from './credentials.js';
 
 /**

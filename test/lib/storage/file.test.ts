@@ -10,7 +10,8 @@ import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FileReplicaClient, mtimeToMs, openFileReplica } from '../../../lib/storage/file/client.js';
+import { FileReplicaClient, openFileReplica } from '../../../lib/storage/file/client.js';
+import { mtimeToMs } from '../../../lib/storage/file/keys.js';
 
 const FIXTURE = fileURLToPath(new URL('../../../fixtures/litestream-0.5.17/replica', import.meta.url));
 
