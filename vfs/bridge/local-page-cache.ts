@@ -4,7 +4,7 @@
  * time; the bridge client drops the pages that differ whenever its connection moves to
  * another version (lib/bridge/version-diff.ts), and everything when it cannot tell.
  *
- * Bounded in bytes with two generations (the scheme of quick-lru; lib/page-cache.ts is an
+ * Bounded in bytes with two generations (the scheme of quick-lru; lib/cache/page-cache.ts is an
  * exact LRU in slabs instead, which a thread-local cache of a few hot pages does not need):
  * pages go into the young generation; when it reaches half the budget it becomes the old
  * one and the previous old one is dropped; a hit in the old generation moves the page

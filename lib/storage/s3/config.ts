@@ -26,7 +26,7 @@
  * select path-style like every other explicit endpoint. Credentials come from the
  * environment or the AWS SDK's chain (credentials.ts); requests go unsigned only with
  * `?anonymous=true`. SSE-C (`sseCustomerKey`) is refused as unsupported. The URL
- * parameters are those of `S3_URL_PARAMETERS` (url.ts); any other is refused there.
+ * parameters are those of `S3_URL_PARAMETERS` (../replica-url.ts); any other is refused there.
  */
 
 import { LtxvfsError } from '../../../ltx/errors.js';

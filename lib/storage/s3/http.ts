@@ -8,7 +8,7 @@
  * — the caller's (`into`) when the Content-Length fits it — so a range read costs one
  * copy and no stream machinery per chunk.
  *
- * Nothing here retries or interprets S3 statuses: that is `s3.ts`'s job.
+ * Nothing here retries or interprets S3 statuses: that is transport.ts's and client.ts's job.
  */
 
 import { Pool } from 'undici';

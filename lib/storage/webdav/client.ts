@@ -23,7 +23,7 @@
  * (RFC 4918 §10.4) are what WebDAV offers, but webdav-server 2.6 overwrites under
  * `If-None-Match: *`, and its `If` parser passes every condition (and crashes on a
  * tagged list), so neither can be relied on; `ifNoneMatch`/`ifMatch` are refused with
- * `LTXVFS_ERR_UNSUPPORTED`, and the capabilities say `'none'`, which makes lib/lease.ts
+ * `LTXVFS_ERR_UNSUPPORTED`, and the capabilities say `'none'`, which makes lib/write/lease.ts
  * refuse the write lease naming the replica. What would make it safe: a server that
  * honours `If-None-Match: *` atomically (Apache mod_dav and SabreDAV document it), or a
  * create-only `MOVE` with `Overwrite: F` done atomically, checked by a conformance run
