@@ -5,12 +5,13 @@
  * at a time — checkpoints progress into the state file (lib/hydrate/state.ts), and serves
  * reads from the file once a pass completed.
  *
- * About 400 lines, one concept: the hydrator's life cycle (open, pass, checkpoint, serve,
- * close) over one file descriptor and one state; planning, writing, the state file, the
- * configuration and the PRAGMAs are its neighbours in lib/hydrate/.
+ * One concept: the hydrator's life cycle (pass, checkpoint, serve, close) over one file
+ * descriptor and one state; opening the file (open-file.ts), planning, writing, the state
+ * file, the pass record (pass-record.ts), what other threads are told (publication.ts),
+ * the configuration and the PRAGMAs are its neighbours in lib/hydrate/.
  */
 import { EventEmitter } from 'node:events';
-import { closeSync, existsSync, fdatasync, ftruncate, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, fdatasync, ftruncate, readSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { formatChecksum } from '../../ltx/checksum.js';
 import { LtxvfsError } from '../../ltx/errors.js';
@@ -18,43 +19,14 @@ import type { FrameRef, PageIndex } from '../replica/page-index.js';
 import { resolveHydrateOptions, type HydrateOptions, type ResolvedHydrateOptions } from './config.js';
 import { readRangePages, writePages } from './pass.js';
 import { planPass, type HydrationRange } from './plan.js';
-import {
-  addRange, HYDRATION_LOCK_SUFFIX, HYDRATION_STATE_SUFFIX, readHydrationState, releaseHydrationLock, takeHydrationLock,
-  writeHydrationState, type HydrationStateFile,
-} from './state.js';
+import { addRange, HYDRATION_LOCK_SUFFIX, HYDRATION_STATE_SUFFIX, releaseHydrationLock, writeHydrationState, type HydrationStateFile } from './state.js';
+import { fileSizeOrMinusOne, openHydrationFile } from './open-file.js';
+import { HydrationPublication } from './publication.js';
+import { deferred, sameFrame, type Pass } from './pass-record.js';
 import type { HydrationSource, HydrationState, HydrationStats, HydratorEvents } from './types.js';
 
 const fdatasyncAsync = promisify(fdatasync);
 const ftruncateAsync = promisify(ftruncate);
-
-interface Pass {
-  target: PageIndex;
-  base: number;
-  total: number;
-  done: number;
-  /** Pages recorded durable by the last checkpoint. */
-  checkpointed: number;
-  /** Ranges whose pages are written (not yet necessarily durable), by file id. */
-  completed: Map<string, [number, number][]>;
-}
-
-interface Deferred {
-  promise: Promise<number>;
-  resolve: (txid: number) => void;
-  reject: (err: unknown) => void;
-}
-
-function deferred(): Deferred {
-  let resolve!: (txid: number) => void;
-  let reject!: (err: unknown) => void;
-  const promise = new Promise<number>((res, rej) => { resolve = res; reject = rej; });
-  promise.catch(() => undefined);
-  return { promise, resolve, reject };
-}
-
-function sameFrame(a: FrameRef, b: FrameRef): boolean {
-  return a.file === b.file && a.entry === b.entry;
-}
 
 /**
  * The hydration of one reader into one local file (see lib/hydrate/index.ts). Made by
@@ -65,6 +37,11 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
   readonly path: string;
   /** The state file beside it. */
   readonly statePath: string;
+  /**
+   * Which TXID the file holds, for other threads (lib/hydrate/publication.ts): the worker
+   * engine reads pages of the file in place while it holds its connection's version.
+   */
+  readonly publication = new HydrationPublication();
   readonly #lockPath: string;
   readonly #source: HydrationSource;
   readonly #options: ResolvedHydrateOptions;
@@ -119,32 +96,14 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
    *   `path` exists but no hydration state describes it (unless `overwrite`), or it cannot be opened.
    */
   static start(source: HydrationSource, path: string, options: HydrateOptions = {}): Hydrator {
-    const lockPath = path + HYDRATION_LOCK_SUFFIX;
-    takeHydrationLock(lockPath, path);
-    let fd: number;
-    let state: HydrationStateFile | undefined;
-    try {
-      state = readHydrationState(path + HYDRATION_STATE_SUFFIX);
-      const ours = state !== undefined;
-      const exists = existsSync(path);
-      // A hydration of another replica (or a state without its file) starts over.
-      if (state !== undefined && (state.replica !== source.client.url || !exists)) state = undefined;
-      if (!ours && exists && statSync(path).size > 0 && options.overwrite !== true) {
-        throw new LtxvfsError('LTXVFS_ERR_USAGE',
-          `${path} exists and is not a hydration of ${source.client.url} (no ${HYDRATION_STATE_SUFFIX} beside it): remove it or choose another path`, { key: path });
-      }
-      fd = openSync(path, state === undefined ? 'w+' : 'r+');
-    } catch (err) {
-      releaseHydrationLock(lockPath);
-      if (err instanceof LtxvfsError) throw err;
-      throw new LtxvfsError('LTXVFS_ERR_USAGE', `cannot hydrate into ${path}: ${(err as Error).message}`, { key: path, cause: err });
-    }
+    const { fd, state } = openHydrationFile(path, source.client.url, options.overwrite === true);
     const h = new Hydrator(source, path, fd, state, options);
     // A file complete at the reader's TXID serves reads at once.
     const current = source.current;
     if (state !== undefined && state.target === undefined && state.txid === current.txid && state.pageSize === current.pageSize &&
-      !h.#historyChanged(current) && statSafe(path) === current.commit * current.pageSize) {
+      !h.#historyChanged(current) && fileSizeOrMinusOne(path) === current.commit * current.pageSize) {
       h.#index = current;
+      h.publication.publish(current.txid);
       h.#ready.resolve(current.txid);
     }
     source.on('version', h.#onVersion);
@@ -230,6 +189,7 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
     await this.#checkpointing;
     this.#state = 'closed';
     this.#index = undefined;
+    this.publication.publish(0);
     this.#ready.reject(new LtxvfsError('LTXVFS_ERR_CLOSED', `hydration of ${this.path} was closed before it completed`, { key: this.path }));
     try {
       closeSync(this.#fd);
@@ -283,7 +243,18 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
     return false;
   }
 
+  /** One pass, with the file marked as being written (to other threads) from before its first write to after its last. */
   async #runPass(target: PageIndex): Promise<void> {
+    this.publication.beginWrites();
+    try {
+      await this.#writePass(target);
+    } finally {
+      // A pass cut short by close() may have written pages of its target: the file serves nothing then.
+      this.publication.endWrites(this.#closed ? 0 : this.#index?.txid ?? 0);
+    }
+  }
+
+  async #writePass(target: PageIndex): Promise<void> {
     let base = this.#txid;
     let resume = this.#resume;
     this.#resume = undefined;
@@ -402,13 +373,5 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
       files: this.#files,
       done: Object.fromEntries(done),
     });
-  }
-}
-
-function statSafe(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return -1;
   }
 }

@@ -33,17 +33,26 @@
  * changed, for older pinned versions) the normal path serves it. A pass that fails
  * leaves the file unserved until a later pass completes.
  *
+ * The worker engine's SQLite thread reads the file itself (vfs/bridge/hydrated-file.ts):
+ * the hydrator publishes in shared memory which TXID the file holds and an epoch that is
+ * odd while a pass writes it (publication.ts); the thread reads a page in place, without
+ * crossing the page bridge, when its version is at that TXID and the epoch was even and
+ * unchanged across the read — otherwise it asks the bridge as before.
+ *
  * One process hydrates a path at a time: `<path>.ltxvfs-lock` holds the owner's pid (a
  * lock left by a dead process is taken over).
  *
  * The parts: `config.ts` (options, defaults, the environment's path), `plan.ts` (which
  * frames a pass writes, merged into ranges by lib/read/range-merge.ts), `pass.ts` (reading,
  * checking and writing one range), `state.ts` (the state file, the lock, range
- * bookkeeping), `hydrator.ts` (the task: passes, checkpoints, serving reads), `pragma.ts`
- * (the PRAGMAs), `types.ts` (shared shapes).
+ * bookkeeping), `open-file.ts` (the lock and the state deciding resume or start over),
+ * `hydrator.ts` (the task: passes, checkpoints, serving reads), `pass-record.ts` (its
+ * records), `publication.ts` (the TXID and epoch other threads read), `pragma.ts` (the
+ * PRAGMAs), `types.ts` (shared shapes).
  */
 export { hydrationPathFromEnv, type HydrateOptions } from './config.js';
 export { Hydrator } from './hydrator.js';
+export { HydrationPublication } from './publication.js';
 export { hydrationPragma, type HydrationProgress } from './pragma.js';
 export { HYDRATION_LOCK_SUFFIX, HYDRATION_STATE_SUFFIX } from './state.js';
 export type { HydrationSource, HydrationState, HydrationStats, HydratorEvents } from './types.js';

@@ -16,8 +16,9 @@ import { openAsyncifyDatabase } from '../../vfs/asyncify/database.js';
 import { LtxvfsError } from '../../ltx/errors.js';
 import type { Database } from '../../lib/sql/database.js';
 import type { ReplicaStats } from '../../lib/read/replica-reader.js';
-import { CountingClient, diffDatabases, loadSqlJs, snapshotFromDatabase, sqlJsRows, writeLtx, bytesEqual } from '../helpers/replica-builder.js';
+import { CountingClient, diffDatabases, snapshotFromDatabase, sqlJsRows, writeLtx, bytesEqual } from '../helpers/replica-builder.js';
 import { chinookBytes } from '../helpers/bytes-source.js';
+import { databaseAfter } from '../helpers/database-after.js';
 import { sqliteQuery } from '../helpers/sqlite-cli.js';
 import { requireSqlite3 } from '../helpers/paths.js';
 
@@ -25,15 +26,8 @@ const CHINOOK = chinookBytes();
 const QUERY = 'SELECT count(*) AS n, sum(Milliseconds) AS ms, max(Name) AS last FROM Track';
 const POINT = 'SELECT ArtistId, Name FROM Artist WHERE ArtistId IN (1, 42, 100, 200) ORDER BY ArtistId';
 
-async function chinookAfter(sql: string, from: Uint8Array = CHINOOK): Promise<Uint8Array> {
-  const SQL = await loadSqlJs();
-  const db = new SQL.Database(from);
-  try {
-    db.exec(sql);
-    return db.export();
-  } finally {
-    db.close();
-  }
+function chinookAfter(sql: string, from: Uint8Array = CHINOOK): Promise<Uint8Array> {
+  return databaseAfter(sql, from);
 }
 
 /** A client whose large range reads (hydration's) wait for a gate or fail; small ones (queries) pass. */

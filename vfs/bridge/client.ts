@@ -4,7 +4,9 @@
  * once or blocks the thread on `Atomics.wait` until the fetch side answers — never
  * longer than `timeoutMs`.
  *
- * - Pages come from a {@link LocalPageCache} first: a hit sends no message.
+ * - Pages come from a {@link LocalPageCache} first: a hit sends no message. Then, for the
+ *   worker engine with hydration, from the hydrated file read in place when it holds the
+ *   version ({@link HydratedFile}, vfs/bridge/hydrated-file.ts): no message either.
  * - A read transaction starts on the version the client already holds when the server
  *   publishes that same version as current and fresh: no message either. Otherwise one
  *   `acquire` round trip, whose answer says which cached pages to drop.
@@ -28,6 +30,7 @@ import {
   type BridgeChannel, type BridgeRequest, type CallAnswer, type SerializedError, type VersionAnswer, type VersionInfo,
 } from '../../lib/bridge/protocol.js';
 import { LocalPageCache } from './local-page-cache.js';
+import { HydratedFile, type HydratedFileSpec } from './hydrated-file.js';
 import type { SyncPageSink, SyncPageSource } from '../core/database-file.js';
 
 /** Options of {@link BridgeClient}. */
@@ -45,6 +48,11 @@ export interface BridgeClientOptions {
    * written with its `Date.now()`), ms since the epoch (default `Date.now()`; tests inject one).
    */
   wallClock?: () => number;
+  /**
+   * The main thread's hydrated file, read in place while it holds the connection's version
+   * (vfs/bridge/hydrated-file.ts). A file that cannot be opened is done without.
+   */
+  hydrated?: HydratedFileSpec;
 }
 
 /** Counters of a {@link BridgeClient}. */
@@ -63,6 +71,8 @@ export interface BridgeClientCounters {
   timeouts: number;
   /** Time spent blocked waiting for answers, ms. */
   blockedMs: number;
+  /** Pages read in place from the hydrated file (no message). */
+  hydratedReads: number;
 }
 
 /** The default size of the thread-local page cache: 64 MiB (as the reader's own). */
@@ -78,7 +88,7 @@ const decoder = new TextDecoder();
 /** The client end of one channel. Not thread-safe: one SQLite connection per client. */
 export class BridgeClient implements SyncPageSource, SyncPageSink {
   readonly cache: LocalPageCache;
-  readonly counters: BridgeClientCounters = { messages: 0, reads: 0, pagesReceived: 0, acquires: 0, fastAcquires: 0, timeouts: 0, blockedMs: 0 };
+  readonly counters: BridgeClientCounters = { messages: 0, reads: 0, pagesReceived: 0, acquires: 0, fastAcquires: 0, timeouts: 0, blockedMs: 0, hydratedReads: 0 };
   readonly label: string;
   readonly #channel: BridgeChannel;
   readonly #ctl: Int32Array;
@@ -96,6 +106,9 @@ export class BridgeClient implements SyncPageSource, SyncPageSink {
   #lastPgno = -2;
   #run = 0;
   #closed = false;
+  readonly #hydrated: HydratedFile | undefined;
+  /** The page {@link readPageInto} just found in no local place: {@link readPage} does not look again. */
+  #missed = 0;
 
   constructor(channel: BridgeChannel, options: BridgeClientOptions = {}) {
     this.#channel = channel;
@@ -107,6 +120,7 @@ export class BridgeClient implements SyncPageSource, SyncPageSink {
     this.label = options.label ?? 'database';
     this.#now = options.now ?? (() => performance.now());
     this.#wallClock = options.wallClock ?? Date.now;
+    this.#hydrated = options.hydrated === undefined ? undefined : openHydrated(options.hydrated);
   }
 
   /** See {@link SyncPageSource.acquire}: the held version when the server says it is still current. */
@@ -132,8 +146,11 @@ export class BridgeClient implements SyncPageSource, SyncPageSink {
     if (version !== base) {
       throw new LtxvfsError('LTXVFS_ERR_USAGE', `${this.label}: read of page ${pgno} from a version this connection does not hold`);
     }
-    const hit = this.cache.get(pgno);
-    if (hit !== undefined) return hit;
+    if (this.#missed !== pgno) {
+      const hit = this.cache.get(pgno);
+      if (hit !== undefined) return hit;
+    }
+    this.#missed = 0;
     this.counters.reads++;
     // Batches from the third consecutive page on: a B-tree descent that happens to step
     // to the next page (a point lookup reading page 2 after page 1) is not a scan.
@@ -154,6 +171,26 @@ export class BridgeClient implements SyncPageSource, SyncPageSink {
       this.#lastPgno = pgno + count - 1;
       return first!;
     });
+  }
+
+  /**
+   * See {@link SyncPageSource.readPageInto}: page `pgno` of `version` copied into `dst` from
+   * the local cache, else read in place from the hydrated file; false (and no message) when
+   * neither has it — then {@link readPage} asks the bridge.
+   */
+  readPageInto(version: PageVersion, pgno: number, dst: Uint8Array): boolean {
+    if (version !== this.#base) return false;
+    const hit = this.cache.get(pgno);
+    if (hit !== undefined) {
+      dst.set(hit);
+      return true;
+    }
+    if (this.#hydrated?.readInto(version, pgno, dst) === true) {
+      this.counters.hydratedReads++;
+      return true;
+    }
+    this.#missed = pgno;
+    return false;
   }
 
   /** See {@link SyncPageSink.reserve} (blocks while the lease is taken). */
@@ -210,6 +247,7 @@ export class BridgeClient implements SyncPageSource, SyncPageSink {
     this.#closed = true;
     this.#post({ op: 'close' });
     this.cache.clear();
+    this.#hydrated?.close();
   }
 
   #moveTo(answer: VersionAnswer): ClientVersion {
@@ -282,6 +320,15 @@ export class BridgeClient implements SyncPageSource, SyncPageSink {
     this.cache.clear();
     return new LtxvfsError('LTXVFS_ERR_STORAGE',
       `${this.label}: page bridge: ${op} timed out after ${this.#timeoutMs} ms (the fetch thread did not answer)`, { key: this.label });
+  }
+}
+
+/** The hydrated file opened in this thread, or undefined when it cannot be (reads then cross the bridge). */
+function openHydrated(spec: HydratedFileSpec): HydratedFile | undefined {
+  try {
+    return new HydratedFile(spec);
+  } catch {
+    return undefined;
   }
 }
 

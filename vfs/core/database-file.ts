@@ -164,16 +164,19 @@ export class DatabaseFile<C extends Completion> {
 
   /**
    * `xRead` straight into engine memory, for a synchronous binding: `amount` bytes at
-   * `heap[ptr]` from byte `offset`. A whole page (not page 1) of the pinned version is
-   * copied without making a view — the hot path of scans; anything else goes through
-   * {@link read}.
+   * `heap[ptr]` from byte `offset`. A whole page (not page 1) of the pinned version goes
+   * straight into SQLite's buffer — the hot path of scans and lookups: from the source's
+   * `readPageInto` when it has the page at hand (the worker's local cache, or its hydrated
+   * file read in place), else copied from `readPage`; anything else goes through {@link read}.
    */
   readInto(this: DatabaseFile<'sync'>, heap: Uint8Array, ptr: number, amount: number, offset: number): number {
     const version = this.version;
     if (version !== undefined && this.#buffer === undefined && amount === version.pageSize && offset % amount === 0 && offset >= amount) {
       const pgno = offset / amount + 1;
       if (pgno <= version.commit) {
-        const page = this.source.readPage(version, pgno);
+        const source = this.source;
+        if (source.readPageInto !== undefined && source.readPageInto(version, pgno, heap.subarray(ptr, ptr + amount))) return VFS.SQLITE_OK;
+        const page = source.readPage(version, pgno);
         if (page.length === amount) {
           heap.set(page, ptr);
           return VFS.SQLITE_OK;

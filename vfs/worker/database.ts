@@ -30,6 +30,7 @@ import { EMBEDDED as WORKER_MAIN } from './main-embedded.js';
 import type { ServedConnection } from '../../lib/bridge/page-server.js';
 import { DEFAULT_LOCAL_CACHE_BYTES, type BridgeClientCounters } from '../bridge/client.js';
 import type { WorkerCall, WorkerCalls, WorkerInit, WorkerReply, WorkerResult } from './protocol.js';
+import type { HydratedFileSpec } from '../bridge/hydrated-file.js';
 import { DEFAULT_SPIN_MICROS, LaneMain, newLaneBuffer, type LaneOutcome } from './call-lane.js';
 import { compileSyncModule } from '../wasm/wa-sqlite-sync-wasm.js';
 
@@ -93,6 +94,8 @@ export interface WorkerDatabaseOptions<S extends DatabaseStats> extends WorkerEn
    * the integrity failure naming the file, once the verification of the files read completes.
    */
   explainError?: (err: unknown) => Promise<unknown>;
+  /** The reader's hydrated file: the worker reads its pages in place while it holds the connection's version. */
+  hydrated?: HydratedFileSpec;
 }
 
 
@@ -286,6 +289,7 @@ export async function openWorkerDatabase<S extends DatabaseStats>(
     statementCacheSize: options.statementCacheSize,
     functions: (served.functions ?? []).map((f) => ({ name: f.name, nArgs: f.nArgs, directOnly: f.directOnly })),
     wasmModule: await compileSyncModule(),
+    hydrated: options.hydrated,
   };
   let worker: Worker;
   try {
@@ -343,6 +347,7 @@ export async function openWorkerEngine(
   const connection = await connectReplica(url, { ...options, view: 'bridged' });
   const served = serveReplicaConnection(connection);
   const view = served.view;
+  const hydrator = connection.reader.hydration;
   const db = await openWorkerDatabase<DatabaseReplicaStats>(served, {
     ...options,
     label: connection.reader.client.url,
@@ -350,6 +355,7 @@ export async function openWorkerEngine(
     statsProvider: () => connection.stats(),
     beforeCalls: () => view.beforeTransaction(),
     explainError: (err) => connection.explainError(err),
+    hydrated: hydrator === undefined ? undefined : { path: hydrator.path, publication: hydrator.publication.buffer },
   });
   const warmup = wantsWarmup(connection, options.warmInterior)
     ? startWarmup(connection, (await db.all(ROOTPAGES_SQL)).map((r) => Number(r.rootpage)), options.warmupBudgetBytes)

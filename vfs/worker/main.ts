@@ -35,6 +35,7 @@ const client = new BridgeClient({ buffer: init.buffer, port: init.port }, {
   timeoutMs: init.timeoutMs,
   localCacheSizeBytes: init.localCacheSizeBytes,
   label: init.label,
+  hydrated: init.hydrated,
 });
 
 async function open(): Promise<{ database: Database; vfs: LtxSyncVFS }> {

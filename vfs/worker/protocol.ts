@@ -6,6 +6,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { SerializedError } from '../../lib/bridge/protocol.js';
 import type { EngineOps } from '../../lib/sql/statement.js';
+import type { HydratedFileSpec } from '../bridge/hydrated-file.js';
 
 /** What the worker gets at start (`workerData`), with the bridge channel's port transferred. */
 export interface WorkerInit {
@@ -30,6 +31,8 @@ export interface WorkerInit {
   lane: SharedArrayBuffer;
   /** µs the worker spins on the lane before blocking. */
   spinMicros: number;
+  /** The reader's hydrated file, read in place by the worker while it holds the connection's version (vfs/bridge/hydrated-file.ts). */
+  hydrated?: HydratedFileSpec;
 }
 
 /** Calls made in one tick of the main thread travel as one message (or on the call lane). */
