@@ -42,10 +42,12 @@ export interface ReadPoolStats {
 export class Lane {
   readonly ops: EngineOps;
   readonly #hand: <T>(op: (ops: EngineOps) => Promise<T>) => Promise<T>;
-  /** Calls handed over and not settled. */
+  /** Calls handed over (or reserved) and not settled. */
   pending = 0;
   /** Iterations holding a statement open on it. */
   held = 0;
+  /** Called when it has nothing pending and holds no iteration. */
+  onIdle: ((lane: Lane) => void) | undefined;
 
   /** `hand(op)` hands `op` to the connection (the primary's goes through its lock). */
   constructor(ops: EngineOps, hand: <T>(op: (ops: EngineOps) => Promise<T>) => Promise<T>) {
@@ -53,24 +55,42 @@ export class Lane {
     this.#hand = hand;
   }
 
+  get idle(): boolean {
+    return this.pending === 0 && this.held === 0;
+  }
+
   /** Run `op` on this connection, counted while it runs. */
   run<T>(op: (ops: EngineOps) => Promise<T>): Promise<T> {
     return this.track(() => this.#hand(op));
   }
 
-  /** Count `call` (already bound to this connection) as pending until it settles. */
+  /** Count `call` (bound to this connection) as pending until it settles. */
   track<T>(call: () => Promise<T>): Promise<T> {
     this.pending++;
+    return this.settle(call);
+  }
+
+  /** Run `op` here on a reservation made by the pool (`pending` already counts it). */
+  runReserved<T>(op: (ops: EngineOps) => Promise<T>): Promise<T> {
+    return this.settle(() => this.#hand(op));
+  }
+
+  /** Run `call`, then give back the one pending count it holds. */
+  settle<T>(call: () => Promise<T>): Promise<T> {
     let p: Promise<T>;
     try {
       p = call();
     } catch (err) {
-      this.pending--;
-      return Promise.reject(err);
+      p = Promise.reject(err);
     }
-    return p.finally(() => {
-      this.pending--;
-    });
+    return p.finally(() => this.release());
+  }
+
+  /** Give back one pending count (or, with `held`, one held iteration). */
+  release(held = false): void {
+    if (held) this.held--;
+    else this.pending--;
+    if (this.idle) this.onIdle?.(this);
   }
 }
 
@@ -80,8 +100,11 @@ export interface HeldLane {
   release(): void;
 }
 
-/** Load of a held lane in the choice: taken only when every lane holds an iteration. */
-const HELD_WEIGHT = 1_000_000;
+/** A read waiting for a connection to become idle. */
+interface Waiter {
+  resolve(lane: Lane): void;
+  reject(err: unknown): void;
+}
 
 /** The read connections of one Database (module doc). @internal */
 export class ReadPool {
@@ -89,8 +112,11 @@ export class ReadPool {
   readonly #size: number;
   readonly #open: () => Promise<PooledConnection>;
   readonly #connections: PooledConnection[] = [];
+  /** Connections being opened. */
   #opening = 0;
-  #openings: Promise<unknown>[] = [];
+  readonly #openings: Promise<unknown>[] = [];
+  /** Reads waiting for a connection, in call order. */
+  readonly #queue: Waiter[] = [];
   /** Set when opening a pooled connection failed: the pool stays at the connections it has. */
   #full = false;
   #closed = false;
@@ -105,25 +131,28 @@ export class ReadPool {
     this.#lanes = [primary];
     this.#size = size;
     this.#open = open;
+    primary.onIdle = (lane) => this.#handOver(lane);
   }
 
   /** Run one read on the connection the module doc's rule picks. @throws LtxvfsError `LTXVFS_ERR_CLOSED`; the read's errors. */
-  async read<T>(op: (ops: EngineOps) => Promise<T>): Promise<T> {
-    const lane = await this.#choose();
-    if (lane !== this.#lanes[0]) this.#pooledReads++;
-    return lane.run(op);
+  read<T>(op: (ops: EngineOps) => Promise<T>): Promise<T> {
+    // Chosen and reserved in this tick: reads made together spread over the connections.
+    const lane = this.#reserve();
+    return lane instanceof Lane ? this.#counted(lane).runReserved(op) : lane.then((l) => this.#counted(l).runReserved(op));
   }
 
   /** Hold a connection for one iteration (module doc): release it when the iteration ends. */
   async hold(): Promise<HeldLane> {
-    const lane = await this.#choose();
-    if (lane !== this.#lanes[0]) this.#pooledReads++;
+    const reserved = this.#reserve();
+    const lane = this.#counted(reserved instanceof Lane ? reserved : await reserved);
+    // The reservation becomes the hold (not idle in between).
     lane.held++;
+    lane.release();
     let released = false;
     return {
       run: (op) => lane.run(op),
       release: () => {
-        if (!released) lane.held--;
+        if (!released) lane.release(true);
         released = true;
       },
     };
@@ -138,29 +167,47 @@ export class ReadPool {
     return { readConnections: this.#lanes.length, pooledReads: this.#pooledReads };
   }
 
-  /** Close every pooled connection (after the calls handed to it), including those still opening. Idempotent. */
+  /** Close every pooled connection (after the calls handed to it), including those still opening; waiting reads fail. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
+    for (const waiter of this.#queue.splice(0)) waiter.reject(closedError());
     await Promise.allSettled(this.#openings);
     await Promise.allSettled(this.#connections.map((c) => c.close()));
   }
 
-  #choose(): Lane | Promise<Lane> {
-    if (this.#closed) throw closedError();
-    const idle = this.#lanes.find((l) => l.pending === 0 && l.held === 0);
-    if (idle !== undefined) return idle;
-    if (!this.#full && this.#lanes.length + this.#opening < this.#size) return this.#grow();
-    let best = this.#lanes[0];
-    let bestLoad = Infinity;
-    for (const lane of this.#lanes) {
-      // The primary last among equals: its writes and transactions come first there.
-      const load = lane.pending + lane.held * HELD_WEIGHT + (lane === this.#lanes[0] ? 0.5 : 0);
-      if (load < bestLoad) {
-        best = lane;
-        bestLoad = load;
-      }
+  #counted(lane: Lane): Lane {
+    if (lane !== this.#lanes[0]) this.#pooledReads++;
+    return lane;
+  }
+
+  /**
+   * A lane for one read, its `pending` already counting it: an idle one; else a new
+   * connection while fewer than `size` are open; else the first to become idle — unless
+   * every lane holds an iteration (none may ever become idle): then the least busy.
+   */
+  #reserve(): Lane | Promise<Lane> {
+    if (this.#closed) return Promise.reject(closedError());
+    const idle = this.#lanes.find((l) => l.idle);
+    if (idle !== undefined) {
+      idle.pending++;
+      return idle;
     }
+    if (!this.#full && this.#lanes.length + this.#opening < this.#size) return this.#grow();
+    if (this.#opening > 0 || this.#lanes.some((l) => l.held === 0)) {
+      return new Promise<Lane>((resolve, reject) => this.#queue.push({ resolve, reject }));
+    }
+    let best = this.#lanes[0];
+    for (const lane of this.#lanes) if (lane.pending < best.pending) best = lane;
+    best.pending++;
     return best;
+  }
+
+  /** `lane` became idle: the longest-waiting read takes it. */
+  #handOver(lane: Lane): void {
+    const waiter = this.#queue.shift();
+    if (waiter === undefined) return;
+    lane.pending++;
+    waiter.resolve(lane);
   }
 
   async #grow(): Promise<Lane> {
@@ -172,18 +219,20 @@ export class ReadPool {
       connection = await opening;
     } catch {
       // No more connections (memory, a worker that cannot start): serve from those open.
-      this.#full = true;
-      return this.#choose();
-    } finally {
       this.#opening--;
+      this.#full = true;
+      return this.#reserve();
     }
+    this.#opening--;
     this.#connections.push(connection);
     if (this.#closed) {
       await connection.close();
       throw closedError();
     }
     const lane = new Lane(connection.ops, (op) => op(connection.ops));
+    lane.onIdle = (l) => this.#handOver(l);
     this.#lanes.push(lane);
+    lane.pending++;
     return lane;
   }
 }
