@@ -9,6 +9,7 @@ import { isLtxvfsError, LtxvfsError } from '../../ltx/errors.js';
 import { formatChecksum } from '../../ltx/checksum.js';
 import { formatTXID } from '../../ltx/filename.js';
 import { openReplicaClient } from '../storage/url.js';
+import type { ReplicaClient } from '../storage/types.js';
 import { listReplica } from '../replica/plan.js';
 import { openDatabase, readVerified, type DatabaseReplicaStats } from '../api/open.js';
 import { parseTarget } from '../replica/time.js';
@@ -27,6 +28,28 @@ import { hydrateCommand } from './hydrate-command.js';
 import type { CliIO, Command, CommandValues as Values } from './command.js';
 
 export type { CliIO, Command } from './command.js';
+
+/**
+ * Run `body` with the replica client `url` names (`io.env` for its settings), and with a
+ * progress line on stderr when `progress` names one (label and unit); both are closed
+ * afterwards, whatever `body` does.
+ * @param create create a directory replica that does not exist yet (`import`, `demo`).
+ */
+async function withClient<T>(
+  url: string | undefined,
+  io: CliIO,
+  options: { create?: boolean; progress?: [label: string, unit: string] },
+  body: (client: ReplicaClient, progress: Progress | undefined) => Promise<T>,
+): Promise<T> {
+  const client = await openReplicaClient(url, { create: options.create === true, env: io.env });
+  const progress = options.progress === undefined ? undefined : new Progress(io.stderr, ...options.progress);
+  try {
+    return await body(client, progress);
+  } finally {
+    progress?.stop();
+    await client.close();
+  }
+}
 
 function byteOption(values: Values, name: string): number | undefined {
   const v = values[name];
@@ -150,17 +173,12 @@ export const commands: Record<string, Command> = {
     maxArgs: 2,
     options: {},
     async run([file, url], _values, io) {
-      const client = await openReplicaClient(urlArg(url), { create: true, env: io.env });
-      const progress = new Progress(io.stderr, 'import', 'pages');
-      try {
-        const r = await importDatabase(file, client, { onProgress: (done, total) => progress.update(done, total) });
-        progress.stop();
+      return withClient(urlArg(url), io, { create: true, progress: ['import', 'pages'] }, async (client, progress) => {
+        const r = await importDatabase(file, client, { onProgress: (done, total) => progress?.update(done, total) });
+        progress?.stop();
         io.stdout.write(`imported ${file}: ${r.commit} pages of ${r.pageSize} bytes as ${r.key} (${formatBytes(r.bytesWritten)})\n`);
-      } finally {
-        progress.stop();
-        await client.close();
-      }
-      return 0;
+        return 0;
+      });
     },
   },
 
@@ -170,8 +188,7 @@ export const commands: Record<string, Command> = {
     maxArgs: 1,
     options: { json: { type: 'boolean' } },
     async run([url], values, io) {
-      const client = await openReplicaClient(urlArg(url), { env: io.env });
-      try {
+      return withClient(urlArg(url), io, {}, async (client) => {
         const files = await listReplica(client);
         const rows = files.map((f) => ({
           level: f.level,
@@ -191,10 +208,8 @@ export const commands: Record<string, Command> = {
         io.stdout.write(files.length === 0
           ? `(empty replica: no LTX files in ${client.url}; nothing to read until Litestream or an ltxvfs writer adds one)\n`
           : `(${plural(files.length, 'file')}, ${formatBytes(total)})\n`);
-      } finally {
-        await client.close();
-      }
-      return 0;
+        return 0;
+      });
     },
   },
 
@@ -204,23 +219,18 @@ export const commands: Record<string, Command> = {
     maxArgs: 2,
     options: { force: { type: 'boolean' }, at: { type: 'string' } },
     async run([url, out], values, io) {
-      const client = await openReplicaClient(urlArg(url), { env: io.env });
-      const progress = new Progress(io.stderr, 'restore', 'bytes');
-      try {
+      return withClient(urlArg(url), io, { progress: ['restore', 'bytes'] }, async (client, progress) => {
         const target = typeof values.at === 'string' ? parseTarget(values.at) : 'latest';
         const r = await restoreDatabase(client, out, {
           overwrite: values.force === true,
           target: target === 'latest' ? undefined : target,
-          onProgress: (_done, _total, bytesRead, bytesTotal) => progress.update(bytesRead, bytesTotal),
+          onProgress: (_done, _total, bytesRead, bytesTotal) => progress?.update(bytesRead, bytesTotal),
         });
-        progress.stop();
+        progress?.stop();
         const verified = r.checksum === undefined ? 'file checksums verified' : `database checksum ${formatChecksum(r.checksum)} verified`;
         io.stdout.write(`restored TXID ${formatTXID(r.txid)} to ${out}: ${r.commit} pages of ${r.pageSize} bytes from ${r.files.length} LTX files (${verified})\n`);
-      } finally {
-        progress.stop();
-        await client.close();
-      }
-      return 0;
+        return 0;
+      });
     },
   },
 
@@ -232,11 +242,9 @@ export const commands: Record<string, Command> = {
     maxArgs: 1,
     options: { json: { type: 'boolean' } },
     async run([url], values, io) {
-      const client = await openReplicaClient(urlArg(url), { env: io.env });
-      const progress = new Progress(io.stderr, 'verify', 'files');
-      try {
-        const r = await verifyReplica(client, { onProgress: (done, total) => progress.update(done, total) });
-        progress.stop();
+      return withClient(urlArg(url), io, { progress: ['verify', 'files'] }, async (client, progress) => {
+        const r = await verifyReplica(client, { onProgress: (done, total) => progress?.update(done, total) });
+        progress?.stop();
         if (values.json === true) {
           // docs/usage.md, "verify --json".
           io.stdout.write(`${JSON.stringify({
@@ -256,10 +264,7 @@ export const commands: Record<string, Command> = {
           ? `ok: ${r.filesChecked} files, ${formatBytes(r.bytesRead)}, TXID ${formatTXID(r.txid)} (${chain})\n`
           : `${plural(r.problems.length, 'problem')} in ${r.filesChecked} files\n`);
         return r.problems.length === 0 ? 0 : 1;
-      } finally {
-        progress.stop();
-        await client.close();
-      }
+      });
     },
   },
 
@@ -271,8 +276,7 @@ export const commands: Record<string, Command> = {
     async run([url], values, io) {
       const retentionMs = typeof values.retention === 'string' ? parseDurationMs(values.retention, '--retention') : undefined;
       const tempFileMaxAgeMs = tempMaxAgeOption(values);
-      const client = await openReplicaClient(urlArg(url), { env: io.env });
-      try {
+      return withClient(urlArg(url), io, {}, async (client) => {
         const r = await compactReplica(client, { retentionMs, snapshot: values['no-snapshot'] !== true, tempFileMaxAgeMs });
         const c = r.compacted;
         io.stdout.write(c === undefined
@@ -282,10 +286,8 @@ export const commands: Record<string, Command> = {
         for (const key of r.deleted) io.stdout.write(`deleted ${key}\n`);
         for (const key of r.tempFilesRemoved) io.stdout.write(`removed half-written ${key}\n`);
         io.stdout.write(`read ${formatBytes(r.bytesRead)}, wrote ${formatBytes(r.bytesWritten)}, deleted ${plural(r.deleted.length, 'file')}\n`);
-      } finally {
-        await client.close();
-      }
-      return 0;
+        return 0;
+      });
     },
   },
 
@@ -332,12 +334,7 @@ export const commands: Record<string, Command> = {
       const replica = join(root, 'replica');
       await makeDemoDatabase(dbPath);
       io.stdout.write(`made ${dbPath} and imported it into ${replica}\n`);
-      const client = await openReplicaClient(replica, { create: true, env: io.env });
-      try {
-        await importDatabase(dbPath, client);
-      } finally {
-        await client.close();
-      }
+      await withClient(replica, io, { create: true }, (client) => importDatabase(dbPath, client));
       const sql = 'SELECT c.name, c.city, count(*) AS orders, round(sum(o.total), 2) AS spent FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.id = 42 GROUP BY c.id';
       io.stdout.write(`$ ltxvfs query ${replica} "${sql}" --stats\n`);
       return query(replica, sql, { stats: true }, io);
