@@ -13,6 +13,8 @@
  * ends within about `budgetMs + T`.
  */
 
+import { LtxvfsError } from '../../ltx/errors.js';
+
 /** How often and how long to retry. All times in ms. */
 export interface RetryPolicy {
   /** Most attempts in all, the first included. ≥ 1. */
@@ -55,17 +57,22 @@ export interface RequestRetryOptions {
 }
 
 /**
- * The {@link RetryPolicy} of `options`, {@link DEFAULT_RETRY_POLICY} where a field is not given.
- * @returns the policy, or a message naming the first bad field ({@link checkRetryPolicy}).
+ * The {@link RetryPolicy} of a networked backend from the {@link RequestRetryOptions} a user
+ * passed, each unset field from {@link DEFAULT_RETRY_POLICY} (an unset `retryMaxDelayMs` is
+ * at least `retryBaseDelayMs`), checked by {@link checkRetryPolicy}.
+ * @param where the replica or backend, for the message (`gs://bucket/path`).
+ * @throws LtxvfsError `LTXVFS_ERR_USAGE` "<where>: bad <field> <value>: need …" for the first bad field.
  */
-export function retryPolicyOf(options: RequestRetryOptions): { policy: RetryPolicy; bad: string | undefined } {
+export function retryPolicyOf(options: RequestRetryOptions, where: string): RetryPolicy {
   const policy: RetryPolicy = {
     maxAttempts: options.maxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts,
     budgetMs: options.retryBudgetMs ?? DEFAULT_RETRY_POLICY.budgetMs,
     baseDelayMs: options.retryBaseDelayMs ?? DEFAULT_RETRY_POLICY.baseDelayMs,
-    maxDelayMs: options.retryMaxDelayMs ?? DEFAULT_RETRY_POLICY.maxDelayMs,
+    maxDelayMs: options.retryMaxDelayMs ?? Math.max(DEFAULT_RETRY_POLICY.maxDelayMs, options.retryBaseDelayMs ?? 0),
   };
-  return { policy, bad: checkRetryPolicy(policy) };
+  const bad = checkRetryPolicy(policy);
+  if (bad !== undefined) throw new LtxvfsError('LTXVFS_ERR_USAGE', `${where}: ${bad}`, { key: where });
+  return policy;
 }
 
 /** Thrown by an operation to ask for a retry; `error` is what the caller sees if retries run out. */

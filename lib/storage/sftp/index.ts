@@ -106,8 +106,7 @@ export async function openSftpReplica(url: Extract<ReplicaUrl, { scheme: 'sftp' 
   }
   const knownHosts = param('knownHosts', 'known-hosts') ?? options.knownHosts ?? path.join(env.HOME ?? homedir(), '.ssh', 'known_hosts');
   const hostKeys = await loadHostKeyPolicy(param('hostKey', 'host-key') ?? options.hostKey, knownHosts, where);
-  const { policy: retry, bad } = retryPolicyOf(options);
-  if (bad !== undefined) throw new LtxvfsError('LTXVFS_ERR_USAGE', `sftp option ${bad}`);
+  const retry = retryPolicyOf(options, where);
   const connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs, 10_000);
   const requestTimeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs, 10_000);
   const maxOpenFiles = positive('maxOpenFiles', options.maxOpenFiles, 64);
