@@ -10,6 +10,7 @@ import { createHmac } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import ssh2 from 'ssh2';
+import { openDatabase } from '../../../lib/api/open.js';
 import { Lease } from '../../../lib/write/lease.js';
 import { openReplicaClient } from '../../../lib/storage/url.js';
 import type { SftpReplicaOptions } from '../../../lib/storage/sftp/index.js';
@@ -109,6 +110,13 @@ t.test('sftp: credentials and host keys', async (t) => {
   });
   await t.rejects(openReplicaClient(`${plain}?host-key=MD5:ab`, { env: {} }), { code: 'LTXVFS_ERR_USAGE', key: 'hostKey', message: /bad hostKey "MD5:ab"/ });
   await t.rejects(openReplicaClient(`${plain}?hostKey=${server.fingerprint}`, { env: {}, sftp: { requestTimeoutMs: 0 } }), { code: 'LTXVFS_ERR_USAGE', message: /requestTimeoutMs 0/ });
+});
+
+t.test('sftp: a directory that does not exist is an empty replica, named', async (t) => {
+  const url = urlOf('no/such/dir');
+  await t.rejects(openDatabase(url, { env: {}, shared: false, sftp: FAST }), {
+    code: 'LTXVFS_ERR_EMPTY_REPLICA', message: `replica has no LTX files: sftp://${server.user}@127.0.0.1:${server.port}/no/such/dir`,
+  });
 });
 
 t.test('sftp: private key authentication (?keyPath=)', async (t) => {
