@@ -113,7 +113,7 @@ t.test('sftp: credentials and host keys', async (t) => {
 });
 
 t.test('sftp: a directory that does not exist is an empty replica, named', async (t) => {
-  const url = urlOf('no/such/dir');
+  const url = urlOf(server, 'no/such/dir');
   await t.rejects(openDatabase(url, { env: {}, shared: false, sftp: FAST }), {
     code: 'LTXVFS_ERR_EMPTY_REPLICA', message: `replica has no LTX files: sftp://${server.user}@127.0.0.1:${server.port}/no/such/dir`,
   });
