@@ -192,7 +192,10 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
     const ref = index.get(pgno);
     if (ref === undefined) return this.#missing(index, pgno);
     const hit = this.#cache.get(ref);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) {
+      if (this.#builder.unverifiedHeads.size > 0) this.#builder.use(ref.file);
+      return hit;
+    }
     const local = this.#readLocal(index, ref, pgno);
     if (local !== undefined) return local;
     return this.#fetcher.fetch(index, ref).catch((err: unknown) => this.#refetch(err, version, index, pgno));
@@ -202,7 +205,9 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
   readPageInto(version: PageVersion, pgno: number, dst: Uint8Array): boolean {
     const index = this.#substitutes.get(version) ?? (version as PageIndex);
     const ref = index.get(pgno);
-    return ref !== undefined && this.#fetcher.verifier.failure === undefined && this.#cache.copyTo(ref, dst);
+    if (ref === undefined || this.#fetcher.verifier.failure !== undefined || !this.#cache.copyTo(ref, dst)) return false;
+    if (this.#builder.unverifiedHeads.size > 0) this.#builder.use(ref.file);
+    return true;
   }
 
   /**

@@ -23,6 +23,12 @@ export class VersionBuilder {
   readonly #counters: ReadCounters;
   readonly #queue: PQueue;
   readonly #headBytes: number | undefined;
+  /**
+   * Files not verified yet whose head pages were cached at load, with those pages and the
+   * head's bytes: a page of theirs served from the cache starts their verification
+   * (`ReplicaReader.readPage` calls {@link use}), as a fetch would.
+   */
+  readonly unverifiedHeads = new Map<LtxFile, { head: Uint8Array; pages: Map<number, Uint8Array> }>();
   /** LTX files of the current version, by key: reused by rebuilds so their cached frames stay valid. */
   #files = new Map<string, LtxFile>();
 
@@ -73,11 +79,33 @@ export class VersionBuilder {
     return version;
   }
 
+  /**
+   * A page of `file` is served from the cache: if it is a file whose head pages were
+   * cached unverified, its verification starts (or, after a failed one, starts again), fed
+   * the head's frames so it reads on from the first frame the head did not hold. Once the
+   * file is verified it is forgotten here.
+   */
+  use(file: LtxFile): void {
+    const held = this.unverifiedHeads.get(file);
+    if (held === undefined) return;
+    const verifier = this.#fetcher.verifier;
+    if (verifier.isVerified(file)) {
+      this.unverifiedHeads.delete(file);
+      return;
+    }
+    verifier.use(file);
+    for (const [entry, page] of [...held.pages].sort((a, b) => a[0] - b[0])) {
+      const { offset, size } = file.entries[entry];
+      verifier.observe(file, entry, held.head.subarray(offset, offset + size), page);
+    }
+  }
+
   /** Remember the files of `version`, which became current, and forget the others. */
   remember(version: PageIndex): void {
     const keep = new Map<string, LtxFile>();
     for (const f of version.files) keep.set(f.info.key, f);
     this.#files = keep;
+    for (const f of this.unverifiedHeads.keys()) if (keep.get(f.info.key) !== f) this.unverifiedHeads.delete(f);
   }
 
   /**
@@ -104,11 +132,12 @@ export class VersionBuilder {
   /**
    * Cache the pages that came with the files' loads (files read whole; the head of a file
    * read in ranges) and that `version` serves: they cost no second read. A cached page is
-   * served without the fetcher, so a file not verified at load starts its background
-   * verification now, as a fetch of one of its pages would (lib/read/verifier.ts).
+   * served without the fetcher, so a file not verified at load is noted in
+   * {@link unverifiedHeads}, and its verification starts when one of them is served
+   * ({@link use}; lib/read/verifier.ts: from its first use).
    */
   #cacheCurrentPages(version: PageIndex, loaded: LoadedLtxFile[]): void {
-    for (const { file, pages, headPages } of loaded) {
+    for (const { file, pages, headPages, head } of loaded) {
       const entries: Iterable<[number, Uint8Array]> = pages?.entries() ?? headPages ?? [];
       let cached = false;
       for (const [entry, page] of entries) {
@@ -117,7 +146,7 @@ export class VersionBuilder {
         this.#cache.set(ref, page);
         cached = true;
       }
-      if (cached && pages === undefined) this.#fetcher.verifier.use(file);
+      if (cached && headPages !== undefined && head !== undefined) this.unverifiedHeads.set(file, { head, pages: headPages });
     }
   }
 }

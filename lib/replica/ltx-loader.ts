@@ -69,6 +69,8 @@ export interface LoadedLtxFile {
    * (the file is not verified yet: serving them is a use, lib/read/verifier.ts).
    */
   headPages?: Map<number, Uint8Array>;
+  /** The head read itself (file bytes from offset 0), when `headPages` is set: their frames, for the verifier. */
+  head?: Uint8Array;
 }
 
 /**
@@ -126,7 +128,7 @@ export async function loadLtxFile(
   rememberHeader(file, headerBytes);
   const pages = framesIn(head, found.entries, header.pageSize, key);
   counters.pagesFetched += pages.size;
-  return { file, pages: undefined, headPages: pages };
+  return { file, pages: undefined, headPages: pages, head };
 }
 
 /**

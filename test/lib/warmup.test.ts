@@ -28,7 +28,7 @@ t.test('warm-up caches exactly the interior pages SQLite\'s dbstat reports, and 
   const interior = (await sqliteQuery(source, "SELECT pageno FROM dbstat WHERE pagetype = 'internal' ORDER BY pageno")).map((r) => Number(r.pageno));
   t.ok(interior.length > 5, `${interior.length} interior pages in the source`);
 
-  const cold = await openDatabase(replica, { shared: false, pollIntervalMs: 0 });
+  const cold = await openDatabase(replica, { shared: false, pollIntervalMs: 0, headBytes: 100 }); // header only: no pages come with it
   t.equal(warmupOf(cold), undefined, 'no warm-up unless asked');
   const before = cold.stats().readRequests;
   await cold.get('SELECT * FROM orders WHERE id = 12345');
