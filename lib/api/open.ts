@@ -39,7 +39,7 @@ export interface OpenOptions extends ConnectOptions, WorkerEngineOptions, Databa
   hydrate?: string;
   /**
    * Connections the database's reads may use, the primary included (lib/api/read-pool.ts).
-   * Default 4. Reads made outside a transaction (`SELECT`, `VALUES`, `WITH … SELECT`,
+   * Default 4 in process, 2 with the worker engine (each worker connection is a thread). Reads made outside a transaction (`SELECT`, `VALUES`, `WITH … SELECT`,
    * statements from `prepare()` that only read) run on the first idle one; read-only
    * connections beside the primary are opened, in the same engine over the same shared
    * reader, when a read finds every open one busy, so a long scan does not hold up point
@@ -85,7 +85,7 @@ export async function openDatabase(url?: string, options: OpenOptions = {}): Pro
   rejectRenamedOptions(options, 'openDatabase');
   // Hydration from the Litestream VFS's environment (docs/formats.md §6.1) applies to both engines.
   const hydrate = options.hydrate ?? hydrationPathFromEnv(options.env ?? process.env, url);
-  const readConnections = readConnectionsOf(options.readConnections, url ?? 'LITESTREAM_REPLICA_URL');
+  const readConnections = readConnectionsOf(options.readConnections, options.engine ?? 'asyncify', url ?? 'LITESTREAM_REPLICA_URL');
   if (options.engine === 'worker') {
     const { db, connection, warmup } = await openWorkerEngine(url, { ...options, hydrate });
     attachReadPool(db, readConnections, pooledOpener(connection, options,

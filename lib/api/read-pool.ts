@@ -11,31 +11,32 @@
  * at the primary's `at`. It is opened when a read finds every open connection busy, so a
  * database used by one flow at a time never opens one.
  *
- * Default 4 (the primary and up to 3 pooled): enough that one or two long scans leave
- * connections for point lookups. Each pooled connection costs, once opened, about
- * {@link POOLED_CONNECTION_BYTES_NOTE} of memory (its wasm instance and SQLite's own page
- * cache), and for the worker engine a thread with its own local page cache
- * (`localCacheSizeBytes`); pages themselves stay in the one shared page cache. 1 turns
- * the pool off: every call runs on the primary connection, in call order.
+ * Default 4 in process, 2 with the worker engine: connections are opened only under
+ * concurrency, and then cost — measured with idle caches, an RSS delta with 7 pooled
+ * connections opened — about 4 MiB each in process (a wasm instance), about 32 MiB each
+ * with the worker engine (a thread with its own wasm), plus what their caches fill to:
+ * SQLite's own page cache per connection, and for a worker its local page cache
+ * (`localCacheSizeBytes`). Four connections let one or two long scans run while point
+ * lookups go on for ~12 MiB; a second worker lets a scan and lookups run side by side for
+ * ~32 MiB. The pages themselves stay in the one shared page cache. 1 turns the pool off:
+ * every call runs on the primary connection, in call order.
  */
 import { LtxvfsError } from '../../ltx/errors.js';
 import { connectLease, type ConnectOptions, type ReplicaConnection } from '../connection/connect.js';
 import { engineOpsOf, type Database, type DatabaseOptions } from '../sql/database.js';
 import type { PooledConnection } from '../sql/read-pool.js';
 
-/** Default of `readConnections` (module doc). */
-export const DEFAULT_READ_CONNECTIONS = 4;
+/** Default of `readConnections` per engine (module doc). */
+export const DEFAULT_READ_CONNECTIONS = { asyncify: 4, worker: 2 } as const;
 /** Largest `readConnections` accepted: each is a wasm instance or a thread. */
 export const MAX_READ_CONNECTIONS = 64;
-/** What one pooled connection costs in memory, as the module doc says (measured: test/lib/read-pool.test.ts). */
-export const POOLED_CONNECTION_BYTES_NOTE = 'a few MiB';
 
 /**
- * Check `readConnections` (default {@link DEFAULT_READ_CONNECTIONS}).
+ * Check `readConnections` (default {@link DEFAULT_READ_CONNECTIONS} of `engine`).
  * @throws LtxvfsError `LTXVFS_ERR_USAGE` naming the value unless it is an integer from 1 to {@link MAX_READ_CONNECTIONS}.
  */
-export function readConnectionsOf(value: unknown, where: string): number {
-  if (value === undefined) return DEFAULT_READ_CONNECTIONS;
+export function readConnectionsOf(value: unknown, engine: 'asyncify' | 'worker', where: string): number {
+  if (value === undefined) return DEFAULT_READ_CONNECTIONS[engine];
   if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_READ_CONNECTIONS) return value;
   throw new LtxvfsError('LTXVFS_ERR_USAGE',
     `${where}: readConnections ${JSON.stringify(value) ?? String(value)} is not an integer from 1 to ${MAX_READ_CONNECTIONS} ` +

@@ -9,10 +9,12 @@
  * Choosing a connection ({@link ReadPool.read}): the first idle one, the primary first
  * (serial use never opens another); when none is idle and fewer than `readConnections`
  * are open, a new read-only connection (opened on demand, so an idle or serial service
- * pays nothing for the pool); else the least busy. A connection on which an
- * `iterate()` holds a statement open (and with it a read snapshot: SQLite runs every
+ * pays nothing for the pool); else the read waits in call order for the first connection
+ * to become idle — never queued behind a long call on a busy one. A connection on which
+ * an `iterate()` holds a statement open (and with it a read snapshot: SQLite runs every
  * statement of a connection in the read transaction an unfinished statement keeps open)
- * is taken only when every connection holds one.
+ * is not idle until the iteration ends; only when every connection holds one does a read
+ * join the least busy (it may then see that iteration's snapshot).
  *
  * Each pooled connection has its own view of the shared reader and takes the newest
  * version at each read transaction, as the primary does; the primary's commits become
