@@ -25,9 +25,9 @@
 import { createHash } from 'node:crypto';
 import type { BlobItem, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
 import { LtxvfsError } from '../../../ltx/errors.js';
-import { formatLtxFilename } from '../../../ltx/filename.js';
-import { DEFAULT_RETRY_POLICY, RetryExhaustedError, TransientError, withRetry, type RetryAttempt, type RetryPolicy } from '../retry.js';
+import { RetryExhaustedError, retryPolicyOf, TransientError, withRetry, type RetryAttempt, type RetryPolicy } from '../retry.js';
 import { formatRfc3339Nano, parseRfc3339 } from '../rfc3339.js';
+import { checkReadRange, ltxFileKey, ltxLevelPrefix, prefixedKey, sortByTxidRange } from '../layout.js';
 import { classifyLtxName, StrayLog } from '../strays.js';
 import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, StrayEntry, WriteOptions } from '../types.js';
 import type { AbsConfig } from './config.js';
@@ -113,25 +113,17 @@ export class AbsReplicaClient implements ReplicaClient {
     };
     this.#timeoutMs = int('requestTimeoutMs', tuning.requestTimeoutMs, 10_000, 1, 2 ** 31 - 1);
     this.#listPageSize = int('listPageSize', tuning.listPageSize, 5000, 1, 5000);
-    this.#policy = {
-      maxAttempts: int('maxAttempts', tuning.maxAttempts, DEFAULT_RETRY_POLICY.maxAttempts, 1, 1000),
-      budgetMs: int('retryBudgetMs', tuning.retryBudgetMs, DEFAULT_RETRY_POLICY.budgetMs, 0, 2 ** 31 - 1),
-      baseDelayMs: int('retryBaseDelayMs', tuning.retryBaseDelayMs, DEFAULT_RETRY_POLICY.baseDelayMs, 1, 2 ** 31 - 1),
-      maxDelayMs: int('retryMaxDelayMs', tuning.retryMaxDelayMs, DEFAULT_RETRY_POLICY.maxDelayMs, 1, 2 ** 31 - 1),
-    };
-    if (this.#policy.maxDelayMs < this.#policy.baseDelayMs) {
-      throw new LtxvfsError('LTXVFS_ERR_USAGE', `${this.url}: bad retryMaxDelayMs ${this.#policy.maxDelayMs}: need >= retryBaseDelayMs`);
-    }
+    this.#policy = retryPolicyOf(tuning, this.url);
   }
 
   /** `<path>/ltx/<level>/<min>-<max>.ltx` (`ltx/…` at the container root), as Litestream names it. */
   ltxKey(level: number, minTXID: number, maxTXID: number): string {
-    return `${this.levelPrefix(level)}${formatLtxFilename(minTXID, maxTXID)}`;
+    return ltxFileKey(this.prefix, level, minTXID, maxTXID);
   }
 
   /** `<path>/<name>`, or `name` at the container root (the lease's `lock.json`). */
   objectKey(name: string): string {
-    return this.prefix === '' ? name : `${this.prefix}/${name}`;
+    return prefixedKey(this.prefix, name);
   }
 
   /**
@@ -143,7 +135,7 @@ export class AbsReplicaClient implements ReplicaClient {
    */
   async listLtxFiles(level: number, options: { seekTXID?: number; useMetadata?: boolean } = {}): Promise<LtxFileInfo[]> {
     this.checkOpen();
-    const prefix = this.levelPrefix(level);
+    const prefix = ltxLevelPrefix(this.prefix, level);
     const seek = options.seekTXID ?? 0;
     const files: LtxFileInfo[] = [];
     for await (const item of this.listBlobs(prefix, Infinity)) {
@@ -154,8 +146,7 @@ export class AbsReplicaClient implements ReplicaClient {
       if (found.kind !== 'ltx' || found.minTXID < seek) continue;
       files.push({ level, minTXID: found.minTXID, maxTXID: found.maxTXID, size: item.properties.contentLength ?? 0, createdAt: this.createdAt(item), key: item.name });
     }
-    files.sort((a, b) => a.minTXID - b.minTXID || a.maxTXID - b.maxTXID);
-    return files;
+    return sortByTxidRange(files);
   }
 
   /** See `ReplicaClient.listKeys`: blob names under `<path>/<prefix>/`, at most `limit`. */
@@ -175,9 +166,7 @@ export class AbsReplicaClient implements ReplicaClient {
   async readRange(key: string, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     this.checkOpen();
     this.checkKey(key);
-    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
-      throw new LtxvfsError('LTXVFS_ERR_USAGE', `read ${key}: bad range offset ${String(offset)} length ${String(length)}`, { key });
-    }
+    checkReadRange(key, offset, length);
     if (length === 0) {
       await this.call('head', key, (signal) => this.blob(key).getProperties({ abortSignal: signal }));
       return new Uint8Array(0);
@@ -423,11 +412,6 @@ export class AbsReplicaClient implements ReplicaClient {
 
   private where(key: string): string {
     return `abs://${this.#account}@${this.container}/${key}`;
-  }
-
-  private levelPrefix(level: number): string {
-    if (!Number.isSafeInteger(level) || level < 0) throw new LtxvfsError('LTXVFS_ERR_USAGE', `bad level ${String(level)}: need an integer >= 0`);
-    return `${this.prefix === '' ? '' : `${this.prefix}/`}ltx/${level}/`;
   }
 
   /** Blob names: non-empty, ≤ 1024 characters, inside the replica prefix, no `.`/`..` segments (URLs would resolve them). */

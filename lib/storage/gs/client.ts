@@ -29,9 +29,10 @@
 import { createHash } from 'node:crypto';
 import type { Bucket, File, Storage } from '@google-cloud/storage';
 import { LtxvfsError } from '../../../ltx/errors.js';
-import { formatLtxFilename, formatTXID } from '../../../ltx/filename.js';
+import { formatTXID } from '../../../ltx/filename.js';
 import { RetryExhaustedError, TransientError, withRetry, type RetryAttempt } from '../retry.js';
 import { formatRfc3339Nano, parseRfc3339 } from '../rfc3339.js';
+import { checkReadRange, ltxFileKey, ltxLevelPrefix, prefixedKey, sortByTxidRange } from '../layout.js';
 import { classifyLtxName, StrayLog } from '../strays.js';
 import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, StrayEntry, WriteOptions } from '../types.js';
 import type { GsConfig } from './config.js';
@@ -128,12 +129,12 @@ export class GsReplicaClient implements ReplicaClient {
    * @throws LtxvfsError `LTXVFS_ERR_USAGE` for a bad level or TXID range.
    */
   ltxKey(level: number, minTXID: number, maxTXID: number): string {
-    return `${this.levelPrefix(level)}${formatLtxFilename(minTXID, maxTXID)}`;
+    return ltxFileKey(this.prefix, level, minTXID, maxTXID);
   }
 
   /** `<prefix>/<name>`, or `name` at the bucket root (litestream's lock key). */
   objectKey(name: string): string {
-    return this.prefix === '' ? name : `${this.prefix}/${name}`;
+    return prefixedKey(this.prefix, name);
   }
 
   /**
@@ -145,7 +146,7 @@ export class GsReplicaClient implements ReplicaClient {
    */
   async listLtxFiles(level: number, options: { seekTXID?: number; useMetadata?: boolean } = {}): Promise<LtxFileInfo[]> {
     this.checkOpen();
-    const prefix = this.levelPrefix(level);
+    const prefix = ltxLevelPrefix(this.prefix, level);
     const seek = options.seekTXID ?? 0;
     const files: LtxFileInfo[] = [];
     let pageToken: string | undefined;
@@ -166,8 +167,7 @@ export class GsReplicaClient implements ReplicaClient {
       }
       pageToken = (next as { pageToken?: string } | null | undefined)?.pageToken;
     } while (pageToken !== undefined);
-    files.sort((a, b) => a.minTXID - b.minTXID || a.maxTXID - b.maxTXID);
-    return files;
+    return sortByTxidRange(files);
   }
 
   /** See `ReplicaClient.listKeys`: one listing page of at most `limit` (≤ 1000) names under `<prefix>/<folder>`. */
@@ -188,9 +188,7 @@ export class GsReplicaClient implements ReplicaClient {
   async readRange(key: string, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     this.checkOpen();
     this.checkKey(key);
-    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
-      throw new LtxvfsError('LTXVFS_ERR_USAGE', `read ${key}: bad range offset ${String(offset)} length ${String(length)}`, { key });
-    }
+    checkReadRange(key, offset, length);
     if (length === 0) {
       await this.metadataOf('read', key);
       return new Uint8Array(0);
@@ -313,13 +311,6 @@ export class GsReplicaClient implements ReplicaClient {
 
   private where(key: string): string {
     return `gs://${this.bucketName}/${key}`;
-  }
-
-  private levelPrefix(level: number): string {
-    if (!Number.isSafeInteger(level) || level < 0) {
-      throw new LtxvfsError('LTXVFS_ERR_USAGE', `bad level ${String(level)}: need an integer >= 0`);
-    }
-    return this.objectKey(`ltx/${level}/`);
   }
 
   /** Names: non-empty, ≤ 1024 bytes, inside the replica prefix, no `.`/`..` segments. */

@@ -16,7 +16,7 @@
  * then gcloud's well-known file and the metadata server.
  */
 import { LtxvfsError } from '../../../ltx/errors.js';
-import { checkRetryPolicy, DEFAULT_RETRY_POLICY, type RequestRetryOptions, type RetryPolicy } from '../retry.js';
+import { retryPolicyOf, type RequestRetryOptions, type RetryPolicy } from '../retry.js';
 
 /**
  * Options of a gs:// client (`openGsReplica`, `openDatabase(url, { gs })`). The timeouts
@@ -66,14 +66,7 @@ export function resolveGsConfig(bucket: string, prefix: string, params: Record<s
   const origin = fromUrl !== undefined && fromUrl !== '' ? 'url' : fromEnv !== undefined && fromEnv !== '' ? 'STORAGE_EMULATOR_HOST' : 'default';
   const raw = origin === 'url' ? fromUrl : origin === 'STORAGE_EMULATOR_HOST' ? fromEnv as string : GS_DEFAULT_ENDPOINT;
   const endpoint = normalizeEndpoint(raw, origin === 'url' ? `?endpoint= of gs://${bucket}/${prefix}` : 'STORAGE_EMULATOR_HOST');
-  const retry: RetryPolicy = {
-    maxAttempts: options.maxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts,
-    budgetMs: options.retryBudgetMs ?? DEFAULT_RETRY_POLICY.budgetMs,
-    baseDelayMs: options.retryBaseDelayMs ?? DEFAULT_RETRY_POLICY.baseDelayMs,
-    maxDelayMs: options.retryMaxDelayMs ?? DEFAULT_RETRY_POLICY.maxDelayMs,
-  };
-  const bad = checkRetryPolicy(retry);
-  if (bad !== undefined) throw new LtxvfsError('LTXVFS_ERR_USAGE', `gs://${bucket}/${prefix}: ${bad}`);
+  const retry = retryPolicyOf(options, `gs://${bucket}/${prefix}`);
   const keyFilename = env.GOOGLE_APPLICATION_CREDENTIALS;
   return {
     bucket,

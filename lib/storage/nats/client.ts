@@ -30,7 +30,7 @@
  */
 import { createHash } from 'node:crypto';
 import { LtxvfsError } from '../../../ltx/errors.js';
-import { formatLtxFilename } from '../../../ltx/filename.js';
+import { checkReadRange, ltxFileKey, ltxLevelPrefix } from '../layout.js';
 import { formatRfc3339Nano } from '../rfc3339.js';
 import { checkRetryPolicy, withRetry, type RetryAttempt, type RetryPolicy } from '../retry.js';
 import { StrayLog } from '../strays.js';
@@ -103,7 +103,7 @@ export class NatsReplicaClient implements ReplicaClient {
 
   /** `ltx/<level decimal>/<min>-<max>.ltx` (litestream `LTXFilePath` with an empty path). @throws LtxvfsError `LTXVFS_ERR_USAGE` for a bad level or TXID range. */
   ltxKey(level: number, minTXID: number, maxTXID: number): string {
-    return `${levelPrefix(level)}${formatLtxFilename(minTXID, maxTXID)}`;
+    return ltxFileKey('', level, minTXID, maxTXID);
   }
 
   /** `name` itself: replica-level objects (`lock.json`) live at the bucket root. @throws LtxvfsError `LTXVFS_ERR_BAD_KEY`. */
@@ -120,7 +120,7 @@ export class NatsReplicaClient implements ReplicaClient {
    */
   async listLtxFiles(level: number, options: { seekTXID?: number; useMetadata?: boolean } = {}): Promise<LtxFileInfo[]> {
     this.checkOpen();
-    const prefix = levelPrefix(level);
+    const prefix = ltxLevelPrefix('', level);
     const objects = await this.listAll(prefix);
     return ltxFilesOf(objects, level, prefix, options.seekTXID ?? 0, this.strayLog, this.url);
   }
@@ -147,9 +147,7 @@ export class NatsReplicaClient implements ReplicaClient {
   async readRange(key: string, offset: number, length: number): Promise<Uint8Array> {
     this.checkOpen();
     this.checkKey(key);
-    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
-      throw new LtxvfsError('LTXVFS_ERR_USAGE', `read ${key}: bad range offset ${String(offset)} length ${String(length)}`, { key });
-    }
+    checkReadRange(key, offset, length);
     const { data } = await this.cache.get(key, () => this.fetch(key));
     const end = Math.min(data.byteLength, offset + length);
     const got = Math.max(0, end - offset);
@@ -356,12 +354,6 @@ export class NatsReplicaClient implements ReplicaClient {
     if (key.split('/').some((s) => s === '.' || s === '..')) throw bad('has a . or .. segment');
     if (/[^\u0000-\u00ff]/.test(key)) throw bad('has a character above U+00FF, which the nats library cannot name');
   }
-}
-
-/** `ltx/<level>/` for an integer level ≥ 0. */
-function levelPrefix(level: number): string {
-  if (!Number.isSafeInteger(level) || level < 0) throw new LtxvfsError('LTXVFS_ERR_USAGE', `bad level ${String(level)}: need an integer >= 0`);
-  return `ltx/${level}/`;
 }
 
 /** The object store's digest of `data` as the library writes it: `SHA-256=` and base64url with padding. */

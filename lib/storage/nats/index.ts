@@ -22,7 +22,7 @@
 import { LtxvfsError } from '../../../ltx/errors.js';
 import { loadOptional } from '../optional.js';
 import type { ReplicaUrl } from '../replica-url.js';
-import { DEFAULT_RETRY_POLICY } from '../retry.js';
+import { retryPolicyOf } from '../retry.js';
 import { NatsReplicaClient } from './client.js';
 import type { NatsParts } from './conditional.js';
 import { hasJsErrCode, isAuthFailure, JS_STREAM_NOT_FOUND, reasonOf } from './errors.js';
@@ -88,12 +88,7 @@ export async function openNatsReplica(url: Extract<ReplicaUrl, { scheme: 'nats' 
   const settings = {
     requestTimeoutMs: ms('requestTimeoutMs', DEFAULT_REQUEST_TIMEOUT_MS),
     objectCacheBytes: ms('objectCacheBytes', DEFAULT_OBJECT_CACHE_BYTES),
-    retry: {
-      maxAttempts: options.maxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts,
-      budgetMs: options.retryBudgetMs ?? DEFAULT_RETRY_POLICY.budgetMs,
-      baseDelayMs: options.retryBaseDelayMs ?? DEFAULT_RETRY_POLICY.baseDelayMs,
-      maxDelayMs: options.retryMaxDelayMs ?? DEFAULT_RETRY_POLICY.maxDelayMs,
-    },
+    retry: retryPolicyOf(options, where),
   };
   const connectTimeoutMs = ms('connectTimeoutMs', DEFAULT_CONNECT_TIMEOUT_MS);
   const reconnectWaitMs = ms('reconnectWaitMs', DEFAULT_RECONNECT_WAIT_MS);

@@ -14,6 +14,7 @@
  */
 import { debuglog } from 'node:util';
 import { parseRfc3339 } from '../rfc3339.js';
+import { sortByTxidRange } from '../layout.js';
 import { classifyLtxName, type StrayLog } from '../strays.js';
 import type { LtxFileInfo } from '../types.js';
 
@@ -88,5 +89,5 @@ export function ltxFilesOf(objects: readonly ObjectMetaRecord[], level: number, 
       files.push({ level, minTXID: found.minTXID, maxTXID: found.maxTXID, size: info.size, createdAt: createdAtOf(info), key: info.name });
     }
   }
-  return files.sort((a, b) => a.minTXID - b.minTXID || a.maxTXID - b.maxTXID);
+  return sortByTxidRange(files);
 }

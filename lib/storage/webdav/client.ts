@@ -32,8 +32,8 @@
 
 import { randomBytes } from 'node:crypto';
 import { LtxvfsError } from '../../../ltx/errors.js';
-import { formatLtxFilename } from '../../../ltx/filename.js';
 import { etagOf } from '../etag.js';
+import { checkReadRange, ltxFileKey, ltxLevelPrefix } from '../layout.js';
 import { StrayLog } from '../strays.js';
 import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, StrayEntry, WriteOptions } from '../types.js';
 import type { WebdavConfig } from './config.js';
@@ -73,7 +73,7 @@ export class WebdavReplicaClient implements ReplicaClient {
    * @throws LtxvfsError `LTXVFS_ERR_USAGE` for a level that is not an integer ≥ 0 or a bad TXID range.
    */
   ltxKey(level: number, minTXID: number, maxTXID: number): string {
-    return `${levelDir(level)}/${formatLtxFilename(minTXID, maxTXID)}`;
+    return ltxFileKey('', level, minTXID, maxTXID);
   }
 
   /**
@@ -97,7 +97,7 @@ export class WebdavReplicaClient implements ReplicaClient {
    */
   async listLtxFiles(level: number, options: { seekTXID?: number; useMetadata?: boolean } = {}): Promise<LtxFileInfo[]> {
     this.#io.checkOpen();
-    const dirKey = levelDir(level);
+    const dirKey = ltxLevelPrefix('', level).slice(0, -1);
     const files = await listLevel(this.#io, dirKey, level, options.seekTXID ?? 0, this.#strays);
     if (files !== undefined) {
       this.#rootSeen = true;
@@ -123,9 +123,7 @@ export class WebdavReplicaClient implements ReplicaClient {
   async readRange(key: string, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     this.#io.checkOpen();
     checkKey(key);
-    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
-      throw new LtxvfsError('LTXVFS_ERR_USAGE', `read ${key}: bad range offset ${String(offset)} length ${String(length)}`, { key });
-    }
+    checkReadRange(key, offset, length);
     const remote = this.#io.remote(key);
     if (length === 0) {
       await this.#io.call('stat', key, (dav, signal) => dav.stat(remote, signal));
@@ -287,13 +285,6 @@ export class WebdavReplicaClient implements ReplicaClient {
   }
 }
 
-/** `ltx/<level>` for a level that is an integer ≥ 0. */
-function levelDir(level: number): string {
-  if (!Number.isSafeInteger(level) || level < 0) {
-    throw new LtxvfsError('LTXVFS_ERR_USAGE', `bad level ${String(level)}: need an integer >= 0`);
-  }
-  return `ltx/${level}`;
-}
 
 /**
  * Keys: non-empty `/`-paths relative to the replica collection, without control

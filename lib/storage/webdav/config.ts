@@ -17,7 +17,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as tls from 'node:tls';
 import { LtxvfsError } from '../../../ltx/errors.js';
-import { checkRetryPolicy, DEFAULT_RETRY_POLICY, type RetryPolicy } from '../retry.js';
+import { retryPolicyOf, type RetryPolicy } from '../retry.js';
 import type { ReplicaUrl } from '../replica-url.js';
 
 /** Options of a webdav[s]:// client. Times in ms. */
@@ -72,14 +72,7 @@ export function webdavConfig(parsed: Extract<ReplicaUrl, { scheme: 'webdav' }>, 
   if (!Number.isFinite(requestTimeoutMs) || requestTimeoutMs <= 0) {
     throw new LtxvfsError('LTXVFS_ERR_USAGE', `bad webdav requestTimeoutMs ${String(requestTimeoutMs)}: need a positive number of ms`);
   }
-  const retry: RetryPolicy = {
-    maxAttempts: options.maxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts,
-    budgetMs: options.retryBudgetMs ?? DEFAULT_RETRY_POLICY.budgetMs,
-    baseDelayMs: options.retryBaseDelayMs ?? DEFAULT_RETRY_POLICY.baseDelayMs,
-    maxDelayMs: options.retryMaxDelayMs ?? Math.max(DEFAULT_RETRY_POLICY.maxDelayMs, options.retryBaseDelayMs ?? 0),
-  };
-  const bad = checkRetryPolicy(retry);
-  if (bad !== undefined) throw new LtxvfsError('LTXVFS_ERR_USAGE', `webdav options: ${bad}`);
+  const retry = retryPolicyOf(options, 'webdav options');
   return {
     origin: `${parsed.secure ? 'https' : 'http'}://${authority}`,
     path: parsed.path,

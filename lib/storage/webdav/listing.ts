@@ -10,6 +10,7 @@
  */
 import { debuglog } from 'node:util';
 import { LtxvfsError } from '../../../ltx/errors.js';
+import { sortByTxidRange } from '../layout.js';
 import { classifyLtxName, type StrayLog } from '../strays.js';
 import type { LtxFileInfo } from '../types.js';
 import type { DavEntry, WebdavTransport } from './transport.js';
@@ -55,7 +56,7 @@ export async function listLevel(io: WebdavTransport, dirKey: string, level: numb
     }
     files.push({ level, minTXID: found.minTXID, maxTXID: found.maxTXID, size: entry.size, createdAt, key });
   }
-  files.sort((a, b) => a.minTXID - b.minTXID || a.maxTXID - b.maxTXID);
+  sortByTxidRange(files);
   return files;
 }
 
