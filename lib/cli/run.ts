@@ -16,8 +16,15 @@ const URLS = `<url> is where the replica lives:
   /var/lib/app-replica              a directory, as a plain path (relative paths work too)
   s3://bucket/path?region=eu-west-1 S3 or an S3-compatible store (endpoint=, AWS_* variables;
                                     docs/s3.md)
+  abs://account@container/path      Azure Blob Storage (LITESTREAM_AZURE_SAS_TOKEN or _ACCOUNT_KEY)
+  gs://bucket/path                  Google Cloud Storage (application default credentials)
+  sftp://user@host:22/path          SFTP (password in the URL, ?keyPath=, or SSH_AUTH_SOCK)
+  webdavs://user:pass@host/path     WebDAV over https (webdav:// for http); read-only
+  nats://user:pass@host:4222/bucket NATS JetStream object store (the bucket must exist)
+  oss://bucket.oss-cn-hangzhou.aliyuncs.com/path
+                                    Alibaba OSS through its S3 API (OSS_ACCESS_KEY_*); read-only
   ""                                the URL in LITESTREAM_REPLICA_URL
-Other schemes (gs://, abs://, sftp://) are not supported yet.`;
+Backends and their settings: docs/usage.md.`;
 
 /** Usage text, printed by `ltxvfs help` and on usage errors. */
 export const USAGE = `usage: ltxvfs <command> [options]

@@ -18,7 +18,7 @@ t.test('--help on every command, help <command>, --help and --version', async (t
       t.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
       t.match(r.stdout, new RegExp(`^usage: ltxvfs ${name} `));
       for (const option of Object.keys(commands[name].options)) t.match(r.stdout, `--${option}`, `${name} --help lists --${option}`);
-      for (const scheme of ['file:///', 's3://', 'LITESTREAM_REPLICA_URL', 'not supported yet']) t.match(r.stdout, scheme);
+      for (const scheme of ['file:///', 's3://', 'abs://', 'gs://', 'sftp://', 'webdavs://', 'nats://', 'oss://', 'LITESTREAM_REPLICA_URL']) t.match(r.stdout, scheme);
     }
   }
   const all = await cli(['--help']);
