@@ -1,0 +1,53 @@
+/**
+ * The public types of the in-process engine's VFS (vfs/asyncify/vfs.ts, which exports them
+ * too): its options and counters, the PRAGMA handler, and the source that may hold a read
+ * transaction back.
+ */
+import type { PageSource } from '../../lib/read/page-source.js';
+
+/**
+ * Answers a `PRAGMA` run on a replica database (`SQLITE_FCNTL_PRAGMA`): `name` in lower
+ * case, `value` the argument or `null`, `database` the name the database was added under.
+ * Return a string to make it the PRAGMA's one-row result, `null` for a PRAGMA that
+ * succeeds with no result, `undefined` to let SQLite handle it. A throw becomes the
+ * PRAGMA's error message.
+ */
+export type PragmaHandler = (name: string, value: string | null, database: string) => PragmaResult | Promise<PragmaResult>;
+
+/** What a {@link PragmaHandler} answers: a one-row text result, `null` (OK, no rows) or `undefined` (not ours). */
+export type PragmaResult = string | null | undefined;
+
+/**
+ * A {@link PageSource} that may hold a read transaction back before it pins a version:
+ * `beforeTransaction` is called at `xLock(SHARED)`, and a promise it returns (which must
+ * not reject) is waited for before `acquire`. `openDatabase` gives the replica poller's
+ * check (`Poller.beforeTransaction`, lib/read/poller.ts): a due poll runs first.
+ */
+export interface TransactionStartSource extends PageSource {
+  beforeTransaction?(): Promise<void> | undefined;
+}
+
+/** Options of {@link LtxAsyncVFS}. */
+export interface LtxAsyncVFSOptions {
+  /** The VFS name to register and open databases with (default `'ltxvfs'`). */
+  name?: string;
+  /** Handles `PRAGMA`s on replica databases (the `litestream_*` PRAGMAs plug in here). */
+  pragmaHandler?: PragmaHandler;
+  /**
+   * Complete reads served entirely from cached pages without an Asyncify unwind
+   * (default `true`). `false` makes every `xRead` return a Promise: only for measuring
+   * what the synchronous path saves.
+   */
+  syncCacheHits?: boolean;
+}
+
+/** Counters of {@link LtxAsyncVFS}, for tests and benchmarks. */
+export interface LtxAsyncVFSCounters {
+  /** `xRead` calls (all files). */
+  reads: number;
+  /** `xRead` calls that returned a Promise, i.e. suspended SQLite (one Asyncify unwind each). */
+  suspendedReads: number;
+}
+
+/** The default VFS name. */
+export const DEFAULT_VFS_NAME = 'ltxvfs';
