@@ -15,26 +15,27 @@
  *
  * Reads: OPEN then READ at the offset (ranged); read handles are kept (at most
  * `maxOpenFiles`, least recently used closed first) since LTX files are immutable under
- * their name, so a cold page costs one READ round trip after the first. Listings are one
- * READDIR of the level directory, whose entries carry size and mtime.
+ * their name, so a cold page costs one READ round trip after the first (handles.ts). Listings
+ * are one READDIR of the level directory, whose entries carry size and mtime.
  *
  * Writes (module doc of index.ts for why this is safe): the bytes go to
  * `<name>.tmp-<hex>`, its mtime is set, then it is put in place — create-only by
  * `hardlink@openssh.com` (link(2): fails when the name exists, atomically) and the
  * temporary name removed; a replace by `posix-rename@openssh.com` (rename(2)); `ifMatch`
  * compares the current content hash first (not atomic; the lease guards its replaces, as
- * on a directory). ETags are content hashes, as file://'s.
+ * on a directory). ETags are content hashes, as file://'s. Whole-file reads and the atomic
+ * put: files.ts; the SFTP requests themselves: ops.ts; the connection and retries: connection.ts.
  */
-import { randomBytes } from 'node:crypto';
 import * as posix from 'node:path/posix';
 import { debuglog } from 'node:util';
-import type { SFTPWrapper } from 'ssh2';
 import { LtxvfsError } from '../../../ltx/errors.js';
 import { formatLtxFilename } from '../../../ltx/filename.js';
 import { etagOf } from '../etag.js';
 import { classifyLtxName, StrayLog } from '../strays.js';
 import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, StrayEntry, WriteOptions } from '../types.js';
 import { sftpStatus, STATUS, type SftpConnection, type SftpLink } from './connection.js';
+import { checkEtag, putAtomically, readWhole, type SftpTarget } from './files.js';
+import { ReadHandles } from './handles.js';
 import * as ops from './ops.js';
 
 const debug = debuglog('ltxvfs');
@@ -52,15 +53,16 @@ export class SftpReplicaClient implements ReplicaClient {
   readonly root: string;
 
   private readonly strayLog = new StrayLog();
-  /** Open read handles by key, in use order (oldest first), with the link they belong to. */
-  private readonly handles = new Map<string, Promise<{ link: SftpLink; handle: Buffer }>>();
+  /** Kept read handles (handles.ts). */
+  private readonly handles: ReadHandles;
   private readonly madeDirs = new Set<string>();
   private closed = false;
 
   /** Use `openSftpReplica`; `link` is the connection opened there (its extensions decide the capabilities). */
-  constructor(url: string, root: string, private readonly conn: SftpConnection, link: SftpLink, private readonly maxOpenFiles: number) {
+  constructor(url: string, root: string, private readonly conn: SftpConnection, link: SftpLink, maxOpenFiles: number) {
     this.url = url;
     this.root = root;
+    this.handles = new ReadHandles(maxOpenFiles);
     const safe = link.extensions.has('hardlink@openssh.com') && link.extensions.has('posix-rename@openssh.com');
     this.capabilities = Object.freeze({
       rangeReads: true,
@@ -143,14 +145,14 @@ export class SftpReplicaClient implements ReplicaClient {
     const done = await this.conn.run(key, async (link) => {
       let got = 0;
       try {
-        const handle = await this.handleOf(link, key, p);
+        const handle = await this.handles.of(link, key, p);
         while (got < length) {
           const n = await ops.read(link.sftp, handle, buf, got, length - got, offset + got);
           if (n === 0) break;
           got += n;
         }
       } catch (err) {
-        if (sftpStatus(err) !== undefined) this.forget(key);
+        if (sftpStatus(err) !== undefined) this.handles.forget(key);
         throw sftpStatus(err) === undefined ? err : ops.statusError('read', key, this.where(key), err);
       }
       return got;
@@ -168,7 +170,7 @@ export class SftpReplicaClient implements ReplicaClient {
   async read(key: string): Promise<{ data: Uint8Array; etag: string }> {
     this.checkOpen();
     const p = this.pathOf(key);
-    const data = await this.conn.run(key, ({ sftp }) => this.readWhole(sftp, key, p));
+    const data = await this.conn.run(key, ({ sftp }) => readWhole(sftp, this.target(key, p)));
     if (data === undefined) throw new LtxvfsError('LTXVFS_ERR_NOT_FOUND', `object does not exist: ${this.where(key)}`, { key });
     return { data, etag: etagOf(data) };
   }
@@ -198,23 +200,10 @@ export class SftpReplicaClient implements ReplicaClient {
       throw new LtxvfsError('LTXVFS_ERR_UNSUPPORTED', `write ${this.where(key)}: conditional writes need the SFTP extensions hardlink@openssh.com and posix-rename@openssh.com, which this server does not offer`, { key });
     }
     const etag = etagOf(data);
-    this.forget(key);
-    await this.conn.run(key, async ({ sftp, extensions }, attempt) => {
-      try {
-        if (ifMatch !== undefined) await this.checkEtag(sftp, key, p, ifMatch);
-        const tmp = `${p}.tmp-${randomBytes(8).toString('hex')}`;
-        await this.writeTemp(sftp, tmp, data, timestamp);
-        try {
-          if (ifNoneMatch) await this.link(sftp, key, p, tmp, attempt.attempt > 1 ? etag : undefined);
-          else if (extensions.has('posix-rename@openssh.com')) await ops.posixRename(sftp, tmp, p);
-          else await this.replaceBare(sftp, tmp, p);
-        } finally {
-          if (ifNoneMatch) await ops.remove(sftp, tmp).catch(() => undefined);
-        }
-      } catch (err) {
-        throw sftpStatus(err) === undefined ? err : ops.statusError('write', key, this.where(key), err);
-      }
-    });
+    this.handles.forget(key);
+    await this.conn.run(key, (link, attempt) => putAtomically(link, {
+      ...this.target(key, p), data, timestamp, ifNoneMatch, ifMatch, landed: ifNoneMatch && attempt.attempt > 1 ? etag : undefined,
+    }, this.madeDirs));
     return { etag };
   }
 
@@ -225,10 +214,10 @@ export class SftpReplicaClient implements ReplicaClient {
   async delete(key: string, options: { ifMatch?: string } = {}): Promise<void> {
     this.checkOpen();
     const p = this.pathOf(key);
-    this.forget(key);
+    this.handles.forget(key);
     await this.conn.run(key, async ({ sftp }) => {
       try {
-        if (options.ifMatch !== undefined) await this.checkEtag(sftp, key, p, options.ifMatch);
+        if (options.ifMatch !== undefined) await checkEtag(sftp, this.target(key, p), options.ifMatch);
         await ops.remove(sftp, p);
       } catch (err) {
         if (sftpStatus(err) === STATUS.NO_SUCH_FILE && options.ifMatch === undefined) return;
@@ -272,6 +261,11 @@ export class SftpReplicaClient implements ReplicaClient {
     return `${this.url}/${key}`;
   }
 
+  /** What files.ts needs of `key`: its server path `p` and its name in messages. */
+  private target(key: string, p: string): SftpTarget {
+    return { key, path: p, where: this.where(key) };
+  }
+
   private checkOpen(): void {
     if (this.closed) throw new LtxvfsError('LTXVFS_ERR_CLOSED', `replica client is closed: ${this.url}`);
   }
@@ -286,135 +280,6 @@ export class SftpReplicaClient implements ReplicaClient {
       throw new LtxvfsError('LTXVFS_ERR_BAD_KEY', `key escapes the replica root: ${key}`, { key });
     }
     return posix.join(this.root, rel);
-  }
-
-  /** A kept read handle of `key` on `link` (opened once per connection, LRU-bounded). */
-  private async handleOf(link: SftpLink, key: string, p: string): Promise<Buffer> {
-    let entry = this.handles.get(key);
-    if (entry !== undefined) {
-      const held = await entry.catch(() => undefined);
-      if (held === undefined || held.link !== link || !link.alive) {
-        if (this.handles.get(key) === entry) this.handles.delete(key);
-        entry = undefined;
-      }
-    }
-    if (entry === undefined) {
-      entry = ops.open(link.sftp, p, ops.OPEN.READ).then((handle) => ({ link, handle }));
-      this.handles.set(key, entry);
-      entry.catch(() => this.handles.get(key) === entry && this.handles.delete(key));
-      while (this.handles.size > this.maxOpenFiles) this.forget(this.handles.keys().next().value as string);
-    } else {
-      this.handles.delete(key);
-      this.handles.set(key, entry);
-    }
-    return (await entry).handle;
-  }
-
-  /** Drop the kept handle of `key` (closed in the background). */
-  private forget(key: string): void {
-    const entry = this.handles.get(key);
-    if (entry === undefined) return;
-    this.handles.delete(key);
-    void entry.then(({ link, handle }) => (link.alive ? ops.close(link.sftp, handle) : undefined)).catch(() => undefined);
-  }
-
-  /** The whole file, or undefined when there is none. */
-  private async readWhole(sftp: SFTPWrapper, key: string, p: string): Promise<Uint8Array | undefined> {
-    let handle: Buffer;
-    try {
-      handle = await ops.open(sftp, p, ops.OPEN.READ);
-    } catch (err) {
-      if (sftpStatus(err) === STATUS.NO_SUCH_FILE) return undefined;
-      throw sftpStatus(err) === undefined ? err : ops.statusError('read', key, this.where(key), err);
-    }
-    try {
-      const { size } = await ops.fstat(sftp, handle);
-      const chunks: Buffer[] = [];
-      let total = 0;
-      for (;;) {
-        const buf = Buffer.alloc(Math.max(size - total, 65_536));
-        const n = await ops.read(sftp, handle, buf, 0, buf.length, total);
-        if (n === 0) break;
-        chunks.push(buf.subarray(0, n));
-        total += n;
-      }
-      return new Uint8Array(Buffer.concat(chunks, total));
-    } catch (err) {
-      throw sftpStatus(err) === undefined ? err : ops.statusError('read', key, this.where(key), err);
-    } finally {
-      await ops.close(sftp, handle).catch(() => undefined);
-    }
-  }
-
-  private async checkEtag(sftp: SFTPWrapper, key: string, p: string, expected: string): Promise<void> {
-    const current = await this.readWhole(sftp, key, p);
-    if (current === undefined) {
-      throw new LtxvfsError('LTXVFS_ERR_PRECONDITION', `precondition failed for ${this.where(key)}: object does not exist (if-match ${expected})`, { key });
-    }
-    const etag = etagOf(current);
-    if (etag !== expected) throw new LtxvfsError('LTXVFS_ERR_PRECONDITION', `precondition failed for ${this.where(key)}: etag is ${etag}, not ${expected}`, { key });
-  }
-
-  /** Write `data` to the new file `tmp` (exclusive create), mtime set, creating parent directories. */
-  private async writeTemp(sftp: SFTPWrapper, tmp: string, data: Uint8Array, timestamp: number | undefined): Promise<void> {
-    let handle: Buffer;
-    try {
-      handle = await ops.open(sftp, tmp, ops.OPEN.WRITE | ops.OPEN.CREAT | ops.OPEN.EXCL);
-    } catch (err) {
-      if (sftpStatus(err) !== STATUS.NO_SUCH_FILE) throw err;
-      await this.mkdirs(sftp, posix.dirname(tmp));
-      handle = await ops.open(sftp, tmp, ops.OPEN.WRITE | ops.OPEN.CREAT | ops.OPEN.EXCL);
-    }
-    try {
-      if (data.length > 0) await ops.writeAll(sftp, handle, data);
-      if (timestamp !== undefined) {
-        const s = Math.floor(timestamp / 1000);
-        await ops.fsetstat(sftp, handle, { atime: s, mtime: s } as never);
-      }
-    } catch (err) {
-      await ops.close(sftp, handle).catch(() => undefined);
-      await ops.remove(sftp, tmp).catch(() => undefined);
-      throw err;
-    }
-    await ops.close(sftp, handle);
-  }
-
-  /** MKDIR `dir` and its missing parents (an existing one is fine). */
-  private async mkdirs(sftp: SFTPWrapper, dir: string): Promise<void> {
-    if (dir === '/' || this.madeDirs.has(dir)) return;
-    const st = await ops.stat(sftp, dir);
-    if (st === undefined) {
-      await this.mkdirs(sftp, posix.dirname(dir));
-      await ops.mkdir(sftp, dir).catch(async (err: unknown) => {
-        if ((await ops.stat(sftp, dir)) === undefined) throw err;
-      });
-    }
-    this.madeDirs.add(dir);
-  }
-
-  /** Create-only: hardlink `tmp` to `p`; a taken name is the precondition failing (unless it holds `landed`'s bytes). */
-  private async link(sftp: SFTPWrapper, key: string, p: string, tmp: string, landed: string | undefined): Promise<void> {
-    try {
-      await ops.hardlink(sftp, tmp, p);
-    } catch (err) {
-      if (sftpStatus(err) === undefined || (await ops.stat(sftp, p)) === undefined) throw err;
-      if (landed !== undefined) {
-        const current = await this.readWhole(sftp, key, p);
-        if (current !== undefined && etagOf(current) === landed) return;
-      }
-      throw new LtxvfsError('LTXVFS_ERR_PRECONDITION', `precondition failed for ${this.where(key)}: object exists`, { key, cause: err });
-    }
-  }
-
-  /** Replace without posix-rename: RENAME, and when the target exists REMOVE it first (not atomic: a reader may miss the key between). */
-  private async replaceBare(sftp: SFTPWrapper, tmp: string, p: string): Promise<void> {
-    try {
-      await ops.rename(sftp, tmp, p);
-    } catch (err) {
-      if (sftpStatus(err) === undefined || (await ops.stat(sftp, p)) === undefined) throw err;
-      await ops.remove(sftp, p);
-      await ops.rename(sftp, tmp, p);
-    }
   }
 }
 
