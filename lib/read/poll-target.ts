@@ -1,7 +1,7 @@
 /**
- * What the {@link Poller} needs of the reader it keeps fresh (issue 13: the poller no
- * longer imports `ReplicaReader`, and the reader keeps loading and advancing versions to
- * itself). `ReplicaReader` hands its poller an object of this shape built over its
+ * What the poller (lib/read/poller.ts) needs of the reader it keeps fresh, and what it
+ * reports (issue 13: the poller no longer imports `ReplicaReader`, and the reader keeps
+ * loading and advancing versions to itself). `ReplicaReader` hands its poller an object of this shape built over its
  * private state; tests may hand it any other.
  */
 import type { LtxvfsError } from '../../ltx/errors.js';
@@ -43,4 +43,41 @@ export interface PollTarget {
   advance(version: PageIndex): void;
   /** Report a poll event to the reader's listeners. */
   notify<E extends keyof PollEvents>(event: E, ...args: PollEvents[E]): void;
+}
+
+/** Poll counters, merged into the reader's stats. */
+export interface PollStats {
+  /** Polls attempted. */
+  polls: number;
+  /** Polls that failed. */
+  pollFailures: number;
+  /** ms since the epoch of the last successful listing of the replica: a poll's, or the open's. */
+  lastPollAt: number;
+  /**
+   * ms since the last successful listing (a poll's, or the open's): how long ago this
+   * reader last saw what the replica holds. `litestream_lag()` is this in whole seconds.
+   */
+  pollLagMs: number;
+  /**
+   * ms since the timestamp of the newest applied LTX file: the age of the newest file, on
+   * the writer's clock. Grows on an idle replica that is fully current (nothing new to
+   * apply); 0 for an empty replica.
+   */
+  replicaLagMs: number;
+  /** @deprecated The same as {@link replicaLagMs} (the name said less than it measures); kept for existing callers. */
+  lagMs: number;
+  /** True while new read transactions fail with `LTXVFS_ERR_STALE`. */
+  stale: boolean;
+  /** Message of the last poll failure, if the last poll failed. */
+  lastPollError: string | undefined;
+}
+
+/** Published on diagnostics channel `ltxvfs:poll` after every poll. */
+export interface PollMessage {
+  url: string;
+  txid: number;
+  /** LTX files applied by this poll (0 when nothing new; the plan's length after a rebuild). */
+  applied: number;
+  rebuilt: boolean;
+  error: unknown;
 }

@@ -34,7 +34,9 @@ import { LtxvfsError } from '../../ltx/errors.js';
 import { formatTXID } from '../../ltx/filename.js';
 import { catchUp } from './catch-up.js';
 import { PollBackoff, timerSchedule, type PollSchedule } from './poll-backoff.js';
-import type { PollTarget } from './poll-target.js';
+import type { PollMessage, PollStats, PollTarget } from './poll-target.js';
+
+export type { PollMessage, PollStats };
 
 /** Poll options (ms). */
 export interface PollerOptions {
@@ -60,43 +62,6 @@ export interface PollerOptions {
   now?: () => number;
   /** Timer, for tests (runs on an injected clock). Default an unref'd `setTimeout`. */
   schedule?: PollSchedule;
-}
-
-/** Poll counters, merged into the reader's stats. */
-export interface PollStats {
-  /** Polls attempted. */
-  polls: number;
-  /** Polls that failed. */
-  pollFailures: number;
-  /** ms since the epoch of the last successful listing of the replica: a poll's, or the open's. */
-  lastPollAt: number;
-  /**
-   * ms since the last successful listing (a poll's, or the open's): how long ago this
-   * reader last saw what the replica holds. `litestream_lag()` is this in whole seconds.
-   */
-  pollLagMs: number;
-  /**
-   * ms since the timestamp of the newest applied LTX file: the age of the newest file, on
-   * the writer's clock. Grows on an idle replica that is fully current (nothing new to
-   * apply); 0 for an empty replica.
-   */
-  replicaLagMs: number;
-  /** @deprecated The same as {@link replicaLagMs} (the name said less than it measures); kept for existing callers. */
-  lagMs: number;
-  /** True while new read transactions fail with `LTXVFS_ERR_STALE`. */
-  stale: boolean;
-  /** Message of the last poll failure, if the last poll failed. */
-  lastPollError: string | undefined;
-}
-
-/** Published on diagnostics channel `ltxvfs:poll` after every poll. */
-export interface PollMessage {
-  url: string;
-  txid: number;
-  /** LTX files applied by this poll (0 when nothing new; the plan's length after a rebuild). */
-  applied: number;
-  rebuilt: boolean;
-  error: unknown;
 }
 
 const pollChannel = channel('ltxvfs:poll');
