@@ -13,6 +13,7 @@ import { LtxAsyncVFS, type PragmaHandler } from './vfs.js';
 import { loadAsyncifyModule, withEmptyBlobs } from '../wasm/wa-sqlite.js';
 import { registerFunction } from '../core/sql-functions.js';
 import { SQLITE_CACHE_PRAGMA } from '../core/sqlite-cache.js';
+import { installVfsDispatch } from '../core/vfs-dispatch.js';
 import type { SqlFunctionSpec } from '../../lib/connection/sql-surface.js';
 
 /** `SQLITE_OPEN_EXRESCODE`: report extended result codes (`SQLITE_IOERR_READ`, not just `SQLITE_IOERR`). */
@@ -70,6 +71,7 @@ export async function openAsyncifyDatabase<S extends DatabaseStats>(
     syncCacheHits: options.syncCacheHits,
   });
   sqlite3.vfs_register(vfs, false);
+  installVfsDispatch(module, vfs);
   vfs.addDatabase(name, source);
   let db: number;
   try {

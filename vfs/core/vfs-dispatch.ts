@@ -5,7 +5,10 @@
  * object: a TextDecoder call per page read. When the registered receiver is a function
  * instead, the glue calls it with the name pointer as first argument, undecoded. The
  * names are static C strings, so {@link installVfsDispatch} registers a function that
- * decodes each pointer once and then dispatches from a map.
+ * decodes each pointer once and then dispatches from a map. Both builds' glue relays this
+ * way: the Asyncify build's passes the dispatcher's answer (a number or a thenable) to
+ * `Asyncify.handleAsync` for the methods the VFS declares asynchronous, as it would the
+ * method's own, so the in-process engine (vfs/asyncify/database.ts) installs it too.
  *
  * It relies on the glue of @journeyapps/wa-sqlite 2.x (`Module.getCallback` /
  * `Module.setCallback`, keyed by the `sqlite3_vfs*` that `sqlite3_vfs_find` returns) and

@@ -20,7 +20,7 @@ import { SQLITE_CACHE_PRAGMA } from '../core/sqlite-cache.js';
 import { withEmptyBlobs } from '../wasm/wa-sqlite.js';
 import { loadSyncModule } from '../wasm/wa-sqlite-sync.js';
 import { LtxSyncVFS } from './vfs.js';
-import { installVfsDispatch } from './vfs-dispatch.js';
+import { installVfsDispatch } from '../core/vfs-dispatch.js';
 import { LaneWorker } from './call-lane.js';
 import type { WorkerCall, WorkerCalls, WorkerInit, WorkerReply, WorkerResult } from './protocol.js';
 
