@@ -50,6 +50,8 @@ export class Lane {
   held = 0;
   /** Called when it has nothing pending and holds no iteration. */
   onIdle: ((lane: Lane) => void) | undefined;
+  /** Called after every call or iteration it ran has settled. */
+  onRelease: (() => void) | undefined;
 
   /** `hand(op)` hands `op` to the connection (the primary's goes through its lock). */
   constructor(ops: EngineOps, hand: <T>(op: (ops: EngineOps) => Promise<T>) => Promise<T>) {
@@ -93,6 +95,7 @@ export class Lane {
     if (held) this.held--;
     else this.pending--;
     if (this.idle) this.onIdle?.(this);
+    this.onRelease?.();
   }
 }
 
@@ -119,6 +122,8 @@ export class ReadPool {
   readonly #openings: Promise<unknown>[] = [];
   /** Reads waiting for a connection, in call order. */
   readonly #queue: Waiter[] = [];
+  /** `close()` waiting for the reads made before it. */
+  readonly #released: (() => void)[] = [];
   /** Set when opening a pooled connection failed: the pool stays at the connections it has. */
   #full = false;
   #closed = false;
@@ -134,6 +139,7 @@ export class ReadPool {
     this.#size = size;
     this.#open = open;
     primary.onIdle = (lane) => this.#handOver(lane);
+    primary.onRelease = () => this.#notifyReleased();
   }
 
   /** Run one read on the connection the module doc's rule picks. @throws LtxvfsError `LTXVFS_ERR_CLOSED`; the read's errors. */
@@ -169,12 +175,21 @@ export class ReadPool {
     return { readConnections: this.#lanes.length, pooledReads: this.#pooledReads };
   }
 
-  /** Close every pooled connection (after the calls handed to it), including those still opening; waiting reads fail. Idempotent. */
+  /**
+   * Close every pooled connection, including those still opening, once the reads made
+   * before have run (those waiting for a connection too); later reads fail with
+   * `LTXVFS_ERR_CLOSED`. Idempotent.
+   */
   async close(): Promise<void> {
     this.#closed = true;
-    for (const waiter of this.#queue.splice(0)) waiter.reject(closedError());
     await Promise.allSettled(this.#openings);
+    const busy = (): boolean => this.#queue.length > 0 || this.#lanes.some((l) => l !== this.#lanes[0] && l.pending > 0);
+    while (busy()) await new Promise<void>((resolve) => this.#released.push(resolve));
     await Promise.allSettled(this.#connections.map((c) => c.close()));
+  }
+
+  #notifyReleased(): void {
+    for (const resolve of this.#released.splice(0)) resolve();
   }
 
   #counted(lane: Lane): Lane {
@@ -233,6 +248,7 @@ export class ReadPool {
     }
     const lane = new Lane(connection.ops, (op) => op(connection.ops));
     lane.onIdle = (l) => this.#handOver(l);
+    lane.onRelease = () => this.#notifyReleased();
     this.#lanes.push(lane);
     lane.pending++;
     return lane;
