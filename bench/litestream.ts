@@ -40,7 +40,7 @@ export async function startLitestreamSession(location: ReplicaLocation, logFile:
 }
 
 /** Counts the page reads the VFS logs after each step. */
-class LogCounter {
+export class LogCounter {
   readonly #file: string;
   #offset = 0;
   constructor(file: string) {

@@ -7,6 +7,8 @@
  * `[-- --service-size-mib N] [-- --service-poll-s S] [-- --service-commits N]` (the service section of issues 14 and 15,
  * bench/service.ts: cold process over S3, lookups in one transaction, scan and hydration against the link ceiling, poll
  * cost, writes, concurrent reads, iterate(); `--skip service` leaves it out; alone: `--skip file,l0,s3,engines`)
+ * `[-- --backends-size-mib N]` (the per-backend section of issue 16, bench/backends.ts: open, cold lookup and scan on s3, abs,
+ * gs, sftp, webdav, nats beside file://; `--skip backends` leaves it out; alone: `--skip file,l0,s3,engines,service`)
  *
  * Generates (or reuses, from bench/.work/data) a database of `--size-mib` MiB (default
  * 128; `--quick`: 16 MiB and fewer samples), imports it into a fresh file:// replica with
@@ -40,12 +42,13 @@ import { renderS3, runS3Section, type S3SectionResult } from './s3.js';
 import { renderHydrate, runHydrateSection, type HydrateSectionResult } from './hydrate.js';
 import { renderEngines, runEnginesSection, type EnginesSectionResult } from './engines.js';
 import { renderService, runServiceSection, type ServiceSectionResult } from './service.js';
+import { renderBackends, runBackendsSection, type BackendsSectionResult } from './backends.js';
 import { fmtCount, fmtFactor, fmtMiB, fmtMiBs, fmtMs, fmtRate, markdownTable, mibPerSecond } from './table.js';
 import { makeWorkload, RANGE_ROWS, type EngineResult, type Measured, type ReplicaLocation, type Workload } from './workload.js';
 
 const WORK_DIR = fileURLToPath(new URL('./.work/', import.meta.url)).replace(/\/$/, '');
 const L0_COUNTS = [1, 100, 1000];
-const SKIPPABLE = new Set(['litestream', 'native', 'l0', 'file', 's3', 's3-l0', 'engines', 'engines-s3', 'service']);
+const SKIPPABLE = new Set(['litestream', 'native', 'l0', 'file', 's3', 's3-l0', 'engines', 'engines-s3', 'service', 'backends']);
 
 const started = performance.now();
 const loadAtStart = loadavg()[0];
@@ -73,6 +76,8 @@ const { values: args } = parseArgs({
     'service-size-mib': { type: 'string' },
     'service-poll-s': { type: 'string' },
     'service-commits': { type: 'string' },
+    // The per-backend section (bench/backends.ts): database size.
+    'backends-size-mib': { type: 'string' },
   },
 });
 const quick = args.quick === true;
@@ -98,6 +103,8 @@ const serviceCommits = Number(args['service-commits'] ?? (quick ? 50 : 200));
 if (!Number.isInteger(serviceSizeMiB) || serviceSizeMiB < 1) throw new Error(`--service-size-mib must be a positive integer, got ${args['service-size-mib']}`);
 if (!Number.isFinite(servicePollS) || servicePollS <= 0) throw new Error(`--service-poll-s must be a positive number, got ${args['service-poll-s']}`);
 if (!Number.isInteger(serviceCommits) || serviceCommits < 1) throw new Error(`--service-commits must be a positive integer, got ${args['service-commits']}`);
+const backendsSizeMiB = Number(args['backends-size-mib'] ?? (quick ? 8 : 32));
+if (!Number.isInteger(backendsSizeMiB) || backendsSizeMiB < 3) throw new Error(`--backends-size-mib must be an integer of at least 3 (its snapshot must exceed 2 MiB), got ${args['backends-size-mib']}`);
 const S3_L0_COUNTS = quick ? [1, 100] : [1, 100, 1000];
 const hydrateSizeMiB = Number(args['hydrate-size-mib'] ?? (quick ? 16 : 200));
 const hydrateL0Files = Number(args['hydrate-l0-files'] ?? 20);
@@ -175,6 +182,12 @@ if (!skip.has('service')) {
   });
   log(`service: section done in ${service.seconds.toFixed(0)} s`);
 }
+let backends: BackendsSectionResult | undefined;
+if (!skip.has('backends')) {
+  log(`backends: section on a ${backendsSizeMiB} MiB database (bench/backends.ts) …`);
+  backends = await runBackendsSection({ workDir: WORK_DIR, sizeMiB: backendsSizeMiB, seed, litestream: !skip.has('litestream'), log });
+  log(`backends: section done in ${backends.seconds.toFixed(0)} s`);
+}
 let hydrate: HydrateSectionResult | undefined;
 if (args.hydrate === true) {
   log(`hydrate: restarts and hydration on a ${hydrateSizeMiB} MiB database, +${s3LatencyMs} ms per request …`);
@@ -199,14 +212,14 @@ await writeFile(
       workload: { ...file.workload, coldIds: undefined, coldKs: undefined, rangeStarts: undefined, warmupIds: undefined, warmIds: undefined },
       ltxvfsRuns: file.ltxvfsRuns, native: file.native, litestreamResults: file.litestreamResults,
     }),
-    l0Rows, s3, engines, service, hydrate, runSeconds,
+    l0Rows, s3, engines, service, backends, hydrate, runSeconds,
   }, null, 2),
 );
 log(`tables written to ${join(WORK_DIR, 'results.md')}`);
 
 function render(): string {
   const out: string[] = [];
-  const title = file === undefined ? (s3 === undefined ? (service === undefined ? 'no sections' : `service section, ${fmtMiB(service.dataset.bytes)} database`) : `S3 section, ${fmtMiB(s3.dataset.bytes)} database`) : `${fmtMiB(file.dataset.bytes)} database`;
+  const title = file === undefined ? (s3 === undefined ? (service === undefined ? (backends === undefined ? 'no sections' : `per-backend section, ${fmtMiB(backends.dataset.bytes)} database`) : `service section, ${fmtMiB(service.dataset.bytes)} database`) : `S3 section, ${fmtMiB(s3.dataset.bytes)} database`) : `${fmtMiB(file.dataset.bytes)} database`;
   out.push(`## ltxvfs bench: ${title}, ${new Date().toISOString().slice(0, 10)}`);
   out.push('');
   out.push(
@@ -259,6 +272,10 @@ function render(): string {
   if (service !== undefined) {
     out.push('');
     out.push(renderService(service));
+  }
+  if (backends !== undefined) {
+    out.push('');
+    out.push(renderBackends(backends));
   }
   return out.join('\n');
 }

@@ -134,7 +134,7 @@ export async function uploadItemsReplica(stack: S3Stack, dataset: Dataset, path:
 }
 
 /** Copy every LTX file of a file:// replica into `client`, same level and TXIDs. */
-async function copyReplica(from: ReplicaClient, to: ReplicaClient): Promise<{ files: number; bytes: number }> {
+export async function copyReplica(from: ReplicaClient, to: ReplicaClient): Promise<{ files: number; bytes: number }> {
   const files = await listReplica(from);
   let bytes = 0;
   await pool(files, 8, async (f) => {
