@@ -10,22 +10,7 @@ import type { LtxFile } from '../replica/page-index.js';
 import { checkedPayload, ENTRY_HEADER_SIZE, encodeEntry, payloadChecksum, readU64, verifiedIdentity, VERIFIED_MAGIC, type EntryName } from './disk-entry.js';
 import type { DiskStore } from './disk-store.js';
 
-/**
- * Files the loader (lib/replica/ltx-loader.ts) read whole and found to match their file
- * checksum, for this process's life: the verifier trusts them at once and the disk cache
- * records them as verified.
- */
-const verifiedWhole = new WeakSet<LtxFile>();
-
-/** Record that `file` was read whole and matched its file checksum (lib/replica/ltx-loader.ts). */
-export function markVerifiedWhole(file: LtxFile): void {
-  verifiedWhole.add(file);
-}
-
-/** Whether the loader read `file` whole and it matched its file checksum. */
-export function wasVerifiedWhole(file: LtxFile): boolean {
-  return verifiedWhole.has(file);
-}
+export { markVerifiedWhole, wasVerifiedWhole } from '../replica/file-checks.js';
 
 /** Verified-file entries in a {@link DiskStore}. */
 export class VerifiedFiles {

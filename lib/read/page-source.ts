@@ -5,17 +5,8 @@
  * version however the replica moves meanwhile.
  */
 
-/** One immutable state of the database (a TXID of the replica). */
-export interface PageVersion {
-  /** The TXID this version is at (the max TXID of the last applied LTX file). */
-  readonly txid: number;
-  /** Page size in bytes (512…65536). */
-  readonly pageSize: number;
-  /** Database size in pages (the LTX `commit` of the last applied file). */
-  readonly commit: number;
-  /** Timestamp of the last applied LTX file, ms since the Unix epoch. */
-  readonly timestamp: number;
-}
+export type { PageVersion } from '../replica/page-version.js';
+import type { PageVersion } from '../replica/page-version.js';
 
 /** A source of database pages served to SQLite. */
 export interface PageSource {

@@ -4,7 +4,6 @@
  */
 import type { FetcherOptions } from './fetcher.js';
 import type { PollerOptions, PollStats } from './poller.js';
-import type { DatabaseStats } from '../sql/database.js';
 import type { DiskCacheStats } from '../cache/disk-store.js';
 import type { HydrateOptions, HydrationStats } from '../hydrate/index.js';
 import type { VerificationStats } from './verifier.js';
@@ -49,12 +48,27 @@ export interface ReplicaReaderOptions extends FetcherOptions, PollerOptions {
 }
 
 /**
- * Counters of a `ReplicaReader`: the Database API's {@link DatabaseStats} (pages
- * fetched, bytes read, requests, cache hits/misses/bytes, TXID) and more. `cacheMisses`
- * counts page reads the memory cache did not have (served by the hydrated file, the disk
- * cache, or storage).
+ * Counters of a `ReplicaReader`: pages fetched, bytes read, requests, cache hits, misses
+ * and bytes, TXID — the fields of the Database API's `DatabaseStats` (lib/sql/types.ts),
+ * declared here because the read path does not import the SQL API — and more.
+ * `cacheMisses` counts page reads the memory cache did not have (served by the hydrated
+ * file, the disk cache, or storage).
  */
-export interface ReplicaStats extends PollStats, DatabaseStats {
+export interface ReplicaStats extends PollStats {
+  /** Pages decoded from storage. */
+  pagesFetched: number;
+  /** Bytes received from storage. */
+  bytesRead: number;
+  /** Storage read requests. */
+  readRequests: number;
+  /** Page reads served from the page cache. */
+  cacheHits: number;
+  /** Page reads that went to storage. */
+  cacheMisses: number;
+  /** Bytes of decompressed pages in the page cache now. */
+  cacheBytes: number;
+  /** TXID of the newest version known. */
+  txid: number;
   /** Page size in bytes. */
   pageSize: number;
   /** Database size in pages at the newest version. */

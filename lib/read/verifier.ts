@@ -33,9 +33,9 @@ import type { ReplicaClient } from '../storage/types.js';
 import type { LtxFile } from '../replica/page-index.js';
 import type { DiskCache } from '../cache/index.js';
 import { VERIFY_PRIORITY } from './fetch-queue.js';
-import { wasVerifiedWhole } from '../cache/verified-files.js';
+import { headerOf, wasVerifiedWhole } from '../replica/file-checks.js';
 
-export { markVerifiedWhole } from '../cache/verified-files.js';
+export { markVerifiedWhole } from '../replica/file-checks.js';
 export { explainFailure, integrityError, isSuspectSqliteError, type IntegritySource } from './integrity.js';
 
 /** Default range size of background verification reads: 4 MiB (50 requests for a 200 MiB file). */
@@ -88,13 +88,7 @@ interface Job {
 
 type State = Job | 'verified';
 
-/** The header bytes the loader read of paged files: their verification starts after them. */
-const headers = new WeakMap<LtxFile, Uint8Array>();
-
-/** Keep the 100 header bytes the loader read of `file` (a paged file), so verifying it need not read them again. */
-export function rememberHeader(file: LtxFile, bytes: Uint8Array): void {
-  headers.set(file, bytes);
-}
+export { rememberHeader } from '../replica/file-checks.js';
 
 /** Identity of a file's contents: key, size and stored file checksum. */
 function idOf(file: LtxFile): string {
@@ -188,7 +182,7 @@ export class FileVerifier {
     if (this.#state(file) !== undefined) return;
     const id = idOf(file);
     const job: Job = { file, id, crc: new FileChecksumBuilder(), next: -1, done: Promise.resolve() };
-    const header = headers.get(file);
+    const header = headerOf(file);
     if (header !== undefined) {
       job.crc.header(header);
       job.next = 0;

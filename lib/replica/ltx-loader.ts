@@ -20,8 +20,8 @@ import { LtxvfsError } from '../../ltx/errors.js';
 import { formatTXID } from '../../ltx/filename.js';
 import type { LtxFileInfo, ReplicaClient } from '../storage/types.js';
 import { makeLtxFile, type LtxFile } from './page-index.js';
-import type { ReadCounters } from '../read/types.js';
-import { markVerifiedWhole, rememberHeader } from '../read/verifier.js';
+import type { ReadCounters } from './read-counters.js';
+import { markVerifiedWhole, rememberHeader } from './file-checks.js';
 
 /** Fewest bytes read from the end of a file to find its page index; Litestream reads this much (docs/formats.md §1.8). */
 export const TAIL_BYTES = 32 * 1024;

@@ -12,7 +12,7 @@ import type { PageIndexEntry } from '../../ltx/page-index.js';
 import { formatChecksum, lockPgno } from '../../ltx/checksum.js';
 import { LtxvfsError } from '../../ltx/errors.js';
 import type { LtxFileInfo } from '../storage/types.js';
-import type { PageVersion } from '../read/page-source.js';
+import type { PageVersion } from './page-version.js';
 
 /**
  * An LTX file of the replica with its page index, as read from the file's tail (or from
