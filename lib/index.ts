@@ -20,6 +20,8 @@ export type { ReplicaDatabase, ReplicaFreshness, ReplicaDatabaseEvents, ReplicaP
 export type { WarmupResult } from './read/warmup.js';
 export type { Database, Row, SqlValue, BindValue, Params, RunResult, DatabaseStats, DatabaseOptions, Transaction, TransactionOptions, Statement, IntMode, TransactionMode, BatchStatement, ReadPoolStats } from './sql/database.js';
 export type { ReplicaReaderOptions, ReplicaStats } from './read/replica-reader.js';
+export type { FetchClock } from './read/fetch-queue.js';
+export type { PollSchedule } from './read/poll-backoff.js';
 export type { WriterOptions } from './write/writer.js';
 export type { HydrateOptions, HydrationStats } from './hydrate/index.js';
 export type { DiskCacheStats } from './cache/index.js';

@@ -20,7 +20,7 @@ const LIB = [
   'openDatabase', 'warmupOf', 'OpenOptions', 'DatabaseReplicaStats', 'WarmupResult',
   'ReplicaDatabase', 'ReplicaFreshness', 'ReplicaDatabaseEvents', 'ReplicaPosition', 'WaitForTxidOptions',
   'Database', 'Row', 'SqlValue', 'BindValue', 'Params', 'RunResult', 'DatabaseStats', 'DatabaseOptions', 'Transaction', 'TransactionOptions', 'Statement', 'IntMode', 'TransactionMode', 'BatchStatement', 'ReadPoolStats',
-  'ReplicaReaderOptions', 'ReplicaStats', 'WriterOptions', 'WorkerEngineOptions', 'HydrateOptions',
+  'ReplicaReaderOptions', 'ReplicaStats', 'FetchClock', 'PollSchedule', 'WriterOptions', 'WorkerEngineOptions', 'HydrateOptions',
   'HydrationStats', 'DiskCacheStats', 'VerificationStats', 'S3ReplicaOptions', 'S3Credentials',
   // errors
   'LtxvfsError', 'isLtxvfsError', 'LtxvfsErrorCode', 'SqliteErrorName',

@@ -5,7 +5,7 @@ import {
   openDatabase, warmupOf, compactReplica, openReplicaClient, parseReplicaUrl, importDatabase, restoreDatabase,
   verifyReplica, LtxvfsError, isLtxvfsError, registerLtxVFS, openReplicaSource, loadSqlJs, openSqlJs, sqlJsStats,
   type OpenOptions, type DatabaseReplicaStats, type WarmupResult, type Database, type Row, type SqlValue, type BindValue,
-  type Params, type RunResult, type DatabaseStats, type ReplicaReaderOptions, type ReplicaStats, type WriterOptions,
+  type Params, type RunResult, type DatabaseStats, type ReplicaReaderOptions, type ReplicaStats, type FetchClock, type PollSchedule, type WriterOptions,
   type WorkerEngineOptions, type HydrateOptions, type HydrationStats, type DiskCacheStats, type VerificationStats,
   type S3ReplicaOptions, type S3Credentials, type LtxvfsErrorCode, type ReplicaUrl, type ReplicaClient,
   type ReplicaCapabilities, type LtxFileInfo, type WriteOptions, type StrayEntry, type CompactOptions,
@@ -144,7 +144,7 @@ export function codec(bytes: Uint8Array): number {
 
 /** Option and record types the code above does not reach. */
 export type Types = [
-  BindValue, Params, WriterOptions, WorkerEngineOptions, HydrateOptions, S3Credentials, WriteOptions, Database<DatabaseReplicaStats>,
+  BindValue, Params, WriterOptions, WorkerEngineOptions, HydrateOptions, S3Credentials, WriteOptions, Database<DatabaseReplicaStats>, FetchClock, PollSchedule,
 ];
 
 export async function transactionsAndFreshness(url: string): Promise<number> {
