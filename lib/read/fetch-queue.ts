@@ -136,7 +136,8 @@ export class FetchQueue {
     const run = async (): Promise<void> => {
       if (started) return;
       started = true;
-      await task().then(resolve, reject);
+      // A task that throws before returning its promise rejects its read like one that rejects.
+      await Promise.resolve().then(task).then(resolve, reject);
     };
     const id = String(++this.#ids);
     let promote: () => void;

@@ -62,6 +62,16 @@ export interface FetcherOptions extends PrefetchOptions, VerifierOptions, FetchQ
   wholeFileBytes?: number;
 }
 
+/** What a {@link Fetcher.prefetch} did. */
+export interface PrefetchOutcome {
+  /** Pages its reads brought into the cache. */
+  pages: number;
+  /** Its range reads that failed. */
+  failures: number;
+  /** The reader closed first: reads not sent yet were dropped, and nothing more should be asked. */
+  cancelled?: boolean;
+}
+
 /** Default read-ahead budget of one scan: 16 MiB (four 4 MiB windows). */
 export const DEFAULT_READAHEAD_BYTES = 16 * 1024 * 1024;
 
@@ -238,11 +248,13 @@ export class Fetcher {
    * frames not cached, not in flight and current in `version`, grouped per file into range
    * reads (lib/read/range-merge.ts) that may span gaps of up to `maxGapBytes` between wanted
    * frames (read but not decoded) and at most the largest prefetch window each.
-   * @returns when all reads settled: how many pages were read and how many reads failed.
+   * @returns when all reads settled: how many pages were read and how many reads failed, and
+   *   whether the reader closed meanwhile (`cancelled`: then the caller asks for nothing more).
    */
-  async prefetch(version: PageIndex, refs: readonly FrameRef[], maxGapBytes = 64 * 1024): Promise<{ pages: number; failures: number }> {
+  async prefetch(version: PageIndex, refs: readonly FrameRef[], maxGapBytes = 64 * 1024): Promise<PrefetchOutcome> {
     // The first query goes first: the warm-up starts at its first page read (or after a while without one).
     await (this.#warmupGate ??= this.#queue.nextDemand(this.#warmupDelayMs));
+    if (this.verifier.closed) return { pages: 0, failures: 0, cancelled: true };
     const byFile = new Map<LtxFile, number[]>();
     for (const ref of refs) {
       if (!version.isCurrent(ref) || this.#cache.has(ref) || this.#inFlight.has(frameKey(ref))) continue;
@@ -261,7 +273,11 @@ export class Fetcher {
     }
     // Per read: +frames when it succeeded, −frames when it failed.
     const outcomes = await Promise.all(reads);
-    return { pages: outcomes.reduce((n, k) => n + Math.max(k, 0), 0), failures: outcomes.reduce((n, k) => n - Math.min(k, 0), 0) };
+    return {
+      pages: outcomes.reduce((n, k) => n + Math.max(k, 0), 0),
+      failures: outcomes.reduce((n, k) => n - Math.min(k, 0), 0),
+      ...(this.verifier.closed ? { cancelled: true } : {}),
+    };
   }
 
   /**

@@ -107,6 +107,9 @@ export class FileVerifier {
   readonly #running = new Set<Job>();
   #failure: LtxvfsError | undefined;
   #closed = false;
+  /** Rejects (LTXVFS_ERR_CLOSED) at {@link close}: every wait of a job races it, so a close never waits for a read in flight. */
+  readonly #closing: Promise<never>;
+  #cancel!: (err: LtxvfsError) => void;
   #scratch = new Uint8Array(0);
   readonly #stats: VerificationStats = { filesVerified: 0, filesPending: 0, corruptFiles: 0, verifyRequests: 0, verifyBytes: 0, framesCoalesced: 0 };
   /** Called once, with the first integrity failure (the reader emits `corrupt`). */
@@ -129,6 +132,8 @@ export class FileVerifier {
     this.#disk = disk;
     this.#rangeBytes = positive('verifyRangeBytes', options.verifyRangeBytes ?? DEFAULT_VERIFY_RANGE_BYTES);
     this.#files.concurrency = positive('verifyConcurrency', options.verifyConcurrency ?? DEFAULT_VERIFY_CONCURRENCY);
+    this.#closing = new Promise<never>((_, reject) => (this.#cancel = reject));
+    this.#closing.catch(() => undefined);
   }
 
   /** The first integrity failure, if any: the reader serves nothing after it. */
@@ -247,10 +252,22 @@ export class FileVerifier {
     return this.#closed;
   }
 
-  /** Cancel background verification: queued files stop before reading, running ones after their current read. */
+  /**
+   * Cancel background verification: queued files stop before reading, and running ones at
+   * once — a read in flight is abandoned, not awaited (the storage client's close aborts
+   * it), so a close never waits on storage (a close right after a fresh process's first
+   * query waited for a 4 MiB verification read that S3 had not answered).
+   */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#cancel(new LtxvfsError('LTXVFS_ERR_CLOSED', 'verification cancelled: the reader closed'));
     await Promise.allSettled([...this.#running].map((j) => j.done));
+  }
+
+  /** `promise`, unless the verifier closes first (then LTXVFS_ERR_CLOSED; `promise` is left to settle unobserved). */
+  #unlessClosed<T>(promise: Promise<T>): Promise<T> {
+    promise.catch(() => undefined);
+    return Promise.race([promise, this.#closing]);
   }
 
   #state(file: LtxFile): State | undefined {
@@ -295,7 +312,7 @@ export class FileVerifier {
       const ahead = job.next >= 0 && job.next < entries.length ? this.inFlight?.(file, job.next) : undefined;
       if (ahead !== undefined) {
         // The fetcher is reading the next frame: it feeds it (observe); go on after that read.
-        await ahead.catch(() => undefined);
+        await this.#unlessClosed(ahead.catch(() => undefined));
         continue;
       }
       const pos = job.next < 0 ? 0 : job.next < entries.length ? entries[job.next].offset : tailStart;
@@ -308,7 +325,11 @@ export class FileVerifier {
       }
       if (n === entries.length && (end === pos || tailEnd - pos <= this.#rangeBytes)) end = tailEnd;
       if (this.#closed) throw new LtxvfsError('LTXVFS_ERR_CLOSED', `${key}: verification cancelled`, { key });
-      const bytes = await this.#reads.add(() => this.#client.readRange(key, pos, end - pos), { priority: VERIFY_PRIORITY });
+      const bytes = await this.#unlessClosed(this.#reads.add(async () => {
+        // Its turn may come after the reader closed: then it is not sent.
+        if (this.#closed) throw new LtxvfsError('LTXVFS_ERR_CLOSED', `${key}: verification cancelled`, { key });
+        return this.#client.readRange(key, pos, end - pos);
+      }, { priority: VERIFY_PRIORITY }));
       this.#stats.verifyRequests++;
       this.#stats.verifyBytes += bytes.byteLength;
       if (job.next < 0) {

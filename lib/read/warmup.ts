@@ -19,6 +19,7 @@
  * pointers u16 from +12; each interior cell starts with its left child's u32 page number.
  */
 import type { PageIndex } from '../replica/page-index.js';
+import type { PrefetchOutcome } from './fetcher.js';
 import type { ReplicaReader } from './replica-reader.js';
 
 const INTERIOR_INDEX = 0x02;
@@ -37,6 +38,8 @@ export interface WarmupResult {
   failures: number;
   /** Whether the walk stopped at its byte budget before reaching the leaves of every tree. */
   truncated: boolean;
+  /** Whether the walk stopped because the reader closed (it reads nothing after that). */
+  cancelled: boolean;
 }
 
 /** Options of {@link warmInteriorPages}. */
@@ -45,8 +48,14 @@ export interface WarmupOptions {
   budgetBytes?: number;
 }
 
-/** What the warm-up needs of a reader: cached page reads and background prefetch. */
-export type WarmupSource = Pick<ReplicaReader, 'readPage' | 'prefetchPages'>;
+/**
+ * What the warm-up needs of a reader: cached page reads, and background prefetch that says
+ * when the reader closed (`cancelled`, see {@link PrefetchOutcome}).
+ */
+export interface WarmupSource {
+  readPage: ReplicaReader['readPage'];
+  prefetchPages(version: PageIndex, pgnos: readonly number[]): Promise<Pick<PrefetchOutcome, 'pages' | 'failures' | 'cancelled'>>;
+}
 
 /**
  * Warm the top interior levels of the B-trees rooted at `roots` (page numbers, e.g.
@@ -54,13 +63,18 @@ export type WarmupSource = Pick<ReplicaReader, 'readPage' | 'prefetchPages'>;
  * Never throws: pages that cannot be read are counted in `failures` and skipped.
  */
 export async function warmInteriorPages(reader: WarmupSource, version: PageIndex, roots: readonly number[], options: WarmupOptions = {}): Promise<WarmupResult> {
-  const result: WarmupResult = { interiorPages: 0, pagesRead: 0, failures: 0, truncated: false };
+  const result: WarmupResult = { interiorPages: 0, pagesRead: 0, failures: 0, truncated: false, cancelled: false };
   let budget = Math.max(0, options.budgetBytes ?? DEFAULT_WARMUP_BUDGET_BYTES);
   const valid = (p: number): boolean => p >= 1 && p <= version.commit;
-  /** Read `pgnos` in the background, then each from the cache; the children of interior ones (undefined for others). */
+  /**
+   * Read `pgnos` in the background, then each from the cache; the children of interior ones
+   * (undefined for others). Once the reader has closed, nothing (every page undefined): a
+   * page the dropped prefetch did not bring would otherwise be read as a demand read.
+   */
   const readLevel = async (pgnos: number[]): Promise<(number[] | undefined)[]> => {
-    await reader.prefetchPages(version, pgnos);
+    if ((await reader.prefetchPages(version, pgnos)).cancelled === true) result.cancelled = true;
     const out: (number[] | undefined)[] = [];
+    if (result.cancelled) return out;
     for (const pgno of pgnos) {
       try {
         const page = await reader.readPage(version, pgno);
