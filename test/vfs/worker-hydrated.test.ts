@@ -110,3 +110,25 @@ t.test('HydratedFile answers false while a pass writes, for another TXID, and af
   t.throws(() => new HydratedFile({ path: join(root, 'missing.db'), publication: publication.buffer }), { code: 'ENOENT' });
   t.throws(() => new HydrationPublication(new SharedArrayBuffer(8)), RangeError);
 });
+
+t.test('a sequential run reads ahead: one system call per 32 pages, those pages served for their TXID only', async (t) => {
+  const root = t.testdir({ 'db.sqlite': Buffer.from(CHINOOK) });
+  const publication = new HydrationPublication();
+  const file = new HydratedFile({ path: join(root, 'db.sqlite'), publication: publication.buffer });
+  const version = { txid: 7, pageSize: 4096, commit: CHINOOK.length / 4096, timestamp: 0 };
+  const page = new Uint8Array(4096);
+  const expected = (pgno: number): Uint8Array => CHINOOK.subarray((pgno - 1) * 4096, pgno * 4096);
+  publication.publish(7);
+  for (let pgno = 2; pgno <= 41; pgno++) {
+    t.ok(file.readInto(version, pgno, page), `page ${pgno}`);
+    t.same(page, expected(pgno));
+  }
+  t.equal(file.syscalls, 4, 'pages 2 and 3 alone, then 4–35 and 36–67 in one read each');
+  publication.publish(8);
+  t.ok(file.readInto(version, 50, page), 'a page read ahead for TXID 7 still serves TXID 7');
+  t.same(page, expected(50));
+  t.notOk(file.readInto(version, 90, page), 'beyond it, the file no longer holds TXID 7');
+  t.ok(file.readInto({ ...version, txid: 8 }, 51, page), 'TXID 8 reads the file');
+  t.equal(file.syscalls, 5);
+  file.close();
+});
