@@ -7,7 +7,7 @@
  *
  * Untimed first: the wasm is compiled by an open of the local `warmUrl` replica (closed
  * again; nothing else is shared, `shared: false`). Then, timed: loading the backend's
- * folder (lib/storage/<scheme>/, which loads its vendor library), `openDatabase(url)` with
+ * folder (lib/storage/<scheme>/) and the vendor library its open would load, `openDatabase(url)` with
  * defaults but polling off, a point lookup by id on it, and a full scan on it.
  *
  * Requests: the storage client the reader opens is captured (ReplicaReader.open is
@@ -16,8 +16,9 @@
  * (HTTP requests on s3, abs, gs, webdav; gets, listings and info look-ups on nats), absent
  * for file:// and sftp://, whose clients keep none. Counts are taken at the phase edges,
  * so background work (interior warm-up, file verification) lands in the phase it ran in.
+ * After the scan the snapshot's background verification is awaited (untimed) before the close.
  */
-import { openDatabase } from '../lib/api/open.js';
+import { openDatabase, readVerified } from '../lib/api/open.js';
 import { ReplicaReader } from '../lib/read/replica-reader.js';
 import type { ReplicaClient } from '../lib/storage/types.js';
 import { SQL } from './workload.js';
@@ -49,7 +50,7 @@ export interface Counts {
 
 /** One sample. */
 export interface BackendSample {
-  /** Loading lib/storage/<scheme>/ and its vendor library, ms. */
+  /** Loading lib/storage/<scheme>/ and the vendor library its open would load, ms. */
   loadMs: number;
   openMs: number;
   lookupMs: number;
@@ -64,6 +65,8 @@ export interface BackendSample {
 }
 
 const METHODS = new Set(['listLtxFiles', 'readRange', 'read', 'listKeys']);
+/** The vendor library each backend loads at its first open (lib/storage/<scheme>/, `loadOptional`); s3 and file need none. */
+const VENDOR: Record<string, string | undefined> = { abs: '@azure/storage-blob', gs: '@google-cloud/storage', sftp: 'ssh2', webdav: 'webdav', nats: 'nats' };
 
 /** The client's own request count from `stats()`, whatever its shape; undefined when it keeps none. */
 function ownRequests(client: ReplicaClient): number | undefined {
@@ -103,6 +106,7 @@ async function main(): Promise<void> {
 
   const warm = await openDatabase(input.warmUrl, { shared: false, pollIntervalMs: 0 });
   await warm.get(SQL.schema);
+  await readVerified(warm);
   await warm.close();
 
   const counter = { calls: 0 };
@@ -115,6 +119,8 @@ async function main(): Promise<void> {
 
   const t0 = performance.now();
   await import(`../lib/storage/${input.scheme}/${input.scheme === 'file' ? 'client' : 'index'}.js`);
+  const vendor = VENDOR[input.scheme];
+  if (vendor !== undefined) await import(vendor);
   const loadMs = performance.now() - t0;
 
   const t1 = performance.now();
@@ -145,6 +151,8 @@ async function main(): Promise<void> {
   const scan = await db.get(SQL.scan);
   const scanMs = performance.now() - t3;
   const e2 = edge();
+  // Untimed: let the snapshot's background verification finish (a checksum failure throws here), so the close cancels nothing.
+  await readVerified(db);
   await db.close();
 
   const out: BackendSample = {
