@@ -17,13 +17,19 @@
  * read-ahead range covers promotes that range; a read-ahead range whose scan ended, or a
  * background range once the reader closes, is dropped before it is sent.
  *
- * Memory: bytes in flight are at most a demand read plus the read-ahead budget per scan
- * (`maxReadaheadBytes`, at most an eighth of the memory cache), plus background ranges. A scan allocates next to nothing per page: large reads are
- * received into buffers the fetcher keeps and reuses (up to {@link SPARE_READ_BUFFERS}
- * idle ones), every frame is decoded into one scratch page and copied from there into
- * the cache's slot, and only a page somebody waits for gets an array of its own. (A
- * response buffer and a decoded array per page were garbage that V8 frees only at a
- * later collection: up to tens of MiB of resident set during a scan.)
+ * Memory (issue 14: `iterate()` over a table larger than the cache grew the process by 172 MiB
+ * for a 63 MiB cache): receive buffers are bounded by bytes, not by count. A read-ahead
+ * budget of `maxReadaheadBytes` (at most an eighth of the memory cache) caps the window
+ * too — at half the budget, so that two windows fit in it — and the buffers the fetcher
+ * holds, in flight and idle, stay within the budget plus one window
+ * ({@link Fetcher.buffers}); a read that finds no room is received into a buffer of its
+ * own size, freed with it. (Before, every large read took a buffer of the largest window,
+ * 4 MiB, and up to {@link SPARE_READ_BUFFERS} of them stayed: 20 MiB for a 16 MiB cache.)
+ * A scan allocates next to nothing per page: large reads are received into those buffers,
+ * every frame is decoded into one scratch page and copied from there into the cache's
+ * slot, and only a page somebody waits for gets an array of its own. (A response buffer
+ * and a decoded array per page were garbage that V8 frees only at a later collection: up
+ * to tens of MiB of resident set during a scan.)
  */
 import { decodeIndexedFrameInto } from '../../ltx/frame.js';
 import type { ReplicaClient } from '../storage/types.js';
@@ -70,6 +76,18 @@ export interface PrefetchOutcome {
   failures: number;
   /** The reader closed first: reads not sent yet were dropped, and nothing more should be asked. */
   cancelled?: boolean;
+}
+
+/** Receive-buffer bytes of a {@link Fetcher} (see {@link Fetcher.buffers}). */
+export interface BufferStats {
+  /** Bytes of receive buffers held now, in flight and idle. */
+  bytes: number;
+  /** The most ever held at once. */
+  peakBytes: number;
+  /** What they are kept within: the read-ahead budget plus one window. */
+  budgetBytes: number;
+  /** Large reads received into a buffer of their own because the budget was full. */
+  unpooledReads: number;
 }
 
 /** Default read-ahead budget of one scan: 16 MiB (four 4 MiB windows). */
@@ -131,8 +149,11 @@ export class Fetcher {
   readonly #inFlight = new Map<number, InFlight>();
   readonly #windows = new WeakMap<LtxFile, PrefetchWindow>();
   readonly #prefetch: PrefetchOptions;
-  /** Idle receive buffers for large reads, each at least the largest prefetch window. */
+  /** Idle receive buffers for large reads, each at least the largest window. */
   readonly #spare: Uint8Array[] = [];
+  /** The largest window and background range, bytes: `maxWindowBytes`, at most half the read-ahead budget. */
+  readonly #windowCap: number;
+  readonly #buffers: BufferStats;
   /** Where frames are decoded before the cache copies them (one page, reused). */
   #scratch = new Uint8Array(0);
   /** Counters, updated in place. */
@@ -154,13 +175,22 @@ export class Fetcher {
     this.#cache = cache;
     this.counters = counters;
     this.#queue = new FetchQueue(options);
-    this.#prefetch = options;
     const cacheBytes = options.cacheSizeBytes ?? 64 * 1024 * 1024;
     this.#readaheadBytes = Math.min(options.maxReadaheadBytes ?? DEFAULT_READAHEAD_BYTES, Math.floor(cacheBytes / 8));
+    const maxWindow = options.maxWindowBytes ?? DEFAULT_MAX_WINDOW_BYTES;
+    // Two windows fit the read-ahead budget (a scan keeps one ahead while it reads the other).
+    this.#windowCap = this.#readaheadBytes > 0 ? Math.min(maxWindow, Math.max(POOLED_READ_BYTES, Math.floor(this.#readaheadBytes / 2))) : maxWindow;
+    this.#prefetch = { ...options, maxWindowBytes: this.#windowCap };
+    this.#buffers = { bytes: 0, peakBytes: 0, budgetBytes: this.#readaheadBytes + this.#windowCap, unpooledReads: 0 };
     this.#warmupDelayMs = options.warmupDelayMs ?? DEFAULT_WARMUP_DELAY_MS;
     this.wholeFileBytes = options.wholeFileBytes ?? DEFAULT_WHOLE_FILE_BYTES;
     this.verifier = new FileVerifier(client, this.#queue, cache instanceof TieredPageCache ? cache.disk : undefined, options);
     this.verifier.inFlight = (file, entry) => this.#inFlight.get(file.id * 0x1_0000_0000 + entry)?.read.done;
+  }
+
+  /** Receive-buffer bytes held now and at most, and their budget (a copy). */
+  get buffers(): BufferStats {
+    return { ...this.#buffers };
   }
 
   /** The fetch queue (its lanes and counts). */
@@ -262,7 +292,7 @@ export class Fetcher {
       if (list === undefined) byFile.set(ref.file, (list = []));
       list.push(ref.entry);
     }
-    const maxRange = Math.max(this.#prefetch.maxWindowBytes ?? DEFAULT_MAX_WINDOW_BYTES, 1);
+    const maxRange = this.#windowCap;
     const reads: Promise<number>[] = [];
     for (const [file, list] of byFile) {
       const sorted = [...new Set(list)].sort((a, b) => a - b);
@@ -356,14 +386,33 @@ export class Fetcher {
       throw err;
     } finally {
       // Every page was copied out of it (decoded) or the read failed: it can take the next read.
-      if (box.buffer !== undefined && this.#spare.length < SPARE_READ_BUFFERS) this.#spare.push(box.buffer);
+      if (box.buffer !== undefined) this.#giveBack(box.buffer);
     }
   }
 
-  /** A receive buffer of at least `length` bytes: an idle one, else a new one of the largest window (or `length`, if larger). */
-  #takeBuffer(length: number): Uint8Array {
+  /**
+   * A receive buffer of at least `length` bytes: an idle one, else a new one of the largest
+   * window (or `length`, if larger) while the buffers stay within their budget (idle ones
+   * too small are let go to make room), else undefined: the read gets a buffer of its own.
+   */
+  #takeBuffer(length: number): Uint8Array | undefined {
     const i = this.#spare.findIndex((b) => b.length >= length);
     if (i >= 0) return this.#spare.splice(i, 1)[0];
-    return new Uint8Array(Math.max(length, this.#prefetch.maxWindowBytes ?? DEFAULT_MAX_WINDOW_BYTES));
+    const size = Math.max(length, this.#windowCap);
+    const b = this.#buffers;
+    while (b.bytes + size > b.budgetBytes && this.#spare.length > 0) b.bytes -= this.#spare.pop()!.length;
+    if (b.bytes + size > b.budgetBytes) {
+      b.unpooledReads++;
+      return undefined;
+    }
+    b.bytes += size;
+    b.peakBytes = Math.max(b.peakBytes, b.bytes);
+    return new Uint8Array(size);
+  }
+
+  /** A receive buffer back from a read: kept for the next one (at most {@link SPARE_READ_BUFFERS}), else let go. */
+  #giveBack(buffer: Uint8Array): void {
+    if (this.#spare.length < SPARE_READ_BUFFERS && !this.verifier.closed) this.#spare.push(buffer);
+    else this.#buffers.bytes -= buffer.length;
   }
 }

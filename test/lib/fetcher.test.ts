@@ -281,9 +281,10 @@ t.test('large reads go into reused receive buffers; pages come out intact', asyn
   for (const b of distinct) t.equal(b!.length, DEFAULT_MAX_WINDOW_BYTES, 'of the largest window');
 });
 
-t.test('receive buffers: at most SPARE_READ_BUFFERS kept idle; a failed read gives its buffer back', async (t) => {
+t.test('receive buffers: within the read-ahead budget plus one window, reused; a failed read gives its buffer back', async (t) => {
   t.equal(SPARE_READ_BUFFERS, 5, 'a scan\'s read and its read-ahead windows');
   const s = await setup(t, { minWindowBytes: 66 * 1024 });
+  t.equal(s.fetcher.buffers.budgetBytes, (8 << 20) + DEFAULT_MAX_WINDOW_BYTES, 'an eighth of the 64 MiB cache, plus one 4 MiB window');
   const burst = async (pgnos: number[]): Promise<Set<Uint8Array | undefined>> => {
     s.client.reset();
     const release = s.client.hold();
@@ -292,15 +293,19 @@ t.test('receive buffers: at most SPARE_READ_BUFFERS kept idle; a failed read giv
     while (s.client.reads.length < pgnos.length) await new Promise((resolve) => setImmediate(resolve));
     release();
     for (const [i, r] of reads.entries()) t.ok(bytesEqual(await r, data[pgnos[i] - 1].data), `page ${pgnos[i]}`);
-    return new Set(s.client.buffers);
+    return new Set(s.client.buffers.filter((b) => b !== undefined));
   };
   // Six random misses (no two in a row), each reading a 66 KiB window of 16 frames (65,984 bytes: pooled).
   const pgnos = [81, 1, 49, 17, 65, 33];
   const first = await burst(pgnos);
-  t.equal(first.size, 6, 'six large reads in flight: six buffers');
+  t.equal(first.size, 3, 'six large reads in flight: three 4 MiB buffers fill the 12 MiB budget');
+  t.equal(s.fetcher.buffers.unpooledReads, 3, 'the other three were received into buffers of their own');
+  t.equal(s.fetcher.buffers.peakBytes, 3 * DEFAULT_MAX_WINDOW_BYTES);
   s.cache.clear();
   const second = await burst(pgnos);
-  t.equal([...second].filter((b) => first.has(b)).length, 5, 'five of them were kept for the next reads, the sixth dropped');
+  t.same([...second].filter((b) => first.has(b)).length, 3, 'the same three buffers took the next reads');
+  t.equal(s.fetcher.buffers.peakBytes, 3 * DEFAULT_MAX_WINDOW_BYTES, 'no more were made');
+  t.equal(s.fetcher.buffers.bytes, 3 * DEFAULT_MAX_WINDOW_BYTES, 'and they are held, idle, for the next reads');
 
   const f = await setup(t, { minWindowBytes: 128 * 1024 });
   await f.fetcher.fetch(f.version, f.ref(1));
@@ -310,6 +315,34 @@ t.test('receive buffers: at most SPARE_READ_BUFFERS kept idle; a failed read giv
   t.ok(bytesEqual(await f.fetcher.fetch(f.version, f.ref(80)), data[79].data));
   t.equal(f.client.buffers.length, 3);
   t.ok(f.client.buffers.every((b) => b !== undefined && b === f.client.buffers[0]), 'one buffer for all three reads, the failed one included');
+});
+
+t.test('a scan of a file larger than the cache holds receive buffers within an eighth of the cache plus one window (issue 14)', async (t) => {
+  const dir = t.testdir();
+  const pages = Array.from({ length: 1200 }, (_, i) => ({ pgno: i + 1, data: randomPage(i + 1) }));
+  await writeLtx(dir, { minTXID: 1, maxTXID: 1, pageSize: 4096, commit: pages.length, pages }); // 4.9 MB of frames
+  const client = await CountingClient.open(dir);
+  t.teardown(() => client.close());
+  const [info] = await listReplica(client);
+  const { file } = await loadLtxFile(client, info, newReadCounters(), undefined, TAIL_BYTES);
+  client.reset();
+  const cacheBytes = 2 << 20; // 508 pages: the scan evicts as it goes
+  const cache = new PageCache(cacheBytes);
+  const fetcher = new Fetcher(client, cache, newReadCounters(), { cacheSizeBytes: cacheBytes });
+  fetcher.verifier.trust(file);
+  const version = PageIndex.empty().apply(file);
+  for (let pgno = 1; pgno <= pages.length; pgno++) {
+    const ref = version.get(pgno)!;
+    const page = cache.get(ref) ?? (await fetcher.fetch(version, ref));
+    if (pgno % 100 === 0) t.ok(bytesEqual(page, pages[pgno - 1].data), `page ${pgno}`);
+  }
+  const b = fetcher.buffers;
+  t.equal(b.budgetBytes, cacheBytes / 8 + cacheBytes / 16, 'budget: read-ahead of an eighth of the cache, plus a window of half that');
+  t.ok(b.peakBytes > 0 && b.peakBytes <= b.budgetBytes, `at most ${b.peakBytes} bytes of buffers held (budget ${b.budgetBytes})`);
+  t.equal(b.unpooledReads, 0, 'every large read of the scan fit the budget: windows are capped at half the read-ahead');
+  const longest = Math.max(...client.reads.map((r) => r.length));
+  t.ok(longest <= cacheBytes / 16 && longest >= POOLED_READ_BYTES, `windows grew to ${longest} bytes, within the cap`);
+  t.ok(client.reads.length < pages.length / 10, `${client.reads.length} reads for ${pages.length} pages: a scan, not page by page`);
 });
 
 t.test('every page a fetch returns is its own array: later decodes do not touch it', async (t) => {
