@@ -162,7 +162,8 @@ t.test('lone calls go on the call lane, calls made while others are pending as m
   const oracle = await openDatabase(fixture.history.url, { pollIntervalMs: 0 });
   t.teardown(() => oracle.close());
   for (const spinMicros of [undefined, 0]) {
-    const db = (await openDatabase(fixture.history.url, { engine: 'worker', pollIntervalMs: 0, spinMicros })) as unknown as WorkerDatabase;
+    // One connection (no read pool): a read made while another is pending would go to a pooled connection.
+    const db = (await openDatabase(fixture.history.url, { engine: 'worker', pollIntervalMs: 0, spinMicros, readConnections: 1 })) as unknown as WorkerDatabase;
     t.teardown(() => db.close());
     const before = await db.counters();
     const sql = 'SELECT id, owner FROM accounts WHERE id = ?';
