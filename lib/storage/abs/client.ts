@@ -8,13 +8,14 @@
  * root); the LTX header timestamp is the blob metadata `litestreamtimestamp` (RFC 3339
  * with ns, Go's time.RFC3339Nano — Azure metadata names cannot hold `-`). Listings ask for
  * metadata, so one List Blobs request per page of 5000 gives every file's timestamp (no
- * request per file, unlike S3's HEADs).
+ * request per file, unlike S3's HEADs): listing.ts.
  *
  * Requests: ranged reads are Get Blob with `x-ms-range` (`download(offset, count)`),
  * writes are one Put Blob (`upload`) with `If-None-Match: *` or `If-Match: <ETag>`, which
  * Azure checks atomically (409 BlobAlreadyExists / 412 ConditionNotMet) — so conditional
  * writes are `'atomic'` and the lease (lib/write/lease.ts) uses them as on S3
- * (`'conditional-write'`). Litestream itself uploads without conditions.
+ * (`'conditional-write'`); what a refused condition means: conditions.ts. Litestream
+ * itself uploads without conditions.
  *
  * Faults: the SDK's own retries are off (one try); every request runs under
  * ../retry.ts `withRetry` with a per-attempt deadline (`requestTimeoutMs`, headers and
@@ -23,18 +24,17 @@
  * requests in flight; later calls fail with `LTXVFS_ERR_CLOSED`.
  */
 import { createHash } from 'node:crypto';
-import type { BlobItem, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
+import type { BlockBlobClient, ContainerClient } from '@azure/storage-blob';
 import { LtxvfsError } from '../../../ltx/errors.js';
 import { RetryExhaustedError, retryPolicyOf, TransientError, withRetry, type RetryAttempt, type RetryPolicy } from '../retry.js';
-import { formatRfc3339Nano, parseRfc3339 } from '../rfc3339.js';
+import { formatRfc3339Nano } from '../rfc3339.js';
 import { checkReadRange, ltxFileKey, ltxLevelPrefix, prefixedKey, sortByTxidRange } from '../layout.js';
 import { classifyLtxName, StrayLog } from '../strays.js';
 import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, StrayEntry, WriteOptions } from '../types.js';
 import type { AbsConfig } from './config.js';
+import { blobState, failedCondition, preconditionError, type BlobState } from './conditions.js';
 import { azureErrorCode, sdkError, statusOf } from './errors.js';
-
-/** Litestream's metadata name for the LTX header timestamp (abs.MetadataKeyTimestamp). */
-export const ABS_METADATA_KEY_TIMESTAMP = 'litestreamtimestamp';
+import { ABS_METADATA_KEY_TIMESTAMP, blobCreatedAt, listBlobs } from './listing.js';
 
 /** Ranged reads, atomic conditional Put Blob (the lease's lock too), remote latency, no temporary blobs. */
 export const ABS_CAPABILITIES: ReplicaCapabilities = Object.freeze({
@@ -144,7 +144,8 @@ export class AbsReplicaClient implements ReplicaClient {
       const found = classifyLtxName(name);
       if (found.kind === 'stray') this.#strays.add({ key: item.name, reason: found.reason });
       if (found.kind !== 'ltx' || found.minTXID < seek) continue;
-      files.push({ level, minTXID: found.minTXID, maxTXID: found.maxTXID, size: item.properties.contentLength ?? 0, createdAt: this.createdAt(item), key: item.name });
+      const createdAt = blobCreatedAt(item, this.where(item.name));
+      files.push({ level, minTXID: found.minTXID, maxTXID: found.maxTXID, size: item.properties.contentLength ?? 0, createdAt, key: item.name });
     }
     return sortByTxidRange(files);
   }
@@ -247,12 +248,12 @@ export class AbsReplicaClient implements ReplicaClient {
         });
         return { etag: this.requireEtag('put', key, res.etag) };
       } catch (err) {
-        if (conditions === undefined || !this.failedCondition(err)) throw err;
+        if (conditions === undefined || !failedCondition(err)) throw err;
         if (attempt.attempt > 1) {
           const landed = await this.properties(key, signal);
           if (landed !== undefined && landed.md5 === md5.toString('base64')) return { etag: landed.etag };
         }
-        throw await this.preconditionError(key, ifNoneMatch ? 'if-none-match *' : `if-match ${String(ifMatch)}`, signal, err);
+        throw await preconditionError(key, this.where(key), ifNoneMatch ? 'if-none-match *' : `if-match ${String(ifMatch)}`, () => this.properties(key, signal), err);
       }
     });
   }
@@ -273,9 +274,9 @@ export class AbsReplicaClient implements ReplicaClient {
       } catch (err) {
         const missing = statusOf(err) === 404 && azureErrorCode(err) !== 'ContainerNotFound';
         if (missing && (ifMatch === undefined || attempt.attempt > 1)) return;
-        if (ifMatch === undefined || !this.failedCondition(err)) throw err;
+        if (ifMatch === undefined || !failedCondition(err)) throw err;
         if (attempt.attempt > 1 && (await this.properties(key, signal)) === undefined) return;
-        throw await this.preconditionError(key, `if-match ${ifMatch}`, signal, err);
+        throw await preconditionError(key, this.where(key), `if-match ${ifMatch}`, () => this.properties(key, signal), err);
       }
     });
   }
@@ -330,35 +331,9 @@ export class AbsReplicaClient implements ReplicaClient {
     }
   }
 
-  /** The blobs under `prefix` (with metadata), page by page, each page one retried request; stops after `limit`. */
-  private async *listBlobs(prefix: string, limit: number): AsyncGenerator<BlobItem> {
-    let token: string | undefined;
-    let seen = 0;
-    do {
-      const maxPageSize = Math.min(this.#listPageSize, limit - seen);
-      const page = await this.call('list', prefix, async (signal) => {
-        const pages = this.#blobs.listBlobsFlat({ prefix, includeMetadata: true, abortSignal: signal }).byPage({ continuationToken: token, maxPageSize });
-        const next = await pages.next();
-        return next.done === true ? undefined : next.value;
-      });
-      for (const item of page?.segment.blobItems ?? []) {
-        if (seen++ >= limit) return;
-        yield item;
-      }
-      token = page?.continuationToken === '' ? undefined : page?.continuationToken;
-    } while (token !== undefined && seen < limit);
-  }
-
-  /** The header timestamp Litestream stored (`litestreamtimestamp`, any case), else Last-Modified. */
-  private createdAt(item: BlobItem): number {
-    const meta = Object.entries(item.metadata ?? {}).find(([k]) => k.toLowerCase() === ABS_METADATA_KEY_TIMESTAMP)?.[1];
-    const t = meta === undefined ? undefined : parseRfc3339(meta);
-    if (t !== undefined) return t;
-    const lm = item.properties.lastModified?.getTime();
-    if (lm === undefined || Number.isNaN(lm)) {
-      throw new LtxvfsError('LTXVFS_ERR_STORAGE', `list ${this.where(item.name)}: no readable ${ABS_METADATA_KEY_TIMESTAMP} or Last-Modified`, { key: item.name });
-    }
-    return lm;
+  /** The blobs under `prefix` (with metadata), each page one retried `list` request; stops after `limit` (listing.ts). */
+  private listBlobs(prefix: string, limit: number) {
+    return listBlobs(this.#blobs, (key, attemptFn) => this.call('list', key, attemptFn), prefix, limit, this.#listPageSize);
   }
 
   /** A response body (`length` 0: any size) collected, into `into` when it fits. */
@@ -382,28 +357,10 @@ export class AbsReplicaClient implements ReplicaClient {
     return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total);
   }
 
-  /** ETag and Content-MD5 (base64) of `key`, or undefined when it does not exist. */
-  private async properties(key: string, signal: AbortSignal): Promise<{ etag: string; md5: string | undefined } | undefined> {
+  /** ETag and Content-MD5 (base64) of `key`, or undefined when it does not exist: one Get Blob Properties, counted. */
+  private properties(key: string, signal: AbortSignal): Promise<BlobState | undefined> {
     this.#stats.requests.head++;
-    try {
-      const p = await this.blob(key).getProperties({ abortSignal: signal });
-      return { etag: p.etag ?? '', md5: p.contentMD5 === undefined ? undefined : Buffer.from(p.contentMD5).toString('base64') };
-    } catch (err) {
-      if (statusOf(err) === 404) return undefined;
-      throw err;
-    }
-  }
-
-  /** 409 BlobAlreadyExists, 412 ConditionNotMet, or a 404 of the blob (not the container). */
-  private failedCondition(err: unknown): boolean {
-    const s = statusOf(err);
-    return s === 412 || (s === 409 && azureErrorCode(err) === 'BlobAlreadyExists') || (s === 404 && azureErrorCode(err) !== 'ContainerNotFound');
-  }
-
-  /** `LTXVFS_ERR_PRECONDITION` saying why (Azure answers 412 both for another ETag and for no blob). */
-  private async preconditionError(key: string, condition: string, signal: AbortSignal, cause: unknown): Promise<LtxvfsError> {
-    const why = condition.startsWith('if-none-match') ? 'object exists' : (await this.properties(key, signal)) === undefined ? 'object does not exist' : 'etag differs';
-    return new LtxvfsError('LTXVFS_ERR_PRECONDITION', `precondition failed for ${this.where(key)}: ${why} (${condition})`, { key, status: statusOf(cause), cause });
+    return blobState(this.blob(key), signal);
   }
 
   private blob(key: string): BlockBlobClient {

@@ -1,7 +1,8 @@
 /**
  * The abs:// backend (Azure Blob Storage), entered through {@link openAbsReplica}: the
  * configuration from URL and environment (config.ts), the client (client.ts) on
- * Microsoft's `@azure/storage-blob`, and what the SDK's errors mean (errors.ts).
+ * Microsoft's `@azure/storage-blob` with its listings (listing.ts) and the ETag check of its
+ * conditional writes (conditions.ts), and what the SDK's errors mean (errors.ts).
  * `@azure/storage-blob` — and `@azure/identity` when neither a SAS token nor an account
  * key is set — are optional peer dependencies, imported here only when an abs:// replica
  * is opened (../optional.ts names a missing one).
@@ -22,7 +23,8 @@ import type { ReplicaUrl } from '../replica-url.js';
 import { AbsReplicaClient, type AbsClientTuning } from './client.js';
 import { resolveAbsConfig, type AbsConfig } from './config.js';
 
-export { AbsReplicaClient, ABS_CAPABILITIES, ABS_METADATA_KEY_TIMESTAMP, type AbsClientTuning, type AbsClientStats } from './client.js';
+export { AbsReplicaClient, ABS_CAPABILITIES, type AbsClientTuning, type AbsClientStats } from './client.js';
+export { ABS_METADATA_KEY_TIMESTAMP } from './listing.js';
 export { resolveAbsConfig, type AbsConfig, type AbsCredentialChoice, type AbsUrlParts } from './config.js';
 
 /** Options of an abs:// client. Times in ms. */

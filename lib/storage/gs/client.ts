@@ -8,11 +8,11 @@
  * the bucket root), and Litestream stores the LTX header time as the object metadata
  * `litestream-timestamp` (RFC 3339 with ns). A listing page carries each object's metadata,
  * so `createdAt` is that timestamp without a request per file (the object's `timeCreated`
- * where it is absent, as Litestream falls back to the creation time).
+ * where it is absent, as Litestream falls back to the creation time): listing.ts.
  *
  * Reads are JSON-API media GETs with a `Range` header (one request per range; a range the
- * server ignores — 200 with the whole object — is cut here, one starting past the end — 416
- * — is a short read). Writes are single-request uploads (`uploadType=multipart`) with the
+ * server ignores — 200 with the whole object — is cut, one starting past the end — 416 —
+ * is a short read): media.ts. Writes are single-request uploads (`uploadType=multipart`) with the
  * MD5 for the server to check. ETags are the MD5 of the bytes (hex), so equal bytes have
  * equal ETags as on S3 and file://. Conditions are Cloud Storage's generation
  * preconditions, checked by the store in the request: create-only is
@@ -27,20 +27,19 @@
  * Nothing partial is returned.
  */
 import { createHash } from 'node:crypto';
-import type { Bucket, File, Storage } from '@google-cloud/storage';
+import type { Bucket, Storage } from '@google-cloud/storage';
 import { LtxvfsError } from '../../../ltx/errors.js';
 import { formatTXID } from '../../../ltx/filename.js';
 import { RetryExhaustedError, TransientError, withRetry, type RetryAttempt } from '../retry.js';
-import { formatRfc3339Nano, parseRfc3339 } from '../rfc3339.js';
+import { formatRfc3339Nano } from '../rfc3339.js';
 import { checkReadRange, ltxFileKey, ltxLevelPrefix, prefixedKey, sortByTxidRange } from '../layout.js';
 import { classifyLtxName, StrayLog } from '../strays.js';
 import type { LtxFileInfo, ReplicaCapabilities, ReplicaClient, StrayEntry, WriteOptions } from '../types.js';
 import type { GsConfig } from './config.js';
 import { classify, gsError, statusOf } from './errors.js';
+import { GS_METADATA_KEY_TIMESTAMP, listObjects, objectCreatedAt, type ObjectMetadata } from './listing.js';
+import { mediaGet } from './media.js';
 import type { GcsModule } from './vendor.js';
-
-/** Litestream's metadata key for the LTX header timestamp (gs/replica_client.go). */
-export const GS_METADATA_KEY_TIMESTAMP = 'litestream-timestamp';
 /** Cloud Storage's limit on object names, bytes of UTF-8. */
 const MAX_KEY_BYTES = 1024;
 
@@ -67,16 +66,6 @@ export interface GsClientStats {
   failures: number;
   /** Body bytes received by reads. */
   bytesRead: number;
-}
-
-/** One object as a listing or a metadata GET reports it. */
-interface ObjectMetadata {
-  name?: string;
-  size?: string | number;
-  generation?: string | number;
-  md5Hash?: string;
-  timeCreated?: string;
-  metadata?: Record<string, string | number | boolean | null>;
 }
 
 /** A {@link ReplicaClient} over a Cloud Storage bucket prefix. Create it with `openGsReplica`. */
@@ -149,24 +138,17 @@ export class GsReplicaClient implements ReplicaClient {
     const prefix = ltxLevelPrefix(this.prefix, level);
     const seek = options.seekTXID ?? 0;
     const files: LtxFileInfo[] = [];
-    let pageToken: string | undefined;
-    do {
-      const query = {
-        prefix, delimiter: '/', autoPaginate: false, maxResults: this.#config.listPageSize, pageToken,
-        ...(seek > 0 && pageToken === undefined ? { startOffset: `${prefix}${formatTXID(seek)}` } : {}),
-      };
-      const [items, next] = await this.call('list', prefix, () => this.#bucket.getFiles(query));
-      for (const item of items) {
-        const meta = item.metadata as ObjectMetadata;
-        const name = item.name.slice(prefix.length);
-        if (!item.name.startsWith(prefix) || name.includes('/')) continue;
-        const found = classifyLtxName(name);
-        if (found.kind === 'stray') this.#strays.add({ key: item.name, reason: found.reason });
-        if (found.kind !== 'ltx' || found.minTXID < seek) continue;
-        files.push({ level, minTXID: found.minTXID, maxTXID: found.maxTXID, size: Number(meta.size), createdAt: this.createdAt(item.name, meta), key: item.name });
-      }
-      pageToken = (next as { pageToken?: string } | null | undefined)?.pageToken;
-    } while (pageToken !== undefined);
+    const request = <T>(key: string, op: () => Promise<T>) => this.call('list', key, op);
+    for await (const item of listObjects(this.#bucket, request, prefix, this.#config.listPageSize, seek > 0 ? `${prefix}${formatTXID(seek)}` : undefined)) {
+      const meta = item.metadata as ObjectMetadata;
+      const name = item.name.slice(prefix.length);
+      if (!item.name.startsWith(prefix) || name.includes('/')) continue;
+      const found = classifyLtxName(name);
+      if (found.kind === 'stray') this.#strays.add({ key: item.name, reason: found.reason });
+      if (found.kind !== 'ltx' || found.minTXID < seek) continue;
+      const createdAt = objectCreatedAt(item.name, this.where(item.name), meta);
+      files.push({ level, minTXID: found.minTXID, maxTXID: found.maxTXID, size: Number(meta.size), createdAt, key: item.name });
+    }
     return sortByTxidRange(files);
   }
 
@@ -331,17 +313,6 @@ export class GsReplicaClient implements ReplicaClient {
     return new LtxvfsError('LTXVFS_ERR_CLOSED', `replica client is closed: ${this.url}`);
   }
 
-  private createdAt(key: string, meta: ObjectMetadata): number {
-    const stamp = meta.metadata?.[GS_METADATA_KEY_TIMESTAMP];
-    const t = typeof stamp === 'string' ? parseRfc3339(stamp) : undefined;
-    if (t !== undefined) return t;
-    const created = meta.timeCreated === undefined ? NaN : Date.parse(meta.timeCreated);
-    if (Number.isNaN(created)) {
-      throw new LtxvfsError('LTXVFS_ERR_STORAGE', `list ${this.where(key)}: no readable ${GS_METADATA_KEY_TIMESTAMP} or timeCreated`, { key });
-    }
-    return created;
-  }
-
   /** One metadata GET. @throws LtxvfsError `LTXVFS_ERR_NOT_FOUND` and what {@link call} throws. */
   private async metadataOf(verb: string, key: string): Promise<ObjectMetadata> {
     const [meta] = await this.call(verb, key, () => this.#bucket.file(key).getMetadata());
@@ -366,38 +337,12 @@ export class GsReplicaClient implements ReplicaClient {
     return Number(meta.generation);
   }
 
-  /**
-   * One media GET (`Range` when `length` is given) within the request deadline; a 200
-   * answer to a ranged GET (the whole object) is cut to the range.
-   */
+  /** One media GET (media.ts) within the request deadline, aborted by close; its bytes are counted. */
   private media(key: string, offset: number, length: number | undefined): Promise<Buffer> {
-    const file: File = this.#bucket.file(key);
-    const range = length === undefined ? {} : { start: offset, end: offset + length - 1 };
-    return new Promise<Buffer>((resolve, reject) => {
-      const stream = file.createReadStream({ ...range, validation: false, decompress: false });
-      const chunks: Buffer[] = [];
-      let status: number | undefined;
-      const timer = setTimeout(() => {
-        stream.destroy(Object.assign(new Error(`no complete answer within ${this.#config.requestTimeoutMs} ms`), { type: 'request-timeout' }));
-      }, this.#config.requestTimeoutMs);
-      const onAbort = () => stream.destroy(this.closedError());
-      this.#closing.signal.addEventListener('abort', onAbort, { once: true });
-      const done = () => {
-        clearTimeout(timer);
-        this.#closing.signal.removeEventListener('abort', onAbort);
-      };
-      stream.on('response', (res: { statusCode?: number }) => (status = res.statusCode));
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('error', (err) => {
-        done();
-        reject(err);
-      });
-      stream.on('end', () => {
-        done();
-        const body = Buffer.concat(chunks);
-        this.#stats.bytesRead += body.length;
-        resolve(length !== undefined && status === 200 ? body.subarray(offset, offset + length) : body);
-      });
+    return mediaGet(this.#bucket.file(key), offset, length, {
+      timeoutMs: this.#config.requestTimeoutMs,
+      closing: this.#closing.signal,
+      received: (bytes) => (this.#stats.bytesRead += bytes),
     });
   }
 

@@ -1,7 +1,8 @@
 /**
  * The gs:// backend (Google Cloud Storage): `openGsReplica` resolves the configuration
  * (config.ts), loads `@google-cloud/storage` (vendor.ts) and returns the client
- * (client.ts). URL form, environment and costs: docs/backends/gs.md.
+ * (client.ts; its listings listing.ts, its ranged media GETs media.ts, what the vendor's
+ * errors mean errors.ts). URL form, environment and costs: docs/backends/gs.md.
  */
 import type { ReplicaUrl } from '../replica-url.js';
 import { GsReplicaClient } from './client.js';
@@ -9,7 +10,8 @@ import { resolveGsConfig, type GsReplicaOptions } from './config.js';
 import { loadGcs } from './vendor.js';
 
 export type { GsReplicaOptions } from './config.js';
-export { GsReplicaClient, GS_CAPABILITIES, GS_METADATA_KEY_TIMESTAMP, type GsClientStats } from './client.js';
+export { GsReplicaClient, GS_CAPABILITIES, type GsClientStats } from './client.js';
+export { GS_METADATA_KEY_TIMESTAMP } from './listing.js';
 
 /**
  * Open a gs:// replica: `gs://BUCKET/PATH`, the objects `PATH/ltx/<level>/…` as Litestream
