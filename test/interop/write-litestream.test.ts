@@ -246,7 +246,9 @@ t.test('S3 (s3rver behind the fault proxy): the same both ways, metadata timesta
     const cause = await rejectsSqlite(t, other.run("INSERT INTO items (name, qty) VALUES ('loser', 1)"), SQLITE_BUSY, 'LTXVFS_ERR_CONFLICT',
       new RegExp(`${key.replace(/[/.]/g, '\\$&')}: another writer committed TXID ${(before + 1).toString(16).padStart(16, '0')} first`));
     t.equal(cause?.key, key);
-    t.equal(proxy.stats().faults.preconditionFailures, preconditionFailures + 1, 'S3 answered 412');
+    // At least one 412: a conditional PUT whose first attempt outran its deadline on a loaded
+    // machine is sent again and refused again (the client then finds the object is not its own).
+    t.ok(proxy.stats().faults.preconditionFailures > preconditionFailures, 'S3 answered 412');
     t.same(await l0Txids(url), range(1, before + 1));
     await waitFor('the loser to see the winner', async () => (await other.all("SELECT name FROM items WHERE name = 'winner'")).length === 1);
     t.same(await other.all("SELECT name FROM items WHERE name IN ('winner', 'loser')"), [{ name: 'winner' }]);
