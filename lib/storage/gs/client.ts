@@ -12,8 +12,8 @@
  *
  * Reads are JSON-API media GETs with a `Range` header (one request per range; a range the
  * server ignores — 200 with the whole object — is cut, one starting past the end — 416 —
- * is a short read): media.ts. Writes are single-request uploads (`uploadType=multipart`) with the
- * MD5 for the server to check. ETags are the MD5 of the bytes (hex), so equal bytes have
+ * is a short read): media.ts. Writes are single-request uploads (`uploadType=multipart`)
+ * with the MD5 for the server to check. ETags are the MD5 of the bytes (hex), so equal bytes have
  * equal ETags as on S3 and file://. Conditions are Cloud Storage's generation
  * preconditions, checked by the store in the request: create-only is
  * `ifGenerationMatch=0`; `ifMatch` reads the object's metadata (its MD5 and generation)
