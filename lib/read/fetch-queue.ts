@@ -11,7 +11,11 @@
  *   foreground lane has had nothing waiting or running for `quietMs` (a B-tree descent
  *   leaves the lane empty for a moment between its reads; a background read sent into
  *   that gap would hold the link while the next page SQLite needs waits). Background reads
- *   never take a foreground slot, so a demand read never waits for one to finish.
+ *   never take a foreground slot, so a demand read never waits for one to finish. Until
+ *   the first query has read a page (or `firstQueryDelayMs` has passed since the first
+ *   background read was queued), none is sent: a reader just opened keeps the link for
+ *   its first query (the background verification a page served at open starts went out
+ *   whenever the caller took more than the quiet time to send that query).
  *
  * p-queue gives the priorities and `setPriority` (a read-ahead SQLite catches up with is
  * raised to demand); moving a queued background read to the foreground (SQLite needs a
@@ -62,7 +66,16 @@ export interface FetchQueueOptions {
   quietMs?: number;
   /** The clock the quiet time is measured with. Default {@link SYSTEM_CLOCK}. */
   clock?: FetchClock;
+  /**
+   * How long background reads wait for the first query's first demand read, from the first
+   * background read queued, ms (unless a demand read came before it). Default
+   * {@link DEFAULT_FIRST_QUERY_DELAY_MS}.
+   */
+  firstQueryDelayMs?: number;
 }
+
+/** Default wait of background reads for the first query, ms. */
+export const DEFAULT_FIRST_QUERY_DELAY_MS = 250;
 
 /** Which lane and priority a read queues with. */
 export type ReadLane = 'demand' | 'readahead' | 'background';
@@ -86,12 +99,18 @@ export class FetchQueue {
   #ids = 0;
   /** Called at the next demand read (a query's first page read after the warm-up asked to start). */
   #demandWaiters: (() => void)[] = [];
+  /** Whether a demand read has been queued yet. */
+  #demanded = false;
+  readonly #firstQueryDelayMs: number;
+  /** What background reads wait for first: the first query (see the module comment). */
+  #firstQuery: Promise<void> | undefined;
 
   constructor(options: FetchQueueOptions = {}) {
     this.#fg = new PQueue({ concurrency: options.concurrency ?? 8 });
     this.#bg = new PQueue({ concurrency: options.backgroundConcurrency ?? DEFAULT_BACKGROUND_CONCURRENCY });
     this.#quietMs = options.quietMs ?? DEFAULT_QUIET_MS;
     this.#clock = options.clock ?? SYSTEM_CLOCK;
+    this.#firstQueryDelayMs = options.firstQueryDelayMs ?? DEFAULT_FIRST_QUERY_DELAY_MS;
   }
 
   /** Foreground slots. */
@@ -142,7 +161,9 @@ export class FetchQueue {
     const id = String(++this.#ids);
     let promote: () => void;
     if (lane === 'background') {
+      const firstQuery = this.firstQuery();
       void this.#bg.add(async () => {
+        await firstQuery;
         await this.#quiet();
         await run();
       }, { priority });
@@ -150,7 +171,10 @@ export class FetchQueue {
         if (!started) void this.#fg.add(run, { priority: DEMAND_PRIORITY });
       };
     } else {
-      if (lane === 'demand') for (const wake of this.#demandWaiters.splice(0)) wake();
+      if (lane === 'demand') {
+        this.#demanded = true;
+        for (const wake of this.#demandWaiters.splice(0)) wake();
+      }
       void this.#fg.add(run, { priority: lane === 'demand' ? DEMAND_PRIORITY : READAHEAD_PRIORITY, id });
       promote = () => {
         if (!started && lane === 'readahead') this.#fg.setPriority(id, DEMAND_PRIORITY);
@@ -162,6 +186,15 @@ export class FetchQueue {
   /** For {@link FileVerifier}'s reads: `task` in the background lane at `priority`. */
   add<T>(task: () => Promise<T>, options: { priority: number }): Promise<T> {
     return this.schedule(task, 'background', options.priority).result;
+  }
+
+  /**
+   * What background reads wait for before their turn: resolves at the first query's first
+   * demand read, or `firstQueryDelayMs` after the first call (at once if a demand read was
+   * queued before it). The same promise for every caller.
+   */
+  firstQuery(): Promise<void> {
+    return (this.#firstQuery ??= this.#demanded ? Promise.resolve() : this.nextDemand(this.#firstQueryDelayMs));
   }
 
   /**

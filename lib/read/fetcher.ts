@@ -12,8 +12,8 @@
  * sequential scan keeps up to {@link MAX_READAHEAD_WINDOWS} windows read ahead of it in the
  * foreground lane (several ranges in flight, so it runs at the link's rate); warm-up and
  * prefetch ranges ({@link Fetcher.prefetch}) and verification wait in the background lane,
- * start only after the foreground has gone quiet, and the warm-up's first read waits for the
- * next query's first read (or `warmupDelayMs`). A miss on a frame a queued background or
+ * start only after the foreground has gone quiet, and the first background read of a reader
+ * (warm-up or verification) waits for the first query's first read (or `warmupDelayMs`). A miss on a frame a queued background or
  * read-ahead range covers promotes that range; a read-ahead range whose scan ended, or a
  * background range once the reader closes, is dropped before it is sent.
  *
@@ -56,8 +56,9 @@ export interface FetcherOptions extends PrefetchOptions, VerifierOptions, FetchQ
   /** Bytes of the memory page cache (bounds the read-ahead). Default 64 MiB. */
   cacheSizeBytes?: number;
   /**
-   * The warm-up's first read (the first {@link Fetcher.prefetch}) waits for the next query's
-   * first page read, or this long without one, ms. Default {@link DEFAULT_WARMUP_DELAY_MS}.
+   * The first background read (the warm-up's, or the verification's of a page served at
+   * open) waits for the first query's first page read, or this long without one, ms: the
+   * fetch queue's `firstQueryDelayMs`. Default {@link DEFAULT_WARMUP_DELAY_MS}.
    */
   warmupDelayMs?: number;
   /**
@@ -143,9 +144,6 @@ export class Fetcher {
   readonly #cache: PageCache;
   readonly #queue: FetchQueue;
   readonly #readaheadBytes: number;
-  readonly #warmupDelayMs: number;
-  /** The warm-up's wait for the first query, once started. */
-  #warmupGate: Promise<void> | undefined;
   readonly #inFlight = new Map<number, InFlight>();
   readonly #windows = new WeakMap<LtxFile, PrefetchWindow>();
   readonly #prefetch: PrefetchOptions;
@@ -174,7 +172,8 @@ export class Fetcher {
     this.#client = client;
     this.#cache = cache;
     this.counters = counters;
-    this.#queue = new FetchQueue(options);
+    // Background reads wait for the first query as long as the warm-up does.
+    this.#queue = new FetchQueue({ firstQueryDelayMs: options.warmupDelayMs ?? DEFAULT_WARMUP_DELAY_MS, ...options });
     const cacheBytes = options.cacheSizeBytes ?? 64 * 1024 * 1024;
     this.#readaheadBytes = Math.min(options.maxReadaheadBytes ?? DEFAULT_READAHEAD_BYTES, Math.floor(cacheBytes / 8));
     const maxWindow = options.maxWindowBytes ?? DEFAULT_MAX_WINDOW_BYTES;
@@ -182,7 +181,6 @@ export class Fetcher {
     this.#windowCap = this.#readaheadBytes > 0 ? Math.min(maxWindow, Math.max(POOLED_READ_BYTES, Math.floor(this.#readaheadBytes / 2))) : maxWindow;
     this.#prefetch = { ...options, maxWindowBytes: this.#windowCap };
     this.#buffers = { bytes: 0, peakBytes: 0, budgetBytes: this.#readaheadBytes + this.#windowCap, unpooledReads: 0 };
-    this.#warmupDelayMs = options.warmupDelayMs ?? DEFAULT_WARMUP_DELAY_MS;
     this.wholeFileBytes = options.wholeFileBytes ?? DEFAULT_WHOLE_FILE_BYTES;
     this.verifier = new FileVerifier(client, this.#queue, cache instanceof TieredPageCache ? cache.disk : undefined, options);
     this.verifier.inFlight = (file, entry) => this.#inFlight.get(file.id * 0x1_0000_0000 + entry)?.read.done;
@@ -283,7 +281,7 @@ export class Fetcher {
    */
   async prefetch(version: PageIndex, refs: readonly FrameRef[], maxGapBytes = 64 * 1024): Promise<PrefetchOutcome> {
     // The first query goes first: the warm-up starts at its first page read (or after a while without one).
-    await (this.#warmupGate ??= this.#queue.nextDemand(this.#warmupDelayMs));
+    await this.#queue.firstQuery();
     if (this.verifier.closed) return { pages: 0, failures: 0, cancelled: true };
     const byFile = new Map<LtxFile, number[]>();
     for (const ref of refs) {
