@@ -35,7 +35,10 @@ import { decodeIndexedFrameInto } from '../../ltx/frame.js';
 import type { ReplicaClient } from '../storage/types.js';
 import type { FrameRef, LtxFile, PageIndex } from '../replica/page-index.js';
 import type { PageCache } from '../cache/index.js';
-import { DEFAULT_MAX_WINDOW_BYTES, MAX_READAHEAD_WINDOWS, PrefetchWindow, type PrefetchOptions } from './prefetch.js';
+import { DEFAULT_MAX_WINDOW_BYTES, PrefetchWindow, type PrefetchOptions } from './prefetch.js';
+import { POOLED_READ_BYTES, ReceiveBuffers, type BufferStats } from './receive-buffers.js';
+
+export { POOLED_READ_BYTES, SPARE_READ_BUFFERS, type BufferStats } from './receive-buffers.js';
 import { FetchQueue, type FetchQueueOptions, type QueuedRead, type ReadLane } from './fetch-queue.js';
 import { FileVerifier, type VerifierOptions } from './verifier.js';
 import { TieredPageCache } from '../cache/index.js';
@@ -79,18 +82,6 @@ export interface PrefetchOutcome {
   cancelled?: boolean;
 }
 
-/** Receive-buffer bytes of a {@link Fetcher} (see {@link Fetcher.buffers}). */
-export interface BufferStats {
-  /** Bytes of receive buffers held now, in flight and idle. */
-  bytes: number;
-  /** The most ever held at once. */
-  peakBytes: number;
-  /** What they are kept within: the read-ahead budget plus one window. */
-  budgetBytes: number;
-  /** Large reads received into a buffer of their own because the budget was full. */
-  unpooledReads: number;
-}
-
 /** Default read-ahead budget of one scan: 16 MiB (four 4 MiB windows). */
 export const DEFAULT_READAHEAD_BYTES = 16 * 1024 * 1024;
 
@@ -132,12 +123,6 @@ function pageOf(f: InFlight): Promise<Uint8Array> {
   );
 }
 
-/** Reads of at least this many bytes go into a reused receive buffer; smaller ones get their own. */
-export const POOLED_READ_BYTES = 64 * 1024;
-
-/** Idle receive buffers kept for the next large reads (a scan has its read and its read-ahead in flight). */
-export const SPARE_READ_BUFFERS = 1 + MAX_READAHEAD_WINDOWS;
-
 /** Reads frames from a replica into a {@link PageCache}. */
 export class Fetcher {
   readonly #client: ReplicaClient;
@@ -147,11 +132,9 @@ export class Fetcher {
   readonly #inFlight = new Map<number, InFlight>();
   readonly #windows = new WeakMap<LtxFile, PrefetchWindow>();
   readonly #prefetch: PrefetchOptions;
-  /** Idle receive buffers for large reads, each at least the largest window. */
-  readonly #spare: Uint8Array[] = [];
   /** The largest window and background range, bytes: `maxWindowBytes`, at most half the read-ahead budget. */
   readonly #windowCap: number;
-  readonly #buffers: BufferStats;
+  readonly #receive: ReceiveBuffers;
   /** Where frames are decoded before the cache copies them (one page, reused). */
   #scratch = new Uint8Array(0);
   /** Counters, updated in place. */
@@ -180,7 +163,7 @@ export class Fetcher {
     // Two windows fit the read-ahead budget (a scan keeps one ahead while it reads the other).
     this.#windowCap = this.#readaheadBytes > 0 ? Math.min(maxWindow, Math.max(POOLED_READ_BYTES, Math.floor(this.#readaheadBytes / 2))) : maxWindow;
     this.#prefetch = { ...options, maxWindowBytes: this.#windowCap };
-    this.#buffers = { bytes: 0, peakBytes: 0, budgetBytes: this.#readaheadBytes + this.#windowCap, unpooledReads: 0 };
+    this.#receive = new ReceiveBuffers(this.#readaheadBytes + this.#windowCap, this.#windowCap);
     this.wholeFileBytes = options.wholeFileBytes ?? DEFAULT_WHOLE_FILE_BYTES;
     this.verifier = new FileVerifier(client, this.#queue, cache instanceof TieredPageCache ? cache.disk : undefined, options);
     this.verifier.inFlight = (file, entry) => this.#inFlight.get(file.id * 0x1_0000_0000 + entry)?.read.done;
@@ -188,7 +171,7 @@ export class Fetcher {
 
   /** Receive-buffer bytes held now and at most, and their budget (a copy). */
   get buffers(): BufferStats {
-    return { ...this.#buffers };
+    return this.#receive.stats();
   }
 
   /** The fetch queue (its lanes and counts). */
@@ -354,7 +337,7 @@ export class Fetcher {
           this.#leave(file, entries, waiting);
           return undefined;
         }
-        box.buffer = length >= POOLED_READ_BYTES ? this.#takeBuffer(length) : undefined;
+        box.buffer = this.#receive.take(length);
         return this.#client.readRange(file.info.key, offset, length, box.buffer);
       }, lane);
       read.queued = queued;
@@ -384,33 +367,7 @@ export class Fetcher {
       throw err;
     } finally {
       // Every page was copied out of it (decoded) or the read failed: it can take the next read.
-      if (box.buffer !== undefined) this.#giveBack(box.buffer);
+      if (box.buffer !== undefined) this.#receive.giveBack(box.buffer, !this.verifier.closed);
     }
-  }
-
-  /**
-   * A receive buffer of at least `length` bytes: an idle one, else a new one of the largest
-   * window (or `length`, if larger) while the buffers stay within their budget (idle ones
-   * too small are let go to make room), else undefined: the read gets a buffer of its own.
-   */
-  #takeBuffer(length: number): Uint8Array | undefined {
-    const i = this.#spare.findIndex((b) => b.length >= length);
-    if (i >= 0) return this.#spare.splice(i, 1)[0];
-    const size = Math.max(length, this.#windowCap);
-    const b = this.#buffers;
-    while (b.bytes + size > b.budgetBytes && this.#spare.length > 0) b.bytes -= this.#spare.pop()!.length;
-    if (b.bytes + size > b.budgetBytes) {
-      b.unpooledReads++;
-      return undefined;
-    }
-    b.bytes += size;
-    b.peakBytes = Math.max(b.peakBytes, b.bytes);
-    return new Uint8Array(size);
-  }
-
-  /** A receive buffer back from a read: kept for the next one (at most {@link SPARE_READ_BUFFERS}), else let go. */
-  #giveBack(buffer: Uint8Array): void {
-    if (this.#spare.length < SPARE_READ_BUFFERS && !this.verifier.closed) this.#spare.push(buffer);
-    else this.#buffers.bytes -= buffer.length;
   }
 }
