@@ -50,18 +50,20 @@ for (const engine of ['asyncify', 'worker'] as const) {
       t.equal(txid(), before + 3, 'each write that changed rows is one LTX file (the UPDATE of no rows ships none)');
     });
 
-    t.test('a transaction commits as one LTX file; other flows stay out of it', async (t) => {
+    t.test('a transaction commits as one LTX file; other flows read the committed state beside it', async (t) => {
       const before = txid();
-      let outside: unknown;
       await db.transaction().execute(async (trx) => {
         await trx.insertInto('teams').values({ name: 'in-tx' }).execute();
-        // Another flow's read waits for the transaction: it never sees the uncommitted row.
-        outside = db.selectFrom('teams').select('name').where('name', '=', 'in-tx').execute();
+        // Another flow's read runs beside the transaction on a pooled read connection
+        // (readConnections, default 2+): it completes while the transaction is still open,
+        // and sees the last committed state, never the uncommitted row.
+        const outside = await db.selectFrom('teams').select('name').where('name', '=', 'in-tx').execute();
+        t.same(outside, [], 'the other flow does not see the uncommitted row');
         const seen = await trx.selectFrom('teams').select('name').where('name', '=', 'in-tx').execute();
         t.same(seen, [{ name: 'in-tx' }], 'the transaction sees its own write');
         await trx.updateTable('players').set({ score: sql`score + 1` }).where('team_id', '=', 1).execute();
       });
-      t.same(await outside, [{ name: 'in-tx' }], 'the other flow ran after the commit');
+      t.same(await db.selectFrom('teams').select('name').where('name', '=', 'in-tx').execute(), [{ name: 'in-tx' }], 'after the commit, every flow sees it');
       t.equal(txid(), before + 1, 'one LTX file');
     });
 
