@@ -8,13 +8,13 @@
  */
 import { openFileReplica } from './file/client.js';
 import { parseReplicaUrl } from './replica-url.js';
-import type { AbsReplicaOptions } from './abs/index.js';
-import type { GsReplicaOptions } from './gs/index.js';
-import type { NatsReplicaOptions } from './nats/index.js';
+import type { AbsReplicaOptions } from './abs/options.js';
+import type { GsReplicaOptions } from './gs/config.js';
+import type { NatsReplicaOptions } from './nats/options.js';
 import type { OssReplicaOptions } from './oss/index.js';
 import type { S3ReplicaOptions } from './s3/index.js';
-import type { SftpReplicaOptions } from './sftp/index.js';
-import type { WebdavReplicaOptions } from './webdav/index.js';
+import type { SftpReplicaOptions } from './sftp/options.js';
+import type { WebdavReplicaOptions } from './webdav/config.js';
 import type { ReplicaClient } from './types.js';
 
 export {

@@ -23,6 +23,7 @@
  * errors.ts decides what is transient. Nothing partial is returned. `close()` aborts
  * requests in flight; later calls fail with `LTXVFS_ERR_CLOSED`.
  */
+import type { AbsClientTuning } from './options.js';
 import { createHash } from 'node:crypto';
 import type { BlockBlobClient, ContainerClient } from '@azure/storage-blob';
 import { LtxvfsError } from '../../../ltx/errors.js';
@@ -45,21 +46,8 @@ export const ABS_CAPABILITIES: ReplicaCapabilities = Object.freeze({
   tempFileRoot: undefined,
 });
 
-/** Timeouts, retries and listing page size of an abs:// client. Times in ms. */
-export interface AbsClientTuning {
-  /** Deadline of one request, headers and body. Default 10 000. */
-  requestTimeoutMs?: number;
-  /** No retry starts later than this after the first attempt. Default 30 000. */
-  retryBudgetMs?: number;
-  /** Most attempts per request, the first included. Default 10. */
-  maxAttempts?: number;
-  /** Backoff ceiling of the first retry; doubles per retry. Default 100. */
-  retryBaseDelayMs?: number;
-  /** Largest backoff ceiling. Default 5 000. */
-  retryMaxDelayMs?: number;
-  /** Blobs per List Blobs page, 1…5000. Default 5000 (Azure's maximum). */
-  listPageSize?: number;
-}
+
+export type { AbsClientTuning } from './options.js';
 
 /** Requests sent so far by one client, by kind. */
 export interface AbsClientStats {

@@ -20,22 +20,15 @@ import { rootCertificates } from 'node:tls';
 import type { StoragePipelineOptions } from '@azure/storage-blob';
 import { loadOptional } from '../optional.js';
 import type { ReplicaUrl } from '../replica-url.js';
-import { AbsReplicaClient, type AbsClientTuning } from './client.js';
+import { AbsReplicaClient } from './client.js';
+import type { AbsReplicaOptions } from './options.js';
 import { resolveAbsConfig, type AbsConfig } from './config.js';
 
-export { AbsReplicaClient, ABS_CAPABILITIES, type AbsClientTuning, type AbsClientStats } from './client.js';
+export { AbsReplicaClient, ABS_CAPABILITIES, type AbsClientStats } from './client.js';
+export type { AbsClientTuning, AbsReplicaOptions } from './options.js';
 export { ABS_METADATA_KEY_TIMESTAMP } from './listing.js';
 export { resolveAbsConfig, type AbsConfig, type AbsCredentialChoice, type AbsUrlParts } from './config.js';
 
-/** Options of an abs:// client. Times in ms. */
-export interface AbsReplicaOptions extends AbsClientTuning {
-  /** Environment the backend reads (`LITESTREAM_AZURE_SAS_TOKEN`, `LITESTREAM_AZURE_ACCOUNT_KEY`, proxies); default `process.env`. */
-  env?: NodeJS.ProcessEnv;
-  /** Blob service URL instead of the URL's `?endpoint=` and `https://ACCOUNT.blob.core.windows.net` (e.g. `http://127.0.0.1:10000/devstoreaccount1` for Azurite). */
-  endpoint?: string;
-  /** More trusted CA certificates (PEM), added to Node's roots, for a direct https endpoint (not used through a proxy: set `NODE_EXTRA_CA_CERTS`). */
-  ca?: string | readonly string[];
-}
 
 /**
  * Open an abs:// replica: resolve endpoint and credentials (config.ts), load the SDK and
@@ -49,7 +42,7 @@ export interface AbsReplicaOptions extends AbsClientTuning {
 export async function openAbsReplica(url: Extract<ReplicaUrl, { scheme: 'abs' }>, options: AbsReplicaOptions = {}): Promise<AbsReplicaClient> {
   const env = options.env ?? process.env;
   const config = resolveAbsConfig(url, env, options.endpoint);
-  const sdk = await loadOptional('@azure/storage-blob', 'abs', () => import('@azure/storage-blob'));
+  const sdk = await loadOptional<typeof import('@azure/storage-blob')>('@azure/storage-blob', 'abs');
   let serviceUrl = config.serviceUrl;
   let credential;
   switch (config.credential.kind) {
@@ -61,7 +54,7 @@ export async function openAbsReplica(url: Extract<ReplicaUrl, { scheme: 'abs' }>
       credential = new sdk.StorageSharedKeyCredential(config.credential.account, config.credential.key);
       break;
     case 'default-chain': {
-      const identity = await loadOptional('@azure/identity', 'abs', () => import('@azure/identity'));
+      const identity = await loadOptional<typeof import('@azure/identity')>('@azure/identity', 'abs');
       credential = new identity.DefaultAzureCredential();
       break;
     }

@@ -9,9 +9,9 @@ export type GcsModule = typeof import('@google-cloud/storage');
 
 /**
  * Import `@google-cloud/storage`.
- * @param load the import (a literal `import('@google-cloud/storage')` by default, so bundlers see it).
+ * @param load the import (by default `import()` of the package by name, lib/storage/optional.ts).
  * @throws LtxvfsError `LTXVFS_ERR_USAGE` "gs:// replicas need the optional package @google-cloud/storage, …" when it is not installed.
  */
-export async function loadGcs(load: () => Promise<GcsModule> = () => import('@google-cloud/storage')): Promise<GcsModule> {
-  return loadOptional('@google-cloud/storage', 'gs', load);
+export async function loadGcs(load?: () => Promise<GcsModule>): Promise<GcsModule> {
+  return loadOptional<GcsModule>('@google-cloud/storage', 'gs', load);
 }

@@ -24,37 +24,13 @@ import { loadOptional } from '../optional.js';
 import type { ReplicaUrl } from '../replica-url.js';
 import { retryPolicyOf } from '../retry.js';
 import { NatsReplicaClient } from './client.js';
+import type { NatsReplicaOptions } from './options.js';
+export type { NatsReplicaOptions } from './options.js';
 import type { NatsParts } from './conditional.js';
 import { hasJsErrCode, isAuthFailure, JS_STREAM_NOT_FOUND, reasonOf } from './errors.js';
 
 export { NatsReplicaClient, NATS_CAPABILITIES, type NatsClientStats } from './client.js';
 
-/** Options of a nats:// client. Times in ms. */
-export interface NatsReplicaOptions {
-  /** Environment (unused: Litestream reads no variable for NATS; kept for the common option shape). Default `process.env`. */
-  env?: NodeJS.ProcessEnv;
-  /** Create the object store bucket when it does not exist (writers). Default false: a missing bucket is `LTXVFS_ERR_NOT_FOUND`. */
-  create?: boolean;
-  /** Time to connect (TCP, TLS, auth) at open. Default 10 000 (Litestream's `Timeout`). */
-  connectTimeoutMs?: number;
-  /** Wait between reconnection attempts after the connection drops; the client reconnects without end. Default 2 000 (Litestream's `ReconnectWait`). */
-  reconnectWaitMs?: number;
-  /** Deadline of one attempt of one operation (a JetStream request, a whole object's stream, a listing). Default 10 000. */
-  requestTimeoutMs?: number;
-  /** No retry starts later than this after the first attempt. Default 30 000. */
-  retryBudgetMs?: number;
-  /** Most attempts per operation, the first included. Default 10. */
-  maxAttempts?: number;
-  /** Backoff ceiling of the first retry; doubles per retry. Default 100. */
-  retryBaseDelayMs?: number;
-  /** Largest backoff ceiling. Default 5 000. */
-  retryMaxDelayMs?: number;
-  /**
-   * Bytes of whole objects kept for range reads (the object store has no ranged read, so a
-   * page miss in an uncached LTX file costs a `get` of the whole file). Default 32 MiB.
-   */
-  objectCacheBytes?: number;
-}
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const DEFAULT_RECONNECT_WAIT_MS = 2_000;
@@ -93,7 +69,7 @@ export async function openNatsReplica(url: Extract<ReplicaUrl, { scheme: 'nats' 
   const connectTimeoutMs = ms('connectTimeoutMs', DEFAULT_CONNECT_TIMEOUT_MS);
   const reconnectWaitMs = ms('reconnectWaitMs', DEFAULT_RECONNECT_WAIT_MS);
 
-  const nats = await loadOptional('nats', 'nats', () => import('nats'));
+  const nats = await loadOptional<typeof import('nats')>('nats', 'nats');
   const auth = url.user !== undefined && url.password !== undefined ? { user: url.user, pass: url.password } : {};
   let nc;
   try {

@@ -38,32 +38,9 @@ import { loadHostKeyPolicy } from './known-hosts.js';
 
 export { SftpReplicaClient } from './client.js';
 export { fingerprintOf } from './known-hosts.js';
+export type { SftpReplicaOptions } from './options.js';
+import type { SftpReplicaOptions } from './options.js';
 
-/** Options of an sftp:// client. Times in ms. */
-export interface SftpReplicaOptions extends RequestRetryOptions {
-  /** Environment: `SSH_AUTH_SOCK` (agent), `HOME` (for `~/.ssh/known_hosts`); default `process.env`. */
-  env?: NodeJS.ProcessEnv;
-  /** Password, when the URL has none. */
-  password?: string;
-  /** A private key (OpenSSH or PEM text), instead of `keyPath`. */
-  privateKey?: string;
-  /** Path of a private key file; the URL's `keyPath` / `key-path` wins. */
-  keyPath?: string;
-  /** Passphrase of an encrypted private key. */
-  passphrase?: string;
-  /** ssh-agent socket; default `SSH_AUTH_SOCK`; `false`: no agent. */
-  agent?: string | false;
-  /** known_hosts file to check the host key against; the URL's `knownHosts` wins. Default `$HOME/.ssh/known_hosts`. */
-  knownHosts?: string;
-  /** The host key's fingerprint `SHA256:…` (ssh-keygen -lf), instead of a known_hosts file; the URL's `hostKey` wins. */
-  hostKey?: string;
-  /** SSH handshake and authentication deadline. Default 10 000. */
-  connectTimeoutMs?: number;
-  /** Deadline of one SFTP request; past it the connection is dropped and the request retried. Default 10 000. */
-  requestTimeoutMs?: number;
-  /** Read handles kept open. Default 64. */
-  maxOpenFiles?: number;
-}
 
 const positive = (name: string, value: number | undefined, fallback: number): number => {
   const v = value ?? fallback;
@@ -111,7 +88,7 @@ export async function openSftpReplica(url: Extract<ReplicaUrl, { scheme: 'sftp' 
   const requestTimeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs, 10_000);
   const maxOpenFiles = positive('maxOpenFiles', options.maxOpenFiles, 64);
 
-  const ssh2 = await loadOptional('ssh2', 'sftp', () => import('ssh2'));
+  const ssh2 = await loadOptional<typeof import('ssh2')>('ssh2', 'sftp');
   const Client = ssh2.Client ?? (ssh2 as unknown as { default: typeof ssh2 }).default.Client;
   const conn = new SftpConnection(Client, {
     host: url.host, port: url.port, user: url.user, password, privateKey, passphrase: options.passphrase, agent, hostKeys,

@@ -26,7 +26,7 @@ export interface DavConnection {
  *   webdav, which is not installed: npm install webdav" (../optional.ts).
  */
 export async function connectDav(connection: DavConnection): Promise<DavClient> {
-  const { createClient } = await loadOptional('webdav', 'webdav', () => import('webdav'));
+  const { createClient } = await loadOptional<typeof import('webdav')>('webdav', 'webdav');
   const secure = connection.origin.startsWith('https:');
   const dav = createClient(connection.origin, {
     ...(connection.user === undefined ? {} : { username: connection.user, password: connection.password ?? '' }),

@@ -153,8 +153,10 @@ t.test('sftp: faults: a stopped server fails reads with LTXVFS_ERR_STORAGE namin
 
 t.test('sftp: a missing ssh2 package is LTXVFS_ERR_USAGE naming it', async (t) => {
   const missing = Object.assign(new Error("Cannot find package 'ssh2' imported from lib/storage/sftp/index.ts"), { code: 'ERR_MODULE_NOT_FOUND' });
+  // The package is imported by name (lib/storage/optional.ts): its import is made to fail as Node fails it.
+  const optional = await import('../../../lib/storage/optional.js');
   const { openSftpReplica } = await t.mockImport<typeof import('../../../lib/storage/sftp/index.js')>('../../../lib/storage/sftp/index.js', {
-    ssh2: { get Client(): never { throw missing; }, get default(): never { throw missing; } },
+    '../../../lib/storage/optional.js': { loadOptional: (pkg: string, scheme: string) => optional.loadOptional(pkg, scheme, () => Promise.reject(missing)) },
   });
   const url = { scheme: 'sftp' as const, user: 'u', password: 'p', host: '127.0.0.1', port: 22, path: 'x', params: { hostKey: server.fingerprint } };
   await t.rejects(openSftpReplica(url, { env: {} }), {
