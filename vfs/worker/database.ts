@@ -122,6 +122,8 @@ export class WorkerDatabase<S extends DatabaseStats = DatabaseStats> extends Dat
   #laneBatches = 0;
   #messageBatches = 0;
   #shutdown: Promise<void> | undefined;
+  /** `close()` waiting for the calls already made to be answered. */
+  readonly #drained: (() => void)[] = [];
   #gone: Error | undefined;
 
   /** @internal Use {@link openWorkerDatabase}. */
@@ -159,6 +161,9 @@ export class WorkerDatabase<S extends DatabaseStats = DatabaseStats> extends Dat
   #close(): Promise<void> {
     this.#shutdown ??= (async () => {
       try {
+        // The calls already made answer first: those on the call lane and the close message
+        // travel apart, and the worker is terminated once the close is answered.
+        while (this.#pending.size > 0 && this.#gone === undefined) await new Promise<void>((resolve) => this.#drained.push(resolve));
         if (this.#gone === undefined) await this.#send<void>({ type: 'close', id: 0 });
       } finally {
         this.#lane.abandon();
@@ -237,14 +242,18 @@ export class WorkerDatabase<S extends DatabaseStats = DatabaseStats> extends Dat
 
   #settled(id: number): void {
     this.#pending.delete(id);
-    if (this.#pending.size === 0 && this.#refd) {
-      this.#refd = false;
-      this.#worker.unref();
+    if (this.#pending.size === 0) {
+      for (const resolve of this.#drained.splice(0)) resolve();
+      if (this.#refd) {
+        this.#refd = false;
+        this.#worker.unref();
+      }
     }
   }
 
   #lost(err: Error): void {
     this.#gone ??= err;
+    for (const resolve of this.#drained.splice(0)) resolve();
     this.#lane.abandon();
     for (const [id, waiter] of this.#pending) {
       this.#settled(id);
