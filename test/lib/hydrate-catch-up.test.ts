@@ -1,0 +1,53 @@
+/**
+ * Hydration's steady-state catch-up (lib/hydrate/plan.ts, pass.ts): once the file is
+ * complete, each new LTX file's changed frames are read in coalesced range reads — one per
+ * run of frames within `maxGapBytes` of each other, not one request per page — and the file
+ * then equals what restore writes. Real file:// replica, reads counted by CountingClient.
+ */
+import t from 'tap';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { ReplicaReader } from '../../lib/read/replica-reader.js';
+import { TAIL_BYTES } from '../../lib/replica/ltx-loader.js';
+import { restoreDatabase } from '../../lib/tools/restore.js';
+import { bytesEqual, CountingClient, diffDatabases, snapshotFromDatabase, writeLtx } from '../helpers/replica-builder.js';
+import { chinookBytes } from '../helpers/bytes-source.js';
+import { databaseAfter } from '../helpers/database-after.js';
+
+t.test('catch-up reads each new LTX file\'s changed frames coalesced, not one request per page', async (t) => {
+  const root = t.testdir();
+  const replica = join(root, 'replica');
+  const path = join(root, 'hydrated.db');
+  const s1 = await chinookBytes();
+  await writeLtx(replica, snapshotFromDatabase(s1));
+  const client = await CountingClient.open(replica);
+  // No memory cache (nothing to peek at) and every file paged: the pass has to read the frames.
+  const reader = await ReplicaReader.open(client, { pollIntervalMs: 0, cacheSizeBytes: 0, wholeFileBytes: TAIL_BYTES, hydrate: path });
+  t.teardown(() => reader.close());
+  await reader.hydration!.whenReady();
+
+  // Two new LTX files changing many pages spread over the database.
+  const s2 = await databaseAfter("UPDATE Track SET Name = Name || ' (live)' WHERE TrackId % 3 = 0", s1);
+  const s3 = await databaseAfter("UPDATE InvoiceLine SET UnitPrice = UnitPrice + 1 WHERE InvoiceLineId % 2 = 0", s2);
+  const f2 = await writeLtx(replica, diffDatabases(s1, s2, { minTXID: 2 }));
+  const f3 = await writeLtx(replica, diffDatabases(s2, s3, { minTXID: 3 }));
+  await reader.poller.pollNow();
+  t.equal(reader.current.txid, 3);
+  const before = client.reads.length;
+  const pagesBefore = reader.hydration!.stats().pagesWritten;
+  await reader.hydration!.settled();
+  const s = reader.hydration!.stats();
+  t.match(s, { state: 'ready', txid: 3, passes: 2 });
+  const reads = client.reads.slice(before);
+  const pages = s.pagesWritten - pagesBefore;
+  t.ok(pages > 50, `the catch-up wrote ${pages} pages`);
+  // At most one range read per new file (a file read whole at load, under the tail size, needs none).
+  for (const f of [f2, f3]) {
+    const ofFile = reads.filter((r) => r.key === f.key);
+    t.ok(ofFile.length <= 1, `${f.key} (${f.bytes.length} bytes): ${JSON.stringify(ofFile)}`);
+  }
+  t.ok(reads.length >= 1 && reads.length <= 2, `${reads.length} requests for ${pages} pages`);
+  const out = join(root, 'restored.db');
+  await restoreDatabase(client.inner, out);
+  t.ok(bytesEqual(new Uint8Array(await fs.readFile(path)), new Uint8Array(await fs.readFile(out))), 'the file is the restore at TXID 3');
+});
