@@ -23,6 +23,7 @@ import type { LtxFileInfo } from '../storage/types.js';
 import type { LtxFile, PageIndex } from '../replica/page-index.js';
 import { listReplica } from '../replica/plan.js';
 import type { PollTarget } from './poll-target.js';
+import { listNewestLevels } from './shared-listing.js';
 
 /** What one catch-up did. */
 export interface CatchUp {
@@ -37,12 +38,18 @@ export interface CatchUp {
 }
 
 /**
- * List the replica's newest files and build the version that continues `target.current`
- * (not made current: the caller decides). Poisons the target when the newest file it
- * applied vanished from every level.
+ * Where a catch-up gets levels 0 (from `seekTXID`) and 1: storage, or a listing shared by
+ * processes (lib/read/shared-listing.ts) when `holdsApplied` accepts it.
+ */
+export type ListNewest = (seekTXID: number, holdsApplied: (files: readonly LtxFileInfo[]) => boolean) => Promise<LtxFileInfo[]>;
+
+/**
+ * List the replica's newest files (through `list`, by default storage) and build the
+ * version that continues `target.current` (not made current: the caller decides). Poisons
+ * the target when the newest file it applied vanished from every level.
  * @throws storage errors of the listings and loads; LtxvfsError from applying files.
  */
-export async function catchUp(target: PollTarget): Promise<CatchUp> {
+export async function catchUp(target: PollTarget, list: ListNewest = (seekTXID) => listNewestLevels(target.client, seekTXID)): Promise<CatchUp> {
   const before = target.current;
   const none: CatchUp = { version: before, applied: 0, rebuilt: false, gap: undefined };
   // A reader that served a damaged or vanished file serves nothing more: no need to list.
@@ -50,12 +57,9 @@ export async function catchUp(target: PollTarget): Promise<CatchUp> {
   const newest = newestFile(before);
   // From the current TXID (not the next): the newest applied file must still be listed.
   const seekTXID = newest?.info.level === 0 ? Math.min(newest.info.minTXID, before.txid) : before.txid;
-  const [l0, l1] = await Promise.all([
-    target.client.listLtxFiles(0, { seekTXID }),
-    target.client.listLtxFiles(1),
-  ]);
-  const listed = [...l0, ...l1];
-  if (newest !== undefined && newest.info.level <= 1 && !listed.some((f) => covers(f, before.txid))) {
+  const holdsApplied = (files: readonly LtxFileInfo[]): boolean => newest === undefined || newest.info.level > 1 || files.some((f) => covers(f, before.txid));
+  const listed = await list(seekTXID, holdsApplied);
+  if (newest !== undefined && !holdsApplied(listed)) {
     const gone = await vanished(target, newest, before.txid);
     if (gone !== undefined) {
       target.poison(gone);

@@ -28,15 +28,25 @@
  * the reader: a reader that simply did not poll (idle and backed off, busy, or its process
  * suspended) is not stale, since its next transaction polls first; failures count from the
  * last success, or, after an idle gap, from one interval before the first failed poll.
+ *
+ * Processes sharing a `cacheDir` share listings (lib/read/shared-listing.ts): a poll uses
+ * a listing another process took less than an interval ago, and then counts as started
+ * when that listing was taken — so its timer fires, and the next transaction polls, when
+ * that listing is an interval old, and the view is never older than one interval, as with
+ * a listing of its own. Explicit polls (`pollNow`, `sync`) always list storage.
  */
 import { channel } from 'node:diagnostics_channel';
 import { LtxvfsError } from '../../ltx/errors.js';
 import { formatTXID } from '../../ltx/filename.js';
 import { catchUp } from './catch-up.js';
 import { PollBackoff, timerSchedule, type PollSchedule } from './poll-backoff.js';
-import type { PollMessage, PollStats, PollTarget } from './poll-target.js';
+import type { PollMessage, PollStats as ReaderPollStats, PollTarget } from './poll-target.js';
+import { PollListings, type LevelListing, type SharedListingStats } from './shared-listing.js';
 
-export type { PollMessage, PollStats };
+export type { PollMessage };
+
+/** Poll counters and lag, with where the polls' listings came from; merged into the reader's stats. */
+export interface PollStats extends ReaderPollStats, SharedListingStats {}
 
 /** Poll options (ms). */
 export interface PollerOptions {
@@ -62,6 +72,12 @@ export interface PollerOptions {
   now?: () => number;
   /** Timer, for tests (runs on an injected clock). Default an unref'd `setTimeout`. */
   schedule?: PollSchedule;
+  /**
+   * The disk cache directory (`cacheDir`): processes on this machine that poll the same
+   * replica URL with the same directory share one listing per interval through it
+   * (lib/read/shared-listing.ts). Default none: every poll lists storage.
+   */
+  cacheDir?: string;
 }
 
 const pollChannel = channel('ltxvfs:poll');
@@ -91,6 +107,9 @@ export class Poller {
   readonly #now: () => number;
   readonly #schedule: PollSchedule;
   readonly #backoff: PollBackoff | undefined;
+  readonly #listings: PollListings;
+  /** How old the listing the last poll used was when the poll started, ms (0: its own). */
+  #listingAgeMs = 0;
   /** Cancels the pending timer poll; undefined when none is pending. */
   #cancel: (() => void) | undefined;
   #inFlight: Promise<void> | undefined;
@@ -117,6 +136,7 @@ export class Poller {
     this.#now = options.now ?? Date.now;
     this.#schedule = options.schedule ?? timerSchedule;
     this.#backoff = this.#intervalMs > 0 ? new PollBackoff(this.#intervalMs, options.idlePollMaxMs) : undefined;
+    this.#listings = new PollListings(target.client, options.cacheDir, this.#intervalMs, this.#now);
     this.#lastOk = this.#now();
     this.#lastStart = this.#lastOk;
     this.#lastActive = this.#lastOk;
@@ -149,13 +169,17 @@ export class Poller {
     this.#cancel = this.#schedule(() => this.#tick(), ms);
   }
 
-  /** A timer poll: skipped within half an interval of a poll a transaction started; then the next one is armed. */
+  /**
+   * A timer poll: skipped within half an interval of a poll a transaction started; then the
+   * next one is armed, earlier by the age of a shared listing the poll used.
+   */
   async #tick(): Promise<void> {
     this.#cancel = undefined;
     if (!this.#started || this.#backoff === undefined) return;
-    if (this.#now() - this.#lastStart >= this.#intervalMs / 2) await this.#pollOnce();
+    if (this.#now() - this.#lastStart >= this.#intervalMs / 2) await this.#pollOnce(true);
     if (!this.#started || this.#cancel !== undefined) return;
-    this.#arm(this.#backoff.next(this.#now() - this.#lastActive, this.#lastError !== undefined));
+    const delay = this.#backoff.next(this.#now() - this.#lastActive, this.#lastError !== undefined);
+    this.#arm(Math.max(1, delay - this.#listingAgeMs));
   }
 
   /** A query or a caller wants freshness: the timer goes back to the interval if it backed off. */
@@ -168,16 +192,20 @@ export class Poller {
     this.#arm(backoff.delayMs);
   }
 
-  /** Poll once now (joins a poll already running). Never throws: failures are counted. */
+  /**
+   * Poll once now (joins a poll already running), listing storage even when processes
+   * share listings. Never throws: failures are counted.
+   */
   pollNow(): Promise<void> {
     this.#touch();
-    return this.#pollOnce();
+    return this.#pollOnce(false);
   }
 
-  #pollOnce(): Promise<void> {
+  /** Start a poll (or join the one running); `shareable`: it may use another process's listing. */
+  #pollOnce(shareable: boolean): Promise<void> {
     if (this.#inFlight !== undefined) return this.#inFlight;
     this.#lastStart = this.#now();
-    const poll = this.#poll().finally(() => { this.#inFlight = undefined; });
+    const poll = this.#poll(shareable).finally(() => { this.#inFlight = undefined; });
     this.#inFlight = poll;
     return poll;
   }
@@ -196,7 +224,7 @@ export class Poller {
   pollIfDue(): boolean {
     this.#touch();
     if (!this.#due() || this.#inFlight !== undefined) return false;
-    void this.#pollOnce();
+    void this.#pollOnce(true);
     return true;
   }
 
@@ -216,7 +244,7 @@ export class Poller {
     if (!this.#due()) return undefined;
     if (this.#inFlight !== undefined) return nextTurn();
     const startedAt = this.#now();
-    return this.#boundedWait(this.#pollOnce(), startedAt);
+    return this.#boundedWait(this.#pollOnce(true), startedAt);
   }
 
   /**
@@ -245,18 +273,30 @@ export class Poller {
     });
   }
 
-  async #poll(): Promise<void> {
+  async #poll(shareable: boolean): Promise<void> {
     this.#polls++;
     const target = this.#target;
     const before = target.current;
+    const startedAt = this.#lastStart;
     let applied = 0;
     let rebuilt = false;
+    let listing: LevelListing | undefined;
+    this.#listingAgeMs = 0;
     try {
-      const result = await catchUp(target);
+      const result = await catchUp(target, async (seekTXID, holdsApplied) => {
+        listing = await this.#listings.list({ seekTXID, after: this.#lastOk, holdsApplied, fresh: !shareable });
+        return listing.files;
+      });
       ({ applied, rebuilt } = result);
       // This process's writer may have committed while the poll loaded files: keep the newer.
       if (target.current === before || result.version.txid > target.current.txid) target.advance(result.version);
       this.#lastOk = this.#now();
+      if (listing?.shared === true) {
+        // The view is as old as the listing: the poll counts as made when it was taken.
+        this.#lastOk = listing.takenAt;
+        this.#lastStart = Math.min(this.#lastStart, listing.takenAt);
+        this.#listingAgeMs = Math.max(0, startedAt - listing.takenAt);
+      }
       this.#lastError = undefined;
       this.#failedFrom = undefined;
       this.#behind = result.gap === undefined ? undefined : { since: this.#behind?.since ?? this.#now(), error: result.gap };
@@ -352,11 +392,12 @@ export class Poller {
     this.#target.notify('stale', err);
   }
 
-  /** Counters and lag. */
+  /** Counters and lag, and where the listings came from. */
   stats(): PollStats {
     const now = this.#now();
     const ts = this.#target.current.timestamp;
     return {
+      ...this.#listings.stats(),
       polls: this.#polls,
       pollFailures: this.#failures,
       lastPollAt: this.#lastOk,
