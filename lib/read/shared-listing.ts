@@ -45,6 +45,15 @@ export const LOCK_CHECK_MS = 10;
 /** Real ms a poll waits at least for the lock holder's listing before listing itself (the interval when longer). */
 export const MAX_LOCK_WAIT_MS = 1000;
 
+/**
+ * The listing file of the replica `url` in the cache directory `dir` (`<dir>/listings/`,
+ * named by the URL's SHA-256, so two replicas never share one); the lock is beside it
+ * with `.lock` for `.json`.
+ */
+export function sharedListingPath(dir: string, url: string): string {
+  return join(dir, LISTINGS_DIR, `${createHash('sha256').update(url).digest('hex').slice(0, 32)}.json`);
+}
+
 /** Why a poll did not use the shared listing it found (or could not look). */
 export type SharedListingRefusal =
   /** The file is not a listing (torn, truncated, edited, not JSON, a file info out of shape). */
@@ -155,14 +164,8 @@ export class PollListings {
     this.#intervalMs = intervalMs;
     this.#now = now;
     this.#dir = dir === undefined || intervalMs <= 0 ? undefined : join(dir, LISTINGS_DIR);
-    const name = createHash('sha256').update(client.url).digest('hex').slice(0, 32);
-    this.#path = join(this.#dir ?? '', `${name}.json`);
-    this.#lockPath = join(this.#dir ?? '', `${name}.lock`);
-  }
-
-  /** The listing file's path (whether or not it exists); undefined when not shared. */
-  get path(): string | undefined {
-    return this.#dir === undefined ? undefined : this.#path;
+    this.#path = sharedListingPath(dir ?? '', client.url);
+    this.#lockPath = this.#path.replace(/\.json$/, '.lock');
   }
 
   /** Counters (a copy). */
@@ -277,10 +280,11 @@ export class PollListings {
       try {
         await mkdir(this.#dir!, { recursive: true });
         await writeFile(tmp, body);
+        // link() creates the lock whole, and fails if it exists.
         await link(tmp, this.#lockPath);
         return 'taken';
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        if ((err as NodeJS.ErrnoException).syscall !== 'link' || (err as NodeJS.ErrnoException).code !== 'EEXIST') {
           this.#refuse('io');
           return 'failed';
         }
