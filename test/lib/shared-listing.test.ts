@@ -19,15 +19,10 @@ import { CountingClient, historyFromStates, sqlJsHistory, writeLtx, writeReplica
 
 const INTERVAL = 1000;
 
+/** A table, then four inserts: TXIDs 1–5. */
 async function history(): Promise<LtxSpec[]> {
-  const states = await sqlJsHistory([
-    'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)',
-    "INSERT INTO t (v) VALUES ('a')",
-    "INSERT INTO t (v) VALUES ('b')",
-    "INSERT INTO t (v) VALUES ('c')",
-    "INSERT INTO t (v) VALUES ('d')",
-  ]);
-  return historyFromStates(states);
+  const inserts = ['a', 'b', 'c', 'd'].map((v) => `INSERT INTO t (v) VALUES ('${v}')`);
+  return historyFromStates(await sqlJsHistory(['CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)', ...inserts]));
 }
 
 /** A replica of the first `n` specs, a cache directory, a clock and a timer. */
