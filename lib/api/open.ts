@@ -13,6 +13,8 @@ import type { WarmupResult } from '../read/warmup.js';
 import { hydrationPathFromEnv } from '../hydrate/index.js';
 import { attachReadPool, type Database, type DatabaseOptions, type ReadPoolStats } from '../sql/database.js';
 import { openAsyncifyDatabase } from '../../vfs/asyncify/database.js';
+import { compileAsyncifyModule } from '../../vfs/wasm/wa-sqlite.js';
+import { compileSyncModule } from '../../vfs/wasm/wa-sqlite-sync-wasm.js';
 import type { TransactionStartSource } from '../../vfs/asyncify/vfs.js';
 import { openWorkerDatabase, openWorkerEngine, type WorkerEngineOptions } from '../../vfs/worker/database.js';
 import { withFreshness, type ReplicaDatabase } from './freshness.js';
@@ -83,6 +85,9 @@ export type { DatabaseReplicaStats } from '../connection/connect.js';
  */
 export async function openDatabase(url?: string, options: OpenOptions = {}): Promise<ReplicaDatabase> {
   rejectRenamedOptions(options, 'openDatabase');
+  // Compile SQLite's wasm (once per process) while the replica is listed (docs/engines.md,
+  // "The first query of a process"); a failure surfaces where the engine awaits it.
+  void (options.engine === 'worker' ? compileSyncModule() : compileAsyncifyModule());
   // Hydration from the Litestream VFS's environment (docs/formats.md §6.1) applies to both engines.
   const hydrate = options.hydrate ?? hydrationPathFromEnv(options.env ?? process.env, url);
   const readConnections = readConnectionsOf(options.readConnections, options.engine ?? 'asyncify', url ?? 'LITESTREAM_REPLICA_URL');

@@ -8,18 +8,15 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { decodeEmbedded, IN_BUNDLE } from '../../ltx/bundled.js';
+import { compileOnce } from './loop-hold.js';
 
 /** A `WebAssembly.Module`, opaque here. */
 export type WasmModule = object;
-
-const wasm = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WasmModule> } }).WebAssembly;
 
 /** The path of the non-Asyncify build's wasm binary inside the installed package. */
 export function syncWasmPath(): string {
   return createRequire(import.meta.url).resolve('@journeyapps/wa-sqlite/dist/wa-sqlite.wasm');
 }
-
-let compiled: Promise<WasmModule> | undefined;
 
 /** The binary: read from the installed package, or in an app's bundle the embedded copy (as in ./wa-sqlite.ts). */
 async function syncWasmBytes(): Promise<Uint8Array> {
@@ -27,12 +24,12 @@ async function syncWasmBytes(): Promise<Uint8Array> {
   return embedded === undefined ? readFile(syncWasmPath()) : decodeEmbedded(embedded);
 }
 
-/** The compiled non-Asyncify build, compiled once per thread. @throws Error when the binary cannot be read or compiled. */
-export function compileSyncModule(): Promise<WasmModule> {
-  compiled ??= syncWasmBytes().then((bytes) => wasm.compile(bytes));
-  // A failed compile (a broken install) is not cached.
-  compiled.catch(() => {
-    compiled = undefined;
-  });
-  return compiled;
-}
+/**
+ * The compiled non-Asyncify build, compiled once per thread, in the background with the
+ * event loop held until it is done (./loop-hold.ts: a pending compile alone would let
+ * Node block on V8's background tasks). `openDatabase` calls it first thing for the
+ * worker engine, so the compile overlaps the replica's listing. A failed compile (a
+ * broken install) is not cached.
+ * @throws Error (rejects) when the binary cannot be read or compiled.
+ */
+export const compileSyncModule: () => Promise<WasmModule> = compileOnce(syncWasmBytes);

@@ -13,6 +13,7 @@ import * as SQLite from '@journeyapps/wa-sqlite';
 import SQLiteESMFactory from '@journeyapps/wa-sqlite/dist/wa-sqlite.mjs';
 import type { WaSqliteModule } from './wa-sqlite.js';
 import { compileSyncModule } from './wa-sqlite-sync-wasm.js';
+import { holdEventLoop } from './loop-hold.js';
 
 /** A WebAssembly module / instance, opaque here. */
 type WasmModule = object;
@@ -39,7 +40,7 @@ export async function loadSyncModule(compiledModule?: WasmModule): Promise<{ mod
     reject = r;
   });
   const instantiateWasm: InstantiateWasm = (imports, receive) => {
-    wasm.instantiate(wasmModule, imports).then((instance) => receive(instance, wasmModule), reject);
+    holdEventLoop(wasm.instantiate(wasmModule, imports)).then((instance) => receive(instance, wasmModule), reject);
     return {};
   };
   const module = (await Promise.race([moduleFactory({ instantiateWasm }), failed])) as WaSqliteModule;

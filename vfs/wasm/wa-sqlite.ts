@@ -19,6 +19,7 @@ import { createRequire } from 'node:module';
 import * as SQLite from '@journeyapps/wa-sqlite';
 import SQLiteESMFactory from '@journeyapps/wa-sqlite/dist/wa-sqlite-async.mjs';
 import { decodeEmbedded, IN_BUNDLE } from '../../ltx/bundled.js';
+import { compileOnce, holdEventLoop } from './loop-hold.js';
 import type { WaSqliteModule } from './wa-sqlite-types.js';
 
 export type { WaSqliteModule } from './wa-sqlite-types.js';
@@ -45,15 +46,16 @@ export interface AsyncifyModule {
   readonly module: WaSqliteModule;
   /** wa-sqlite's JavaScript API over `module`. */
   readonly sqlite3: SQLiteAPI;
+  /** The compiled binary it was instantiated from: the same for every module of this process ({@link compileAsyncifyModule}). */
+  readonly wasmModule: WasmModule;
 }
 
 /** A compiled `WebAssembly.Module` / an instance, opaque here. */
-type WasmModule = object;
+export type WasmModule = object;
 type WasmInstance = object;
 
-/** The two functions of the `WebAssembly` global used here (not in the ES lib typings). */
+/** The function of the `WebAssembly` global used here (not in the ES lib typings). */
 interface WasmApi {
-  compile(bytes: Uint8Array): Promise<WasmModule>;
   instantiate(module: WasmModule, imports: object): Promise<WasmInstance>;
 }
 const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
@@ -62,8 +64,6 @@ const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 type InstantiateWasm = (imports: object, receive: (instance: WasmInstance, module: WasmModule) => void) => object;
 
 const moduleFactory = SQLiteESMFactory as (config: { instantiateWasm: InstantiateWasm }) => Promise<unknown>;
-
-let compiled: Promise<WasmModule> | undefined;
 
 /** The path of the Asyncify build's wasm binary inside the installed package. */
 export function asyncifyWasmPath(): string {
@@ -81,21 +81,23 @@ async function asyncifyWasmBytes(): Promise<Uint8Array> {
   return embedded === undefined ? readFile(asyncifyWasmPath()) : decodeEmbedded(embedded);
 }
 
-function compileOnce(): Promise<WasmModule> {
-  compiled ??= asyncifyWasmBytes().then((bytes) => wasm.compile(bytes));
-  // A failed compile (a broken install) is not cached: the next call tries again.
-  compiled.catch(() => {
-    compiled = undefined;
-  });
-  return compiled;
-}
+/**
+ * The compiled Asyncify build: compiled on the first call, in the background (V8's
+ * compile threads), with the event loop held until it is done (./loop-hold.ts); later
+ * calls share it. `openDatabase` calls it first thing, so the compile overlaps the
+ * replica's listing. A failed compile (a broken install) is not cached: the next call
+ * tries again.
+ * @returns the `WebAssembly.Module` every connection of this process instantiates.
+ * @throws Error (rejects) when the binary cannot be read or compiled.
+ */
+export const compileAsyncifyModule: () => Promise<WasmModule> = compileOnce(asyncifyWasmBytes);
 
 /**
  * A fresh instance of wa-sqlite's Asyncify build with its API.
  * @throws Error when the wasm binary cannot be read, compiled or instantiated.
  */
 export async function loadAsyncifyModule(): Promise<AsyncifyModule> {
-  const wasmModule = await compileOnce();
+  const wasmModule = await compileAsyncifyModule();
   let rejectInstantiation!: (err: unknown) => void;
   // Emscripten waits forever if `instantiateWasm` never calls back; a failed
   // instantiation must reject the load instead.
@@ -103,12 +105,12 @@ export async function loadAsyncifyModule(): Promise<AsyncifyModule> {
     rejectInstantiation = reject;
   });
   const instantiateWasm: InstantiateWasm = (imports, receive) => {
-    wasm.instantiate(wasmModule, imports).then(
+    holdEventLoop(wasm.instantiate(wasmModule, imports)).then(
       (instance) => receive(instance, wasmModule),
       rejectInstantiation,
     );
     return {};
   };
   const module = (await Promise.race([moduleFactory({ instantiateWasm }), failed])) as WaSqliteModule;
-  return { module, sqlite3: SQLite.Factory(module) };
+  return { module, sqlite3: SQLite.Factory(module), wasmModule };
 }
