@@ -13,12 +13,11 @@ import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { onLines } from '../helpers/ltxvfs-child.js';
 import { spawnPollChild, type PollChildCommand } from '../helpers/poll-child.js';
 import { encodeLtx, historyFromStates, sqlJsHistory, timestampOf, type LtxSpec } from '../helpers/replica-builder.js';
-import { S3RVER_CREDENTIALS, startS3rver } from '../helpers/s3rver.js';
+import { startS3rver } from '../helpers/s3rver.js';
 import type { ReplicaClient } from '../../lib/storage/types.js';
 
 const INTERVAL_MS = 200;
 const POLLS = 25;
-const ENV: Record<string, string> = { AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey };
 
 interface Stats { polls: number; txid: number; listingsTaken: number; sharedListings: number }
 
@@ -59,16 +58,20 @@ async function threeReaders(t: Test, proxy: FaultProxy, writer: ReplicaClient, n
 t.test('three processes sharing a cacheDir make about one process\'s LIST requests, and all see a new TXID', async (t) => {
   const specs = historyFromStates(await sqlJsHistory(['CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)', "INSERT INTO t (v) VALUES ('a')", "INSERT INTO t (v) VALUES ('b')", "INSERT INTO t (v) VALUES ('c')"]));
   const s3 = await startS3rver();
-  t.teardown(() => s3.close());
   const proxy = await startFaultProxy(s3.endpoint);
-  t.teardown(() => proxy.close());
-  const writer = await openReplicaClient(`s3://${s3.bucket}/db?endpoint=${s3.endpoint}`, { env: ENV });
-  t.teardown(() => writer.close());
+  const writer = await openReplicaClient(s3.url('db'), { env: s3.env });
+  t.teardown(async () => {
+    await writer.close();
+    await proxy.close();
+    await s3.close();
+  });
   for (const spec of specs.slice(0, 2)) await write(writer, spec);
-  const url = `s3://${s3.bucket}/db?endpoint=${proxy.endpoint}`;
+  // The readers go through the proxy, which counts their requests; the writer does not.
+  const url = s3.url('db').replace(s3.endpoint, proxy.endpoint);
+  const env = { ...s3.env };
   const cacheDir = join(t.testdir(), 'cache');
 
-  const shared = await threeReaders(t, proxy, writer, specs[2], { url, env: ENV, cacheDir, intervalMs: INTERVAL_MS, polls: POLLS, txid: 3 });
+  const shared = await threeReaders(t, proxy, writer, specs[2], { url, env, cacheDir, intervalMs: INTERVAL_MS, polls: POLLS, txid: 3 });
   t.same(shared.done.map((s) => s.txid), [3, 3, 3], 'every process reached the TXID written while they polled');
   const polls = shared.done.map((s, i) => s.polls - shared.ready[i].polls);
   const most = Math.max(...polls);
@@ -78,7 +81,7 @@ t.test('three processes sharing a cacheDir make about one process\'s LIST reques
   t.ok(used >= most, `${used} polls used another process's listing, ${taken} listed storage`);
 
   // The control: the same without cacheDir.
-  const apart = await threeReaders(t, proxy, writer, specs[3], { url, env: ENV, intervalMs: INTERVAL_MS, polls: POLLS, txid: 4 });
+  const apart = await threeReaders(t, proxy, writer, specs[3], { url, env, intervalMs: INTERVAL_MS, polls: POLLS, txid: 4 });
   const apartPolls = apart.done.map((s, i) => s.polls - apart.ready[i].polls);
   t.ok(apart.lists >= 2 * apartPolls.reduce((a, b) => a + b, 0) * 0.9, `not shared: ${apart.lists} LIST requests for ${apartPolls.join(', ')} polls`);
   t.same(apart.done.map((s) => s.sharedListings), [0, 0, 0], 'without cacheDir nothing is shared');
