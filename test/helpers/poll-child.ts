@@ -2,8 +2,9 @@
  * A polling reader in a process of its own, for the shared-listing test
  * (test/lib/shared-listing-processes.test.ts): `node --import tsx test/helpers/poll-child.ts
  * '<json>'` with a {@link PollChildCommand}. It opens the replica with `openDatabase`, prints
- * a `ready` line with its stats, lets its timer poll until it has polled `polls` more times
- * and reached TXID `txid`, prints a `done` line with its stats, and closes. No queries: only
+ * a `ready` line, waits for a line on stdin, prints a `go` line with its stats, lets its
+ * timer poll until it has polled `polls` more times and reached TXID `txid`, prints a `done`
+ * line with its stats, and closes. No queries: only
  * the poller's timer runs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -33,8 +34,12 @@ async function main(command: PollChildCommand): Promise<void> {
     env: command.env, cacheDir: command.cacheDir, pollIntervalMs: command.intervalMs, idlePollMaxMs: command.intervalMs, shared: false,
   });
   try {
+    process.stdout.write(`${JSON.stringify({ event: 'ready', stats: db.stats() })}\n`);
+    // The parent starts its request count, then says go: the polls counted from here.
+    await new Promise((resolve) => process.stdin.once('data', resolve));
+    process.stdin.destroy();
     const ready = db.stats();
-    process.stdout.write(`${JSON.stringify({ event: 'ready', stats: ready })}\n`);
+    process.stdout.write(`${JSON.stringify({ event: 'go', stats: ready })}\n`);
     for (;;) {
       const now = db.stats();
       if (now.polls - ready.polls >= command.polls && now.txid >= command.txid) break;
@@ -46,9 +51,9 @@ async function main(command: PollChildCommand): Promise<void> {
   }
 }
 
-/** Start the child (stdout: JSON lines; stderr piped). */
+/** Start the child (stdin: write a line to start it; stdout: JSON lines; stderr piped). */
 export function spawnPollChild(command: PollChildCommand): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', SCRIPT, JSON.stringify(command)], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(process.execPath, ['--import', 'tsx', SCRIPT, JSON.stringify(command)], { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
 if (process.argv[1] === SCRIPT) {
