@@ -13,6 +13,7 @@
  * transaction open after it returns: the case where another flow's statements would run
  * inside it.
  */
+import type { Now } from './now.js';
 import { splitStatements, TRANSACTION_CONTROL, type SqlStatement } from './statements.js';
 
 /** One level of the lock: the connection's, or a transaction's for the calls inside it. */
@@ -22,8 +23,15 @@ export class ConnectionLock {
   /** Exclusive holders not finished and calls waiting behind them. */
   #waiting = 0;
 
-  /** Hand `op` to the engine now, or after the exclusive holders requested before it. */
-  shared<T>(op: () => Promise<T>): Promise<T> {
+  /** No exclusive holder running or waiting: a `shared` call is handed over at once. */
+  get idle(): boolean {
+    return this.#waiting === 0;
+  }
+
+  /** Hand `op` to the engine now (then its answer is returned as it is), or after the exclusive holders requested before it. */
+  shared<T>(op: () => Promise<T>): Promise<T>;
+  shared<T>(op: () => Now<T>): Now<T>;
+  shared<T>(op: () => Now<T>): Now<T> {
     if (this.#waiting === 0) return op();
     this.#waiting++;
     return this.#barrier.then(() => {

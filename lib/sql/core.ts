@@ -16,6 +16,11 @@
  *   transactions are not waited for — a read made while one runs sees the state before it;
  * - once the primary ran a statement that leaves state on its connection (ATTACH, TEMP
  *   objects, `PRAGMA x = …` such as `litestream_time`), every read runs on the primary.
+ *
+ * The flow → transaction map is an AsyncLocalStorage, which on Node 20 keeps async_hooks
+ * on for every promise of the process; it is disabled again whenever no transaction of
+ * this Database is open (a flow then has no transaction to join), so code outside
+ * transactions does not pay for it (issue 15 item 2).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { LtxvfsError } from '../../ltx/errors.js';
@@ -26,6 +31,7 @@ import { changesConnectionState, isPooledRead } from './read-routing.js';
 import { Statement, type BatchStatement, type EngineOps, type IntMode, type RowShape, type StatementHost } from './statement.js';
 import { Transaction, type TransactionCore, type TransactionOptions, type TxFrame } from './transaction.js';
 import type { Params, RunResult } from './types.js';
+import type { Now } from './now.js';
 
 /** The SQL a Database itself sends to end transactions. */
 const COMMIT_SQL = 'COMMIT';
@@ -51,6 +57,8 @@ export class Core implements TransactionCore {
   /** Primary calls outside transactions not settled, and the last one's settlement. */
   #primaryCalls = 0;
   #lastPrimaryCall: Promise<void> = Promise.resolve();
+  /** Transactions (all levels) running: while 0 the flow map is disabled (module doc). */
+  #openTransactions = 0;
 
   constructor(ops: EngineOps, intMode: IntMode) {
     this.ops = ops;
@@ -59,6 +67,7 @@ export class Core implements TransactionCore {
     const core = this;
     this.host = {
       dispatch: (sql, read, op) => this.dispatch(undefined, sql, read, op),
+      dispatchNow: (sql, read, op) => this.dispatchNow(sql, read, op),
       hold: (sql, read) => this.hold(sql, read),
       finalize: (ops, id, sql) => this.finalize(ops, id, sql),
       get intMode() {
@@ -91,6 +100,24 @@ export class Core implements TransactionCore {
     if (pool === undefined) return this.lock.shared(() => op(this.ops));
     if (read && !this.#pinned) return this.#afterPrimaryCalls(() => pool.read(op));
     return this.#onPrimary(sql, () => this.lock.shared(() => op(this.ops)));
+  }
+
+  /**
+   * As {@link Core.dispatch} (outside a `tx` handle) for an `op` that may answer without a
+   * Promise (a warm lookup: lib/sql/sqlite-ops.ts `stepNow`): when the call is handed over
+   * at once — no transaction holder, queued call or earlier primary call ahead of it, the
+   * same cases in which `dispatch` calls `op` at once — `op`'s answer comes back as it is.
+   */
+  dispatchNow<T>(sql: string, read: boolean, op: (ops: EngineOps) => Now<T>): Now<T> {
+    const f = this.frame(undefined);
+    if (f !== undefined) {
+      if (f.active && f.lock.idle) return op(this.ops);
+    } else if (!this.closed) {
+      const pool = this.pool;
+      if (pool === undefined) return this.lock.shared(() => op(this.ops));
+      if (read && !this.#pinned && this.#primaryCalls === 0) return pool.read(op);
+    }
+    return this.dispatch(undefined, sql, read, async (ops) => op(ops));
   }
 
   /** A connection for one iteration of a statement: a pooled one when the call is a pooled read, else the flow's (per batch, as dispatch). */
@@ -180,28 +207,39 @@ export class Core implements TransactionCore {
         frame.active = false;
         await this.ops.exec(depth === 0 ? ROLLBACK_SQL : `ROLLBACK TO ${savepoint}; RELEASE ${savepoint}`).catch(noop);
       };
-      let result: R;
+      this.#openTransactions++;
       try {
-        result = await this.flows.run(frame, () => fn(new Transaction(this, frame)));
-      } catch (err) {
-        // After the calls the callback started: they ran inside the transaction.
-        await frame.lock.exclusive(rollback);
-        throw err;
+        return await this.#runFrame(frame, fn, rollback, depth === 0 ? COMMIT_SQL : `RELEASE ${savepoint}`);
+      } finally {
+        // The frame is inactive now: no flow joins it any more.
+        if (--this.#openTransactions === 0) this.flows.disable();
       }
-      try {
-        await frame.lock.exclusive(async () => {
-          frame.active = false;
-          await this.ops.exec(depth === 0 ? COMMIT_SQL : `RELEASE ${savepoint}`);
-        });
-      } catch (err) {
-        // A commit the replica refused (another writer took the TXID, the lease was lost).
-        await rollback();
-        throw err;
-      }
-      return result;
     });
     // The primary is busy while it runs: pooled reads go elsewhere, but do not wait for it.
     return parent === undefined && this.pool !== undefined ? this.primary.track(run) : run();
+  }
+
+  /** Run the callback of `frame`'s level, then commit it (`commitSql`) or roll it back; the callback's result. */
+  async #runFrame<R>(frame: TxFrame, fn: (tx: Transaction) => R | Promise<R>, rollback: () => Promise<void>, commitSql: string): Promise<R> {
+    let result: R;
+    try {
+      result = await this.flows.run(frame, () => fn(new Transaction(this, frame)));
+    } catch (err) {
+      // After the calls the callback started: they ran inside the transaction.
+      await frame.lock.exclusive(rollback);
+      throw err;
+    }
+    try {
+      await frame.lock.exclusive(async () => {
+        frame.active = false;
+        await this.ops.exec(commitSql);
+      });
+    } catch (err) {
+      // A commit the replica refused (another writer took the TXID, the lease was lost).
+      await rollback();
+      throw err;
+    }
+    return result;
   }
 
   async prepare<T>(explicit: TxFrame | undefined, sql: string): Promise<Statement<T>> {

@@ -23,6 +23,7 @@
  * only after the writes made before it have settled: lib/sql/core.ts).
  */
 import { closedError } from './errors.js';
+import type { Now } from './now.js';
 import type { EngineOps } from './statement.js';
 
 /** A read-only connection a pool opens: its operations (run in call order by its engine) and its close. @internal */
@@ -40,10 +41,13 @@ export interface ReadPoolStats {
   pooledReads: number;
 }
 
+/** Hands `op` to a connection: `op`'s answer itself when handed over at once, else a Promise of it. */
+type Hand = <T>(op: (ops: EngineOps) => Now<T>) => Now<T>;
+
 /** One connection reads can run on, with its load. @internal */
 export class Lane {
   readonly ops: EngineOps;
-  readonly #hand: <T>(op: (ops: EngineOps) => Promise<T>) => Promise<T>;
+  readonly #hand: Hand;
   /** Calls handed over (or reserved) and not settled. */
   pending = 0;
   /** Iterations holding a statement open on it. */
@@ -54,7 +58,7 @@ export class Lane {
   onRelease: (() => void) | undefined;
 
   /** `hand(op)` hands `op` to the connection (the primary's goes through its lock). */
-  constructor(ops: EngineOps, hand: <T>(op: (ops: EngineOps) => Promise<T>) => Promise<T>) {
+  constructor(ops: EngineOps, hand: Hand) {
     this.ops = ops;
     this.#hand = hand;
   }
@@ -65,7 +69,7 @@ export class Lane {
 
   /** Run `op` on this connection, counted while it runs. */
   run<T>(op: (ops: EngineOps) => Promise<T>): Promise<T> {
-    return this.track(() => this.#hand(op));
+    return this.track(() => this.#hand(op) as Promise<T>);
   }
 
   /** Count `call` (bound to this connection) as pending until it settles. */
@@ -74,20 +78,26 @@ export class Lane {
     return this.settle(call);
   }
 
-  /** Run `op` here on a reservation made by the pool (`pending` already counts it). */
-  runReserved<T>(op: (ops: EngineOps) => Promise<T>): Promise<T> {
+  /** Run `op` here on a reservation made by the pool (`pending` already counts it); `op`'s answer itself when it had one at once. */
+  runReserved<T>(op: (ops: EngineOps) => Promise<T>): Promise<T>;
+  runReserved<T>(op: (ops: EngineOps) => Now<T>): Now<T>;
+  runReserved<T>(op: (ops: EngineOps) => Now<T>): Now<T> {
     return this.settle(() => this.#hand(op));
   }
 
-  /** Run `call`, then give back the one pending count it holds. */
-  settle<T>(call: () => Promise<T>): Promise<T> {
-    let p: Promise<T>;
+  /** Run `call`, then give back the one pending count it holds (at once when `call` answered at once). */
+  settle<T>(call: () => Promise<T>): Promise<T>;
+  settle<T>(call: () => Now<T>): Now<T>;
+  settle<T>(call: () => Now<T>): Now<T> {
+    let p: Now<T>;
     try {
       p = call();
     } catch (err) {
       p = Promise.reject(err);
     }
-    return p.finally(() => this.release());
+    if (p instanceof Promise) return p.finally(() => this.release());
+    this.release();
+    return p;
   }
 
   /** Give back one pending count (or, with `held`, one held iteration). */
@@ -143,7 +153,10 @@ export class ReadPool {
   }
 
   /** Run one read on the connection the module doc's rule picks. @throws LtxvfsError `LTXVFS_ERR_CLOSED`; the read's errors. */
-  read<T>(op: (ops: EngineOps) => Promise<T>): Promise<T> {
+  read<T>(op: (ops: EngineOps) => Promise<T>): Promise<T>;
+  /** As `read`, for an `op` that may answer at once: on an idle connection its answer comes back as it is. */
+  read<T>(op: (ops: EngineOps) => Now<T>): Now<T>;
+  read<T>(op: (ops: EngineOps) => Now<T>): Now<T> {
     // Chosen and reserved in this tick: reads made together spread over the connections.
     const lane = this.#reserve();
     return lane instanceof Lane ? this.#counted(lane).runReserved(op) : lane.then((l) => this.#counted(l).runReserved(op));

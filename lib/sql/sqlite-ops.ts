@@ -3,7 +3,10 @@
  * engine runs directly and the worker engine runs in its worker (vfs/worker/main.ts).
  *
  * Operations run one at a time in call order (a promise chain): an Asyncify module can
- * suspend only one call at a time. SQL run by text (`query`, `run`) stays prepared, keyed
+ * suspend only one call at a time. A step handed over while nothing is queued runs at once,
+ * and with an API that answers without a Promise when SQLite did not suspend
+ * ({@link SqliteApi.stepNow}, vfs/asyncify/raw-calls.ts) a warm lookup completes within the
+ * call ({@link SqliteOps.stepNow}); one that suspends holds back later operations until done. SQL run by text (`query`, `run`) stays prepared, keyed
  * by its text, in a bounded cache (finalized on eviction and on close); statements from
  * `prepare` are the caller's until `finalize`. Every error goes through `mapError` (the
  * Database's mapping of SQLite's errors) before the next operation starts, so the error a
@@ -13,6 +16,7 @@ import { LtxvfsError } from '../../ltx/errors.js';
 import type { Params, RunResult, SqliteApi, VfsErrorSource } from './types.js';
 import { bindParams } from './params.js';
 import { excerpt, readRow, type EngineOps, type PreparedInfo, type RowShape, type RowsResult, type StepResult } from './statement.js';
+import { then, type Now } from './now.js';
 
 const SQLITE_ROW = 100;
 const SQLITE_PREPARE_PERSISTENT = 0x01;
@@ -39,6 +43,8 @@ export class SqliteOps implements EngineOps {
   /** Statements from `prepare`, with their column names. */
   readonly #prepared = new Map<number, string>();
   #tail: Promise<void> = Promise.resolve();
+  /** Operations handed to the chain and not settled. */
+  #pending = 0;
 
   constructor(api: SqliteApi, db: number, vfs: VfsErrorSource, options: SqliteOpsOptions) {
     this.#api = api;
@@ -49,7 +55,7 @@ export class SqliteOps implements EngineOps {
   }
 
   query(sql: string, params: Params | undefined, shape: RowShape, max: number): Promise<RowsResult> {
-    return this.#chain(sql, () => this.#withCached(sql, params, (stmt) => this.#rows(stmt, shape, max)));
+    return this.#chain(sql, () => this.#withCached(sql, params, async (stmt) => this.#rows(stmt, shape, max, [])));
   }
 
   run(sql: string, params: Params | undefined): Promise<RunResult> {
@@ -74,18 +80,29 @@ export class SqliteOps implements EngineOps {
   }
 
   step(id: number, start: boolean, params: Params | undefined, shape: RowShape, max: number, finish: boolean): Promise<StepResult> {
-    const sql = this.#sqlOf(id);
-    return this.#chain(sql, async () => {
+    try {
+      return Promise.resolve(this.stepNow(id, start, params, shape, max, finish));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** As {@link SqliteOps.step}, but the result itself when no step suspended and nothing was queued (module doc); throws what `step` rejects with. */
+  stepNow(id: number, start: boolean, params: Params | undefined, shape: RowShape, max: number, finish: boolean): Now<StepResult> {
+    return this.#now(this.#sqlOf(id), () => {
       this.#checkPrepared(id);
       if (start) this.#rebind(id, params);
-      try {
-        const result = await this.#rows(id, shape, max);
-        if (finish || result.done) await this.#reset(id);
-        return result;
-      } catch (err) {
-        await this.#reset(id);
+      const failed = (err: unknown): Now<never> => then(this.#reset(id), () => {
         throw err;
+      });
+      const ended = (result: StepResult): Now<StepResult> => (finish || result.done ? then(this.#reset(id), () => result) : result);
+      let result: Now<StepResult>;
+      try {
+        result = this.#rows(id, shape, max, []);
+      } catch (err) {
+        return failed(err);
       }
+      return result instanceof Promise ? result.then(ended, failed) : ended(result);
     });
   }
 
@@ -133,7 +150,7 @@ export class SqliteOps implements EngineOps {
   }
 
   #chain<T>(sql: string, op: () => Promise<T>): Promise<T> {
-    const run = this.#tail.then(async () => {
+    return this.#track(this.#tail.then(async () => {
       // An error a VFS caught but SQLite got past must not become the cause of a later one.
       this.#vfs.takeLastError();
       try {
@@ -141,8 +158,32 @@ export class SqliteOps implements EngineOps {
       } catch (err) {
         throw this.#mapError(err, sql);
       }
-    });
-    this.#tail = run.then(noop, noop);
+    }));
+  }
+
+  /** Run `op` at once when nothing is queued (its result itself if it did not suspend), else after the queue as {@link SqliteOps.#chain}. */
+  #now<T>(sql: string, op: () => Now<T>): Now<T> {
+    if (this.#pending > 0) return this.#chain(sql, async () => op());
+    this.#vfs.takeLastError();
+    let result: Now<T>;
+    try {
+      result = op();
+    } catch (err) {
+      throw this.#mapError(err, sql);
+    }
+    if (!(result instanceof Promise)) return result;
+    return this.#track(result.catch((err: unknown) => {
+      throw this.#mapError(err, sql);
+    }));
+  }
+
+  /** Count `run` as pending and make it the tail later operations wait for. */
+  #track<T>(run: Promise<T>): Promise<T> {
+    this.#pending++;
+    const settled = (): void => {
+      this.#pending--;
+    };
+    this.#tail = run.then(settled, settled);
     return run;
   }
 
@@ -155,24 +196,41 @@ export class SqliteOps implements EngineOps {
     if (!this.#prepared.has(id)) throw new LtxvfsError('LTXVFS_ERR_USAGE', `no prepared statement ${id} (finalized?)`);
   }
 
-  /** Step `stmt` for at most `max` rows (0: all). Names after the first step: a step may re-prepare an expired statement (every PRAGMA expires after one run; file-control PRAGMAs name their column after the value). */
-  async #rows(stmt: number, shape: RowShape, max: number): Promise<StepResult> {
-    const rows: unknown[] = [];
-    let columns: string[] | undefined;
-    let done = false;
-    while (max === 0 || rows.length < max) {
-      if ((await this.#api.step(stmt)) !== SQLITE_ROW) {
-        done = true;
-        break;
+  /**
+   * Step `stmt` for at most `max` rows (0: all) onto `rows`; synchronous while no step
+   * suspends. Names after the first step: a step may re-prepare an expired statement
+   * (every PRAGMA expires after one run; file-control PRAGMAs name their column after the value).
+   */
+  #rows(stmt: number, shape: RowShape, max: number, rows: unknown[], names?: string[]): Now<StepResult> {
+    for (;;) {
+      if (max !== 0 && rows.length >= max) return { columns: names ?? this.#api.column_names(stmt), rows, done: false };
+      const rc = this.#stepOnce(stmt);
+      if (rc instanceof Promise) {
+        return rc.then((code) => (code === SQLITE_ROW ? this.#rows(stmt, shape, max, rows, this.#readInto(rows, stmt, shape, names)) : this.#done(stmt, rows, names)));
       }
-      columns ??= this.#api.column_names(stmt);
-      rows.push(readRow(this.#api, stmt, columns, shape));
+      if (rc !== SQLITE_ROW) return this.#done(stmt, rows, names);
+      names = this.#readInto(rows, stmt, shape, names);
     }
-    return { columns: columns ?? this.#api.column_names(stmt), rows, done };
+  }
+
+  /** Append the current row of `stmt` to `rows`; the column names (read now unless given). */
+  #readInto(rows: unknown[], stmt: number, shape: RowShape, names: string[] | undefined): string[] {
+    const columns = names ?? this.#api.column_names(stmt);
+    rows.push(readRow(this.#api, stmt, columns, shape));
+    return columns;
+  }
+
+  #done(stmt: number, rows: unknown[], names: string[] | undefined): StepResult {
+    return { columns: names ?? this.#api.column_names(stmt), rows, done: true };
+  }
+
+  /** One `sqlite3_step`, its result code itself when the API can tell that it did not suspend. */
+  #stepOnce(stmt: number): Now<number> {
+    return this.#api.stepNow === undefined ? this.#api.step(stmt) : this.#api.stepNow(stmt);
   }
 
   async #drain(stmt: number): Promise<void> {
-    while ((await this.#api.step(stmt)) === SQLITE_ROW);
+    while ((await this.#stepOnce(stmt)) === SQLITE_ROW);
   }
 
   async #runResult(): Promise<RunResult> {
@@ -190,10 +248,11 @@ export class SqliteOps implements EngineOps {
     bindParams(this.#api, stmt, params);
   }
 
-  async #reset(stmt: number): Promise<void> {
+  /** Reset `stmt`; its result code is not reported: reset() repeats the error of a failed step, which has already been thrown. */
+  #reset(stmt: number): Now<void> {
     try {
-      // reset() repeats the error of a failed step; that error has already been thrown.
-      await this.#api.reset(stmt);
+      const rc = this.#api.resetNow === undefined ? this.#api.reset(stmt) : this.#api.resetNow(stmt);
+      if (rc instanceof Promise) return rc.then(noop, noop);
     } catch {
       // Nothing more to report.
     }

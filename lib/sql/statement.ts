@@ -18,6 +18,7 @@
  */
 import { LtxvfsError } from '../../ltx/errors.js';
 import type { Params, Row, RunResult, SqliteApi, SqlValue } from './types.js';
+import type { Now } from './now.js';
 
 /** How INTEGER values come back: `number` (RangeError beyond ±(2^53−1)), `bigint`, or decimal `string`. */
 export type IntMode = 'number' | 'bigint' | 'string';
@@ -81,6 +82,11 @@ export interface EngineOps {
    * `max` rows (0: all); with `finish` (or when the rows end), reset it after.
    */
   step(id: number, start: boolean, params: Params | undefined, shape: RowShape, max: number, finish: boolean): Promise<StepResult>;
+  /**
+   * As `step`, where the engine can answer without a Promise (the in-process engine, when
+   * nothing is queued and no step suspends: lib/sql/sqlite-ops.ts); may throw what `step` rejects with.
+   */
+  stepNow?(id: number, start: boolean, params: Params | undefined, shape: RowShape, max: number, finish: boolean): Now<StepResult>;
   /** Run a prepared statement to completion (reset first and after). */
   stmtRun(id: number, params: Params | undefined): Promise<RunResult>;
   /** Reset a prepared statement (an iteration given up). */
@@ -105,6 +111,20 @@ export function explainingOps(ops: EngineOps, explain: (err: unknown) => Promise
       throw await explain(err);
     });
   }
+  const stepNow = ops.stepNow;
+  if (stepNow !== undefined) {
+    const explained = async (err: unknown): Promise<never> => {
+      throw await explain(err);
+    };
+    out.stepNow = (...args: Parameters<typeof stepNow>): Now<StepResult> => {
+      try {
+        const result = stepNow.apply(ops, args);
+        return result instanceof Promise ? result.catch(explained) : result;
+      } catch (err) {
+        return explained(err);
+      }
+    };
+  }
   return out as unknown as EngineOps;
 }
 
@@ -124,6 +144,8 @@ export interface HeldConnection {
 export interface StatementHost {
   /** Run `op` on the connection the call goes to. */
   dispatch<T>(sql: string, read: boolean, op: (ops: EngineOps) => Promise<T>): Promise<T>;
+  /** As `dispatch`, with `op`'s answer as it is when the call is handed over at once. */
+  dispatchNow<T>(sql: string, read: boolean, op: (ops: EngineOps) => Now<T>): Now<T>;
   /** A connection for one iteration. */
   hold(sql: string, read: boolean): Promise<HeldConnection>;
   /** Finalize handle `id` on the connection `ops`. */
@@ -207,6 +229,8 @@ export class Statement<T = Row> {
   readonly #read: boolean;
   /** Its handle on each connection it has run on (prepared there on first use). */
   readonly #handles = new Map<EngineOps, Promise<number>>();
+  /** The handles of {@link Statement.#handles} known to be prepared, for the warm path. */
+  readonly #ready = new Map<EngineOps, number>();
   /** The SQL text it was prepared from. */
   readonly source: string;
   #shape: RowShape;
@@ -220,6 +244,7 @@ export class Statement<T = Row> {
     this.#info = info;
     this.#read = read;
     this.#handles.set(ops, Promise.resolve(info.id));
+    this.#ready.set(ops, info.id);
     this.#shape = { intMode: host.intMode, raw: false, pluck: false };
   }
 
@@ -257,13 +282,15 @@ export class Statement<T = Row> {
    *   finalized, busy iterating), `LTXVFS_ERR_CLOSED`; RangeError (an unsafe integer in `'number'` mode).
    */
   async get<R = T>(params?: Params): Promise<R | undefined> {
-    const { rows } = await this.#step(params, 1);
+    const result = this.#step(params, 1);
+    const { rows } = result instanceof Promise ? await result : result;
     return rows[0] as R | undefined;
   }
 
   /** All rows. Errors as {@link Statement.get}. */
   async all<R = T>(params?: Params): Promise<R[]> {
-    const { rows } = await this.#step(params, 0);
+    const result = this.#step(params, 0);
+    const { rows } = result instanceof Promise ? await result : result;
     return rows as R[];
   }
 
@@ -331,7 +358,9 @@ export class Statement<T = Row> {
     if (id === undefined) {
       const prepared = ops.prepare(this.source).then((info) => info.id);
       // A failed preparation is not kept: the next call on that connection tries again.
-      prepared.catch(() => {
+      prepared.then((handle) => {
+        if (this.#handles.get(ops) === prepared) this.#ready.set(ops, handle);
+      }, () => {
         if (this.#handles.get(ops) === prepared) this.#handles.delete(ops);
       });
       this.#handles.set(ops, prepared);
@@ -340,9 +369,19 @@ export class Statement<T = Row> {
     return id;
   }
 
-  #step(params: Params | undefined, max: number): Promise<{ rows: unknown[] }> {
+  /**
+   * One get/all: the rows themselves when the engine answered at once (a warm lookup on a
+   * handle prepared on that connection: no promise per layer), else a Promise of them.
+   * @throws as {@link Statement.get} rejects (the callers are async).
+   */
+  #step(params: Params | undefined, max: number): Now<StepResult> {
+    this.#check();
     const shape = this.#shape;
-    return this.#exclusive(() => this.#host.dispatch(this.source, this.#read, async (ops) => ops.step(await this.#handleOn(ops), true, params, shape, max, true)));
+    return this.#host.dispatchNow(this.source, this.#read, (ops) => {
+      const id = this.#ready.get(ops);
+      if (id !== undefined && ops.stepNow !== undefined) return ops.stepNow(id, true, params, shape, max, true);
+      return this.#handleOn(ops).then((handle) => ops.step(handle, true, params, shape, max, true));
+    });
   }
 
   /** A one-call use (get/all/run: reset, bind, step, reset in one engine call): fine beside others, not during an iteration. */

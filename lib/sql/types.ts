@@ -50,6 +50,13 @@ export interface DatabaseStats {
 export interface SqliteApi {
   statements(db: number, sql: string, options?: { unscoped?: boolean; flags?: number }): AsyncIterable<number>;
   step(stmt: number): Promise<number>;
+  /**
+   * `sqlite3_step` that answers with the result code itself when the step did not suspend
+   * (an engine that can tell: vfs/asyncify/raw-calls.ts), else a Promise of it; errors as `step`.
+   */
+  stepNow?(stmt: number): number | Promise<number>;
+  /** `sqlite3_reset` as {@link SqliteApi.stepNow} answers (its result code is not checked). */
+  resetNow?(stmt: number): number | Promise<number>;
   reset(stmt: number): Promise<number>;
   finalize(stmt: number): Promise<number>;
   clear_bindings(stmt: number): number;

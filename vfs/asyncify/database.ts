@@ -10,6 +10,7 @@ import { Database, type DatabaseStats, type IntMode } from '../../lib/sql/databa
 import { checkIntMode } from '../../lib/sql/statement.js';
 import type { PageSource } from '../../lib/read/page-source.js';
 import { LtxAsyncVFS, type PragmaHandler } from './vfs.js';
+import { withRawCalls } from './raw-calls.js';
 import { loadAsyncifyModule, withEmptyBlobs } from '../wasm/wa-sqlite.js';
 import { registerFunction } from '../core/sql-functions.js';
 import { SQLITE_CACHE_PRAGMA } from '../core/sqlite-cache.js';
@@ -90,7 +91,8 @@ export async function openAsyncifyDatabase<S extends DatabaseStats>(
   for (const spec of options.functions ?? []) registerFunction(sqlite3, module, db, spec);
   let opened = false;
   const database = new Database<S>({
-    sqlite3: withEmptyBlobs(sqlite3, module),
+    // The warm path's calls on the module's exports (./raw-calls.ts).
+    sqlite3: withRawCalls(withEmptyBlobs(sqlite3, module), module),
     db,
     vfs,
     statsProvider: options.statsProvider,
