@@ -13,8 +13,14 @@
  * - `ceiling`: plain parallel ranged GETs (undici, SigV4 by aws4) of the replica's largest
  *   LTX file through the same log and proxy: the link ceiling scans and hydration are judged
  *   against.
- * - `poll`: one reader with default options, idle for `seconds`, then busy (a point lookup
- *   every `busyEveryMs`) for `seconds`: the listings and other requests of each window.
+ * - `poll`: one reader with default options idle for `idleSeconds` (default an hour) of a
+ *   virtual clock (the poller's public `now`/`schedule` options: its timer polls run one
+ *   after another, each with its real requests, so the whole backoff is counted rather than
+ *   extrapolated from a few seconds), then another, on the real clock, busy (a point lookup
+ *   every `busyEveryMs`) for `seconds`: the listings and other requests of each window. With
+ *   `group`, one of N busy readers in processes of their own, with or without a shared
+ *   `cacheDir`, started together once all are open (a file each in `group.barrier`); the
+ *   parent counts the group's requests.
  * - `write`: `openDatabase(url, { autoLease: true })`, then `commits` autocommit INSERTs one
  *   after another, each timed (it returns once the LTX file is in the replica).
  * - `warm`: on a directory replica, lookups in one read transaction (hot set and uniform),
@@ -25,10 +31,13 @@
  *   be loaded into better-sqlite3: it is built without URI filenames, so
  *   `file:…?vfs=litestream` does not reach the VFS; the parent drives it through the CLI.)
  */
+import { readdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import aws4 from 'aws4';
 import { request } from 'undici';
-import { openDatabase, readVerified, warmupOf } from '../lib/api/open.js';
+import { openDatabase, readVerified, warmupOf, type OpenOptions } from '../lib/api/open.js';
+import { ClockTimers } from '../test/helpers/clock-timers.js';
 import { openReplicaClient } from '../lib/storage/url.js';
 import { median } from './table.js';
 import { peakRssBytes } from './rss.js';
@@ -47,7 +56,7 @@ export interface WarmKeys {
 export type ServiceChildInput =
   | { phase: 'cold'; url: string; log?: string; sql: string; params: number[] }
   | { phase: 'ceiling'; url: string; log: string; configs: { chunkBytes: number; inFlight: number }[] }
-  | { phase: 'poll'; url: string; log: string; seconds: number; busyEveryMs: number; rows: number }
+  | { phase: 'poll'; url: string; log: string; seconds: number; busyEveryMs: number; rows: number; idleSeconds?: number; group?: PollGroup }
   | { phase: 'write'; url: string; log?: string; commits: number }
   | { phase: 'warm'; url: string; keys: WarmKeys; rounds: number; flows: number }
   | { phase: 'iterate'; url: string; cacheSizeBytes: number }
@@ -83,9 +92,30 @@ export interface CeilingOutput {
 export interface PollOutput {
   /** Waiting for the background verification after the first query, before the windows, ms. */
   verifyMs: number;
+  /** Requests of the idle window: `idleSeconds` of the poller's virtual clock. */
   idle: WindowCounts;
+  idleSeconds: number;
+  /** Requests of the busy window (`seconds`, real time). */
   busy: WindowCounts;
   busyQueries: number;
+}
+
+/** The poll phase as one of N busy readers in their own processes, started together. */
+export interface PollGroup {
+  /** A directory where each reader, once open, makes a file; all start when there are `readers` files. */
+  barrier: string;
+  readers: number;
+  /** The cache directory the readers share; none: each lists for itself. */
+  cacheDir?: string;
+}
+
+/** Result of one reader of a poll group (the parent counts the group's requests). */
+export interface PollGroupOutput {
+  busyQueries: number;
+  polls: number;
+  /** Polls that listed storage, and that used another process's listing (lib/read/shared-listing.ts). */
+  listingsTaken: number;
+  sharedListings: number;
 }
 
 /** Result of the write phase. */
@@ -224,32 +254,74 @@ async function ceiling(input: Extract<ServiceChildInput, { phase: 'ceiling' }>):
   return { key: big.key, objectBytes: big.size, runs };
 }
 
-async function poll(input: Extract<ServiceChildInput, { phase: 'poll' }>): Promise<PollOutput> {
-  const db = await openDatabase(input.url, { shared: false });
+/**
+ * A reader opened for a poll window: warm-up awaited, one query, then its background
+ * verification awaited (one whole read of the snapshot: a one-time cost of the first reads,
+ * not of staying fresh, so it ends before the windows).
+ * @returns the database and the wait for the verification, ms.
+ */
+async function pollReader(url: string, options: OpenOptions): Promise<{ db: Awaited<ReturnType<typeof openDatabase>>; verifyMs: number }> {
+  const db = await openDatabase(url, { shared: false, ...options });
+  await warmupOf(db);
+  await db.get(SQL.point, [1]);
+  const v = performance.now();
+  await readVerified(db);
+  return { db, verifyMs: performance.now() - v };
+}
+
+/** Point lookups every `everyMs` until `until` (performance.now ms); returns how many. */
+async function busyLookups(db: Awaited<ReturnType<typeof openDatabase>>, rows: number, everyMs: number, until: number): Promise<number> {
+  let queries = 0;
+  let id = 1;
+  while (performance.now() < until) {
+    id = 1 + ((id * 2654435761) % rows);
+    await db.get(SQL.point, [id]);
+    queries++;
+    await sleep(everyMs);
+  }
+  return queries;
+}
+
+async function poll(input: Extract<ServiceChildInput, { phase: 'poll' }>): Promise<PollOutput | PollGroupOutput> {
+  if (input.group !== undefined) return pollGroup(input, input.group);
+  // The idle hour on a virtual clock: the poller's public `now` and `schedule` options, its
+  // timer polls run in order as fast as their requests, every request real (request log).
+  // A clock of the shape of test/helpers/polling.ts's TestClock (that module loads sql.js).
+  const clock = { ms: Date.now(), now: (): number => clock.ms, advance: (ms: number): void => { clock.ms += ms; } };
+  const timers = new ClockTimers(clock);
+  const idleReader = await pollReader(input.url, { now: clock.now, schedule: timers.schedule });
+  const idleSeconds = input.idleSeconds ?? 3600;
+  let idle: WindowCounts;
   try {
-    await warmupOf(db);
-    await db.get(SQL.point, [1]);
-    // The background verification of the files read so far (one whole read of the snapshot)
-    // is a one-time cost of the first reads, not of staying fresh: it ends before the windows.
-    const v = performance.now();
-    await readVerified(db);
-    const verifyMs = performance.now() - v;
     await window(input.log, 'begin');
-    await sleep(input.seconds * 1000);
-    const idle = (await window(input.log, 'end', 'poll:idle'))!;
+    await timers.runUntil(clock.ms + idleSeconds * 1000);
+    idle = (await window(input.log, 'end', 'poll:idle'))!;
+  } finally {
+    await close(idleReader.db, input.phase);
+  }
+  // The busy window in real time (a reader on the real clock and timer).
+  const { db } = await pollReader(input.url, {});
+  try {
     await window(input.log, 'begin');
-    const until = performance.now() + input.seconds * 1000;
-    let busyQueries = 0;
-    let id = 1;
-    while (performance.now() < until) {
-      id = 1 + ((id * 2654435761) % input.rows);
-      await db.get(SQL.point, [id]);
-      busyQueries++;
-      await sleep(input.busyEveryMs);
-    }
+    const busyQueries = await busyLookups(db, input.rows, input.busyEveryMs, performance.now() + input.seconds * 1000);
     const busy = (await window(input.log, 'end', 'poll:busy'))!;
-    log(`poll: idle ${idle.lists} LIST / ${idle.requests} req, busy ${busy.lists} LIST / ${busy.requests} req in ${input.seconds} s each`);
-    return { idle, busy, busyQueries, verifyMs };
+    log(`poll: idle ${idle.lists} LIST / ${idle.requests} req in ${idleSeconds} s (virtual), busy ${busy.lists} LIST / ${busy.requests} req in ${input.seconds} s`);
+    return { idle, idleSeconds, busy, busyQueries, verifyMs: idleReader.verifyMs };
+  } finally {
+    await close(db, input.phase);
+  }
+}
+
+/** One of N busy readers in processes of their own, for `seconds` once all are open (the parent counts the requests). */
+async function pollGroup(input: Extract<ServiceChildInput, { phase: 'poll' }>, group: PollGroup): Promise<PollGroupOutput> {
+  const { db } = await pollReader(input.url, { cacheDir: group.cacheDir });
+  try {
+    await writeFile(join(group.barrier, String(process.pid)), '');
+    while ((await readdir(group.barrier)).length < group.readers) await sleep(10);
+    const before = db.stats();
+    const busyQueries = await busyLookups(db, input.rows, input.busyEveryMs, performance.now() + input.seconds * 1000);
+    const after = db.stats();
+    return { busyQueries, polls: after.polls - before.polls, listingsTaken: after.listingsTaken - before.listingsTaken, sharedListings: after.sharedListings - before.sharedListings };
   } finally {
     await close(db, input.phase);
   }

@@ -13,8 +13,10 @@
  *    (issue 14), against better-sqlite3 on the local file.
  * 3. Full scan and hydration over S3 against the link ceiling: plain parallel ranged GETs of
  *    the replica's snapshot through the same log and proxy (undici), best of a few shapes.
- * 4. Poll cost: one reader idle for `pollSeconds`, then busy (a lookup every 100 ms) as
- *    long: listings and requests per reader-hour, extrapolated.
+ * 4. Poll cost: one reader idle for a whole hour of a virtual clock (its polls and their
+ *    requests real, the time between them skipped), then one busy (a lookup every 100 ms)
+ *    for `pollSeconds`, extrapolated to an hour; and three busy readers in processes of
+ *    their own, with and without one shared `cacheDir`: LISTs per hour.
  * 5. Writes: commit latency p50/p99 and commits/s under the lease (ltxvfs: acknowledged once
  *    the LTX file is in the replica) and in the Litestream VFS's write mode (acknowledged
  *    when SQLite commits locally; uploaded at its next sync — here at close).
@@ -26,7 +28,7 @@
  * bench/hydrate-child.ts, compiled; sqlite3 CLI sessions); this process runs the S3 stack
  * and must not block its event loop.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { importDatabase } from '../lib/tools/import.js';
@@ -43,7 +45,7 @@ import { importWithLtxvfs, runChildScript, S3_CHILD_JS } from './ltxvfs.js';
 import type { S3ChildInput, S3ScanOutput } from './s3-child.js';
 import { uploadItemsReplica } from './s3-replica.js';
 import { S3_ENV, startS3Stack, type S3Stack, type WindowCounts } from './s3-stack.js';
-import type { CeilingOutput, ColdOutput, IterateOutput, NativeOutput, PollOutput, ServiceChildInput, WarmKeys, WarmOutput, WriteOutput } from './service-child.js';
+import type { CeilingOutput, ColdOutput, IterateOutput, NativeOutput, PollGroupOutput, PollOutput, ServiceChildInput, WarmKeys, WarmOutput, WriteOutput } from './service-child.js';
 import { fmtCount, fmtFactor, fmtMiB, fmtMiBs, fmtMs, fmtRate, markdownTable, median, mibPerSecond } from './table.js';
 import { inline, RANGE_ROWS, S3_SQL, SQL, type ReplicaLocation } from './workload.js';
 
@@ -100,10 +102,25 @@ export interface PollRow {
   engine: 'ltxvfs' | 'litestream';
   /** ltxvfs: waiting for the background verification before the windows, ms. */
   verifyMs?: number;
+  /** The busy window (and the Litestream VFS's idle one), s of real time. */
   seconds: number;
+  /** ltxvfs: the idle window, s of the poller's virtual clock. */
+  idleSeconds?: number;
   idle: WindowCounts;
   busy: WindowCounts;
 }
+
+/** Busy readers in processes of their own over one window, with or without a shared `cacheDir`. */
+export interface PollGroupRow {
+  shared: boolean;
+  seconds: number;
+  /** The group's requests in the window (request log). */
+  counts: WindowCounts;
+  readers: PollGroupOutput[];
+}
+
+/** Readers of the shared-listing row. */
+const POLL_GROUP_READERS = 3;
 
 /** Everything the section measured. */
 export interface ServiceSectionResult {
@@ -119,6 +136,7 @@ export interface ServiceSectionResult {
   litestreamHydrate?: HydrationRun;
   litestreamPrefix?: { rows: number; ms: number; counts: WindowCounts; tableBytes: number };
   poll: PollRow[];
+  pollGroups: PollGroupRow[];
   writes: WriteRow[];
   seconds: number;
 }
@@ -360,10 +378,28 @@ export async function runServiceSection(o: ServiceSectionOptions): Promise<Servi
     }
 
     // 5. Poll cost.
-    log(`service: poll cost, ${o.pollSeconds} s idle + ${o.pollSeconds} s busy per reader …`);
+    log(`service: poll cost, an idle hour (virtual clock) + ${o.pollSeconds} s busy …`);
     const poll: PollRow[] = [];
-    const lp = await service<PollOutput>({ phase: 'poll', url: s3Url, log: stack.endpoint, seconds: o.pollSeconds, busyEveryMs: 100, rows: dataset.rows }, S3_ENV);
-    poll.push({ engine: 'ltxvfs', seconds: o.pollSeconds, idle: lp.idle, busy: lp.busy, verifyMs: lp.verifyMs });
+    const lp = await service<PollOutput>({ phase: 'poll', url: s3Url, log: stack.endpoint, seconds: o.pollSeconds, busyEveryMs: 100, rows: dataset.rows, idleSeconds: 3600 }, S3_ENV);
+    poll.push({ engine: 'ltxvfs', seconds: o.pollSeconds, idleSeconds: lp.idleSeconds, idle: lp.idle, busy: lp.busy, verifyMs: lp.verifyMs });
+    const pollGroups: PollGroupRow[] = [];
+    for (const shared of [false, true]) {
+      log(`service: ${POLL_GROUP_READERS} busy readers in processes of their own, ${shared ? 'sharing one cacheDir' : 'no cacheDir'}, ${o.pollSeconds} s …`);
+      const barrier = join(work, `poll-barrier-${shared}`);
+      await mkdir(barrier, { recursive: true });
+      const group = { barrier, readers: POLL_GROUP_READERS, cacheDir: shared ? join(work, 'poll-cache') : undefined };
+      const runs = Promise.all(Array.from({ length: POLL_GROUP_READERS }, () =>
+        service<PollGroupOutput>({ phase: 'poll', url: s3Url, log: stack.endpoint, seconds: o.pollSeconds, busyEveryMs: 100, rows: dataset.rows, group }, S3_ENV)));
+      // The readers start once all are open (a file each in the barrier); so does the window.
+      const opened = Promise.race([runs.then(() => { throw new Error('poll group: a reader finished before all were open'); }), (async () => {
+        while ((await readdir(barrier)).length < POLL_GROUP_READERS) await sleep(10);
+      })()]);
+      await opened;
+      stack.begin();
+      await sleep(o.pollSeconds * 1000);
+      const counts = stack.end(`poll:group-${shared ? 'shared' : 'apart'}`);
+      pollGroups.push({ shared, seconds: o.pollSeconds, counts, readers: await runs });
+    }
     if (o.litestream) {
       const session = await CliSession.start({ env: litestreamEnv(locations.s3, { LITESTREAM_LOG_FILE: join(work, 'litestream-poll.log') }) });
       try {
@@ -403,7 +439,7 @@ export async function runServiceSection(o: ServiceSectionOptions): Promise<Servi
     }
     return {
       dataset, latencyMs: o.latencyMs, l0Files, cold, warm: { ltxvfs: ltxvfsWarm, native, litestreamCli, nativeCli }, iterate, scan, ceiling, hydrate,
-      litestreamHydrate, litestreamPrefix, poll, writes, seconds: (performance.now() - started) / 1000,
+      litestreamHydrate, litestreamPrefix, poll, pollGroups, writes, seconds: (performance.now() - started) / 1000,
     };
   } finally {
     await stack.close();
@@ -544,18 +580,19 @@ export function renderService(r: ServiceSectionResult): string {
 
   // 5: poll.
   const perHour = (count: number, seconds: number): number => (count * 3600) / seconds;
+  const idleSeconds = (p: PollRow): number => p.idleSeconds ?? p.seconds;
   const prow = r.poll.map((p) => [p.engine === 'ltxvfs' ? 'ltxvfs (defaults)' : 'Litestream VFS',
-    `${fmtCount(perHour(p.idle.lists, p.seconds))} LIST · ${fmtCount(perHour(p.idle.requests, p.seconds))} requests`,
+    `${fmtCount(perHour(p.idle.lists, idleSeconds(p)))} LIST · ${fmtCount(perHour(p.idle.requests, idleSeconds(p)))} requests`,
     `${fmtCount(perHour(p.busy.lists, p.seconds))} LIST · ${fmtCount(perHour(p.busy.requests, p.seconds))} requests`,
-    `${p.idle.lists} / ${p.busy.lists} in ${p.seconds} s each`]);
+    `${p.idle.lists} in ${fmtCount(idleSeconds(p))} s${p.idleSeconds === undefined ? '' : ' (virtual)'} / ${p.busy.lists} in ${p.seconds} s`]);
   const lpoll = r.poll.find((p) => p.engine === 'ltxvfs');
   const lspoll = r.poll.find((p) => p.engine === 'litestream');
   if (lpoll !== undefined) {
-    const idle = perHour(lpoll.idle.requests, lpoll.seconds);
+    const idle = perHour(lpoll.idle.requests, idleSeconds(lpoll));
     targets.push(['idle reader: requests per hour', fmtCount(idle), '≤ 60', verdict(idle <= 60)]);
     if (lspoll !== undefined) {
-      const f = lspoll.idle.requests / Math.max(lpoll.idle.requests, 1);
-      targets.push(['idle reader: Litestream VFS requests ÷ ltxvfs requests', fmtFactor(f), '≥ 1×', verdict(lspoll.idle.requests >= lpoll.idle.requests)]);
+      const f = perHour(lspoll.idle.requests, idleSeconds(lspoll)) / Math.max(idle, 1);
+      targets.push(['idle reader: Litestream VFS requests ÷ ltxvfs requests (per hour)', fmtFactor(f), '≥ 1×', verdict(f >= 1)]);
       const b = lspoll.busy.lists / Math.max(lpoll.busy.lists, 1);
       targets.push(['busy reader: Litestream VFS LISTs ÷ ltxvfs LISTs', fmtFactor(b), '≥ 1×', verdict(lspoll.busy.lists >= lpoll.busy.lists)]);
     }
@@ -564,8 +601,25 @@ export function renderService(r: ServiceSectionResult): string {
   out.push('');
   out.push(markdownTable(['reader', 'idle (no queries)', 'busy (a point lookup every 100 ms)', 'LISTs counted'], prow));
   out.push('');
-  out.push('One reader opened (ltxvfs: its warm-up awaited, one query, then `readVerified(db)` awaited — the background verification of the snapshot the query read, a one-time cost of ' + fmtMs(lpoll?.verifyMs) + ' here, not of staying fresh), then a window of N seconds with no queries and one with a point lookup every 100 ms; every request through the request log in each window, extrapolated to an hour. The Litestream VFS: a `sqlite3` process after `.open` and one query, the same windows.');
+  out.push('ltxvfs idle: one reader opened (its warm-up awaited, one query, then `readVerified(db)` awaited — the background verification of the snapshot the query read, a one-time cost of ' + fmtMs(lpoll?.verifyMs) + ' here, not of staying fresh), then a whole hour with no queries on a virtual clock: the poller\'s public `now` and `schedule` options run its timer polls one after another, each with its real requests through the request log, and skip the time between them — so the idle backoff (1 s, doubling after 10 quiet intervals up to 5 minutes) is counted over the hour it takes, not extrapolated from a window where it has barely started. Busy: another reader on the real clock, a point lookup every 100 ms for N seconds, extrapolated to an hour (a busy reader polls every interval, so an hour is N seconds repeated). The Litestream VFS: a `sqlite3` process after `.open` and one query, N real seconds of each, extrapolated (it polls every second whether idle or not).');
   out.push('');
+  const groups = r.pollGroups ?? [];
+  if (groups.length > 0) {
+    const grow = groups.map((g) => {
+      const polls = g.readers.reduce((n, x) => n + x.polls, 0);
+      const taken = g.readers.reduce((n, x) => n + x.listingsTaken, 0);
+      const shared = g.readers.reduce((n, x) => n + x.sharedListings, 0);
+      return [g.shared ? `${g.readers.length} processes sharing one \`cacheDir\`` : `${g.readers.length} processes, no \`cacheDir\``,
+        `${fmtCount(perHour(g.counts.lists, g.seconds))} LIST`, `${fmtCount(perHour(g.counts.lists, g.seconds) / g.readers.length)} LIST`,
+        `${g.counts.lists} in ${g.seconds} s; ${fmtCount(polls)} polls: ${fmtCount(taken)} listed, ${fmtCount(shared)} used another's listing`];
+    });
+    out.push(`#### Staying fresh together: busy readers on one machine, ${s3}`);
+    out.push('');
+    out.push(markdownTable(['readers (a point lookup every 100 ms each)', 'LISTs per hour, all', 'per reader', 'counted'], grow));
+    out.push('');
+    out.push(`${POLL_GROUP_READERS} child processes on the same replica URL, each opened as above and started together once all are open; the request log counts the group's LISTs in a window of N seconds, extrapolated to an hour. With one \`cacheDir\`, a poll uses the listing another process took less than an interval ago (lib/read/shared-listing.ts) instead of listing levels 0 and 1 itself.`);
+    out.push('');
+  }
 
   // 6: writes.
   const wrow = r.writes.map((x) => {
