@@ -12,7 +12,8 @@
  * {@link MAX_LOCK_WAIT_MS}, whichever is longer), and list themselves after that. A lock older than
  * {@link STALE_LOCK_INTERVALS} intervals on the poller's clock, or unreadable, is left
  * from a process that crashed and is broken. N processes then make about one process's
- * LIST requests.
+ * LIST requests. A poll that must see the replica as it is when asked (`fresh`: `sync()`,
+ * `waitForTxid`, a writer's catch-up) lists storage whatever is shared, and shares the result.
  *
  * A listing is used only when it is no older than the view it would move: taken after the
  * reader's last listing (its own or a shared one), within one interval, not in the future,
