@@ -43,6 +43,8 @@ export class SqliteOps implements EngineOps {
   /** Statements from `prepare`, with their column names. */
   readonly #prepared = new Map<number, string>();
   #tail: Promise<void> = Promise.resolve();
+  /** Column names by statement handle, with its re-prepare count when read ({@link SqliteApi.reprepares}). */
+  readonly #names = new Map<number, { reprepares: number; names: string[] }>();
   /** Operations handed to the chain and not settled. */
   #pending = 0;
 
@@ -55,7 +57,11 @@ export class SqliteOps implements EngineOps {
   }
 
   query(sql: string, params: Params | undefined, shape: RowShape, max: number): Promise<RowsResult> {
-    return this.#chain(sql, () => this.#withCached(sql, params, async (stmt) => this.#rows(stmt, shape, max, [])));
+    return this.#chain(sql, () => this.#withCached(sql, params, async (stmt) => {
+      const { columns, rows } = await this.#rows(stmt, shape, max, []);
+      // The names are the statement's kept ones: the caller gets its own copy.
+      return { columns: [...columns], rows };
+    }));
   }
 
   run(sql: string, params: Params | undefined): Promise<RunResult> {
@@ -89,20 +95,46 @@ export class SqliteOps implements EngineOps {
 
   /** As {@link SqliteOps.step}, but the result itself when no step suspended and nothing was queued (module doc); throws what `step` rejects with. */
   stepNow(id: number, start: boolean, params: Params | undefined, shape: RowShape, max: number, finish: boolean): Now<StepResult> {
-    return this.#now(this.#sqlOf(id), () => {
-      this.#checkPrepared(id);
-      if (start) this.#rebind(id, params);
-      const failed = (err: unknown): Now<never> => then(this.#reset(id), () => {
-        throw err;
-      });
-      const ended = (result: StepResult): Now<StepResult> => (finish || result.done ? then(this.#reset(id), () => result) : result);
-      let result: Now<StepResult>;
-      try {
-        result = this.#rows(id, shape, max, []);
-      } catch (err) {
-        return failed(err);
-      }
-      return result instanceof Promise ? result.then(ended, failed) : ended(result);
+    const sql = this.#sqlOf(id);
+    if (this.#pending > 0) return this.#chain(sql, async () => this.#stepBatch(id, start, params, shape, max, finish));
+    // Nothing queued: at once. As in #chain, an error a VFS caught before is not this one's cause.
+    this.#vfs.takeLastError();
+    let result: Now<StepResult>;
+    try {
+      result = this.#stepBatch(id, start, params, shape, max, finish);
+    } catch (err) {
+      throw this.#mapError(err, sql);
+    }
+    if (!(result instanceof Promise)) return result;
+    // It suspended: later operations wait for it.
+    return this.#track(result.catch((err: unknown) => {
+      throw this.#mapError(err, sql);
+    }));
+  }
+
+  /** One batch of {@link SqliteOps.step}, run now. */
+  #stepBatch(id: number, start: boolean, params: Params | undefined, shape: RowShape, max: number, finish: boolean): Now<StepResult> {
+    this.#checkPrepared(id);
+    if (start) this.#rebind(id, params);
+    let result: Now<StepResult>;
+    try {
+      result = this.#rows(id, shape, max, []);
+    } catch (err) {
+      return this.#resetAfter(id, err);
+    }
+    if (result instanceof Promise) return result.then((r) => this.#ended(id, r, finish), (err: unknown) => this.#resetAfter(id, err));
+    return this.#ended(id, result, finish);
+  }
+
+  /** `result`, after resetting `id` when the batch finishes the call or the rows ended. */
+  #ended(id: number, result: StepResult, finish: boolean): Now<StepResult> {
+    return finish || result.done ? then(this.#reset(id), () => result) : result;
+  }
+
+  /** Reset `id` after a failed step, then throw `err`. */
+  #resetAfter(id: number, err: unknown): Now<never> {
+    return then(this.#reset(id), () => {
+      throw err;
     });
   }
 
@@ -131,7 +163,7 @@ export class SqliteOps implements EngineOps {
     return this.#chain(this.#sqlOf(id), async () => {
       this.#checkPrepared(id);
       this.#prepared.delete(id);
-      await this.#api.finalize(id);
+      await this.#finalize(id);
     });
   }
 
@@ -141,8 +173,8 @@ export class SqliteOps implements EngineOps {
 
   close(): Promise<void> {
     return this.#chain('close', async () => {
-      for (const stmt of this.#cache.values()) await this.#api.finalize(stmt);
-      for (const stmt of this.#prepared.keys()) await this.#api.finalize(stmt);
+      for (const stmt of this.#cache.values()) await this.#finalize(stmt);
+      for (const stmt of this.#prepared.keys()) await this.#finalize(stmt);
       this.#cache.clear();
       this.#prepared.clear();
       await this.#api.close(this.#db);
@@ -161,22 +193,6 @@ export class SqliteOps implements EngineOps {
     }));
   }
 
-  /** Run `op` at once when nothing is queued (its result itself if it did not suspend), else after the queue as {@link SqliteOps.#chain}. */
-  #now<T>(sql: string, op: () => Now<T>): Now<T> {
-    if (this.#pending > 0) return this.#chain(sql, async () => op());
-    this.#vfs.takeLastError();
-    let result: Now<T>;
-    try {
-      result = op();
-    } catch (err) {
-      throw this.#mapError(err, sql);
-    }
-    if (!(result instanceof Promise)) return result;
-    return this.#track(result.catch((err: unknown) => {
-      throw this.#mapError(err, sql);
-    }));
-  }
-
   /** Count `run` as pending and make it the tail later operations wait for. */
   #track<T>(run: Promise<T>): Promise<T> {
     this.#pending++;
@@ -192,6 +208,23 @@ export class SqliteOps implements EngineOps {
     return this.#prepared.get(id) ?? `statement ${id}`;
   }
 
+  /** The column names of `stmt` (after a step: module doc), kept while SQLite has not re-prepared it. */
+  #columnNames(stmt: number): string[] {
+    const reprepares = this.#api.reprepares?.(stmt);
+    if (reprepares === undefined) return this.#api.column_names(stmt);
+    const known = this.#names.get(stmt);
+    if (known !== undefined && known.reprepares === reprepares) return known.names;
+    const names = this.#api.column_names(stmt);
+    this.#names.set(stmt, { reprepares, names });
+    return names;
+  }
+
+  /** Finalize `stmt`, forgetting its names (a later statement may get the same handle). */
+  #finalize(stmt: number): Promise<number> {
+    this.#names.delete(stmt);
+    return this.#api.finalize(stmt);
+  }
+
   #checkPrepared(id: number): void {
     if (!this.#prepared.has(id)) throw new LtxvfsError('LTXVFS_ERR_USAGE', `no prepared statement ${id} (finalized?)`);
   }
@@ -203,7 +236,7 @@ export class SqliteOps implements EngineOps {
    */
   #rows(stmt: number, shape: RowShape, max: number, rows: unknown[], names?: string[]): Now<StepResult> {
     for (;;) {
-      if (max !== 0 && rows.length >= max) return { columns: names ?? this.#api.column_names(stmt), rows, done: false };
+      if (max !== 0 && rows.length >= max) return { columns: names ?? this.#columnNames(stmt), rows, done: false };
       const rc = this.#stepOnce(stmt);
       if (rc instanceof Promise) {
         return rc.then((code) => (code === SQLITE_ROW ? this.#rows(stmt, shape, max, rows, this.#readInto(rows, stmt, shape, names)) : this.#done(stmt, rows, names)));
@@ -215,13 +248,13 @@ export class SqliteOps implements EngineOps {
 
   /** Append the current row of `stmt` to `rows`; the column names (read now unless given). */
   #readInto(rows: unknown[], stmt: number, shape: RowShape, names: string[] | undefined): string[] {
-    const columns = names ?? this.#api.column_names(stmt);
+    const columns = names ?? this.#columnNames(stmt);
     rows.push(readRow(this.#api, stmt, columns, shape));
     return columns;
   }
 
   #done(stmt: number, rows: unknown[], names: string[] | undefined): StepResult {
-    return { columns: names ?? this.#api.column_names(stmt), rows, done: true };
+    return { columns: names ?? this.#columnNames(stmt), rows, done: true };
   }
 
   /** One `sqlite3_step`, its result code itself when the API can tell that it did not suspend. */
@@ -285,13 +318,13 @@ export class SqliteOps implements EngineOps {
     try {
       rest = await statements.next();
     } catch (err) {
-      await this.#api.finalize(stmt);
+      await this.#finalize(stmt);
       throw err;
     }
     if (rest.done !== true) {
       await statements.return?.();
-      await this.#api.finalize(stmt);
-      await this.#api.finalize(rest.value);
+      await this.#finalize(stmt);
+      await this.#finalize(rest.value);
       throw new LtxvfsError('LTXVFS_ERR_USAGE', `more than one SQL statement (use exec()): ${excerpt(sql)}`);
     }
     return stmt;
@@ -302,14 +335,14 @@ export class SqliteOps implements EngineOps {
     await this.#reset(stmt);
     this.#api.clear_bindings(stmt);
     if (this.#cacheSize <= 0) {
-      await this.#api.finalize(stmt);
+      await this.#finalize(stmt);
       return;
     }
     this.#cache.set(sql, stmt);
     if (this.#cache.size > this.#cacheSize) {
       const [oldestSql, oldest] = this.#cache.entries().next().value as [string, number];
       this.#cache.delete(oldestSql);
-      await this.#api.finalize(oldest);
+      await this.#finalize(oldest);
     }
   }
 }

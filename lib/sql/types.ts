@@ -57,6 +57,11 @@ export interface SqliteApi {
   stepNow?(stmt: number): number | Promise<number>;
   /** `sqlite3_reset` as {@link SqliteApi.stepNow} answers (its result code is not checked). */
   resetNow?(stmt: number): number | Promise<number>;
+  /**
+   * How many times SQLite has re-prepared `stmt` (`sqlite3_stmt_status(…, SQLITE_STMTSTATUS_REPREPARE)`,
+   * https://sqlite.org/c3ref/c_stmtstatus_counter.html): its column names are kept while it stays the same.
+   */
+  reprepares?(stmt: number): number;
   reset(stmt: number): Promise<number>;
   finalize(stmt: number): Promise<number>;
   clear_bindings(stmt: number): number;

@@ -85,6 +85,21 @@ t.test('a replica on a directory: cold pages inside hot loops', async (t) => {
     t.same(await Promise.all(ids.map((id) => byId.get([id]))), ids.map(item), 'lookups made together spread over the pool');
   });
 
+  t.test('column names are read again once SQLite re-prepares the statement', async (t) => {
+    await writer.exec('CREATE TABLE renamed (a INTEGER)');
+    await writer.run('INSERT INTO renamed (a) VALUES (1)');
+    const all = await writer.prepare('SELECT * FROM renamed');
+    t.same(await all.get(), { a: 1 });
+    t.same(await all.get(), { a: 1 });
+    await writer.exec('ALTER TABLE renamed RENAME COLUMN a TO b');
+    t.same(await all.get(), { b: 1 }, 'after a rename');
+    await writer.exec('ALTER TABLE renamed ADD COLUMN c TEXT');
+    t.same(await all.all(), [{ b: 1, c: null }], 'after a column is added');
+    const result = await writer.query('SELECT * FROM renamed');
+    result.columns.push('mine');
+    t.same((await writer.query('SELECT * FROM renamed')).columns, ['b', 'c'], "query() hands out its own copy of the names");
+  });
+
   t.test('the flow map is off between transactions and on again in the next', async (t) => {
     let late: Promise<unknown> | undefined;
     for (const round of [1, 2, 3]) {
@@ -150,6 +165,10 @@ t.test('column values read from the raw exports', async (t) => {
   });
   t.same(values.columns(), ['nul', 'empty', 'utf8', 'noBytes', 'bytes', 'real', 'none', 'neg', 'wide', 'wideNeg', 'maxSafe', 'minSafe']);
   t.same(await values.raw().get(), [...Object.values((await values.raw(false).get()) as object)], 'raw rows have the same values');
+  // The wasm memory grows (a new ArrayBuffer): text is read from the new one.
+  t.same(await db.get('SELECT length(randomblob(134217728)) AS n'), { n: 134217728 });
+  t.same(await values.raw(false).get(), await values.get(), 'after the memory grew');
+  t.match(await values.get(), { utf8: 'żółw 🐢', nul: 'a\0b' });
   const wide = (await db.prepare('SELECT 9223372036854775807 AS max, -9223372036854775808 AS min')).intMode('bigint');
   t.same(await wide.get(), { max: 2n ** 63n - 1n, min: -(2n ** 63n) });
 });
