@@ -9,7 +9,10 @@
  * an hour. Idleness costs nothing in freshness: a query that starts after the interval
  * has passed polls first (`Poller.beforeTransaction`), and brings the timer back to the
  * interval. A failed poll is retried after one interval, idle or not, so an outage is
- * noticed within the staleness bound.
+ * noticed within the staleness bound. These are one process's counts: processes sharing a
+ * `cacheDir` share listings (lib/read/shared-listing.ts), so N busy ones make about one
+ * process's LISTs between them. `npm run bench` counts the idle hour whole, on a virtual
+ * clock (bench/service-child.ts `poll`).
  */
 import { LtxvfsError } from '../../ltx/errors.js';
 
