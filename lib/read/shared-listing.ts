@@ -194,6 +194,9 @@ export class PollListings {
       if (waited !== undefined) return waited;
     }
     try {
+      // Another process may have listed, written and unlocked since the look above.
+      const written = lock === 'taken' ? await this.#usable(request, false) : undefined;
+      if (written !== undefined) return written;
       const listing = await this.#listStorage(request.seekTXID);
       await this.#write(listing, request.seekTXID);
       return listing;
@@ -214,19 +217,23 @@ export class PollListings {
     return undefined;
   }
 
-  /** The shared listing if it is there and fits `request` (a refusal counted when it is there and does not). */
-  async #usable(request: ListingRequest): Promise<LevelListing | undefined> {
+  /**
+   * The shared listing if it is there and fits `request`; when it is there and does not, the
+   * reason is counted (if `count`).
+   */
+  async #usable(request: ListingRequest, count = true): Promise<LevelListing | undefined> {
+    const refuse = (reason: SharedListingRefusal): undefined => (count ? this.#refuse(reason) : undefined);
     const read = await this.#read();
     if ('none' in read) return undefined;
-    if ('refused' in read) return this.#refuse(read.refused);
+    if ('refused' in read) return refuse(read.refused);
     const { listing } = read;
     const age = this.#now() - listing.takenAt;
-    if (age < 0) return this.#refuse('clock');
+    if (age < 0) return refuse('clock');
     // Expired, or the one this reader applied last: not a refusal, the poll lists.
     if (age >= this.#intervalMs || listing.takenAt <= request.after) return undefined;
-    if (listing.seekTXID > request.seekTXID) return this.#refuse('position');
+    if (listing.seekTXID > request.seekTXID) return refuse('position');
     const files = listing.files.filter((f) => f.level === 1 || f.minTXID >= request.seekTXID);
-    if (!request.holdsApplied(files)) return this.#refuse('older');
+    if (!request.holdsApplied(files)) return refuse('older');
     this.#shared++;
     return { files, takenAt: listing.takenAt, shared: true };
   }
