@@ -68,6 +68,17 @@ t.test('three readers sharing a cacheDir list once per interval between them, an
   t.same(stats.map((s) => s.pollLagMs), [0, 0, 0], 'each view is as old as the listing it came from');
 });
 
+t.test('readers polling at the same instant list once: the others wait for the lock holder\'s listing', async (t) => {
+  const { clock, open } = await setup(t);
+  const readers = [await open(), await open(), await open()];
+  clock.advance(INTERVAL);
+  // Transactions starting together, each polling first (due: the last poll is an interval old).
+  await Promise.all(readers.map((r) => r.reader.poller.beforeTransaction()));
+  t.equal(readers.reduce((n, r) => n + r.client.lists, 0), 2, 'one listing of two levels between the three');
+  t.same(readers.map((r) => r.reader.stats().sharedListings).sort(), [0, 1, 1], 'two polls used it');
+  t.same(readers.map((r) => refusals(r.reader)), [{}, {}, {}], 'nothing refused');
+});
+
 t.test('a shared listing moves the reader\'s timer: the next poll comes when that listing is an interval old', async (t) => {
   const { clock, timers, open } = await setup(t);
   const a = await open({ schedule: new ClockTimers(clock).schedule });
