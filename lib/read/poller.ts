@@ -14,7 +14,8 @@
  * {@link Poller.beforeTransaction} when a read transaction starts: once the last poll
  * started a poll interval ago or more, that transaction first polls (one listing round
  * trip, plus the new files' indexes) and waits for it, so it sees every file that was in
- * the replica when it started; the wait is bounded by the interval (at most
+ * the replica when it started (or, with a listing shared by another process, when that
+ * listing was taken: less than an interval before); the wait is bounded by the interval (at most
  * {@link MAX_POLL_WAIT_MS}) on the poller's clock, after which transactions go ahead and
  * only give the event loop a turn while the slow poll runs. A transaction also brings the
  * timer back to the interval. The timer skips a tick that comes within half an interval
