@@ -106,6 +106,19 @@ export class PageCache {
     return true;
   }
 
+  /**
+   * Mark the cached page of `ref` as just used (no hit counted, no copy): a range read that
+   * covers a frame already cached keeps it as fresh as the pages it brings (a scan's
+   * interior pages cached at open are not evicted by the scan's own read-ahead before it
+   * reaches them). False when not cached.
+   */
+  touch(ref: FrameRef): boolean {
+    const slot = this.#slotOf.get(frameKey(ref));
+    if (slot === undefined) return false;
+    this.#touch(slot);
+    return true;
+  }
+
   /** True if `ref` is cached (no hit/miss counted, recency unchanged). */
   has(ref: FrameRef): boolean {
     return this.#slotOf.has(frameKey(ref));

@@ -9,8 +9,21 @@
  * from the failing frame on.
  *
  * Scheduling (lib/read/fetch-queue.ts, issue 15): reads SQLite waits for go first; a
- * sequential scan keeps up to {@link MAX_READAHEAD_WINDOWS} windows read ahead of it in the
- * foreground lane (several ranges in flight, so it runs at the link's rate); warm-up and
+ * sequential scan keeps up to {@link MAX_READAHEAD_WINDOWS} windows read ahead of it in flight
+ * in the foreground lane (issue 15 item 4, "scans at the link's rate": over S3 with 10 ms a
+ * request, ranged GETs reach the link's rate only with about 32 MiB in flight in ranges of
+ * 4–8 MiB; 1 MiB × 8 gets half of it). The read-ahead is topped up both on the scan's
+ * misses and as each range lands, so a scan reading landed pages from the cache (no miss
+ * the fetcher sees) still has ranges in flight; what it has read ahead of its last miss
+ * stays within half the cache, decoded, so that read-ahead never evicts what it brought
+ * before the scan gets there (the pages the scan passes meanwhile are refreshed by its
+ * hits, and are evicted after the landed ones). The first frame of each landed read-ahead range
+ * is held out of the cache (lib/read/fetcher-inflight.ts) until the scan asks for it:
+ * that miss, served at once, tells the fetcher where the scan is. A range read covers
+ * frames that were cached when it was planned (interior pages among the leaves): they are
+ * touched as it is planned and as it lands, or decoded from it if evicted meanwhile (the
+ * warm-up's interior pages, the least recently used, were evicted by the scan's own
+ * read-ahead, then read one request each: 0.6 s of a 3 s scan of 200 MiB). Warm-up and
  * prefetch ranges ({@link Fetcher.prefetch}) and verification wait in the background lane,
  * start only after the foreground has gone quiet, and the first background read of a reader
  * (warm-up or verification) waits for the first query's first read (or `warmupDelayMs`). A miss on a frame a queued background or
@@ -19,11 +32,12 @@
  *
  * Memory (issue 14: `iterate()` over a table larger than the cache grew the process by 172 MiB
  * for a 63 MiB cache): receive buffers are bounded by bytes, not by count. A read-ahead
- * budget of `maxReadaheadBytes` (at most an eighth of the memory cache) caps the window
- * too — at half the budget, so that two windows fit in it — and the buffers the fetcher
- * holds, in flight and idle, stay within the budget plus one window
- * ({@link Fetcher.buffers}); a read that finds no room is received into a buffer of its
- * own size, freed with it. (Before, every large read took a buffer of the largest window,
+ * budget of `maxReadaheadBytes` (default 32 MiB, at most half the memory cache) caps the
+ * window too — at a quarter of the budget (8 MiB by default), so that four windows fit in
+ * it — and the buffers the fetcher holds, in flight and idle, stay within the budget plus
+ * one window ({@link Fetcher.buffers}: 40 MiB with the default 64 MiB cache, 5/8 of a
+ * smaller cache); a read that finds no room is received into a buffer of its own size,
+ * freed with it. (Before, every large read took a buffer of the largest window,
  * 4 MiB, and up to {@link SPARE_READ_BUFFERS} of them stayed: 20 MiB for a 16 MiB cache.)
  * A scan allocates next to nothing per page: large reads are received into those buffers,
  * every frame is decoded into one scratch page and copied from there into the cache's
@@ -35,93 +49,21 @@ import { decodeIndexedFrameInto } from '../../ltx/frame.js';
 import type { ReplicaClient } from '../storage/types.js';
 import type { FrameRef, LtxFile, PageIndex } from '../replica/page-index.js';
 import type { PageCache } from '../cache/index.js';
-import { DEFAULT_MAX_WINDOW_BYTES, PrefetchWindow, type PrefetchOptions } from './prefetch.js';
+import { MAX_READAHEAD_WINDOWS, PrefetchWindow, type PrefetchOptions } from './prefetch.js';
+import { DEFAULT_READAHEAD_BYTES, DEFAULT_SCAN_WINDOW_BYTES, DEFAULT_WARMUP_DELAY_MS, type FetcherOptions, type PrefetchOutcome } from './fetcher-options.js';
 import { POOLED_READ_BYTES, ReceiveBuffers, type BufferStats } from './receive-buffers.js';
 
 export { POOLED_READ_BYTES, SPARE_READ_BUFFERS, type BufferStats } from './receive-buffers.js';
-import { FetchQueue, type FetchQueueOptions, type QueuedRead, type ReadLane } from './fetch-queue.js';
-import { FileVerifier, type VerifierOptions } from './verifier.js';
+import { FetchQueue, type ReadLane } from './fetch-queue.js';
+import { frameKey, HeldPages, pageOf, type InFlight, type RangeRead } from './fetcher-inflight.js';
+import { FileVerifier } from './verifier.js';
 import { TieredPageCache } from '../cache/index.js';
 import { DEFAULT_WHOLE_FILE_BYTES } from '../replica/ltx-loader.js';
 import { mergeRanges } from './range-merge.js';
 import type { ReadCounters } from './types.js';
 
 export { newReadCounters, type ReadCounters } from './types.js';
-
-/** Options of {@link Fetcher}. */
-export interface FetcherOptions extends PrefetchOptions, VerifierOptions, FetchQueueOptions {
-  /**
-   * Bytes one sequential scan may have read ahead of the frame it is at (in flight or
-   * landed, not yet reached). Default {@link DEFAULT_READAHEAD_BYTES}, and never more than
-   * an eighth of `cacheSizeBytes` (read-ahead must not evict what it read before the scan gets there).
-   */
-  maxReadaheadBytes?: number;
-  /** Bytes of the memory page cache (bounds the read-ahead). Default 64 MiB. */
-  cacheSizeBytes?: number;
-  /**
-   * The first background read (the warm-up's, or the verification's of a page served at
-   * open) waits for the first query's first page read, or this long without one, ms: the
-   * fetch queue's `firstQueryDelayMs`. Default {@link DEFAULT_WARMUP_DELAY_MS}.
-   */
-  warmupDelayMs?: number;
-  /**
-   * LTX files up to this many bytes are read whole and verified against their file
-   * checksum before any of their pages is served; larger ones are verified in the
-   * background as they are used (lib/read/verifier.ts). Default 2 MiB ({@link DEFAULT_WHOLE_FILE_BYTES}).
-   */
-  wholeFileBytes?: number;
-}
-
-/** What a {@link Fetcher.prefetch} did. */
-export interface PrefetchOutcome {
-  /** Pages its reads brought into the cache. */
-  pages: number;
-  /** Its range reads that failed. */
-  failures: number;
-  /** The reader closed first: reads not sent yet were dropped, and nothing more should be asked. */
-  cancelled?: boolean;
-}
-
-/** Default read-ahead budget of one scan: 16 MiB (four 4 MiB windows). */
-export const DEFAULT_READAHEAD_BYTES = 16 * 1024 * 1024;
-
-/** Default wait of the warm-up for a query to go first, ms. */
-export const DEFAULT_WARMUP_DELAY_MS = 250;
-
-/** One range read. */
-interface RangeRead {
-  /** Settles when the read is done: resolves once its pages are cached (and wanted ones in their `page`), rejects with its error. */
-  readonly done: Promise<void>;
-  /** Its place in the fetch queue (promoted when SQLite needs one of its frames). */
-  queued: Pick<QueuedRead<unknown>, 'promote'> | undefined;
-}
-
-/** A frame being read by a range read (one small object a frame: the promise is the read's). */
-interface InFlight {
-  readonly read: RangeRead;
-  /** A {@link Fetcher.fetch} caller waits for the page itself: it gets an array of its own. */
-  wanted: boolean;
-  page: Uint8Array | undefined;
-}
-
-function frameKey(ref: FrameRef): number {
-  return ref.file.id * 0x1_0000_0000 + ref.entry;
-}
-
-/**
- * The page of an in-flight frame, once read; the read's error if it fails before this
- * frame was decoded (a corrupt frame later in the range fails only the frames from it on).
- */
-function pageOf(f: InFlight): Promise<Uint8Array> {
-  f.wanted = true;
-  return f.read.done.then(
-    () => f.page!,
-    (err: unknown) => {
-      if (f.page !== undefined) return f.page;
-      throw err;
-    },
-  );
-}
+export { DEFAULT_READAHEAD_BYTES, DEFAULT_SCAN_WINDOW_BYTES, DEFAULT_WARMUP_DELAY_MS, type FetcherOptions, type PrefetchOutcome } from './fetcher-options.js';
 
 /** Reads frames from a replica into a {@link PageCache}. */
 export class Fetcher {
@@ -131,8 +73,14 @@ export class Fetcher {
   readonly #readaheadBytes: number;
   readonly #inFlight = new Map<number, InFlight>();
   readonly #windows = new WeakMap<LtxFile, PrefetchWindow>();
+  /** Per scan (prefetch window): the frame of its last miss and its read-ahead ranges in flight. */
+  readonly #scans = new WeakMap<PrefetchWindow, { at: number; inFlight: number }>();
+  /** First pages of landed read-ahead ranges held out of the cache. */
+  readonly #held: HeldPages;
+  /** Decoded bytes a scan's read-ahead may run ahead of its last miss: half the memory cache. */
+  readonly #aheadPageBytes: number;
   readonly #prefetch: PrefetchOptions;
-  /** The largest window and background range, bytes: `maxWindowBytes`, at most half the read-ahead budget. */
+  /** The largest window and background range, bytes: `maxWindowBytes`, at most a quarter of the read-ahead budget. */
   readonly #windowCap: number;
   readonly #receive: ReceiveBuffers;
   /** Where frames are decoded before the cache copies them (one page, reused). */
@@ -154,19 +102,24 @@ export class Fetcher {
   constructor(client: ReplicaClient, cache: PageCache, counters: ReadCounters, options: FetcherOptions = {}) {
     this.#client = client;
     this.#cache = cache;
+    this.#held = new HeldPages(cache, this.#inFlight);
     this.counters = counters;
     // Background reads wait for the first query as long as the warm-up does.
     this.#queue = new FetchQueue({ firstQueryDelayMs: options.warmupDelayMs ?? DEFAULT_WARMUP_DELAY_MS, ...options });
     const cacheBytes = options.cacheSizeBytes ?? 64 * 1024 * 1024;
-    this.#readaheadBytes = Math.min(options.maxReadaheadBytes ?? DEFAULT_READAHEAD_BYTES, Math.floor(cacheBytes / 8));
-    const maxWindow = options.maxWindowBytes ?? DEFAULT_MAX_WINDOW_BYTES;
-    // Two windows fit the read-ahead budget (a scan keeps one ahead while it reads the other).
-    this.#windowCap = this.#readaheadBytes > 0 ? Math.min(maxWindow, Math.max(POOLED_READ_BYTES, Math.floor(this.#readaheadBytes / 2))) : maxWindow;
+    this.#aheadPageBytes = Math.floor(cacheBytes / 2);
+    this.#readaheadBytes = Math.min(options.maxReadaheadBytes ?? DEFAULT_READAHEAD_BYTES, Math.floor(cacheBytes / 2));
+    const maxWindow = options.maxWindowBytes ?? DEFAULT_SCAN_WINDOW_BYTES;
+    this.#windowCap = this.#readaheadBytes > 0 ? Math.min(maxWindow, Math.max(POOLED_READ_BYTES, Math.floor(this.#readaheadBytes / MAX_READAHEAD_WINDOWS))) : maxWindow;
     this.#prefetch = { ...options, maxWindowBytes: this.#windowCap };
     this.#receive = new ReceiveBuffers(this.#readaheadBytes + this.#windowCap, this.#windowCap);
     this.wholeFileBytes = options.wholeFileBytes ?? DEFAULT_WHOLE_FILE_BYTES;
     this.verifier = new FileVerifier(client, this.#queue, cache instanceof TieredPageCache ? cache.disk : undefined, options);
-    this.verifier.inFlight = (file, entry) => this.#inFlight.get(file.id * 0x1_0000_0000 + entry)?.read.done;
+    this.verifier.inFlight = (file, entry) => {
+      // A held first page has landed: its read will not feed the checksum again.
+      const f = this.#inFlight.get(file.id * 0x1_0000_0000 + entry);
+      return f === undefined || f.held === true ? undefined : f.read.done;
+    };
   }
 
   /** Receive-buffer bytes held now and at most, and their budget (a copy). */
@@ -194,6 +147,9 @@ export class Fetcher {
       this.#windows.set(file, window);
     }
     const pending = this.#inFlight.get(frameKey(ref));
+    // The scan reached a landed read-ahead range (its first page was held back so that this
+    // miss tells where the scan is: its hits in the cache are not seen here).
+    if (pending?.held === true) this.#held.release(ref, pending);
     if (pending !== undefined) {
       // SQLite waits for it now: a queued read-ahead or background range goes first.
       pending.read.queued?.promote();
@@ -225,7 +181,8 @@ export class Fetcher {
     const probe = { file, entry: start };
     const wanted = (n: number): boolean => {
       probe.entry = n;
-      return version.isCurrent(probe) && !this.#cache.has(probe) && !this.#inFlight.has(frameKey(probe));
+      // A cached frame in the range is touched: it stays as fresh as the frames read around it.
+      return version.isCurrent(probe) && !this.#cache.touch(probe) && !this.#inFlight.has(frameKey(probe));
     };
     const run: number[] = [];
     let scanned = start;
@@ -239,18 +196,37 @@ export class Fetcher {
   }
 
   /**
-   * Keep the scan on `file` at frame `at` supplied: forget read-ahead ranges it has passed,
-   * and start ranges of the window's size after the frames read so far until as many are
-   * ahead as the window wants (none for random access).
+   * Keep the scan on `file` supplied: forget read-ahead ranges it has passed (`at`, the frame
+   * of its last miss; −1 when called as a read-ahead range lands), and start ranges of the
+   * window's size after the frames read so far while fewer than the window wants are in
+   * flight (none for random access) and the frames ahead of the scan's last miss stay
+   * within half the cache (decoded). Called on misses and as read-ahead ranges land, so a
+   * scan that reads landed pages from the cache, missing nothing, still has ranges in flight.
    */
   #readAhead(version: PageIndex, window: PrefetchWindow, file: LtxFile, at: number): void {
-    while (window.ahead.length > 0 && window.ahead[0] <= at + 1) window.ahead.shift();
+    let scan = this.#scans.get(window);
+    if (scan === undefined) this.#scans.set(window, (scan = { at, inFlight: 0 }));
+    if (at >= 0) {
+      scan.at = at;
+      while (window.ahead.length > 0 && window.ahead[0] <= at + 1) window.ahead.shift();
+    }
     const want = window.readaheadWindows(this.#readaheadBytes);
-    while (window.ahead.length < want && window.expected >= 0 && window.expected < file.entries.length) {
+    const maxFrames = Math.floor(this.#aheadPageBytes / version.pageSize);
+    const s = scan;
+    while (s.inFlight < want && window.expected >= 0 && window.expected < file.entries.length) {
       const { run, scanned } = this.#frames(version, file, window.expected, window.size, false);
+      // Landed pages the scan has not reached are older in the cache than those it passed
+      // since (its hits refresh them): half the cache ahead, the other half behind.
+      if (scanned - s.at > maxFrames) break;
       window.consumed(scanned);
       window.ahead.push(scanned + 1);
-      if (run.length > 0) this.#readFrames(version, file, run, 'readahead', () => !window.scanning);
+      if (run.length === 0) continue;
+      s.inFlight++;
+      const landed = (): void => {
+        s.inFlight--;
+        if (window.scanning && !this.verifier.closed) this.#readAhead(version, window, file, -1);
+      };
+      this.#readFrames(version, file, run, 'readahead', () => !window.scanning)[0].read.done.then(landed, landed);
     }
   }
 
@@ -323,6 +299,22 @@ export class Fetcher {
     }
   }
 
+  /**
+   * A frame a range read covers but was not planned to decode (cached then, or not current in
+   * `version`): touched in the cache, or decoded from the range's `bytes` (at `offset`) into
+   * the cache if it is current, evicted since and not in flight.
+   */
+  #refresh(version: PageIndex, file: LtxFile, entry: number, bytes: Uint8Array, offset: number, page: Uint8Array): void {
+    const ref: FrameRef = { file, entry };
+    if (this.#cache.touch(ref) || !version.isCurrent(ref) || this.#inFlight.has(frameKey(ref))) return;
+    const e = file.entries[entry];
+    const frame = bytes.subarray(e.offset - offset, e.offset - offset + e.size);
+    decodeIndexedFrameInto(frame, e.pgno, page, `${file.info.key}: page ${e.pgno} at offset ${e.offset}`);
+    this.verifier.observe(file, entry, frame, page);
+    this.counters.pagesFetched++;
+    this.#cache.set(ref, page);
+  }
+
   /** Read and decode the frames; rejects with the read's error once every frame has left `#inFlight`. */
   async #read(version: PageIndex, file: LtxFile, entries: number[], waiting: InFlight[], read: RangeRead, lane: ReadLane, drop: (() => boolean) | undefined): Promise<void> {
     const first = file.entries[entries[0]];
@@ -357,10 +349,17 @@ export class Fetcher {
         this.verifier.observe(file, entries[i], frame, page);
         this.counters.pagesFetched++;
         const ref: FrameRef = { file, entry: entries[i] };
-        this.#cache.set(ref, page);
-        this.#inFlight.delete(frameKey(ref));
         const f = waiting[i];
-        if (f.wanted) f.page = page.slice();
+        if (i === 0 && lane === 'readahead' && !f.wanted) this.#held.hold(ref, f, page);
+        else {
+          this.#cache.set(ref, page);
+          this.#inFlight.delete(frameKey(ref));
+          if (f.wanted) f.page = page.slice();
+        }
+        // A scan's range reads over frames that were cached when it was planned (its interior
+        // pages): kept as fresh as the pages around them, or decoded again if evicted since.
+        if (lane === 'background') continue;
+        for (let n = entries[i] + 1; i + 1 < entries.length && n < entries[i + 1]; n++) this.#refresh(version, file, n, bytes, offset, page);
       }
     } catch (err) {
       this.#leave(file, entries, waiting);

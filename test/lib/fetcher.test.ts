@@ -1,7 +1,6 @@
 import t, { type Test } from 'tap';
 import { join } from 'node:path';
-import { DEFAULT_MAX_WINDOW_BYTES } from '../../lib/read/prefetch.js';
-import { Fetcher, newReadCounters, POOLED_READ_BYTES, SPARE_READ_BUFFERS, type FetcherOptions } from '../../lib/read/fetcher.js';
+import { DEFAULT_SCAN_WINDOW_BYTES, Fetcher, newReadCounters, POOLED_READ_BYTES, SPARE_READ_BUFFERS, type FetcherOptions } from '../../lib/read/fetcher.js';
 import { PageCache } from '../../lib/cache/index.js';
 import { PageIndex, type FrameRef, type LtxFile } from '../../lib/replica/page-index.js';
 import { loadLtxFile, TAIL_BYTES } from '../../lib/replica/ltx-loader.js';
@@ -278,13 +277,15 @@ t.test('large reads go into reused receive buffers; pages come out intact', asyn
   }
   const distinct = new Set(large.map((r) => r.into).filter((b) => b !== undefined));
   t.ok(distinct.size >= 1 && distinct.size <= SPARE_READ_BUFFERS, `${distinct.size} buffers for ${large.length} reads: the scan's read and its read-ahead, reused`);
-  for (const b of distinct) t.equal(b!.length, DEFAULT_MAX_WINDOW_BYTES, 'of the largest window');
+  for (const b of distinct) t.equal(b!.length, DEFAULT_SCAN_WINDOW_BYTES, 'of the largest window');
 });
 
 t.test('receive buffers: within the read-ahead budget plus one window, reused; a failed read gives its buffer back', async (t) => {
   t.equal(SPARE_READ_BUFFERS, 5, 'a scan\'s read and its read-ahead windows');
-  const s = await setup(t, { minWindowBytes: 66 * 1024 });
-  t.equal(s.fetcher.buffers.budgetBytes, (8 << 20) + DEFAULT_MAX_WINDOW_BYTES, 'an eighth of the 64 MiB cache, plus one 4 MiB window');
+  // A 16 MiB read-ahead budget: windows of a quarter of it (4 MiB), buffers within 20 MiB.
+  const window = 4 << 20;
+  const s = await setup(t, { minWindowBytes: 66 * 1024, maxReadaheadBytes: 16 << 20 });
+  t.equal(s.fetcher.buffers.budgetBytes, (16 << 20) + window, 'the read-ahead budget plus one 4 MiB window');
   const burst = async (pgnos: number[]): Promise<Set<Uint8Array | undefined>> => {
     s.client.reset();
     const release = s.client.hold();
@@ -298,14 +299,14 @@ t.test('receive buffers: within the read-ahead budget plus one window, reused; a
   // Six random misses (no two in a row), each reading a 66 KiB window of 16 frames (65,984 bytes: pooled).
   const pgnos = [81, 1, 49, 17, 65, 33];
   const first = await burst(pgnos);
-  t.equal(first.size, 3, 'six large reads in flight: three 4 MiB buffers fill the 12 MiB budget');
-  t.equal(s.fetcher.buffers.unpooledReads, 3, 'the other three were received into buffers of their own');
-  t.equal(s.fetcher.buffers.peakBytes, 3 * DEFAULT_MAX_WINDOW_BYTES);
+  t.equal(first.size, 5, 'six large reads in flight: five 4 MiB buffers fill the 20 MiB budget');
+  t.equal(s.fetcher.buffers.unpooledReads, 1, 'the sixth was received into a buffer of its own');
+  t.equal(s.fetcher.buffers.peakBytes, 5 * window);
   s.cache.clear();
   const second = await burst(pgnos);
-  t.same([...second].filter((b) => first.has(b)).length, 3, 'the same three buffers took the next reads');
-  t.equal(s.fetcher.buffers.peakBytes, 3 * DEFAULT_MAX_WINDOW_BYTES, 'no more were made');
-  t.equal(s.fetcher.buffers.bytes, 3 * DEFAULT_MAX_WINDOW_BYTES, 'and they are held, idle, for the next reads');
+  t.same([...second].filter((b) => first.has(b)).length, 5, 'the same five buffers took the next reads');
+  t.equal(s.fetcher.buffers.peakBytes, 5 * window, 'no more were made');
+  t.equal(s.fetcher.buffers.bytes, 5 * window, 'and they are held, idle, for the next reads');
 
   const f = await setup(t, { minWindowBytes: 128 * 1024 });
   await f.fetcher.fetch(f.version, f.ref(1));
@@ -317,7 +318,7 @@ t.test('receive buffers: within the read-ahead budget plus one window, reused; a
   t.ok(f.client.buffers.every((b) => b !== undefined && b === f.client.buffers[0]), 'one buffer for all three reads, the failed one included');
 });
 
-t.test('a scan of a file larger than the cache holds receive buffers within an eighth of the cache plus one window (issue 14)', async (t) => {
+t.test('a scan of a file larger than the cache holds receive buffers within half the cache plus one window (issue 14)', async (t) => {
   const dir = t.testdir();
   const pages = Array.from({ length: 1200 }, (_, i) => ({ pgno: i + 1, data: randomPage(i + 1) }));
   await writeLtx(dir, { minTXID: 1, maxTXID: 1, pageSize: 4096, commit: pages.length, pages }); // 4.9 MB of frames
@@ -337,11 +338,11 @@ t.test('a scan of a file larger than the cache holds receive buffers within an e
     if (pgno % 100 === 0) t.ok(bytesEqual(page, pages[pgno - 1].data), `page ${pgno}`);
   }
   const b = fetcher.buffers;
-  t.equal(b.budgetBytes, cacheBytes / 8 + cacheBytes / 16, 'budget: read-ahead of an eighth of the cache, plus a window of half that');
+  t.equal(b.budgetBytes, cacheBytes / 2 + cacheBytes / 8, 'budget: read-ahead of half the cache, plus a window of a quarter of that');
   t.ok(b.peakBytes > 0 && b.peakBytes <= b.budgetBytes, `at most ${b.peakBytes} bytes of buffers held (budget ${b.budgetBytes})`);
-  t.equal(b.unpooledReads, 0, 'every large read of the scan fit the budget: windows are capped at half the read-ahead');
+  t.equal(b.unpooledReads, 0, 'every large read of the scan fit the budget: windows are capped at a quarter of the read-ahead');
   const longest = Math.max(...client.reads.map((r) => r.length));
-  t.ok(longest <= cacheBytes / 16 && longest >= POOLED_READ_BYTES, `windows grew to ${longest} bytes, within the cap`);
+  t.ok(longest <= cacheBytes / 8 && longest >= POOLED_READ_BYTES, `windows grew to ${longest} bytes, within the cap`);
   t.ok(client.reads.length < pages.length / 10, `${client.reads.length} reads for ${pages.length} pages: a scan, not page by page`);
 });
 

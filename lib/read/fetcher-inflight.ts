@@ -1,0 +1,86 @@
+/**
+ * The fetcher's frames in flight (lib/read/fetcher.ts): one small entry a frame, sharing its
+ * range read's promise, and the first pages of landed read-ahead ranges held out of the
+ * cache until the scan asks for them (the miss that tells the fetcher where the scan is).
+ */
+import type { PageCache } from '../cache/index.js';
+import type { FrameRef } from '../replica/page-index.js';
+import type { QueuedRead } from './fetch-queue.js';
+import { MAX_READAHEAD_WINDOWS } from './prefetch.js';
+
+/** One range read. */
+export interface RangeRead {
+  /** Settles when the read is done: resolves once its pages are cached (and wanted ones in their `page`), rejects with its error. */
+  readonly done: Promise<void>;
+  /** Its place in the fetch queue (promoted when SQLite needs one of its frames). */
+  queued: Pick<QueuedRead<unknown>, 'promote'> | undefined;
+}
+
+/** A frame being read by a range read (one small object a frame: the promise is the read's). */
+export interface InFlight {
+  readonly read: RangeRead;
+  /** A `Fetcher.fetch` caller waits for the page itself: it gets an array of its own. */
+  wanted: boolean;
+  page: Uint8Array | undefined;
+  /** The landed first frame of a read-ahead range, kept out of the cache until the scan asks for it ({@link HeldPages}). */
+  held?: boolean;
+}
+
+/** Most first pages of landed read-ahead ranges held out of the cache at once (the oldest goes into the cache). */
+export const MAX_HELD_PAGES = 4 * MAX_READAHEAD_WINDOWS;
+
+/** The fetcher's key of a frame: file id in the high bits, entry number in the low 32. */
+export function frameKey(ref: FrameRef): number {
+  return ref.file.id * 0x1_0000_0000 + ref.entry;
+}
+
+/**
+ * The page of an in-flight frame, once read; the read's error if it fails before this
+ * frame was decoded (a corrupt frame later in the range fails only the frames from it on).
+ */
+export function pageOf(f: InFlight): Promise<Uint8Array> {
+  f.wanted = true;
+  return f.read.done.then(
+    () => f.page!,
+    (err: unknown) => {
+      if (f.page !== undefined) return f.page;
+      throw err;
+    },
+  );
+}
+
+/**
+ * First pages of landed read-ahead ranges, held out of the cache (in their in-flight entry,
+ * a copy each) until the scan misses on them — at most {@link MAX_HELD_PAGES} (64 KiB of
+ * 4 KiB pages); past that the oldest goes into the cache.
+ */
+export class HeldPages {
+  readonly #cache: PageCache;
+  readonly #inFlight: Map<number, InFlight>;
+  readonly #held: { ref: FrameRef; f: InFlight }[] = [];
+
+  /** @param cache where a released page goes. @param inFlight the fetcher's in-flight entries, by {@link frameKey}. */
+  constructor(cache: PageCache, inFlight: Map<number, InFlight>) {
+    this.#cache = cache;
+    this.#inFlight = inFlight;
+  }
+
+  /** Keep `f`, the in-flight entry of `ref`, with a copy of `page` and out of the cache until {@link release}. */
+  hold(ref: FrameRef, f: InFlight, page: Uint8Array): void {
+    f.page = page.slice();
+    f.held = true;
+    this.#held.push({ ref, f });
+    while (this.#held.length > MAX_HELD_PAGES) {
+      const oldest = this.#held.shift()!;
+      if (oldest.f.held === true) this.release(oldest.ref, oldest.f);
+    }
+  }
+
+  /** A held page goes into the cache and its entry leaves the in-flight map. */
+  release(ref: FrameRef, f: InFlight): void {
+    f.held = false;
+    const key = frameKey(ref);
+    if (this.#inFlight.get(key) === f) this.#inFlight.delete(key);
+    this.#cache.set(ref, f.page!);
+  }
+}
