@@ -8,7 +8,11 @@ import { join } from 'node:path';
 
 /** Options of hydration. */
 export interface HydrateOptions {
-  /** Range reads in flight at once. Default 4: with 8 MiB ranges, enough to fill a link to S3 without holding much memory (≈ concurrency × rangeBytes). */
+  /**
+   * Workers of a pass, each with its next range read in flight while it decodes and writes the
+   * last one. Default 4: with 8 MiB ranges, 4–8 reads in flight, enough to fill a link to S3;
+   * buffers held: at most concurrency × (2 × rangeBytes + 1 MiB), 68 MiB by default.
+   */
   concurrency?: number;
   /** Largest range read, bytes. Default 8 MiB: per-request latency becomes negligible (10 ms at 1 GiB/s is 10 MiB), memory stays bounded. */
   rangeBytes?: number;

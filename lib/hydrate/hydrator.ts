@@ -17,7 +17,7 @@ import { formatChecksum } from '../../ltx/checksum.js';
 import { LtxvfsError } from '../../ltx/errors.js';
 import type { FrameRef, PageIndex } from '../replica/page-index.js';
 import { resolveHydrateOptions, type HydrateOptions, type ResolvedHydrateOptions } from './config.js';
-import { readRangePages, writePages } from './pass.js';
+import { fetchRange, writeRange, WRITE_CHUNK_BYTES, type FetchedRange } from './pass.js';
 import { planPass, type HydrationRange } from './plan.js';
 import { addRange, HYDRATION_LOCK_SUFFIX, HYDRATION_STATE_SUFFIX, releaseHydrationLock, writeHydrationState, type HydrationStateFile } from './state.js';
 import { fileSizeOrMinusOne, openHydrationFile } from './open-file.js';
@@ -310,13 +310,37 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
   async #runRanges(pass: Pass, ranges: HydrationRange[]): Promise<void> {
     let next = 0;
     let failure: { err: unknown } | undefined;
+    const pageSize = pass.target.pageSize;
+    // Each worker has its next range read in flight while it decodes and writes the last one,
+    // with two receive buffers and one decode chunk of its own, reused (lib/hydrate/pass.ts):
+    // at most concurrency × (2 × rangeBytes + WRITE_CHUNK_BYTES) bytes of buffers.
     const worker = async (): Promise<void> => {
-      while (failure === undefined && !this.#closed && next < ranges.length) {
+      const receive: (Uint8Array | undefined)[] = [undefined, undefined];
+      const chunk = new Uint8Array(Math.max(1, Math.floor(WRITE_CHUNK_BYTES / pageSize)) * pageSize);
+      let turn = 0;
+      const start = (): Promise<FetchedRange> | undefined => {
+        if (failure !== undefined || this.#closed || next >= ranges.length) return undefined;
         const range = ranges[next++];
+        const slot = turn;
+        turn ^= 1;
+        const length = range.end - range.start;
+        if ((receive[slot]?.length ?? -1) < length) receive[slot] = new Uint8Array(Math.max(length, this.#options.rangeBytes));
+        const read = fetchRange(this.#source, range, this.#stats, receive[slot]);
+        // Awaited in its turn: a failure meanwhile must not surface as unhandled.
+        read.catch(() => undefined);
+        return read;
+      };
+      let pending = start();
+      while (pending !== undefined) {
         try {
-          await this.#runRange(pass, range);
+          const fetched = await pending;
+          pending = start();
+          await this.#writeFetched(pass, fetched, chunk);
         } catch (err) {
           failure ??= { err };
+          // The range being read is not written; the close waits for it to settle.
+          await pending?.catch(() => undefined);
+          return;
         }
       }
     };
@@ -333,12 +357,12 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
     }
   }
 
-  async #runRange(pass: Pass, range: HydrationRange): Promise<void> {
-    const pageSize = pass.target.pageSize;
-    const pages = await readRangePages(this.#source, range, pageSize, this.#stats);
-    await writePages(this.#fd, pages, pageSize);
-    this.#stats.pagesWritten += pages.length;
-    pass.done += pages.length;
+  /** Write a fetched range's pages, count them, record the range done, and checkpoint when it is time. */
+  async #writeFetched(pass: Pass, fetched: FetchedRange, chunk: Uint8Array): Promise<void> {
+    const range = fetched.range;
+    const pages = await writeRange(this.#fd, fetched, pass.target.pageSize, chunk);
+    this.#stats.pagesWritten += pages;
+    pass.done += pages;
     let list = pass.completed.get(range.fileId);
     if (list === undefined) pass.completed.set(range.fileId, (list = []));
     addRange(list, range.start, range.end);

@@ -1,23 +1,18 @@
 /**
  * The I/O of one range of a hydration pass (lib/hydrate/index.ts, "How the file is
- * written"): its frames read with one range read (or taken from pages the reader holds
- * decoded), checked like every page read, and written at `(pgno − 1) × pageSize` with one
- * positional write per run of consecutive pages.
+ * written"): its frames read with one range read into a buffer the caller reuses (or taken
+ * from pages the reader holds decoded), then checked like every page read, decoded a chunk
+ * at a time into another reused buffer, and written at `(pgno − 1) × pageSize` with one
+ * positional write per run of consecutive pages in a chunk. The two steps are apart so that
+ * a worker has its next range read in flight while it decodes and writes the last one.
  */
-import { write, writev } from 'node:fs';
+import { write } from 'node:fs';
 import { promisify } from 'node:util';
-import { decodeIndexedFrame } from '../../ltx/frame.js';
+import { decodeIndexedFrameInto } from '../../ltx/frame.js';
 import type { HydrationRange } from './plan.js';
 import type { HydrationSource } from './types.js';
 
-const writevAsync = promisify(writev);
 const writeAsync = promisify(write);
-
-/** A decoded page and its number. */
-export interface HydrationPage {
-  pgno: number;
-  data: Uint8Array;
-}
 
 /** Counters of storage reads, added to as each read returns (before its frames are checked). */
 export interface ReadCounters {
@@ -25,57 +20,78 @@ export interface ReadCounters {
   readRequests: number;
 }
 
+/** Pages decoded at a time before they are written: 1 MiB of 4 KiB pages. */
+export const WRITE_CHUNK_BYTES = 1024 * 1024;
+
+/** A range whose frames have arrived: the range read's bytes, or the pages the reader held. */
+export interface FetchedRange {
+  range: HydrationRange;
+  /** The bytes `[range.start, range.end)`, when they were read. */
+  bytes?: Uint8Array;
+  /** Every page of the range, in order, when `source.peek` had them all. */
+  peeked?: Uint8Array[];
+}
+
 /**
- * The pages of `range`: from `source.peek` when it has them all, else one range read of
- * `[range.start, range.end)` (counted in `counters`), each frame checked by
- * `decodeIndexedFrame` (pgno, flags, sizes, LZ4 output length).
- * @returns the pages in the range's order (ascending pgno within the file).
- * @throws the storage client's error, or LtxvfsError `LTXVFS_ERR_CORRUPT` naming the key,
- *   page and offset of a frame that does not decode.
+ * The frames of `range`: from `source.peek` when it holds every page, else one range read
+ * of `[range.start, range.end)` into `receive` (when large enough), counted in `counters`.
+ * @throws the storage client's error.
  */
-export async function readRangePages(source: HydrationSource, range: HydrationRange, pageSize: number, counters: ReadCounters): Promise<HydrationPage[]> {
+export async function fetchRange(source: HydrationSource, range: HydrationRange, counters: ReadCounters, receive: Uint8Array | undefined): Promise<FetchedRange> {
   const { file } = range;
-  const peeked = range.entries.map((n) => source.peek?.({ file, entry: n }));
-  let bytes: Uint8Array | undefined;
-  if (peeked.some((p) => p === undefined)) {
-    bytes = await source.client.readRange(file.info.key, range.start, range.end - range.start);
-    counters.readRequests++;
-    counters.bytesRead += bytes.byteLength;
+  const peeked: Uint8Array[] = [];
+  for (const n of range.entries) {
+    const page = source.peek?.({ file, entry: n });
+    if (page === undefined) break;
+    peeked.push(page);
   }
-  const pages: HydrationPage[] = [];
-  for (let i = 0; i < range.entries.length; i++) {
-    const e = file.entries[range.entries[i]];
-    const data = peeked[i] ?? decodeIndexedFrame(bytes!.subarray(e.offset - range.start, e.offset - range.start + e.size), e.pgno, pageSize,
-      `${file.info.key}: page ${e.pgno} at offset ${e.offset}`);
-    pages.push({ pgno: e.pgno, data });
-  }
-  return pages;
+  if (peeked.length === range.entries.length) return { range, peeked };
+  const bytes = await source.client.readRange(file.info.key, range.start, range.end - range.start, receive);
+  counters.readRequests++;
+  counters.bytesRead += bytes.byteLength;
+  return { range, bytes };
 }
 
 /**
- * Write `pages` (ascending pgno) into the database file `fd` at `(pgno − 1) × pageSize`:
- * each run of consecutive pages (up to 1,024) is one positional write.
- * @throws the file system's error.
+ * Write the pages of a fetched range into the database file `fd` at `(pgno − 1) × pageSize`:
+ * each frame checked by `decodeIndexedFrameInto` (pgno, flags, sizes, LZ4 output length) and
+ * decoded into `chunk` (a whole number of pages, reused: no page is allocated on its own — a
+ * pass of 50,000 pages was 200 MiB of garbage), each run of consecutive pages in it one
+ * positional write.
+ * @returns the number of pages written.
+ * @throws LtxvfsError `LTXVFS_ERR_CORRUPT` naming the key, page and offset of a frame that
+ *   does not decode (pages before it may have been written; the range is not recorded
+ *   done); the file system's error.
  */
-export async function writePages(fd: number, pages: readonly HydrationPage[], pageSize: number): Promise<void> {
-  for (let i = 0; i < pages.length;) {
-    let j = i + 1;
-    while (j < pages.length && pages[j].pgno === pages[j - 1].pgno + 1 && j - i < 1024) j++;
-    await writeAll(fd, pages.slice(i, j).map((p) => p.data), (pages[i].pgno - 1) * pageSize);
-    i = j;
+export async function writeRange(fd: number, fetched: FetchedRange, pageSize: number, chunk: Uint8Array): Promise<number> {
+  const { range, bytes, peeked } = fetched;
+  const { file, entries } = range;
+  const perChunk = Math.max(1, Math.floor(chunk.length / pageSize));
+  for (let i = 0; i < entries.length; i += perChunk) {
+    const count = Math.min(perChunk, entries.length - i);
+    for (let k = 0; k < count; k++) {
+      const e = file.entries[entries[i + k]];
+      const dst = chunk.subarray(k * pageSize, (k + 1) * pageSize);
+      if (peeked !== undefined) dst.set(peeked[i + k]);
+      else decodeIndexedFrameInto(bytes!.subarray(e.offset - range.start, e.offset - range.start + e.size), e.pgno, dst, `${file.info.key}: page ${e.pgno} at offset ${e.offset}`);
+    }
+    // Runs of consecutive pgnos: one write each.
+    for (let a = 0; a < count;) {
+      let b = a + 1;
+      while (b < count && file.entries[entries[i + b]].pgno === file.entries[entries[i + b - 1]].pgno + 1) b++;
+      await writeAll(fd, chunk.subarray(a * pageSize, b * pageSize), (file.entries[entries[i + a]].pgno - 1) * pageSize);
+      a = b;
+    }
   }
+  return entries.length;
 }
 
-/** Write all of `buffers` at `position` (writev, continuing after a short write). */
-async function writeAll(fd: number, buffers: Uint8Array[], position: number): Promise<void> {
-  const total = buffers.reduce((n, b) => n + b.byteLength, 0);
-  const { bytesWritten } = await writevAsync(fd, buffers, position);
-  if (bytesWritten === total) return;
-  const rest = Buffer.concat(buffers).subarray(bytesWritten);
+/** Write all of `data` at `position` (continuing after a short write). */
+async function writeAll(fd: number, data: Uint8Array, position: number): Promise<void> {
   let off = 0;
-  while (off < rest.length) {
-    const { bytesWritten: n } = await writeAsync(fd, rest, off, rest.length - off, position + bytesWritten + off);
-    if (n === 0) throw new Error('write returned 0 bytes');
-    off += n;
+  while (off < data.length) {
+    const { bytesWritten } = await writeAsync(fd, data, off, data.length - off, position + off);
+    if (bytesWritten === 0) throw new Error('write returned 0 bytes');
+    off += bytesWritten;
   }
 }

@@ -1,8 +1,10 @@
 /**
- * Hydration's steady-state catch-up (lib/hydrate/plan.ts, pass.ts): once the file is
- * complete, each new LTX file's changed frames are read in coalesced range reads — one per
- * run of frames within `maxGapBytes` of each other, not one request per page — and the file
- * then equals what restore writes. Real file:// replica, reads counted by CountingClient.
+ * Hydration's reads (lib/hydrate/plan.ts, pass.ts, hydrator.ts): once the file is complete,
+ * each new LTX file's changed frames are read in coalesced range reads — one per run of
+ * frames within `maxGapBytes` of each other, not one request per page — and the file then
+ * equals what restore writes; a pass's range reads land in two receive buffers per worker,
+ * reused (the next range in flight while the last is written). Real file:// replica, reads
+ * counted by CountingClient.
  */
 import t from 'tap';
 import { promises as fs } from 'node:fs';
@@ -50,4 +52,27 @@ t.test('catch-up reads each new LTX file\'s changed frames coalesced, not one re
   const out = join(root, 'restored.db');
   await restoreDatabase(client.inner, out);
   t.ok(bytesEqual(new Uint8Array(await fs.readFile(path)), new Uint8Array(await fs.readFile(out))), 'the file is the restore at TXID 3');
+});
+
+t.test('a pass reads into two receive buffers per worker, reused from range to range', async (t) => {
+  const root = t.testdir();
+  const replica = join(root, 'replica');
+  await writeLtx(replica, snapshotFromDatabase(await chinookBytes()));
+  for (const concurrency of [1, 2]) {
+    const path = join(root, `hydrated-${concurrency}.db`);
+    const client = await CountingClient.open(replica);
+    const reader = await ReplicaReader.open(client, {
+      pollIntervalMs: 0, cacheSizeBytes: 0, wholeFileBytes: TAIL_BYTES, hydrate: path, hydrateOptions: { concurrency, rangeBytes: 64 * 1024 },
+    });
+    const before = client.reads.length;
+    await reader.hydration!.whenReady();
+    const buffers = client.buffers.slice(before);
+    t.ok(buffers.length > 8, `${buffers.length} range reads`);
+    t.ok(buffers.every((b) => b !== undefined), 'every range read has a receive buffer');
+    t.equal(new Set(buffers).size, 2 * concurrency, `${concurrency} worker(s): ${2 * concurrency} buffers for ${buffers.length} reads`);
+    const out = join(root, `restored-${concurrency}.db`);
+    await restoreDatabase(client.inner, out);
+    t.ok(bytesEqual(new Uint8Array(await fs.readFile(path)), new Uint8Array(await fs.readFile(out))), 'the file is the restore');
+    await reader.close();
+  }
 });
