@@ -13,8 +13,11 @@
  *   documentation gives, https://sqlite.org/c3ref/column_blob.html), decoded over the known
  *   length by a `Buffer` view of the wasm memory (`toString('utf8', …)`: half the time of
  *   a `TextDecoder` call for short values, measured on Node 20; both replace bad UTF-8
- *   with U+FFFD), rebuilt when the memory grows; integers as the legalized i64 return (low 32 bits,
- *   high 32 bits from `getTempRet0`), as wa-sqlite's own `column` reads them.
+ *   with U+FFFD), rebuilt when the memory grows. `column` reads an integer with
+ *   `sqlite3_column_double` first — SQLite converts it with a C cast
+ *   (`sqlite3VdbeRealValue`), exact below 2^53 in magnitude, one export call instead of two —
+ *   and beyond that as the legalized i64 return (low 32 bits, high 32 bits from
+ *   `getTempRet0`), as wa-sqlite's own `column` reads it.
  * - `stepNow` / `resetNow`: Emscripten's `ccall` without the `async` option returns the
  *   export's result itself when Asyncify did not unwind during the call, and a Promise of
  *   it when it did (`ccall` compares `Asyncify.currData` before and after the call:
@@ -67,6 +70,8 @@ const SQLITE_STMTSTATUS_REPREPARE = 5;
 
 /** High word bounds of an integer whose magnitude is at most 2^53: a `number` holds it exactly. */
 const SAFE_HIGH = 0x20_0000;
+/** 2^53: below it in magnitude an integer converted to a double is exact. */
+const TWO_53 = 2 ** 53;
 
 /**
  * `sqlite3` (wa-sqlite's API over `module`) with the warm path's calls made on the raw
@@ -121,6 +126,8 @@ export function withRawCalls(sqlite3: SQLiteAPI, module: WaSqliteModule): SQLite
     column(stmt, i) {
       switch (raw._sqlite3_column_type(stmt, i)) {
         case SQLite.SQLITE_INTEGER: {
+          const d = raw._sqlite3_column_double(stmt, i);
+          if (d > -TWO_53 && d < TWO_53) return d;
           const lo = raw._sqlite3_column_int64(stmt, i) >>> 0;
           const hi = raw.getTempRet0() | 0;
           // wa-sqlite's cvt32x2AsSafe: a number when it is exact, else a bigint.
