@@ -17,7 +17,7 @@ import { formatChecksum } from '../../ltx/checksum.js';
 import { LtxvfsError } from '../../ltx/errors.js';
 import type { FrameRef, PageIndex } from '../replica/page-index.js';
 import { resolveHydrateOptions, type HydrateOptions, type ResolvedHydrateOptions } from './config.js';
-import { fetchRange, writeRange, WRITE_CHUNK_BYTES, type FetchedRange } from './pass.js';
+import { fetchRange, ReceivePair, writeRange, WRITE_CHUNK_BYTES, type FetchedRange } from './pass.js';
 import { planPass, type HydrationRange } from './plan.js';
 import { addRange, HYDRATION_LOCK_SUFFIX, HYDRATION_STATE_SUFFIX, releaseHydrationLock, writeHydrationState, type HydrationStateFile } from './state.js';
 import { fileSizeOrMinusOne, openHydrationFile } from './open-file.js';
@@ -279,9 +279,12 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
     if (!this.#ever) this.#stats.pagesResumed += skipped;
     this.#pass = pass;
     try {
-      // Record the pass before its first write: a restart then knows the file is in flux.
-      await this.#writeState(pass);
-      await this.#runRanges(pass, ranges);
+      // Record the pass before its first write (a restart then knows the file is in flux);
+      // the first range reads go out meanwhile.
+      const recorded = this.#writeState(pass);
+      recorded.catch(() => undefined);
+      await this.#runRanges(pass, ranges, recorded);
+      await recorded;
       if (this.#closed) return;
       await this.#checkpointing;
       await ftruncateAsync(this.#fd, target.commit * target.pageSize);
@@ -307,25 +310,20 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
     this.emit('ready', target.txid);
   }
 
-  async #runRanges(pass: Pass, ranges: HydrationRange[]): Promise<void> {
+  /** Read and write `ranges` with the pass's workers; no write before `recorded` (the state naming the pass) has settled. */
+  async #runRanges(pass: Pass, ranges: HydrationRange[], recorded: Promise<void>): Promise<void> {
     let next = 0;
     let failure: { err: unknown } | undefined;
     const pageSize = pass.target.pageSize;
     // Each worker has its next range read in flight while it decodes and writes the last one,
-    // with two receive buffers and one decode chunk of its own, reused (lib/hydrate/pass.ts):
-    // at most concurrency × (2 × rangeBytes + WRITE_CHUNK_BYTES) bytes of buffers.
+    // with buffers of its own, reused (lib/hydrate/pass.ts, ReceivePair and the chunk).
     const worker = async (): Promise<void> => {
-      const receive: (Uint8Array | undefined)[] = [undefined, undefined];
+      const receive = new ReceivePair(this.#options.rangeBytes);
       const chunk = new Uint8Array(Math.max(1, Math.floor(WRITE_CHUNK_BYTES / pageSize)) * pageSize);
-      let turn = 0;
       const start = (): Promise<FetchedRange> | undefined => {
         if (failure !== undefined || this.#closed || next >= ranges.length) return undefined;
         const range = ranges[next++];
-        const slot = turn;
-        turn ^= 1;
-        const length = range.end - range.start;
-        if ((receive[slot]?.length ?? -1) < length) receive[slot] = new Uint8Array(Math.max(length, this.#options.rangeBytes));
-        const read = fetchRange(this.#source, range, this.#stats, receive[slot]);
+        const read = fetchRange(this.#source, range, this.#stats, receive.next(range.end - range.start));
         // Awaited in its turn: a failure meanwhile must not surface as unhandled.
         read.catch(() => undefined);
         return read;
@@ -335,6 +333,7 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
         try {
           const fetched = await pending;
           pending = start();
+          await recorded;
           await this.#writeFetched(pass, fetched, chunk);
         } catch (err) {
           failure ??= { err };

@@ -23,6 +23,35 @@ export interface ReadCounters {
 /** Pages decoded at a time before they are written: 1 MiB of 4 KiB pages. */
 export const WRITE_CHUNK_BYTES = 1024 * 1024;
 
+/**
+ * The two receive buffers of one worker of a pass, taken in turn: its next range read lands
+ * in one while it decodes and writes from the other. A buffer is `rangeBytes` once a range
+ * of at least half that came (a catch-up's small ranges get buffers of their size); with
+ * the chunk of decoded pages, a pass of `concurrency` workers holds at most
+ * `concurrency × (2 × rangeBytes + WRITE_CHUNK_BYTES)` bytes (68 MiB by default), unless a
+ * single frame is larger than a range.
+ */
+export class ReceivePair {
+  readonly #rangeBytes: number;
+  readonly #buffers: (Uint8Array | undefined)[] = [undefined, undefined];
+  #turn = 0;
+
+  /** @param rangeBytes the largest range read of the pass (bytes). */
+  constructor(rangeBytes: number) {
+    this.#rangeBytes = rangeBytes;
+  }
+
+  /** The next buffer in turn, at least `length` bytes. */
+  next(length: number): Uint8Array {
+    const slot = this.#turn;
+    this.#turn ^= 1;
+    const held = this.#buffers[slot];
+    if (held !== undefined && held.length >= length) return held;
+    const size = length >= this.#rangeBytes / 2 ? Math.max(length, this.#rangeBytes) : length;
+    return (this.#buffers[slot] = new Uint8Array(size));
+  }
+}
+
 /** A range whose frames have arrived: the range read's bytes, or the pages the reader held. */
 export interface FetchedRange {
   range: HydrationRange;

@@ -33,17 +33,19 @@ t.test('catch-up reads each new LTX file\'s changed frames coalesced, not one re
   const s3 = await databaseAfter("UPDATE InvoiceLine SET UnitPrice = UnitPrice + 1 WHERE InvoiceLineId % 2 = 0", s2);
   const f2 = await writeLtx(replica, diffDatabases(s1, s2, { minTXID: 2 }));
   const f3 = await writeLtx(replica, diffDatabases(s2, s3, { minTXID: 3 }));
-  await reader.poller.pollNow();
-  t.equal(reader.current.txid, 3);
   const before = client.reads.length;
   const pagesBefore = reader.hydration!.stats().pagesWritten;
+  await reader.poller.pollNow();
+  t.equal(reader.current.txid, 3);
   await reader.hydration!.settled();
   const s = reader.hydration!.stats();
   t.match(s, { state: 'ready', txid: 3, passes: 2 });
-  const reads = client.reads.slice(before);
+  // The catch-up's reads of frames (the loader reads the new files' headers and tails).
+  const sizes = new Map([f2, f3].map((f) => [f.key, f.bytes.length]));
+  const reads = client.reads.slice(before).filter((r) => r.offset > 0 && r.offset + r.length < (sizes.get(r.key) ?? Infinity));
   const pages = s.pagesWritten - pagesBefore;
   t.ok(pages > 50, `the catch-up wrote ${pages} pages`);
-  // At most one range read per new file (a file read whole at load, under the tail size, needs none).
+  // At most one range read per new file.
   for (const f of [f2, f3]) {
     const ofFile = reads.filter((r) => r.key === f.key);
     t.ok(ofFile.length <= 1, `${f.key} (${f.bytes.length} bytes): ${JSON.stringify(ofFile)}`);
@@ -64,11 +66,10 @@ t.test('a pass reads into two receive buffers per worker, reused from range to r
     const reader = await ReplicaReader.open(client, {
       pollIntervalMs: 0, cacheSizeBytes: 0, wholeFileBytes: TAIL_BYTES, hydrate: path, hydrateOptions: { concurrency, rangeBytes: 64 * 1024 },
     });
-    const before = client.reads.length;
     await reader.hydration!.whenReady();
-    const buffers = client.buffers.slice(before);
-    t.ok(buffers.length > 8, `${buffers.length} range reads`);
-    t.ok(buffers.every((b) => b !== undefined), 'every range read has a receive buffer');
+    // The pass's range reads (the open's reads of the file's header and tail have none).
+    const buffers = client.buffers.filter((b) => b !== undefined);
+    t.ok(buffers.length > 8, `${buffers.length} range reads with a receive buffer`);
     t.equal(new Set(buffers).size, 2 * concurrency, `${concurrency} worker(s): ${2 * concurrency} buffers for ${buffers.length} reads`);
     const out = join(root, `restored-${concurrency}.db`);
     await restoreDatabase(client.inner, out);
