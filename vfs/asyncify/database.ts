@@ -9,8 +9,9 @@ import { LtxvfsError } from '../../ltx/errors.js';
 import { Database, type DatabaseStats, type IntMode } from '../../lib/sql/database.js';
 import { checkIntMode } from '../../lib/sql/statement.js';
 import type { PageSource } from '../../lib/read/page-source.js';
-import { LtxAsyncVFS, type PragmaHandler } from './vfs.js';
+import type { LtxAsyncVFS, PragmaHandler } from './vfs.js';
 import { withRawCalls } from './raw-calls.js';
+import { RawArgsAsyncVFS } from './raw-args-vfs.js';
 import { loadAsyncifyModule, withEmptyBlobs } from '../wasm/wa-sqlite.js';
 import { registerFunction } from '../core/sql-functions.js';
 import { SQLITE_CACHE_PRAGMA } from '../core/sqlite-cache.js';
@@ -66,7 +67,8 @@ export async function openAsyncifyDatabase<S extends DatabaseStats>(
   const label = options.label ?? name;
   if (options.intMode !== undefined) checkIntMode(options.intMode, `${label}: open`);
   const { module, sqlite3 } = await loadAsyncifyModule();
-  const vfs = new LtxAsyncVFS(module, {
+  // LtxAsyncVFS without wa-sqlite's proxies for the out-arguments of xAccess and xFileSize (./raw-args-vfs.ts).
+  const vfs = new RawArgsAsyncVFS(module, {
     name: options.vfsName,
     pragmaHandler: options.pragmaHandler,
     syncCacheHits: options.syncCacheHits,
