@@ -276,8 +276,8 @@ export class SqliteOps implements EngineOps {
     return { changes, lastInsertRowid };
   }
 
+  /** Bind `params` for the next run: `bindParams` binds every parameter or throws before the statement runs, so no `clear_bindings` first. */
   #rebind(stmt: number, params: Params | undefined): void {
-    this.#api.clear_bindings(stmt);
     bindParams(this.#api, stmt, params);
   }
 

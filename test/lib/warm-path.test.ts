@@ -169,6 +169,10 @@ t.test('column values read from the raw exports', async (t) => {
   t.same(await db.get('SELECT length(randomblob(134217728)) AS n'), { n: 134217728 });
   t.same(await values.raw(false).get(), await values.get(), 'after the memory grew');
   t.match(await values.get(), { utf8: 'żółw 🐢', nul: 'a\0b' });
+  const named = await db.prepare('SELECT :a AS a, :b AS b');
+  t.same(await named.get({ a: 1, b: Uint8Array.from([7]) }), { a: 1, b: Uint8Array.from([7]) });
+  await t.rejects(named.get({ a: 2 }), { code: 'LTXVFS_ERR_USAGE', message: /no value for parameter :b/ });
+  t.same(await named.get({ a: 3, b: null }), { a: 3, b: null }, 'each call binds every parameter afresh');
   const wide = (await db.prepare('SELECT 9223372036854775807 AS max, -9223372036854775808 AS min')).intMode('bigint');
   t.same(await wide.get(), { max: 2n ** 63n - 1n, min: -(2n ** 63n) });
 });
