@@ -88,6 +88,18 @@ t.test('never holds more than maxBytes of pages, however many are inserted', asy
   for (let i = 984; i < 1000; i++) t.same(cache.get(ref(file, i)), pages[i], `slot reuse kept every page intact (${i})`);
 });
 
+t.test('touch() makes a cached page the most recently used without counting a hit; false when absent', async (t) => {
+  const { file, pages } = realFile(5);
+  const cache = new PageCache(4 * 4096);
+  for (let i = 0; i < 4; i++) cache.set(ref(file, i), pages[i]);
+  t.ok(cache.touch(ref(file, 0)));
+  t.notOk(cache.touch(ref(file, 4)), 'not cached');
+  cache.set(ref(file, 4), pages[4]);
+  t.ok(cache.has(ref(file, 0)), 'page 1 was touched: page 2 went instead');
+  t.notOk(cache.has(ref(file, 1)));
+  t.same(cache.stats(), { hits: 0, misses: 0, bytes: 4 * 4096, evictions: 1 });
+});
+
 t.test('least recently used goes first; has() does not count as a use', async (t) => {
   const { file, pages } = realFile(6);
   const cache = new PageCache(4 * 4096);
