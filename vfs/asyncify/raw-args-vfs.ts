@@ -8,8 +8,8 @@
  * call; the proxy re-reads the wasm memory in case it grows while a method waits. SQLite
  * calls both at the start of every read transaction (the hot-journal check and the file
  * size: https://sqlite.org/atomiccommit.html, 4.2), so in autocommit mode once per
- * statement — in a warm prepared lookup the proxies took about 8% of the time (CPU profile,
- * bench/.work/hot3.mts). {@link LtxAsyncVFS}'s `jAccess` and `jFileSize` answer
+ * statement — in a loop of warm prepared lookups the proxies took about 8% of the time (a
+ * CPU profile on Node 20). {@link LtxAsyncVFS}'s `jAccess` and `jFileSize` answer
  * synchronously, so a plain DataView over the wasm memory, made at the call, is valid for
  * the whole call.
  */
