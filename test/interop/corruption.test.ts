@@ -265,7 +265,10 @@ for (const engine of ['asyncify', 'worker', 'sqljs'] as EngineName[]) {
           if (later === undefined) await new Promise((resolve) => setTimeout(resolve, 25));
         }
         const text = `${String(later)} ${String((later as Error | undefined)?.cause ?? '')}`;
-        if (later !== undefined && /LTXVFS_ERR_CHECKSUM|checksum/.test(text) && namesFile(text, m.keys)) {
+        // The checksum error itself, or as the cause of SQLite's "malformed" (sql.js): by its code, since a
+        // file whose verification met an undecodable frame says so, not "checksum" (LZ4 block invalid).
+        const checksumError = isLtxvfsError(later, 'LTXVFS_ERR_CHECKSUM') || isLtxvfsError((later as Error | undefined)?.cause, 'LTXVFS_ERR_CHECKSUM');
+        if (later !== undefined && (checksumError || /LTXVFS_ERR_CHECKSUM|checksum/.test(text)) && namesFile(text, m.keys)) {
           count('wrong result, then LTXVFS_ERR_CHECKSUM naming the file');
         } else {
           count('wrong result, not followed by the checksum error');
