@@ -113,9 +113,9 @@ export class LiveDatabase {
       const before = await this.#marks();
       const layout = await this.#layout(before);
       await onStart(layout);
-      await this.#readPages(layout, onPage);
+      const whole = await this.#readPages(layout, onPage);
       const after = await this.#marks();
-      if (await this.#unchanged(before, after)) return { ...layout, attempts: attempt };
+      if (whole && (await this.#unchanged(before, after))) return { ...layout, attempts: attempt };
       if (attempt >= attempts) {
         throw new LtxvfsError('LTXVFS_ERR_CONFLICT',
           `${this.path}: the database changed while it was read, ${attempts} times (a writer committing in rollback-journal mode, or checkpointing); try again`,
@@ -166,9 +166,22 @@ export class LiveDatabase {
     return { pageSize, commit, walPages };
   }
 
-  async #readPages(layout: SnapshotLayout, onPage: (pgno: number, data: Uint8Array) => void | Promise<void>): Promise<void> {
+  /**
+   * Read the pages of `layout` to `onPage`. Returns false, having read nothing, when the WAL
+   * the layout points into is gone: its last connection checkpointed and deleted it between
+   * the layout and this read (seen in CI), so the state changed and the read is done again.
+   */
+  async #readPages(layout: SnapshotLayout, onPage: (pgno: number, data: Uint8Array) => void | Promise<void>): Promise<boolean> {
     const { pageSize, commit, walPages } = layout;
-    const wal = walPages.size > 0 ? await open(`${this.path}-wal`, 'r') : undefined;
+    let wal: FileHandle | undefined;
+    if (walPages.size > 0) {
+      try {
+        wal = await open(`${this.path}-wal`, 'r');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+        throw new LtxvfsError('LTXVFS_ERR_STORAGE', `${this.path}-wal: cannot open the write-ahead log (${(err as NodeJS.ErrnoException).code})`, { key: this.path, cause: err });
+      }
+    }
     try {
       const slabPages = Math.max(1, Math.floor((1 << 20) / pageSize));
       const slab = new Uint8Array(slabPages * pageSize);
@@ -184,6 +197,7 @@ export class LiveDatabase {
           await onPage(first + i, page);
         }
       }
+      return true;
     } finally {
       await wal?.close();
     }
