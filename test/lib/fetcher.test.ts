@@ -104,11 +104,19 @@ t.test('a fetch of a frame already being prefetched joins that read', async (t) 
 t.test('sequential misses coalesce frames into growing reads; random misses read one frame each', async (t) => {
   const s = await setup(t);
   for (let pgno = 1; pgno <= PAGES; pgno++) t.ok(bytesEqual(await readPage(s, pgno), data[pgno - 1].data), `page ${pgno}`);
-  const runs = framesPerRead(s).map((f) => f.length);
-  // Windows 0, 0 (one sequential miss), then 32, 64, 128 KiB hold 1, 1, 7, 15, 31 frames; from the
-  // fourth sequential miss the scan reads windows ahead: 15 (one 64 KiB window), then 30 of 31 (the rest).
-  t.same(runs, [1, 1, 7, 15, 15, 31, 30]);
-  t.equal(s.counters.readRequests, 7);
+  const frames = framesPerRead(s);
+  const runs = frames.map((f) => f.length);
+  // Windows 0, 0 (one sequential miss), then 32 and 64 KiB hold 1, 1, 7, 15 frames. From the
+  // fourth sequential miss the scan reads windows ahead, topped up as ranges land: how the rest
+  // splits depends on when the file reads complete against the scan's misses (a quiet machine
+  // gives 15, 31, 30; a clean-clone CI run gave 15, 15, 31, 15), so only what holds either way
+  // is asserted: each later read is at least one 64 KiB window or the rest of the file, and no
+  // frame is read twice.
+  t.same(runs.slice(0, 4), [1, 1, 7, 15], 'the first four reads');
+  t.ok(runs.slice(4).every((n, i) => n >= 15 || frames[4 + i].at(-1) === PAGES), `later reads hold ≥ 15 frames or end the file: ${runs.join(', ')}`);
+  t.same(frames.flat(), data.map((p) => p.pgno), 'every frame read once, in order');
+  t.ok(runs.length <= 8, `${runs.length} reads`);
+  t.equal(s.counters.readRequests, runs.length);
   t.equal(s.counters.pagesFetched, PAGES);
   t.equal(s.counters.bytesRead, s.client.reads.reduce((n, r) => n + r.length, 0));
 
