@@ -143,10 +143,14 @@ export class ChannelServer {
         this.#slot.reply(req.seq, () => this.#reserve());
         break;
       case 'unreserve':
-        if (this.#reserved) {
-          this.#reserved = false;
-          this.#conn.sink?.unreserve();
-        }
+        // Answered: another connection's reserve arrives on its own port, and must not overtake this.
+        this.#slot.reply(req.seq, async () => {
+          if (this.#reserved) {
+            this.#reserved = false;
+            this.#conn.sink?.unreserve();
+          }
+          return null;
+        });
         break;
       case 'commit':
         this.#slot.reply(req.seq, () => this.#commit(req.versionId, req.pages, req.commit, req.pageSize));

@@ -147,7 +147,7 @@ export type BridgeRequest =
   /** SQLite takes RESERVED: may this connection write? (the lease; may wait). */
   | { op: 'reserve'; seq: number }
   /** The write transaction ended (no answer). */
-  | { op: 'unreserve' }
+  | { op: 'unreserve'; seq: number }
   /** Ship a transaction on the acquired version; answers the new version. */
   | { op: 'commit'; seq: number; versionId: number; pages: [pgno: number, data: Uint8Array][]; commit: number; pageSize: number }
   /** A PRAGMA on the database (`litestream_*`, `litevfs_*`). */

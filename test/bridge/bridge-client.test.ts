@@ -185,3 +185,22 @@ t.test('a closed client refuses further requests', async (t) => {
   await waitFor('the server to release the version', async () => (await server.counters()).pinned === 0);
   t.equal((await server.counters()).pinned, 0, 'the server released the version at close');
 });
+
+t.test('unreserve returns once the server has ended the reservation, so no other connection\'s reserve can overtake it', async (t) => {
+  // A posted unreserve (no answer) let another connection's reserve, on its own port, reach
+  // the shared writer first: "another connection of this process is writing" after a COMMIT
+  // had returned (a clean-clone CI run, sql.js engine). The shared counters are read with no
+  // await in between, so the server must have run the sink's unreserve before the call returned.
+  const server = await startBridgeServer(chinook);
+  t.teardown(() => server.close());
+  const client = new BridgeClient(server.channel, { timeoutMs: 10_000, ...stillClocks() });
+  for (let i = 1; i <= 20; i++) {
+    client.reserve();
+    t.equal(Atomics.load(server.sinkCalls, 0), i, `reserve ${i} ran on the server before it returned`);
+    client.unreserve();
+    t.equal(Atomics.load(server.sinkCalls, 1), i, `unreserve ${i} ran on the server before it returned`);
+  }
+  client.close();
+  client.unreserve();
+  t.equal(Atomics.load(server.sinkCalls, 1), 20, 'after close, unreserve sends nothing (closing the server ends the reservation)');
+});

@@ -10,7 +10,8 @@
  * - `{ type: 'delay', ms }`: reads answer after `ms`;
  * - `{ type: 'counters' }`: answers the server's counters and the source's call counts.
  *
- * Every control message is answered with `{ type: 'ack', … }`.
+ * Every control message is answered with `{ type: 'ack', … }`. Its connection's sink counts
+ * `reserve` and `unreserve` calls in the shared `sinkCalls` ([0], [1]); it takes no commit.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { ChannelServer, type ServedConnection } from '../../lib/bridge/page-server.js';
@@ -18,7 +19,7 @@ import { deserializeError, type SerializedError } from '../../lib/bridge/protoco
 import type { PageVersion } from '../../lib/read/page-source.js';
 import { BytesSource, type BytesVersion } from './bytes-source.js';
 
-const { bytes, buffer, port } = workerData as { bytes: Uint8Array; buffer: SharedArrayBuffer; port: MessagePort };
+const { bytes, buffer, port, sinkCalls } = workerData as { bytes: Uint8Array; buffer: SharedArrayBuffer; port: MessagePort; sinkCalls: Int32Array };
 const source = new BytesSource(bytes, { txid: 1 });
 const listeners = new Set<() => void>();
 let stalled: (() => void)[] | undefined;
@@ -56,6 +57,12 @@ const conn: ServedConnection = {
   functions: [{ name: 'answer', nArgs: 1, directOnly: false, call: ([x]) => (typeof x === 'number' ? x * 2 : null) }],
   pragma: (name, value) => (name === 'echo' ? `echo:${value ?? ''}` : undefined),
   stats: () => ({ txid: source.current.txid }),
+  // Writes are not served (commit fails); reserve and unreserve are counted in shared memory, [0] and [1], which the test reads at once.
+  sink: {
+    reserve: () => { Atomics.add(sinkCalls, 0, 1); },
+    unreserve: () => { Atomics.add(sinkCalls, 1, 1); },
+    commit: () => Promise.reject(new Error('the test server does not take commits')),
+  },
 };
 
 const server = new ChannelServer({ buffer, port }, conn);

@@ -25,6 +25,8 @@ export interface BridgeServer {
   setBytes(bytes: Uint8Array): Promise<BridgeServerAck>;
   delay(ms: number): Promise<BridgeServerAck>;
   counters(): Promise<BridgeServerAck>;
+  /** The server's sink calls so far, read from shared memory: [0] reserve, [1] unreserve. */
+  sinkCalls: Int32Array;
   close(): Promise<void>;
 }
 
@@ -32,8 +34,9 @@ export interface BridgeServer {
 export async function startBridgeServer(bytes: Uint8Array, payloadBytes?: number): Promise<BridgeServer> {
   const buffer = newChannelBuffer(payloadBytes);
   const { port1, port2 } = new MessageChannel();
+  const sinkCalls = new Int32Array(new SharedArrayBuffer(8));
   const worker = spawnWorker(siblingModule(import.meta.url, 'bridge-server-worker'), {
-    workerData: { bytes, buffer, port: port2 },
+    workerData: { bytes, buffer, port: port2, sinkCalls },
     transferList: [port2],
   });
   const control = (msg: object): Promise<BridgeServerAck> => new Promise((resolve, reject) => {
@@ -56,6 +59,7 @@ export async function startBridgeServer(bytes: Uint8Array, payloadBytes?: number
     setBytes: (b) => control({ type: 'setBytes', bytes: b }),
     delay: (ms) => control({ type: 'delay', ms }),
     counters: () => control({ type: 'counters' }),
+    sinkCalls,
     close: async () => {
       port1.close();
       await worker.terminate();

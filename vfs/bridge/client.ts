@@ -198,9 +198,15 @@ export class BridgeClient implements SyncPageSource, SyncPageSink {
     this.#json({ op: 'reserve', seq: 0 });
   }
 
-  /** See {@link SyncPageSink.unreserve} (one message, no answer). */
+  /**
+   * See {@link SyncPageSink.unreserve}. Blocks for the answer: a posted message without one
+   * could be overtaken by another connection's `reserve` on its own port, which then met
+   * "another connection of this process is writing" after this one's COMMIT had returned
+   * (seen in a clean-clone CI run of the sql.js engine).
+   */
   unreserve(): void {
-    this.#post({ op: 'unreserve' });
+    if (this.#closed) return; // closing the server ends the reservation too
+    this.#json({ op: 'unreserve', seq: 0 });
   }
 
   /** See {@link SyncPageSink.commit}: blocks until the transaction is durable in the replica (or failed). */
