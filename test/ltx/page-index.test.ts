@@ -129,6 +129,19 @@ t.test('parsePageIndexEntries reports varint problems with file offsets', async 
   throwsLtx(t, () => parsePageIndexEntries(buf, 2, buf.length, W, 1000), 'LTXVFS_ERR_CORRUPT', `${W}: page index`, /varint at offset 1004 overflows 64 bits/);
   throwsLtx(t, () => parsePageIndexEntries(buf, 2, 6, W, 1000, 2000), 'LTXVFS_ERR_CORRUPT', W, /truncated: no 0 terminator before offset 1006 \(the index starts at 1002, the file is 2000 bytes\)/);
   t.same(parsePageIndexEntries(Uint8Array.from([1, 100, 10, 0]), 0, 4, W), { entries: [{ pgno: 1, offset: 100, size: 10 }], end: 4 });
+
+  // With ten or more bytes after the varint (the inline path), the same errors and values.
+  const pad = new Array<number>(12).fill(0);
+  const tenth = Uint8Array.from([1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 10, ...pad]);
+  throwsLtx(t, () => parsePageIndexEntries(tenth, 0, tenth.length, W, 1000), 'LTXVFS_ERR_CORRUPT', `${W}: page index`, /varint at offset 1001 overflows 64 bits/);
+  const eleven = Uint8Array.from([1, ...new Array<number>(10).fill(0xff), 0x01, 10, ...pad]);
+  throwsLtx(t, () => parsePageIndexEntries(eleven, 0, eleven.length, W, 1000), 'LTXVFS_ERR_CORRUPT', `${W}: page index`, /varint at offset 1001 overflows 64 bits/);
+  // 2^53 (eight 0x80 bytes, then 0x10 = 16 × 2^49) exceeds the safe range; 2^53 − 1 is read exactly.
+  const big = Uint8Array.from([1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10, 10, ...pad]);
+  throwsLtx(t, () => parsePageIndexEntries(big, 0, big.length, W, 1000), 'LTXVFS_ERR_CORRUPT', `${W}: page index`, /varint at offset 1001 exceeds 2\^53-1/);
+  const safe = Uint8Array.from([1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f, 10, 0, ...pad]);
+  t.same(parsePageIndexEntries(safe, 0, safe.length, W).entries, [{ pgno: 1, offset: Number.MAX_SAFE_INTEGER, size: 10 }]);
+  t.same(parsePageIndexEntries(Uint8Array.from([0x81, 0x01, 0xe4, 0x00, 10, 0, ...pad]), 0, 18, W).entries, [{ pgno: 129, offset: 100, size: 10 }], 'two-byte varints, and a non-minimal one');
 });
 
 t.test('checkPagesAgainstHeader: pgno ≤ commit, no lock page, complete snapshots', async (t) => {
