@@ -45,12 +45,15 @@ import { importWithLtxvfs, runChildScript, S3_CHILD_JS } from './ltxvfs.js';
 import type { S3ChildInput, S3ScanOutput } from './s3-child.js';
 import { uploadItemsReplica } from './s3-replica.js';
 import { S3_ENV, startS3Stack, type S3Stack, type WindowCounts } from './s3-stack.js';
+import type { ColdLoadInput, ColdLoadOutput } from './cold-load-child.js';
 import type { CeilingOutput, ColdOutput, IterateOutput, NativeOutput, PollGroupOutput, PollOutput, ServiceChildInput, WarmKeys, WarmOutput, WriteOutput } from './service-child.js';
 import { fmtCount, fmtFactor, fmtMiB, fmtMiBs, fmtMs, fmtRate, markdownTable, median, mibPerSecond } from './table.js';
 import { inline, RANGE_ROWS, S3_SQL, SQL, type ReplicaLocation } from './workload.js';
 
 /** The compiled child (bench/tsconfig.json puts it beside the others). */
 export const SERVICE_CHILD_JS = join(fileURLToPath(new URL('.', import.meta.url)), '.work', 'build', 'bench', 'service-child.js');
+/** bench/cold-load-child.ts, compiled: the cold start with the library's loading counted. */
+export const COLD_LOAD_CHILD_JS = join(fileURLToPath(new URL('.', import.meta.url)), '.work', 'build', 'bench', 'cold-load-child.js');
 const OPEN = ".open 'file:bench.db?vfs=litestream'";
 const ORDERS_SQL = 'CREATE TABLE orders (id INTEGER PRIMARY KEY, customer INTEGER NOT NULL, amount INTEGER NOT NULL, note TEXT NOT NULL)';
 
@@ -72,6 +75,12 @@ export interface ServiceSectionOptions {
 
 /** One engine's samples of a cold-process cell (ms; requests from the log on S3). */
 export interface ColdSamples {
+  /**
+   * Separate samples that count loading the library: ltxvfs's `import()` of its entry point
+   * in a fresh process (bench/cold-load-child.ts) and the Litestream VFS's `.load`, each
+   * with the open and query that followed it (`load`, `open`, `query` ms per sample).
+   */
+  loaded: { loadMs: number; openMs: number; queryMs: number }[];
   openMs: number[];
   queryMs: number[];
   requests: number[];
@@ -159,24 +168,25 @@ export function percentile(values: readonly number[], p: number): number {
 }
 
 /** A fresh sqlite3 process (Litestream VFS loaded when `location` is given): open + schema read, then `sql`, timed apart. */
-async function cliCold(sql: string, open: { native: string } | { location: ReplicaLocation; logFile: string }, stack: S3Stack | undefined): Promise<{ openMs: number; queryMs: number; counts?: WindowCounts }> {
+async function cliCold(sql: string, open: { native: string } | { location: ReplicaLocation; logFile: string }, stack: S3Stack | undefined): Promise<{ loadMs: number; openMs: number; queryMs: number; counts?: WindowCounts }> {
   const session = 'native' in open
     ? await CliSession.start()
     : await CliSession.start({ env: litestreamEnv(open.location, { LITESTREAM_LOG_FILE: open.logFile }) });
   try {
-    if (!('native' in open)) await session.run(`.load '${LITESTREAM_VFS_SO}' sqlite3_litestreamvfs_init`);
+    // Timed apart: the rows without library loading leave it out, the "library loaded" rows count it.
+    const loadMs = 'native' in open ? 0 : (await session.time(`.load '${LITESTREAM_VFS_SO}' sqlite3_litestreamvfs_init`)).ms;
     stack?.begin();
     const o = await session.time(`${'native' in open ? `.open -readonly '${open.native}'` : OPEN}\n${SQL.schema};`);
     const q = await session.time(`${sql};`);
     const counts = stack?.end('service:cold-cli');
-    return { openMs: o.ms, queryMs: q.ms, counts };
+    return { loadMs, openMs: o.ms, queryMs: q.ms, counts };
   } finally {
     await session.close().catch(() => undefined);
   }
 }
 
 function emptySamples(): ColdSamples {
-  return { openMs: [], queryMs: [], requests: [], gets: [], bytes: [] };
+  return { loaded: [], openMs: [], queryMs: [], requests: [], gets: [], bytes: [] };
 }
 
 function addCounts(s: ColdSamples, c: WindowCounts | undefined): void {
@@ -288,10 +298,15 @@ export async function runServiceSection(o: ServiceSectionOptions): Promise<Servi
           addCounts(l, out.counts);
           if (where === 'file') l.requests.push(out.readRequests);
         }
+        for (const p of params) {
+          const out = await child<ColdLoadOutput, ColdLoadInput>(COLD_LOAD_CHILD_JS, { phase: 'cold-load', url: location.url, sql, params: p }, location.env);
+          l.loaded.push({ loadMs: out.loadMs, openMs: out.openMs, queryMs: out.queryMs });
+        }
         if (o.litestream) {
           const s = (row.engines.litestream = emptySamples());
           for (const p of params) {
             const out = await cliCold(inline(sql, p), { location, logFile: join(work, 'litestream-cold.log') }, where === 's3' ? stack : undefined);
+            s.loaded.push({ loadMs: out.loadMs, openMs: out.openMs, queryMs: out.queryMs });
             s.openMs.push(out.openMs);
             s.queryMs.push(out.queryMs);
             addCounts(s, out.counts);
@@ -488,11 +503,35 @@ export function renderService(r: ServiceSectionResult): string {
       }
     }
   }
+  // The same cold starts with loading the library counted on both sides.
+  const loadedTotal = (s: ColdSamples): number[] => s.loaded.map((x) => x.loadMs + x.openMs + x.queryMs);
+  const loadedCell = (s: ColdSamples | undefined, load: string): string => {
+    if (s === undefined || s.loaded.length === 0) return '—';
+    const m = (f: (x: ColdSamples['loaded'][number]) => number): number => median(s.loaded.map(f));
+    return `${fmtMs(median(loadedTotal(s)))} (${load} ${fmtMs(m((x) => x.loadMs))} + open ${fmtMs(m((x) => x.openMs))} + query ${fmtMs(m((x) => x.queryMs))})`;
+  };
+  const loadedRows: string[][] = [];
+  for (const row of r.cold) {
+    const label = `${row.location === 's3' ? s3 : 'file://'}: ${row.query === 'point' ? 'point lookup' : `range of ${fmtCount(RANGE_ROWS)} keys`}`;
+    const l = row.engines.ltxvfs;
+    const ls = row.engines.litestream;
+    loadedRows.push([label, loadedCell(l, '`import()`'), loadedCell(ls, '`.load`')]);
+    if (l !== undefined && ls !== undefined && l.loaded.length > 0 && ls.loaded.length > 0) {
+      const f = median(loadedTotal(ls)) / median(loadedTotal(l));
+      targets.push([`cold process with the library's loading, ${label}: speed ÷ Litestream VFS`, fmtFactor(f), '≥ 1×', verdict(f >= 1)]);
+    }
+  }
   out.push('#### Cold process, query right after open (median of 3, a fresh process per sample)');
   out.push('');
   out.push(markdownTable(['', 'ltxvfs (defaults)', 'Litestream VFS', 'native SQLite (sqlite3 CLI, local file)'], coldRows));
   out.push('');
   out.push('Timed from the open to the first row: ltxvfs, the first `openDatabase(url)` of a child process with default options (on s3:// the interior warm-up is on) — compiling the wasm, the listing, page indexes, the schema read — then `db.get`; module loading is excluded. CLIs: a new `sqlite3` process per sample, `.load` untimed (library init), then `.open` + `SELECT 1 FROM sqlite_schema LIMIT 1`, then the query. The "open" part is the open-cost row. Requests: everything through the request log from the open to the row (S3), or `stats().readRequests` (file://); bytes received from S3.');
+  out.push('');
+  out.push('#### Cold process with the library\'s loading counted (median of 3, a fresh process per sample)');
+  out.push('');
+  out.push(markdownTable(['', 'ltxvfs (defaults)', 'Litestream VFS'], loadedRows));
+  out.push('');
+  out.push('What a serverless function\'s first request pays beyond its runtime\'s start. The rows above count ltxvfs\'s wasm compile (its library\'s start) but not the Litestream VFS\'s `.load`; here both count. ltxvfs: a fresh Node process (bench/cold-load-child.ts) times `import()` of the package entry (its modules, from `dist`-like compiled JavaScript, not bundled), then `openDatabase(url)` and `db.get`. Litestream VFS: in a fresh `sqlite3` process, `.load` of litestream-vfs.so (the Go runtime\'s start and the VFS\'s registration) timed, then the same `.open`, schema read and query as above.');
   out.push('');
 
   // 2 + 7: warm.
