@@ -1,64 +1,77 @@
 /**
  * Shared listings across real processes (issue 15 item 6): three child processes (tsx,
  * test/helpers/poll-child.ts) poll one replica in s3rver, behind the fault proxy that counts
- * every LIST request, with one `cacheDir`: together they make about one process's LISTs,
- * and every one of them sees a TXID written while they poll. The same three without
- * `cacheDir` make three processes' worth. Real time on a short interval: the assertions are
- * on counts of requests and polls, never on durations.
+ * every LIST request, with one `cacheDir`: between them they make one process's LISTs, and
+ * every one of them sees a TXID written while they poll. The same three without `cacheDir`
+ * make three processes' worth.
+ *
+ * Each child polls on an injected clock and timer that this test moves (a `tick` line), so
+ * which poll finds another process's listing young enough is decided here, not by how fast
+ * the processes run: on real time, a loaded machine made some polls find the shared listing
+ * just older than the interval and the counts depended on the machine's speed. The round in
+ * which the three poll at once is the one place real time remains (a process waits at most
+ * MAX_LOCK_WAIT_MS for the lock holder's listing): there every listing beyond the first must
+ * be a counted 'lock' refusal.
  */
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { openReplicaClient } from '../../lib/storage/url.js';
-import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
+import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { onLines } from '../helpers/ltxvfs-child.js';
 import { spawnPollChild, type PollChildCommand } from '../helpers/poll-child.js';
 import { encodeLtx, historyFromStates, sqlJsHistory, timestampOf, type LtxSpec } from '../helpers/replica-builder.js';
 import { startS3rver } from '../helpers/s3rver.js';
 import type { ReplicaClient } from '../../lib/storage/types.js';
+import type { SharedListingRefusal } from '../../lib/read/shared-listing.js';
 
-const INTERVAL_MS = 200;
-const POLLS = 25;
+const INTERVAL_MS = 1000;
+/** Rounds in which the children poll one after another (in a rotating order). */
+const ROUNDS = 12;
+/** The clock's time at the open (the children share it). */
+const START = Date.parse('2026-11-21T12:00:00Z');
 
-interface Stats { polls: number; txid: number; listingsTaken: number; sharedListings: number }
+interface Stats { polls: number; txid: number; listingsTaken: number; sharedListings: number; sharedListingRefusals: Record<SharedListingRefusal, number> }
 
 async function write(client: ReplicaClient, spec: LtxSpec): Promise<void> {
   await client.write(client.ltxKey(0, spec.minTXID, spec.maxTXID), encodeLtx(spec), { timestamp: timestampOf(spec) });
 }
 
-/**
- * Start three children on `command`; once all are ready, reset the proxy's counters, let
- * them go and write `next` through `writer`; wait for all to finish.
- * @returns LIST requests the proxy saw from then on, and each child's polls and listings
- *   from its `go` to its `done`, and its TXID at the end.
- */
-async function threeReaders(t: Test, proxy: FaultProxy, writer: ReplicaClient, next: LtxSpec, command: PollChildCommand) {
-  const children = Array.from({ length: 3 }, () => {
-    const child = spawnPollChild(command);
-    t.teardown(() => { child.kill('SIGKILL'); });
-    const lines = new Map<string, (stats: Stats) => void>();
-    const line = (event: string) => new Promise<Stats>((resolve) => lines.set(event, resolve));
-    const events = { ready: line('ready'), go: line('go'), done: line('done') };
-    onLines(child, (l) => lines.get(l.event as string)?.(l.stats as Stats));
-    let stderr = '';
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (d: string) => (stderr += d));
-    const exit = new Promise<void>((resolve, reject) => child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`poll child exited ${code}: ${stderr}`)))));
-    return { child, events, exit };
-  });
-  const exits = Promise.all(children.map((c) => c.exit));
-  await Promise.race([Promise.all(children.map((c) => c.events.ready)), exits]);
-  proxy.reset();
-  for (const c of children) c.child.stdin!.end('go\n');
-  await write(writer, next);
-  await exits;
-  const runs = await Promise.all(children.map(async (c) => {
-    const [go, done] = await Promise.all([c.events.go, c.events.done]);
-    return { polls: done.polls - go.polls, taken: done.listingsTaken - go.listingsTaken, shared: done.sharedListings - go.sharedListings, txid: done.txid };
+/** A poll child: its `ready` stats, and `tick(ms)` answered by its stats after the polls due. */
+function pollChild(t: Test, command: PollChildCommand) {
+  const child = spawnPollChild(command);
+  t.teardown(() => { child.kill('SIGKILL'); });
+  const waiting: Array<{ resolve: (s: Stats) => void; reject: (e: Error) => void }> = [];
+  const next = () => new Promise<Stats>((resolve, reject) => waiting.push({ resolve, reject }));
+  const ready = next();
+  onLines(child, (line) => waiting.shift()?.resolve(line.stats as Stats));
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (d: string) => (stderr += d));
+  const exit = new Promise<void>((resolve, reject) => child.on('close', (code) => {
+    const err = new Error(`poll child exited ${code}: ${stderr}`);
+    for (const w of waiting.splice(0)) w.reject(err);
+    if (code === 0) resolve();
+    else reject(err);
   }));
-  return { lists: proxy.stats().gets.list, runs };
+  exit.catch(() => undefined);
+  return {
+    ready,
+    tick(ms: number): Promise<Stats> {
+      const answer = next();
+      child.stdin!.write(`tick ${ms}\n`);
+      return answer;
+    },
+    close(): Promise<void> {
+      child.stdin!.end('close\n');
+      return exit;
+    },
+  };
 }
 
-t.test('three processes sharing a cacheDir make about one process\'s LIST requests, and all see a new TXID', async (t) => {
+const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+const refusals = (s: Stats): number => sum(Object.values(s.sharedListingRefusals));
+
+t.test('three processes sharing a cacheDir make one process\'s LIST requests, and all see a new TXID', async (t) => {
   const specs = historyFromStates(await sqlJsHistory(['CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)', "INSERT INTO t (v) VALUES ('a')", "INSERT INTO t (v) VALUES ('b')", "INSERT INTO t (v) VALUES ('c')"]));
   const s3 = await startS3rver();
   const proxy = await startFaultProxy(s3.endpoint);
@@ -74,22 +87,53 @@ t.test('three processes sharing a cacheDir make about one process\'s LIST reques
   const env = { ...s3.env };
   const cacheDir = join(t.testdir(), 'cache');
 
-  const shared = await threeReaders(t, proxy, writer, specs[2], { url, env, cacheDir, intervalMs: INTERVAL_MS, polls: POLLS, txid: 3 });
-  t.same(shared.runs.map((r) => r.txid), [3, 3, 3], 'every process reached the TXID written while they polled');
-  const polls = shared.runs.map((r) => r.polls);
-  const most = Math.max(...polls);
-  const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
-  // At most twice one process's LISTs (three apart make three times): on real time a loaded
-  // machine makes some polls find the shared listing just older than the interval.
-  t.ok(shared.lists <= 2 * most * 2,
-    `shared: ${shared.lists} LIST requests while the processes polled ${polls.join(', ')} times (one process alone: ${2 * most}; each listing itself: ${2 * sum(polls)})`);
-  t.ok(sum(shared.runs.map((r) => r.shared)) >= most, `${sum(shared.runs.map((r) => r.shared))} polls used another process's listing, ${sum(shared.runs.map((r) => r.taken))} listed storage`);
+  const children = Array.from({ length: 3 }, () => pollChild(t, { url, env, cacheDir, intervalMs: INTERVAL_MS, clockStart: START }));
+  const base = await Promise.all(children.map((c) => c.ready));
+  proxy.reset();
+  let last = [...base];
+  for (let s = 1; s <= ROUNDS; s++) {
+    if (s === ROUNDS / 2) await write(writer, specs[2]);
+    // One after another, the first a different child each round: it finds the shared listing
+    // an interval old and lists; the two after it use that listing.
+    for (let k = 0; k < 3; k++) {
+      const i = (s + k) % 3;
+      last[i] = await children[i].tick(START + s * INTERVAL_MS);
+    }
+    if (s === ROUNDS / 2) t.same(last.map((st) => st.txid), [3, 3, 3], 'every process saw the TXID written before its next poll');
+    last = [...last];
+  }
+  const delta = (key: 'polls' | 'listingsTaken' | 'sharedListings') => last.map((st, i) => st[key] - base[i][key]);
+  t.same(delta('polls'), [ROUNDS, ROUNDS, ROUNDS], 'each process polled once a round');
+  t.same(delta('listingsTaken'), [ROUNDS / 3, ROUNDS / 3, ROUNDS / 3], 'the first to poll in a round listed storage');
+  t.same(delta('sharedListings'), [2 * ROUNDS / 3, 2 * ROUNDS / 3, 2 * ROUNDS / 3], 'the other two used its listing');
+  t.same(last.map((st, i) => refusals(st) - refusals(base[i])), [0, 0, 0], 'nothing refused');
+  t.equal(proxy.stats().gets.list, 2 * ROUNDS, `one listing of two levels a round between the three (apart: ${2 * 3 * ROUNDS})`);
 
-  // The control: the same without cacheDir.
-  const apart = await threeReaders(t, proxy, writer, specs[3], { url, env, intervalMs: INTERVAL_MS, polls: POLLS, txid: 4 });
-  const apartPolls = apart.runs.map((r) => r.polls);
-  // A poll is counted when it starts, its listing when it returns: one may be in flight at either end.
-  t.ok(apart.runs.every((r) => r.shared === 0 && Math.abs(r.taken - r.polls) <= 1), `without cacheDir every poll listed storage: ${apart.runs.map((r) => `${r.taken} of ${r.polls}`).join(', ')}`);
-  t.ok(apart.lists >= 2 * (sum(apartPolls) - 3), `not shared: ${apart.lists} LIST requests for ${apartPolls.join(', ')} polls (one per process may fall before the count starts)`);
-  t.comment(`3 processes, ${INTERVAL_MS} ms interval: shared ${shared.lists} LISTs for ${polls.join('+')} polls, not shared ${apart.lists} for ${apartPolls.join('+')}`);
+  // All three at once: one takes the lock and lists, the others wait for its listing (at most
+  // MAX_LOCK_WAIT_MS of real time: a holder slower than that makes a counted 'lock' refusal).
+  proxy.reset();
+  await write(writer, specs[3]);
+  const together = await Promise.all(children.map((c) => c.tick(START + (ROUNDS + 1) * INTERVAL_MS)));
+  const taken = sum(together.map((st, i) => st.listingsTaken - last[i].listingsTaken));
+  const shared = sum(together.map((st, i) => st.sharedListings - last[i].sharedListings));
+  const lockRefused = sum(together.map((st, i) => st.sharedListingRefusals.lock - last[i].sharedListingRefusals.lock));
+  t.same(together.map((st) => st.txid), [4, 4, 4], 'polling at once, every process saw the new TXID');
+  t.same([taken, shared], [1 + lockRefused, 2 - lockRefused], `polling at once: one listed, the others used its listing (${lockRefused} waited longer than the lock wait)`);
+  t.same(together.map((st, i) => refusals(st) - refusals(last[i])).reduce((a, b) => a + b, 0), lockRefused, 'no other refusal');
+  t.equal(proxy.stats().gets.list, 2 * taken, 'two LIST requests for each listing taken');
+  await Promise.all(children.map((c) => c.close()));
+
+  // The control: the same without cacheDir, every poll lists storage.
+  const apart = Array.from({ length: 3 }, () => pollChild(t, { url, env, intervalMs: INTERVAL_MS, clockStart: START }));
+  const apartBase = await Promise.all(apart.map((c) => c.ready));
+  proxy.reset();
+  let apartLast = [...apartBase];
+  for (let s = 1; s <= ROUNDS; s++) {
+    for (let i = 0; i < 3; i++) apartLast[i] = await apart[i].tick(START + s * INTERVAL_MS);
+    apartLast = [...apartLast];
+  }
+  t.same(apartLast.map((st, i) => [st.polls - apartBase[i].polls, st.listingsTaken - apartBase[i].listingsTaken, st.sharedListings - apartBase[i].sharedListings]),
+    [[ROUNDS, ROUNDS, 0], [ROUNDS, ROUNDS, 0], [ROUNDS, ROUNDS, 0]], 'without cacheDir every poll listed storage');
+  t.equal(proxy.stats().gets.list, 2 * 3 * ROUNDS, 'not shared: three processes\' LIST requests');
+  await Promise.all(apart.map((c) => c.close()));
 });
