@@ -16,6 +16,7 @@ import { openWorkerDatabase, WorkerDatabase } from '../../vfs/worker/database.js
 import type { DatabaseStats } from '../../lib/sql/database.js';
 import { requireLitestreamVfs, requireSqlite3 } from '../helpers/paths.js';
 import { BytesSource, chinookBytes } from '../helpers/bytes-source.js';
+import { waitFor } from '../helpers/polling.js';
 import {
   badInputChecks, buildSuiteFixture, interopChecks, isolationChecks, timeTravelChecks, type SuiteFixture,
 } from '../helpers/engine-suite.js';
@@ -47,8 +48,9 @@ t.test('the main thread\'s event loop stays free while the worker runs a query',
   const ms = performance.now() - started;
   clearInterval(timer);
   t.same(rows, [{ n: 3_000_000, a: 346 }]);
-  t.ok(ms > 100, `the query took ${ms.toFixed(0)} ms`);
-  t.ok(ticks >= Math.floor(ms / 5 / 3), `a 5 ms interval ticked ${ticks} times during the ${ms.toFixed(0)} ms query`);
+  // Not a rate: on a loaded machine this thread may get few of the 5 ms turns it asks for.
+  // A loop the query blocked runs no timer before the query's result (ticks 0).
+  t.ok(ticks >= 3, `a 5 ms interval ticked ${ticks} times during the ${ms.toFixed(0)} ms query`);
 });
 
 t.test('cache hits cross no thread: a repeated query sends no message', async (t) => {
@@ -102,8 +104,10 @@ t.test('a stalled fetch fails the query within the bridge timeout, as SQLITE_IOE
   const cause = (err as Error).cause;
   t.ok(isLtxvfsError(cause, 'LTXVFS_ERR_STORAGE'), `cause: ${String(cause)}`);
   t.match((cause as Error).message, /^chinook: page bridge: read timed out after 400 ms/);
-  t.ok(waited >= 390 && waited < 400 + 1000, `failed after ${waited.toFixed(0)} ms`);
-  t.ok(ticks >= 20, `the main thread ticked ${ticks} times meanwhile`);
+  // Not before the 400 ms; the limit above it only tells the option from the 45 s default
+  // (a loaded machine may add seconds, never 40).
+  t.ok(waited >= 390 && waited < 5_000, `failed after ${waited.toFixed(0)} ms`);
+  t.ok(ticks >= 3, `the main thread ticked ${ticks} times meanwhile`);
 });
 
 t.test('an engine error in the worker fails the open: not a SQLite database', async (t) => {
@@ -114,8 +118,8 @@ t.test('an engine error in the worker fails the open: not a SQLite database', as
   const err = await openWorkerDatabase(conn, { label: 'junk', writable: false, statsProvider: noStats }).then(() => undefined, (e: unknown) => e);
   t.ok(isLtxvfsError(err, 'LTXVFS_ERR_SQLITE'));
   t.match(err, { sqliteCode: 26, message: /^junk: / });
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  t.equal(source.pinnedCount, 0, 'nothing stays pinned');
+  // The worker's unpins reach the source after the open's failure: wait for them, not 50 ms.
+  t.ok(await waitFor('the open\'s pins to be released', () => source.pinnedCount === 0), 'nothing stays pinned');
 });
 
 t.test('writes through the worker follow the lease rules and are read by the in-process engine', async (t) => {
