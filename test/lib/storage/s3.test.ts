@@ -427,10 +427,12 @@ t.test('faults are retried and results stay exact', async (t) => {
     proxy.set({ stallMs: 0 });
     t.same(Buffer.from(await read), big.subarray(0, 10));
     // Had the client waited for a stalled answer, it would not have retried: every stalled
-    // attempt (one, or more on a machine slower than the 300 ms timeout) timed out and was retried.
+    // attempt (one, or more on a machine slower than the 300 ms timeout) timed out and was
+    // retried. On a loaded machine an answer that was not stalled can take longer than the
+    // 300 ms too, and be retried as well: retries are at least the stalls, not equal to them.
     const { retries } = slow.stats();
-    t.ok(retries >= 1, `retried (${retries})`);
-    t.equal(proxy.stats().faults.stalls, retries, 'one retry per stalled attempt');
+    const { stalls } = proxy.stats().faults;
+    t.ok(stalls >= 1 && retries >= stalls, `retried (${retries}) every stalled attempt (${stalls})`);
   });
 
   t.test('a permanent stall fails within the budget', async (t) => {
@@ -522,8 +524,11 @@ t.test('close', async (t) => {
   t.test('a close during a backoff sleep ends the retries', async (t) => {
     const c = await open(t, 'close', { retryBaseDelayMs: 5000, retryMaxDelayMs: 5000 });
     proxy.set({ getErrorRate: 1 });
+    proxy.reset();
     const pending = failure(c.read(c.objectKey('x')));
-    await new Promise((r) => setTimeout(r, 100));
+    // Closed once the first attempt has failed (then the client sleeps 5 s): not after a
+    // fixed 100 ms, which a loaded machine may spend before the attempt is even sent.
+    await waitFor('the first attempt to fail', () => proxy.stats().faults.errors === 1);
     await c.close();
     t.match(await pending, { code: 'LTXVFS_ERR_CLOSED' });
   });
