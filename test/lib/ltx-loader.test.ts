@@ -10,6 +10,7 @@ import { LtxvfsError } from '../../ltx/errors.js';
 import {
   copyFixtureReplica, CountingClient, encodeLtx, flipBit, randomPage, readBytes, rejectsLtx, testPage, writeLtx, type Page,
 } from '../helpers/replica-builder.js';
+import { waitFor } from '../helpers/polling.js';
 
 const FIXTURE_TXID3 = 'ltx/0/0000000000000003-0000000000000003.ltx';
 
@@ -54,7 +55,8 @@ t.test('a file above the whole-file bound costs a head read and a tail read, in 
     runs++;
     return task();
   }, TAIL_BYTES);
-  await new Promise((resolve) => setTimeout(resolve, 10));
+  // Held: neither returns until release, however long the second takes to be issued.
+  await waitFor('the head and tail reads', () => client.reads.length >= 2);
   t.equal(client.reads.length, 2, 'both reads issued before either returned');
   release();
   const loaded = await pending;

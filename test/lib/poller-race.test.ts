@@ -1,6 +1,7 @@
 /** A poll that loads files while this process's writer moves the reader on must not take it back. */
 import t from 'tap';
 import { ReplicaReader } from '../../lib/read/replica-reader.js';
+import { waitFor } from '../helpers/polling.js';
 import { CountingClient, historyFromStates, sqlJsHistory, writeLtx, writeReplica } from '../helpers/replica-builder.js';
 
 t.test('a poll finishing after a newer version was adopted keeps the newer one and counts no failure', async (t) => {
@@ -18,8 +19,10 @@ t.test('a poll finishing after a newer version was adopted keeps the newer one a
   await writeLtx(dir, specs[2]);
   const newer = await reader.versionAt(undefined); // TXID 3, not yet current
   const release = client.hold(); // the poll will wait in its reads of TXIDs 2 and 3
+  const reads = client.reads.length;
   const poll = reader.poller.pollNow();
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  // Not a fixed 20 ms, which a loaded machine may spend before the poll reaches its reads.
+  await waitFor('the poll to wait in its reads', () => client.reads.length > reads);
   // Meanwhile TXID 3 becomes current the way a commit of this process makes it (lib/write/writer.ts).
   reader.adopt(newer, newer.files.at(-1)!, []);
   release();
