@@ -720,7 +720,9 @@ export function writeSuite(t: Test, engine: EngineName): void {
     const onLease = (m: unknown) => events.push(m as LeaseMessage);
     subscribe('ltxvfs:lease', onLease);
     t.teardown(() => unsubscribe('ltxvfs:lease', onLease));
-    const db = await openDb(engine, dir, { shared: false, pollIntervalMs: 0, leaseOwner: 'loser:1', leaseTtlMs: 600 });
+    // Renewals every second (ttl / 3) find the takeover soon; a 600 ms TTL let a loaded machine's
+    // stall between the acquire and the INSERT expire the lease first (a READONLY INSERT, not this).
+    const db = await openDb(engine, dir, { shared: false, pollIntervalMs: 0, leaseOwner: 'loser:1', leaseTtlMs: 3000 });
     t.teardown(() => db.close());
     await db.exec('PRAGMA litevfs_acquire_lease');
     await rejectsSqlite(t, db.transaction(async () => {
