@@ -15,6 +15,7 @@ import { startAbsServer, type AbsServer } from '../../helpers/abs-server.js';
 import { openDatabase } from '../../../lib/api/open.js';
 import { importWideReplica, queryAcrossOutage, SMALL_CACHE_BYTES } from '../../helpers/query-faults.js';
 import { storageConformance } from './conformance.js';
+import { waitFor } from '../../helpers/polling.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const FAST = { retryBaseDelayMs: 2, retryMaxDelayMs: 20 };
@@ -130,7 +131,11 @@ t.test('abs: a paused server: LTXVFS_ERR_STORAGE naming the key within the deadl
   const c = await open('faults', server.env, { requestTimeoutMs: 400, retryBudgetMs: 500 });
   t.teardown(() => c.close());
   const key = c.ltxKey(0, 1, 1);
-  await c.write(key, enc('0123456789'));
+  // Written by a client with the default deadline: 400 ms bounds the paused server's answers,
+  // and a loaded machine's healthy Azurite may take longer than that.
+  const writer = await open('faults');
+  await writer.write(key, enc('0123456789'));
+  await writer.close();
   server.azurite.pause();
   let resumed = false;
   t.teardown(() => {
@@ -144,21 +149,26 @@ t.test('abs: a paused server: LTXVFS_ERR_STORAGE naming the key within the deadl
   await t.rejects(c.listLtxFiles(0), { code: 'LTXVFS_ERR_STORAGE', message: /no answer within 400 ms/ });
   server.azurite.resume();
   resumed = true;
-  t.equal(new TextDecoder().decode(await c.readRange(key, 2, 4)), '2345', 'the same client reads again');
-  t.equal((await c.listLtxFiles(0)).length, 1);
+  // Just resumed, Azurite answers the requests it held first: the first read may miss the
+  // 400 ms deadline on a loaded machine, so the recovery is awaited, not its speed.
+  const again = await waitFor('a read of the same client after the resume', () => c.readRange(key, 2, 4).catch(() => undefined), 20_000, 50);
+  t.equal(new TextDecoder().decode(again), '2345', 'the same client reads again');
+  t.equal((await waitFor('a listing after the resume', () => c.listLtxFiles(0).catch(() => undefined), 20_000, 50))!.length, 1);
 });
 
 t.test('abs: openDatabase: a query the paused server cannot finish is LTXVFS_ERR_STORAGE naming the key; it succeeds once it answers', async (t) => {
   const c = await open('wide');
   await importWideReplica(c);
   await c.close();
-  const db = await openDatabase(server.url('cases', 'wide'), {
+  // One attempt of 1 s per request, for the outage; the open's ten parallel listings of the
+  // healthy server may miss it on a loaded machine (seen): the open is retried until it succeeds.
+  const db = (await waitFor('the open', () => openDatabase(server.url('cases', 'wide'), {
     env: server.env,
     abs: server.absOptions({ ...FAST, requestTimeoutMs: 1000, retryBudgetMs: 0 }),
     cacheSizeBytes: SMALL_CACHE_BYTES,
     pollIntervalMs: 60_000,
     shared: false,
-  });
+  }).catch(() => undefined), 30_000, 50))!;
   t.teardown(() => db.close());
   await queryAcrossOutage(t, db, { stop: () => server.azurite.pause(), start: () => server.azurite.resume() },
     /abs:\/\/devstoreaccount1@cases\/wide\/ltx\/0\/0000000000000001-0000000000000001\.ltx: no answer within 1000 ms/);
