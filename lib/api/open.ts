@@ -13,8 +13,7 @@ import type { WarmupResult } from '../read/warmup.js';
 import { hydrationPathFromEnv } from '../hydrate/index.js';
 import { attachReadPool, type Database, type DatabaseOptions, type ReadPoolStats } from '../sql/database.js';
 import { openAsyncifyDatabase } from '../../vfs/asyncify/database.js';
-import { compileAsyncifyModule, type AsyncifyModule } from '../../vfs/wasm/wa-sqlite.js';
-import { loadWarmAsyncifyModule } from '../../vfs/wasm/warm-module.js';
+import { compileAsyncifyModule } from '../../vfs/wasm/wa-sqlite.js';
 import { compileSyncModule } from '../../vfs/wasm/wa-sqlite-sync-wasm.js';
 import type { TransactionStartSource } from '../../vfs/asyncify/vfs.js';
 import { openWorkerDatabase, openWorkerEngine, type WorkerEngineOptions } from '../../vfs/worker/database.js';
@@ -98,12 +97,9 @@ export async function openDatabase(url?: string, options: OpenOptions = {}): Pro
       (lease, o) => connectLease(lease, { ...o, view: 'bridged' }), (pooled) => openPooledWorker(pooled, options)));
     return registered(db, connection, warmup);
   }
-  // The primary connection's SQLite instance, instantiated and warmed while the replica is listed (vfs/wasm/warm-module.ts).
-  const module = loadWarmAsyncifyModule();
-  module.catch(() => undefined); // awaited by the open; a listing failure leaves it unawaited
   const connection = await connectReplica(url, { ...options, hydrate });
   try {
-    const db = await openInProcess(connection, options, module);
+    const db = await openInProcess(connection, options);
     attachReadPool(db, readConnections, pooledOpener(connection, options,
       (lease, o) => connectLease(lease, o), (pooled) => openInProcess(pooled, options)));
     const warmup = wantsWarmup(connection, options.warmInterior)
@@ -119,7 +115,7 @@ export async function openDatabase(url?: string, options: OpenOptions = {}): Pro
 }
 
 /** SQLite over `connection` in this thread (vfs/asyncify/): the in-process engine's database; closing it releases the connection. */
-async function openInProcess(connection: ReplicaConnection, options: OpenOptions, module?: Promise<AsyncifyModule>): Promise<Database<DatabaseReplicaStats>> {
+async function openInProcess(connection: ReplicaConnection, options: OpenOptions): Promise<Database<DatabaseReplicaStats>> {
   const { view, sink } = connection;
   const source: WritablePageSource & TransactionStartSource = {
     sink,
@@ -139,7 +135,6 @@ async function openInProcess(connection: ReplicaConnection, options: OpenOptions
       intMode: options.intMode,
       // Every call's error (statements and transactions too): SQLite's "malformed" becomes the integrity failure naming the file.
     explainError: (err) => connection.explainError(err),
-    module,
   });
 }
 

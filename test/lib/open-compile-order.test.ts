@@ -8,7 +8,6 @@ import t, { type Test } from 'tap';
 import * as connect from '../../lib/connection/connect.js';
 import * as asyncifyWasm from '../../vfs/wasm/wa-sqlite.js';
 import * as syncWasm from '../../vfs/wasm/wa-sqlite-sync-wasm.js';
-import * as warmModule from '../../vfs/wasm/warm-module.js';
 import * as workerDatabase from '../../vfs/worker/database.js';
 import { copyFixtureReplica } from '../helpers/replica-builder.js';
 
@@ -20,17 +19,6 @@ async function recordingOpen(t: Test, order: string[]): Promise<typeof import('.
       compileAsyncifyModule: () => {
         order.push('compile asyncify');
         return asyncifyWasm.compileAsyncifyModule();
-      },
-      loadAsyncifyModule: () => {
-        order.push('instance');
-        return asyncifyWasm.loadAsyncifyModule();
-      },
-    },
-    '../../vfs/wasm/warm-module.js': {
-      ...warmModule,
-      loadWarmAsyncifyModule: () => {
-        order.push('warm instance');
-        return warmModule.loadWarmAsyncifyModule();
       },
     },
     '../../vfs/wasm/wa-sqlite-sync-wasm.js': {
@@ -73,10 +61,6 @@ for (const engine of ['asyncify', 'worker'] as const) {
     const compile = engine === 'worker' ? 'compile sync' : 'compile asyncify';
     t.equal(order[0], compile, `first: ${order.join(', ')}`);
     t.ok(order.indexOf('list replica') > 0, 'the listing after');
-    if (engine === 'asyncify') {
-      // SQLite's instance is made and warmed while the replica is listed, and the connection opens on it.
-      t.same(order.filter((o) => o !== 'compile asyncify'), ['warm instance', 'list replica'], 'one instance, the warm one, asked for before the listing');
-    }
   });
 }
 
@@ -84,5 +68,5 @@ t.test('a replica that does not exist still fails with its own error while the c
   const order: string[] = [];
   const openDatabase = await recordingOpen(t, order);
   await t.rejects(openDatabase(`${t.testdir()}/missing`), { code: 'LTXVFS_ERR_NOT_FOUND' });
-  t.same(order, ['compile asyncify', 'warm instance', 'list replica']);
+  t.same(order, ['compile asyncify', 'list replica']);
 });

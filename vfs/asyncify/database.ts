@@ -12,7 +12,7 @@ import type { PageSource } from '../../lib/read/page-source.js';
 import type { LtxAsyncVFS, PragmaHandler } from './vfs.js';
 import { withRawCalls } from './raw-calls.js';
 import { RawArgsAsyncVFS } from './raw-args-vfs.js';
-import { loadAsyncifyModule, withEmptyBlobs, type AsyncifyModule } from '../wasm/wa-sqlite.js';
+import { loadAsyncifyModule, withEmptyBlobs } from '../wasm/wa-sqlite.js';
 import { registerFunction } from '../core/sql-functions.js';
 import { SQLITE_CACHE_PRAGMA } from '../core/sqlite-cache.js';
 import { installVfsDispatch } from '../core/vfs-dispatch.js';
@@ -50,11 +50,6 @@ export interface AsyncifyDatabaseOptions<S extends DatabaseStats> {
   explainError?: (err: unknown) => Promise<unknown>;
   /** See `LtxAsyncVFSOptions.syncCacheHits` (default `true`; `false` only to measure). */
   syncCacheHits?: boolean;
-  /**
-   * The instance to open on, made ahead (vfs/wasm/warm-module.ts); default a fresh one.
-   * It must not have served another connection.
-   */
-  module?: Promise<AsyncifyModule>;
 }
 
 /**
@@ -71,7 +66,7 @@ export async function openAsyncifyDatabase<S extends DatabaseStats>(
   const name = options.name ?? 'main.db';
   const label = options.label ?? name;
   if (options.intMode !== undefined) checkIntMode(options.intMode, `${label}: open`);
-  const { module, sqlite3 } = await (options.module ?? loadAsyncifyModule());
+  const { module, sqlite3 } = await loadAsyncifyModule();
   // LtxAsyncVFS without wa-sqlite's proxies for the out-arguments of xAccess and xFileSize (./raw-args-vfs.ts).
   const vfs = new RawArgsAsyncVFS(module, {
     name: options.vfsName,
