@@ -47,6 +47,15 @@ export interface Outage {
   start(): unknown;
 }
 
+/**
+ * `open()` until it succeeds (at most 30 s): the database these tests open has the short
+ * deadlines the outage is meant to meet, which the healthy server may also miss on a loaded
+ * machine (seen: an open's LIST with no answer within 1000 ms and no retry).
+ */
+export async function openBeforeOutage<T extends object>(open: () => Promise<T>): Promise<T> {
+  return (await waitFor('the open before the outage', () => open().catch(() => undefined), 30_000, 50))!;
+}
+
 /** The part of a `Database` the check uses. */
 interface Queryable {
   all(sql: string): Promise<object[]>;

@@ -13,7 +13,7 @@ import { AbsReplicaClient } from '../../../lib/storage/abs/index.js';
 import { openReplicaClient } from '../../../lib/storage/url.js';
 import { startAbsServer, type AbsServer } from '../../helpers/abs-server.js';
 import { openDatabase } from '../../../lib/api/open.js';
-import { importWideReplica, queryAcrossOutage, SMALL_CACHE_BYTES } from '../../helpers/query-faults.js';
+import { importWideReplica, openBeforeOutage, queryAcrossOutage, SMALL_CACHE_BYTES } from '../../helpers/query-faults.js';
 import { storageConformance } from './conformance.js';
 import { waitFor } from '../../helpers/polling.js';
 
@@ -160,15 +160,13 @@ t.test('abs: openDatabase: a query the paused server cannot finish is LTXVFS_ERR
   const c = await open('wide');
   await importWideReplica(c);
   await c.close();
-  // One attempt of 1 s per request, for the outage; the open's ten parallel listings of the
-  // healthy server may miss it on a loaded machine (seen): the open is retried until it succeeds.
-  const db = (await waitFor('the open', () => openDatabase(server.url('cases', 'wide'), {
+  const db = await openBeforeOutage(() => openDatabase(server.url('cases', 'wide'), {
     env: server.env,
     abs: server.absOptions({ ...FAST, requestTimeoutMs: 1000, retryBudgetMs: 0 }),
     cacheSizeBytes: SMALL_CACHE_BYTES,
     pollIntervalMs: 60_000,
     shared: false,
-  }).catch(() => undefined), 30_000, 50))!;
+  }));
   t.teardown(() => db.close());
   await queryAcrossOutage(t, db, { stop: () => server.azurite.pause(), start: () => server.azurite.resume() },
     /abs:\/\/devstoreaccount1@cases\/wide\/ltx\/0\/0000000000000001-0000000000000001\.ltx: no answer within 1000 ms/);
