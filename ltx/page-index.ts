@@ -138,18 +138,20 @@ export function parsePageIndexEntries(
 export function checkPageIndexLayout(entries: readonly PageIndexEntry[], indexOffset: number, where: string): void {
   let expectedOffset = HEADER_SIZE;
   let prevPgno = 0;
-  entries.forEach((e, i) => {
-    const fail = (msg: string): never => {
-      throw new LtxvfsError('LTXVFS_ERR_CORRUPT', `${where}: page index entry ${i} (page ${e.pgno}): ${msg}`, { key: where });
-    };
-    if (e.pgno <= prevPgno) fail(`pgno invalid (not above the previous entry's ${prevPgno})`);
+  const fail = (i: number, msg: string): never => {
+    throw new LtxvfsError('LTXVFS_ERR_CORRUPT', `${where}: page index entry ${i} (page ${entries[i].pgno}): ${msg}`, { key: where });
+  };
+  // A plain loop, no closure per entry: a snapshot's index has one entry per page.
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i];
+    if (e.pgno <= prevPgno) fail(i, `pgno invalid (not above the previous entry's ${prevPgno})`);
     if (e.offset !== expectedOffset) {
-      fail(`offset ${e.offset} invalid (expected ${expectedOffset}: frames are contiguous from byte ${HEADER_SIZE})`);
+      fail(i, `offset ${e.offset} invalid (expected ${expectedOffset}: frames are contiguous from byte ${HEADER_SIZE})`);
     }
-    if (e.size < MIN_FRAME_SIZE) fail(`size ${e.size} invalid (a frame has at least ${MIN_FRAME_SIZE} bytes)`);
+    if (e.size < MIN_FRAME_SIZE) fail(i, `size ${e.size} invalid (a frame has at least ${MIN_FRAME_SIZE} bytes)`);
     prevPgno = e.pgno;
     expectedOffset = e.offset + e.size;
-  });
+  }
   if (expectedOffset + PAGE_HEADER_SIZE !== indexOffset) {
     throw new LtxvfsError(
       'LTXVFS_ERR_CORRUPT',
