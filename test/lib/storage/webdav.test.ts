@@ -156,7 +156,10 @@ t.test('webdav: the server stopped mid-query is a clean LTXVFS_ERR_STORAGE namin
   const own = await startWebdavServer();
   t.teardown(() => own.close());
   const path = 'faults';
-  const c = await openReplicaClient(own.url(path), { webdav: { ...FAST, retryBudgetMs: 200, requestTimeoutMs: 2000 } });
+  // The first attempt after the stop meets the keep-alive socket the server closed ('socket
+  // hang up'); only a retry connects and is refused. A budget of 200 ms let a loaded machine
+  // give up before that retry (failed once here): 2 s, which the refused retries never use.
+  const c = await openReplicaClient(own.url(path), { webdav: { ...FAST, retryBudgetMs: 2000, requestTimeoutMs: 2000 } });
   t.teardown(() => c.close());
   const key = c.ltxKey(0, 1, 1);
   await c.write(key, enc('0123456789'));
