@@ -134,7 +134,10 @@ t.test('sftp: private key authentication (?keyPath=)', async (t) => {
 t.test('sftp: faults: a stopped server fails reads with LTXVFS_ERR_STORAGE naming the key; reads recover when it is back', async (t) => {
   const s = await startSftpServer();
   t.teardown(() => s.close());
-  const c = await openReplicaClient(urlOf(s, 'faults'), { env: {}, sftp: FAST });
+  // The first attempt after the stop meets the SSH connection the server dropped ('No response
+  // from server'); only a retry connects and is refused. FAST's 300 ms budget let a loaded
+  // machine give up before that retry: 2 s, which the refused retries never use.
+  const c = await openReplicaClient(urlOf(s, 'faults'), { env: {}, sftp: { ...FAST, retryBudgetMs: 2000 } });
   t.teardown(() => c.close());
   const key = c.ltxKey(0, 1, 1);
   await c.write(key, enc('0123456789'));
