@@ -501,13 +501,17 @@ t.test('pollNow joins a poll in flight; the timer polls by itself, start() twice
   t.equal(reader.stats().polls, polls + 1, 'stopped: only the explicit poll ran');
 });
 
-t.test('staleness through the Database API with the real timer: a replica renamed away (poll 50 ms, bound 500 ms)', async (t) => {
-  await loadAsyncifyModule(); // compile SQLite first: it must not block the event loop for longer than the bound below
+t.test('staleness through the Database API with the real timer: a replica renamed away (poll 50 ms, bound 5 s)', async (t) => {
+  await loadAsyncifyModule();
   const root = t.testdir();
   const dir = join(root, 'replica');
   const specs = historyFromStates(await history());
   await writeReplica(dir, specs.slice(0, 4));
-  const options = { pollIntervalMs: 50, stalenessBoundMs: 500 };
+  // The timer and the clock are real, but the test moves the clock past the bound when it wants
+  // staleness: a bound of 500 ms reached by itself was also reached by a loaded machine's event
+  // loop stalling between two polls of the healthy replica (a second 'stale' event, a failed query).
+  let jumpedMs = 0;
+  const options = { pollIntervalMs: 50, stalenessBoundMs: 5000, now: () => Date.now() + jumpedMs };
   const lease = await acquireReader(dir, options);
   t.teardown(() => lease.release());
   const db = await openDatabase(dir, options);
@@ -517,18 +521,18 @@ t.test('staleness through the Database API with the real timer: a replica rename
   const stale: LtxvfsError[] = [];
   lease.reader.on('stale', (e) => stale.push(e));
   const count = async (): Promise<unknown> => (await db.get('SELECT count(*) AS n FROM t'))!.n;
-  // Loading SQLite may block the event loop for longer than the bound: start from a fresh poll.
-  await lease.reader.poller.pollNow();
   const before = await count();
 
   await fs.rename(dir, join(root, 'elsewhere'));
+  await waitFor('a timer poll to fail', () => db.stats().pollFailures > 0);
+  jumpedMs += 5001;
   await waitFor('stats().stale', () => db.stats().stale);
   t.ok(db.stats().pollFailures > 0, 'polls failed');
   const err = await rejectsLtx(t, db.get('SELECT count(*) FROM t'), 'LTXVFS_ERR_SQLITE', 'SELECT count(*) FROM t');
   const cause = (err as LtxvfsError).cause as LtxvfsError;
   t.ok(isLtxvfsError(cause, 'LTXVFS_ERR_STALE'), 'cause: LTXVFS_ERR_STALE');
   t.equal(cause.key, lease.reader.client.url);
-  t.match(cause.message, new RegExp(`^${lease.reader.client.url}: stale since \\S+Z: replica not polled successfully for \\d+ ms \\(bound 500 ms\\); still at TXID 0000000000000004: replica directory does not exist`));
+  t.match(cause.message, new RegExp(`^${lease.reader.client.url}: stale since \\S+Z: replica not polled successfully for \\d+ ms \\(bound 5000 ms\\); still at TXID 0000000000000004: replica directory does not exist`));
   // The top-level error says it too: SQLite's name in code, the reason in ltxvfsCode and the message.
   t.match(err, { code: /^SQLITE_IOERR/, ltxvfsCode: 'LTXVFS_ERR_STALE' });
   t.ok(err!.message.endsWith(cause.message), `the message ends with the reason: ${err!.message}`);
