@@ -14,6 +14,7 @@ import { HydrationPublication } from '../../lib/hydrate/publication.js';
 import { chinookBytes } from '../helpers/bytes-source.js';
 import { snapshotFromDatabase, sqlJsRows, writeLtx } from '../helpers/replica-builder.js';
 import { databaseAfter as after } from '../helpers/database-after.js';
+import { waitFor } from '../helpers/polling.js';
 
 const CHINOOK = chinookBytes();
 const TRACKS = 'SELECT count(*) AS n, sum(Milliseconds) AS ms, max(Name) AS last FROM Track';
@@ -26,9 +27,9 @@ function passes(db: { stats(): { hydration?: { passes: number } } }): number {
   return db.stats().hydration?.passes ?? 0;
 }
 
+/** Wait for `cond` (a generous 60 s: what must happen, not how fast a loaded machine does it). */
 async function until(what: string, cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 1000 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
-  if (!cond()) throw new Error(`timed out waiting for ${what}`);
+  await waitFor(what, cond, 60_000);
 }
 
 t.test('hydrated pages are read in the worker with no bridge crossing; new versions from the writer stay right', async (t) => {
