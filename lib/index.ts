@@ -36,10 +36,12 @@ export type { WebdavReplicaOptions } from './storage/webdav/config.js';
 export type { NatsReplicaOptions } from './storage/nats/options.js';
 export type { ReplicaClient, ReplicaCapabilities, LtxFileInfo, WriteOptions, StrayEntry } from './storage/types.js';
 export type { S3ReplicaOptions, S3Credentials } from './storage/s3/index.js';
-export { compactReplica, type CompactOptions, type CompactReport, type CompactOutput } from './tools/compact.js';
-export { importDatabase, type ImportOptions, type ImportResult } from './tools/import.js';
-export { restoreDatabase, type RestoreOptions, type RestoreResult } from './tools/restore.js';
-export { verifyReplica, type VerifyOptions, type VerifyReport } from './tools/verify.js';
+export type { CompactOptions, CompactReport, CompactOutput } from './tools/compact.js';
+export type { ImportOptions, ImportResult } from './tools/import.js';
+export type { RestoreOptions, RestoreResult } from './tools/restore.js';
+export type { VerifyOptions, VerifyReport } from './tools/verify.js';
+// Loaded on their first call, with the sql.js adapter: a service that only opens databases does not load them (lib/api/lazy-entries.ts).
+export { compactReplica, importDatabase, restoreDatabase, verifyReplica, loadSqlJs, openSqlJs, sqlJsStats } from './api/lazy-entries.js';
 export type { TempFileInfo } from './write/temp-files.js';
 export type { PlanTarget } from './replica/plan.js';
 export { LtxvfsError, isLtxvfsError, type LtxvfsErrorCode, type SqliteErrorName } from '../ltx/errors.js';
@@ -53,6 +55,6 @@ export {
 } from '../vfs/asyncify/vfs.js';
 export type { WorkerEngineOptions } from '../vfs/worker/database.js';
 export type { BridgeClientCounters } from '../vfs/bridge/client.js';
-export { loadSqlJs, openSqlJs, sqlJsStats, type LoadSqlJsOptions, type SqlJsOpenOptions, type SqlJsStats } from '../vfs/sqljs/index.js';
+export type { LoadSqlJsOptions, SqlJsOpenOptions, SqlJsStats } from '../vfs/sqljs/index.js';
 export type { SqlJsStatic, SqlJsDatabase, SqlJsStatement, SqlJsStatementIterator, SqlJsValue, SqlJsBindParams, SqlJsParamsObject, SqlJsQueryExecResult } from '../vfs/sqljs/types.js';
 export type { SqliteVfs, VfsRegistrar, WaSqliteModule } from '../vfs/wasm/wa-sqlite-types.js';

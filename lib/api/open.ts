@@ -7,16 +7,15 @@
  */
 import { connectLease, connectReplica, ROOTPAGES_SQL, startWarmup, wantsWarmup, type ConnectOptions, type DatabaseReplicaStats, type ReplicaConnection } from '../connection/connect.js';
 import type { BridgedView } from '../connection/connection-view.js';
-import { serveReplicaConnection } from '../bridge/served-connection.js';
 import type { WritablePageSource } from '../read/page-source.js';
 import type { WarmupResult } from '../read/warmup.js';
-import { hydrationPathFromEnv } from '../hydrate/index.js';
+import { hydrationPathFromEnv } from '../hydrate/config.js';
 import { attachReadPool, type Database, type DatabaseOptions, type ReadPoolStats } from '../sql/database.js';
 import { openAsyncifyDatabase } from '../../vfs/asyncify/database.js';
 import { compileAsyncifyModule } from '../../vfs/wasm/wa-sqlite.js';
 import { compileSyncModule } from '../../vfs/wasm/wa-sqlite-sync-wasm.js';
 import type { TransactionStartSource } from '../../vfs/asyncify/vfs.js';
-import { openWorkerDatabase, openWorkerEngine, type WorkerEngineOptions } from '../../vfs/worker/database.js';
+import type { WorkerEngineOptions } from '../../vfs/worker/database.js';
 import { withFreshness, type ReplicaDatabase } from './freshness.js';
 import { rejectRenamedOptions } from './renamed-options.js';
 import { pooledOpener, readConnectionsOf } from './read-pool.js';
@@ -92,6 +91,8 @@ export async function openDatabase(url?: string, options: OpenOptions = {}): Pro
   const hydrate = options.hydrate ?? hydrationPathFromEnv(options.env ?? process.env, url);
   const readConnections = readConnectionsOf(options.readConnections, options.engine ?? 'asyncify', url ?? 'LITESTREAM_REPLICA_URL');
   if (options.engine === 'worker') {
+    // The worker engine and the page bridge load when asked for (lib/api/lazy-entries.ts says why).
+    const { openWorkerEngine } = await import('../../vfs/worker/database.js');
     const { db, connection, warmup } = await openWorkerEngine(url, { ...options, hydrate });
     attachReadPool(db, readConnections, pooledOpener(connection, options,
       (lease, o) => connectLease(lease, { ...o, view: 'bridged' }), (pooled) => openPooledWorker(pooled, options)));
@@ -139,7 +140,8 @@ async function openInProcess(connection: ReplicaConnection, options: OpenOptions
 }
 
 /** A pooled connection of the worker engine: served over the page bridge to a worker of its own, as vfs/worker/database.ts's `openWorkerEngine` does. */
-function openPooledWorker(connection: ReplicaConnection<BridgedView>, options: OpenOptions): Promise<Database<DatabaseReplicaStats>> {
+async function openPooledWorker(connection: ReplicaConnection<BridgedView>, options: OpenOptions): Promise<Database<DatabaseReplicaStats>> {
+  const [{ serveReplicaConnection }, { openWorkerDatabase }] = await Promise.all([import('../bridge/served-connection.js'), import('../../vfs/worker/database.js')]);
   const served = serveReplicaConnection(connection);
   return openWorkerDatabase<DatabaseReplicaStats>(served, {
     ...options,

@@ -25,7 +25,7 @@ import { warmInteriorPages, type WarmupResult } from '../read/warmup.js';
 import type { BackendOptions } from '../storage/url.js';
 import { writerFor, type WriterOptions } from '../write/writer.js';
 import { ConnectionSink, leasePragma } from '../write/write-sink.js';
-import { hydrationPragma } from '../hydrate/index.js';
+import { hydrationPragma } from '../hydrate/pragma.js';
 import { BridgedView, ConnectionView } from './connection-view.js';
 import { litestreamFunctions, litestreamPragma, type SqlFunctionSpec } from './sql-surface.js';
 

@@ -25,7 +25,7 @@ import type { PollEvents, PollTarget } from './poll-target.js';
 import { VersionBuilder } from './version-builder.js';
 import type { PageSource, PageVersion } from './page-source.js';
 import { DiskCache, TieredPageCache } from '../cache/index.js';
-import { Hydrator } from '../hydrate/index.js';
+import type { Hydrator } from '../hydrate/hydrator.js';
 import type { ReplicaReaderOptions, ReplicaStats } from './reader-options.js';
 
 export type { ReplicaReaderOptions, ReplicaStats };
@@ -105,6 +105,8 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
     reader.#advance(version);
     if (options.hydrate !== undefined) {
       try {
+        // Loaded only when hydrating (lib/api/lazy-entries.ts says why).
+        const { Hydrator } = await import('../hydrate/hydrator.js');
         reader.#hydrator = Hydrator.start({
           client,
           get current() { return reader.current; },

@@ -37,7 +37,7 @@ import { isLtxvfsError, LtxvfsError } from '../../ltx/errors.js';
 import { integrityError, isSuspectSqliteError } from '../../lib/read/verifier.js';
 import type { FetchOpenOptions } from '../../lib/bridge/fetch-worker.js';
 import { openFetchChannel } from '../../lib/bridge/fetch-thread.js';
-import { hydrationPathFromEnv } from '../../lib/hydrate/index.js';
+import { hydrationPathFromEnv } from '../../lib/hydrate/config.js';
 import type { ReplicaStats } from '../../lib/read/replica-reader.js';
 import type { SqlArg } from '../../lib/connection/sql-surface.js';
 import { BridgeClient, type BridgeClientCounters } from '../bridge/client.js';

@@ -26,13 +26,13 @@ import { serveReplicaConnection } from '../../lib/bridge/served-connection.js';
 import { connectReplica, ROOTPAGES_SQL, startWarmup, wantsWarmup, type ConnectOptions, type DatabaseReplicaStats, type ReplicaConnection } from '../../lib/connection/connect.js';
 import type { WarmupResult } from '../../lib/read/warmup.js';
 import { siblingModule, spawnWorker } from '../../lib/bridge/spawn-worker.js';
-import { EMBEDDED as WORKER_MAIN } from './main-embedded.js';
 import type { ServedConnection } from '../../lib/bridge/page-server.js';
 import { DEFAULT_LOCAL_CACHE_BYTES, type BridgeClientCounters } from '../bridge/client.js';
 import type { WorkerCall, WorkerCalls, WorkerInit, WorkerReply, WorkerResult } from './protocol.js';
 import type { HydratedFileSpec } from '../bridge/hydrated-file.js';
 import { DEFAULT_SPIN_MICROS, LaneMain, newLaneBuffer, type LaneOutcome } from './call-lane.js';
 import { compileSyncModule } from '../wasm/wa-sqlite-sync-wasm.js';
+import { IN_BUNDLE } from '../../ltx/bundled.js';
 
 /** Options of the worker engine (also `openDatabase` options). */
 export interface WorkerEngineOptions {
@@ -300,9 +300,11 @@ export async function openWorkerDatabase<S extends DatabaseStats>(
     wasmModule: await compileSyncModule(),
     hydrated: options.hydrated,
   };
+  // The thread's module as text, only inside an app's bundle (docs/deploy.md): 325 KB that an installed package need not parse.
+  const embedded = IN_BUNDLE ? (await import('./main-embedded.js')).EMBEDDED : undefined;
   let worker: Worker;
   try {
-    worker = spawnWorker(siblingModule(import.meta.url, 'main'), { workerData: init, transferList: [port2] }, WORKER_MAIN);
+    worker = spawnWorker(siblingModule(import.meta.url, 'main'), { workerData: init, transferList: [port2] }, embedded);
   } catch (err) {
     await server.close();
     throw err;
