@@ -6,6 +6,7 @@
  * on purpose, inside `onStart`, which runs between the two.
  */
 import { existsSync } from 'node:fs';
+import { rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { LiveDatabase } from '../../lib/tools/sqlite-snapshot.js';
@@ -42,4 +43,19 @@ t.test('a -wal deleted between the layout and the page reads makes the read star
   pages.forEach((p, i) => read.set(p, i * result.pageSize));
   t.ok(bytesEqual(read, readBytes(copy)), 'the pages are the database file\'s, as checkpointed');
   t.equal(sqliteCli(copy, 'SELECT sum(x) FROM t;').trim(), '21', 'and that file holds every row');
+});
+
+t.test('a -wal that cannot be opened for another reason than being gone fails the read, naming it and the code', async (t) => {
+  const dir = t.testdir();
+  const dbPath = join(dir, 'wal.db');
+  const copy = join(dir, 'copy.db');
+  sqliteCli(dbPath, `PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (x); INSERT INTO t VALUES (1);
+    \n.shell cp '${dbPath}' '${copy}'; cp '${dbPath}-wal' '${copy}-wal'\n`);
+  const live = await LiveDatabase.open(copy);
+  t.teardown(() => live.close());
+  await t.rejects(live.read(async () => {
+    // Between the layout and the page reads: the -wal becomes a link to itself (ELOOP on open).
+    await rm(`${copy}-wal`);
+    await symlink(`${copy}-wal`, `${copy}-wal`);
+  }, () => undefined), { code: 'LTXVFS_ERR_STORAGE', key: copy, message: `${copy}-wal: cannot open the write-ahead log (ELOOP)` });
 });
