@@ -9,12 +9,11 @@ import t from 'tap';
 import { createHmac } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import ssh2 from 'ssh2';
 import { openDatabase } from '../../../lib/api/open.js';
 import { Lease } from '../../../lib/write/lease.js';
 import { openReplicaClient } from '../../../lib/storage/url.js';
 import type { SftpReplicaOptions } from '../../../lib/storage/sftp/index.js';
-import { startSftpServer, type SftpServer } from '../../helpers/sftp-server.js';
+import { ed25519KeyPair, startSftpServer, type SftpServer } from '../../helpers/sftp-server.js';
 import { storageConformance } from './conformance.js';
 import { waitFor } from '../../helpers/polling.js';
 
@@ -96,7 +95,7 @@ t.test('sftp: credentials and host keys', async (t) => {
   await ok.close();
   t.pass('accepted once ~/.ssh/known_hosts lists it');
 
-  const other = ssh2.utils.generateKeyPairSync('ed25519').public.trim().split(/\s+/).slice(0, 2).join(' ');
+  const other = ed25519KeyPair().public.trim().split(/\s+/).slice(0, 2).join(' ');
   const hashedName = (salt: Buffer) => `|1|${salt.toString('base64')}|${createHmac('sha1', salt).update(`[127.0.0.1]:${server.port}`).digest('base64')}`;
   const changed = path.join(dir, 'changed_hosts');
   await fs.writeFile(changed, `${hashedName(Buffer.alloc(20, 7))} ${other}\n`);
@@ -121,7 +120,7 @@ t.test('sftp: a directory that does not exist is an empty replica, named', async
 });
 
 t.test('sftp: private key authentication (?keyPath=)', async (t) => {
-  const keys = ssh2.utils.generateKeyPairSync('ed25519');
+  const keys = ed25519KeyPair();
   const keyed = await startSftpServer({ authorizedKey: keys.public });
   t.teardown(() => keyed.close());
   const dir = t.testdir({ id_ed25519: keys.private });
