@@ -44,7 +44,10 @@ export async function startAbsServer(): Promise<AbsServer> {
   const proxy = await startConnectProxy('.blob.core.windows.net', azurite.port);
   const env = { LITESTREAM_AZURE_ACCOUNT_KEY: AZURITE_ACCOUNT.key };
   const pipelineOptions: StoragePipelineOptions & { tlsOptions: { ca: string[] } } = {
-    retryOptions: { maxTries: 1 },
+    // Retried: a check reusing a keep-alive socket Azurite has closed meets 'socket hang up'
+    // (ECONNRESET; failed a clean-clone CI run of abs-litestream.test.ts with one try). The
+    // library's own clients are configured apart (absOptions).
+    retryOptions: { maxTries: 3, retryDelayInMs: 50, maxRetryDelayInMs: 200 },
     tlsOptions: { ca: [...rootCertificates, cert.cert] },
   };
   const service = new BlobServiceClient(
