@@ -37,6 +37,7 @@ import { join } from 'node:path';
 import aws4 from 'aws4';
 import { request } from 'undici';
 import { openDatabase, readVerified, warmupOf, type OpenOptions } from '../lib/api/open.js';
+import { loadSqlJs, openSqlJs } from '../lib/api/lazy-entries.js';
 import { ClockTimers } from '../test/helpers/clock-timers.js';
 import { openReplicaClient } from '../lib/storage/url.js';
 import { median } from './table.js';
@@ -128,11 +129,17 @@ export interface WriteOutput {
 }
 
 /** Lookups per second of each warm row (medians over rounds). */
-export interface WarmOutput {
+export interface WarmRates {
   hotTxPerSec: number;
   uniformTxPerSec: number;
   hotPreparedPerSec: number;
   uniformPreparedPerSec: number;
+}
+
+/** The warm rows of the in-process engine (the default), and of the sql.js adapter on the same replica. */
+export interface WarmOutput extends WarmRates {
+  /** The same rows through `openSqlJs` (synchronous sql.js API, no Asyncify; docs/engines.md). */
+  sqljs?: WarmRates;
   /** Lookup latency, ms, while one long scan runs (flows started across the scan). */
   concurrent?: { scanMs: number; aloneMs: number; latencies: number[]; baseline: number[]; during: number };
 }
@@ -360,6 +367,44 @@ async function rate(ids: readonly number[], rounds: number, run: (ids: readonly 
   return median(rates);
 }
 
+/**
+ * The warm rows through the sql.js adapter (`openSqlJs`, default options: the same 64 MiB
+ * page cache), with sql.js's own synchronous API: `BEGIN`, one prepared statement's
+ * `getAsObject([k])` per lookup (an object per row, as better-sqlite3's `get`), `COMMIT`; or
+ * `getAsObject([k])` in autocommit. Its instance is closed before the async engine's scan rows.
+ */
+async function warmSqlJs(input: Extract<ServiceChildInput, { phase: 'warm' }>): Promise<WarmRates> {
+  const SQLite = await loadSqlJs();
+  const db = await openSqlJs(SQLite, input.url);
+  try {
+    const stmt = db.prepare(SQL.point);
+    const inTx = (ids: readonly number[]): void => {
+      db.exec('BEGIN');
+      try {
+        for (const id of ids) stmt.getAsObject([id]);
+      } finally {
+        db.exec('COMMIT');
+      }
+    };
+    const prepared = (ids: readonly number[]): void => {
+      for (const id of ids) stmt.getAsObject([id]);
+    };
+    prepared(input.keys.hot);
+    inTx(input.keys.hot);
+    const rates: WarmRates = {
+      hotTxPerSec: await rate(input.keys.hot, input.rounds, inTx),
+      uniformTxPerSec: await rate(input.keys.uniform, input.rounds, inTx),
+      hotPreparedPerSec: await rate(input.keys.hot, input.rounds, prepared),
+      uniformPreparedPerSec: await rate(input.keys.uniform, input.rounds, prepared),
+    };
+    stmt.free();
+    log(`warm, sql.js adapter: in one transaction hot ${Math.round(rates.hotTxPerSec)}/s, uniform ${Math.round(rates.uniformTxPerSec)}/s; autocommit hot ${Math.round(rates.hotPreparedPerSec)}/s, uniform ${Math.round(rates.uniformPreparedPerSec)}/s`);
+    return rates;
+  } finally {
+    db.close();
+  }
+}
+
 async function warm(input: Extract<ServiceChildInput, { phase: 'warm' }>): Promise<WarmOutput> {
   const db = await openDatabase(input.url, { shared: false });
   try {
@@ -379,6 +424,7 @@ async function warm(input: Extract<ServiceChildInput, { phase: 'warm' }>): Promi
     const hotPreparedPerSec = await rate(input.keys.hot, input.rounds, prepared);
     const uniformPreparedPerSec = await rate(input.keys.uniform, input.rounds, prepared);
     log(`warm: in one transaction hot ${Math.round(hotTxPerSec)}/s, uniform ${Math.round(uniformTxPerSec)}/s; prepared hot ${Math.round(hotPreparedPerSec)}/s, uniform ${Math.round(uniformPreparedPerSec)}/s`);
+    const sqljs = await warmSqlJs(input);
 
     // One long scan on a fresh instance, and point lookups from 100 other async flows on the
     // same instance, started across the scan (spread over the time the scan took alone, on
@@ -414,7 +460,7 @@ async function warm(input: Extract<ServiceChildInput, { phase: 'warm' }>): Promi
       }));
       const scanMs = await scan;
       log(`concurrent: scan ${Math.round(scanMs)} ms (alone ${Math.round(aloneMs)} ms), lookup p50 ${median(latencies).toFixed(2)} ms`);
-      return { hotTxPerSec, uniformTxPerSec, hotPreparedPerSec, uniformPreparedPerSec, concurrent: { scanMs, aloneMs, latencies, baseline, during } };
+      return { hotTxPerSec, uniformTxPerSec, hotPreparedPerSec, uniformPreparedPerSec, sqljs, concurrent: { scanMs, aloneMs, latencies, baseline, during } };
     } finally {
       await close(shared, 'concurrent');
     }
