@@ -48,7 +48,7 @@ export interface S3Measured extends WindowCounts {
 /** What the parent passes. */
 export type S3ChildInput =
   | { phase: 'cold'; url: string; log: string; warmInterior: boolean; workload: S3Workload }
-  | { phase: 'scan'; url: string; log: string; warmInterior: boolean }
+  | { phase: 'scan'; url: string; log: string; warmInterior: boolean; engine?: 'asyncify' | 'worker' }
   | { phase: 'open'; urls: string[]; log: string; samples: number }
   | { phase: 'calibrate'; url: string; log: string };
 
@@ -157,10 +157,10 @@ class RequestWindow {
 }
 
 /** Open a fresh instance inside a window; the counters are the instance's own (it starts at zero). */
-async function timedOpen(w: RequestWindow, label: string, url: string, warmInterior: boolean): Promise<{ db: AnyDatabase; m: S3Measured }> {
+async function timedOpen(w: RequestWindow, label: string, url: string, warmInterior: boolean, engine?: 'asyncify' | 'worker'): Promise<{ db: AnyDatabase; m: S3Measured }> {
   let db: AnyDatabase | undefined;
   const m = await w.measure(label, async () => {
-    db = await openDatabase(url, { shared: false, warmInterior });
+    db = await openDatabase(url, { shared: false, warmInterior, ...(engine === undefined ? {} : { engine }) });
   });
   const s = db!.stats();
   return { db: db!, m: { ...m, readRequests: s.readRequests, pagesFetched: s.pagesFetched } };
@@ -243,10 +243,10 @@ async function cold(input: { url: string; log: string; warmInterior: boolean; wo
   }
 }
 
-async function scan(input: { url: string; log: string; warmInterior: boolean }): Promise<S3ScanOutput> {
+async function scan(input: { url: string; log: string; warmInterior: boolean; engine?: 'asyncify' | 'worker' }): Promise<S3ScanOutput> {
   const win = new RequestWindow(input.log);
-  const tag = input.warmInterior ? 'ltxvfs-warm' : 'ltxvfs-nowarm';
-  const { db, m: open } = await timedOpen(win, `${tag}:open-for-scan`, input.url, input.warmInterior);
+  const tag = `${input.warmInterior ? 'ltxvfs-warm' : 'ltxvfs-nowarm'}${input.engine === 'worker' ? '-worker' : ''}`;
+  const { db, m: open } = await timedOpen(win, `${tag}:open-for-scan`, input.url, input.warmInterior, input.engine);
   try {
     const warmup = await awaitWarmup(win, `${tag}:warmup-for-scan`, db);
     const openRssBytes = process.memoryUsage().rss;
