@@ -10,9 +10,11 @@
  *    The open's share of it is the open-cost row.
  * 2. Lookups in ONE read transaction, 10,000 each, over a hot set of 1,000 keys and uniform
  *    over the table, on the directory replica; and prepared-statement lookups in autocommit
- *    (issue 14), against better-sqlite3 on the local file.
+ *    (issue 14), against better-sqlite3 on the local file; in process and through the sql.js
+ *    adapter.
  * 3. Full scan and hydration over S3 against the link ceiling: plain parallel ranged GETs of
  *    the replica's snapshot through the same log and proxy (undici), best of a few shapes.
+ *    Then the hydrated file read warm by each engine against native SQLite on it (item 5).
  * 4. Poll cost: one reader idle for a whole hour of a virtual clock (its polls and their
  *    requests real, the time between them skipped), then one busy (a lookup every 100 ms)
  *    for `pollSeconds`, extrapolated to an hour; and three busy readers in processes of
@@ -39,7 +41,7 @@ import { sqliteExec } from '../test/helpers/sqlite-cli.js';
 import { CliSession } from './cli-session.js';
 import { prepareDataset, type Dataset } from './dataset.js';
 import { HYDRATE_CHILD_JS, litestreamHydration, type HydrationRun } from './hydrate.js';
-import type { HydrateChildInput, HydrateOutput } from './hydrate-child.js';
+import type { HydrateChildInput, HydrateOutput, WarmOutput as HydratedWarmOutput } from './hydrate-child.js';
 import { litestreamEnv } from './litestream.js';
 import { importWithLtxvfs, runChildScript, S3_CHILD_JS } from './ltxvfs.js';
 import type { S3ChildInput, S3ScanOutput } from './s3-child.js';
@@ -48,7 +50,7 @@ import { S3_ENV, startS3Stack, type S3Stack, type WindowCounts } from './s3-stac
 import type { ColdLoadInput, ColdLoadOutput } from './cold-load-child.js';
 import type { CeilingOutput, ColdOutput, IterateOutput, NativeOutput, PollGroupOutput, PollOutput, ServiceChildInput, WarmKeys, WarmOutput, WriteOutput } from './service-child.js';
 import { fmtCount, fmtFactor, fmtMiB, fmtMiBs, fmtMs, fmtRate, markdownTable, median, mibPerSecond } from './table.js';
-import { inline, RANGE_ROWS, S3_SQL, SQL, type ReplicaLocation } from './workload.js';
+import { inline, inStatementSql, RANGE_ROWS, S3_SQL, SQL, type ReplicaLocation } from './workload.js';
 
 /** The compiled child (bench/tsconfig.json puts it beside the others). */
 export const SERVICE_CHILD_JS = join(fileURLToPath(new URL('.', import.meta.url)), '.work', 'build', 'bench', 'service-child.js');
@@ -142,6 +144,8 @@ export interface ServiceSectionResult {
   scan: S3ScanOutput;
   ceiling: CeilingOutput;
   hydrate: HydrateOutput;
+  /** Warm queries on the file the hydration wrote (issue 15 item 5). */
+  hydrated: HydratedFileRows;
   litestreamHydrate?: HydrationRun;
   litestreamPrefix?: { rows: number; ms: number; counts: WindowCounts; tableBytes: number };
   poll: PollRow[];
@@ -250,6 +254,59 @@ async function cliTxRates(session: CliSession, keys: WarmKeys): Promise<CliTxRat
     return median(rates);
   };
   return { hotTxPerSec: await rate(keys.hot), uniformTxPerSec: await rate(keys.uniform) };
+}
+
+/** Warm queries on a completed hydration file (issue 15 item 5), per engine and native. */
+export interface HydratedFileRows {
+  /** Primary-key lookups in the one statement. */
+  lookups: number;
+  /** Per engine, a fresh process each (bench/hydrate-child.ts `warm`): medians, ms. */
+  engines: { engine: 'asyncify' | 'worker'; lookupsMs: number; scanMs: number; requests: number }[];
+  /** `sqlite3 -readonly` on the same file, medians, ms. */
+  nativeLookupsMs?: number;
+  nativeScanMs?: number;
+  /** Every engine and native gave the same answers. */
+  agree: boolean;
+}
+
+/**
+ * The hydrated-file rows: the file `path` (complete at the replica's TXID, so every page
+ * comes from it) opened by each engine in a fresh process over `url`, one statement of
+ * many primary-key lookups and the full scan timed after an untimed run; then the same
+ * statements in `sqlite3 -readonly` on the file.
+ */
+async function hydratedFileRows(path: string, url: string, rows: number, quick: boolean, native: boolean, log: (msg: string) => void): Promise<HydratedFileRows> {
+  const lookups = quick ? 20_000 : 100_000;
+  const lookupsSql = inStatementSql(lookups, rows);
+  const rounds = quick ? 2 : 3;
+  const answers = new Set<string>();
+  const engines: HydratedFileRows['engines'] = [];
+  for (const engine of ['asyncify', 'worker'] as const) {
+    const w = await child<HydratedWarmOutput, HydrateChildInput>(HYDRATE_CHILD_JS, { phase: 'warm', url, path, engine, lookups: lookupsSql, scan: SQL.scan, rounds }, S3_ENV);
+    engines.push({ engine, lookupsMs: w.lookupsMs, scanMs: w.scanMs, requests: w.requests });
+    answers.add(`${w.lookupsResult}/${w.scanResult}`);
+    log(`service: hydrated file, ${engine}: lookups ${fmtMs(w.lookupsMs)}, scan ${fmtMs(w.scanMs)}, ${w.requests} requests`);
+  }
+  if (!native) return { lookups, engines, agree: answers.size === 1 };
+  const session = await CliSession.start({ args: ['-readonly', path] });
+  try {
+    const l: number[] = [];
+    const sc: number[] = [];
+    let answer = '';
+    for (let r = 0; r <= rounds; r++) {
+      const a = await session.time(`${lookupsSql};`);
+      const b = await session.time(`${SQL.scan};`);
+      if (r > 0) {
+        l.push(a.ms);
+        sc.push(b.ms);
+      }
+      answer = `${a.output.trim()}/${b.output.trim()}`;
+    }
+    answers.add(answer);
+    return { lookups, engines, nativeLookupsMs: median(l), nativeScanMs: median(sc), agree: answers.size === 1 };
+  } finally {
+    await session.close();
+  }
 }
 
 /** Run the section (see the module comment). */
@@ -375,6 +432,8 @@ export async function runServiceSection(o: ServiceSectionOptions): Promise<Servi
     log('service: hydration over S3 …');
     const hydratePath = join(work, 'hydrated.db');
     const hydrate = await child<HydrateOutput, HydrateChildInput>(HYDRATE_CHILD_JS, { phase: 'hydrate', url: s3Url, log: stack.endpoint, path: hydratePath, options: {} }, S3_ENV);
+    log('service: warm queries on the hydrated file (each engine in a fresh process, native SQLite on the same file) …');
+    const hydrated = await hydratedFileRows(hydratePath, s3Url, dataset.rows, o.quick, o.native, log);
     let litestreamHydrate: HydrationRun | undefined;
     let litestreamPrefix: ServiceSectionResult['litestreamPrefix'];
     if (o.litestream) {
@@ -453,7 +512,7 @@ export async function runServiceSection(o: ServiceSectionOptions): Promise<Servi
       }
     }
     return {
-      dataset, latencyMs: o.latencyMs, l0Files, cold, warm: { ltxvfs: ltxvfsWarm, native, litestreamCli, nativeCli }, iterate, scan, ceiling, hydrate,
+      dataset, latencyMs: o.latencyMs, l0Files, cold, warm: { ltxvfs: ltxvfsWarm, native, litestreamCli, nativeCli }, iterate, scan, ceiling, hydrate, hydrated,
       litestreamHydrate, litestreamPrefix, poll, pollGroups, writes, seconds: (performance.now() - started) / 1000,
     };
   } finally {
@@ -625,6 +684,29 @@ export function renderService(r: ServiceSectionResult): string {
   out.push(markdownTable(['', 'time', 'received per second (bytes)', 'requests', '÷ ceiling'], srows));
   out.push('');
   out.push(`The ceiling: the replica's largest LTX file (${fmtMiB(r.ceiling.objectBytes)}, the snapshot) read with plain ranged GETs (undici, SigV4 by aws4) through the same request log, fault proxy and s3rver, in a child process; the best shape is the ceiling. Scan and hydration are compared by bytes received per second (LTX bytes, compressed), which is what the link carries; "of table"/"of database" is the usual MiB/s of SQLite bytes. Scan: bench/s3-child.ts \`scan\` (open, warm-up, \`SELECT count(*), sum(length(body)) FROM items\`); hydration: bench/hydrate-child.ts \`hydrate\` (open to complete; the modules its open loads on first use, the storage backend and the hydrator, are loaded before the clock starts${r.hydrate.modulesMs === undefined ? '' : ` (${fmtMs(r.hydrate.modulesMs)})`}, as the ceiling\'s child loads undici and aws4 before its own). The target is judged on the hydration with its open; the row after it is its transfer alone, the ranges the hydrator read after the open, which is what the ceiling measures.`);
+  out.push('');
+
+  // 5 (item): the hydrated file.
+  const hf = r.hydrated;
+  const hfRows: string[][] = hf.engines.map((e) => {
+    const lf = hf.nativeLookupsMs === undefined ? undefined : e.lookupsMs / hf.nativeLookupsMs;
+    const sf = hf.nativeScanMs === undefined ? undefined : e.scanMs / hf.nativeScanMs;
+    if (e.engine === 'worker' && lf !== undefined && sf !== undefined) {
+      targets.push([`hydrated file, worker engine: ${fmtCount(hf.lookups)} lookups in one statement, time ÷ native`, fmtFactor(lf), '≤ 1.5×', verdict(lf <= 1.5)]);
+      targets.push(['hydrated file, worker engine: full scan, time ÷ native', fmtFactor(sf), '≤ 1.5×', verdict(sf <= 1.5)]);
+    }
+    return [`ltxvfs, ${e.engine === 'asyncify' ? 'in process (Asyncify)' : 'worker engine'}`, `${fmtRate((hf.lookups * 1000) / e.lookupsMs)} (${fmtMs(e.lookupsMs)})`, fmtFactor(lf),
+      `${fmtMiBs(mibPerSecond(db.tableBytes, e.scanMs))} (${fmtMs(e.scanMs)})`, fmtFactor(sf), fmtCount(e.requests)];
+  });
+  if (hf.nativeLookupsMs !== undefined && hf.nativeScanMs !== undefined) {
+    hfRows.push(['native SQLite (`sqlite3 -readonly` on the file)', `${fmtRate((hf.lookups * 1000) / hf.nativeLookupsMs)} (${fmtMs(hf.nativeLookupsMs)})`, '1.00×',
+      `${fmtMiBs(mibPerSecond(db.tableBytes, hf.nativeScanMs))} (${fmtMs(hf.nativeScanMs)})`, '1.00×', '—']);
+  }
+  out.push('#### Warm queries on the hydrated file (issue 15 item 5)');
+  out.push('');
+  out.push(markdownTable(['', `${fmtCount(hf.lookups)} lookups in one statement`, 'time ÷ native', 'full scan (of table)', 'time ÷ native', 'storage requests'], hfRows));
+  out.push('');
+  out.push(`The file the hydration above wrote, complete at the replica's TXID, opened with \`openDatabase(url, { hydrate: path, engine })\` in a fresh process per engine (bench/hydrate-child.ts \`warm\`: medians of the timed runs after an untimed one); the worker engine reads its pages in place with \`readSync\`, no bridge crossing (docs/engines.md). Native: the same statements in \`sqlite3 -readonly\` on the file. Answers ${hf.agree ? 'agree' : '**differ**'} across engines and native.`);
   out.push('');
 
   // 5: poll.
