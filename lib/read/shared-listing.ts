@@ -27,7 +27,7 @@
  * broken in a race, a holder slower than the wait) each use their own listing.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LtxFileInfo, ReplicaClient } from '../storage/types.js';
 
@@ -39,6 +39,14 @@ export const LISTINGS_DIR = 'listings';
 
 /** A lock older than this many poll intervals (poller's clock) is left from a crashed process. */
 export const STALE_LOCK_INTERVALS = 5;
+
+/**
+ * A temporary file of the listings directory (`.tmp-…`: a listing or lock being written, a
+ * lock being broken) whose modification time is older than this (wall clock, ms) was left
+ * by a process that ended between writing and renaming it; the first write of each poller
+ * removes such files. A live process renames or removes its own within milliseconds.
+ */
+export const STALE_TMP_MS = 10 * 60 * 1000;
 
 /** Real ms between checks for the listing while another process holds the lock. */
 export const LOCK_CHECK_MS = 10;
@@ -150,6 +158,8 @@ export class PollListings {
   readonly #lockPath: string;
   readonly #token = `${process.pid}-${randomBytes(6).toString('hex')}`;
   #tmpSeq = 0;
+  /** Set once this poller has removed the stale temporary files of the directory. */
+  #swept = false;
   #taken = 0;
   #shared = 0;
   readonly #refusals = Object.fromEntries(REFUSALS.map((r) => [r, 0])) as Record<SharedListingRefusal, number>;
@@ -365,6 +375,22 @@ export class PollListings {
     } catch {
       this.#refuse('io');
       await unlink(tmp).catch(() => undefined);
+    }
+    if (!this.#swept) {
+      this.#swept = true;
+      await this.#sweep();
+    }
+  }
+
+  /** Remove the temporary files older than {@link STALE_TMP_MS} (crashed writers' leftovers); errors are ignored. */
+  async #sweep(): Promise<void> {
+    const names = await readdir(this.#dir!).catch(() => [] as string[]);
+    const now = Date.now();
+    for (const name of names) {
+      if (!name.startsWith('.tmp-')) continue;
+      const path = join(this.#dir!, name);
+      const st = await stat(path).catch(() => undefined);
+      if (st !== undefined && now - st.mtimeMs > STALE_TMP_MS) await unlink(path).catch(() => undefined);
     }
   }
 

@@ -8,11 +8,11 @@
  * own counting client over a real directory replica; the processes test is
  * shared-listing-processes.test.ts.
  */
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import t, { type Test } from 'tap';
 import { ReplicaReader, type ReplicaReaderOptions } from '../../lib/read/replica-reader.js';
-import { sharedListingPath, STALE_LOCK_INTERVALS, type SharedListingRefusal } from '../../lib/read/shared-listing.js';
+import { LISTINGS_DIR, sharedListingPath, STALE_LOCK_INTERVALS, STALE_TMP_MS, type SharedListingRefusal } from '../../lib/read/shared-listing.js';
 import { ClockTimers } from '../helpers/clock-timers.js';
 import { TestClock } from '../helpers/polling.js';
 import { CountingClient, historyFromStates, sqlJsHistory, writeLtx, writeReplica, type LtxSpec } from '../helpers/replica-builder.js';
@@ -181,6 +181,29 @@ t.test('the lock: held by a live process, the reader waits for its listing and t
     await t.rejects(stat(lock), { code: 'ENOENT' }, 'and removed its own lock after writing the listing');
     t.equal((JSON.parse(await readFile(path, 'utf8')) as { takenAt: number }).takenAt, clock.ms, 'the listing it wrote');
   }
+});
+
+t.test('temporary files a crashed process left in the listings directory are removed at a poller\'s first write; others are kept', async (t) => {
+  const { cacheDir, clock, timers, open } = await setup(t);
+  const listings = join(cacheDir, LISTINGS_DIR);
+  await mkdir(listings, { recursive: true });
+  const old = (Date.now() - STALE_TMP_MS - 60_000) / 1000;
+  // A listing and a lock being written when their process ended, long ago (file system time).
+  for (const name of ['.tmp-123-abc-1', '.tmp-123-abc-2']) {
+    await writeFile(join(listings, name), '{"format":"ltxvfs-listing"');
+    await utimes(join(listings, name), old, old);
+  }
+  // Another process's file being written right now, and another replica's listing, as old.
+  await writeFile(join(listings, '.tmp-456-def-1'), '{');
+  await writeFile(join(listings, 'another-replica.json'), '{}');
+  await utimes(join(listings, 'another-replica.json'), old, old);
+  const a = await open();
+  await timers.runUntil(clock.ms + INTERVAL);
+  t.equal(a.reader.stats().listingsTaken, 1, 'the poll listed storage and wrote the listing');
+  const left = (await readdir(listings)).sort();
+  t.same(left.filter((n) => n.startsWith('.tmp-')), ['.tmp-456-def-1'], 'the stale temporary files are gone, the fresh one is kept');
+  t.ok(left.includes('another-replica.json'), 'files that are not temporary are kept, however old');
+  t.ok(left.some((n) => n.endsWith('.json') && n !== 'another-replica.json'), 'this replica\'s listing is written');
 });
 
 t.test('a cache directory that cannot hold listings: the reader lists storage every poll, counted as io', async (t) => {
