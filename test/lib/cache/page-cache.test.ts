@@ -227,3 +227,29 @@ t.test('copyTo copies a hit into the caller\'s buffer, counts it, and keeps it r
   t.ok(cache.has(ref(file, 0)), 'the page copied out was used: page 2 went instead');
   t.notOk(cache.has(ref(file, 1)));
 });
+
+t.test('a file whose last page is evicted is forgotten; its pages can be cached again, by either file in turn', async (t) => {
+  const a = realFile(3, 4096, 0);
+  const b = realFile(3, 4096, 100);
+  const cache = new PageCache(2 * 4096);
+  cache.set(ref(a.file, 0), a.pages[0]);
+  cache.set(ref(a.file, 1), a.pages[1]);
+  cache.set(ref(b.file, 0), b.pages[0]); // evicts a:0
+  cache.set(ref(b.file, 1), b.pages[1]); // evicts a:1, the last of a's pages
+  t.notOk(cache.has(ref(a.file, 0)) || cache.has(ref(a.file, 1)), 'a is gone');
+  cache.set(ref(a.file, 2), a.pages[2]); // evicts b:0
+  t.same(cache.get(ref(a.file, 2)), a.pages[2], 'a page of the forgotten file is cached again');
+  t.same(cache.get(ref(b.file, 1)), b.pages[1]);
+  t.notOk(cache.has(ref(b.file, 0)));
+  t.same(cache.stats(), { hits: 2, misses: 0, bytes: 2 * 4096, evictions: 3 });
+});
+
+t.test('a frame reference past the end of its file\'s page index is never cached', async (t) => {
+  const { file, pages } = realFile(2);
+  const cache = new PageCache(4 * 4096);
+  cache.set(ref(file, 2), pages[0]);
+  cache.set(ref(file, -1), pages[0]);
+  t.notOk(cache.has(ref(file, 2)));
+  t.notOk(cache.has(ref(file, -1)));
+  t.equal(cache.stats().bytes, 0);
+});
