@@ -181,10 +181,14 @@ export class FileVerifier {
     this.#settle(file, idOf(file));
   }
 
-  /** A page of `file` is about to be served: start verifying it if nobody has. Cheap when known. */
-  use(file: LtxFile): void {
-    if (this.#byFile.has(file) || this.#closed) return;
-    if (this.#state(file) !== undefined) return;
+  /**
+   * A page of `file` is about to be served: start verifying it if nobody has. Cheap when known.
+   * @returns true when this call started the verification (it then accepts the frames of its
+   *   first entries through {@link observe}); false when it runs, ended, or the reader closed.
+   */
+  use(file: LtxFile): boolean {
+    if (this.#byFile.has(file) || this.#closed) return false;
+    if (this.#state(file) !== undefined) return false;
     const id = idOf(file);
     const job: Job = { file, id, crc: new FileChecksumBuilder(), next: -1, done: Promise.resolve() };
     const header = headerOf(file);
@@ -220,6 +224,7 @@ export class FileVerifier {
     );
     // Awaited through verified(); a failure must not surface as unhandled.
     job.done.catch(() => undefined);
+    return true;
   }
 
   /**

@@ -117,6 +117,25 @@ t.test('a storage error stops a verification without failing the reader; the nex
   t.equal(reader.stats().verification.filesVerified, 1);
 });
 
+t.test('head pages read at open, served from the cache, start the verification and feed it their frames; again after a failed one', async (t) => {
+  const s = await setup(t, { verifyConcurrency: 1 });
+  const reader = await s.open();
+  s.client.fault = (call) => (call.length > 10_000 ? new LtxvfsError('LTXVFS_ERR_STORAGE', `${call.key}: injected`, { key: call.key }) : undefined);
+  const dst = new Uint8Array(4096);
+  t.ok(reader.readPageInto(reader.current, 1, dst), 'page 1 is served from the cache: the head read at open');
+  t.ok(bytesEqual(dst, pages[0].data));
+  const fed = reader.stats().verification.framesCoalesced;
+  t.ok(fed >= 1, `${fed} frames of the head fed to the verification this hit started`);
+  for (let i = 0; i < 5; i++) reader.readPageInto(reader.current, 1, dst);
+  t.equal(reader.stats().verification.framesCoalesced, fed, 'hits while it runs feed nothing more');
+  await rejectsLtx(t, reader.verified(), 'LTXVFS_ERR_STORAGE', s.key, /injected/);
+  s.client.fault = undefined;
+  t.ok(reader.readPageInto(reader.current, 1, dst), 'page 1 served from the cache again');
+  t.equal(reader.stats().verification.framesCoalesced, 2 * fed, 'the verification this hit started again is fed the head again');
+  await reader.verified();
+  t.equal(reader.stats().verification.filesVerified, 1);
+});
+
 t.test('close cancels background verification', async (t) => {
   const s = await setup(t, { verifyRangeBytes: 4096 * 2 });
   const reader = await s.open();
