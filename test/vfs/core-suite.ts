@@ -574,6 +574,24 @@ export function writeSuite(t: Test, engine: EngineName): void {
     t.equal((await restore(dir)).integrity, 'ok');
   });
 
+  test('a transaction reads back the pages it spilled, not the copies of them the reader has cached', async (t) => {
+    const dir = await fixture(t);
+    const conn = await openWritableFor(engine, dir, { autoLease: true });
+    t.teardown(() => conn.close());
+    const { db } = conn;
+    await db.exec("CREATE TABLE s (id INTEGER PRIMARY KEY, v TEXT); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 2000) INSERT INTO s (v) SELECT printf('%.200c', 'a') FROM c;");
+    await db.exec('PRAGMA cache_size = 5');
+    // With SQLite's cache that small, every page of the table is read through the VFS: now in the reader's cache.
+    t.same(await db.all("SELECT count(*) AS n FROM s WHERE v LIKE 'a%'"), [{ n: 2000 }]);
+    await db.transaction(async () => {
+      await db.exec("UPDATE s SET v = printf('%.200c', 'b')");
+      t.same(await db.all("SELECT count(*) AS n FROM s WHERE v LIKE 'b%'"), [{ n: 2000 }], 'the pages SQLite spilled and reads back are the transaction\'s');
+    });
+    t.same(await db.all("SELECT count(*) AS n FROM s WHERE v LIKE 'b%'"), [{ n: 2000 }]);
+    t.same(await db.all('PRAGMA integrity_check'), [{ integrity_check: 'ok' }]);
+    t.same(await freshRows(dir, "SELECT count(*) AS n FROM s WHERE v LIKE 'b%'"), [{ n: 2000 }], 'a fresh reader agrees');
+  });
+
   test('ROLLBACK ships nothing, also after pages spilled; a spilled transaction that commits ships once', async (t) => {
     const dir = await fixture(t);
     const conn = await openWritableFor(engine, dir, { autoLease: true });

@@ -170,20 +170,43 @@ export class DatabaseFile<C extends Completion> {
    * file read in place), else copied from `readPage`; anything else goes through {@link read}.
    */
   readInto(this: DatabaseFile<'sync'>, heap: Uint8Array, ptr: number, amount: number, offset: number): number {
-    const version = this.version;
-    if (version !== undefined && this.#buffer === undefined && amount === version.pageSize && offset % amount === 0 && offset >= amount) {
-      const pgno = offset / amount + 1;
-      if (pgno <= version.commit) {
-        const source = this.source;
-        if (source.readPageInto !== undefined && source.readPageInto(version, pgno, heap.subarray(ptr, ptr + amount))) return VFS.SQLITE_OK;
-        const page = source.readPage(version, pgno);
-        if (page.length === amount) {
-          heap.set(page, ptr);
-          return VFS.SQLITE_OK;
-        }
+    const pgno = this.#wholePage(amount, offset);
+    if (pgno !== 0) {
+      const version = this.version!;
+      const source = this.source;
+      if (source.readPageInto !== undefined && source.readPageInto(version, pgno, heap.subarray(ptr, ptr + amount))) return VFS.SQLITE_OK;
+      const page = source.readPage(version, pgno);
+      if (page.length === amount) {
+        heap.set(page, ptr);
+        return VFS.SQLITE_OK;
       }
     }
     return this.read(heap.subarray(ptr, ptr + amount), offset);
+  }
+
+  /**
+   * The part of `xRead` that never waits, for the asynchronous binding: a whole page (not
+   * page 1) of the pinned version copied to `heap[ptr]` when the source has it at hand
+   * (`readPageInto`: the reader's page cache). False for anything else — another size or
+   * offset, page 1, a page of this transaction's writes, a page to fetch — and then the
+   * binding goes through {@link read}, which may wait.
+   */
+  readCachedInto(heap: Uint8Array, ptr: number, amount: number, offset: number): boolean {
+    const pgno = this.#wholePage(amount, offset);
+    const source = this.source;
+    return pgno !== 0 && source.readPageInto !== undefined && source.readPageInto(this.version!, pgno, heap.subarray(ptr, ptr + amount));
+  }
+
+  /**
+   * The page number a read of `amount` bytes at `offset` is, when it is one whole page of
+   * the pinned version other than page 1 (patched on the way) and no page of this
+   * transaction's writes; else 0.
+   */
+  #wholePage(amount: number, offset: number): number {
+    const version = this.version;
+    if (version === undefined || this.#buffer !== undefined || amount !== version.pageSize || offset % amount !== 0 || offset < amount) return 0;
+    const pgno = offset / amount + 1;
+    return pgno <= version.commit ? pgno : 0;
   }
 
   /** `xWrite`: buffered for the transaction. @throws LtxvfsError `LTXVFS_ERR_READONLY` without RESERVED; `LTXVFS_ERR_UNSUPPORTED` for a partial page. */
