@@ -4,7 +4,7 @@
  * cache until the scan asks for them (the miss that tells the fetcher where the scan is).
  */
 import type { PageCache } from '../cache/index.js';
-import type { FrameRef } from '../replica/page-index.js';
+import type { FrameRef, LtxFile } from '../replica/page-index.js';
 import type { QueuedRead } from './fetch-queue.js';
 import { MAX_READAHEAD_WINDOWS } from './prefetch.js';
 
@@ -29,9 +29,39 @@ export interface InFlight {
 /** Most first pages of landed read-ahead ranges held out of the cache at once (the oldest goes into the cache). */
 export const MAX_HELD_PAGES = 4 * MAX_READAHEAD_WINDOWS;
 
-/** The fetcher's key of a frame: file id in the high bits, entry number in the low 32. */
-export function frameKey(ref: FrameRef): number {
-  return ref.file.id * 0x1_0000_0000 + ref.entry;
+/**
+ * The fetcher's in-flight entries by frame: per LTX file id, per entry of its page index.
+ * Two maps with small-integer keys rather than one keyed by `id × 2^32 + entry`, which is
+ * no small integer: V8 hashes such a key as a heap number on every lookup and allocates one
+ * on every insertion, for each frame a scan reads (lib/cache/page-cache.ts measured the same).
+ */
+export class InFlightFrames {
+  readonly #byFile = new Map<number, Map<number, InFlight>>();
+
+  /** The entry of frame `entry` of `file`, if in flight. */
+  get(file: LtxFile, entry: number): InFlight | undefined {
+    return this.#byFile.get(file.id)?.get(entry);
+  }
+
+  /** Whether frame `entry` of `file` is in flight. */
+  has(file: LtxFile, entry: number): boolean {
+    return this.#byFile.get(file.id)?.has(entry) === true;
+  }
+
+  /** Put `f` in flight for frame `entry` of `file` (replacing any). */
+  set(file: LtxFile, entry: number, f: InFlight): void {
+    let frames = this.#byFile.get(file.id);
+    if (frames === undefined) this.#byFile.set(file.id, (frames = new Map()));
+    frames.set(entry, f);
+  }
+
+  /** Forget frame `entry` of `file` if its entry is `f`. */
+  leave(file: LtxFile, entry: number, f: InFlight): void {
+    const frames = this.#byFile.get(file.id);
+    if (frames === undefined || frames.get(entry) !== f) return;
+    frames.delete(entry);
+    if (frames.size === 0) this.#byFile.delete(file.id);
+  }
 }
 
 /**
@@ -56,11 +86,11 @@ export function pageOf(f: InFlight): Promise<Uint8Array> {
  */
 export class HeldPages {
   readonly #cache: PageCache;
-  readonly #inFlight: Map<number, InFlight>;
+  readonly #inFlight: InFlightFrames;
   readonly #held: { ref: FrameRef; f: InFlight }[] = [];
 
-  /** @param cache where a released page goes. @param inFlight the fetcher's in-flight entries, by {@link frameKey}. */
-  constructor(cache: PageCache, inFlight: Map<number, InFlight>) {
+  /** @param cache where a released page goes. @param inFlight the fetcher's in-flight entries. */
+  constructor(cache: PageCache, inFlight: InFlightFrames) {
     this.#cache = cache;
     this.#inFlight = inFlight;
   }
@@ -79,8 +109,7 @@ export class HeldPages {
   /** A held page goes into the cache and its entry leaves the in-flight map. */
   release(ref: FrameRef, f: InFlight): void {
     f.held = false;
-    const key = frameKey(ref);
-    if (this.#inFlight.get(key) === f) this.#inFlight.delete(key);
+    this.#inFlight.leave(ref.file, ref.entry, f);
     this.#cache.set(ref, f.page!);
   }
 }

@@ -55,7 +55,7 @@ import { POOLED_READ_BYTES, ReceiveBuffers, type BufferStats } from './receive-b
 
 export { POOLED_READ_BYTES, SPARE_READ_BUFFERS, type BufferStats } from './receive-buffers.js';
 import { FetchQueue, type ReadLane } from './fetch-queue.js';
-import { frameKey, HeldPages, pageOf, type InFlight, type RangeRead } from './fetcher-inflight.js';
+import { HeldPages, InFlightFrames, pageOf, type InFlight, type RangeRead } from './fetcher-inflight.js';
 import { FileVerifier } from './verifier.js';
 import { TieredPageCache } from '../cache/index.js';
 import { DEFAULT_WHOLE_FILE_BYTES } from '../replica/ltx-loader.js';
@@ -71,7 +71,7 @@ export class Fetcher {
   readonly #cache: PageCache;
   readonly #queue: FetchQueue;
   readonly #readaheadBytes: number;
-  readonly #inFlight = new Map<number, InFlight>();
+  readonly #inFlight = new InFlightFrames();
   readonly #windows = new WeakMap<LtxFile, PrefetchWindow>();
   /** Per scan (prefetch window): the frame of its last miss and its read-ahead ranges in flight. */
   readonly #scans = new WeakMap<PrefetchWindow, { at: number; inFlight: number }>();
@@ -117,7 +117,7 @@ export class Fetcher {
     this.verifier = new FileVerifier(client, this.#queue, cache instanceof TieredPageCache ? cache.disk : undefined, options);
     this.verifier.inFlight = (file, entry) => {
       // A held first page has landed: its read will not feed the checksum again.
-      const f = this.#inFlight.get(file.id * 0x1_0000_0000 + entry);
+      const f = this.#inFlight.get(file, entry);
       return f === undefined || f.held === true ? undefined : f.read.done;
     };
   }
@@ -146,7 +146,7 @@ export class Fetcher {
       window = new PrefetchWindow(this.#prefetch);
       this.#windows.set(file, window);
     }
-    const pending = this.#inFlight.get(frameKey(ref));
+    const pending = this.#inFlight.get(file, ref.entry);
     // The scan reached a landed read-ahead range (its first page was held back so that this
     // miss tells where the scan is: its hits in the cache are not seen here).
     if (pending?.held === true) this.#held.release(ref, pending);
@@ -182,7 +182,7 @@ export class Fetcher {
     const wanted = (n: number): boolean => {
       probe.entry = n;
       // A cached frame in the range is touched: it stays as fresh as the frames read around it.
-      return version.isCurrent(probe) && !this.#cache.touch(probe) && !this.#inFlight.has(frameKey(probe));
+      return version.isCurrent(probe) && !this.#cache.touch(probe) && !this.#inFlight.has(file, n);
     };
     const run: number[] = [];
     let scanned = start;
@@ -244,7 +244,7 @@ export class Fetcher {
     if (this.verifier.closed) return { pages: 0, failures: 0, cancelled: true };
     const byFile = new Map<LtxFile, number[]>();
     for (const ref of refs) {
-      if (!version.isCurrent(ref) || this.#cache.has(ref) || this.#inFlight.has(frameKey(ref))) continue;
+      if (!version.isCurrent(ref) || this.#cache.has(ref) || this.#inFlight.has(ref.file, ref.entry)) continue;
       let list = byFile.get(ref.file);
       if (list === undefined) byFile.set(ref.file, (list = []));
       list.push(ref.entry);
@@ -283,7 +283,7 @@ export class Fetcher {
     for (const n of entries) {
       const f: InFlight = { read, wanted: false, page: undefined };
       waiting.push(f);
-      this.#inFlight.set(file.id * 0x1_0000_0000 + n, f);
+      this.#inFlight.set(file, n, f);
     }
     // After the frames are in flight: a verification starting now waits for them rather than reading them too.
     this.verifier.use(file);
@@ -293,10 +293,7 @@ export class Fetcher {
 
   /** Forget the in-flight entries of `entries` that are still these `waiting` ones. */
   #leave(file: LtxFile, entries: number[], waiting: InFlight[]): void {
-    for (let i = 0; i < entries.length; i++) {
-      const key = file.id * 0x1_0000_0000 + entries[i];
-      if (this.#inFlight.get(key) === waiting[i]) this.#inFlight.delete(key);
-    }
+    for (let i = 0; i < entries.length; i++) this.#inFlight.leave(file, entries[i], waiting[i]);
   }
 
   /**
@@ -306,7 +303,7 @@ export class Fetcher {
    */
   #refresh(version: PageIndex, file: LtxFile, entry: number, bytes: Uint8Array, offset: number, page: Uint8Array): void {
     const ref: FrameRef = { file, entry };
-    if (this.#cache.touch(ref) || !version.isCurrent(ref) || this.#inFlight.has(frameKey(ref))) return;
+    if (this.#cache.touch(ref) || !version.isCurrent(ref) || this.#inFlight.has(file, entry)) return;
     const e = file.entries[entry];
     const frame = bytes.subarray(e.offset - offset, e.offset - offset + e.size);
     decodeIndexedFrameInto(frame, e.pgno, page, `${file.info.key}: page ${e.pgno} at offset ${e.offset}`);
@@ -353,7 +350,7 @@ export class Fetcher {
         if (i === 0 && lane === 'readahead' && !f.wanted) this.#held.hold(ref, f, page);
         else {
           this.#cache.set(ref, page);
-          this.#inFlight.delete(frameKey(ref));
+          this.#inFlight.leave(file, entries[i], f);
           if (f.wanted) f.page = page.slice();
         }
         // A scan's range reads over frames that were cached when it was planned (its interior
