@@ -46,6 +46,7 @@
  * to tens of MiB of resident set during a scan.)
  */
 import { decodeIndexedFrameInto } from '../../ltx/frame.js';
+import type { PageIndexEntry } from '../../ltx/page-index.js';
 import type { ReplicaClient } from '../storage/types.js';
 import type { FrameRef, LtxFile, PageIndex } from '../replica/page-index.js';
 import type { PageCache } from '../cache/index.js';
@@ -176,7 +177,6 @@ export class Fetcher {
    */
   #frames(version: PageIndex, file: LtxFile, start: number, budget: number, asked: boolean): { run: number[]; scanned: number } {
     const entries = file.entries;
-    const first = entries[start];
     // One probe for every frame looked at: a scan's misses look at up to ~1,000 frames each.
     const probe = { file, entry: start };
     const wanted = (n: number): boolean => {
@@ -185,13 +185,8 @@ export class Fetcher {
       return version.isCurrent(probe) && !this.#cache.touch(probe) && !this.#inFlight.has(file, n);
     };
     const run: number[] = [];
-    let scanned = start;
-    for (let n = start; n < entries.length; n++) {
-      const e = entries[n];
-      if (n > start && (e.offset !== entries[n - 1].offset + entries[n - 1].size || e.offset + e.size - first.offset > budget)) break;
-      scanned = n;
-      if ((asked && n === start) || wanted(n)) run.push(n);
-    }
+    const scanned = rangeEnd(entries, start, budget);
+    for (let n = start; n <= scanned; n++) if ((asked && n === start) || wanted(n)) run.push(n);
     return { run, scanned };
   }
 
@@ -214,10 +209,13 @@ export class Fetcher {
     const maxFrames = Math.floor(this.#aheadPageBytes / version.pageSize);
     const s = scan;
     while (s.inFlight < want && window.expected >= 0 && window.expected < file.entries.length) {
-      const { run, scanned } = this.#frames(version, file, window.expected, window.size, false);
       // Landed pages the scan has not reached are older in the cache than those it passed
-      // since (its hits refresh them): half the cache ahead, the other half behind.
-      if (scanned - s.at > maxFrames) break;
+      // since (its hits refresh them): half the cache ahead, the other half behind. Checked
+      // on the range's extent before its frames are looked at: a scan at that bound comes
+      // here at every miss and landed range, and probing a whole window to drop it was most
+      // of the cache and in-flight lookups of a scan over S3.
+      if (rangeEnd(file.entries, window.expected, window.size) - s.at > maxFrames) break;
+      const { run, scanned } = this.#frames(version, file, window.expected, window.size, false);
       window.consumed(scanned);
       window.ahead.push(scanned + 1);
       if (run.length === 0) continue;
@@ -366,4 +364,19 @@ export class Fetcher {
       if (box.buffer !== undefined) this.#receive.giveBack(box.buffer, !this.verifier.closed);
     }
   }
+}
+
+/**
+ * The last entry of the range from `start`: it, then the following frames while they are
+ * contiguous in the file and the range stays within `budget` bytes.
+ */
+function rangeEnd(entries: readonly PageIndexEntry[], start: number, budget: number): number {
+  const from = entries[start].offset;
+  let n = start;
+  while (n + 1 < entries.length) {
+    const e = entries[n + 1];
+    if (e.offset !== entries[n].offset + entries[n].size || e.offset + e.size - from > budget) break;
+    n++;
+  }
+  return n;
 }
