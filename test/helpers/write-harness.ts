@@ -93,6 +93,8 @@ export async function openWritable(client: ReplicaClient, options: OpenWritableO
     acquire: () => view.acquire(),
     release: (v) => view.release(v),
     readPage: (v, pgno) => view.readPage(v, pgno),
+    // As the in-process engine's source (lib/api/open.ts): cached pages copied without a wait.
+    readPageInto: (v, pgno, dst) => view.readPageInto(v, pgno, dst),
   };
   const { module, sqlite3 } = await loadAsyncifyModule();
   const leases = leasePragma(writer);
