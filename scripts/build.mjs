@@ -8,7 +8,7 @@
 // The wasm binaries must be the ones the JavaScript glue was built with, so package.json
 // pins both packages exactly and the build stops if node_modules holds another version.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -19,6 +19,9 @@ const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url),
 
 rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
 execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+// The package's bins run as programs (`npx ltxvfs` in this checkout runs dist/ directly;
+// npm sets the mode only where it installs a package): tsc writes them 0644.
+for (const bin of Object.values(pkg.bin)) chmodSync(new URL(`../${bin}`, import.meta.url), 0o755);
 
 /** `EMBEDDED` modules of the wasm binaries: [package, file in it, module written]. */
 const WASM = [

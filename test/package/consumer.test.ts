@@ -25,8 +25,12 @@ import { sqliteQuery } from '../helpers/sqlite-cli.js';
 
 const require = createRequire(import.meta.url);
 const CONSUMER = join(REPO_ROOT, 'test', 'package', 'consumer');
-/** What the package build reads: copied, so that the test never writes the checkout's dist/. */
-const PACKAGE_SOURCES = ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'LICENSE', 'scripts', 'lib', 'ltx', 'vfs', 'docs'];
+/**
+ * What the package build reads: copied, so that the test never writes the checkout's dist/.
+ * The lockfile too: with it `npx ltxvfs` runs the checkout's own bin, as in a clone (without
+ * it npx may run a copy cached from an earlier install).
+ */
+const PACKAGE_SOURCES = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'LICENSE', 'scripts', 'lib', 'ltx', 'vfs', 'docs'];
 
 interface Run {
   code: number;
@@ -93,6 +97,13 @@ t.test('npm run build and npm pack', async (t) => {
   for (const name of PACKAGE_SOURCES) cpSync(join(REPO_ROOT, name), join(stage, name), { recursive: true });
   symlinkSync(join(REPO_ROOT, 'node_modules'), join(stage, 'node_modules'), 'dir');
   ok(t, await run(npm, ['run', 'build'], stage), 'npm run build');
+  // README's first command runs the checkout's own bin after the build (`npx ltxvfs demo`):
+  // it must be executable there, not only where npm installs the package.
+  const binMode = statSync(join(stage, 'dist', 'lib', 'cli', 'main.js')).mode & 0o777;
+  t.equal(binMode, 0o755, `the built bin is executable (${binMode.toString(8)})`);
+  const version = await run('npx', ['ltxvfs', '--version'], stage);
+  ok(t, version, 'npx ltxvfs in the built checkout');
+  t.equal(version.stdout.trim(), `ltxvfs ${(JSON.parse(readFileSync(join(stage, 'package.json'), 'utf8')) as { version: string }).version}`, 'the bin runs');
   const pack = await run(npm, ['pack', '--json', '--pack-destination', root], stage);
   ok(t, pack, 'npm pack');
   const [info] = JSON.parse(pack.stdout) as { filename: string; size: number; unpackedSize: number; files: { path: string }[] }[];
