@@ -44,6 +44,7 @@ import { BridgeClient, type BridgeClientCounters } from '../bridge/client.js';
 import { SqlJsVfsHook, type SqlJsDatabaseSource, type SqlJsInternals, type SqlJsModule, type WasmMemory, type WasmTable } from './vfs.js';
 import type { SqlJsDatabase, SqlJsStatic } from './types.js';
 import { SQLITE_CACHE_PRAGMA } from '../core/sqlite-cache.js';
+import { installColumnNameCache } from './column-names.js';
 
 /** Options of {@link loadSqlJs}. */
 export interface LoadSqlJsOptions {
@@ -92,7 +93,9 @@ let compiled: Promise<WasmModule> | undefined;
 /**
  * Instantiate sql.js with the hook {@link openSqlJs} needs (its function table and
  * memory, which sql.js does not export). The result is an ordinary `SqlJsStatic`: its
- * other databases (`new SQL.Database(bytes)`) work as always.
+ * other databases (`new SQL.Database(bytes)`) work as always. Its statements decode their
+ * column names once instead of at every row (`getAsObject`, `getColumnNames`;
+ * vfs/sqljs/column-names.ts), with the same answers.
  * @throws LtxvfsError `LTXVFS_ERR_UNSUPPORTED` when the instance's SQLite is not as expected; load errors.
  */
 export async function loadSqlJs(options: LoadSqlJsOptions = {}): Promise<SqlJsStatic> {
@@ -128,6 +131,7 @@ export async function loadSqlJs(options: LoadSqlJsOptions = {}): Promise<SqlJsSt
   }
   const internals: SqlJsInternals = { table: table as WasmTable, memory: memory as WasmMemory };
   hooks.set(SQL, SqlJsVfsHook.install(SQL as unknown as SqlJsModule, internals));
+  installColumnNameCache(SQL as unknown as Parameters<typeof installColumnNameCache>[0], internals.memory); // vfs/sqljs/column-names.ts
   return SQL;
 }
 
