@@ -164,3 +164,30 @@ t.test('checkPagesAgainstHeader: pgno ≤ commit, no lock page, complete snapsho
   t.same(gapAfterLock.slice(-2), [lock - 1, lock + 2]);
   throwsLtx(t, () => checkPagesAgainstHeader(h(lock + 2, 1, 65536), gapAfterLock, W), 'LTXVFS_ERR_CORRUPT', W, /page 16386 missing/);
 });
+
+t.test('parsePageIndexEntries: the fast path (room for three 7-byte varints) and the general one give the same entries', async (t) => {
+  // Values of every varint length from 1 to 8 bytes (up to 2^53 − 1), mixed within entries,
+  // then enough bytes after the terminator that all but the last entries take the fast path.
+  const values = [0, 1, 127, 128, 16_383, 16_384, 2 ** 21, 2 ** 28, 2 ** 35, 2 ** 42, 2 ** 49 - 1, 2 ** 49, 2 ** 52 + 3, Number.MAX_SAFE_INTEGER];
+  const entries: PageIndexEntry[] = [];
+  let seed = 3;
+  const pick = (): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return values[seed % values.length];
+  };
+  for (let i = 0; i < 300; i++) entries.push({ pgno: Math.max(1, pick()), offset: pick(), size: pick() });
+  const index = encodePageIndex(entries);
+  const varints = index.subarray(0, index.length - PAGE_INDEX_SIZE_FIELD);
+  for (const pad of [0, 5, 21, 64]) {
+    const buf = new Uint8Array(3 + varints.length + pad);
+    buf.set(varints, 3);
+    const parsed = parsePageIndexEntries(buf, 3, buf.length, W);
+    t.same(parsed.entries, entries, `${pad} bytes after the terminator`);
+    t.equal(parsed.end, 3 + varints.length);
+  }
+  const pad = new Array<number>(64).fill(0);
+  const big = Uint8Array.from([1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10, 10, ...pad]);
+  throwsLtx(t, () => parsePageIndexEntries(big, 0, big.length, W, 1000), 'LTXVFS_ERR_CORRUPT', `${W}: page index`, /varint at offset 1001 exceeds 2\^53-1/);
+  const eleven = Uint8Array.from([1, 100, 10, 2, ...new Array<number>(10).fill(0xff), 0x01, 10, ...pad]);
+  throwsLtx(t, () => parsePageIndexEntries(eleven, 0, eleven.length, W, 1000), 'LTXVFS_ERR_CORRUPT', `${W}: page index`, /varint at offset 1004 overflows 64 bits/);
+});
