@@ -134,6 +134,8 @@ export interface WarmRates {
   uniformTxPerSec: number;
   hotPreparedPerSec: number;
   uniformPreparedPerSec: number;
+  /** The hot-set lookups inside one statement (`SQL.lookupsInStatement`): the engine's SQLite alone. */
+  hotStatementPerSec?: number;
 }
 
 /** The warm rows of the in-process engine (the default), and of the sql.js adapter on the same replica. */
@@ -397,6 +399,12 @@ async function warmSqlJs(input: Extract<ServiceChildInput, { phase: 'warm' }>): 
       hotPreparedPerSec: await rate(input.keys.hot, input.rounds, prepared),
       uniformPreparedPerSec: await rate(input.keys.uniform, input.rounds, prepared),
     };
+    const inStatement = db.prepare(SQL.lookupsInStatement);
+    const hotJson = JSON.stringify(input.keys.hot);
+    rates.hotStatementPerSec = await rate(input.keys.hot, input.rounds, () => {
+      inStatement.getAsObject([hotJson]);
+    });
+    inStatement.free();
     stmt.free();
     log(`warm, sql.js adapter: in one transaction hot ${Math.round(rates.hotTxPerSec)}/s, uniform ${Math.round(rates.uniformTxPerSec)}/s; autocommit hot ${Math.round(rates.hotPreparedPerSec)}/s, uniform ${Math.round(rates.uniformPreparedPerSec)}/s`);
     return rates;
@@ -423,6 +431,10 @@ async function warm(input: Extract<ServiceChildInput, { phase: 'warm' }>): Promi
     const uniformTxPerSec = await rate(input.keys.uniform, input.rounds, inTx);
     const hotPreparedPerSec = await rate(input.keys.hot, input.rounds, prepared);
     const uniformPreparedPerSec = await rate(input.keys.uniform, input.rounds, prepared);
+    const hotJson = JSON.stringify(input.keys.hot);
+    const hotStatementPerSec = await rate(input.keys.hot, input.rounds, async () => {
+      await db.get(SQL.lookupsInStatement, [hotJson]);
+    });
     log(`warm: in one transaction hot ${Math.round(hotTxPerSec)}/s, uniform ${Math.round(uniformTxPerSec)}/s; prepared hot ${Math.round(hotPreparedPerSec)}/s, uniform ${Math.round(uniformPreparedPerSec)}/s`);
     const sqljs = await warmSqlJs(input);
 
@@ -460,7 +472,7 @@ async function warm(input: Extract<ServiceChildInput, { phase: 'warm' }>): Promi
       }));
       const scanMs = await scan;
       log(`concurrent: scan ${Math.round(scanMs)} ms (alone ${Math.round(aloneMs)} ms), lookup p50 ${median(latencies).toFixed(2)} ms`);
-      return { hotTxPerSec, uniformTxPerSec, hotPreparedPerSec, uniformPreparedPerSec, sqljs, concurrent: { scanMs, aloneMs, latencies, baseline, during } };
+      return { hotTxPerSec, uniformTxPerSec, hotPreparedPerSec, uniformPreparedPerSec, hotStatementPerSec, sqljs, concurrent: { scanMs, aloneMs, latencies, baseline, during } };
     } finally {
       await close(shared, 'concurrent');
     }
@@ -511,11 +523,16 @@ async function betterRows(db: BetterDatabase, keys: WarmKeys, rounds: number): P
   };
   prepared(keys.hot);
   tx(keys.hot);
+  const inStatement = db.prepare(SQL.lookupsInStatement);
+  const hotJson = JSON.stringify(keys.hot);
   return {
     hotTxPerSec: await rate(keys.hot, rounds, tx),
     uniformTxPerSec: await rate(keys.uniform, rounds, tx),
     hotPreparedPerSec: await rate(keys.hot, rounds, prepared),
     uniformPreparedPerSec: await rate(keys.uniform, rounds, prepared),
+    hotStatementPerSec: await rate(keys.hot, rounds, () => {
+      inStatement.get(hotJson);
+    }),
   };
 }
 

@@ -31,6 +31,8 @@ export const SQL = {
   byIndex: 'SELECT id, name FROM items WHERE k = ?',
   /** 1,000 consecutive rows by primary key, aggregated (no row transfer cost). */
   range: 'SELECT count(*) AS n, sum(length(body)) AS bytes FROM items WHERE id BETWEEN ? AND ?',
+  /** Many primary-key lookups in one statement, the ids a JSON array (`?`): SQLite's own rate, no per-call cost. */
+  lookupsInStatement: 'SELECT count(*) AS n, sum(length(i.name)) AS bytes FROM json_each(?) AS j JOIN items AS i ON i.id = j.value',
   /** Full table scan reading every row's text. */
   scan: 'SELECT count(*) AS n, sum(length(body)) AS bytes FROM items',
 } as const;
