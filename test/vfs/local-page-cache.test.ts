@@ -69,6 +69,8 @@ t.test('a page larger than the budget is not kept, and evicts nothing', async (t
   cache.set(2, page(2, 4096));
   t.equal(cache.get(2), undefined);
   t.same(cache.get(1), page(1));
+  cache.set(1, page(7, 4096));
+  t.equal(cache.get(1), undefined, 'a page too large to keep still drops the stale one it replaces');
 });
 
 t.test('a zero budget caches nothing', async (t) => {

@@ -65,8 +65,8 @@ export class LocalPageCache {
 
   /** Keep `page` (owned by the cache from now on) as page `pgno`, dropping the least recently used pages past the budget. */
   set(pgno: number, page: Uint8Array): void {
+    this.delete(pgno); // even when `page` is not kept: the old contents are stale
     if (page.length > this.#maxBytes) return;
-    this.delete(pgno);
     const entry: Entry = { pgno, page, prev: undefined, next: undefined };
     this.#entries.set(pgno, entry);
     this.#pushFront(entry);
