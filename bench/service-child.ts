@@ -40,6 +40,9 @@ import { openDatabase, readVerified, warmupOf, type OpenOptions } from '../lib/a
 import { loadSqlJs, openSqlJs } from '../lib/api/lazy-entries.js';
 import { ClockTimers } from '../test/helpers/clock-timers.js';
 import { openReplicaClient } from '../lib/storage/url.js';
+import { loadLtxFile } from '../lib/replica/ltx-loader.js';
+import { newReadCounters } from '../lib/replica/read-counters.js';
+import { decodeIndexedFrameInto } from '../ltx/frame.js';
 import { median } from './table.js';
 import { peakRssBytes } from './rss.js';
 import type { WindowCounts } from './s3-stack.js';
@@ -56,7 +59,7 @@ export interface WarmKeys {
 /** What the parent passes. */
 export type ServiceChildInput =
   | { phase: 'cold'; url: string; log?: string; sql: string; params: number[] }
-  | { phase: 'ceiling'; url: string; log: string; configs: { chunkBytes: number; inFlight: number }[] }
+  | { phase: 'ceiling'; url: string; log: string; configs: { chunkBytes: number; inFlight: number; decode?: boolean }[] }
   | { phase: 'poll'; url: string; log: string; seconds: number; busyEveryMs: number; rows: number; idleSeconds?: number; group?: PollGroup }
   | { phase: 'write'; url: string; log?: string; commits: number }
   | { phase: 'warm'; url: string; keys: WarmKeys; rounds: number; flows: number }
@@ -77,6 +80,8 @@ export interface ColdOutput {
 export interface CeilingRun {
   chunkBytes: number;
   inFlight: number;
+  /** Every frame of each range LZ4-decoded after it arrived (ranges end on frame boundaries): the CPU any reader must spend. */
+  decode?: boolean;
   bytes: number;
   ms: number;
   counts: WindowCounts;
@@ -216,21 +221,43 @@ async function cold(input: Extract<ServiceChildInput, { phase: 'cold' }>): Promi
 async function ceiling(input: Extract<ServiceChildInput, { phase: 'ceiling' }>): Promise<CeilingOutput> {
   const client = await openReplicaClient(input.url);
   const files = [...(await client.listLtxFiles(0)), ...(await client.listLtxFiles(9))];
-  await client.close();
   const big = files.reduce((a, b) => (b.size > a.size ? b : a));
+  // The page index, for the decoding shapes: their ranges end on frame boundaries.
+  const file = input.configs.some((c) => c.decode === true) ? (await loadLtxFile(client, big, newReadCounters())).file : undefined;
+  await client.close();
   const u = new URL(input.url);
   const path = `/${u.host}/${big.key}`;
   const endpoint = new URL(input.log);
-  const get = async (start: number, end: number): Promise<number> => {
+  const get = async (start: number, end: number, into?: Uint8Array): Promise<number> => {
     const opts = aws4.sign(
       { host: endpoint.host, path, method: 'GET', service: 's3', region: 'us-east-1', headers: { Range: `bytes=${start}-${end}` } },
       { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? '', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? '' },
     );
     const res = await request(`${input.log}${path}`, { method: 'GET', headers: opts.headers as Record<string, string> });
     if (res.statusCode !== 206 && res.statusCode !== 200) throw new Error(`ceiling: GET ${path} ${start}-${end}: HTTP ${res.statusCode}: ${await res.body.text()}`);
+    if (into === undefined) {
+      let n = 0;
+      for await (const chunk of res.body) n += (chunk as Buffer).length;
+      return n;
+    }
     let n = 0;
-    for await (const chunk of res.body) n += (chunk as Buffer).length;
+    for await (const chunk of res.body) {
+      into.set(chunk as Buffer, n);
+      n += (chunk as Buffer).length;
+    }
     return n;
+  };
+  /** Ranges of whole frames of about `chunkBytes` each: [first entry, entry past the last]. */
+  const frameRanges = (chunkBytes: number): [number, number][] => {
+    const entries = file?.entries ?? [];
+    const out: [number, number][] = [];
+    for (let i = 0; i < entries.length;) {
+      let j = i + 1;
+      while (j < entries.length && entries[j].offset + entries[j].size - entries[i].offset <= chunkBytes) j++;
+      out.push([i, j]);
+      i = j;
+    }
+    return out;
   };
   await get(0, 65535); // connection up, code paths warm
   const runs: CeilingRun[] = [];
@@ -246,9 +273,28 @@ async function ceiling(input: Extract<ServiceChildInput, { phase: 'ceiling' }>):
     }
     let next = 0;
     let bytes = 0;
+    const ranges = c.decode === true ? frameRanges(c.chunkBytes) : [];
+    const entries = file?.entries ?? [];
+    const pageSize = file?.header.pageSize ?? 4096;
     await window(input.log, 'begin');
     const t = performance.now();
     await Promise.all(Array.from({ length: c.inFlight }, async () => {
+      if (c.decode === true) {
+        const page = new Uint8Array(pageSize);
+        const buf = new Uint8Array(c.chunkBytes + pageSize * 2);
+        while (next < ranges.length) {
+          const [i, j] = ranges[next++];
+          const start = entries[i].offset;
+          const end = entries[j - 1].offset + entries[j - 1].size;
+          const n = await get(start, end - 1, buf);
+          bytes += n;
+          for (let e = i; e < j; e++) {
+            const en = entries[e];
+            decodeIndexedFrameInto(buf.subarray(en.offset - start, en.offset - start + en.size), en.pgno, page, big.key);
+          }
+        }
+        return;
+      }
       while (next < starts.length) {
         const s = starts[next++];
         const n = await get(s, Math.min(big.size, s + c.chunkBytes) - 1);
@@ -256,9 +302,9 @@ async function ceiling(input: Extract<ServiceChildInput, { phase: 'ceiling' }>):
       }
     }));
     const ms = performance.now() - t;
-    const counts = (await window(input.log, 'end', `ceiling:${c.chunkBytes}x${c.inFlight}`))!;
+    const counts = (await window(input.log, 'end', `ceiling:${c.chunkBytes}x${c.inFlight}${c.decode === true ? `:decoded` : ``}`))!;
     runs.push({ ...c, bytes, ms, counts });
-    log(`ceiling ${c.chunkBytes >> 10} KiB × ${c.inFlight}: ${(bytes / 2 ** 20 / (ms / 1000)).toFixed(0)} MiB/s`);
+    log(`ceiling ${c.chunkBytes >> 10} KiB × ${c.inFlight}${c.decode === true ? ', decoded' : ''}: ${(bytes / 2 ** 20 / (ms / 1000)).toFixed(0)} MiB/s`);
   }
   return { key: big.key, objectBytes: big.size, runs };
 }
