@@ -49,6 +49,12 @@ export interface OpenOptions extends ConnectOptions, WorkerEngineOptions, Databa
    * every read runs there. 1: no pool, every call on the primary in call order.
    */
   readConnections?: number;
+  /**
+   * In-process engine: the longest stretch of a statement's work on cached pages before it
+   * gives the event loop a turn, ms (default 20; `Infinity` never). Without it a scan whose
+   * pages are all cached holds the event loop until it ends (vfs/asyncify/vfs.ts, "Yielding").
+   */
+  yieldEveryMs?: number;
 }
 
 const warmups = new WeakMap<object, Promise<WarmupResult>>();
@@ -134,6 +140,7 @@ async function openInProcess(connection: ReplicaConnection, options: OpenOptions
       pragmaHandler: connection.pragma,
       functions: connection.functions,
       intMode: options.intMode,
+      yieldEveryMs: options.yieldEveryMs,
       // Every call's error (statements and transactions too): SQLite's "malformed" becomes the integrity failure naming the file.
     explainError: (err) => connection.explainError(err),
   });

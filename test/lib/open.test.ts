@@ -56,6 +56,19 @@ t.test('cacheSizeBytes bounds the page cache; the old name cacheSize is a usage 
   }
 });
 
+t.test('yieldEveryMs: Infinity runs as before; a bad value fails the open naming the option, and the replica stays usable', async (t) => {
+  const dir = await copyFixtureReplica(t.testdir());
+  const never = await openDatabase(dir, { yieldEveryMs: Infinity });
+  t.same(await never.all(SUMMARY_SQL), [FIXTURE_SUMMARY]);
+  await never.close();
+  for (const bad of [-1, Number.NaN]) {
+    await rejectsLtx(t, openDatabase(dir, { yieldEveryMs: bad }), 'LTXVFS_ERR_USAGE', 'yieldEveryMs', /yieldEveryMs (-1|NaN) is not a number of milliseconds ≥ 0/);
+  }
+  const again = await openDatabase(dir);
+  t.same(await again.all(SUMMARY_SQL), [FIXTURE_SUMMARY], 'opened again after the failed opens');
+  await again.close();
+});
+
 /**
  * A replica of a real ~400 KB SQLite database (deterministic content) as one large
  * snapshot file, with the page number of one leaf page of table `item`.

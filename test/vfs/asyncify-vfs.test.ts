@@ -655,3 +655,45 @@ function syncCode(result: number | Thenable<number> | Promise<number>): number {
   if (code === undefined) throw new Error('expected a synchronous thenable');
   return code;
 }
+
+t.test('a long statement over cached pages yields to the event loop every yieldEveryMs (and only then)', async (t) => {
+  const bytes = numbersDb(100_000, 'PRAGMA page_size = 1024;');
+  const scan = 'SELECT count(*) AS n, sum(length(v)) AS b FROM t';
+  const expected = { n: 100_000, b: 1_200_000 };
+  /** Runs the scan once; whether an immediate scheduled before it ran before it returned. */
+  const run = async (options: LtxAsyncVFSOptions): Promise<{ yields: number; reads: number; turned: boolean }> => {
+    const { db, vfs } = await open(new BytesSource(bytes), options);
+    await db.exec('PRAGMA cache_size = 5');
+    let turned = false;
+    setImmediate(() => {
+      turned = true;
+    });
+    t.same(await db.get(scan), expected);
+    const seen = turned;
+    const { yields, reads } = vfs.counters;
+    await db.close();
+    return { yields, reads, turned: seen };
+  };
+  let clock = 0;
+  // Each look at the clock (every 128th read) 5 ms later: continuous work.
+  const busy = await run({ yieldEveryMs: 10, now: () => (clock += 5) });
+  t.ok(busy.reads > 1000, `${busy.reads} reads`);
+  t.ok(busy.yields >= Math.floor(busy.reads / 128 / 3) - 1 && busy.yields > 2, `${busy.yields} yields in ${busy.reads} reads: one every ~3 looks at the clock`);
+  t.ok(busy.turned, 'the event loop ran while the statement did');
+  // 50 ms between looks: each looks like the loop was idle in between, so no stretch lasts.
+  const gaps = await run({ yieldEveryMs: 10, now: () => (clock += 50) });
+  t.equal(gaps.yields, 0);
+  t.notOk(gaps.turned, 'no yield: the statement ran to its end in one go');
+  const never = await run({ yieldEveryMs: Infinity, now: () => (clock += 5) });
+  t.equal(never.yields, 0, 'Infinity never yields');
+  t.notOk(never.turned);
+  const real = await run({});
+  t.same([real.yields >= 0, real.reads > 1000], [true, true], 'the default clock and interval answer the same rows');
+});
+
+t.test('yieldEveryMs must be a number of milliseconds ≥ 0', async (t) => {
+  const { module } = await loadAsyncifyModule();
+  for (const bad of [-1, Number.NaN]) {
+    t.throws(() => new LtxAsyncVFS(module, { yieldEveryMs: bad }), { code: 'LTXVFS_ERR_USAGE', message: new RegExp(`yieldEveryMs ${String(bad)} is not a number of milliseconds`) });
+  }
+});

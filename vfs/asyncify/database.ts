@@ -50,6 +50,8 @@ export interface AsyncifyDatabaseOptions<S extends DatabaseStats> {
   explainError?: (err: unknown) => Promise<unknown>;
   /** See `LtxAsyncVFSOptions.syncCacheHits` (default `true`; `false` only to measure). */
   syncCacheHits?: boolean;
+  /** See `LtxAsyncVFSOptions.yieldEveryMs` (default 20 ms). */
+  yieldEveryMs?: number;
 }
 
 /**
@@ -72,6 +74,7 @@ export async function openAsyncifyDatabase<S extends DatabaseStats>(
     name: options.vfsName,
     pragmaHandler: options.pragmaHandler,
     syncCacheHits: options.syncCacheHits,
+    yieldEveryMs: options.yieldEveryMs,
   });
   sqlite3.vfs_register(vfs, false);
   installVfsDispatch(module, vfs);

@@ -26,6 +26,18 @@
  * the same way: a synchronous thenable unless they really wait. Every other method is a
  * plain function and never unwinds.
  *
+ * ## Yielding
+ *
+ * A read served from cache completes without an unwind, so a statement whose pages are all
+ * cached (a scan right behind its read-ahead, a loop of lookups in one transaction) would
+ * hold the event loop until it ends: other flows' queries, timers and the poller would
+ * wait. Every 128th such read looks at the clock; once the reads have been continuous
+ * (each check within `yieldEveryMs` of the one before) for `yieldEveryMs`, that read
+ * suspends SQLite anyway and resumes it from `setImmediate`, after the event loop's I/O
+ * and timers. A gap between two checks longer than that (the loop was idle or busy
+ * elsewhere), or a read that really waited, starts the count again. A yield costs one
+ * unwind and one loop turn (tens of µs), at most once per `yieldEveryMs` of SQLite work.
+ *
  * ## Read transactions and polling
  *
  * At `xLock(SHARED)` — a read transaction starting — a source with `beforeTransaction`
@@ -51,10 +63,10 @@ import { sqliteCodeForError } from '../core/error-codes.js';
 import { MemoryFile } from '../core/memory-file.js';
 import { FacadeVFS, type Thenable } from '../core/facade-vfs.js';
 import type { VfsRegistrar, WaSqliteModule } from '../wasm/wa-sqlite-types.js';
-import { DEFAULT_VFS_NAME, type LtxAsyncVFSCounters, type LtxAsyncVFSOptions, type PragmaHandler, type PragmaResult, type TransactionStartSource } from './types.js';
+import { DEFAULT_VFS_NAME, DEFAULT_YIELD_EVERY_MS, type LtxAsyncVFSCounters, type LtxAsyncVFSOptions, type PragmaHandler, type PragmaResult, type TransactionStartSource } from './types.js';
 
 export type { FacadeVFSConstructor, FacadeVFSInstance, Thenable } from '../core/facade-vfs.js';
-export { DEFAULT_VFS_NAME, type LtxAsyncVFSCounters, type LtxAsyncVFSOptions, type PragmaHandler, type PragmaResult, type TransactionStartSource } from './types.js';
+export { DEFAULT_VFS_NAME, DEFAULT_YIELD_EVERY_MS, type LtxAsyncVFSCounters, type LtxAsyncVFSOptions, type PragmaHandler, type PragmaResult, type TransactionStartSource } from './types.js';
 
 /** Longest database name in bytes (`mxPathname`). */
 const MAX_PATHNAME = 1024;
@@ -85,12 +97,19 @@ function completedWith(code: number): Thenable<number> {
  */
 export class LtxAsyncVFS extends FacadeVFS {
   /** Counters since construction. */
-  readonly counters: LtxAsyncVFSCounters = { reads: 0, suspendedReads: 0 };
+  readonly counters: LtxAsyncVFSCounters = { reads: 0, suspendedReads: 0, yields: 0 };
   readonly #module: WaSqliteModule;
   readonly #databases = new Map<string, PageSource>();
   readonly #files = new Map<number, OpenFile>();
   readonly #pragmaHandler: PragmaHandler | undefined;
   readonly #syncCacheHits: boolean;
+  readonly #yieldEveryMs: number;
+  readonly #now: () => number;
+  /** Reads served synchronously since the last yield or wait (see "Yielding"). */
+  #syncReads = 0;
+  /** When the current stretch of synchronous reads began, and when it was last looked at, ms. */
+  #stretchStart = 0;
+  #lastCheck = -Infinity;
   #lastError: unknown;
 
   constructor(module: WaSqliteModule, options: LtxAsyncVFSOptions = {}) {
@@ -100,6 +119,11 @@ export class LtxAsyncVFS extends FacadeVFS {
     this.#module = module;
     this.#pragmaHandler = options.pragmaHandler;
     this.#syncCacheHits = options.syncCacheHits ?? true;
+    this.#yieldEveryMs = options.yieldEveryMs ?? DEFAULT_YIELD_EVERY_MS;
+    if (!(this.#yieldEveryMs >= 0)) {
+      throw new LtxvfsError('LTXVFS_ERR_USAGE', `yieldEveryMs ${String(options.yieldEveryMs)} is not a number of milliseconds ≥ 0`, { key: 'yieldEveryMs' });
+    }
+    this.#now = options.now ?? (() => performance.now());
   }
 
   /**
@@ -206,7 +230,7 @@ export class LtxAsyncVFS extends FacadeVFS {
       if (hit) {
         this.counters.reads++;
         // A thenable: this method is declared asynchronous (see the top of this module).
-        return (this.#syncCacheHits ? completedWith(VFS.SQLITE_OK) : Promise.resolve(VFS.SQLITE_OK)) as unknown as Promise<number>;
+        return this.#answered(VFS.SQLITE_OK) as unknown as Promise<number>;
       }
     }
     return super.xRead(pFile, pData, iAmt, iOffsetLo, iOffsetHi);
@@ -221,13 +245,25 @@ export class LtxAsyncVFS extends FacadeVFS {
     } catch (err) {
       code = this.#fail(err, VFS.SQLITE_IOERR_READ);
     }
-    if (typeof code === 'number') {
-      return this.#syncCacheHits ? completedWith(code) : Promise.resolve(code);
-    }
+    if (typeof code === 'number') return this.#answered(code);
     this.counters.suspendedReads++;
+    this.#lastCheck = -Infinity; // SQLite waits: the event loop turns, a new stretch begins
     // A rejection must become a code too: Asyncify waits for fulfilment only, and would
     // leave SQLite suspended forever.
     return code.catch((err: unknown) => this.#fail(err, VFS.SQLITE_IOERR_READ));
+  }
+
+  /** A read's `code`, at once (a synchronous thenable) unless this read yields (see "Yielding"). */
+  #answered(code: number): Thenable<number> | Promise<number> {
+    if (!this.#syncCacheHits) return Promise.resolve(code);
+    if ((++this.#syncReads & 127) !== 0) return completedWith(code);
+    const now = this.#now();
+    if (now - this.#lastCheck > this.#yieldEveryMs) this.#stretchStart = now;
+    this.#lastCheck = now;
+    if (now - this.#stretchStart < this.#yieldEveryMs) return completedWith(code);
+    this.#lastCheck = -Infinity;
+    this.counters.yields++;
+    return new Promise((resolve) => setImmediate(resolve, code));
   }
 
   override jWrite(pFile: number, pData: Uint8Array, iOffset: number): number {
