@@ -121,7 +121,7 @@ export function parsePageIndexEntries(
   // Fast path, the loop itself with no call per varint: an entry of three varints of at most
   // 7 bytes each (values below 2^49) that ends before the limit. Anything else (longer
   // varints, the last entries before the limit) goes through read() above. At open, in a
-  // fresh process, this halved the parse of a 52,275-entry snapshot index (15 → 8 ms).
+  // fresh process, it cut the parse of a 52,275-entry snapshot index from 15 to 9 ms.
   const fastEnd = n - 3 * FAST_VARINT_LEN;
   for (;;) {
     if (p <= fastEnd) {

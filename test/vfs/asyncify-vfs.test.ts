@@ -687,8 +687,9 @@ t.test('a long statement over cached pages yields to the event loop every yieldE
   const never = await run({ yieldEveryMs: Infinity, now: () => (clock += 5) });
   t.equal(never.yields, 0, 'Infinity never yields');
   t.notOk(never.turned);
+  // The default clock and interval: the same rows (run() checks them); whether it yields depends on the machine's speed.
   const real = await run({});
-  t.same([real.yields >= 0, real.reads > 1000], [true, true], 'the default clock and interval answer the same rows');
+  t.ok(real.reads > 1000, `${real.reads} reads with the defaults`);
 });
 
 t.test('yieldEveryMs must be a number of milliseconds ≥ 0', async (t) => {

@@ -36,7 +36,8 @@
  * suspends SQLite anyway and resumes it from `setImmediate`, after the event loop's I/O
  * and timers. A gap between two checks longer than that (the loop was idle or busy
  * elsewhere), or a read that really waited, starts the count again. A yield costs one
- * unwind and one loop turn (tens of µs), at most once per `yieldEveryMs` of SQLite work.
+ * unwind and one loop turn, 0.2–0.6 ms measured on a warm scan (the default's docstring
+ * in ./types.ts), at most once per `yieldEveryMs` of SQLite work.
  *
  * ## Read transactions and polling
  *
