@@ -61,7 +61,7 @@ export type ServiceChildInput =
   | { phase: 'cold'; url: string; log?: string; sql: string; params: number[] }
   | { phase: 'ceiling'; url: string; log: string; configs: { chunkBytes: number; inFlight: number; decode?: boolean }[] }
   | { phase: 'poll'; url: string; log: string; seconds: number; busyEveryMs: number; rows: number; idleSeconds?: number; group?: PollGroup }
-  | { phase: 'write'; url: string; log?: string; commits: number }
+  | { phase: 'write'; url: string; log?: string; commits: number; writeBehind?: boolean }
   | { phase: 'warm'; url: string; keys: WarmKeys; rounds: number; flows: number }
   | { phase: 'iterate'; url: string; cacheSizeBytes: number }
   | { phase: 'native'; dbPath: string; keys: WarmKeys; rounds: number };
@@ -131,6 +131,8 @@ export interface WriteOutput {
   /** All timed commits, ms. */
   totalMs: number;
   counts?: WindowCounts;
+  /** With `writeBehind`: the `flush()` after the timed commits, until all are in the replica, ms. */
+  uploadMs?: number;
 }
 
 /** Lookups per second of each warm row (medians over rounds). */
@@ -383,7 +385,7 @@ async function pollGroup(input: Extract<ServiceChildInput, { phase: 'poll' }>, g
 }
 
 async function write(input: Extract<ServiceChildInput, { phase: 'write' }>): Promise<WriteOutput> {
-  const db = await openDatabase(input.url, { shared: false, autoLease: true });
+  const db = await openDatabase(input.url, { shared: false, autoLease: true, writeBehind: input.writeBehind === true });
   try {
     const insert = 'INSERT INTO orders (customer, amount, note) VALUES (?, ?, ?)';
     for (let i = 0; i < 3; i++) await db.run(insert, [i, i * 100, `warm-up ${i}`]);
@@ -396,9 +398,13 @@ async function write(input: Extract<ServiceChildInput, { phase: 'write' }>): Pro
       latencies.push(performance.now() - t);
     }
     const totalMs = performance.now() - t0;
-    const counts = await window(input.log, 'end', 'write:ltxvfs');
-    log(`write: ${input.commits} commits in ${Math.round(totalMs)} ms`);
-    return { latencies, totalMs, counts };
+    // Write-behind: until every acknowledged commit is in the replica (the Litestream VFS's row times its close for the same).
+    const t1 = performance.now();
+    await db.flush();
+    const uploadMs = input.writeBehind === true ? performance.now() - t1 : undefined;
+    const counts = await window(input.log, 'end', input.writeBehind === true ? 'write:ltxvfs-behind' : 'write:ltxvfs');
+    log(`write: ${input.commits} commits in ${Math.round(totalMs)} ms${uploadMs === undefined ? '' : `, flushed in ${Math.round(uploadMs)} ms`}`);
+    return { latencies, totalMs, counts, uploadMs };
   } finally {
     await close(db, input.phase);
   }

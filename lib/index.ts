@@ -23,6 +23,7 @@ export type { ReplicaReaderOptions, ReplicaStats } from './read/replica-reader.j
 export type { FetchClock } from './read/fetch-queue.js';
 export type { PollSchedule } from './read/poll-backoff.js';
 export type { WriterOptions } from './write/writer.js';
+export type { WriteBehindStats } from './write/write-behind.js';
 export type { HydrateOptions, HydrationStats } from './hydrate/index.js';
 export type { DiskCacheStats } from './cache/index.js';
 export type { VerificationStats } from './read/verifier.js';

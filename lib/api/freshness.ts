@@ -63,6 +63,16 @@ export interface ReplicaFreshness {
    *   the reader's integrity failure; `LTXVFS_ERR_CLOSED`.
    */
   waitForTxid(txid: number, options?: WaitForTxidOptions): Promise<number>;
+  /**
+   * Resolve once every commit this process acknowledged before the call is in the replica.
+   * With `writeBehind` (lib/write/write-behind.ts) commits are acknowledged when staged and
+   * uploaded behind; without it a commit returns only once uploaded, so this resolves at
+   * once. `close()` flushes too.
+   * @returns the TXID this database's reader is at.
+   * @throws LtxvfsError the upload failure that kept an acknowledged commit out of the
+   *   replica (its message names the TXIDs); `LTXVFS_ERR_CLOSED`.
+   */
+  flush(): Promise<number>;
   /** Listen to an event of the replica (until the database closes). */
   on<E extends keyof ReplicaDatabaseEvents>(event: E, listener: (...args: ReplicaDatabaseEvents[E]) => void): this;
   /** Listen once. */
@@ -81,10 +91,11 @@ export const DEFAULT_WAIT_TIMEOUT_MS = 30_000;
 const IDLE_POLL_MS = 1000;
 
 /**
- * Give `db` the {@link ReplicaFreshness} API over `reader`. The reader's listeners are
- * removed when `db` closes (the reader is shared, and outlives it).
+ * Give `db` the {@link ReplicaFreshness} API over `reader`, with `flush` the writer's
+ * (`undefined` for a database that cannot write). The reader's listeners are removed when
+ * `db` closes (the reader is shared, and outlives it).
  */
-export function withFreshness(db: Database<DatabaseReplicaStats & ReadPoolStats>, reader: ReplicaReader): ReplicaDatabase {
+export function withFreshness(db: Database<DatabaseReplicaStats & ReadPoolStats>, reader: ReplicaReader, flush?: () => Promise<number>): ReplicaDatabase {
   const events = new EventEmitter<ReplicaDatabaseEvents>();
   const position = (): ReplicaPosition => ({ txid: reader.current.txid, timestamp: reader.current.timestamp });
   const forward = {
@@ -109,6 +120,10 @@ export function withFreshness(db: Database<DatabaseReplicaStats & ReadPoolStats>
     waitForTxid: async (txid, options = {}) => {
       open();
       return waitForTxid(reader, txid, options.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS);
+    },
+    flush: async () => {
+      open();
+      return flush === undefined ? reader.current.txid : flush();
     },
     on(event, listener) {
       events.on(event, listener as never);

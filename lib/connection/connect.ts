@@ -23,7 +23,8 @@ import type { ReplicaReader, ReplicaReaderOptions, ReplicaStats } from '../read/
 import { explainFailure } from '../read/verifier.js';
 import { warmInteriorPages, type WarmupResult } from '../read/warmup.js';
 import type { BackendOptions } from '../storage/url.js';
-import { writerFor, type WriterOptions } from '../write/writer.js';
+import { writerFor, type ReplicaWriter, type WriterOptions } from '../write/writer.js';
+import type { WriteBehindStats } from '../write/write-behind.js';
 import { ConnectionSink, leasePragma } from '../write/write-sink.js';
 import { hydrationPragma } from '../hydrate/pragma.js';
 import { BridgedView, ConnectionView } from './connection-view.js';
@@ -33,6 +34,8 @@ import { litestreamFunctions, litestreamPragma, type SqlFunctionSpec } from './s
 export interface DatabaseReplicaStats extends ReplicaStats {
   /** True while the connection is fixed at a past state. */
   timeTravel: boolean;
+  /** With `writeBehind`: the upload queue (staged files and bytes, uploads, the failure that stopped it). */
+  writeBehind?: WriteBehindStats;
 }
 
 /** Options of {@link connectReplica}: the replica, its reader, the writer and the connection's view. */
@@ -88,7 +91,11 @@ export interface ReplicaConnection<V extends ConnectionView = ConnectionView> {
   stats(): DatabaseReplicaStats;
   /** What a failed call reports: SQLite's "malformed" becomes the integrity failure naming the LTX file; never rejects. */
   explainError(err: unknown): Promise<unknown>;
-  /** Give the reader back (idempotent). */
+  /**
+   * Give the reader back (idempotent), once the commits this process acknowledged are in
+   * the replica (`writeBehind`: lib/write/write-behind.ts).
+   * @throws LtxvfsError the write-behind upload failure, after the reader is given back.
+   */
   release(): Promise<void>;
 }
 
@@ -131,7 +138,13 @@ export async function connectLease(lease: ReaderLease, options: ConnectOptions &
     throw err;
   }
   const writable = isWritable(options);
-  const writer = writable ? writerFor(reader, options) : undefined;
+  let writer: ReplicaWriter | undefined;
+  try {
+    writer = writable ? writerFor(reader, options) : undefined;
+  } catch (err) {
+    await lease.release();
+    throw err;
+  }
   const sink = writer === undefined ? undefined : new ConnectionSink(view, writer);
   const litestream = litestreamPragma(view);
   const leases = writer === undefined ? undefined : leasePragma(writer, view);
@@ -143,9 +156,19 @@ export async function connectLease(lease: ReaderLease, options: ConnectOptions &
     sink,
     functions: litestreamFunctions(view),
     pragma: (name, value) => leases?.(name) ?? hydration(name, value) ?? litestream(name, value),
-    stats: () => ({ ...reader.stats(), txid: view.version.txid, timeTravel: view.target !== undefined }),
+    stats: () => {
+      const behind = writer?.writeBehindStats();
+      return { ...reader.stats(), txid: view.version.txid, timeTravel: view.target !== undefined, ...(behind === undefined ? {} : { writeBehind: behind }) };
+    },
     explainError: (err) => explainFailure(err, reader),
-    release: () => lease.release(),
+    // Commits acknowledged before the release (write-behind) reach the replica first; a failed upload rejects, after the release.
+    release: async () => {
+      try {
+        await writer?.flush();
+      } finally {
+        await lease.release();
+      }
+    },
   };
 }
 

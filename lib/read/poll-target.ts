@@ -22,6 +22,13 @@ export interface PollEvents {
 export interface PollTarget {
   /** The replica polled. */
   readonly client: ReplicaClient;
+  /**
+   * The store itself, for the listings shared with other processes (`cacheDir`): never
+   * this process's staged files. Default `client`.
+   */
+  readonly storage?: ReplicaClient;
+  /** Level-0 files this process's writer staged but has not uploaded (lib/storage/staging.ts), `minTXID >= seekTXID`: listed with every poll. */
+  staged?(seekTXID: number): LtxFileInfo[];
   /** The newest version. */
   readonly current: PageIndex;
   /** Set once the reader served a damaged or vanished file: a poll then lists nothing. */

@@ -43,6 +43,7 @@ import { catchUp } from './catch-up.js';
 import { PollBackoff, timerSchedule, type PollSchedule } from './poll-backoff.js';
 import type { PollMessage, PollStats as ReaderPollStats, PollTarget } from './poll-target.js';
 import { PollListings, type LevelListing, type SharedListingStats } from './shared-listing.js';
+import type { LtxFileInfo } from '../storage/types.js';
 
 export type { PollMessage };
 
@@ -137,7 +138,7 @@ export class Poller {
     this.#now = options.now ?? Date.now;
     this.#schedule = options.schedule ?? timerSchedule;
     this.#backoff = this.#intervalMs > 0 ? new PollBackoff(this.#intervalMs, options.idlePollMaxMs) : undefined;
-    this.#listings = new PollListings(target.client, options.cacheDir, this.#intervalMs, this.#now);
+    this.#listings = new PollListings(target.storage ?? target.client, options.cacheDir, this.#intervalMs, this.#now);
     this.#lastOk = this.#now();
     this.#lastStart = this.#lastOk;
     this.#lastActive = this.#lastOk;
@@ -285,8 +286,12 @@ export class Poller {
     this.#listingAgeMs = 0;
     try {
       const result = await catchUp(target, async (seekTXID, holdsApplied) => {
-        listing = await this.#listings.list({ seekTXID, after: this.#lastOk, holdsApplied, fresh: !shareable });
-        return listing.files;
+        const staged = target.staged?.(seekTXID) ?? [];
+        // Staged files are in the replica for this process: with them, a shared listing
+        // (taken from the store) can still hold the newest file applied.
+        const withStaged = staged.length === 0 ? holdsApplied : (files: readonly LtxFileInfo[]) => holdsApplied([...files, ...staged]);
+        listing = await this.#listings.list({ seekTXID, after: this.#lastOk, holdsApplied: withStaged, fresh: !shareable });
+        return staged.length === 0 ? listing.files : mergeStaged(listing.files, staged);
       });
       ({ applied, rebuilt } = result);
       // This process's writer may have committed while the poll loaded files: keep the newer.
@@ -414,4 +419,10 @@ export class Poller {
 /** `ms` (since the epoch) as an ISO 8601 time. */
 function iso(ms: number): string {
   return new Date(ms).toISOString();
+}
+
+/** A listing with the staged files not in it added (a staged key the listing has appears once). */
+function mergeStaged(listed: readonly LtxFileInfo[], staged: readonly LtxFileInfo[]): LtxFileInfo[] {
+  const keys = new Set(listed.map((f) => f.key));
+  return [...listed, ...staged.filter((f) => !keys.has(f.key))];
 }

@@ -15,6 +15,7 @@ import { lockPgno } from '../../ltx/checksum.js';
 import { isLtxvfsError, LtxvfsError } from '../../ltx/errors.js';
 import { formatTXID } from '../../ltx/filename.js';
 import type { ReplicaClient } from '../storage/types.js';
+import { StagingClient } from '../storage/staging.js';
 import { computePlan, listReplica, type PlanTarget } from '../replica/plan.js';
 import { PageIndex, type FrameRef, type LtxFile } from '../replica/page-index.js';
 import type { LtxFileInfo } from '../storage/types.js';
@@ -43,7 +44,11 @@ export interface ReplicaReaderEvents extends PollEvents {
 
 /** Serves the pages of one replica and keeps up with it. */
 export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements PageSource {
-  readonly client: ReplicaClient;
+  /**
+   * The replica's storage, with the LTX files this process's write-behind writer has
+   * staged but not yet uploaded (lib/storage/staging.ts): to the reader they are in the replica.
+   */
+  readonly client: StagingClient;
   readonly #cache: PageCache;
   readonly #fetcher: Fetcher;
   readonly #counters: ReadCounters;
@@ -62,7 +67,7 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
   /** The hydration, when `hydrate` is set (started once the first version is current). */
   #hydrator: Hydrator | undefined;
 
-  private constructor(client: ReplicaClient, cache: PageCache, fetcher: Fetcher, counters: ReadCounters, options: ReplicaReaderOptions) {
+  private constructor(client: StagingClient, cache: PageCache, fetcher: Fetcher, counters: ReadCounters, options: ReplicaReaderOptions) {
     super();
     this.client = client;
     this.#cache = cache;
@@ -83,7 +88,8 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
    *   `LTXVFS_ERR_USAGE` for a `cacheDir` that cannot be created, or a `hydrate` path that
    *   another live process hydrates or that holds a file no hydration made.
    */
-  static async open(client: ReplicaClient, options: ReplicaReaderOptions = {}): Promise<ReplicaReader> {
+  static async open(storage: ReplicaClient, options: ReplicaReaderOptions = {}): Promise<ReplicaReader> {
+    const client = new StagingClient(storage);
     const counters = newReadCounters();
     const cacheBytes = options.cacheSizeBytes ?? DEFAULT_CACHE_SIZE_BYTES;
     const cache = options.cacheDir === undefined
@@ -289,6 +295,8 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
     const reader = this;
     return {
       client: this.client,
+      storage: this.client.inner,
+      staged: (seekTXID) => this.client.staged(0, seekTXID),
       get current() { return reader.#current; },
       get integrityFailure() { return reader.integrityFailure; },
       poison: (error) => this.poison(error),

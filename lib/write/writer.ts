@@ -21,6 +21,7 @@ import { incrementalDatabaseChecksum, lockPgno } from '../../ltx/checksum.js';
 import { isLtxvfsError, LtxvfsError } from '../../ltx/errors.js';
 import { formatTXID } from '../../ltx/filename.js';
 import { Lease } from './lease.js';
+import { WriteBehind, type WriteBehindStats } from './write-behind.js';
 import { DEFAULT_TEMP_FILE_MAX_AGE_MS, removeTempFiles } from './temp-files.js';
 import { makeLtxFile, type PageIndex } from '../replica/page-index.js';
 import type { ReplicaReader } from '../read/replica-reader.js';
@@ -45,6 +46,16 @@ export interface WriterOptions {
    * younger one may be another live writer's upload. 0 removes every one.
    */
   tempFileMaxAgeMs?: number;
+  /**
+   * Acknowledge a commit once its LTX file is staged in this process, and upload the staged
+   * files behind it in TXID order (lib/write/write-behind.ts): the Litestream VFS's
+   * acknowledgement (docs/formats.md §5.1), one file per transaction kept. Commits not yet
+   * uploaded are lost if the process dies; `flush()` and closing the database wait for
+   * them. Default false: a commit returns once its file is in the replica.
+   */
+  writeBehind?: boolean;
+  /** With `writeBehind`: staged bytes beyond which a commit waits for uploads. Default 64 MiB. */
+  writeBehindMaxBytes?: number;
 }
 
 /** A transaction to ship: the pages it wrote and the database size after it. */
@@ -64,9 +75,19 @@ const writers = new WeakMap<ReplicaReader, ReplicaWriter>();
 /**
  * The writer of a reader (one per replica per process, like the reader), made with
  * `options` on first use; its lease is released when the reader closes.
+ * @throws LtxvfsError `LTXVFS_ERR_USAGE` for a `writeBehind` that is not a boolean, or other than the existing writer's; a bad `writeBehindMaxBytes`.
  */
 export function writerFor(reader: ReplicaReader, options: WriterOptions = {}): ReplicaWriter {
   let writer = writers.get(reader);
+  if (options.writeBehind !== undefined && typeof options.writeBehind !== 'boolean') {
+    throw new LtxvfsError('LTXVFS_ERR_USAGE', `writeBehind ${JSON.stringify(options.writeBehind)} is not true or false (${reader.client.url})`, { key: reader.client.url });
+  }
+  if (writer !== undefined && writer.writeBehind !== (options.writeBehind === true)) {
+    // A commit's acknowledgement must not depend on which open came first.
+    throw new LtxvfsError('LTXVFS_ERR_USAGE',
+      `${reader.client.url} is already open for writing in this process with writeBehind ${String(writer.writeBehind)}: ` +
+        'open it with the same writeBehind, or with shared: false for a reader (and writer) of its own', { key: reader.client.url });
+  }
   if (writer === undefined) {
     const w = new ReplicaWriter(reader, options);
     reader.beforeClose(() => w.releaseLease());
@@ -83,12 +104,37 @@ export class ReplicaWriter {
   #leasing: Promise<Lease> | undefined;
   /** The connection holding the local write reservation (one writer at a time per process). */
   #reservedBy: object | undefined;
-  /** Transactions shipped. */
+  /** The upload queue, with `writeBehind`. */
+  readonly #behind: WriteBehind | undefined;
+  /** Transactions committed (with `writeBehind`: staged, not necessarily uploaded yet). */
   commits = 0;
 
+  /** @throws LtxvfsError `LTXVFS_ERR_USAGE` for a bad `writeBehindMaxBytes`. */
   constructor(reader: ReplicaReader, options: WriterOptions = {}) {
     this.reader = reader;
     this.#options = options;
+    this.#behind = options.writeBehind === true ? new WriteBehind(reader.client, () => this.lease, options.writeBehindMaxBytes) : undefined;
+  }
+
+  /** Whether commits are acknowledged when staged (`writeBehind`). */
+  get writeBehind(): boolean {
+    return this.#behind !== undefined;
+  }
+
+  /** The write-behind queue's counters, with `writeBehind`. */
+  writeBehindStats(): WriteBehindStats | undefined {
+    return this.#behind?.stats();
+  }
+
+  /**
+   * Resolves once every commit acknowledged before the call is in the replica (at once
+   * without `writeBehind`, where a commit returns only then).
+   * @returns the reader's TXID.
+   * @throws LtxvfsError the write-behind upload failure that kept one of them out (lib/write/write-behind.ts).
+   */
+  async flush(): Promise<number> {
+    await this.#behind?.flush();
+    return this.reader.current.txid;
   }
 
   /** The lease, while held. */
@@ -155,8 +201,12 @@ export class ReplicaWriter {
     if (failure !== undefined) throw failure;
   }
 
-  /** Give the lease back (`PRAGMA litevfs_release_lease`; also on close). Idempotent. */
+  /**
+   * Give the lease back (`PRAGMA litevfs_release_lease`; also on close), after the staged
+   * commits are uploaded or their upload failed. Idempotent.
+   */
   async releaseLease(): Promise<void> {
+    await this.#behind?.flush().catch(() => undefined);
     const lease = this.#lease;
     this.#lease = undefined;
     await lease?.release();
@@ -170,6 +220,8 @@ export class ReplicaWriter {
    *   `LTXVFS_ERR_LEASE_HELD` (SQLITE_BUSY) when `autoLease` finds it held by another writer; storage errors.
    */
   async reserve(owner: object): Promise<void> {
+    const failure = this.#behind?.failure;
+    if (failure !== undefined) throw failure;
     if (this.#reservedBy !== undefined && this.#reservedBy !== owner) {
       throw new LtxvfsError('LTXVFS_ERR_CONFLICT', `${this.reader.client.url}: another connection of this process is writing`, {
         key: this.reader.client.url, sqliteCode: SQLITE_BUSY,
@@ -196,13 +248,16 @@ export class ReplicaWriter {
   }
 
   /**
-   * Ship one transaction: encode, upload create-only, then make it current.
+   * Ship one transaction: encode, upload create-only (with `writeBehind`: stage it and
+   * queue its upload, after waiting for room), then make it current.
    * @returns the new version.
    * @throws LtxvfsError `LTXVFS_ERR_CONFLICT` (sqliteCode SQLITE_BUSY) when the replica moved past
    *   `tx.base` or another writer took the TXID (the reader then catches up); `LTXVFS_ERR_LEASE_LOST`
-   *   (SQLITE_BUSY) when the lease is gone; storage errors. Nothing of a failed transaction stays.
+   *   (SQLITE_BUSY) when the lease is gone; storage errors; with `writeBehind`, the upload failure
+   *   that stopped its queue. Nothing of a failed transaction stays.
    */
   async commit(tx: Transaction): Promise<PageIndex> {
+    await this.#behind?.room();
     const reader = this.reader;
     const url = reader.client.url;
     const base = tx.base;
@@ -258,16 +313,13 @@ export class ReplicaWriter {
       // Lost while the old pages were read: SQLITE_BUSY like a lease lost before commit.
       throw new LtxvfsError('LTXVFS_ERR_LEASE_LOST', `${url}: ${(err as Error).message}`, { key: url, sqliteCode: SQLITE_BUSY, cause: err });
     }
-    try {
-      await reader.client.write(key, bytes, { ifNoneMatch: true, timestamp });
-    } catch (err) {
-      if (!isLtxvfsError(err, 'LTXVFS_ERR_PRECONDITION')) throw err;
-      void reader.poller.pollNow();
-      throw new LtxvfsError('LTXVFS_ERR_CONFLICT', `${key}: another writer committed TXID ${formatTXID(txid)} first`, {
-        key, sqliteCode: SQLITE_BUSY, cause: err,
-      });
+    if (this.#behind !== undefined) {
+      // Write-behind: staged now (the reader lists and reads it), uploaded in order behind.
+      this.#behind.stage({ level: 0, minTXID: txid, maxTXID: txid, size: bytes.length, createdAt: timestamp, key }, bytes, timestamp);
+    } else {
+      await this.#upload(key, bytes, timestamp, txid);
     }
-    // Durable: make it current, with its pages cached (they need no read).
+    // In the replica (or staged for it): make it current, with its pages cached (they need no read).
     const header = decodeHeader(bytes, key);
     const found = readPageIndexFromTail(bytes, 0, bytes.length, key) as FoundPageIndex;
     const file = makeLtxFile({ level: 0, minTXID: txid, maxTXID: txid, size: bytes.length, createdAt: timestamp, key }, header, found.trailer, found.entries);
@@ -275,5 +327,18 @@ export class ReplicaWriter {
     reader.adopt(version, file, pages.map((p) => p.data));
     this.commits++;
     return version;
+  }
+
+  /** Upload one commit's LTX file create-only. @throws LtxvfsError `LTXVFS_ERR_CONFLICT` when the key exists; storage errors. */
+  async #upload(key: string, bytes: Uint8Array, timestamp: number, txid: number): Promise<void> {
+    try {
+      await this.reader.client.write(key, bytes, { ifNoneMatch: true, timestamp });
+    } catch (err) {
+      if (!isLtxvfsError(err, 'LTXVFS_ERR_PRECONDITION')) throw err;
+      void this.reader.poller.pollNow();
+      throw new LtxvfsError('LTXVFS_ERR_CONFLICT', `${key}: another writer committed TXID ${formatTXID(txid)} first`, {
+        key, sqliteCode: SQLITE_BUSY, cause: err,
+      });
+    }
   }
 }

@@ -1,9 +1,10 @@
 /**
  * A gate in front of an S3 endpoint (s3rver, or the fault proxy in front of it): an HTTP
- * proxy that forwards every request, except that while it is shut, object reads with a
- * `Range` header wait at the gate until it opens. A test shuts it to hold a query that
- * needs pages from storage in the middle of its run — for as long as the test decides,
- * with no timer — and counts the reads waiting (`held`, `whenHeld`).
+ * proxy that forwards every request, except that while it is shut, the requests it holds
+ * (object reads with a `Range` header, or LTX uploads: {@link GateHolds}) wait at the gate
+ * until it opens. A test shuts it to hold a query that needs pages from storage, or a
+ * commit's upload, in the middle of its run — for as long as the test decides, with no
+ * timer — and counts the requests waiting (`held`, `whenHeld`).
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,8 +25,17 @@ export interface GateProxy {
   close(): Promise<void>;
 }
 
-/** Start a gate proxy forwarding to `upstream` (`http://host:port`). */
-export async function startGateProxy(upstream: string): Promise<GateProxy> {
+/** Which requests a shut gate holds: by default object reads with a `Range` header. */
+export type GateHolds = (req: http.IncomingMessage) => boolean;
+
+/** Object reads with a `Range` header (the default of {@link startGateProxy}). */
+export const RANGED_READS: GateHolds = (req) => req.method === 'GET' && req.headers.range !== undefined;
+
+/** Uploads of LTX files (`PUT …/<min>-<max>.ltx`): the write path's commits. */
+export const LTX_UPLOADS: GateHolds = (req) => req.method === 'PUT' && /\.ltx(\?|$)/.test(req.url ?? '');
+
+/** Start a gate proxy forwarding to `upstream` (`http://host:port`), holding what `holds` picks while shut. */
+export async function startGateProxy(upstream: string, holds: GateHolds = RANGED_READS): Promise<GateProxy> {
   const target = new URL(upstream);
   let shut = false;
   let waiting: (() => void)[] = [];
@@ -39,7 +49,7 @@ export async function startGateProxy(upstream: string): Promise<GateProxy> {
     req.pipe(out);
   };
   const server = http.createServer((req, res) => {
-    if (!shut || req.method !== 'GET' || req.headers.range === undefined) {
+    if (!shut || !holds(req)) {
       forward(req, res);
       return;
     }

@@ -27,7 +27,7 @@ const LIB = [
   // storage clients and tools
   'openReplicaClient', 'parseReplicaUrl', 'ReplicaUrl', 'ReplicaScheme', 'OpenReplicaClientOptions', 'BackendOptions',
   'AbsReplicaOptions', 'GsReplicaOptions', 'SftpReplicaOptions', 'WebdavReplicaOptions', 'NatsReplicaOptions', 'ReplicaClient', 'ReplicaCapabilities', 'LtxFileInfo',
-  'WriteOptions', 'StrayEntry', 'compactReplica', 'CompactOptions', 'CompactReport', 'CompactOutput',
+  'WriteOptions', 'WriteBehindStats', 'StrayEntry', 'compactReplica', 'CompactOptions', 'CompactReport', 'CompactOutput',
   'importDatabase', 'ImportOptions', 'ImportResult', 'restoreDatabase', 'RestoreOptions', 'RestoreResult',
   'PlanTarget', 'verifyReplica', 'VerifyOptions', 'VerifyReport', 'TempFileInfo',
   // bring your own wa-sqlite

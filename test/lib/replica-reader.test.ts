@@ -59,7 +59,7 @@ t.test('the Litestream fixture: five small files, read whole at open, pages serv
     pollFailures: 0,
     stale: false,
   });
-  t.equal(reader.client, client);
+  t.equal(reader.client.inner, client, 'the reader\'s client is a staging client over the one given (lib/storage/staging.ts)');
 });
 
 t.test('large files: a miss returns a promise and fills the cache, the next read is a hit', async (t) => {

@@ -1,0 +1,196 @@
+/**
+ * Write-behind: a commit is acknowledged once its LTX file is staged in this process
+ * (lib/storage/staging.ts), and the staged files are uploaded behind it, one at a time in
+ * TXID order, create-only, under the lease — so the replica only ever holds a prefix of
+ * the acknowledged commits, never a gap.
+ *
+ * This is the acknowledgement of the Litestream VFS's write mode (docs/formats.md §5.1: a
+ * commit returns when SQLite has committed locally; the replica gets it at the next sync),
+ * with one LTX file per transaction kept: commits this process acknowledged but had not
+ * uploaded are lost if it dies. {@link WriteBehind.flush} (and closing the database) waits
+ * until every acknowledged commit is in the replica.
+ *
+ * An upload that fails (after the storage client's own retries; lib/storage/retry.ts)
+ * stops the queue for good: the commit it carried and every later one stay staged — this
+ * process still reads them — but the replica does not have them, so the writer refuses
+ * further commits and `flush()` rejects, each with the error naming the first TXID that
+ * did not reach the replica and why.
+ */
+import { isLtxvfsError, LtxvfsError } from '../../ltx/errors.js';
+import { formatTXID } from '../../ltx/filename.js';
+import type { StagingClient } from '../storage/staging.js';
+import type { LtxFileInfo } from '../storage/types.js';
+import type { Lease } from './lease.js';
+
+/** Default of `writeBehindMaxBytes`: staged bytes beyond which a commit waits for uploads (64 MiB). */
+export const DEFAULT_WRITE_BEHIND_MAX_BYTES = 64 * 1024 * 1024;
+
+/** Counters of a write-behind queue. */
+export interface WriteBehindStats {
+  /** Files staged and not yet in the replica. */
+  staged: number;
+  /** Their bytes. */
+  stagedBytes: number;
+  /** Files uploaded since the writer started. */
+  uploaded: number;
+  /** TXID of the newest acknowledged commit in the replica (0 before the first upload). */
+  uploadedTXID: number;
+  /** Commits that waited for room (staged bytes at `writeBehindMaxBytes`). */
+  waits: number;
+  /** Why uploads stopped (the error's message), when they did. */
+  failure: string | undefined;
+}
+
+interface Pending {
+  info: LtxFileInfo;
+  bytes: Uint8Array;
+  timestamp: number;
+}
+
+/** The upload queue of one writer (module doc). */
+export class WriteBehind {
+  readonly #client: StagingClient;
+  readonly #lease: () => Lease | undefined;
+  readonly #maxBytes: number;
+  readonly #queue: Pending[] = [];
+  #bytes = 0;
+  #uploaded = 0;
+  #uploadedTXID = 0;
+  #waits = 0;
+  #failure: LtxvfsError | undefined;
+  #draining: Promise<void> | undefined;
+  /** Resolved (and replaced) each time an upload ends. */
+  #progress = deferred();
+
+  /**
+   * @param client the reader's staging client: files are staged in it and uploaded through it.
+   * @param lease the writer's lease while held (checked before every upload).
+   * @param maxBytes staged bytes beyond which {@link WriteBehind.room} waits; > 0.
+   * @throws LtxvfsError `LTXVFS_ERR_USAGE` naming `writeBehindMaxBytes` when it is not a positive number.
+   */
+  constructor(client: StagingClient, lease: () => Lease | undefined, maxBytes = DEFAULT_WRITE_BEHIND_MAX_BYTES) {
+    if (typeof maxBytes !== 'number' || !(maxBytes > 0)) {
+      throw new LtxvfsError('LTXVFS_ERR_USAGE', `writeBehindMaxBytes ${String(maxBytes)} is not a positive number of bytes (${client.url})`, { key: client.url });
+    }
+    this.#client = client;
+    this.#lease = lease;
+    this.#maxBytes = maxBytes;
+  }
+
+  /** The error that stopped uploads, if any. */
+  get failure(): LtxvfsError | undefined {
+    return this.#failure;
+  }
+
+  /** Counters (see {@link WriteBehindStats}). */
+  stats(): WriteBehindStats {
+    return { staged: this.#queue.length, stagedBytes: this.#bytes, uploaded: this.#uploaded, uploadedTXID: this.#uploadedTXID, waits: this.#waits, failure: this.#failure?.message };
+  }
+
+  /**
+   * Resolves once a new commit may be staged: uploads are running and fewer than
+   * `writeBehindMaxBytes` bytes are staged (one file is always allowed, however large).
+   * @throws LtxvfsError the upload failure, once uploads stopped.
+   */
+  async room(): Promise<void> {
+    let waited = false;
+    for (;;) {
+      if (this.#failure !== undefined) throw this.#failure;
+      if (this.#bytes < this.#maxBytes) return;
+      if (!waited) this.#waits++;
+      waited = true;
+      await this.#progress.promise;
+    }
+  }
+
+  /**
+   * Stage `bytes` as the LTX file `info` names and queue its upload (after every file
+   * staged before it). The caller has checked {@link WriteBehind.room} and holds the lease.
+   * @throws LtxvfsError the upload failure, once uploads stopped.
+   */
+  stage(info: LtxFileInfo, bytes: Uint8Array, timestamp: number): void {
+    if (this.#failure !== undefined) throw this.#failure;
+    this.#client.stage(info, bytes);
+    this.#queue.push({ info, bytes, timestamp });
+    this.#bytes += bytes.length;
+    this.#draining ??= this.#drain();
+  }
+
+  /**
+   * Resolves once every file staged before the call is in the replica.
+   * @returns the TXID of the newest one uploaded.
+   * @throws LtxvfsError the upload failure that left one of them out.
+   */
+  async flush(): Promise<number> {
+    const last = this.#queue.at(-1)?.info.maxTXID;
+    while (last !== undefined && this.#uploadedTXID < last) {
+      if (this.#failure !== undefined) throw this.#failure;
+      await this.#progress.promise;
+    }
+    return this.#uploadedTXID;
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#queue.length > 0 && this.#failure === undefined) {
+        const next = this.#queue[0];
+        try {
+          await this.#upload(next);
+        } catch (err) {
+          this.#failure = notShipped(next.info, this.#queue.at(-1)!.info.maxTXID, this.#client.url, err);
+          break;
+        }
+        this.#queue.shift();
+        this.#bytes -= next.bytes.length;
+        this.#client.unstage(next.info.key);
+        this.#uploaded++;
+        this.#uploadedTXID = next.info.maxTXID;
+        this.#wake();
+      }
+    } finally {
+      this.#draining = undefined;
+      this.#wake();
+    }
+  }
+
+  /**
+   * One create-only upload, under the lease. (A retried PUT whose first response was lost
+   * is told from a conflict by the storage client itself: lib/storage/s3/write.ts.)
+   */
+  async #upload(file: Pending): Promise<void> {
+    const { key } = file.info;
+    const lease = this.#lease();
+    if (lease === undefined) {
+      throw new LtxvfsError('LTXVFS_ERR_LEASE_LOST', `${this.#client.url}: the write lease was released with commits still to upload`, { key: this.#client.url });
+    }
+    lease.assertHeld();
+    try {
+      await this.#client.inner.write(key, file.bytes, { ifNoneMatch: true, timestamp: file.timestamp });
+    } catch (err) {
+      if (!isLtxvfsError(err, 'LTXVFS_ERR_PRECONDITION')) throw err;
+      throw new LtxvfsError('LTXVFS_ERR_CONFLICT', `${key}: another writer committed TXID ${formatTXID(file.info.maxTXID)} first`, { key, cause: err });
+    }
+  }
+
+  #wake(): void {
+    const done = this.#progress;
+    this.#progress = deferred();
+    done.resolve();
+  }
+}
+
+/** The error for acknowledged commits `info.minTXID`…`last` that an upload failure keeps out of the replica. */
+function notShipped(info: LtxFileInfo, last: number, url: string, err: unknown): LtxvfsError {
+  const cause = err instanceof LtxvfsError ? err : undefined;
+  const range = last === info.maxTXID ? `TXID ${formatTXID(info.minTXID)}` : `TXIDs ${formatTXID(info.minTXID)}–${formatTXID(last)}`;
+  return new LtxvfsError(cause?.ltxvfsCode ?? 'LTXVFS_ERR_STORAGE',
+    `${info.key}: write-behind upload failed, so ${range}, acknowledged to their callers, are not in ${url} ` +
+      `(this process still reads them; it takes no more writes): ${err instanceof Error ? err.message : String(err)}`,
+    { key: info.key, cause: err });
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => { resolve = r; });
+  return { promise, resolve };
+}
