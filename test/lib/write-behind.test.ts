@@ -182,3 +182,23 @@ t.test('file://: the Litestream VFS reads what a write-behind writer committed, 
   await db.close();
   t.same(await litestreamQuery(url, 'SELECT count(*) AS n, max(v) AS top FROM t'), [{ n: 50, top: 'row 9' }]);
 });
+
+t.test('the worker engine: commits staged in the main thread, close waits for their uploads', async (t) => {
+  const url = fileReplicaUrl(t.testdir());
+  const db = await openDatabase(url, { engine: 'worker', create: true, autoLease: true, writeBehind: true, shared: false, pollIntervalMs: 0 });
+  await db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)');
+  for (let i = 1; i <= 100; i++) await db.run('INSERT INTO t (v) VALUES (?)', [`row ${i}`]);
+  await db.close();
+  const reader = await openDatabase(url, { readOnly: true, shared: false, pollIntervalMs: 0 });
+  t.same(await reader.get('SELECT count(*) AS n FROM t'), { n: 100 });
+  t.equal(reader.stats().txid, 101);
+  await reader.close();
+});
+
+t.test('the sql.js adapter refuses writeBehind: its synchronous close() could not wait for uploads', async (t) => {
+  const { loadSqlJs, openSqlJs } = await import('../../vfs/sqljs/index.js');
+  const dir = t.testdir();
+  const SQL = await loadSqlJs();
+  await rejectsLtx(t, openSqlJs(SQL, fileReplicaUrl(dir), { create: true, writeBehind: true } as never), 'LTXVFS_ERR_UNSUPPORTED', dir,
+    /writeBehind is not supported/, /close\(\) is synchronous/, /use openDatabase/);
+});

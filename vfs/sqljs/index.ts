@@ -59,7 +59,7 @@ export interface LoadSqlJsOptions {
 }
 
 /** Options of {@link openSqlJs}: those of `openDatabase` that apply, and the bridge's. */
-export interface SqlJsOpenOptions extends FetchOpenOptions {
+export interface SqlJsOpenOptions extends Omit<FetchOpenOptions, 'writeBehind' | 'writeBehindMaxBytes'> {
   /** Longest wait for one answer of the fetch thread, ms; past it the call fails with SQLITE_IOERR (`LTXVFS_ERR_STORAGE`). Default 45,000. */
   bridgeTimeoutMs?: number;
   /** Bytes of this thread's page cache (default 64 MiB; the fetch thread's reader has its own, `cacheSizeBytes`). */
@@ -188,7 +188,8 @@ function privateInitSqlJs(): (config?: object) => Promise<SqlJsStatic> {
  * `close()` it to release the replica.
  * @param SQL a sql.js module from {@link loadSqlJs}.
  * @param url as `openDatabase` takes it.
- * @throws LtxvfsError `LTXVFS_ERR_USAGE` (SQL not from `loadSqlJs`), the errors of
+ * @throws LtxvfsError `LTXVFS_ERR_USAGE` (SQL not from `loadSqlJs`), `LTXVFS_ERR_UNSUPPORTED`
+ *   for `writeBehind` (its synchronous `close()` cannot wait for uploads), the errors of
  *   `openDatabase` (`LTXVFS_ERR_NOT_FOUND`, `LTXVFS_ERR_EMPTY_REPLICA`, …), and
  *   `LTXVFS_ERR_SQLITE` when SQLite cannot read the database (`cause`: the error behind it).
  */
@@ -197,6 +198,12 @@ export async function openSqlJs(SQL: SqlJsStatic, url?: string, options: SqlJsOp
   if (hook === undefined) {
     throw new LtxvfsError('LTXVFS_ERR_USAGE',
       'openSqlJs needs a sql.js module from loadSqlJs() (sql.js 1.16 exports neither its file system nor its function table; loadSqlJs instantiates it with a hook that captures them)');
+  }
+  if ((options as { writeBehind?: unknown }).writeBehind !== undefined) {
+    // sql.js's close() is synchronous: nothing could wait for the staged commits, and the process may exit first.
+    throw new LtxvfsError('LTXVFS_ERR_UNSUPPORTED',
+      `openSqlJs: writeBehind is not supported (${url ?? 'LITESTREAM_REPLICA_URL'}): sql.js's close() is synchronous and cannot wait for the staged commits' uploads; use openDatabase`,
+      { key: url });
   }
   const { bridgeTimeoutMs, localCacheSizeBytes, ...openOptions } = options;
   // Hydration from the Litestream VFS's environment (docs/formats.md §6.1), as openDatabase resolves it.
