@@ -220,7 +220,8 @@ async function litestreamWrites(location: ReplicaLocation, commits: number, logF
   let closed = false;
   try {
     await session.run(`.load '${LITESTREAM_VFS_SO}' sqlite3_litestreamvfs_init\n${OPEN}`);
-    for (let i = 0; i < 3; i++) await session.run(`INSERT INTO orders (customer, amount, note) VALUES (${i}, ${i * 100}, 'warm-up ${i}');`);
+    // As many untimed INSERTs as the ltxvfs writers get (service-child.ts `write`).
+    for (let i = 0; i < commits; i++) await session.run(`INSERT INTO orders (customer, amount, note) VALUES (${i % 977}, ${i * 100}, 'warm-up ${i}');`);
     const latencies: number[] = [];
     stack?.begin();
     const t0 = performance.now();
@@ -504,11 +505,11 @@ export async function runServiceSection(o: ServiceSectionOptions): Promise<Servi
       const direct = (who: string): string => (where === 's3' ? stack.directUrl(`orders-${who}`) : url(who));
       await ordersReplica(seedDb, direct('ltxvfs'));
       log(`service: ${o.commits} commits, ltxvfs under the lease, ${where} …`);
-      const w = await service<WriteOutput>({ phase: 'write', url: url('ltxvfs'), log: where === 's3' ? stack.endpoint : undefined, commits: o.commits }, where === 's3' ? S3_ENV : {});
+      const w = await service<WriteOutput>({ phase: 'write', url: url('ltxvfs'), log: where === 's3' ? stack.endpoint : undefined, commits: o.commits, warmup: o.commits }, where === 's3' ? S3_ENV : {});
       writes.push({ engine: 'ltxvfs', location: where, ...w });
       await ordersReplica(seedDb, direct('ltxvfs-behind'));
       log(`service: ${o.commits} commits, ltxvfs under the lease with writeBehind, ${where} …`);
-      const wb = await service<WriteOutput>({ phase: 'write', url: url('ltxvfs-behind'), log: where === 's3' ? stack.endpoint : undefined, commits: o.commits, writeBehind: true }, where === 's3' ? S3_ENV : {});
+      const wb = await service<WriteOutput>({ phase: 'write', url: url('ltxvfs-behind'), log: where === 's3' ? stack.endpoint : undefined, commits: o.commits, warmup: o.commits, writeBehind: true }, where === 's3' ? S3_ENV : {});
       writes.push({ engine: 'ltxvfs', writeBehind: true, location: where, ...wb });
       if (o.litestream) {
         await ordersReplica(seedDb, direct('litestream'));
@@ -804,7 +805,7 @@ export function renderService(r: ServiceSectionResult): string {
   out.push('');
   out.push(markdownTable(['writer', 'commit p50', 'commit p99', 'commits/s', 'requests', 'acknowledged when'], wrow));
   out.push('');
-  out.push(`Each writer has its own replica (an empty \`orders\` table imported as the snapshot) and runs ${fmtCount(r.writes[0]?.latencies.length)} timed \`INSERT INTO orders …\` after 3 untimed ones. ltxvfs: \`db.run\` in a child process; it returns once the LTX file of the commit is written to the replica (conditional PUT on S3), so the figure is a durable commit. ltxvfs with \`writeBehind: true\` (lib/write/write-behind.ts): \`db.run\` returns once the commit's LTX file is staged in the process, which uploads the files behind it one at a time in TXID order — the Litestream VFS's acknowledgement, with one file per transaction kept; the \`flush()\` after the timed commits waits until all are in the replica. The Litestream VFS (\`LITESTREAM_WRITE_ENABLED=true\`, \`LITESTREAM_SYNC_INTERVAL=24h\`: shorter intervals hit its "database disk image is malformed" defect once a sync grows the database, docs/formats.md §5.1): each INSERT returns when SQLite has committed to the VFS's local state — not durability; nothing reaches the replica until the sync, timed here as the close.`);
+  out.push(`Each writer has its own replica (an empty \`orders\` table imported as the snapshot) and runs ${fmtCount(r.writes[0]?.latencies.length)} timed \`INSERT INTO orders …\` after as many untimed ones (V8 and the wasm tier up, as for the warm rows; with \`writeBehind\`, flushed before the clock starts). ltxvfs: \`db.run\` in a child process; it returns once the LTX file of the commit is written to the replica (conditional PUT on S3), so the figure is a durable commit. ltxvfs with \`writeBehind: true\` (lib/write/write-behind.ts): \`db.run\` returns once the commit's LTX file is staged in the process, which uploads the files behind it one at a time in TXID order — the Litestream VFS's acknowledgement, with one file per transaction kept; the \`flush()\` after the timed commits waits until all are in the replica. The Litestream VFS (\`LITESTREAM_WRITE_ENABLED=true\`, \`LITESTREAM_SYNC_INTERVAL=24h\`: shorter intervals hit its "database disk image is malformed" defect once a sync grows the database, docs/formats.md §5.1): each INSERT returns when SQLite has committed to the VFS's local state — not durability; nothing reaches the replica until the sync, timed here as the close.`);
   out.push('');
 
   out.push('#### Targets');

@@ -31,6 +31,8 @@ export class VersionBuilder {
   readonly unverifiedHeads = new Map<LtxFile, { head: Uint8Array; pages: Map<number, Uint8Array>; fed?: boolean }>();
   /** LTX files of the current version, by key: reused by rebuilds so their cached frames stay valid. */
   #files = new Map<string, LtxFile>();
+  /** The files of the version remembered last. */
+  #remembered: readonly LtxFile[] | undefined;
 
   /**
    * @param indexConcurrency LTX files whose header and index are read at once.
@@ -104,12 +106,26 @@ export class VersionBuilder {
     }
   }
 
-  /** Remember the files of `version`, which became current, and forget the others. */
+  /**
+   * Remember the files of `version`, which became current, and forget the others. A
+   * version that only appends files to the one remembered last (a poll's or a commit's:
+   * `PageIndex.applyAll` keeps the base's files first) adds just those: rebuilding the map
+   * of every file took 80 µs a commit once a writer's replica held 2,000 level-0 files.
+   */
   remember(version: PageIndex): void {
-    const keep = new Map<string, LtxFile>();
-    for (const f of version.files) keep.set(f.info.key, f);
-    this.#files = keep;
-    for (const f of this.unverifiedHeads.keys()) if (keep.get(f.info.key) !== f) this.unverifiedHeads.delete(f);
+    const before = this.#remembered;
+    const files = version.files;
+    let appended = before !== undefined && files.length >= before.length;
+    for (let i = 0; appended && i < before!.length; i++) appended = files[i] === before![i];
+    if (appended) {
+      for (let i = before!.length; i < files.length; i++) this.#files.set(files[i].info.key, files[i]);
+    } else {
+      const keep = new Map<string, LtxFile>();
+      for (const f of files) keep.set(f.info.key, f);
+      this.#files = keep;
+    }
+    this.#remembered = files;
+    for (const f of this.unverifiedHeads.keys()) if (this.#files.get(f.info.key) !== f) this.unverifiedHeads.delete(f);
   }
 
   /**

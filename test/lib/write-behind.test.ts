@@ -105,6 +105,26 @@ t.test('commits return while their uploads are held; this process reads them, th
   t.equal(await other.sync(), 5, 'the commit acknowledged before the close is in the replica');
 });
 
+t.test('polls while uploads are held, with a cacheDir shared between processes: the staged files count as listed, and the shared listing never has them', async (t) => {
+  const { url, gate } = await stack(t, 'polls');
+  const cacheDir = t.testdir();
+  const db = await openDatabase(url, { env: ENV, shared: false, autoLease: true, writeBehind: true, pollIntervalMs: 0, cacheDir });
+  const other = await openDatabase(url, { env: ENV, shared: false, readOnly: true, pollIntervalMs: 0, cacheDir });
+  t.teardown(() => other.close());
+  gate.shut();
+  await db.run('INSERT INTO t (v) VALUES (?)', ['staged']);
+  await gate.whenHeld(1);
+  t.equal(await db.sync(), 2, 'a poll of the writer keeps its staged TXID (the newest file it applied is listed)');
+  t.equal(await db.sync(), 2);
+  t.same(await db.all('SELECT v FROM t'), [{ v: 'staged' }], 'and still serves (a poll that found the newest file gone would have failed it for good)');
+  t.equal(await other.sync(), 1, 'the other process\'s poll, sharing the cacheDir, does not see the staged file');
+  gate.open();
+  t.equal(await db.flush(), 2);
+  t.equal(await other.sync(), 2);
+  t.same(await other.all('SELECT v FROM t'), [{ v: 'staged' }]);
+  await db.close();
+});
+
 t.test('a commit waits for room once writeBehindMaxBytes are staged', async (t) => {
   const { url, gate } = await stack(t, 'room');
   const db = await openDatabase(url, { env: ENV, shared: false, autoLease: true, writeBehind: true, writeBehindMaxBytes: 1, pollIntervalMs: 0 });
