@@ -5,7 +5,7 @@ import {
   openDatabase, warmupOf, compactReplica, openReplicaClient, parseReplicaUrl, importDatabase, restoreDatabase,
   verifyReplica, LtxvfsError, isLtxvfsError, registerLtxVFS, openReplicaSource, loadSqlJs, openSqlJs, sqlJsStats,
   type OpenOptions, type DatabaseReplicaStats, type WarmupResult, type Database, type Row, type SqlValue, type BindValue,
-  type Params, type RunResult, type DatabaseStats, type ReplicaReaderOptions, type ReplicaStats, type FetchClock, type PollSchedule, type WriterOptions,
+  type Params, type RunResult, type DatabaseStats, type ReplicaReaderOptions, type ReplicaStats, type FetchClock, type PollSchedule, type WriterOptions, type WriteBehindStats,
   type WorkerEngineOptions, type HydrateOptions, type HydrationStats, type DiskCacheStats, type VerificationStats,
   type S3ReplicaOptions, type S3Credentials, type LtxvfsErrorCode, type ReplicaUrl, type ReplicaClient,
   type ReplicaCapabilities, type LtxFileInfo, type WriteOptions, type StrayEntry, type CompactOptions,
@@ -168,5 +168,10 @@ export async function transactionsAndFreshness(url: string): Promise<number> {
   const wait: WaitForTxidOptions = { timeoutMs: 1000 };
   const txid = await db.waitForTxid(db.stats().txid, wait).catch((err: unknown) => (err instanceof LtxvfsError && err.code === busy ? 0 : -1));
   await db.close();
-  return txid;
+  const behind: ReplicaDatabase = await openDatabase(url, { autoLease: true, writeBehind: true, writeBehindMaxBytes: 1 << 20, shared: false });
+  await behind.run('INSERT INTO t (v) VALUES (?)', [2]);
+  const queue: WriteBehindStats | undefined = behind.stats().writeBehind;
+  const flushed: number = await behind.flush();
+  await behind.close();
+  return txid + flushed + (queue?.staged ?? 0);
 }
