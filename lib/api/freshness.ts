@@ -2,7 +2,8 @@
  * Freshness a user can see and wait for, on a database `openDatabase` returns (either
  * engine: the replica's reader and poller live in this thread for both): `sync()` polls
  * now, `waitForTxid()` waits until the reader has applied a TXID ("read your own write
- * from another process"), and `on('version' | 'stale' | 'fresh' | 'corrupt', …)` forwards
+ * from another process"), `flush()` waits for write-behind uploads, and
+ * `on('version' | 'stale' | 'fresh' | 'corrupt' | 'upload-failed', …)` forwards
  * the shared reader's events for as long as the database is open (lib/read/poller.ts says
  * when each fires).
  */
@@ -34,6 +35,11 @@ export interface ReplicaDatabaseEvents {
   fresh: [position: ReplicaPosition];
   /** A file failed its checksum, or the newest file applied vanished: every later transaction fails with this error. */
   corrupt: [error: LtxvfsError];
+  /**
+   * With `writeBehind`: an upload failed for good, so the acknowledged commits this error
+   * names are not in the replica; every later write, `flush()` and `close()` fail with it.
+   */
+  'upload-failed': [error: LtxvfsError];
 }
 
 /** Options of {@link ReplicaFreshness.waitForTxid}. */
@@ -90,12 +96,20 @@ export const DEFAULT_WAIT_TIMEOUT_MS = 30_000;
 /** Poll period of `waitForTxid` when the reader does not poll (`pollIntervalMs: 0`), ms. */
 const IDLE_POLL_MS = 1000;
 
+/** What the freshness API needs of the replica's writer (lib/write/writer.ts `ReplicaWriter`). */
+export interface ShippingWriter {
+  /** Resolves with the reader's TXID once every commit acknowledged before the call is in the replica. */
+  flush(): Promise<number>;
+  /** Listen for the write-behind upload failure; returns the unsubscribe. */
+  onUploadFailed(listener: (error: LtxvfsError) => void): () => void;
+}
+
 /**
- * Give `db` the {@link ReplicaFreshness} API over `reader`, with `flush` the writer's
- * (`undefined` for a database that cannot write). The reader's listeners are removed when
+ * Give `db` the {@link ReplicaFreshness} API over `reader`, with `writer` the replica's
+ * writer (`undefined` for a database that cannot write). The reader's listeners are removed when
  * `db` closes (the reader is shared, and outlives it).
  */
-export function withFreshness(db: Database<DatabaseReplicaStats & ReadPoolStats>, reader: ReplicaReader, flush?: () => Promise<number>): ReplicaDatabase {
+export function withFreshness(db: Database<DatabaseReplicaStats & ReadPoolStats>, reader: ReplicaReader, writer?: ShippingWriter): ReplicaDatabase {
   const events = new EventEmitter<ReplicaDatabaseEvents>();
   const position = (): ReplicaPosition => ({ txid: reader.current.txid, timestamp: reader.current.timestamp });
   const forward = {
@@ -108,6 +122,7 @@ export function withFreshness(db: Database<DatabaseReplicaStats & ReadPoolStats>
   reader.on('fresh', forward.fresh);
   reader.on('stale', forward.stale);
   reader.on('corrupt', forward.corrupt);
+  const offUploadFailed = writer?.onUploadFailed((err) => events.emit('upload-failed', err));
   const close = db.close;
   const open = (): void => {
     if (db.closed) throw new LtxvfsError('LTXVFS_ERR_CLOSED', 'the database is closed');
@@ -123,7 +138,7 @@ export function withFreshness(db: Database<DatabaseReplicaStats & ReadPoolStats>
     },
     flush: async () => {
       open();
-      return flush === undefined ? reader.current.txid : flush();
+      return writer === undefined ? reader.current.txid : writer.flush();
     },
     on(event, listener) {
       events.on(event, listener as never);
@@ -142,6 +157,7 @@ export function withFreshness(db: Database<DatabaseReplicaStats & ReadPoolStats>
       reader.off('fresh', forward.fresh);
       reader.off('stale', forward.stale);
       reader.off('corrupt', forward.corrupt);
+      offUploadFailed?.();
       events.removeAllListeners();
       return close.call(db);
     },

@@ -165,6 +165,5 @@ function registered(db: Database<DatabaseReplicaStats>, connection: ReplicaConne
   if (warmup !== undefined) warmups.set(db, warmup);
   verifications.set(db, () => connection.reader.verified());
   // attachReadPool has given its stats (`readConnections`, `pooledReads`).
-  const writer = connection.sink?.writer;
-  return withFreshness(db as Database<DatabaseReplicaStats & ReadPoolStats>, connection.reader, writer === undefined ? undefined : () => writer.flush());
+  return withFreshness(db as Database<DatabaseReplicaStats & ReadPoolStats>, connection.reader, connection.sink?.writer);
 }

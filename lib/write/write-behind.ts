@@ -61,6 +61,7 @@ export class WriteBehind {
   #draining: Promise<void> | undefined;
   /** Resolved (and replaced) each time an upload ends. */
   #progress = deferred();
+  readonly #failed = new Set<(error: LtxvfsError) => void>();
 
   /**
    * @param client the reader's staging client: files are staged in it and uploaded through it.
@@ -75,6 +76,15 @@ export class WriteBehind {
     this.#client = client;
     this.#lease = lease;
     this.#maxBytes = maxBytes;
+  }
+
+  /**
+   * Call `listener` once if uploads stop (with the error `flush()` would reject with).
+   * @returns a function that removes it.
+   */
+  onFailure(listener: (error: LtxvfsError) => void): () => void {
+    this.#failed.add(listener);
+    return () => { this.#failed.delete(listener); };
   }
 
   /** The error that stopped uploads, if any. */
@@ -137,7 +147,9 @@ export class WriteBehind {
         try {
           await this.#upload(next);
         } catch (err) {
-          this.#failure = notShipped(next.info, this.#queue.at(-1)!.info.maxTXID, this.#client.url, err);
+          const failure = notShipped(next.info, this.#queue.at(-1)!.info.maxTXID, this.#client.url, err);
+          this.#failure = failure;
+          for (const listener of [...this.#failed]) listener(failure);
           break;
         }
         this.#queue.shift();

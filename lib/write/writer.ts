@@ -121,6 +121,15 @@ export class ReplicaWriter {
     return this.#behind !== undefined;
   }
 
+  /**
+   * With `writeBehind`, call `listener` once if uploads stop: the commits its error names
+   * are not in the replica (lib/write/write-behind.ts). Without it, never.
+   * @returns a function that removes it.
+   */
+  onUploadFailed(listener: (error: LtxvfsError) => void): () => void {
+    return this.#behind?.onFailure(listener) ?? (() => undefined);
+  }
+
   /** The write-behind queue's counters, with `writeBehind`. */
   writeBehindStats(): WriteBehindStats | undefined {
     return this.#behind?.stats();

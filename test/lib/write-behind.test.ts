@@ -143,6 +143,8 @@ t.test('a commit waits for room once writeBehindMaxBytes are staged', async (t) 
 t.test('another writer takes the TXID before the upload: flush, later writes and close fail naming the TXIDs; this process still reads', async (t) => {
   const { url, gate, direct } = await stack(t, 'conflict');
   const db = await openDatabase(url, { env: ENV, shared: false, autoLease: true, writeBehind: true, pollIntervalMs: 0 });
+  const reported: LtxvfsError[] = [];
+  const uploadFailed = new Promise<void>((resolve) => db.on('upload-failed', (e) => { reported.push(e); resolve(); }));
   gate.shut();
   await db.run('INSERT INTO t (v) VALUES (?)', ['mine']);
   await db.run('INSERT INTO t (v) VALUES (?)', ['mine too']);
@@ -151,9 +153,12 @@ t.test('another writer takes the TXID before the upload: flush, later writes and
   const theirs = await direct.read(direct.ltxKey(0, 1, 1));
   await direct.write(direct.ltxKey(0, 2, 2), theirs.data, { ifNoneMatch: true });
   gate.open();
+  await uploadFailed;
+  t.equal(reported.length, 1, "the 'upload-failed' event came before anyone called flush()");
   const err = await rejectsLtx(t, db.flush(), 'LTXVFS_ERR_CONFLICT', '0000000000000002-0000000000000002.ltx',
     /write-behind upload failed/, /TXIDs 0000000000000002–0000000000000003/, /are not in/, /another writer committed TXID 0000000000000002 first/);
   t.match(db.stats().writeBehind, { staged: 2, uploaded: 0, failure: err?.message });
+  t.equal(reported[0].message, err?.message, 'the event carried the error flush() rejects with');
   t.same(await db.all('SELECT v FROM t ORDER BY id'), [{ v: 'mine' }, { v: 'mine too' }], 'the process still reads what it acknowledged');
   const write = await db.run('INSERT INTO t (v) VALUES (?)', ['refused']).then(() => undefined, (e: unknown) => e);
   t.ok(write instanceof LtxvfsError && write.message.includes('write-behind upload failed'), `a later write fails with the upload's error: ${String(write)}`);
