@@ -37,7 +37,8 @@ export interface ReplicaDatabaseEvents {
   corrupt: [error: LtxvfsError];
   /**
    * With `writeBehind`: an upload failed for good, so the acknowledged commits this error
-   * names are not in the replica; every later write, `flush()` and `close()` fail with it.
+   * names are not in the replica; every later read, write, `flush()` and `close()` fail
+   * with it (the reader is poisoned, so `corrupt` follows), and the lease is given back.
    */
   'upload-failed': [error: LtxvfsError];
 }
@@ -105,11 +106,11 @@ export interface ShippingWriter {
 }
 
 /**
- * Give `db` the {@link ReplicaFreshness} API over `reader`, with `writer` the replica's
- * writer (`undefined` for a database that cannot write). The reader's listeners are removed when
+ * Give `db` the {@link ReplicaFreshness} API over `reader`, with `writerOf` giving the
+ * replica's writer in this process, if any (lib/write/writer.ts `writerOf`). The reader's listeners are removed when
  * `db` closes (the reader is shared, and outlives it).
  */
-export function withFreshness(db: Database<DatabaseReplicaStats & ReadPoolStats>, reader: ReplicaReader, writer?: ShippingWriter): ReplicaDatabase {
+export function withFreshness(db: Database<DatabaseReplicaStats & ReadPoolStats>, reader: ReplicaReader, writerOf: () => ShippingWriter | undefined): ReplicaDatabase {
   const events = new EventEmitter<ReplicaDatabaseEvents>();
   const position = (): ReplicaPosition => ({ txid: reader.current.txid, timestamp: reader.current.timestamp });
   const forward = {
@@ -122,7 +123,7 @@ export function withFreshness(db: Database<DatabaseReplicaStats & ReadPoolStats>
   reader.on('fresh', forward.fresh);
   reader.on('stale', forward.stale);
   reader.on('corrupt', forward.corrupt);
-  const offUploadFailed = writer?.onUploadFailed((err) => events.emit('upload-failed', err));
+  const offUploadFailed = writerOf()?.onUploadFailed((err) => events.emit('upload-failed', err));
   const close = db.close;
   const open = (): void => {
     if (db.closed) throw new LtxvfsError('LTXVFS_ERR_CLOSED', 'the database is closed');
@@ -138,7 +139,8 @@ export function withFreshness(db: Database<DatabaseReplicaStats & ReadPoolStats>
     },
     flush: async () => {
       open();
-      return writer === undefined ? reader.current.txid : writer.flush();
+      // The replica's writer, whichever connection of this process made it (a read-only one too).
+      return writerOf()?.flush() ?? reader.current.txid;
     },
     on(event, listener) {
       events.on(event, listener as never);

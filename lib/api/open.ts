@@ -18,6 +18,7 @@ import type { TransactionStartSource } from '../../vfs/asyncify/vfs.js';
 import type { WorkerEngineOptions } from '../../vfs/worker/database.js';
 import { withFreshness, type ReplicaDatabase } from './freshness.js';
 import { rejectRenamedOptions } from './renamed-options.js';
+import { writerOf } from '../write/writer.js';
 import { pooledOpener, readConnectionsOf } from './read-pool.js';
 
 /** Options of {@link openDatabase}: the connection's ({@link ConnectOptions}), the engine's and the Database's. */
@@ -165,5 +166,5 @@ function registered(db: Database<DatabaseReplicaStats>, connection: ReplicaConne
   if (warmup !== undefined) warmups.set(db, warmup);
   verifications.set(db, () => connection.reader.verified());
   // attachReadPool has given its stats (`readConnections`, `pooledReads`).
-  return withFreshness(db as Database<DatabaseReplicaStats & ReadPoolStats>, connection.reader, connection.sink?.writer);
+  return withFreshness(db as Database<DatabaseReplicaStats & ReadPoolStats>, connection.reader, () => writerOf(connection.reader));
 }

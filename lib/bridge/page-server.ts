@@ -92,7 +92,9 @@ export class ChannelServer {
     this.#maxPages = options.maxPagesPerRead ?? 32;
     this.#onClosed = options.onClosed;
     channel.port.on('message', this.#onMessage);
-    channel.port.on('close', () => void this.close());
+    // Whoever closes on purpose awaits close() and gets its error (a write-behind upload
+    // failure: lib/connection/connect.ts `release`); these starts must not leave it unhandled.
+    channel.port.on('close', () => void this.close().catch(() => undefined));
     this.#unsubscribe = conn.onChange?.(() => this.#publish());
     this.#publish();
   }
@@ -171,7 +173,7 @@ export class ChannelServer {
         });
         break;
       case 'close':
-        void this.close();
+        void this.close().catch(() => undefined);
         break;
       default:
         break;

@@ -23,6 +23,7 @@ import type { ReplicaReader, ReplicaReaderOptions, ReplicaStats } from '../read/
 import { explainFailure } from '../read/verifier.js';
 import { warmInteriorPages, type WarmupResult } from '../read/warmup.js';
 import type { BackendOptions } from '../storage/url.js';
+import { LtxvfsError } from '../../ltx/errors.js';
 import { writerFor, type ReplicaWriter, type WriterOptions } from '../write/writer.js';
 import type { WriteBehindStats } from '../write/write-behind.js';
 import { ConnectionSink, leasePragma } from '../write/write-sink.js';
@@ -141,6 +142,13 @@ export async function connectLease(lease: ReaderLease, options: ConnectOptions &
   let writer: ReplicaWriter | undefined;
   try {
     writer = writable ? writerFor(reader, options) : undefined;
+    if (writer?.writeBehind === true && reader.hydration !== undefined) {
+      // The hydration file would record staged commits as the replica's; if the process dies
+      // before their upload, a restart would resume from a state the replica never had.
+      throw new LtxvfsError('LTXVFS_ERR_USAGE',
+        `${reader.client.url}: writeBehind cannot be combined with hydrate (the hydration file would hold commits not yet in the replica)`,
+        { key: reader.client.url });
+    }
   } catch (err) {
     await lease.release();
     throw err;

@@ -11,10 +11,10 @@
  * until every acknowledged commit is in the replica.
  *
  * An upload that fails (after the storage client's own retries; lib/storage/retry.ts)
- * stops the queue for good: the commit it carried and every later one stay staged — this
- * process still reads them — but the replica does not have them, so the writer refuses
- * further commits and `flush()` rejects, each with the error naming the first TXID that
- * did not reach the replica and why.
+ * stops the queue for good: the commit it carried and every later one are not in the
+ * replica. The writer (lib/write/writer.ts) then fails its reader with the error — every
+ * later read, write, `flush()` and close reject with it, naming the first TXID that did not
+ * reach the replica and why — and gives the lease back.
  */
 import { isLtxvfsError, LtxvfsError } from '../../ltx/errors.js';
 import { formatTXID } from '../../ltx/filename.js';
@@ -149,7 +149,14 @@ export class WriteBehind {
         } catch (err) {
           const failure = notShipped(next.info, this.#queue.at(-1)!.info.maxTXID, this.#client.url, err);
           this.#failure = failure;
-          for (const listener of [...this.#failed]) listener(failure);
+          for (const listener of [...this.#failed]) {
+            try {
+              listener(failure);
+            } catch (thrown) {
+              // A listener's own error, as EventEmitter would throw it: out of this loop, not into it.
+              process.nextTick(() => { throw thrown; });
+            }
+          }
           break;
         }
         this.#queue.shift();

@@ -51,7 +51,9 @@ export interface WriterOptions {
    * files behind it in TXID order (lib/write/write-behind.ts): the Litestream VFS's
    * acknowledgement (docs/formats.md §5.1), one file per transaction kept. Commits not yet
    * uploaded are lost if the process dies; `flush()` and closing the database wait for
-   * them. Default false: a commit returns once its file is in the replica.
+   * them. An upload that fails for good poisons the reader and gives the lease back. Not
+   * with `hydrate` (`LTXVFS_ERR_USAGE`). Default false: a commit returns once its file is
+   * in the replica.
    */
   writeBehind?: boolean;
   /** With `writeBehind`: staged bytes beyond which a commit waits for uploads. Default 64 MiB. */
@@ -71,6 +73,11 @@ export interface Transaction {
 }
 
 const writers = new WeakMap<ReplicaReader, ReplicaWriter>();
+
+/** The writer of `reader`, if a writable connection made one ({@link writerFor}). */
+export function writerOf(reader: ReplicaReader): ReplicaWriter | undefined {
+  return writers.get(reader);
+}
 
 /**
  * The writer of a reader (one per replica per process, like the reader), made with
@@ -114,6 +121,15 @@ export class ReplicaWriter {
     this.reader = reader;
     this.#options = options;
     this.#behind = options.writeBehind === true ? new WriteBehind(reader.client, () => this.lease, options.writeBehindMaxBytes) : undefined;
+    // An upload failed for good: this process's state (its staged commits) is no longer the
+    // replica's, and a poll could apply another writer's files on top of it. The reader fails
+    // every later read with the error, and the lease goes back so another writer can go on.
+    this.#behind?.onFailure((error) => {
+      reader.poison(error);
+      const lease = this.#lease;
+      this.#lease = undefined;
+      void lease?.release().catch(() => undefined);
+    });
   }
 
   /** Whether commits are acknowledged when staged (`writeBehind`). */
@@ -138,12 +154,13 @@ export class ReplicaWriter {
   /**
    * Resolves once every commit acknowledged before the call is in the replica (at once
    * without `writeBehind`, where a commit returns only then).
-   * @returns the reader's TXID.
+   * @returns the reader's TXID when called: the replica holds it once this resolves.
    * @throws LtxvfsError the write-behind upload failure that kept one of them out (lib/write/write-behind.ts).
    */
   async flush(): Promise<number> {
+    const txid = this.reader.current.txid;
     await this.#behind?.flush();
-    return this.reader.current.txid;
+    return txid;
   }
 
   /** The lease, while held. */
@@ -211,14 +228,21 @@ export class ReplicaWriter {
   }
 
   /**
-   * Give the lease back (`PRAGMA litevfs_release_lease`; also on close), after the staged
-   * commits are uploaded or their upload failed. Idempotent.
+   * Give the lease back (`PRAGMA litevfs_release_lease`; also on close), once every staged
+   * commit is uploaded (those staged while it waits too) or their upload failed. Idempotent.
+   * @throws LtxvfsError the write-behind upload failure (after the lease is given back); the release's storage errors.
    */
   async releaseLease(): Promise<void> {
-    await this.#behind?.flush().catch(() => undefined);
+    let failure: unknown;
+    try {
+      while (this.#behind !== undefined && this.#behind.stats().staged > 0) await this.#behind.flush();
+    } catch (err) {
+      failure = err;
+    }
     const lease = this.#lease;
     this.#lease = undefined;
     await lease?.release();
+    if (failure !== undefined) throw failure;
   }
 
   /**

@@ -10,6 +10,7 @@
  * the replica the write-behind writer made.
  */
 import t, { type Test } from 'tap';
+import { join } from 'node:path';
 import { openDatabase } from '../../lib/api/open.js';
 import { LtxvfsError } from '../../ltx/errors.js';
 import { openReplicaClient } from '../../lib/storage/url.js';
@@ -33,6 +34,18 @@ async function settledAfter(promise: Promise<unknown>, n = 50): Promise<boolean>
   promise.then(() => { settled = true; }, () => { settled = true; });
   await turns(n);
   return settled;
+}
+
+/**
+ * Whether `promise` is still pending after `ms` of real time. Only ever used where the
+ * promise cannot settle while the gate holds an upload: a slow machine makes the check
+ * weaker, never wrong.
+ */
+async function pendingAfter(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let settled = false;
+  promise.then(() => { settled = true; }, () => { settled = true; });
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return !settled;
 }
 
 /** The level-0 LTX keys in the bucket, in order. */
@@ -140,8 +153,18 @@ t.test('a commit waits for room once writeBehindMaxBytes are staged', async (t) 
   await db.close();
 });
 
-t.test('another writer takes the TXID before the upload: flush, later writes and close fail naming the TXIDs; this process still reads', async (t) => {
+t.test('another writer takes the TXID before the upload: reads, writes, flush and close fail naming the TXIDs, and the lease goes back', async (t) => {
   const { url, gate, direct } = await stack(t, 'conflict');
+  // The other writer's TXID 2, made on a copy of the replica (a writer that ignores the lease).
+  const copyUrl = url.replace('/conflict?', '/conflict-copy?');
+  const copy = await openReplicaClient(copyUrl, { env: ENV });
+  await copy.write(copy.ltxKey(0, 1, 1), (await direct.read(direct.ltxKey(0, 1, 1))).data);
+  const rogue = await openDatabase(copyUrl, { env: ENV, shared: false, autoLease: true, pollIntervalMs: 0 });
+  await rogue.run('INSERT INTO t (v) VALUES (?)', ['theirs']);
+  await rogue.close();
+  const theirs = await copy.read(copy.ltxKey(0, 2, 2));
+  await copy.close();
+
   const db = await openDatabase(url, { env: ENV, shared: false, autoLease: true, writeBehind: true, pollIntervalMs: 0 });
   const reported: LtxvfsError[] = [];
   const uploadFailed = new Promise<void>((resolve) => db.on('upload-failed', (e) => { reported.push(e); resolve(); }));
@@ -149,8 +172,7 @@ t.test('another writer takes the TXID before the upload: flush, later writes and
   await db.run('INSERT INTO t (v) VALUES (?)', ['mine']);
   await db.run('INSERT INTO t (v) VALUES (?)', ['mine too']);
   await gate.whenHeld(1);
-  // A writer that ignores the lease puts TXID 2 first, past the gate.
-  const theirs = await direct.read(direct.ltxKey(0, 1, 1));
+  // It puts TXID 2 first, past the gate.
   await direct.write(direct.ltxKey(0, 2, 2), theirs.data, { ifNoneMatch: true });
   gate.open();
   await uploadFailed;
@@ -159,13 +181,22 @@ t.test('another writer takes the TXID before the upload: flush, later writes and
     /write-behind upload failed/, /TXIDs 0000000000000002–0000000000000003/, /are not in/, /another writer committed TXID 0000000000000002 first/);
   t.match(db.stats().writeBehind, { staged: 2, uploaded: 0, failure: err?.message });
   t.equal(reported[0].message, err?.message, 'the event carried the error flush() rejects with');
-  t.same(await db.all('SELECT v FROM t ORDER BY id'), [{ v: 'mine' }, { v: 'mine too' }], 'the process still reads what it acknowledged');
+  // Its state (TXIDs 2–3) is no longer the replica's: a poll could stack the other writer's
+  // files on it. Every read fails instead of serving a state that exists nowhere.
+  const read = await db.all('SELECT v FROM t ORDER BY id').then(() => undefined, (e: unknown) => e);
+  t.ok(read instanceof LtxvfsError && read.message.includes('write-behind upload failed'), `a later read fails with the upload's error: ${String(read)}`);
   const write = await db.run('INSERT INTO t (v) VALUES (?)', ['refused']).then(() => undefined, (e: unknown) => e);
   t.ok(write instanceof LtxvfsError && write.message.includes('write-behind upload failed'), `a later write fails with the upload's error: ${String(write)}`);
+  // The lease went back: another writer takes it and goes on from the replica's TXID 2.
+  const next = await openDatabase(url, { env: ENV, shared: false, autoLease: true, pollIntervalMs: 0 });
+  await next.run('INSERT INTO t (v) VALUES (?)', ['next writer']);
+  t.equal(next.stats().txid, 3, 'the next writer committed TXID 3 under the lease');
+  t.same(await next.all('SELECT v FROM t ORDER BY id'), [{ v: 'theirs' }, { v: 'next writer' }], 'on the replica\'s history, without our lost commits');
+  await next.close();
   await rejectsLtx(t, db.close(), 'LTXVFS_ERR_CONFLICT', '0000000000000002-0000000000000002.ltx', /write-behind upload failed/);
   t.ok(db.closed);
-  t.same(await level0(direct), ['0000000000000001-0000000000000001.ltx', '0000000000000002-0000000000000002.ltx'],
-    'the replica has the other writer\'s TXID 2 and nothing of ours');
+  t.same(await level0(direct), ['0000000000000001-0000000000000001.ltx', '0000000000000002-0000000000000002.ltx', '0000000000000003-0000000000000003.ltx'],
+    'the replica has the other writer\'s TXID 2, the next writer\'s 3, and nothing of ours');
 });
 
 t.test('an upload whose response was lost: the S3 client\'s retry finds its own bytes there, and the queue goes on', async (t) => {
@@ -208,16 +239,36 @@ t.test('file://: the Litestream VFS reads what a write-behind writer committed, 
   t.same(await litestreamQuery(url, 'SELECT count(*) AS n, max(v) AS top FROM t'), [{ n: 50, top: 'row 9' }]);
 });
 
-t.test('the worker engine: commits staged in the main thread, close waits for their uploads', async (t) => {
-  const url = fileReplicaUrl(t.testdir());
-  const db = await openDatabase(url, { engine: 'worker', create: true, autoLease: true, writeBehind: true, shared: false, pollIntervalMs: 0 });
-  await db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)');
-  for (let i = 1; i <= 100; i++) await db.run('INSERT INTO t (v) VALUES (?)', [`row ${i}`]);
-  await db.close();
-  const reader = await openDatabase(url, { readOnly: true, shared: false, pollIntervalMs: 0 });
-  t.same(await reader.get('SELECT count(*) AS n FROM t'), { n: 100 });
-  t.equal(reader.stats().txid, 101);
-  await reader.close();
+for (const engine of ['asyncify', 'worker'] as const) {
+  t.test(`${engine}: closing one database of a shared reader waits for its uploads; a read-only one's flush() waits for them too`, async (t) => {
+    const { url, gate } = await stack(t, `shared-${engine}`);
+    // The read-only database keeps the shared reader (and its writer) open after the writable one closes,
+    // so only the close's own flush (lib/connection/connect.ts `release`) can make it wait.
+    const reading = await openDatabase(url, { env: ENV, readOnly: true, pollIntervalMs: 0 });
+    t.teardown(() => reading.close());
+    const db = await openDatabase(url, { env: ENV, engine, autoLease: true, writeBehind: true, pollIntervalMs: 0 });
+    gate.shut();
+    await db.run('INSERT INTO t (v) VALUES (?)', ['behind']);
+    await gate.whenHeld(1);
+    const flushed = reading.flush();
+    const closed = db.close();
+    // The worker engine's close stops a thread first: give it time to end (tens of ms) before asking.
+    t.ok(await pendingAfter(closed, 2_000), 'the close waits while the upload is held');
+    t.notOk(await settledAfter(flushed), 'so does the read-only database\'s flush()');
+    gate.open();
+    await closed;
+    t.equal(await flushed, 2, 'flush() resolves with the TXID now in the replica');
+    const other = await openDatabase(url, { env: ENV, shared: false, readOnly: true, pollIntervalMs: 0 });
+    t.same(await other.all('SELECT v FROM t'), [{ v: 'behind' }]);
+    await other.close();
+  });
+}
+
+t.test('writeBehind with hydrate is refused: the hydration file would hold commits not yet in the replica', async (t) => {
+  const root = t.testdir();
+  const dir = join(root, 'replica');
+  await rejectsLtx(t, openDatabase(fileReplicaUrl(dir), { create: true, writeBehind: true, hydrate: join(root, 'hydrated.db'), shared: false }),
+    'LTXVFS_ERR_USAGE', dir, /writeBehind cannot be combined with hydrate/);
 });
 
 t.test('the sql.js adapter refuses writeBehind: its synchronous close() could not wait for uploads', async (t) => {

@@ -199,7 +199,7 @@ export async function openSqlJs(SQL: SqlJsStatic, url?: string, options: SqlJsOp
     throw new LtxvfsError('LTXVFS_ERR_USAGE',
       'openSqlJs needs a sql.js module from loadSqlJs() (sql.js 1.16 exports neither its file system nor its function table; loadSqlJs instantiates it with a hook that captures them)');
   }
-  if ((options as { writeBehind?: unknown }).writeBehind !== undefined) {
+  if ((options as { writeBehind?: unknown }).writeBehind === true) {
     // sql.js's close() is synchronous: nothing could wait for the staged commits, and the process may exit first.
     throw new LtxvfsError('LTXVFS_ERR_UNSUPPORTED',
       `openSqlJs: writeBehind is not supported (${url ?? 'LITESTREAM_REPLICA_URL'}): sql.js's close() is synchronous and cannot wait for the staged commits' uploads; use openDatabase`,

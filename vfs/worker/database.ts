@@ -259,7 +259,8 @@ export class WorkerDatabase<S extends DatabaseStats = DatabaseStats> extends Dat
       this.#settled(id);
       waiter.reject(this.#gone);
     }
-    void this.#server.close();
+    // The worker is gone: its error is what the calls get; close() (awaited by the user) reports the release's.
+    void this.#server.close().catch(() => undefined);
   }
 }
 
