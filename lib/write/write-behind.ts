@@ -37,6 +37,8 @@ export interface WriteBehindStats {
   uploadedTXID: number;
   /** Commits that waited for room (staged bytes at `writeBehindMaxBytes`). */
   waits: number;
+  /** `writeBehindMaxBytes`: staged bytes beyond which a commit waits. */
+  maxBytes: number;
   /** Why uploads stopped (the error's message), when they did. */
   failure: string | undefined;
 }
@@ -94,7 +96,7 @@ export class WriteBehind {
 
   /** Counters (see {@link WriteBehindStats}). */
   stats(): WriteBehindStats {
-    return { staged: this.#queue.length, stagedBytes: this.#bytes, uploaded: this.#uploaded, uploadedTXID: this.#uploadedTXID, waits: this.#waits, failure: this.#failure?.message };
+    return { staged: this.#queue.length, stagedBytes: this.#bytes, uploaded: this.#uploaded, uploadedTXID: this.#uploadedTXID, waits: this.#waits, maxBytes: this.#maxBytes, failure: this.#failure?.message };
   }
 
   /**

@@ -82,7 +82,7 @@ export function writerOf(reader: ReplicaReader): ReplicaWriter | undefined {
 /**
  * The writer of a reader (one per replica per process, like the reader), made with
  * `options` on first use; its lease is released when the reader closes.
- * @throws LtxvfsError `LTXVFS_ERR_USAGE` for a `writeBehind` that is not a boolean, or other than the existing writer's; a bad `writeBehindMaxBytes`.
+ * @throws LtxvfsError `LTXVFS_ERR_USAGE` for a `writeBehind` that is not a boolean, or other than the existing writer's; a bad `writeBehindMaxBytes`, or one other than the existing writer's.
  */
 export function writerFor(reader: ReplicaReader, options: WriterOptions = {}): ReplicaWriter {
   let writer = writers.get(reader);
@@ -94,6 +94,12 @@ export function writerFor(reader: ReplicaReader, options: WriterOptions = {}): R
     throw new LtxvfsError('LTXVFS_ERR_USAGE',
       `${reader.client.url} is already open for writing in this process with writeBehind ${String(writer.writeBehind)}: ` +
         'open it with the same writeBehind, or with shared: false for a reader (and writer) of its own', { key: reader.client.url });
+  }
+  const maxBytes = writer?.writeBehindStats()?.maxBytes;
+  if (maxBytes !== undefined && options.writeBehindMaxBytes !== undefined && options.writeBehindMaxBytes !== maxBytes) {
+    throw new LtxvfsError('LTXVFS_ERR_USAGE',
+      `${reader.client.url} is already open for writing in this process with writeBehindMaxBytes ${maxBytes}, not ${String(options.writeBehindMaxBytes)}: ` +
+        'open it with the same value (or none), or with shared: false', { key: reader.client.url });
   }
   if (writer === undefined) {
     const w = new ReplicaWriter(reader, options);

@@ -223,6 +223,11 @@ t.test('bad write-behind options fail the open naming the option and the value',
   const first = await openDatabase(url, { create: true, writeBehind: true });
   t.teardown(() => first.close());
   await rejectsLtx(t, openDatabase(url, { create: true }), 'LTXVFS_ERR_USAGE', dir, /already open for writing in this process with writeBehind true/, /shared: false/);
+  await rejectsLtx(t, openDatabase(url, { create: true, writeBehind: true, writeBehindMaxBytes: 1024 }), 'LTXVFS_ERR_USAGE', dir,
+    /already open for writing in this process with writeBehindMaxBytes 67108864, not 1024/);
+  const same = await openDatabase(url, { create: true, writeBehind: true });
+  t.equal(same.stats().writeBehind?.maxBytes, 64 * 1024 * 1024, 'an open with the same settings shares the writer');
+  await same.close();
   const reading = await openDatabase(url, { readOnly: true });
   t.equal(reading.stats().txid, 0, 'a read-only open of the same replica is fine');
   await reading.close();
