@@ -148,10 +148,14 @@ function stepsOf(options: MakeReplicaOptions): Step[] {
   return steps;
 }
 
-/** Run the SQL steps with ltxvfs's writer on the directory replica `scratch`, one LTX file each. */
+/**
+ * Run the SQL steps with ltxvfs's writer on the directory replica `scratch`, one LTX file
+ * each. Write-behind (lib/write/write-behind.ts): the scratch replica is thrown away if this
+ * fails, so a step need not wait for its file's fsync; the close waits for them all.
+ */
 async function runTransactions(scratch: string, steps: Step[]): Promise<void> {
   const db = await openDatabase(pathToFileURL(scratch).href, {
-    create: true, autoLease: true, pollIntervalMs: 0, shared: false, warmInterior: false,
+    create: true, autoLease: true, writeBehind: true, pollIntervalMs: 0, shared: false, warmInterior: false,
   });
   try {
     for (const step of steps) {
