@@ -80,6 +80,9 @@ export class LitestreamSession {
       LITESTREAM_WRITE_ENABLED: 'true',
       LITESTREAM_SYNC_INTERVAL: syncInterval,
       LITESTREAM_LOG_FILE: join(logDir, 'litestream.log'),
+      // The VFS makes a `litestream-vfs-*` directory under the temp dir (os.MkdirTemp) and
+      // leaves it behind: under this one it goes when the session closes.
+      TMPDIR: logDir,
     });
     const child = spawn(SQLITE3_BIN, ['-bail', '-init', '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const session = new LitestreamSession(child, logDir);

@@ -209,7 +209,9 @@ async function spawnWithVfs(replicaUrl: string, body: string, opts: SpawnVfsOpti
   const logDir = await mkdtemp(join(tmpdir(), 'ltxvfs-litestream-log-'))
   const logFile = join(logDir, 'litestream.log')
   try {
-    const vars: Record<string, string> = { LITESTREAM_REPLICA_URL: replicaUrl, LITESTREAM_LOG_FILE: logFile }
+    // TMPDIR: the VFS makes a `litestream-vfs-*` directory there (os.MkdirTemp) and leaves it
+    // behind; under logDir it goes with the run (a test run left ~1,000 in /tmp before).
+    const vars: Record<string, string> = { LITESTREAM_REPLICA_URL: replicaUrl, LITESTREAM_LOG_FILE: logFile, TMPDIR: logDir }
     if (opts.write) {
       vars.LITESTREAM_WRITE_ENABLED = 'true'
       const interval = opts.syncInterval === undefined ? '24h' : opts.syncInterval
