@@ -44,6 +44,7 @@ import { PollBackoff, timerSchedule, type PollSchedule } from './poll-backoff.js
 import type { PollMessage, PollStats as ReaderPollStats, PollTarget } from './poll-target.js';
 import { PollListings, type LevelListing, type SharedListingStats } from './shared-listing.js';
 import type { LtxFileInfo } from '../storage/types.js';
+import { withStaged } from '../storage/staging.js';
 
 export type { PollMessage };
 
@@ -289,9 +290,9 @@ export class Poller {
         const staged = target.staged?.(seekTXID) ?? [];
         // Staged files are in the replica for this process: with them, a shared listing
         // (taken from the store) can still hold the newest file applied.
-        const withStaged = staged.length === 0 ? holdsApplied : (files: readonly LtxFileInfo[]) => holdsApplied([...files, ...staged]);
-        listing = await this.#listings.list({ seekTXID, after: this.#lastOk, holdsApplied: withStaged, fresh: !shareable });
-        return staged.length === 0 ? listing.files : mergeStaged(listing.files, staged);
+        const holds = staged.length === 0 ? holdsApplied : (files: readonly LtxFileInfo[]) => holdsApplied([...files, ...staged]);
+        listing = await this.#listings.list({ seekTXID, after: this.#lastOk, holdsApplied: holds, fresh: !shareable });
+        return staged.length === 0 ? listing.files : withStaged(listing.files, staged);
       });
       ({ applied, rebuilt } = result);
       // This process's writer may have committed while the poll loaded files: keep the newer.
@@ -419,10 +420,4 @@ export class Poller {
 /** `ms` (since the epoch) as an ISO 8601 time. */
 function iso(ms: number): string {
   return new Date(ms).toISOString();
-}
-
-/** A listing with the staged files not in it added (a staged key the listing has appears once). */
-function mergeStaged(listed: readonly LtxFileInfo[], staged: readonly LtxFileInfo[]): LtxFileInfo[] {
-  const keys = new Set(listed.map((f) => f.key));
-  return [...listed, ...staged.filter((f) => !keys.has(f.key))];
 }

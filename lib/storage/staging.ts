@@ -81,10 +81,7 @@ export class StagingClient implements ReplicaClient {
   async listLtxFiles(level: number, options?: { seekTXID?: number; useMetadata?: boolean }): Promise<LtxFileInfo[]> {
     const listed = await this.inner.listLtxFiles(level, options);
     if (this.#staged.size === 0) return listed;
-    const staged = this.staged(level, options?.seekTXID ?? 0);
-    if (staged.length === 0) return listed;
-    const keys = new Set(listed.map((f) => f.key));
-    return [...listed, ...staged.filter((f) => !keys.has(f.key))].sort(byRange);
+    return withStaged(listed, this.staged(level, options?.seekTXID ?? 0));
   }
 
   readRange(key: string, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
@@ -118,6 +115,16 @@ export class StagingClient implements ReplicaClient {
     this.#staged.clear();
     return this.inner.close();
   }
+}
+
+/**
+ * A listing with the staged files it lacks added, sorted by (minTXID, maxTXID); a staged key
+ * the listing has (its upload landed) appears once, as listed.
+ */
+export function withStaged(listed: readonly LtxFileInfo[], staged: readonly LtxFileInfo[]): LtxFileInfo[] {
+  if (staged.length === 0) return [...listed];
+  const keys = new Set(listed.map((f) => f.key));
+  return [...listed, ...staged.filter((f) => !keys.has(f.key))].sort(byRange);
 }
 
 function byRange(a: LtxFileInfo, b: LtxFileInfo): number {
