@@ -16,7 +16,7 @@
  * later read, write, `flush()` and close reject with it, naming the first TXID that did not
  * reach the replica and why — and gives the lease back.
  */
-import { isLtxvfsError, LtxvfsError } from '../../ltx/errors.js';
+import { LtxvfsError } from '../../ltx/errors.js';
 import { formatTXID } from '../../ltx/filename.js';
 import type { StagingClient } from '../storage/staging.js';
 import type { LtxFileInfo } from '../storage/types.js';
@@ -43,6 +43,9 @@ export interface WriteBehindStats {
   failure: string | undefined;
 }
 
+/** Upload the LTX file of TXID `txid` at `key`, create-only (lib/write/writer.ts). */
+export type UploadLtx = (key: string, bytes: Uint8Array, timestamp: number, txid: number) => Promise<void>;
+
 interface Pending {
   info: LtxFileInfo;
   bytes: Uint8Array;
@@ -53,6 +56,7 @@ interface Pending {
 export class WriteBehind {
   readonly #client: StagingClient;
   readonly #lease: () => Lease | undefined;
+  readonly #write: UploadLtx;
   readonly #maxBytes: number;
   readonly #queue: Pending[] = [];
   #bytes = 0;
@@ -68,15 +72,17 @@ export class WriteBehind {
   /**
    * @param client the reader's staging client: files are staged in it and uploaded through it.
    * @param lease the writer's lease while held (checked before every upload).
+   * @param write the writer's upload of one commit's file (create-only; `LTXVFS_ERR_CONFLICT` when the TXID is taken).
    * @param maxBytes staged bytes beyond which {@link WriteBehind.room} waits; > 0.
    * @throws LtxvfsError `LTXVFS_ERR_USAGE` naming `writeBehindMaxBytes` when it is not a positive number.
    */
-  constructor(client: StagingClient, lease: () => Lease | undefined, maxBytes = DEFAULT_WRITE_BEHIND_MAX_BYTES) {
+  constructor(client: StagingClient, lease: () => Lease | undefined, write: UploadLtx, maxBytes = DEFAULT_WRITE_BEHIND_MAX_BYTES) {
     if (typeof maxBytes !== 'number' || !(maxBytes > 0)) {
       throw new LtxvfsError('LTXVFS_ERR_USAGE', `writeBehindMaxBytes ${String(maxBytes)} is not a positive number of bytes (${client.url})`, { key: client.url });
     }
     this.#client = client;
     this.#lease = lease;
+    this.#write = write;
     this.#maxBytes = maxBytes;
   }
 
@@ -174,23 +180,14 @@ export class WriteBehind {
     }
   }
 
-  /**
-   * One create-only upload, under the lease. (A retried PUT whose first response was lost
-   * is told from a conflict by the storage client itself: lib/storage/s3/write.ts.)
-   */
+  /** One upload, under the lease: the writer's create-only write (`upload`). */
   async #upload(file: Pending): Promise<void> {
-    const { key } = file.info;
     const lease = this.#lease();
     if (lease === undefined) {
       throw new LtxvfsError('LTXVFS_ERR_LEASE_LOST', `${this.#client.url}: the write lease was released with commits still to upload`, { key: this.#client.url });
     }
     lease.assertHeld();
-    try {
-      await this.#client.inner.write(key, file.bytes, { ifNoneMatch: true, timestamp: file.timestamp });
-    } catch (err) {
-      if (!isLtxvfsError(err, 'LTXVFS_ERR_PRECONDITION')) throw err;
-      throw new LtxvfsError('LTXVFS_ERR_CONFLICT', `${key}: another writer committed TXID ${formatTXID(file.info.maxTXID)} first`, { key, cause: err });
-    }
+    await this.#write(file.info.key, file.bytes, file.timestamp, file.info.maxTXID);
   }
 
   #wake(): void {

@@ -126,7 +126,7 @@ export class ReplicaWriter {
   constructor(reader: ReplicaReader, options: WriterOptions = {}) {
     this.reader = reader;
     this.#options = options;
-    this.#behind = options.writeBehind === true ? new WriteBehind(reader.client, () => this.lease, options.writeBehindMaxBytes) : undefined;
+    this.#behind = options.writeBehind === true ? new WriteBehind(reader.client, () => this.lease, (key, bytes, timestamp, txid) => this.#upload(key, bytes, timestamp, txid), options.writeBehindMaxBytes) : undefined;
     // An upload failed for good: this process's state (its staged commits) is no longer the
     // replica's, and a poll could apply another writer's files on top of it. The reader fails
     // every later read with the error, and the lease goes back so another writer can go on.
