@@ -72,10 +72,9 @@ t.test('a page SQLite waits for is requested before every queued warm-up range; 
   release();
   t.ok(bytesEqual(await lookup, s.data[194].data));
   await settle();
-  await clock.tick(); // quiet now: one background range (backgroundConcurrency 1)
-  t.same(firstPgnos(s), [195, 1], 'then the first warm-up range');
   const held = s.client.hold();
-  await clock.tick();
+  await clock.tick(); // quiet now: one background range (backgroundConcurrency 1), held in flight
+  t.same(firstPgnos(s), [195, 1], 'then the first warm-up range');
   const point = s.fetcher.fetch(s.version, ref(s, 170)); // a lookup while warm-up ranges wait
   await settle();
   t.same(firstPgnos(s).slice(-1), [170], 'the lookup\'s page is requested at once, before the 8 queued warm-up ranges');
@@ -91,15 +90,43 @@ t.test('a miss on a frame a queued warm-up range covers promotes that range inst
   const s = await setup(t, 200, { clock, backgroundConcurrency: 1, warmupDelayMs: 0 });
   const warm = s.fetcher.prefetch(s.version, [10, 50, 90, 130].map((p) => ref(s, p)), 0);
   await clock.tick(); // the warm-up delay
-  await clock.tick(); // quiet: the first range goes
+  const held = s.client.hold();
+  await clock.tick(); // quiet: the first range goes (and is held in flight: the others wait behind it)
   t.same(firstPgnos(s), [10]);
   const page = s.fetcher.fetch(s.version, ref(s, 130)); // queued third in the background lane
   await settle();
   t.same(firstPgnos(s), [10, 130], 'promoted: sent at once from the foreground lane');
+  held();
   t.ok(bytesEqual(await page, s.data[129].data));
   await clock.until(warm);
   t.same(await warm, { pages: 4, failures: 0 });
   t.same(firstPgnos(s), [10, 130, 50, 90], 'its background turn found it done: four reads for four frames');
+});
+
+t.test('once the foreground has been quiet, background reads go back to back until the next foreground read', async (t) => {
+  const clock = new ManualClock();
+  const s = await setup(t, 200, { clock, backgroundConcurrency: 1, warmupDelayMs: 0 });
+  const warm = s.fetcher.prefetch(s.version, [10, 50, 90, 130, 150].map((p) => ref(s, p)), 0);
+  await clock.tick(); // the warm-up delay
+  const held = s.client.hold();
+  await clock.tick(); // the quiet time: the first range goes
+  t.same(firstPgnos(s), [10]);
+  const lookup = s.fetcher.fetch(s.version, ref(s, 170)); // a query's read while the warm-up's is in flight
+  await settle();
+  t.same(firstPgnos(s), [10, 170]);
+  held();
+  t.ok(bytesEqual(await lookup, s.data[169].data));
+  await settle();
+  t.same(firstPgnos(s), [10, 170], 'after a foreground read, the next background read waits for a new quiet time');
+  const held2 = s.client.hold();
+  await clock.tick(); // the quiet time again: one range goes
+  t.same(firstPgnos(s), [10, 170, 50]);
+  held2();
+  // Reads finish on the I/O pool: wait for them without moving the queue's clock (a read that
+  // needed another quiet time would never be sent).
+  for (let i = 0; i < 400 && s.client.reads.length < 6; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  t.same(firstPgnos(s), [10, 170, 50, 90, 130, 150], 'the rest followed one another with no quiet time between them');
+  t.same(await warm, { pages: 5, failures: 0 });
 });
 
 t.test('random misses read one frame each; a scan grows its window past 1 MiB with several ranges in flight', async (t) => {
