@@ -37,8 +37,10 @@
  * it — and the buffers the fetcher holds, in flight and idle, stay within the budget plus
  * one window ({@link Fetcher.buffers}: 40 MiB with the default 64 MiB cache, 5/8 of a
  * smaller cache); a read that finds no room is received into a buffer of its own size,
- * freed with it. (Before, every large read took a buffer of the largest window,
- * 4 MiB, and up to {@link SPARE_READ_BUFFERS} of them stayed: 20 MiB for a 16 MiB cache.)
+ * freed with it. (Before, every large read took a buffer of the largest window, 4 MiB, and
+ * up to {@link SPARE_READ_BUFFERS} of them stayed: 20 MiB for a 16 MiB cache.) Once the
+ * reader has no transaction open, the idle ones but one are let go ({@link Fetcher.trimBuffers}):
+ * a scan's 40 MiB no longer stays for the reader's life.
  * A scan allocates next to nothing per page: large reads are received into those buffers,
  * every frame is decoded into one scratch page and copied from there into the cache's
  * slot, and only a page somebody waits for gets an array of its own. (A response buffer
@@ -126,6 +128,14 @@ export class Fetcher {
   /** Receive-buffer bytes held now and at most, and their budget (a copy). */
   get buffers(): BufferStats {
     return this.#receive.stats();
+  }
+
+  /**
+   * No transaction of the reader is open (lib/read/replica-reader.ts): let go of the idle
+   * receive buffers but one (lib/read/receive-buffers.ts `trim`).
+   */
+  trimBuffers(): void {
+    this.#receive.trim();
   }
 
   /** The fetch queue (its lanes and counts). */
@@ -329,6 +339,9 @@ export class Fetcher {
       }, lane);
       read.queued = queued;
       const bytes = await queued.result;
+      // Its result is the range's bytes, a view of a receive buffer: the in-flight entries
+      // (held pages among them) keep `read` after this, and must not keep the buffer alive.
+      read.queued = undefined;
       if (bytes === undefined) {
         this.dropped++;
         return;
@@ -362,6 +375,7 @@ export class Fetcher {
     } finally {
       // Every page was copied out of it (decoded) or the read failed: it can take the next read.
       if (box.buffer !== undefined) this.#receive.giveBack(box.buffer, !this.verifier.closed);
+      box.buffer = undefined;
     }
   }
 }

@@ -77,6 +77,13 @@ export interface ReplicaStats extends PollStats {
   timestamp: number;
   /** Versions pinned by open read transactions now. */
   pinnedVersions: number;
+  /**
+   * Bytes of the fetcher's receive buffers held now, in flight and idle (lib/read/receive-buffers.ts):
+   * within the read-ahead budget plus one window (40 MiB with the default 64 MiB cache) while
+   * a scan runs; once no transaction is open, one window (8 MiB) and what reads still in flight
+   * hold. Not in `cacheBytes`.
+   */
+  receiveBufferBytes: number;
   /** Counters of the disk tier (`cacheDir`), if any. */
   diskCache?: DiskCacheStats;
   /** Hydration figures (`hydrate`), if any. */

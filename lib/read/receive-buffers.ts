@@ -24,12 +24,21 @@ export const POOLED_READ_BYTES = 64 * 1024;
 /** Idle receive buffers kept for the next large reads (a scan has its read and its read-ahead in flight). */
 export const SPARE_READ_BUFFERS = 1 + MAX_READAHEAD_WINDOWS;
 
+/**
+ * Idle receive buffers kept once no transaction is open ({@link ReceiveBuffers.trim}): one,
+ * for the next query's range read. A scan's five stayed for the reader's life before: 40 MiB
+ * with the default 64 MiB cache, outside `cacheSizeBytes`.
+ */
+export const IDLE_READ_BUFFERS = 1;
+
 /** Receive buffers within a byte budget (module doc). */
 export class ReceiveBuffers {
   /** Idle receive buffers for large reads, each at least the largest window. */
   readonly #spare: Uint8Array[] = [];
   readonly #buffers: BufferStats;
   readonly #windowBytes: number;
+  /** Idle buffers kept: {@link SPARE_READ_BUFFERS}, or {@link IDLE_READ_BUFFERS} from a {@link trim} to the next {@link take}. */
+  #keep = SPARE_READ_BUFFERS;
 
   /**
    * @param budgetBytes what the buffers, in flight and idle, are kept within (bytes).
@@ -53,6 +62,7 @@ export class ReceiveBuffers {
    */
   take(length: number): Uint8Array | undefined {
     if (length < POOLED_READ_BYTES) return undefined;
+    this.#keep = SPARE_READ_BUFFERS;
     const i = this.#spare.findIndex((b) => b.length >= length);
     if (i >= 0) return this.#spare.splice(i, 1)[0];
     const size = Math.max(length, this.#windowBytes);
@@ -67,9 +77,22 @@ export class ReceiveBuffers {
     return new Uint8Array(size);
   }
 
-  /** A receive buffer back from a read: kept for the next one (at most {@link SPARE_READ_BUFFERS}, and only while `keep`), else let go. */
+  /**
+   * A receive buffer back from a read: kept for the next one (at most {@link SPARE_READ_BUFFERS},
+   * or {@link IDLE_READ_BUFFERS} after a {@link trim}, and only while `keep`), else let go.
+   */
   giveBack(buffer: Uint8Array, keep: boolean): void {
-    if (keep && this.#spare.length < SPARE_READ_BUFFERS) this.#spare.push(buffer);
+    if (keep && this.#spare.length < this.#keep) this.#spare.push(buffer);
     else this.#buffers.bytes -= buffer.length;
+  }
+
+  /**
+   * No transaction is open: let go of the idle buffers but {@link IDLE_READ_BUFFERS}, and of
+   * those that come back from reads still in flight, until the next large read. A scan's
+   * buffers are made again by the next scan (a new buffer is zero pages until received into).
+   */
+  trim(): void {
+    this.#keep = IDLE_READ_BUFFERS;
+    while (this.#spare.length > IDLE_READ_BUFFERS) this.#buffers.bytes -= this.#spare.pop()!.length;
   }
 }

@@ -57,6 +57,8 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
   #current: PageIndex;
   /** Pin counts of versions held by read transactions. */
   readonly #pins = new Map<PageVersion, number>();
+  /** Pins held now, over all versions. */
+  #pinCount = 0;
   #zeroPage: Uint8Array | undefined;
   #closed = false;
   readonly #beforeClose: (() => Promise<void>)[] = [];
@@ -182,15 +184,21 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
   /** Pin a given version (e.g. a time-travel view's). Paired with {@link release}. */
   pin(version: PageVersion): PageVersion {
     this.#pins.set(version, (this.#pins.get(version) ?? 0) + 1);
+    this.#pinCount++;
     return version;
   }
 
-  /** Unpin a version (see {@link PageSource.release}); an unpinned old version is garbage once nothing else refers to it. */
+  /**
+   * Unpin a version (see {@link PageSource.release}); an unpinned old version is garbage once
+   * nothing else refers to it. When the last pin goes (no transaction open), the fetcher lets
+   * go of a scan's idle receive buffers but one (lib/read/receive-buffers.ts).
+   */
   release(version: PageVersion): void {
     const n = this.#pins.get(version);
     if (n === undefined) return;
     if (n <= 1) this.#pins.delete(version);
     else this.#pins.set(version, n - 1);
+    if (--this.#pinCount === 0) this.#fetcher.trimBuffers();
   }
 
   /** See {@link PageSource.readPage}. */
@@ -348,6 +356,7 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
       commit: this.#current.commit,
       timestamp: this.#current.timestamp,
       pinnedVersions: this.#pins.size,
+      receiveBufferBytes: this.#fetcher.buffers.bytes,
       ...this.#poller.stats(),
       ...(this.#disk === undefined ? {} : { diskCache: this.#disk.stats() }),
       ...(this.#hydrator === undefined ? {} : { hydration: this.#hydrator.stats() }),

@@ -1,4 +1,6 @@
 import t, { type Test } from 'tap';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { DEFAULT_WHOLE_FILE_BYTES } from '../../lib/replica/ltx-loader.js';
 import { ReplicaReader } from '../../lib/read/replica-reader.js';
 import { PageIndex } from '../../lib/replica/page-index.js';
@@ -185,4 +187,59 @@ t.test('close drops the cache and closes the client', async (t) => {
   await reader.close();
   t.equal(reader.stats().cacheBytes, 0);
   await rejectsLtx(t, client.listLtxFiles(0), 'LTXVFS_ERR_CLOSED', client.url, /replica client is closed/);
+});
+
+t.test('a scan\'s idle receive buffers are let go but one when the last transaction ends', async (t) => {
+  const dir = t.testdir();
+  const pages = Array.from({ length: 3000 }, (_, i) => ({ pgno: i + 1, data: randomPage(i + 1) }));
+  await writeLtx(dir, { minTXID: 1, maxTXID: 1, pageSize: 4096, commit: pages.length, pages }); // 12.4 MB of frames
+  // An 8 MiB cache (2,048 pages: each scan reads from storage): a 4 MiB read-ahead budget in
+  // windows of 1 MiB, buffers within 5 MiB.
+  const { reader } = await openReader(t, dir, { cacheSizeBytes: 8 << 20, pollIntervalMs: 0 });
+  const window = 1 << 20;
+  const scan = async (v: ReturnType<ReplicaReader['acquire']>): Promise<void> => {
+    for (let pgno = 1; pgno <= pages.length; pgno++) {
+      const page = await reader.readPage(v, pgno);
+      if (pgno % 500 === 0) t.ok(bytesEqual(page, pages[pgno - 1].data), `page ${pgno}`);
+    }
+  };
+  const v = reader.acquire();
+  await scan(v);
+  const during = reader.stats().receiveBufferBytes;
+  t.ok(during > window, `the scan's buffers stay while its transaction is open (${during} bytes)`);
+  const other = reader.acquire(); // a second transaction
+  reader.release(v);
+  t.equal(reader.stats().receiveBufferBytes, during, 'another transaction still open: kept');
+  reader.release(other);
+  t.equal(reader.stats().receiveBufferBytes, window, 'the last one ended: one window kept');
+
+  const again = reader.acquire();
+  await scan(again);
+  t.ok(reader.stats().receiveBufferBytes > window, 'the next scan makes its buffers again');
+  reader.release(again);
+  t.equal(reader.stats().receiveBufferBytes, window);
+});
+
+t.test('a receive buffer let go is not kept alive by the pages a scan left held', async (t) => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const dir = t.testdir();
+  const pages = Array.from({ length: 3000 }, (_, i) => ({ pgno: i + 1, data: randomPage(i + 1) }));
+  await writeLtx(dir, { minTXID: 1, maxTXID: 1, pageSize: 4096, commit: pages.length, pages });
+  const { reader, client } = await openReader(t, dir, { cacheSizeBytes: 8 << 20, pollIntervalMs: 0 });
+  const v = reader.acquire();
+  // Half a scan: the read-ahead ranges that landed ahead of it keep their first pages held.
+  for (let pgno = 1; pgno <= 1500; pgno++) await reader.readPage(v, pgno);
+  await new Promise((resolve) => setTimeout(resolve, 50)); // the read-ahead in flight lands
+  reader.release(v);
+  t.equal(reader.stats().receiveBufferBytes, 1 << 20, 'one 1 MiB window kept');
+  const refs = [...new Set(client.buffers.filter((b): b is Uint8Array => b !== undefined).map((b) => b.buffer))].map((b) => new WeakRef(b));
+  t.ok(refs.length > 1, `the scan used ${refs.length} receive buffers`);
+  client.reset(); // the test's own references
+  for (let i = 0; i < 5; i++) {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const alive = refs.filter((r) => r.deref() !== undefined).length;
+  t.equal(alive, 1, 'only the kept one is still reachable');
 });
