@@ -32,7 +32,7 @@
  *
  * Memory (issue 14: `iterate()` over a table larger than the cache grew the process by 172 MiB
  * for a 63 MiB cache): receive buffers are bounded by bytes, not by count. A read-ahead
- * budget of `maxReadaheadBytes` (default 32 MiB, at most half the memory cache) caps the
+ * budget of `maxReadaheadBytes` (default 32 MiB, 4 MiB over a directory, at most half the memory cache) caps the
  * window too — at a quarter of the budget (8 MiB by default), so that four windows fit in
  * it — and the buffers the fetcher holds, in flight and idle, stay within the budget plus
  * one window ({@link Fetcher.buffers}: 40 MiB with the default 64 MiB cache, 5/8 of a
@@ -53,7 +53,7 @@ import type { ReplicaClient } from '../storage/types.js';
 import type { FrameRef, LtxFile, PageIndex } from '../replica/page-index.js';
 import type { PageCache } from '../cache/index.js';
 import { MAX_READAHEAD_WINDOWS, PrefetchWindow, type PrefetchOptions } from './prefetch.js';
-import { DEFAULT_READAHEAD_BYTES, DEFAULT_SCAN_WINDOW_BYTES, DEFAULT_WARMUP_DELAY_MS, type FetcherOptions, type PrefetchOutcome } from './fetcher-options.js';
+import { DEFAULT_READAHEAD_BYTES, DEFAULT_SCAN_WINDOW_BYTES, LOCAL_READAHEAD_BYTES, DEFAULT_WARMUP_DELAY_MS, type FetcherOptions, type PrefetchOutcome } from './fetcher-options.js';
 import { POOLED_READ_BYTES, ReceiveBuffers, type BufferStats } from './receive-buffers.js';
 
 export { POOLED_READ_BYTES, SPARE_READ_BUFFERS, type BufferStats } from './receive-buffers.js';
@@ -66,7 +66,7 @@ import { mergeRanges } from './range-merge.js';
 import type { ReadCounters } from './types.js';
 
 export { newReadCounters, type ReadCounters } from './types.js';
-export { DEFAULT_READAHEAD_BYTES, DEFAULT_SCAN_WINDOW_BYTES, DEFAULT_WARMUP_DELAY_MS, type FetcherOptions, type PrefetchOutcome } from './fetcher-options.js';
+export { DEFAULT_READAHEAD_BYTES, DEFAULT_SCAN_WINDOW_BYTES, DEFAULT_WARMUP_DELAY_MS, LOCAL_READAHEAD_BYTES, type FetcherOptions, type PrefetchOutcome } from './fetcher-options.js';
 
 /** Reads frames from a replica into a {@link PageCache}. */
 export class Fetcher {
@@ -111,7 +111,8 @@ export class Fetcher {
     this.#queue = new FetchQueue({ firstQueryDelayMs: options.warmupDelayMs ?? DEFAULT_WARMUP_DELAY_MS, ...options });
     const cacheBytes = options.cacheSizeBytes ?? 64 * 1024 * 1024;
     this.#aheadPageBytes = Math.floor(cacheBytes / 2);
-    this.#readaheadBytes = Math.min(options.maxReadaheadBytes ?? DEFAULT_READAHEAD_BYTES, Math.floor(cacheBytes / 2));
+    const readahead = options.maxReadaheadBytes ?? (client.capabilities.latency === 'local' ? LOCAL_READAHEAD_BYTES : DEFAULT_READAHEAD_BYTES);
+    this.#readaheadBytes = Math.min(readahead, Math.floor(cacheBytes / 2));
     const maxWindow = options.maxWindowBytes ?? DEFAULT_SCAN_WINDOW_BYTES;
     this.#windowCap = this.#readaheadBytes > 0 ? Math.min(maxWindow, Math.max(POOLED_READ_BYTES, Math.floor(this.#readaheadBytes / MAX_READAHEAD_WINDOWS))) : maxWindow;
     this.#prefetch = { ...options, maxWindowBytes: this.#windowCap };

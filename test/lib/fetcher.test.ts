@@ -1,6 +1,8 @@
 import t, { type Test } from 'tap';
 import { join } from 'node:path';
-import { DEFAULT_SCAN_WINDOW_BYTES, Fetcher, newReadCounters, POOLED_READ_BYTES, SPARE_READ_BUFFERS, type FetcherOptions } from '../../lib/read/fetcher.js';
+import { DEFAULT_READAHEAD_BYTES, DEFAULT_SCAN_WINDOW_BYTES, Fetcher, LOCAL_READAHEAD_BYTES, newReadCounters, POOLED_READ_BYTES, SPARE_READ_BUFFERS, type FetcherOptions } from '../../lib/read/fetcher.js';
+import { openReplicaClient } from '../../lib/storage/url.js';
+import type { ReplicaClient } from '../../lib/storage/types.js';
 import { PageCache } from '../../lib/cache/index.js';
 import { PageIndex, type FrameRef, type LtxFile } from '../../lib/replica/page-index.js';
 import { loadLtxFile, TAIL_BYTES } from '../../lib/replica/ltx-loader.js';
@@ -285,7 +287,26 @@ t.test('large reads go into reused receive buffers; pages come out intact', asyn
   }
   const distinct = new Set(large.map((r) => r.into).filter((b) => b !== undefined));
   t.ok(distinct.size >= 1 && distinct.size <= SPARE_READ_BUFFERS, `${distinct.size} buffers for ${large.length} reads: the scan's read and its read-ahead, reused`);
-  for (const b of distinct) t.equal(b!.length, DEFAULT_SCAN_WINDOW_BYTES, 'of the largest window');
+  // A directory: a 4 MiB read-ahead budget in windows of 1 MiB.
+  for (const b of distinct) t.equal(b!.length, LOCAL_READAHEAD_BYTES / 4, 'of the largest window');
+});
+
+t.test('the read-ahead budget: 32 MiB in 8 MiB windows over remote storage, 4 MiB in 1 MiB windows over a directory', async (t) => {
+  t.equal(DEFAULT_READAHEAD_BYTES, 32 << 20);
+  t.equal(LOCAL_READAHEAD_BYTES, 4 << 20);
+  t.equal(DEFAULT_SCAN_WINDOW_BYTES, 8 << 20);
+  const local = await CountingClient.open(t.testdir());
+  t.teardown(() => local.close());
+  t.equal(local.capabilities.latency, 'local');
+  // Made, never contacted: the budget is chosen when the fetcher is made.
+  const remote = await openReplicaClient('s3://bucket/db?endpoint=http://127.0.0.1:9&forcePathStyle=true', { env: { AWS_ACCESS_KEY_ID: 'id', AWS_SECRET_ACCESS_KEY: 'secret' } });
+  t.teardown(() => remote.close());
+  t.equal(remote.capabilities.latency, 'remote');
+  const budget = (client: ReplicaClient, options: FetcherOptions = {}): number => new Fetcher(client, new PageCache(64 << 20), newReadCounters(), options).buffers.budgetBytes;
+  t.equal(budget(remote), (32 << 20) + (8 << 20), 'remote: four 8 MiB windows in flight, plus one');
+  t.equal(budget(local), (4 << 20) + (1 << 20), 'a directory: four 1 MiB windows, plus one');
+  t.equal(budget(local, { maxReadaheadBytes: 32 << 20 }), (32 << 20) + (8 << 20), 'the option overrides it');
+  t.equal(budget(remote, { cacheSizeBytes: 16 << 20 }), (8 << 20) + (2 << 20), 'never more than half the cache');
 });
 
 t.test('receive buffers: within the read-ahead budget plus one window, reused; a failed read gives its buffer back', async (t) => {
