@@ -43,6 +43,7 @@ import { openReplicaClient } from '../lib/storage/url.js';
 import { loadLtxFile } from '../lib/replica/ltx-loader.js';
 import { newReadCounters } from '../lib/replica/read-counters.js';
 import { decodeIndexedFrameInto } from '../ltx/frame.js';
+import { DEFAULT_ITERATE_BATCH } from '../lib/sql/statement.js';
 import { median } from './table.js';
 import { peakRssBytes } from './rss.js';
 import type { WindowCounts } from './s3-stack.js';
@@ -64,7 +65,8 @@ export type ServiceChildInput =
   | { phase: 'write'; url: string; log?: string; commits: number; warmup: number; writeBehind?: boolean }
   | { phase: 'warm'; url: string; keys: WarmKeys; rounds: number; flows: number }
   | { phase: 'iterate'; url: string; cacheSizeBytes: number }
-  | { phase: 'native'; dbPath: string; keys: WarmKeys; rounds: number };
+  | { phase: 'native'; dbPath: string; keys: WarmKeys; rounds: number }
+  | { phase: 'iterate-native'; dbPath: string };
 
 /** Result of the cold phase. */
 export interface ColdOutput {
@@ -557,9 +559,51 @@ async function iterate(input: Extract<ServiceChildInput, { phase: 'iterate' }>):
   }
 }
 
+/**
+ * The rows of the iterate phase from better-sqlite3 on the local file, handed out the way
+ * `Statement.iterate()` hands them out (an async generator, batches of
+ * `DEFAULT_ITERATE_BATCH` rows, an `await` between batches), so that RSS shows what Node's
+ * async iteration itself costs over the same rows: V8 grows its young generation to its
+ * 32 MiB maximum under that allocation pattern whatever produces the rows.
+ */
+async function iterateNative(input: Extract<ServiceChildInput, { phase: 'iterate-native' }>): Promise<IterateOutput> {
+  const require = createRequire(import.meta.url);
+  const Better = require('better-sqlite3') as BetterConstructor;
+  const startRssBytes = process.memoryUsage().rss;
+  const db = new Better(input.dbPath, { readonly: true });
+  try {
+    const openRssBytes = process.memoryUsage().rss;
+    const stmt = db.prepare('SELECT id, k, name, body FROM items');
+    async function* rowsOf(): AsyncGenerator<{ body: string }> {
+      let batch: { body: string }[] = [];
+      for (const row of stmt.iterate() as Iterable<{ body: string }>) {
+        batch.push(row);
+        if (batch.length < DEFAULT_ITERATE_BATCH) continue;
+        await null;
+        yield* batch;
+        batch = [];
+      }
+      yield* batch;
+    }
+    let rows = 0;
+    let chars = 0;
+    const t = performance.now();
+    for await (const row of rowsOf()) {
+      rows++;
+      chars += row.body.length;
+    }
+    const ms = performance.now() - t;
+    log(`iterate, better-sqlite3 through an async generator: ${rows} rows (${chars} chars) in ${Math.round(ms)} ms`);
+    return { rows, ms, startRssBytes, openRssBytes, peakRssBytes: peakRssBytes(), cacheBytes: 0 };
+  } finally {
+    db.close();
+  }
+}
+
 /** The part of better-sqlite3's API this phase uses (the package ships no types). */
 interface BetterStatement {
   get(...params: unknown[]): unknown;
+  iterate(...params: unknown[]): Iterable<unknown>;
 }
 interface BetterDatabase {
   prepare(sql: string): BetterStatement;
@@ -615,6 +659,7 @@ switch (input.phase) {
   case 'warm': output = await warm(input); break;
   case 'iterate': output = await iterate(input); break;
   case 'native': output = await native(input); break;
+  case 'iterate-native': output = await iterateNative(input); break;
 }
 if (hungCloses > 0) (output as Record<string, unknown>).hungCloses = hungCloses;
 process.stdout.write(`${JSON.stringify(output)}\n`);
