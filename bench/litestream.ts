@@ -9,7 +9,9 @@
  * a second session at `LITESTREAM_LOG_LEVEL=DEBUG` (one `data read from storage` line per
  * page read), so the logging does not slow the timed session.
  */
+import { mkdirSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { LITESTREAM_VFS_SO, requireLitestreamVfs } from '../test/helpers/paths.js';
 import { CliSession } from './cli-session.js';
@@ -18,12 +20,20 @@ import { RANGE_ROWS, SQL, inline, type EngineResult, type ReplicaLocation, type 
 
 const OPEN = ".open 'file:bench.db?vfs=litestream'";
 
+/**
+ * TMPDIR of every Litestream VFS process the bench starts: the VFS makes a `litestream-vfs-*`
+ * directory there (Go's os.MkdirTemp) and never removes it. Under the bench's work directory,
+ * removed at the end of a run (bench/run.ts), not left in /tmp.
+ */
+export const LITESTREAM_TMP_DIR = fileURLToPath(new URL('./.work/litestream-tmp', import.meta.url));
+
 /** The environment of a Litestream VFS process: ours without LITESTREAM_* and AWS_CA_BUNDLE, plus the replica's. */
 export function litestreamEnv(location: ReplicaLocation, extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
+  mkdirSync(LITESTREAM_TMP_DIR, { recursive: true });
+  const env: NodeJS.ProcessEnv = { TMPDIR: LITESTREAM_TMP_DIR };
   for (const [k, v] of Object.entries(process.env)) {
     // With AWS_CA_BUNDLE set the extension's S3 client does not start (test/helpers/litestream.ts).
-    if (k === 'AWS_CA_BUNDLE' || k.startsWith('LITESTREAM_')) continue;
+    if (k === 'AWS_CA_BUNDLE' || k === 'TMPDIR' || k.startsWith('LITESTREAM_')) continue;
     env[k] = v;
   }
   return { ...env, LITESTREAM_REPLICA_URL: location.url, ...location.env, ...extra };

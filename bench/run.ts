@@ -27,7 +27,7 @@
  * Litestream VFS and native SQLite, with targets against the Litestream VFS.
  */
 import { cpus, loadavg } from 'node:os';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +35,7 @@ import { parseArgs } from 'node:util';
 import { requireSqlite3 } from '../test/helpers/paths.js';
 import { prepareDataset, type Dataset } from './dataset.js';
 import { measureL0, type L0Row } from './l0.js';
-import { runLitestream } from './litestream.js';
+import { LITESTREAM_TMP_DIR, runLitestream } from './litestream.js';
 import { buildChild, importWithLtxvfs, runLtxvfs, type LtxvfsRun } from './ltxvfs.js';
 import { runNative } from './native.js';
 import { renderS3, runS3Section, type S3SectionResult } from './s3.js';
@@ -197,6 +197,7 @@ if (args.hydrate === true) {
   });
   log(`hydrate: section done in ${hydrate.seconds.toFixed(0)} s`);
 }
+await rm(LITESTREAM_TMP_DIR, { recursive: true, force: true });
 const runSeconds = (performance.now() - started) / 1000;
 log(`done in ${runSeconds.toFixed(0)} s`);
 
