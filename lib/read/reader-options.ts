@@ -79,9 +79,10 @@ export interface ReplicaStats extends PollStats {
   pinnedVersions: number;
   /**
    * Bytes of the fetcher's receive buffers held now, in flight and idle (lib/read/receive-buffers.ts):
-   * within the read-ahead budget plus one window (40 MiB with the default 64 MiB cache) while
-   * a scan runs; once no transaction is open, one window (8 MiB) and what reads still in flight
-   * hold. Not in `cacheBytes`.
+   * within the read-ahead budget plus one window while a scan runs (with the default 64 MiB
+   * cache: 40 MiB over remote storage, 5 MiB over a directory); once no transaction is open,
+   * one window (8 MiB; 1 MiB over a directory) and what reads still in flight hold. Not in
+   * `cacheBytes`.
    */
   receiveBufferBytes: number;
   /** Counters of the disk tier (`cacheDir`), if any. */

@@ -27,7 +27,7 @@ export const SPARE_READ_BUFFERS = 1 + MAX_READAHEAD_WINDOWS;
 /**
  * Idle receive buffers kept once no transaction is open ({@link ReceiveBuffers.trim}): one,
  * for the next query's range read. A scan's five stayed for the reader's life before: 40 MiB
- * with the default 64 MiB cache, outside `cacheSizeBytes`.
+ * over remote storage with the default 64 MiB cache, outside `cacheSizeBytes`.
  */
 export const IDLE_READ_BUFFERS = 1;
 
