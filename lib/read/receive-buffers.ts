@@ -37,7 +37,7 @@ export class ReceiveBuffers {
   readonly #spare: Uint8Array[] = [];
   readonly #buffers: BufferStats;
   readonly #windowBytes: number;
-  /** Idle buffers kept: {@link SPARE_READ_BUFFERS}, or {@link IDLE_READ_BUFFERS} from a {@link trim} to the next {@link take}. */
+  /** Idle buffers kept: {@link SPARE_READ_BUFFERS}, or {@link IDLE_READ_BUFFERS} from a {@link trim} to the next {@link keepSpares}. */
   #keep = SPARE_READ_BUFFERS;
 
   /**
@@ -62,7 +62,6 @@ export class ReceiveBuffers {
    */
   take(length: number): Uint8Array | undefined {
     if (length < POOLED_READ_BYTES) return undefined;
-    this.#keep = SPARE_READ_BUFFERS;
     const i = this.#spare.findIndex((b) => b.length >= length);
     if (i >= 0) return this.#spare.splice(i, 1)[0];
     const size = Math.max(length, this.#windowBytes);
@@ -88,11 +87,17 @@ export class ReceiveBuffers {
 
   /**
    * No transaction is open: let go of the idle buffers but {@link IDLE_READ_BUFFERS}, and of
-   * those that come back from reads still in flight, until the next large read. A scan's
-   * buffers are made again by the next scan (a new buffer is zero pages until received into).
+   * those that come back from reads meanwhile (still in flight, or background reads such as
+   * a file's verification), until {@link keepSpares}. A scan's buffers are made again by the
+   * next scan (a new buffer is zero pages until received into).
    */
   trim(): void {
     this.#keep = IDLE_READ_BUFFERS;
     while (this.#spare.length > IDLE_READ_BUFFERS) this.#buffers.bytes -= this.#spare.pop()!.length;
+  }
+
+  /** A transaction is open again: keep up to {@link SPARE_READ_BUFFERS} idle buffers. */
+  keepSpares(): void {
+    this.#keep = SPARE_READ_BUFFERS;
   }
 }

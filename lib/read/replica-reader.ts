@@ -184,7 +184,7 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
   /** Pin a given version (e.g. a time-travel view's). Paired with {@link release}. */
   pin(version: PageVersion): PageVersion {
     this.#pins.set(version, (this.#pins.get(version) ?? 0) + 1);
-    this.#pinCount++;
+    if (this.#pinCount++ === 0) this.#fetcher.transactionsOpen(true);
     return version;
   }
 
@@ -198,7 +198,7 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
     if (n === undefined) return;
     if (n <= 1) this.#pins.delete(version);
     else this.#pins.set(version, n - 1);
-    if (--this.#pinCount === 0) this.#fetcher.trimBuffers();
+    if (--this.#pinCount === 0) this.#fetcher.transactionsOpen(false);
   }
 
   /** See {@link PageSource.readPage}. */

@@ -155,6 +155,30 @@ t.test('random misses read one frame each; a scan grows its window past 1 MiB wi
   t.comment(`scan of ${(4000 * 4124 / 2 ** 20).toFixed(1)} MiB: ${s.client.reads.length} reads, at most ${most} in flight`);
 });
 
+t.test('read-ahead stops when the reader\'s last transaction ends: queued ranges are dropped, landed ones start no more', async (t) => {
+  // 1 MiB windows (a directory's budget), one slot: read-ahead ranges queue behind each other.
+  const s = await setup(t, 4000, { maxReadaheadBytes: 4 << 20, concurrency: 1 });
+  const scanTo = async (last: number): Promise<void> => {
+    for (let pgno = 1; pgno <= last; pgno++) {
+      const page = s.cache.get(ref(s, pgno)) ?? (await s.fetcher.fetch(s.version, ref(s, pgno)));
+      if (!bytesEqual(page, s.data[pgno - 1].data)) t.fail(`page ${pgno}`);
+    }
+  };
+  await scanTo(600); // a range query's scan: it ends at page 600 of 4,000
+  const atEnd = s.client.reads.length;
+  s.fetcher.transactionsOpen(false); // its transaction ended
+  await s.fetcher.queue.onIdle();
+  await settle();
+  const after = s.client.reads.length - atEnd;
+  t.ok(after <= 1, `${after} read(s) after the transaction ended: the one at the storage then, no more`);
+  const lastByte = Math.max(...s.client.reads.map((r) => r.offset + r.length));
+  t.ok(lastByte < s.file.entries[1000].offset, 'the read-ahead stayed near page 600, far from the end of the file');
+  t.ok(s.fetcher.dropped >= 1, `${s.fetcher.dropped} queued range(s) dropped unsent`);
+  s.fetcher.transactionsOpen(true);
+  await scanTo(4000); // the next transaction reads on: every page still correct
+  t.pass('the next scan read every page');
+});
+
 t.test('a scan that ends (misses elsewhere) has its queued read-ahead dropped before it is sent', async (t) => {
   const s = await setup(t, 400, { concurrency: 1 });
   const release = s.client.hold();

@@ -336,7 +336,7 @@ t.test('receive buffers: within the read-ahead budget plus one window, reused; a
   t.same([...second].filter((b) => first.has(b)).length, 5, 'the same five buffers took the next reads');
   t.equal(s.fetcher.buffers.peakBytes, 5 * window, 'no more were made');
   t.equal(s.fetcher.buffers.bytes, 5 * window, 'and they are held, idle, for the next reads');
-  s.fetcher.trimBuffers(); // the reader's last transaction ended
+  s.fetcher.transactionsOpen(false); // the reader's last transaction ended
   t.equal(s.fetcher.buffers.bytes, window, 'trimmed: one idle buffer kept');
   // A trim while reads are in flight: the buffers they give back are let go too, but one.
   s.cache.clear();
@@ -345,7 +345,7 @@ t.test('receive buffers: within the read-ahead budget plus one window, reused; a
   const inFlight = pgnos.slice(0, 3).map((pgno) => s.fetcher.fetch(s.version, s.ref(pgno)));
   while (s.client.reads.length < 3) await new Promise((resolve) => setImmediate(resolve));
   t.equal(s.fetcher.buffers.bytes, 3 * window, 'three reads in flight: the kept buffer and two new ones');
-  s.fetcher.trimBuffers();
+  s.fetcher.transactionsOpen(false);
   release();
   for (const [i, r] of inFlight.entries()) t.ok(bytesEqual(await r, data[pgnos[i] - 1].data), `page ${pgnos[i]}`);
   t.equal(s.fetcher.buffers.bytes, window, 'they landed after the trim: one kept');

@@ -212,6 +212,12 @@ t.test('a scan\'s idle receive buffers are let go but one when the last transact
   t.equal(reader.stats().receiveBufferBytes, during, 'another transaction still open: kept');
   reader.release(other);
   t.equal(reader.stats().receiveBufferBytes, window, 'the last one ended: one window kept');
+  // The 12 MB file is verified in the background once the foreground is quiet: large reads
+  // outside any transaction, which must not bring the scan's buffers back.
+  const verifying = reader.stats().verification;
+  await reader.verified();
+  t.ok(reader.stats().verification.filesVerified > verifying.filesVerified, 'the file was verified after the transaction ended');
+  t.equal(reader.stats().receiveBufferBytes, window, 'its reads kept no more than one idle buffer');
 
   const again = reader.acquire();
   await scan(again);
