@@ -136,11 +136,11 @@ export class Fetcher {
   /**
    * Whether the reader has a transaction open (lib/read/replica-reader.ts). When the last
    * one ends, read-ahead stops: its ranges not sent yet are dropped and the ones that land
-   * start no more (after a 20,000-row range query over a directory replica, 23 reads of up
-   * to 1 MiB followed the row; now only the 4 in flight land; over S3, ranges in flight are
-   * not aborted),
-   * and the idle receive buffers but one are let go (lib/read/receive-buffers.ts `trim`).
-   * While one is open, a scan's buffers are kept for its next reads.
+   * start no more, and the idle receive buffers but one are let go
+   * (lib/read/receive-buffers.ts `trim`). After a 20,000-row range query over a directory
+   * replica, 23 reads of up to 1 MiB used to follow the row; now only the 4 in flight land
+   * (over S3, ranges in flight are not aborted). While a transaction is open, a scan's
+   * buffers are kept for its next reads.
    */
   transactionsOpen(open: boolean): void {
     if (open) {
