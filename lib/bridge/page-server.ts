@@ -8,7 +8,11 @@
  * or committed), from one `acquire` to the next: between transactions the client may
  * start a new one on it without asking (see "Versions without a round trip"), so its pin
  * must outlive the transaction. `stats().pinnedVersions` therefore counts one version per
- * open bridged connection.
+ * open bridged connection. Between transactions that pin is parked: the client says when a
+ * transaction that crossed the bridge ended (`ended`), and the reader then counts the pin
+ * as no open transaction (lib/read/replica-reader.ts `park`), so read-ahead stops and idle
+ * receive buffers go as they do at the end of an in-process transaction. The next request
+ * that reads, pins or writes counts it again.
  *
  * Requests are answered as they complete (a page already cached answers at once, a miss
  * when its fetch settles). Only the answer to the request the client is still waiting
@@ -43,6 +47,8 @@ export interface ChannelServerCounters {
   acquires: number;
   /** Answers dropped because the client no longer waited for them (timed out). */
   dropped: number;
+  /** `ended` messages: transactions of the client that ended after sending a request. */
+  ended: number;
 }
 
 /** Options of {@link ChannelServer}. */
@@ -68,7 +74,7 @@ function idOf(version: PageVersion): number {
 
 /** Serves one channel. Create it with the server's end of the channel. */
 export class ChannelServer {
-  readonly counters: ChannelServerCounters = { requests: 0, reads: 0, pagesSent: 0, acquires: 0, dropped: 0 };
+  readonly counters: ChannelServerCounters = { requests: 0, reads: 0, pagesSent: 0, acquires: 0, dropped: 0, ended: 0 };
   readonly #channel: BridgeChannel;
   readonly #conn: ServedConnection;
   readonly #ctl: Int32Array;
@@ -81,6 +87,8 @@ export class ChannelServer {
   /** The client's current version, pinned; guarded by the request order of one client. */
   #base: PageVersion | undefined;
   #reserved = false;
+  /** The pin of {@link #base} is parked: the client has no transaction open that crossed the bridge. */
+  #parked = false;
   #closed: Promise<void> | undefined;
 
   constructor(channel: BridgeChannel, conn: ServedConnection, options: ChannelServerOptions = {}) {
@@ -115,6 +123,7 @@ export class ChannelServer {
         this.#conn.sink?.unreserve();
       }
       if (this.#base !== undefined) {
+        this.#resume();
         const base = this.#base;
         this.#base = undefined;
         this.#conn.release(base);
@@ -132,6 +141,23 @@ export class ChannelServer {
   readonly #onMessage = (value: unknown): void => {
     const req = value as BridgeRequest;
     this.counters.requests++;
+    switch (req.op) {
+      case 'acquire':
+      case 'read':
+      case 'reserve':
+      case 'commit':
+        this.#resume(); // a transaction reads, pins or writes
+        break;
+      case 'ended':
+        this.counters.ended++;
+        if (this.#base !== undefined && !this.#parked) {
+          this.#parked = true;
+          this.#conn.transactionOpen?.(false);
+        }
+        return;
+      default:
+        break;
+    }
     switch (req.op) {
       case 'acquire':
         this.counters.acquires++;
@@ -179,6 +205,13 @@ export class ChannelServer {
         break;
     }
   };
+
+  /** The parked pin counts as an open transaction again. */
+  #resume(): void {
+    if (!this.#parked) return;
+    this.#parked = false;
+    this.#conn.transactionOpen?.(true);
+  }
 
   /** Publish the id of the version a new transaction would get (0 when closed). */
   #publish(): void {

@@ -161,6 +161,12 @@ export type BridgeRequest =
    * integrity failure as a {@link SerializedError}, or `null` when there is none.
    */
   | { op: 'verified'; seq: number }
+  /**
+   * The client's read transaction ended (no answer). Sent only after a transaction that sent
+   * a request, so a transaction served from the client's own cache costs no message; the
+   * server counts its pin as no open transaction until the next request (lib/bridge/page-server.ts).
+   */
+  | { op: 'ended' }
   /** The connection is closing (no answer). */
   | { op: 'close' };
 

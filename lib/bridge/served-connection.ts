@@ -21,6 +21,13 @@ export interface ServedConnection {
   acquire(): PageVersion;
   /** Unpin a version. */
   release(version: PageVersion): void;
+  /**
+   * The client's transaction ended (`false`: its version stays pinned but no longer counts
+   * as an open transaction, lib/read/replica-reader.ts `park`) or a new one reads (`true`).
+   * Called in pairs, starting with `false`, and always back to `true` before the pinned
+   * version's {@link release}.
+   */
+  transactionOpen?(open: boolean): void;
   /** See `PageSource.readPage`. */
   readPage(version: PageVersion, pgno: number): Uint8Array | Promise<Uint8Array>;
   /** The version {@link acquire} would pin now, without pinning it. */
@@ -73,6 +80,7 @@ export function serveReplicaConnection(connection: ReplicaConnection<BridgedView
     functions: connection.functions,
     acquire: () => view.acquire(),
     release: (version) => view.release(version),
+    transactionOpen: (open) => (open ? reader.unpark() : reader.park()),
     readPage: (version, pgno) => view.readPage(version, pgno),
     // A reader that found a corrupt file publishes nothing: the client asks, and gets the error.
     peek: () => {

@@ -57,7 +57,7 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
   #current: PageIndex;
   /** Pin counts of versions held by read transactions. */
   readonly #pins = new Map<PageVersion, number>();
-  /** Pins held now, over all versions. */
+  /** Pins held now by open transactions, over all versions (a parked pin, {@link park}, is not counted). */
   #pinCount = 0;
   #zeroPage: Uint8Array | undefined;
   #closed = false;
@@ -199,6 +199,24 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
     if (n <= 1) this.#pins.delete(version);
     else this.#pins.set(version, n - 1);
     if (--this.#pinCount === 0) this.#fetcher.transactionsOpen(false);
+  }
+
+  /**
+   * A pin kept between transactions stops counting as an open transaction. The page
+   * bridge keeps its client's version pinned from one transaction to the next
+   * (lib/bridge/page-server.ts), so without this its reader would never see "no
+   * transaction open". With no other transaction open, read-ahead stops and idle receive
+   * buffers go, as at the end of an in-process transaction ({@link release}). The version
+   * stays pinned. Paired with one {@link unpark}, which must come before that pin's
+   * {@link release}.
+   */
+  park(): void {
+    if (this.#pinCount > 0 && --this.#pinCount === 0) this.#fetcher.transactionsOpen(false);
+  }
+
+  /** A parked pin ({@link park}) counts as an open transaction again. */
+  unpark(): void {
+    if (this.#pinCount++ === 0) this.#fetcher.transactionsOpen(true);
   }
 
   /** See {@link PageSource.readPage}. */

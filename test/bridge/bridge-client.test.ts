@@ -34,6 +34,8 @@ t.test('cache hits and unchanged versions send no message; misses send one each'
   t.same(client.readPage(v1, 10), pageOf(chinook, 10));
   t.same(client.readPage(v1, 20), pageOf(chinook, 20));
   t.equal(client.counters.messages, 3, 'each miss: one message');
+  client.release(v1);
+  t.equal(client.counters.messages, 4, 'the end of a transaction that crossed is told (no answer waited for)');
 
   for (let i = 0; i < 100; i++) {
     const v = client.acquire();
@@ -42,13 +44,49 @@ t.test('cache hits and unchanged versions send no message; misses send one each'
     client.readPage(v, 20);
     client.release(v);
   }
-  t.equal(client.counters.messages, 3, '100 more transactions over cached pages: no message');
+  t.equal(client.counters.messages, 4, '100 more transactions over cached pages: no message');
   t.equal(client.counters.fastAcquires, 100);
   t.equal(client.cache.hits, 200);
+  await waitFor('the server to receive the end', async () => (await server.counters()).counters.requests === 4);
   const ack = await server.counters();
-  t.equal(ack.counters.requests, 3, 'the server received exactly the client\'s messages');
+  t.equal(ack.counters.requests, 4, 'the server received exactly the client\'s messages');
   t.equal(ack.readPageCalls, 2, 'and fetched two pages');
   t.equal(ack.pinned, 1, 'one version pinned for the client between transactions');
+});
+
+t.test('between transactions the held version is parked: the reader sees no transaction open until the next request', async (t) => {
+  const server = await startBridgeServer(chinook);
+  t.teardown(() => server.close());
+  const client = new BridgeClient(server.channel, { timeoutMs: 10_000, ...stillClocks() });
+  const transitions = async (n: number): Promise<boolean[]> => {
+    await waitFor(`${n} transactionOpen call(s)`, async () => (await server.counters()).transactionOpen.length >= n);
+    return (await server.counters()).transactionOpen;
+  };
+
+  const v = client.acquire();
+  client.readPage(v, 10);
+  client.release(v);
+  t.same(await transitions(1), [false], 'a transaction that read through the bridge ended: its pin is parked');
+  t.equal((await server.counters()).pinned, 1, 'the version stays pinned for the next transaction');
+
+  for (let i = 0; i < 10; i++) {
+    const w = client.acquire();
+    client.readPage(w, 10);
+    client.release(w);
+  }
+  const quiet = await server.counters();
+  t.same(quiet.transactionOpen, [false], 'transactions served from the client\'s cache: nothing told, nothing changed');
+  t.equal(quiet.counters.ended, 1);
+
+  const w = client.acquire();
+  client.readPage(w, 11); // a miss
+  t.same((await server.counters()).transactionOpen, [false, true], 'the miss counted the pin as a transaction again before it was answered');
+  client.release(w);
+  t.same(await transitions(3), [false, true, false]);
+
+  client.close();
+  await waitFor('the server to release the version', async () => (await server.counters()).pinned === 0);
+  t.same((await server.counters()).transactionOpen, [false, true, false, true], 'closing counts the parked pin again before releasing it');
 });
 
 t.test('a new version drops exactly the changed pages of the local cache', async (t) => {

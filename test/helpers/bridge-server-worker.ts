@@ -10,6 +10,9 @@
  * - `{ type: 'delay', ms }`: reads answer after `ms`;
  * - `{ type: 'counters' }`: answers the server's counters and the source's call counts.
  *
+ * Every `transactionOpen` call of the server (its client's transaction ended or reads
+ * again) is recorded in order and answered in each ack as `transactionOpen`.
+ *
  * Every control message is answered with `{ type: 'ack', … }`. Its connection's sink counts
  * `reserve` and `unreserve` calls in the shared `sinkCalls` ([0], [1]); it takes no commit.
  */
@@ -24,10 +27,12 @@ const source = new BytesSource(bytes, { txid: 1 });
 const listeners = new Set<() => void>();
 let stalled: (() => void)[] | undefined;
 let delayMs = 0;
+const transactionOpen: boolean[] = [];
 
 const conn: ServedConnection = {
   acquire: () => source.acquire(),
   release: (v) => source.release(v),
+  transactionOpen: (open) => { transactionOpen.push(open); },
   peek: () => source.current,
   readPage: (version, pgno) => {
     const page = source.readPage(version, pgno);
@@ -91,5 +96,5 @@ parentPort!.on('message', (msg: { type: string; on?: boolean; error?: Serialized
     default:
       break;
   }
-  parentPort!.postMessage({ type: 'ack', counters: { ...server.counters }, readPageCalls: source.readPageCalls, pinned: source.pinnedCount });
+  parentPort!.postMessage({ type: 'ack', counters: { ...server.counters }, readPageCalls: source.readPageCalls, pinned: source.pinnedCount, transactionOpen });
 });

@@ -14,6 +14,8 @@ export interface BridgeServerAck {
   readPageCalls: number;
   /** Versions the source has pinned now. */
   pinned: number;
+  /** The server's `transactionOpen` calls so far, in order. */
+  transactionOpen: boolean[];
 }
 
 /** A running server worker. */

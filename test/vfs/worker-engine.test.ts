@@ -6,15 +6,19 @@
  * bridge timeout, and writes follow the lease rules through the bridge.
  */
 import t from 'tap';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { isLtxvfsError } from '../../ltx/errors.js';
 import { openDatabase, warmupOf } from '../../lib/api/open.js';
 import type { ServedConnection } from '../../lib/bridge/page-server.js';
 import { openWorkerDatabase, WorkerDatabase } from '../../vfs/worker/database.js';
 import type { DatabaseStats } from '../../lib/sql/database.js';
-import { requireLitestreamVfs, requireSqlite3 } from '../helpers/paths.js';
+import { importDatabase } from '../../lib/tools/import.js';
+import { openReplicaClient } from '../../lib/storage/url.js';
+import { requireLitestreamVfs, requireSqlite3, SQLITE3_BIN } from '../helpers/paths.js';
 import { BytesSource, chinookBytes } from '../helpers/bytes-source.js';
 import { waitFor } from '../helpers/polling.js';
 import {
@@ -201,4 +205,38 @@ t.test('close: later calls fail; the replica is released', async (t) => {
   t.equal(db.closed, true);
   await t.rejects(db.all('SELECT 1'), { code: 'LTXVFS_ERR_CLOSED' });
   t.throws(() => db.stats(), { code: 'LTXVFS_ERR_CLOSED' });
+});
+
+t.test('a scan\'s receive buffers go when the worker\'s transaction ends, as in process', async (t) => {
+  // The worker's connection keeps its version pinned between transactions; it tells the
+  // reader when one that read through the bridge ended, and the reader then trims its
+  // receive buffers and stops read-ahead as for an in-process transaction (the same call,
+  // whose read-ahead stop test/lib/fetch-order.test.ts shows; the messages:
+  // test/bridge/bridge-client.test.ts). Before, the buffers stayed for the reader's life.
+  // ~14 MB of incompressible rows, one per page: a full scan reads the snapshot in several
+  // 1 MiB windows (a directory replica's read-ahead, lib/read/fetcher-options.ts).
+  const dir = await mkdtemp(join(tmpdir(), 'ltxvfs-worker-scan-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const dbPath = join(dir, 'blobs.db');
+  const made = spawnSync(SQLITE3_BIN, [dbPath, 'CREATE TABLE b(x); WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 3500) INSERT INTO b SELECT randomblob(3000) FROM c;']);
+  t.equal(made.status, 0, String(made.stderr));
+  await mkdir(join(dir, 'replica'));
+  const url = pathToFileURL(join(dir, 'replica')).href;
+  const client = await openReplicaClient(url);
+  await importDatabase(dbPath, client);
+  await client.close();
+
+  const db = await openDatabase(url, { engine: 'worker', pollIntervalMs: 0 });
+  t.teardown(() => db.close());
+  const window = 1 << 20;
+
+  // A full scan keeps its buffers while its transaction is open; one window stays after it.
+  let inside = 0;
+  await db.transaction(async (tx) => {
+    t.same(await tx.get('SELECT count(*) AS n, sum(length(x)) AS bytes FROM b'), { n: 3500, bytes: 3500 * 3000 });
+    inside = db.stats().receiveBufferBytes;
+  });
+  t.ok(inside > window, `the scan's receive buffers are kept while its transaction is open (${inside} bytes)`);
+  await waitFor('the end of the scan\'s transaction to reach the reader', () => db.stats().receiveBufferBytes === window);
+  t.pass('after it: one window kept');
 });

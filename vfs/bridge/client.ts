@@ -109,6 +109,8 @@ export class BridgeClient implements SyncPageSource, SyncPageSink {
   readonly #hydrated: HydratedFile | undefined;
   /** The page {@link readPageInto} just found in no local place: {@link readPage} does not look again. */
   #missed = 0;
+  /** A request of the transaction in progress crossed the bridge: its end is told (`ended`). */
+  #crossed = false;
 
   constructor(channel: BridgeChannel, options: BridgeClientOptions = {}) {
     this.#channel = channel;
@@ -132,13 +134,23 @@ export class BridgeClient implements SyncPageSource, SyncPageSink {
       return base;
     }
     this.counters.acquires++;
+    this.#crossed = true;
     const answer = this.#json<VersionAnswer>({ op: 'acquire', seq: 0 });
     this.#mustAsk = false;
     return this.#moveTo(answer);
   }
 
-  /** The server keeps the version pinned until the next acquire: nothing to do. */
-  release(_version: PageVersion): void {}
+  /**
+   * The server keeps the version pinned until the next acquire. A transaction that sent a
+   * request tells the server it ended (`ended`, no answer), so that the reader stops its
+   * read-ahead and lets go of idle receive buffers (lib/bridge/page-server.ts); one served
+   * from this thread's cache sends nothing.
+   */
+  release(_version: PageVersion): void {
+    if (!this.#crossed || this.#closed) return;
+    this.#crossed = false;
+    this.#post({ op: 'ended' });
+  }
 
   /** See {@link SyncPageSource.readPage}. */
   readPage(version: PageVersion, pgno: number): Uint8Array {
@@ -152,6 +164,7 @@ export class BridgeClient implements SyncPageSource, SyncPageSink {
     }
     this.#missed = 0;
     this.counters.reads++;
+    this.#crossed = true;
     // Batches from the third consecutive page on: a B-tree descent that happens to step
     // to the next page (a point lookup reading page 2 after page 1) is not a scan.
     this.#run = pgno === this.#lastPgno + 1 ? this.#run + 1 : 0;
@@ -195,6 +208,7 @@ export class BridgeClient implements SyncPageSource, SyncPageSink {
 
   /** See {@link SyncPageSink.reserve} (blocks while the lease is taken). */
   reserve(): void {
+    this.#crossed = true;
     this.#json({ op: 'reserve', seq: 0 });
   }
 
