@@ -12,8 +12,9 @@ export interface FetcherOptions extends PrefetchOptions, VerifierOptions, FetchQ
    * Bytes of LTX frames one sequential scan may have in flight ahead of the frame it is at
    * (four windows of a quarter of it). Default {@link DEFAULT_READAHEAD_BYTES} over remote
    * storage, {@link LOCAL_READAHEAD_BYTES} over a directory, and never more than half of
-   * `cacheSizeBytes`; what has landed ahead of the scan is bounded apart,
-   * by half the cache (read-ahead must not evict what it read before the scan gets there).
+   * `cacheSizeBytes`. The decoded pages landed ahead of the scan's last miss are bounded by
+   * the same number of bytes: pages further ahead hide no round trip, and a range query that
+   * stops early would never use them (lib/read/fetcher.ts).
    */
   maxReadaheadBytes?: number;
   /** Bytes of the memory page cache (bounds the read-ahead). Default 64 MiB. */

@@ -179,6 +179,25 @@ t.test('read-ahead stops when the reader\'s last transaction ends: queued ranges
   t.pass('the next scan read every page');
 });
 
+t.test('what lands ahead of a scan stays within the read-ahead budget, not half the cache', async (t) => {
+  // A 256 MiB cache and a 4 MiB budget (a directory's): the scan stops at page 600 of 4,000,
+  // its transaction still open. Before, landed ranges kept topping the read-ahead up to half
+  // the cache ahead (128 MiB): here to the end of the 16 MiB file.
+  const s = await setup(t, 4000, { maxReadaheadBytes: 4 << 20 });
+  for (let pgno = 1; pgno <= 600; pgno++) {
+    const page = s.cache.get(ref(s, pgno)) ?? (await s.fetcher.fetch(s.version, ref(s, pgno)));
+    if (!bytesEqual(page, s.data[pgno - 1].data)) t.fail(`page ${pgno}`);
+  }
+  await s.fetcher.queue.onIdle();
+  await settle();
+  await s.fetcher.queue.onIdle();
+  const lastByte = Math.max(...s.client.reads.map((r) => r.offset + r.length));
+  const lastPgno = s.file.entries.findLast((e) => e.offset < lastByte)!.pgno;
+  // 4 MiB of 4 KiB pages is 1,024 pages ahead of the last miss (≤ 600), plus one window's extent.
+  t.ok(lastPgno <= 600 + 1024 + 256, `read up to page ${lastPgno}: within the 4 MiB budget of page 600`);
+  t.ok(lastPgno > 600 + 256, `and read ahead of the scan (to page ${lastPgno})`);
+});
+
 t.test('a scan that ends (misses elsewhere) has its queued read-ahead dropped before it is sent', async (t) => {
   const s = await setup(t, 400, { concurrency: 1 });
   const release = s.client.hold();
