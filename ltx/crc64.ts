@@ -102,6 +102,40 @@ export function crc64(data: Uint8Array, crc = 0n): bigint {
  * `new Crc64().update(a).update(b).digest() === crc64(a ‖ b)`. `digest()` does not
  * reset the state; more updates may follow. Never throws.
  */
+/** The reflected ISO polynomial as a bigint (x^0 is the top bit in this bit order). */
+const POLY = 0xd800000000000000n;
+const X0 = 1n << 63n;
+
+/** `a · b mod P` over GF(2), in the reflected bit order of the CRC (zlib crc32.c `multmodp`). */
+function multModP(a: bigint, b: bigint): bigint {
+  let p = 0n;
+  for (let m = X0; m !== 0n; m >>= 1n) {
+    if ((a & m) !== 0n) p ^= b;
+    b = (b & 1n) !== 0n ? (b >> 1n) ^ POLY : b >> 1n;
+  }
+  return p;
+}
+
+/** x^(2^k) mod P for k = 0…63: the squarings {@link crc64Combine} multiplies together. */
+const X2N: bigint[] = [];
+for (let k = 0, p = X0 >> 1n; k < 64; k++, p = multModP(p, p)) X2N.push(p);
+
+/**
+ * The CRC of `A‖B` from `crc(A)`, `crc(B)` and the length of B in bytes, without the bytes:
+ * `crc(A) · x^(8·len) mod P ⊕ crc(B)` (the init and xorout of both cancel out). The method is
+ * zlib's `crc32_combine` (Mark Adler, crc32.c: `x2nmodp`, `multmodp`) on the 64-bit
+ * polynomial. It lets frames read out of file order be checksummed as they arrive
+ * (lib/read/verifier.ts). About 64 bigint steps per set bit of `len`.
+ * @throws RangeError if `len` is not a non-negative safe integer.
+ */
+export function crc64Combine(crcA: bigint, crcB: bigint, len: number): bigint {
+  if (!Number.isSafeInteger(len) || len < 0) throw new RangeError(`crc64Combine: length ${len} is not a non-negative integer`);
+  let xn = X0; // x^0
+  // x^(8·len) = product of x^(2^k) over the set bits of 8·len = len << 3.
+  for (let n = len, k = 3; n > 0; n = Math.floor(n / 2), k++) if (n % 2 === 1) xn = multModP(X2N[k], xn);
+  return multModP(xn, crcA) ^ crcB;
+}
+
 export class Crc64 {
   /** Raw state `[lo, hi]`, i.e. the bitwise complement of the current CRC value. */
   readonly state = new Uint32Array([0xffffffff, 0xffffffff]);
@@ -115,5 +149,14 @@ export class Crc64 {
   /** The CRC of everything fed so far, as a u64 bigint. */
   digest(): bigint {
     return crc64StateValue(this.state);
+  }
+
+  /**
+   * Append bytes fed elsewhere: `crc` is their CRC (another `Crc64`'s {@link digest}) and
+   * `len` their length in bytes ({@link crc64Combine}). Returns `this`.
+   */
+  append(crc: bigint, len: number): this {
+    loadState(this.state, crc64Combine(this.digest(), crc, len));
+    return this;
   }
 }

@@ -4,6 +4,8 @@
  * header, then every frame with its decompressed page in file order, then the bytes from
  * the terminator to the post-apply checksum, and compares the digest with the trailer's
  * `fileChecksum`. Feeding a whole file this way gives {@link computeFileChecksum}'s value.
+ * Frames that arrive out of order can be fed to a builder of their own, which is later
+ * appended in its place ({@link FileChecksumBuilder.append}, a CRC combine).
  */
 import { CHECKSUM_FLAG } from './checksum.js';
 import { Crc64 } from './crc64.js';
@@ -17,10 +19,13 @@ export const FILE_CHECKSUM_SIZE = 8;
 /** Incremental §2.4 file checksum: `header`, `frame` × pages in file order, `tail`, then `digest`. */
 export class FileChecksumBuilder {
   readonly #crc = new Crc64();
+  /** Bytes fed so far. */
+  #bytes = 0;
 
   /** Feed the 100-byte header at `buf[offset]`. */
   header(buf: Uint8Array, offset = 0): this {
     this.#crc.update(buf, offset, offset + HEADER_SIZE);
+    this.#bytes += HEADER_SIZE;
     return this;
   }
 
@@ -37,12 +42,25 @@ export class FileChecksumBuilder {
     }
     this.#crc.update(frame, 0, PAGE_HEADER_SIZE + prefix);
     this.#crc.update(page);
+    this.#bytes += PAGE_HEADER_SIZE + prefix + page.length;
     return this;
   }
 
   /** Feed `buf[start, end)`: from the terminator up to and including the post-apply checksum. */
   tail(buf: Uint8Array, start = 0, end = buf.length): this {
     this.#crc.update(buf, start, end);
+    this.#bytes += end - start;
+    return this;
+  }
+
+  /**
+   * Append what `next` was fed (the frames that follow the ones fed here, checksummed
+   * apart), as if fed here in order: lib/read/verifier.ts feeds frames a scan decoded ahead
+   * of the checksum's position this way. `next` is not changed.
+   */
+  append(next: FileChecksumBuilder): this {
+    this.#crc.append(next.#crc.digest(), next.#bytes);
+    this.#bytes += next.#bytes;
     return this;
   }
 

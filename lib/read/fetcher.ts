@@ -77,7 +77,9 @@ export class Fetcher {
   readonly #inFlight = new InFlightFrames();
   readonly #windows = new WeakMap<LtxFile, PrefetchWindow>();
   /** Per scan (prefetch window): the frame of its last miss and its read-ahead ranges in flight. */
-  readonly #scans = new WeakMap<PrefetchWindow, { at: number; inFlight: number }>();
+  readonly #scans = new WeakMap<PrefetchWindow, { at: number; inFlight: number; ended: number }>();
+  /** Wakes a verification waiting for the scan of a file to move on (see `verifier.scanAt`). */
+  readonly #scanWaiters = new Map<LtxFile, () => void>();
   /** Times the reader's last open transaction ended: read-ahead started before the last one is over. */
   #transactionsEnded = 0;
   /** First pages of landed read-ahead ranges held out of the cache. */
@@ -136,6 +138,19 @@ export class Fetcher {
       const f = this.#inFlight.get(file, entry);
       return f === undefined || f.held === true ? undefined : f.read.done;
     };
+    this.verifier.scanAt = (file) => {
+      const window = this.#windows.get(file);
+      const scan = window === undefined || !window.scanning ? undefined : this.#scans.get(window);
+      // A scan counts while the transaction it read for is open.
+      return scan === undefined || scan.ended !== this.#transactionsEnded ? undefined : scan.at;
+    };
+    this.verifier.scanMoved = (file) => new Promise<void>((resolve) => {
+      const before = this.#scanWaiters.get(file);
+      this.#scanWaiters.set(file, () => {
+        before?.();
+        resolve();
+      });
+    });
   }
 
   /** Receive-buffer bytes held now and at most, and their budget (a copy). */
@@ -160,6 +175,16 @@ export class Fetcher {
     this.#receive.trim();
     // Read-ahead is for the scan of a transaction: none is left to use it.
     this.#transactionsEnded++;
+    for (const wake of this.#scanWaiters.values()) wake();
+    this.#scanWaiters.clear();
+  }
+
+  /** A scan of `file` moved on (a miss, a landed range): a verification waiting for it looks again. */
+  #scanMoved(file: LtxFile): void {
+    const wake = this.#scanWaiters.get(file);
+    if (wake === undefined) return;
+    this.#scanWaiters.delete(file);
+    wake();
   }
 
   /** The fetch queue (its lanes and counts). */
@@ -181,6 +206,7 @@ export class Fetcher {
       window = new PrefetchWindow(this.#prefetch);
       this.#windows.set(file, window);
     }
+    this.#scanMoved(file);
     const pending = this.#inFlight.get(file, ref.entry);
     // The scan reached a landed read-ahead range (its first page was held back so that this
     // miss tells where the scan is: its hits in the cache are not seen here).
@@ -234,7 +260,8 @@ export class Fetcher {
    */
   #readAhead(version: PageIndex, window: PrefetchWindow, file: LtxFile, at: number): void {
     let scan = this.#scans.get(window);
-    if (scan === undefined) this.#scans.set(window, (scan = { at, inFlight: 0 }));
+    if (scan === undefined) this.#scans.set(window, (scan = { at, inFlight: 0, ended: this.#transactionsEnded }));
+    scan.ended = this.#transactionsEnded;
     if (at >= 0) {
       scan.at = at;
       while (window.ahead.length > 0 && window.ahead[0] <= at + 1) window.ahead.shift();
@@ -258,6 +285,7 @@ export class Fetcher {
       s.inFlight++;
       const landed = (): void => {
         s.inFlight--;
+        this.#scanMoved(file);
         if (!over() && !this.verifier.closed) this.#readAhead(version, window, file, -1);
       };
       this.#readFrames(version, file, run, 'readahead', over)[0].read.done.then(landed, landed);
@@ -332,16 +360,22 @@ export class Fetcher {
 
   /**
    * A frame a range read covers but was not planned to decode (cached then, or not current in
-   * `version`): touched in the cache, or decoded from the range's `bytes` (at `offset`) into
-   * the cache if it is current, evicted since and not in flight.
+   * `version`). With `refresh`, it is touched in the cache, or decoded from the range's
+   * `bytes` (at `offset`) into the cache if it is current, evicted since and not in flight.
+   * Whatever the cache holds, it is decoded and fed to the file's verification when that is
+   * a frame the checksum still needs (lib/read/verifier.ts `wants`). Before, a cached frame
+   * inside a scan's range (an interior page read before the scan) was never fed, and the
+   * verification read the file again from there.
    */
-  #refresh(version: PageIndex, file: LtxFile, entry: number, bytes: Uint8Array, offset: number, page: Uint8Array): void {
+  #readOver(version: PageIndex, file: LtxFile, entry: number, bytes: Uint8Array, offset: number, page: Uint8Array, refresh: boolean): void {
     const ref: FrameRef = { file, entry };
-    if (this.#cache.touch(ref) || !version.isCurrent(ref) || this.#inFlight.has(file, entry)) return;
+    const cache = refresh && !this.#cache.touch(ref) && version.isCurrent(ref) && !this.#inFlight.has(file, entry);
+    if (!cache && !this.verifier.wants(file, entry)) return;
     const e = file.entries[entry];
     const frame = bytes.subarray(e.offset - offset, e.offset - offset + e.size);
     decodeIndexedFrameInto(frame, e.pgno, page, `${file.info.key}: page ${e.pgno} at offset ${e.offset}`);
     this.verifier.observe(file, entry, frame, page);
+    if (!cache) return;
     this.counters.pagesFetched++;
     this.#cache.set(ref, page);
   }
@@ -391,9 +425,9 @@ export class Fetcher {
           if (f.wanted) f.page = page.slice();
         }
         // A scan's range reads over frames that were cached when it was planned (its interior
-        // pages): kept as fresh as the pages around them, or decoded again if evicted since.
-        if (lane === 'background') continue;
-        for (let n = entries[i] + 1; i + 1 < entries.length && n < entries[i + 1]; n++) this.#refresh(version, file, n, bytes, offset, page);
+        // pages): kept as fresh as the pages around them, or decoded again if evicted since;
+        // fed to the file's verification when it needs them.
+        for (let n = entries[i] + 1; i + 1 < entries.length && n < entries[i + 1]; n++) this.#readOver(version, file, n, bytes, offset, page, lane !== 'background');
       }
     } catch (err) {
       this.#leave(file, entries, waiting);

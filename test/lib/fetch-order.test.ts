@@ -12,7 +12,8 @@ import { PageIndex, type FrameRef, type LtxFile } from '../../lib/replica/page-i
 import { loadLtxFile, TAIL_BYTES } from '../../lib/replica/ltx-loader.js';
 import { listReplica } from '../../lib/replica/plan.js';
 import type { FetchClock } from '../../lib/read/fetch-queue.js';
-import { bytesEqual, CountingClient, randomPage, writeLtx, type Page } from '../helpers/replica-builder.js';
+import { isLtxvfsError } from '../../ltx/errors.js';
+import { bytesEqual, CountingClient, flipBit, randomPage, writeLtx, type Page } from '../helpers/replica-builder.js';
 
 /** A clock whose sleeps end only when the test calls `tick()`. */
 class ManualClock implements FetchClock {
@@ -33,13 +34,13 @@ class ManualClock implements FetchClock {
   }
 }
 
-interface Setup { client: CountingClient; file: LtxFile; version: PageIndex; cache: PageCache; fetcher: Fetcher; data: Page[] }
+interface Setup { client: CountingClient; file: LtxFile; version: PageIndex; cache: PageCache; fetcher: Fetcher; data: Page[]; path: string }
 
 /** One snapshot of `pages` incompressible 4 KiB pages (4,124-byte frames), paged by range reads. */
-async function setup(t: Test, pages: number, options: FetcherOptions = {}): Promise<Setup> {
+async function setup(t: Test, pages: number, options: FetcherOptions = {}, verify = false): Promise<Setup> {
   const dir = t.testdir();
   const data = Array.from({ length: pages }, (_, i) => ({ pgno: i + 1, data: randomPage(i + 1) }));
-  await writeLtx(dir, { minTXID: 1, maxTXID: 1, pageSize: 4096, commit: pages, pages: data });
+  const { path } = await writeLtx(dir, { minTXID: 1, maxTXID: 1, pageSize: 4096, commit: pages, pages: data });
   const client = await CountingClient.open(dir);
   t.teardown(() => client.close());
   const [info] = await listReplica(client);
@@ -47,8 +48,8 @@ async function setup(t: Test, pages: number, options: FetcherOptions = {}): Prom
   client.reset();
   const cache = new PageCache(256 << 20);
   const fetcher = new Fetcher(client, cache, newReadCounters(), { cacheSizeBytes: 256 << 20, ...options });
-  fetcher.verifier.trust(file);
-  return { client, file, version: PageIndex.empty().apply(file), cache, fetcher, data };
+  if (!verify) fetcher.verifier.trust(file);
+  return { client, file, version: PageIndex.empty().apply(file), cache, fetcher, data, path: path! };
 }
 
 const ref = (s: Setup, pgno: number): FrameRef => ({ file: s.file, entry: pgno - 1 });
@@ -213,4 +214,66 @@ t.test('a scan that ends (misses elsewhere) has its queued read-ahead dropped be
   t.ok(s.fetcher.dropped >= 1, `${s.fetcher.dropped} read-ahead range(s) dropped unsent`);
   t.notOk(s.client.reads.some((r) => r.offset >= s.file.entries[24].offset && r.offset < s.file.entries[299].offset), 'frames 25… never reached the storage');
   t.equal(s.client.reads.length, 6, '1, 2, 3…9, 10…24, 300, 350');
+});
+
+/** Read pages `from`…`to` through the fetcher (the cache first), as SQLite would; each page checked. */
+async function readPages(t: Test, s: Setup, from: number, to: number): Promise<void> {
+  for (let pgno = from; pgno <= to; pgno++) {
+    const page = s.cache.get(ref(s, pgno)) ?? (await s.fetcher.fetch(s.version, ref(s, pgno)));
+    if (!bytesEqual(page, s.data[pgno - 1].data)) t.fail(`page ${pgno}`);
+  }
+}
+
+t.test('frames decoded ahead of the checksum\'s position are appended when it gets there: the file is not read again', async (t) => {
+  // The second half first, then the first: before, the second half's frames were decoded
+  // while the checksum stood at frame 0 and were lost; the verification read them again.
+  const clock = new ManualClock(); // no background read before the test says so
+  const s = await setup(t, 400, { clock, maxReadaheadBytes: 0 }, true);
+  s.fetcher.transactionsOpen(true);
+  await readPages(t, s, 201, 400);
+  await readPages(t, s, 1, 200);
+  s.fetcher.transactionsOpen(false);
+  await clock.until(s.fetcher.verifier.verified());
+  const v = s.fetcher.verifier.stats();
+  t.equal(v.filesVerified, 1, 'the file checksum matched');
+  t.equal(v.framesCoalesced, 400, 'every frame was fed from the reads that served it');
+  t.ok(v.verifyBytes < 8 * 1024, `${v.verifyBytes} bytes read to verify (the header and the tail at most), of ${s.file.info.size}`);
+});
+
+t.test('a damaged page fed out of order still fails the file checksum', async (t) => {
+  const clock = new ManualClock();
+  const s = await setup(t, 400, { clock, maxReadaheadBytes: 0 }, true);
+  // Page 350's payload: a random page is stored as literals, so a flipped bit still decodes.
+  await flipBit(s.path, s.file.entries[349].offset + 2000, 5);
+  s.fetcher.transactionsOpen(true);
+  for (let pgno = 201; pgno <= 400; pgno++) s.cache.get(ref(s, pgno)) ?? (await s.fetcher.fetch(s.version, ref(s, pgno)));
+  await readPages(t, s, 1, 200);
+  s.fetcher.transactionsOpen(false);
+  const done = s.fetcher.verifier.verified().then(() => undefined, (e: unknown) => e);
+  await clock.until(done);
+  const err = await done;
+  t.ok(isLtxvfsError(err, 'LTXVFS_ERR_CHECKSUM'), `verification failed: ${String(err)}`);
+  t.match((err as Error).message, /file checksum mismatch/);
+  t.equal(s.fetcher.verifier.stats().verifyBytes < 8 * 1024, true, 'with no frame read again');
+});
+
+t.test('a verification reads nothing at or past a scan in progress; it reads the rest once the scan\'s transaction ends', async (t) => {
+  // The worker engine's scans pause between its requests, long enough for background reads
+  // to start. A verification that read ahead of the scan stayed ahead of it to the end of
+  // the file, and the scan read every frame a second time.
+  const clock = new ManualClock();
+  const s = await setup(t, 2000, { clock, maxReadaheadBytes: 1 << 20 }, true);
+  s.fetcher.transactionsOpen(true);
+  await readPages(t, s, 1, 600); // a scan: read-ahead ranges land ahead of it
+  for (let i = 0; i < 5; i++) await clock.tick(); // the foreground is quiet: background reads may go
+  t.equal(s.fetcher.verifier.stats().verifyRequests, 0, 'the scan is in progress: no verification read');
+  await readPages(t, s, 601, 1200);
+  for (let i = 0; i < 5; i++) await clock.tick();
+  t.equal(s.fetcher.verifier.stats().verifyRequests, 0, 'still none as it goes on');
+  s.fetcher.transactionsOpen(false); // the scan stops at page 1,200 of 2,000
+  await clock.until(s.fetcher.verifier.verified());
+  const v = s.fetcher.verifier.stats();
+  t.equal(v.filesVerified, 1);
+  const scanned = s.client.reads.reduce((n, r) => n + r.length, 0) - v.verifyBytes;
+  t.ok(v.verifyBytes + scanned <= s.file.info.size + 64 * 1024, `the scan read ${scanned} bytes and the verification ${v.verifyBytes}: the ${s.file.info.size}-byte file about once`);
 });

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Crc64, crc64, crc64StateValue, crc64UpdateState } from '../../ltx/crc64.js';
+import { Crc64, crc64, crc64Combine, crc64StateValue, crc64UpdateState } from '../../ltx/crc64.js';
 
 /** The spec's definition (docs/formats.md §2.1) with bigint per byte: slow, obviously right. */
 function referenceCrc(data: Uint8Array, crc = 0n): bigint {
@@ -68,4 +68,18 @@ t.test('raw state helpers round-trip through complement form', async (t) => {
   const state = new Uint32Array([0xffffffff, 0xffffffff]);
   crc64UpdateState(state, new TextEncoder().encode('123456789'));
   t.equal(crc64StateValue(state), 0xb90956c775a41001n);
+});
+
+t.test('crc64Combine: the CRC of A‖B from the CRCs of A and B and the length of B', async (t) => {
+  const data = pseudoRandom(70_000, 7);
+  for (const [cut, end] of [[0, 0], [0, 1], [1, 1], [5, 9], [4096, 8206], [1, 70_000], [69_999, 70_000], [12_345, 67_891]]) {
+    const a = data.subarray(0, cut);
+    const b = data.subarray(cut, end);
+    t.equal(crc64Combine(crc64(a), crc64(b), b.length), referenceCrc(data.subarray(0, end)), `A = ${cut} bytes, B = ${end - cut} bytes`);
+  }
+  // Appending to a running CRC, in pieces fed out of order.
+  const whole = new Crc64().update(data, 0, 1000);
+  const later = new Crc64().update(data, 1000, 30_000);
+  t.equal(whole.append(later.digest(), 29_000).digest(), crc64(data.subarray(0, 30_000)), 'Crc64.append');
+  t.throws(() => crc64Combine(1n, 2n, -1), RangeError, 'a negative length');
 });
