@@ -70,7 +70,21 @@ export interface VerifierOptions {
   verifyRangeBytes?: number;
   /** Files verified in the background at once. Default {@link DEFAULT_VERIFY_CONCURRENCY}. */
   verifyConcurrency?: number;
+  /**
+   * Longest a verification waits for a scan of its file that does not move on, ms (real
+   * time). Past it, that verification reads on without regard to scans. Default
+   * {@link DEFAULT_SCAN_WAIT_MS}.
+   */
+  scanWaitMs?: number;
 }
+
+/**
+ * Default of `scanWaitMs`: 5 s. A scan moves on at every miss and every landed range,
+ * milliseconds apart. One that has not moved for this long has stopped inside a transaction
+ * still open (a range query in a long `db.transaction`, or another connection keeping one
+ * open), and must not hold the file's verification back.
+ */
+export const DEFAULT_SCAN_WAIT_MS = 5000;
 
 /** Counters of a {@link FileVerifier}. */
 export interface VerificationStats {
@@ -101,6 +115,8 @@ interface Job {
   /** Next frame (entry) to feed; -1 while the header has not been fed. */
   next: number;
   done: Promise<void>;
+  /** A scan of the file stood still for `scanWaitMs`: this verification no longer waits for scans. */
+  scanStalled: boolean;
   /** Runs of frames fed ahead of {@link next}, by first entry, and by the entry after the last. */
   readonly runs: Map<number, Run>;
   readonly runEnds: Map<number, Run>;
@@ -130,6 +146,7 @@ export class FileVerifier {
   readonly #reads: ReadScheduler;
   readonly #disk: DiskCache | undefined;
   readonly #rangeBytes: number;
+  readonly #scanWaitMs: number;
   readonly #files = new PQueue();
   readonly #byFile = new WeakMap<LtxFile, State>();
   readonly #byId = new Map<string, State>();
@@ -169,6 +186,7 @@ export class FileVerifier {
     this.#disk = disk;
     this.#rangeBytes = positive('verifyRangeBytes', options.verifyRangeBytes ?? DEFAULT_VERIFY_RANGE_BYTES);
     this.#files.concurrency = positive('verifyConcurrency', options.verifyConcurrency ?? DEFAULT_VERIFY_CONCURRENCY);
+    this.#scanWaitMs = positive('scanWaitMs', options.scanWaitMs ?? DEFAULT_SCAN_WAIT_MS);
     this.#closing = new Promise<never>((_, reject) => (this.#cancel = reject));
     this.#closing.catch(() => undefined);
   }
@@ -227,7 +245,7 @@ export class FileVerifier {
     if (this.#byFile.has(file) || this.#closed) return false;
     if (this.#state(file) !== undefined) return false;
     const id = idOf(file);
-    const job: Job = { file, id, crc: new FileChecksumBuilder(), next: -1, done: Promise.resolve(), runs: new Map(), runEnds: new Map(), fed: undefined };
+    const job: Job = { file, id, crc: new FileChecksumBuilder(), next: -1, done: Promise.resolve(), scanStalled: false, runs: new Map(), runEnds: new Map(), fed: undefined };
     const header = headerOf(file);
     if (header !== undefined) {
       job.crc.header(header);
@@ -409,9 +427,14 @@ export class FileVerifier {
       // A scan of the file in progress feeds the frames from its position on: reading them
       // here too would read them twice (a verification that got ahead of a paused scan stayed
       // ahead of it to the end of the file). Wait for it to move on, or to end.
-      const scanAt = job.next >= 0 && job.next < entries.length ? this.scanAt?.(file) : undefined;
+      const scanAt = !job.scanStalled && job.next >= 0 && job.next < entries.length ? this.scanAt?.(file) : undefined;
       if (scanAt !== undefined && job.next >= scanAt && this.scanMoved !== undefined) {
-        await this.#unlessClosed(this.scanMoved(file));
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const stalled = new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), this.#scanWaitMs);
+          timer.unref?.();
+        });
+        job.scanStalled = await this.#unlessClosed(Promise.race([this.scanMoved(file).then(() => false), stalled])).finally(() => clearTimeout(timer));
         continue;
       }
       const stop = scanAt ?? entries.length;

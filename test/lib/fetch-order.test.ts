@@ -262,7 +262,7 @@ t.test('a verification reads nothing at or past a scan in progress; it reads the
   // to start. A verification that read ahead of the scan stayed ahead of it to the end of
   // the file, and the scan read every frame a second time.
   const clock = new ManualClock();
-  const s = await setup(t, 2000, { clock, maxReadaheadBytes: 1 << 20 }, true);
+  const s = await setup(t, 2000, { clock, maxReadaheadBytes: 1 << 20, scanWaitMs: 600_000 }, true);
   s.fetcher.transactionsOpen(true);
   await readPages(t, s, 1, 600); // a scan: read-ahead ranges land ahead of it
   for (let i = 0; i < 5; i++) await clock.tick(); // the foreground is quiet: background reads may go
@@ -276,4 +276,16 @@ t.test('a verification reads nothing at or past a scan in progress; it reads the
   t.equal(v.filesVerified, 1);
   const scanned = s.client.reads.reduce((n, r) => n + r.length, 0) - v.verifyBytes;
   t.ok(v.verifyBytes + scanned <= s.file.info.size + 64 * 1024, `the scan read ${scanned} bytes and the verification ${v.verifyBytes}: the ${s.file.info.size}-byte file about once`);
+});
+
+t.test('a scan that stops moving inside an open transaction holds the verification back for scanWaitMs only', async (t) => {
+  const clock = new ManualClock();
+  const s = await setup(t, 2000, { clock, maxReadaheadBytes: 1 << 20, scanWaitMs: 20 }, true);
+  s.fetcher.transactionsOpen(true);
+  await readPages(t, s, 1, 600); // the scan stops here; its transaction stays open
+  await clock.until(s.fetcher.verifier.verified()); // real time passes while the clock ticks
+  const v = s.fetcher.verifier.stats();
+  t.equal(v.filesVerified, 1, 'verified with the transaction still open');
+  t.ok(v.verifyRequests > 0, `it read the rest itself (${v.verifyRequests} reads)`);
+  t.throws(() => new Fetcher(s.client, s.cache, newReadCounters(), { scanWaitMs: 0 }), { code: 'LTXVFS_ERR_USAGE', message: /scanWaitMs must be a positive integer, got 0/ });
 });
