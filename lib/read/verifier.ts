@@ -15,7 +15,8 @@
  *   once the position reaches them (a CRC combine, ltx/crc64.ts), up to
  *   {@link MAX_RUNS_AHEAD} runs per file. A verification read covers only frames nobody
  *   fed, never reaches past the position of a scan of the file in progress (the scan feeds
- *   those frames), and is planned again if frames were fed while it waited for its turn.
+ *   those frames; a scan that stands still for `scanWaitMs` no longer counts), and is
+ *   planned again if frames were fed while it waited for its turn.
  *   Before, any frame decoded out of order was lost to the checksum, and a verification
  *   that ran ahead of a paused scan stayed ahead of it: after a full scan of the bench
  *   database's 199 MB snapshot on a directory, verification read 212 MB more in process and
