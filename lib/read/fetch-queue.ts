@@ -150,9 +150,12 @@ export class FetchQueue {
 
   /**
    * Queue `task` in `lane` (background reads at `priority`, default {@link WARMUP_PRIORITY}).
+   * `defer` (background lane only), asked when the read's turn comes: a promise to wait for
+   * before asking again (the read keeps its slot meanwhile), or undefined to go on. A read
+   * promoted while it waits runs in the foreground at once.
    * @returns the read: its result, and a way to promote it while it waits.
    */
-  schedule<T>(task: () => Promise<T>, lane: ReadLane, priority = WARMUP_PRIORITY): QueuedRead<T> {
+  schedule<T>(task: () => Promise<T>, lane: ReadLane, priority = WARMUP_PRIORITY, defer?: () => Promise<void> | undefined): QueuedRead<T> {
     let started = false;
     let resolve!: (value: T) => void;
     let reject!: (err: unknown) => void;
@@ -169,7 +172,13 @@ export class FetchQueue {
       const firstQuery = this.firstQuery();
       void this.#bg.add(async () => {
         await firstQuery;
-        await this.#quiet();
+        for (;;) {
+          await this.#quiet();
+          // Promoted meanwhile: it ran in the foreground.
+          const wait = started ? undefined : defer?.();
+          if (wait === undefined) break;
+          await wait;
+        }
         await run();
       }, { priority });
       promote = () => {

@@ -12,8 +12,10 @@ import { MAX_READAHEAD_WINDOWS } from './prefetch.js';
 export interface RangeRead {
   /** Settles when the read is done: resolves once its pages are cached (and wanted ones in their `page`), rejects with its error. */
   readonly done: Promise<void>;
-  /** Its place in the fetch queue (promoted when SQLite needs one of its frames). */
-  queued: Pick<QueuedRead<unknown>, 'promote'> | undefined;
+  /** Its place in the fetch queue (promoted when SQLite needs one of its frames) until it lands. */
+  queued: Pick<QueuedRead<unknown>, 'promote' | 'started'> | undefined;
+  /** A background read (warm-up, prefetch): its frames not sent yet may be taken over ({@link takeable}). */
+  readonly background?: boolean;
 }
 
 /** A frame being read by a range read (one small object a frame: the promise is the read's). */
@@ -48,6 +50,12 @@ export class InFlightFrames {
     return this.#byFile.get(file.id)?.has(entry) === true;
   }
 
+  /** Whether frame `entry` of `file` is in flight in a read another read must not take over ({@link takeable}). */
+  busy(file: LtxFile, entry: number): boolean {
+    const f = this.get(file, entry);
+    return f !== undefined && !takeable(f);
+  }
+
   /** Put `f` in flight for frame `entry` of `file` (replacing any). */
   set(file: LtxFile, entry: number, f: InFlight): void {
     let frames = this.#byFile.get(file.id);
@@ -62,6 +70,17 @@ export class InFlightFrames {
     frames.delete(entry);
     if (frames.size === 0) this.#byFile.delete(file.id);
   }
+}
+
+/**
+ * Whether another read may take frame `f` over: it waits in a background read not sent yet,
+ * and nobody waits for its page. A scan's range that reaches it reads it (replacing `f` in
+ * the in-flight map), and the background read, when its turn comes, is dropped if every
+ * frame of it was taken (lib/read/fetcher.ts `prefetch`). Before, a scan read over such a
+ * frame without caching it, and SQLite's miss on it later was a one-frame request.
+ */
+export function takeable(f: InFlight): boolean {
+  return f.read.background === true && f.read.queued?.started === false && !f.wanted && f.held !== true;
 }
 
 /**

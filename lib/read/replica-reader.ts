@@ -235,6 +235,24 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
     return this.#fetcher.fetch(index, ref).catch((err: unknown) => this.#refetch(err, version, index, pgno));
   }
 
+  /**
+   * Page `pgno` of `version` if it is here without a read of storage: in the memory cache,
+   * the hydrated file or the disk tier; undefined otherwise (nothing is fetched). For
+   * background work that must not act as a query (the interior-page warm-up: a miss through
+   * {@link readPage} counts as SQLite's and moves a scan's read-ahead).
+   * @throws LtxvfsError as {@link readPage} when a file's verification has failed.
+   */
+  cachedPage(version: PageVersion, pgno: number): Uint8Array | undefined {
+    this.#fetcher.verifier.check();
+    const index = this.#substitutes.get(version) ?? (version as PageIndex);
+    const ref = index.get(pgno);
+    if (ref === undefined) return undefined;
+    const hit = this.#cache.get(ref);
+    if (hit === undefined) return this.#readLocal(index, ref, pgno);
+    if (this.#builder.unverifiedHeads.size > 0) this.#builder.use(ref.file);
+    return hit;
+  }
+
   /** See {@link PageSource.readPageInto}: a memory-cache hit copied into `dst`. */
   readPageInto(version: PageVersion, pgno: number, dst: Uint8Array): boolean {
     const index = this.#substitutes.get(version) ?? (version as PageIndex);
@@ -414,7 +432,7 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
     if (this.#closed) return;
     this.#closed = true;
     this.#poller.stop();
-    await this.#fetcher.verifier.close();
+    await this.#fetcher.close();
     for (const fn of this.#beforeClose) await fn().catch(() => undefined);
     await this.#hydrator?.close();
     await this.#disk?.close();

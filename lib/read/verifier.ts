@@ -72,9 +72,9 @@ export interface VerifierOptions {
   /** Files verified in the background at once. Default {@link DEFAULT_VERIFY_CONCURRENCY}. */
   verifyConcurrency?: number;
   /**
-   * Longest a verification waits for a scan of its file that does not move on, ms (real
-   * time). Past it, that verification reads on without regard to scans. Default
-   * {@link DEFAULT_SCAN_WAIT_MS}.
+   * Longest a verification, or a warm-up range (lib/read/fetcher.ts), waits for a scan of
+   * its file that does not move on, ms (real time). Past it, that read goes on without
+   * regard to scans. Default {@link DEFAULT_SCAN_WAIT_MS}.
    */
   scanWaitMs?: number;
 }

@@ -34,8 +34,10 @@ export interface WarmupResult {
   interiorPages: number;
   /** Pages read to find them (interior pages plus one leaf probe per tree). */
   pagesRead: number;
-  /** Page reads that failed (the walk skips what it could not read). */
+  /** Range reads that failed (the walk skips what it could not read). */
   failures: number;
+  /** Pages not cached after their prefetch (failed, evicted, or taken over by a scan), skipped with their subtrees. */
+  skipped: number;
   /** Whether the walk stopped at its byte budget before reaching the leaves of every tree. */
   truncated: boolean;
   /** Whether the walk stopped because the reader closed (it reads nothing after that). */
@@ -49,41 +51,55 @@ export interface WarmupOptions {
 }
 
 /**
- * What the warm-up needs of a reader: cached page reads, and background prefetch that says
- * when the reader closed (`cancelled`, see {@link PrefetchOutcome}).
+ * What the warm-up needs of a reader: background prefetch that says when the reader closed
+ * (`cancelled`, see {@link PrefetchOutcome}), and the pages it brought, read without a fetch
+ * (`cachedPage`).
  */
 export interface WarmupSource {
-  readPage: ReplicaReader['readPage'];
+  cachedPage: ReplicaReader['cachedPage'];
   prefetchPages(version: PageIndex, pgnos: readonly number[]): Promise<Pick<PrefetchOutcome, 'pages' | 'failures' | 'cancelled'>>;
 }
 
 /**
  * Warm the top interior levels of the B-trees rooted at `roots` (page numbers, e.g.
  * `rootpage` of every `sqlite_schema` row, and 1 for the schema itself) in `version`.
- * Never throws: pages that cannot be read are counted in `failures` and skipped.
+ * Never throws: reads that fail are counted in `failures`, and their pages skipped.
  */
 export async function warmInteriorPages(reader: WarmupSource, version: PageIndex, roots: readonly number[], options: WarmupOptions = {}): Promise<WarmupResult> {
-  const result: WarmupResult = { interiorPages: 0, pagesRead: 0, failures: 0, truncated: false, cancelled: false };
+  const result: WarmupResult = { interiorPages: 0, pagesRead: 0, failures: 0, skipped: 0, truncated: false, cancelled: false };
   let budget = Math.max(0, options.budgetBytes ?? DEFAULT_WARMUP_BUDGET_BYTES);
   const valid = (p: number): boolean => p >= 1 && p <= version.commit;
   /**
    * Read `pgnos` in the background, then each from the cache; the children of interior ones
-   * (undefined for others). Once the reader has closed, nothing (every page undefined): a
-   * page the dropped prefetch did not bring would otherwise be read as a demand read.
+   * (undefined for others, and for pages not cached then). Once the reader has closed,
+   * nothing (every page undefined).
+   *
+   * A page is never read as a demand read here: one not cached after the prefetch (its read
+   * failed, it was evicted, or a scan's range took it over and holds it back) is skipped
+   * with its subtree. A demand read for it would cost a request of its own, and would count
+   * as SQLite's miss, moving a scan's read-ahead.
    */
   const readLevel = async (pgnos: number[]): Promise<(number[] | undefined)[]> => {
-    if ((await reader.prefetchPages(version, pgnos)).cancelled === true) result.cancelled = true;
+    const outcome = await reader.prefetchPages(version, pgnos);
+    if (outcome.cancelled === true) result.cancelled = true;
+    result.failures += outcome.failures;
     const out: (number[] | undefined)[] = [];
     if (result.cancelled) return out;
     for (const pgno of pgnos) {
+      let page: Uint8Array | undefined;
       try {
-        const page = await reader.readPage(version, pgno);
-        result.pagesRead++;
-        out.push(interiorChildren(page, pgno === 1 ? 100 : 0)?.filter(valid));
+        page = reader.cachedPage(version, pgno);
       } catch {
-        result.failures++;
-        out.push(undefined);
+        // The file's verification failed: that read is the query's to report.
+        page = undefined;
       }
+      if (page === undefined) {
+        result.skipped++;
+        out.push(undefined);
+        continue;
+      }
+      result.pagesRead++;
+      out.push(interiorChildren(page, pgno === 1 ? 100 : 0)?.filter(valid));
     }
     return out;
   };

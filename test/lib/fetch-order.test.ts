@@ -289,3 +289,46 @@ t.test('a scan that stops moving inside an open transaction holds the verificati
   t.ok(v.verifyRequests > 0, `it read the rest itself (${v.verifyRequests} reads)`);
   t.throws(() => new Fetcher(s.client, s.cache, newReadCounters(), { scanWaitMs: 0 }), { code: 'LTXVFS_ERR_USAGE', message: /scanWaitMs must be a positive integer, got 0/ });
 });
+
+t.test('a warm-up range at or past a scan in progress waits for it: the scan\'s ranges take its frames, and no one-frame read is sent', async (t) => {
+  // The worker engine's scans pause between its requests, long enough for the background lane
+  // to find the foreground quiet. The interior-page warm-up then sent its one-frame ranges
+  // ahead of the scan: a scan of the bench database over S3 made 170 requests, not 52.
+  const clock = new ManualClock();
+  const s = await setup(t, 2000, { clock, warmupDelayMs: 0, maxReadaheadBytes: 1 << 20, scanWaitMs: 600_000 });
+  s.fetcher.transactionsOpen(true);
+  await readPages(t, s, 1, 100); // a scan is under way
+  const interior = [300, 700, 1100, 1500, 1900];
+  const warm = s.fetcher.prefetch(s.version, interior.map((p) => ref(s, p)), 0);
+  for (let i = 0; i < 5; i++) await clock.tick(); // the foreground is quiet between the scan's requests
+  const oneFrame = (): number => s.client.reads.filter((r) => interior.some((p) => r.offset === s.file.entries[p - 1].offset && r.length === s.file.entries[p - 1].size)).length;
+  t.equal(oneFrame(), 0, 'no warm-up range sent while the scan has not passed it');
+  await readPages(t, s, 101, 2000);
+  s.fetcher.transactionsOpen(false);
+  await clock.until(warm);
+  t.equal(oneFrame(), 0, 'none afterwards either: the scan read those frames');
+  t.ok(s.fetcher.dropped >= interior.length, `${s.fetcher.dropped} ranges dropped unsent`);
+  for (const p of interior) t.ok(s.cache.has(ref(s, p)), `page ${p} cached by the scan`);
+  const bytes = s.client.reads.reduce((n, r) => n + r.length, 0);
+  t.ok(bytes <= s.file.info.size, `${bytes} bytes read for a ${s.file.info.size}-byte file: no frame twice`);
+});
+
+t.test('a warm-up range a scan never reached is read once the scan\'s transaction ends, or after scanWaitMs', async (t) => {
+  for (const how of ['transaction ends', 'scanWaitMs'] as const) {
+    const clock = new ManualClock();
+    const s = await setup(t, 2000, { clock, warmupDelayMs: 0, maxReadaheadBytes: 1 << 20, scanWaitMs: how === 'scanWaitMs' ? 20 : 600_000 });
+    s.fetcher.transactionsOpen(true);
+    await readPages(t, s, 1, 300); // a range query that stops at page 300
+    const warm = s.fetcher.prefetch(s.version, [1500, 1900].map((p) => ref(s, p)), 0);
+    await clock.tick();
+    await clock.tick();
+    if (how === 'transaction ends') {
+      t.notOk(s.cache.has(ref(s, 1500)), 'waiting while the transaction is open');
+      s.fetcher.transactionsOpen(false);
+    }
+    await clock.until(warm); // with scanWaitMs, real time passes while the clock ticks
+    t.same(await warm, { pages: 2, failures: 0 }, how);
+    t.ok(s.cache.has(ref(s, 1500)) && s.cache.has(ref(s, 1900)), `${how}: both pages cached`);
+    t.ok(s.client.reads.some((r) => r.offset === s.file.entries[1499].offset), `${how}: page 1500 read by the warm-up`);
+  }
+});

@@ -66,9 +66,12 @@ t.test('pages that cannot be read are counted, not thrown', async (t) => {
   const client = new CountingClient(await openReplicaClient(replica));
   const reader = await ReplicaReader.open(client, { pollIntervalMs: 0, cacheSizeBytes: 0 });
   client.fault = () => new Error('injected read failure');
+  client.reset();
   const r = await warmInteriorPages(reader, reader.current, [2, 3]);
   t.ok(r.failures > 0);
   t.equal(r.interiorPages, 0);
+  t.equal(r.skipped, 2, 'both roots skipped');
+  t.equal(client.reads.length, r.failures, 'no page read again as a demand read: one request per failed range');
   await reader.close();
 });
 
