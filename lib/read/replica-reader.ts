@@ -253,12 +253,21 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
     return hit;
   }
 
-  /** See {@link PageSource.readPageInto}: a memory-cache hit copied into `dst`. */
+  /**
+   * See {@link PageSource.readPageInto}: a memory-cache hit copied into `dst`, else the
+   * page read from the hydrated file straight into `dst` (no page allocated: see
+   * `Hydrator.readPageInto`).
+   */
   readPageInto(version: PageVersion, pgno: number, dst: Uint8Array): boolean {
     const index = this.#substitutes.get(version) ?? (version as PageIndex);
     const ref = index.get(pgno);
-    if (ref === undefined || this.#fetcher.verifier.failure !== undefined || !this.#cache.copyTo(ref, dst)) return false;
-    if (this.#builder.unverifiedHeads.size > 0) this.#builder.use(ref.file);
+    if (ref === undefined || this.#fetcher.verifier.failure !== undefined) return false;
+    if (this.#cache.copyTo(ref, dst)) {
+      if (this.#builder.unverifiedHeads.size > 0) this.#builder.use(ref.file);
+      return true;
+    }
+    if (this.#hydrator?.readPageInto(index, ref, pgno, dst) !== true) return false;
+    this.#fetcher.verifier.use(ref.file);
     return true;
   }
 

@@ -111,6 +111,16 @@ t.test('the hydrated file equals what restore writes, passes integrity_check, an
   t.same(await h.db.all(QUERY), await sqlJsRows(states[2], QUERY));
   t.same(await h.db.all(POINT), await sqlJsRows(states[2], POINT));
   t.equal(h.client.reads.length, before, 'no storage read: every page came from the file');
+  // In process, SQLite's buffer is filled straight from the file (no page allocated per read).
+  const hydrator = h.reader.hydration!;
+  const version = h.reader.current;
+  const file = await restored(replica);
+  for (const pgno of [2, version.commit]) {
+    const dst = new Uint8Array(version.pageSize);
+    t.ok(hydrator.readPageInto(version, version.get(pgno)!, pgno, dst), `page ${pgno} read into a buffer`);
+    t.ok(bytesEqual(dst, file.subarray((pgno - 1) * version.pageSize, pgno * version.pageSize)), `page ${pgno} as restored`);
+  }
+  t.notOk(hydrator.readPageInto(version, version.get(2)!, 2, new Uint8Array(100)), 'a buffer of another size is refused');
   const state = JSON.parse(await fs.readFile(path + HYDRATION_STATE_SUFFIX, 'utf8')) as Record<string, unknown>;
   t.match(state, { format: 'ltxvfs-hydration', txid: 3, done: {} });
   t.notOk('target' in state, 'no pass in progress');
