@@ -5,7 +5,7 @@
  *
  * It runs over every page on restore, verify and write, so the 64-bit state is kept as
  * two uint32 halves and the input is consumed 8 bytes per step (slicing-by-8, the same
- * scheme Go's hash/crc64 uses for long inputs). bigint appears only at the API edge.
+ * scheme Go's hash/crc64 uses for long inputs), loaded as two 32-bit words. bigint appears only at the API edge.
  */
 
 /** Eight 256-entry tables, low and high 32-bit halves: T_k[i] at index k*256 + i. */
@@ -38,29 +38,68 @@ const THI = new Uint32Array(8 * 256);
   }
 })();
 
+/** Whether this host stores integers little-endian (every platform Node runs on today). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** Inputs shorter than this go byte by byte: a word view is not worth allocating. */
+const WORD_VIEW_MIN_BYTES = 64;
+
 /**
  * Advance a raw (already inverted) CRC state over `data[start, end)`. `state` is
  * `[lo, hi]`, updated in place. Internal building block of {@link crc64} and
  * {@link Crc64}; exported for the checksum module, which feeds a page number and a page
  * without concatenating them.
+ *
+ * Past the first bytes up to a 4-byte boundary, each 8-byte step loads two 32-bit words
+ * through an `Int32Array` view of the same memory (little-endian hosts), not eight bytes:
+ * 617–793 MiB/s against 473–568 MiB/s on 4,124-byte frames at every alignment, the two
+ * alternating in one process (Node 20, 2 shared cores, 2026-12-07). Verification
+ * checksums every byte a scan reads on the main thread, where a worker-engine scan waits
+ * for it: its full scan of the bench's 256 MiB database over a directory took 2.53–2.63 s,
+ * then 2.18–2.49 s.
  */
 export function crc64UpdateState(state: Uint32Array, data: Uint8Array, start = 0, end = data.length): void {
   let lo = state[0];
   let hi = state[1];
   let i = start;
-  for (const stop = end - 7; i < stop; i += 8) {
-    const a = lo ^ (data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24));
-    const b = hi ^ (data[i + 4] | (data[i + 5] << 8) | (data[i + 6] << 16) | (data[i + 7] << 24));
-    const i7 = 1792 + (a & 0xff);
-    const i6 = 1536 + ((a >>> 8) & 0xff);
-    const i5 = 1280 + ((a >>> 16) & 0xff);
-    const i4 = 1024 + (a >>> 24);
-    const i3 = 768 + (b & 0xff);
-    const i2 = 512 + ((b >>> 8) & 0xff);
-    const i1 = 256 + ((b >>> 16) & 0xff);
-    const i0 = b >>> 24;
-    lo = TLO[i7] ^ TLO[i6] ^ TLO[i5] ^ TLO[i4] ^ TLO[i3] ^ TLO[i2] ^ TLO[i1] ^ TLO[i0];
-    hi = THI[i7] ^ THI[i6] ^ THI[i5] ^ THI[i4] ^ THI[i3] ^ THI[i2] ^ THI[i1] ^ THI[i0];
+  if (LITTLE_ENDIAN && end - start >= WORD_VIEW_MIN_BYTES) {
+    for (; ((data.byteOffset + i) & 3) !== 0; i++) {
+      const idx = (lo ^ data[i]) & 0xff;
+      lo = ((lo >>> 8) | (hi << 24)) ^ TLO[idx];
+      hi = (hi >>> 8) ^ THI[idx];
+    }
+    const steps = (end - i) >>> 3;
+    const words = new Int32Array(data.buffer, data.byteOffset + i, steps * 2);
+    for (let w = 0; w < words.length; w += 2) {
+      const a = lo ^ words[w];
+      const b = hi ^ words[w + 1];
+      const i7 = 1792 + (a & 0xff);
+      const i6 = 1536 + ((a >>> 8) & 0xff);
+      const i5 = 1280 + ((a >>> 16) & 0xff);
+      const i4 = 1024 + (a >>> 24);
+      const i3 = 768 + (b & 0xff);
+      const i2 = 512 + ((b >>> 8) & 0xff);
+      const i1 = 256 + ((b >>> 16) & 0xff);
+      const i0 = b >>> 24;
+      lo = TLO[i7] ^ TLO[i6] ^ TLO[i5] ^ TLO[i4] ^ TLO[i3] ^ TLO[i2] ^ TLO[i1] ^ TLO[i0];
+      hi = THI[i7] ^ THI[i6] ^ THI[i5] ^ THI[i4] ^ THI[i3] ^ THI[i2] ^ THI[i1] ^ THI[i0];
+    }
+    i += steps * 8;
+  } else {
+    for (const stop = end - 7; i < stop; i += 8) {
+      const a = lo ^ (data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24));
+      const b = hi ^ (data[i + 4] | (data[i + 5] << 8) | (data[i + 6] << 16) | (data[i + 7] << 24));
+      const i7 = 1792 + (a & 0xff);
+      const i6 = 1536 + ((a >>> 8) & 0xff);
+      const i5 = 1280 + ((a >>> 16) & 0xff);
+      const i4 = 1024 + (a >>> 24);
+      const i3 = 768 + (b & 0xff);
+      const i2 = 512 + ((b >>> 8) & 0xff);
+      const i1 = 256 + ((b >>> 16) & 0xff);
+      const i0 = b >>> 24;
+      lo = TLO[i7] ^ TLO[i6] ^ TLO[i5] ^ TLO[i4] ^ TLO[i3] ^ TLO[i2] ^ TLO[i1] ^ TLO[i0];
+      hi = THI[i7] ^ THI[i6] ^ THI[i5] ^ THI[i4] ^ THI[i3] ^ THI[i2] ^ THI[i1] ^ THI[i0];
+    }
   }
   for (; i < end; i++) {
     const idx = (lo ^ data[i]) & 0xff;

@@ -33,13 +33,19 @@ t.test('catalogue vectors of CRC-64/GO-ISO (docs/formats.md §2.1)', async (t) =
 t.test('slicing-by-8 equals the bytewise definition at every length and alignment', async (t) => {
   const data = pseudoRandom(300, 7);
   for (let start = 0; start < 9; start++) {
-    for (const end of [start, start + 1, start + 7, start + 8, start + 9, start + 63, 300]) {
+    // Below 64 bytes byte by byte; from 64 on, word loads after the bytes up to a 4-byte boundary.
+    for (const end of [start, start + 1, start + 7, start + 8, start + 9, start + 63, start + 64, start + 65, start + 71, start + 72, start + 203, 300]) {
       const part = data.subarray(start, end);
       t.equal(crc64(part), referenceCrc(part), `bytes ${start}…${end}`);
     }
   }
   const big = pseudoRandom(100_000, 3);
   t.equal(crc64(big), referenceCrc(big), '100 000 random bytes');
+  for (let start = 0; start < 9; start++) {
+    const state = new Uint32Array([0xffffffff, 0xffffffff]);
+    crc64UpdateState(state, big, start, start + 4124);
+    t.equal(crc64StateValue(state), referenceCrc(big.subarray(start, start + 4124)), `a frame's bytes at offset ${start} of a larger buffer`);
+  }
   const ones = new Uint8Array(64).fill(0xff);
   t.equal(crc64(ones), referenceCrc(ones), 'all-ones bytes (sign bits of every lane)');
 });
