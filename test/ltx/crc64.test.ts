@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Crc64, crc64, crc64Combine, crc64StateValue, crc64UpdateState } from '../../ltx/crc64.js';
+import { Crc64, crc64, crc64Combine, crc64StateValue, crc64UpdateState, littleEndianWords } from '../../ltx/crc64.js';
 
 /** The spec's definition (docs/formats.md §2.1) with bigint per byte: slow, obviously right. */
 function referenceCrc(data: Uint8Array, crc = 0n): bigint {
@@ -88,4 +88,13 @@ t.test('crc64Combine: the CRC of A‖B from the CRCs of A and B and the length o
   const later = new Crc64().update(data, 1000, 30_000);
   t.equal(whole.append(later.digest(), 29_000).digest(), crc64(data.subarray(0, 30_000)), 'Crc64.append');
   t.throws(() => crc64Combine(1n, 2n, -1), RangeError, 'a negative length');
+});
+
+t.test('word loads: the same little-endian words on either host byte order', async (t) => {
+  const data = pseudoRandom(64, 11);
+  const view = littleEndianWords(data, 8, 12, true);
+  const copy = littleEndianWords(data, 8, 12, false);
+  t.same([...copy], [...view], 'a big-endian host converts to the words a little-endian one views');
+  t.equal(view[0], (data[8] | (data[9] << 8) | (data[10] << 16) | (data[11] << 24)), 'byte 8 is the low byte of word 0');
+  t.throws(() => littleEndianWords(data.subarray(1), 0, 4, true), RangeError, 'a view needs a 4-byte boundary');
 });
