@@ -24,6 +24,7 @@ import { fileSizeOrMinusOne, openHydrationFile } from './open-file.js';
 import { HydrationPublication } from './publication.js';
 import { deferred, sameFrame, type Pass } from './pass-record.js';
 import type { HydrationSource, HydrationState, HydrationStats, HydratorEvents } from './types.js';
+import { SequentialPages } from './sequential-pages.js';
 
 const fdatasyncAsync = promisify(fdatasync);
 const ftruncateAsync = promisify(ftruncate);
@@ -67,6 +68,8 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
   #retryTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #stats = { pagesResumed: 0, pagesWritten: 0, bytesRead: 0, readRequests: 0, passes: 0 };
+  /** Pages read ahead for a scan in this thread (`readPageInto`). */
+  readonly #sequential = new SequentialPages();
 
   private constructor(source: HydrationSource, path: string, fd: number, state: HydrationStateFile | undefined, options: HydrateOptions) {
     super();
@@ -172,7 +175,8 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
    * A fresh page per read doubled the cost of a random read on this machine (Node 20,
    * 200,000 reads of 4 KiB from a 260 MiB file in the page cache: 1.5–2.3 µs a `readSync`
    * into one buffer, 3.6–4.4 µs into a fresh one then copied), and its garbage was
-   * collected at the lookups' expense.
+   * collected at the lookups' expense. Sequential reads come 32 pages a `readSync`
+   * (lib/hydrate/sequential-pages.ts), as on the worker engine.
    */
   readPageInto(version: PageIndex, ref: FrameRef, pgno: number, dst: Uint8Array): boolean {
     const held = this.#index;
@@ -184,9 +188,15 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
       const tref = pass.target.get(pgno);
       if (tref === undefined || !sameFrame(tref, href)) return false;
     }
-    const pageSize = held.pageSize;
+    // A buffer read in another state of the file (a pass started or ended since) is not served.
+    return this.#sequential.read(pgno, dst, held.commit, pass ?? held, (buffer, first) => this.#readAt(buffer, first))
+      || this.#readAt(dst, pgno);
+  }
+
+  /** Fill `dst` (whole pages) from the file's page `pgno` on: whether it was read in full. */
+  #readAt(dst: Uint8Array, pgno: number): boolean {
     try {
-      return readSync(this.#fd, dst, 0, pageSize, (pgno - 1) * pageSize) === pageSize;
+      return readSync(this.#fd, dst, 0, dst.length, (pgno - 1) * this.#index!.pageSize) === dst.length;
     } catch {
       return false;
     }

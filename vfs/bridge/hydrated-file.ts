@@ -12,22 +12,20 @@
  * answers false and the page comes through the bridge as before.
  *
  * Scans: from the third consecutive page on, one `readSync` reads the next
- * {@link READ_AHEAD_PAGES} pages into a buffer of this thread, checked the same way; its
- * pages are the TXID's whatever the file does later, so they serve that version's reads
- * until the run breaks. A scan then costs one system call per 32 pages, not one per page.
+ * `READ_AHEAD_PAGES` pages into a buffer of this thread (lib/hydrate/sequential-pages.ts),
+ * checked the same way; its pages are the TXID's whatever the file does later, so they
+ * serve that version's reads. A scan then costs one system call per 32 pages, not one per page.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { PageVersion } from '../../lib/read/page-source.js';
 import { HydrationPublication } from '../../lib/hydrate/publication.js';
+import { SequentialPages } from '../../lib/hydrate/sequential-pages.js';
 
 /** Where the hydrated file is and its publication's buffer (from `Hydrator.path` and `Hydrator.publication.buffer`). */
 export interface HydratedFileSpec {
   path: string;
   publication: SharedArrayBuffer;
 }
-
-/** Pages one read-ahead of a sequential run reads at once (128 KiB of 4 KiB pages). */
-export const READ_AHEAD_PAGES = 32;
 
 /** A hydrated file opened read-only in this thread. */
 export class HydratedFile {
@@ -38,14 +36,8 @@ export class HydratedFile {
   syscalls = 0;
   readonly #publication: HydrationPublication;
   #fd: number;
-  /** Pages read ahead: `#aheadCount` pages from `#aheadFirst`, of TXID `#aheadTxid` (0: none). */
-  #ahead = new Uint8Array(0);
-  #aheadFirst = 0;
-  #aheadCount = 0;
-  #aheadTxid = 0;
-  /** Last page served, and how many in a row continued the one before. */
-  #last = -2;
-  #run = 0;
+  /** Pages read ahead, of the TXID they were read at. */
+  readonly #sequential = new SequentialPages();
 
   /**
    * Open `spec.path` read-only.
@@ -65,33 +57,11 @@ export class HydratedFile {
   readInto(version: PageVersion, pgno: number, dst: Uint8Array): boolean {
     if (this.#fd < 0) return false;
     const size = dst.length;
-    this.#run = pgno === this.#last + 1 ? this.#run + 1 : 0;
-    this.#last = pgno;
-    const at = pgno - this.#aheadFirst;
-    if (this.#aheadTxid === version.txid && at >= 0 && at < this.#aheadCount && this.#ahead.length === this.#aheadCount * size) {
-      dst.set(this.#ahead.subarray(at * size, (at + 1) * size));
-      this.reads++;
-      return true;
-    }
-    if (this.#run >= 2 && pgno + READ_AHEAD_PAGES - 1 <= version.commit && this.#readAhead(version, pgno, size)) {
-      dst.set(this.#ahead.subarray(0, size));
-      this.reads++;
-      return true;
-    }
-    if (!this.#read(version, dst, (pgno - 1) * size)) return false;
-    this.reads++;
-    return true;
-  }
-
-  /** Fill the read-ahead buffer with the pages from `pgno` on, if the file holds `version`. */
-  #readAhead(version: PageVersion, pgno: number, size: number): boolean {
-    if (this.#ahead.length !== READ_AHEAD_PAGES * size) this.#ahead = new Uint8Array(READ_AHEAD_PAGES * size);
-    this.#aheadTxid = 0;
-    if (!this.#read(version, this.#ahead, (pgno - 1) * size)) return false;
-    this.#aheadFirst = pgno;
-    this.#aheadCount = READ_AHEAD_PAGES;
-    this.#aheadTxid = version.txid;
-    return true;
+    // Buffered pages are the TXID's whatever the file does later: they serve that TXID's reads.
+    const served = this.#sequential.read(pgno, dst, version.commit, version.txid, (buffer, first) => this.#read(version, buffer, (first - 1) * size))
+      || this.#read(version, dst, (pgno - 1) * size);
+    if (served) this.reads++;
+    return served;
   }
 
   /** Fill `dst` from byte `position` of the file if it holds `version`'s TXID across the read (the seqlock). */
@@ -118,6 +88,6 @@ export class HydratedFile {
       // Already closed.
     }
     this.#fd = -1;
-    this.#aheadTxid = 0;
+    this.#sequential.clear();
   }
 }
