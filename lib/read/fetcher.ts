@@ -28,7 +28,9 @@
  * start only after the foreground has gone quiet, and the first background read of a reader
  * (warm-up or verification) waits for the first query's first read (or `warmupDelayMs`). A miss on a frame a queued background or
  * read-ahead range covers promotes that range; a read-ahead range whose scan ended, or a
- * background range once the reader closes, is dropped before it is sent.
+ * background range once the reader closes, is dropped before it is sent. A background range
+ * at or past a scan in progress on its file waits for the scan, whose own ranges take its
+ * frames over as they reach them (it is then dropped: `#behindScan`).
  *
  * Memory (issue 14: `iterate()` over a table larger than the cache grew the process by 172 MiB
  * for a 63 MiB cache): receive buffers are bounded by bytes, not by count. A read-ahead
