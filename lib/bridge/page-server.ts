@@ -323,39 +323,44 @@ export class ChannelServer {
     }
   }
 
-  /** Answer a read: page `pgno`, then (for a sequential read) the following pages already cached. */
+  /**
+   * Answer a read: page `pgno`, then (for a sequential read) the following pages already at
+   * hand, each copied straight into the payload where the connection can
+   * (`readPageInto`: no page allocated per page sent). Before, every page came as a copy
+   * of its own, then was copied again: on a worker-engine scan the main thread's page
+   * cache `get` and the payload write were 14% of its profile. The first page not at hand
+   * ends the answer; its read, started here, is the scan's prefetch.
+   */
   #sendPages(seq: number, version: PageVersion, pgno: number, first: Uint8Array, sequential: boolean): void {
-    const pages = [first];
-    if (sequential) {
-      const fit = Math.min(this.#maxPages, Math.floor(this.#slot.payload.length / version.pageSize));
-      for (let p = pgno + 1; p <= version.commit && pages.length < fit; p++) {
-        let next: Uint8Array | Promise<Uint8Array>;
-        try {
-          next = this.#conn.readPage(version, p);
-        } catch {
-          break;
-        }
-        if (next instanceof Uint8Array) {
-          pages.push(next);
-        } else {
-          // Not cached: the read it started is the scan's prefetch; its outcome is for later.
-          next.catch(() => undefined);
-          break;
-        }
-      }
-    }
+    const pageSize = version.pageSize;
+    const conn = this.#conn;
+    let sent = 0;
     const written = this.#slot.write(seq, (payload) => {
-      let offset = 0;
-      for (const page of pages) {
-        if (page.length !== version.pageSize) {
-          throw new LtxvfsError('LTXVFS_ERR_CORRUPT', `page of ${page.length} bytes, expected ${version.pageSize}`);
+      const fit = sequential ? Math.max(1, Math.min(this.#maxPages, Math.floor(payload.length / pageSize))) : 1;
+      let count = 0;
+      for (let p = pgno; p <= version.commit && count < fit; p++, count++) {
+        const dst = payload.subarray(count * pageSize, (count + 1) * pageSize);
+        let page: Uint8Array | Promise<Uint8Array> | undefined = p === pgno ? first : undefined;
+        try {
+          if (page === undefined && conn.readPageInto?.(version, p, dst) === true) continue;
+          page ??= conn.readPage(version, p);
+        } catch {
+          break; // not the first page: that one is answered, this one's error is for its own read
         }
-        payload.set(page, offset);
-        offset += page.length;
+        if (!(page instanceof Uint8Array)) {
+          // Not at hand: the read it started is the scan's prefetch; its outcome is for later.
+          page.catch(() => undefined);
+          break;
+        }
+        if (page.length !== pageSize) {
+          throw new LtxvfsError('LTXVFS_ERR_CORRUPT', `page of ${page.length} bytes, expected ${pageSize}`);
+        }
+        dst.set(page);
       }
-      return { status: STATUS.OK, length: offset, count: pages.length };
+      sent = count;
+      return { status: STATUS.OK, length: count * pageSize, count };
     });
-    if (written) this.counters.pagesSent += pages.length;
+    if (written) this.counters.pagesSent += sent;
   }
 
 }

@@ -30,6 +30,8 @@ export interface ServedConnection {
   transactionOpen?(open: boolean): void;
   /** See `PageSource.readPage`. */
   readPage(version: PageVersion, pgno: number): Uint8Array | Promise<Uint8Array>;
+  /** See `PageSource.readPageInto`: a page at hand copied into `dst` (an answer's payload), no page allocated. */
+  readPageInto?(version: PageVersion, pgno: number, dst: Uint8Array): boolean;
   /** The version {@link acquire} would pin now, without pinning it. */
   peek(): PageVersion;
   /** Pages whose contents differ between two versions (lib/bridge/version-diff.ts); default `'all'`. */
@@ -82,6 +84,7 @@ export function serveReplicaConnection(connection: ReplicaConnection<BridgedView
     release: (version) => view.release(version),
     transactionOpen: (open) => (open ? reader.unpark() : reader.park()),
     readPage: (version, pgno) => view.readPage(version, pgno),
+    readPageInto: (version, pgno, dst) => view.readPageInto(version, pgno, dst),
     // A reader that found a corrupt file publishes nothing: the client asks, and gets the error.
     peek: () => {
       if (reader.integrityFailure !== undefined) throw reader.integrityFailure;

@@ -126,6 +126,23 @@ t.test('sequential misses bring the following cached pages in one answer', async
   t.equal(client.counters.pagesReceived, pages, 'every page came once');
 });
 
+t.test('pages the connection copies straight into the answer (readPageInto) and pages it returns mix in one answer', async (t) => {
+  const server = await startBridgeServer(chinook, 64 * 1024, true);
+  t.teardown(() => server.close());
+  const client = new BridgeClient(server.channel, { timeoutMs: 10_000, ...stillClocks() });
+  const v = client.acquire();
+  const pages = v.commit;
+  for (let pgno = 1; pgno <= pages; pgno++) {
+    if (!pageOf(chinook, pgno).every((b, i) => client.readPage(v, pgno)[i] === b)) t.fail(`page ${pgno} differs`);
+  }
+  t.equal(client.counters.pagesReceived, pages, 'every page came once');
+  t.ok(client.counters.reads < pages / 10, `${pages} pages in ${client.counters.reads} reads`);
+  const ack = await server.counters();
+  t.ok(ack.readPageIntoCalls >= pages / 2 - client.counters.reads, `${ack.readPageIntoCalls} even pages copied into answers`);
+  t.equal(ack.readPageIntoCalls + ack.readPageCalls, pages, 'each page taken from the connection once, one way or the other');
+  t.equal(ack.counters.pagesSent, pages, 'the server counts the pages it sent');
+});
+
 t.test('errors cross with their code, key and message', async (t) => {
   const server = await startBridgeServer(chinook);
   t.teardown(() => server.close());

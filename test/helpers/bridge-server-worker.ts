@@ -22,12 +22,13 @@ import { deserializeError, type SerializedError } from '../../lib/bridge/protoco
 import type { PageVersion } from '../../lib/read/page-source.js';
 import { BytesSource, type BytesVersion } from './bytes-source.js';
 
-const { bytes, buffer, port, sinkCalls } = workerData as { bytes: Uint8Array; buffer: SharedArrayBuffer; port: MessagePort; sinkCalls: Int32Array };
+const { bytes, buffer, port, sinkCalls, into } = workerData as { bytes: Uint8Array; buffer: SharedArrayBuffer; port: MessagePort; sinkCalls: Int32Array; into: boolean };
 const source = new BytesSource(bytes, { txid: 1 });
 const listeners = new Set<() => void>();
 let stalled: (() => void)[] | undefined;
 let delayMs = 0;
 const transactionOpen: boolean[] = [];
+let readPageIntoCalls = 0;
 
 const conn: ServedConnection = {
   acquire: () => source.acquire(),
@@ -43,6 +44,14 @@ const conn: ServedConnection = {
     if (delayMs > 0) return new Promise((resolve) => setTimeout(() => resolve(page), delayMs));
     return page;
   },
+  // With `into`: even pages copied straight into the answer, odd ones left to readPage.
+  readPageInto: into ? (version, pgno, dst) => {
+    if (pgno % 2 !== 0 || stalled !== undefined || delayMs > 0) return false;
+    const { bytes: b, pageSize } = version as BytesVersion;
+    dst.set(b.subarray((pgno - 1) * pageSize, pgno * pageSize));
+    readPageIntoCalls++;
+    return true;
+  } : undefined,
   changedPages: (from: PageVersion, to: PageVersion) => {
     const a = from as BytesVersion;
     const b = to as BytesVersion;
@@ -96,5 +105,5 @@ parentPort!.on('message', (msg: { type: string; on?: boolean; error?: Serialized
     default:
       break;
   }
-  parentPort!.postMessage({ type: 'ack', counters: { ...server.counters }, readPageCalls: source.readPageCalls, pinned: source.pinnedCount, transactionOpen });
+  parentPort!.postMessage({ type: 'ack', counters: { ...server.counters }, readPageCalls: source.readPageCalls, readPageIntoCalls, pinned: source.pinnedCount, transactionOpen });
 });

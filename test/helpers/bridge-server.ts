@@ -12,6 +12,8 @@ export interface BridgeServerAck {
   counters: ChannelServerCounters;
   /** `readPage` calls of the source (fetches the server made). */
   readPageCalls: number;
+  /** `readPageInto` calls that copied a page (see {@link startBridgeServer}'s `into`). */
+  readPageIntoCalls: number;
   /** Versions the source has pinned now. */
   pinned: number;
   /** The server's `transactionOpen` calls so far, in order. */
@@ -32,13 +34,17 @@ export interface BridgeServer {
   close(): Promise<void>;
 }
 
-/** Serve `bytes` (a SQLite database) over a new channel from a worker. */
-export async function startBridgeServer(bytes: Uint8Array, payloadBytes?: number): Promise<BridgeServer> {
+/**
+ * Serve `bytes` (a SQLite database) over a new channel from a worker. With `into`, its
+ * connection also has `readPageInto`, which copies even-numbered pages (counted in
+ * `readPageIntoCalls`) and leaves odd ones to `readPage`.
+ */
+export async function startBridgeServer(bytes: Uint8Array, payloadBytes?: number, into = false): Promise<BridgeServer> {
   const buffer = newChannelBuffer(payloadBytes);
   const { port1, port2 } = new MessageChannel();
   const sinkCalls = new Int32Array(new SharedArrayBuffer(8));
   const worker = spawnWorker(siblingModule(import.meta.url, 'bridge-server-worker'), {
-    workerData: { bytes, buffer, port: port2, sinkCalls },
+    workerData: { bytes, buffer, port: port2, sinkCalls, into },
     transferList: [port2],
   });
   const control = (msg: object): Promise<BridgeServerAck> => new Promise((resolve, reject) => {
