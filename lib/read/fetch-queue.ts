@@ -151,8 +151,9 @@ export class FetchQueue {
   /**
    * Queue `task` in `lane` (background reads at `priority`, default {@link WARMUP_PRIORITY}).
    * `defer` (background lane only), asked when the read's turn comes: a promise to wait for
-   * before asking again (the read keeps its slot meanwhile), or undefined to go on. A read
-   * promoted while it waits runs in the foreground at once.
+   * before it queues again (its slot goes to the next background read meanwhile: a warm-up
+   * range waiting behind a scan must not hold up the verification of other files), or
+   * undefined to go on. A read promoted while it waits runs in the foreground at once.
    * @returns the read: its result, and a way to promote it while it waits.
    */
   schedule<T>(task: () => Promise<T>, lane: ReadLane, priority = WARMUP_PRIORITY, defer?: () => Promise<void> | undefined): QueuedRead<T> {
@@ -170,17 +171,18 @@ export class FetchQueue {
     let promote: () => void;
     if (lane === 'background') {
       const firstQuery = this.firstQuery();
-      void this.#bg.add(async () => {
-        await firstQuery;
-        for (;;) {
+      const enqueue = (): void => {
+        void this.#bg.add(async () => {
+          await firstQuery;
           await this.#quiet();
-          // Promoted meanwhile: it ran in the foreground.
+          // Deferred: its slot goes to the next background read, and it queues again after the wait
+          // (promoted meanwhile, it runs in the foreground and this finds it started).
           const wait = started ? undefined : defer?.();
-          if (wait === undefined) break;
-          await wait;
-        }
-        await run();
-      }, { priority });
+          if (wait === undefined) await run();
+          else void wait.then(enqueue);
+        }, { priority });
+      };
+      enqueue();
       promote = () => {
         if (started) return;
         this.#fgQueued++;

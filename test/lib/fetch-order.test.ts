@@ -333,3 +333,20 @@ t.test('a warm-up range a scan never reached is read once the scan\'s transactio
     t.ok(s.client.reads.some((r) => r.offset === s.file.entries[1499].offset), `${how}: page 1500 read by the warm-up`);
   }
 });
+
+t.test('a warm-up range waiting behind a scan gives its background slot to the next background read', async (t) => {
+  const clock = new ManualClock();
+  const s = await setup(t, 2000, { clock, warmupDelayMs: 0, backgroundConcurrency: 1, maxReadaheadBytes: 1 << 20, scanWaitMs: 600_000 });
+  s.fetcher.transactionsOpen(true);
+  await readPages(t, s, 1000, 1300); // a scan from page 1,000, its transaction open
+  const ahead = s.fetcher.prefetch(s.version, [ref(s, 1900)], 0); // at or past the scan: waits
+  for (let i = 0; i < 3; i++) await clock.tick();
+  const behind = s.fetcher.prefetch(s.version, [ref(s, 500)], 0); // behind it: nothing to wait for
+  for (let i = 0; i < 10 && !s.cache.has(ref(s, 500)); i++) await clock.tick();
+  t.ok(s.cache.has(ref(s, 500)), 'the range behind the scan was read through the one background slot');
+  t.same(await behind, { pages: 1, failures: 0 });
+  t.notOk(s.cache.has(ref(s, 1900)), 'the one ahead still waits');
+  s.fetcher.transactionsOpen(false);
+  await clock.until(ahead);
+  t.ok(s.cache.has(ref(s, 1900)), 'and is read once the transaction ends');
+});
