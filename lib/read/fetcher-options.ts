@@ -37,7 +37,7 @@ export interface FetcherOptions extends PrefetchOptions, VerifierOptions, FetchQ
 export interface PrefetchOutcome {
   /** Pages its reads brought into the cache. */
   pages: number;
-  /** Its range reads that failed. */
+  /** Pages whose range reads failed. */
   failures: number;
   /** The reader closed first: reads not sent yet were dropped, and nothing more should be asked. */
   cancelled?: boolean;

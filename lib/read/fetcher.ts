@@ -319,7 +319,7 @@ export class Fetcher {
    * frames not cached, not in flight and current in `version`, grouped per file into range
    * reads (lib/read/range-merge.ts) that may span gaps of up to `maxGapBytes` between wanted
    * frames (read but not decoded) and at most the largest prefetch window each.
-   * @returns when all reads settled: how many pages were read and how many reads failed, and
+   * @returns when all reads settled: how many pages were read and how many pages were in reads that failed, and
    *   whether the reader closed meanwhile (`cancelled`: then the caller asks for nothing more).
    */
   async prefetch(version: PageIndex, refs: readonly FrameRef[], maxGapBytes = 64 * 1024): Promise<PrefetchOutcome> {

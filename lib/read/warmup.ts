@@ -34,7 +34,7 @@ export interface WarmupResult {
   interiorPages: number;
   /** Pages read to find them (interior pages plus one leaf probe per tree). */
   pagesRead: number;
-  /** Range reads that failed (the walk skips what it could not read). */
+  /** Pages whose reads failed (the walk skips them). */
   failures: number;
   /** Pages not cached after their prefetch (failed, evicted, or taken over by a scan), skipped with their subtrees. */
   skipped: number;
