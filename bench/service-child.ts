@@ -43,6 +43,7 @@ import { openReplicaClient } from '../lib/storage/url.js';
 import { loadLtxFile } from '../lib/replica/ltx-loader.js';
 import { newReadCounters } from '../lib/replica/read-counters.js';
 import { decodeIndexedFrameInto } from '../ltx/frame.js';
+import { PageIndexTable } from '../ltx/page-index.js';
 import { DEFAULT_ITERATE_BATCH } from '../lib/sql/statement.js';
 import { median } from './table.js';
 import { peakRssBytes } from './rss.js';
@@ -253,11 +254,11 @@ async function ceiling(input: Extract<ServiceChildInput, { phase: 'ceiling' }>):
   };
   /** Ranges of whole frames of about `chunkBytes` each: [first entry, entry past the last]. */
   const frameRanges = (chunkBytes: number): [number, number][] => {
-    const entries = file?.entries ?? [];
+    const entries = file?.entries ?? PageIndexTable.from([]);
     const out: [number, number][] = [];
     for (let i = 0; i < entries.length;) {
       let j = i + 1;
-      while (j < entries.length && entries[j].offset + entries[j].size - entries[i].offset <= chunkBytes) j++;
+      while (j < entries.length && entries.end(j) - entries.offsets[i] <= chunkBytes) j++;
       out.push([i, j]);
       i = j;
     }
@@ -278,7 +279,7 @@ async function ceiling(input: Extract<ServiceChildInput, { phase: 'ceiling' }>):
     let next = 0;
     let bytes = 0;
     const ranges = c.decode === true ? frameRanges(c.chunkBytes) : [];
-    const entries = file?.entries ?? [];
+    const entries = file?.entries ?? PageIndexTable.from([]);
     const pageSize = file?.header.pageSize ?? 4096;
     await window(input.log, 'begin');
     const t = performance.now();
@@ -288,13 +289,12 @@ async function ceiling(input: Extract<ServiceChildInput, { phase: 'ceiling' }>):
         const buf = new Uint8Array(c.chunkBytes + pageSize * 2);
         while (next < ranges.length) {
           const [i, j] = ranges[next++];
-          const start = entries[i].offset;
-          const end = entries[j - 1].offset + entries[j - 1].size;
+          const start = entries.offsets[i];
+          const end = entries.end(j - 1);
           const n = await get(start, end - 1, buf);
           bytes += n;
           for (let e = i; e < j; e++) {
-            const en = entries[e];
-            decodeIndexedFrameInto(buf.subarray(en.offset - start, en.offset - start + en.size), en.pgno, page, big.key);
+            decodeIndexedFrameInto(buf.subarray(entries.offsets[e] - start, entries.end(e) - start), entries.pgnos[e], page, big.key);
           }
         }
         return;

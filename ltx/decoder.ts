@@ -89,7 +89,9 @@ function walk(buf: Uint8Array, where: string): WalkedLtx {
   if (indexLimit <= off) {
     fail(`truncated: file of ${buf.length} bytes has no room for the page index and trailer after the page block ending at ${off}`);
   }
-  const { entries: index, end } = parsePageIndexEntries(buf, off, indexLimit, where, 0, buf.length);
+  const parsed = parsePageIndexEntries(buf, off, indexLimit, where, 0, buf.length);
+  const index = parsed.entries.toArray();
+  const end = parsed.end;
   const sizeField = new DataView(buf.buffer, buf.byteOffset + end, PAGE_INDEX_SIZE_FIELD).getBigUint64(0);
   if (sizeField !== BigInt(end - off)) {
     fail(`page index size field ${sizeField} invalid (the entries and terminator at offset ${off} take ${end - off} bytes)`);

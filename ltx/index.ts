@@ -40,6 +40,7 @@ export {
   parsePageIndexEntries,
   readPageIndexFromTail,
   type FoundPageIndex,
+  PageIndexTable,
   type PageIndexEntry,
 } from './page-index.js';
 export { computeFileChecksum, decodeLtxFile, verifyFileChecksum, type DecodedLtx, type LtxPage } from './decoder.js';

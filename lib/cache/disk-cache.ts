@@ -84,7 +84,7 @@ export class DiskCache {
    * @param pageSize the replica's page size: an entry of another length is bad.
    */
   getPage(ref: FrameRef, pageSize: number): Uint8Array | undefined {
-    const e = ref.file.entries[ref.entry];
+    const pgno = ref.file.entries.pgnos[ref.entry];
     const name = this.#pageName(ref);
     const counters = this.#store.counters;
     const buf = this.#store.read(name, ENTRY_HEADER_SIZE + name.identity.length + pageSize);
@@ -92,9 +92,9 @@ export class DiskCache {
       counters.misses++;
       return undefined;
     }
-    let bad = entryProblem(buf, PAGE_MAGIC, name.identity, e.pgno, pageSize);
+    let bad = entryProblem(buf, PAGE_MAGIC, name.identity, pgno, pageSize);
     const data = buf.subarray(ENTRY_HEADER_SIZE + name.identity.length);
-    if (bad === undefined && pageChecksum(e.pgno, data) !== readU64(buf, 16)) bad = 'page checksum mismatch';
+    if (bad === undefined && pageChecksum(pgno, data) !== readU64(buf, 16)) bad = 'page checksum mismatch';
     if (bad !== undefined) {
       this.#store.reject(name, bad);
       counters.misses++;
@@ -114,7 +114,7 @@ export class DiskCache {
     if (this.#store.closed) return;
     const name = this.#pageName(ref);
     if (this.#store.knows(name)) return;
-    const pgno = ref.file.entries[ref.entry].pgno;
+    const pgno = ref.file.entries.pgnos[ref.entry];
     const data = page.slice();
     this.#store.enqueue(name, ENTRY_HEADER_SIZE + name.identity.length + data.byteLength,
       () => encodeEntry(PAGE_MAGIC, name.identity, pgno, data, pageChecksum(pgno, data)));
@@ -207,7 +207,7 @@ export class DiskCache {
   }
 
   #pageName(ref: FrameRef): EntryName {
-    return this.#store.name('pages', pageIdentity(this.#fileId(ref.file), ref.file.entries[ref.entry]));
+    return this.#store.name('pages', pageIdentity(this.#fileId(ref.file), ref.file.entries.at(ref.entry)!));
   }
 
   #fileName(info: LtxFileInfo): EntryName {

@@ -156,8 +156,7 @@ export function decodeFilePayload(info: LtxFileInfo, payload: Uint8Array): LtxFi
   const trailer = decodeTrailer(payload, key, HEADER_SIZE);
   const { entries, end } = parsePageIndexEntries(payload, HEADER_SIZE + TRAILER_SIZE, payload.length, key);
   if (end + 8 !== payload.length) throw new Error('page index length differs');
-  const last = entries[entries.length - 1];
-  const indexOffset = (last === undefined ? HEADER_SIZE : last.offset + last.size) + PAGE_HEADER_SIZE;
+  const indexOffset = (entries.length === 0 ? HEADER_SIZE : entries.end(entries.length - 1)) + PAGE_HEADER_SIZE;
   checkPageIndexLayout(entries, indexOffset, key);
   if (indexOffset + 8 + TRAILER_SIZE > info.size) throw new Error('page index does not fit the file size');
   return makeLtxFile(info, header, trailer, entries);

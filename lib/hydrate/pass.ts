@@ -95,20 +95,24 @@ export async function fetchRange(source: HydrationSource, range: HydrationRange,
 export async function writeRange(fd: number, fetched: FetchedRange, pageSize: number, chunk: Uint8Array): Promise<number> {
   const { range, bytes, peeked } = fetched;
   const { file, entries } = range;
+  const { pgnos, offsets, sizes } = file.entries;
   const perChunk = Math.max(1, Math.floor(chunk.length / pageSize));
   for (let i = 0; i < entries.length; i += perChunk) {
     const count = Math.min(perChunk, entries.length - i);
     for (let k = 0; k < count; k++) {
-      const e = file.entries[entries[i + k]];
+      const n = entries[i + k];
       const dst = chunk.subarray(k * pageSize, (k + 1) * pageSize);
       if (peeked !== undefined) dst.set(peeked[i + k]);
-      else decodeIndexedFrameInto(bytes!.subarray(e.offset - range.start, e.offset - range.start + e.size), e.pgno, dst, `${file.info.key}: page ${e.pgno} at offset ${e.offset}`);
+      else {
+        const at = offsets[n] - range.start;
+        decodeIndexedFrameInto(bytes!.subarray(at, at + sizes[n]), pgnos[n], dst, `${file.info.key}: page ${pgnos[n]} at offset ${offsets[n]}`);
+      }
     }
     // Runs of consecutive pgnos: one write each.
     for (let a = 0; a < count;) {
       let b = a + 1;
-      while (b < count && file.entries[entries[i + b]].pgno === file.entries[entries[i + b - 1]].pgno + 1) b++;
-      await writeAll(fd, chunk.subarray(a * pageSize, b * pageSize), (file.entries[entries[i + a]].pgno - 1) * pageSize);
+      while (b < count && pgnos[entries[i + b]] === pgnos[entries[i + b - 1]] + 1) b++;
+      await writeAll(fd, chunk.subarray(a * pageSize, b * pageSize), (pgnos[entries[i + a]] - 1) * pageSize);
       a = b;
     }
   }

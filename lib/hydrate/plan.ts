@@ -61,7 +61,7 @@ export function planPass(target: PageIndex, base: number, done: ReadonlyMap<stri
     const doneRanges = done.get(fileId);
     if (doneRanges !== undefined) completed.set(fileId, doneRanges.map(([s, e]) => [s, e]));
     total += list.length;
-    const wanted = list.filter((n) => !covered(doneRanges, file.entries[n].offset, file.entries[n].offset + file.entries[n].size));
+    const wanted = list.filter((n) => !covered(doneRanges, file.entries.offsets[n], file.entries.end(n)));
     skipped += list.length - wanted.length;
     for (const r of mergeRanges(wanted, file.entries, limits)) ranges.push({ file, fileId, ...r });
   }

@@ -50,7 +50,7 @@
  * to tens of MiB of resident set during a scan.)
  */
 import { decodeIndexedFrameInto } from '../../ltx/frame.js';
-import type { PageIndexEntry } from '../../ltx/page-index.js';
+import type { PageIndexTable } from '../../ltx/page-index.js';
 import type { ReplicaClient } from '../storage/types.js';
 import type { FrameRef, LtxFile, PageIndex } from '../replica/page-index.js';
 import type { PageCache } from '../cache/index.js';
@@ -444,9 +444,10 @@ export class Fetcher {
     const f = this.#inFlight.get(file, entry);
     const cache = refresh && !this.#cache.touch(ref) && version.isCurrent(ref) && (f === undefined || takeable(f));
     if (!cache && !this.verifier.wants(file, entry)) return;
-    const e = file.entries[entry];
-    const frame = bytes.subarray(e.offset - offset, e.offset - offset + e.size);
-    decodeIndexedFrameInto(frame, e.pgno, page, `${file.info.key}: page ${e.pgno} at offset ${e.offset}`);
+    const { pgnos, offsets, sizes } = file.entries;
+    const at = offsets[entry] - offset;
+    const frame = bytes.subarray(at, at + sizes[entry]);
+    decodeIndexedFrameInto(frame, pgnos[entry], page, `${file.info.key}: page ${pgnos[entry]} at offset ${offsets[entry]}`);
     this.verifier.observe(file, entry, frame, page);
     if (!cache) return;
     // A frame waiting in a background read not sent yet is taken over: that read may then be dropped.
@@ -457,10 +458,9 @@ export class Fetcher {
 
   /** Read and decode the frames; rejects with the read's error once every frame has left `#inFlight`. */
   async #read(version: PageIndex, file: LtxFile, entries: number[], waiting: InFlight[], read: RangeRead, lane: ReadLane, drop: (() => boolean) | undefined, defer: (() => Promise<void> | undefined) | undefined): Promise<void> {
-    const first = file.entries[entries[0]];
-    const last = file.entries[entries[entries.length - 1]];
-    const offset = first.offset;
-    const length = last.offset + last.size - offset;
+    const { pgnos, offsets, sizes } = file.entries;
+    const offset = offsets[entries[0]];
+    const length = file.entries.end(entries[entries.length - 1]) - offset;
     const box: { buffer: Uint8Array | undefined } = { buffer: undefined };
     try {
       const queued = this.#queue.schedule(async () => {
@@ -486,9 +486,10 @@ export class Fetcher {
       if (this.#scratch.length !== version.pageSize) this.#scratch = new Uint8Array(version.pageSize);
       const page = this.#scratch;
       for (let i = 0; i < entries.length; i++) {
-        const e = file.entries[entries[i]];
-        const frame = bytes.subarray(e.offset - offset, e.offset - offset + e.size);
-        decodeIndexedFrameInto(frame, e.pgno, page, `${file.info.key}: page ${e.pgno} at offset ${e.offset}`);
+        const n = entries[i];
+        const at = offsets[n] - offset;
+        const frame = bytes.subarray(at, at + sizes[n]);
+        decodeIndexedFrameInto(frame, pgnos[n], page, `${file.info.key}: page ${pgnos[n]} at offset ${offsets[n]}`);
         this.verifier.observe(file, entries[i], frame, page);
         this.counters.pagesFetched++;
         const ref: FrameRef = { file, entry: entries[i] };
@@ -519,12 +520,13 @@ export class Fetcher {
  * The last entry of the range from `start`: it, then the following frames while they are
  * contiguous in the file and the range stays within `budget` bytes.
  */
-function rangeEnd(entries: readonly PageIndexEntry[], start: number, budget: number): number {
-  const from = entries[start].offset;
+function rangeEnd(entries: PageIndexTable, start: number, budget: number): number {
+  const { offsets, sizes } = entries;
+  const from = offsets[start];
   let n = start;
   while (n + 1 < entries.length) {
-    const e = entries[n + 1];
-    if (e.offset !== entries[n].offset + entries[n].size || e.offset + e.size - from > budget) break;
+    const next = offsets[n + 1];
+    if (next !== offsets[n] + sizes[n] || next + sizes[n + 1] - from > budget) break;
     n++;
   }
   return n;

@@ -11,10 +11,12 @@
  * a range of its own.
  */
 
-/** Where a frame lies in its LTX file, bytes (as `PageIndexEntry` has it). */
-export interface FrameExtent {
-  readonly offset: number;
-  readonly size: number;
+/** Where the frames of an LTX file lie, bytes, by entry number (as `PageIndexTable` has them). */
+export interface FrameExtents {
+  /** Absolute offset of each frame. */
+  readonly offsets: ArrayLike<number>;
+  /** Size of each frame. */
+  readonly sizes: ArrayLike<number>;
 }
 
 /** Limits of {@link mergeRanges}, bytes. */
@@ -37,11 +39,12 @@ export interface MergedRange {
  * into range reads under `limits` (see the module comment).
  * @returns the ranges in file order; empty for no wanted frames.
  */
-export function mergeRanges(wanted: readonly number[], extents: readonly FrameExtent[], limits: RangeMergeLimits): MergedRange[] {
+export function mergeRanges(wanted: readonly number[], extents: FrameExtents, limits: RangeMergeLimits): MergedRange[] {
   const ranges: MergedRange[] = [];
   let cur: MergedRange | undefined;
   for (const n of wanted) {
-    const { offset, size } = extents[n];
+    const offset = extents.offsets[n];
+    const size = extents.sizes[n];
     if (cur !== undefined && offset - cur.end <= limits.maxGapBytes && offset + size - cur.start <= limits.maxRangeBytes) {
       cur.entries.push(n);
       cur.end = offset + size;

@@ -413,8 +413,8 @@ export class FileVerifier {
     const { file } = job;
     const key = file.info.key;
     const entries = file.entries;
-    const last = entries[entries.length - 1];
-    const tailStart = last === undefined ? HEADER_SIZE : last.offset + last.size;
+    const { pgnos, offsets } = entries;
+    const tailStart = entries.length === 0 ? HEADER_SIZE : entries.end(entries.length - 1);
     const tailEnd = file.info.size - FILE_CHECKSUM_SIZE;
     if (this.#scratch.length !== file.header.pageSize) this.#scratch = new Uint8Array(file.header.pageSize);
     for (;;) {
@@ -439,13 +439,13 @@ export class FileVerifier {
         continue;
       }
       const stop = scanAt ?? entries.length;
-      const pos = job.next < 0 ? 0 : job.next < entries.length ? entries[job.next].offset : tailStart;
+      const pos = job.next < 0 ? 0 : job.next < entries.length ? offsets[job.next] : tailStart;
       let end = job.next < 0 ? HEADER_SIZE : pos;
       let n = Math.max(job.next, 0);
       // Up to the range size, stopping before a frame the fetcher is reading anyway or fed
       // already, and before the scan's position.
-      while (n < entries.length && (end === pos || (n < stop && entries[n].offset + entries[n].size - pos <= this.#rangeBytes && job.fed?.[n] !== 1 && this.inFlight?.(file, n) === undefined))) {
-        end = entries[n].offset + entries[n].size;
+      while (n < entries.length && (end === pos || (n < stop && entries.end(n) - pos <= this.#rangeBytes && job.fed?.[n] !== 1 && this.inFlight?.(file, n) === undefined))) {
+        end = entries.end(n);
         n++;
       }
       if (n === entries.length && (end === pos || tailEnd - pos <= this.#rangeBytes)) end = tailEnd;
@@ -468,7 +468,7 @@ export class FileVerifier {
         this.#catchUp(job);
       }
       // The fetcher may have fed frames meanwhile: go on from where the checksum is.
-      for (let sinceYield = 0; job.next < entries.length && entries[job.next].offset + entries[job.next].size <= end; sinceYield++) {
+      for (let sinceYield = 0; job.next < entries.length && entries.end(job.next) <= end; sinceYield++) {
         if (sinceYield === FRAMES_PER_SLICE) {
           // Foreground before background: decoding a 4 MiB range is tens of ms of CPU on
           // the thread that serves SQLite's page reads (a cold lookup's three reads waited
@@ -478,9 +478,9 @@ export class FileVerifier {
           if (this.#closed) throw new LtxvfsError('LTXVFS_ERR_CLOSED', `${key}: verification cancelled`, { key });
           continue; // the fetcher may have fed frames while this one waited
         }
-        const e = entries[job.next];
-        const frame = bytes.subarray(e.offset - pos, e.offset - pos + e.size);
-        decodeIndexedFrameInto(frame, e.pgno, this.#scratch, `${key}: page ${e.pgno} at offset ${e.offset}`);
+        const n = job.next;
+        const frame = bytes.subarray(offsets[n] - pos, entries.end(n) - pos);
+        decodeIndexedFrameInto(frame, pgnos[n], this.#scratch, `${key}: page ${pgnos[n]} at offset ${offsets[n]}`);
         this.#feed(job, frame, this.#scratch);
       }
       if (job.next === entries.length && end === tailEnd) {

@@ -101,8 +101,7 @@ export class VersionBuilder {
     if (!verifier.use(file) && held.fed) return;
     held.fed = true;
     for (const [entry, page] of [...held.pages].sort((a, b) => a[0] - b[0])) {
-      const { offset, size } = file.entries[entry];
-      verifier.observe(file, entry, held.head.subarray(offset, offset + size), page);
+      verifier.observe(file, entry, held.head.subarray(file.entries.offsets[entry], file.entries.end(entry)), page);
     }
   }
 

@@ -13,7 +13,7 @@
  * the background as it is used (lib/read/verifier.ts).
  */
 import { decodeHeader, HEADER_SIZE, type LtxHeader } from '../../ltx/header.js';
-import { readPageIndexFromTail, type FoundPageIndex, type PageIndexEntry } from '../../ltx/page-index.js';
+import { readPageIndexFromTail, type FoundPageIndex, type PageIndexTable } from '../../ltx/page-index.js';
 import { decodeIndexedFrame } from '../../ltx/frame.js';
 import { decodeLtxFile } from '../../ltx/decoder.js';
 import { LtxvfsError } from '../../ltx/errors.js';
@@ -136,11 +136,12 @@ export async function loadLtxFile(
  * checked, by index entry.
  * @throws LtxvfsError `LTXVFS_ERR_CORRUPT` naming `key` for a bad frame.
  */
-function framesIn(head: Uint8Array, entries: readonly PageIndexEntry[], pageSize: number, key: string): Map<number, Uint8Array> {
+function framesIn(head: Uint8Array, entries: PageIndexTable, pageSize: number, key: string): Map<number, Uint8Array> {
   const pages = new Map<number, Uint8Array>();
-  for (let n = 0; n < entries.length; n++) {
-    const { pgno, offset, size } = entries[n];
-    if (offset + size <= head.byteLength) pages.set(n, decodeIndexedFrame(head.subarray(offset, offset + size), pgno, pageSize, key));
+  // Frames lie in ascending offset (checkPageIndexLayout): the first past the head ends the walk.
+  for (let n = 0; n < entries.length && entries.end(n) <= head.byteLength; n++) {
+    const offset = entries.offsets[n];
+    pages.set(n, decodeIndexedFrame(head.subarray(offset, entries.end(n)), entries.pgnos[n], pageSize, key));
   }
   return pages;
 }

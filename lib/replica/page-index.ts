@@ -8,7 +8,7 @@
  */
 import { HEADER_FLAG_NO_CHECKSUM, type LtxHeader } from '../../ltx/header.js';
 import type { LtxTrailer } from '../../ltx/trailer.js';
-import type { PageIndexEntry } from '../../ltx/page-index.js';
+import { PageIndexTable, type PageIndexEntry } from '../../ltx/page-index.js';
 import { formatChecksum, lockPgno } from '../../ltx/checksum.js';
 import { LtxvfsError } from '../../ltx/errors.js';
 import type { LtxFileInfo } from '../storage/types.js';
@@ -26,16 +26,21 @@ export interface LtxFile {
   /** Post-apply and file checksums. */
   readonly trailer: LtxTrailer;
   /** The file's page index: frames in ascending pgno (and so ascending offset). */
-  readonly entries: readonly PageIndexEntry[];
+  readonly entries: PageIndexTable;
   /** Process-unique number, used to key cached frames. */
   readonly id: number;
 }
 
 let nextFileId = 1;
 
-/** Give an LTX file its process-unique id (see {@link LtxFile.id}). */
-export function makeLtxFile(info: LtxFileInfo, header: LtxHeader, trailer: LtxTrailer, entries: readonly PageIndexEntry[]): LtxFile {
-  return { info, header, trailer, entries, id: nextFileId++ };
+/**
+ * Give an LTX file its process-unique id (see {@link LtxFile.id}); an index given as
+ * objects (a decoded file's) is turned into a table.
+ * @throws LtxvfsError `LTXVFS_ERR_USAGE` as `PageIndexTable.from`.
+ */
+export function makeLtxFile(info: LtxFileInfo, header: LtxHeader, trailer: LtxTrailer, entries: PageIndexTable | readonly PageIndexEntry[]): LtxFile {
+  const table = entries instanceof PageIndexTable ? entries : PageIndexTable.from(entries);
+  return { info, header, trailer, entries: table, id: nextFileId++ };
 }
 
 /** A page of one version: the file that holds it and the position of its frame in that file's index. */
@@ -112,10 +117,11 @@ export class PageIndex implements PageVersion {
 
   /** True if `ref` is the frame this version serves for its page. */
   isCurrent(ref: FrameRef): boolean {
-    const e = ref.file.entries[ref.entry];
-    if (e === undefined || e.pgno < 1 || e.pgno > this.commit) return false;
+    if (ref.entry < 0 || ref.entry >= ref.file.entries.length) return false;
+    const pgno = ref.file.entries.pgnos[ref.entry];
+    if (pgno < 1 || pgno > this.commit) return false;
     // The chunk's slot, not get(): no FrameRef per call (the fetcher asks for every frame of a range).
-    const i = e.pgno - 1;
+    const i = pgno - 1;
     const chunk = this.#chunks[i >>> CHUNK_SHIFT];
     return chunk !== undefined && chunk.files[i & CHUNK_MASK] === ref.file && chunk.entries[i & CHUNK_MASK] === ref.entry;
   }
@@ -187,9 +193,9 @@ export class PageIndex implements PageVersion {
       const lock = lockPgno(h.pageSize);
       // Chunks wholly beyond the commit go; a later file that grows the database starts them afresh.
       chunks.length = Math.min(chunks.length, Math.ceil(h.commit / CHUNK_SIZE));
-      const entries = file.entries;
-      for (let n = 0; n < entries.length; n++) {
-        const pgno = entries[n].pgno;
+      const pgnos = file.entries.pgnos;
+      for (let n = 0; n < pgnos.length; n++) {
+        const pgno = pgnos[n];
         if (pgno > h.commit || pgno === lock) {
           throw new LtxvfsError('LTXVFS_ERR_CORRUPT',
             `${key}: page index holds page ${pgno}, ${pgno === lock ? 'the lock page' : `beyond commit ${h.commit}`}`, { key });

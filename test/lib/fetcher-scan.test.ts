@@ -94,7 +94,7 @@ t.test('frames cached when a scan\'s range was planned are kept fresh or decoded
   s.client.reset();
   await s.scan(1, 1300);
   const single = s.client.reads.filter((r) => interior.some((p) => {
-    const e = s.file.entries[s.version.get(p)!.entry];
+    const e = s.file.entries.at(s.version.get(p)!.entry)!;
     return r.offset === e.offset && r.length === e.size;
   }));
   t.same(single, [], 'no read of one of those frames on its own');

@@ -63,14 +63,14 @@ async function readPage(s: Setup, pgno: number, version = s.version): Promise<Ui
 
 /** Frames (1-based pgnos) covered by each logged read of the snapshot. */
 function framesPerRead(s: Setup): number[][] {
-  return s.client.reads.map((r) => s.file.entries.filter((e) => e.offset >= r.offset && e.offset + e.size <= r.offset + r.length).map((e) => e.pgno));
+  return s.client.reads.map((r) => s.file.entries.toArray().filter((e) => e.offset >= r.offset && e.offset + e.size <= r.offset + r.length).map((e) => e.pgno));
 }
 
 t.test('a miss reads exactly its frame and caches the validated page', async (t) => {
   const s = await setup(t);
   const page = await s.fetcher.fetch(s.version, s.ref(50));
   t.ok(bytesEqual(page, data[49].data), 'page 50 as written');
-  const e = s.file.entries[49];
+  const e = s.file.entries.at(49)!;
   t.same(s.client.reads, [{ key: s.file.info.key, offset: e.offset, length: e.size }]);
   t.same(s.counters, { readRequests: 1, pagesFetched: 1, bytesRead: e.size });
   t.same(s.cache.get(s.ref(50)), page);
@@ -230,7 +230,7 @@ t.test('a failed read of a coalesced range rejects the asked page; its prefetche
 
 t.test('a frame whose page number was damaged gives LTXVFS_ERR_CORRUPT naming the file', async (t) => {
   const s = await setup(t);
-  const e = s.file.entries[19];
+  const e = s.file.entries.at(19)!;
   await flipBit(s.path, e.offset + 3, 2); // pgno 20 → 16
   await rejectsLtx(t, s.fetcher.fetch(s.version, s.ref(20)), 'LTXVFS_ERR_CORRUPT', s.file.info.key,
     new RegExp(`page 20 at offset ${e.offset}: frame holds page 16, the page index says 20`));
@@ -240,7 +240,7 @@ t.test('a frame whose page number was damaged gives LTXVFS_ERR_CORRUPT naming th
 
 t.test('a damaged size prefix gives LTXVFS_ERR_CORRUPT naming the file', async (t) => {
   const s = await setup(t);
-  const e = s.file.entries[60];
+  const e = s.file.entries.at(60)!;
   await flipBit(s.path, e.offset + 9, 0);
   await rejectsLtx(t, s.fetcher.fetch(s.version, s.ref(61)), 'LTXVFS_ERR_CORRUPT', s.file.info.key,
     new RegExp(`page 61 at offset ${e.offset}: size prefix \\d+ \\+ 10 does not match the ${e.size}-byte index entry`));
@@ -252,7 +252,7 @@ t.test('a corrupt prefetched frame fails quietly; the asked page and the frames 
   const onUnhandled = (err: unknown): void => void unhandled.push(err);
   process.on('unhandledRejection', onUnhandled);
   t.teardown(() => void process.off('unhandledRejection', onUnhandled));
-  await flipBit(s.path, s.file.entries[4].offset + 3, 4); // page 5's pgno
+  await flipBit(s.path, s.file.entries.at(4)!.offset + 3, 4); // page 5's pgno
   await s.fetcher.fetch(s.version, s.ref(1));
   await s.fetcher.fetch(s.version, s.ref(2));
   const page3 = await s.fetcher.fetch(s.version, s.ref(3)); // reads frames 3…9

@@ -58,12 +58,12 @@ t.test('a verification started at open waits for the first query, however late i
   await clock.advance(1);
   t.equal(client.reads.length, 1, 'the query\'s page is the first read');
   const entry = reader.current.get(250)!;
-  t.same([client.reads[0].offset, client.reads[0].length], [entry.file.entries[entry.entry].offset, entry.file.entries[entry.entry].size], 'exactly its frame');
+  t.same([client.reads[0].offset, client.reads[0].length], [entry.file.entries.at(entry.entry)!.offset, entry.file.entries.at(entry.entry)!.size], 'exactly its frame');
   t.ok(bytesEqual(await page, pages[249].data));
   reader.release(v);
   await clock.advance(25); // the foreground quiet for the quiet time
   t.ok(client.reads.length > 1, `then the verification: ${client.reads.length - 1} read(s)`);
-  t.equal(client.reads[1].offset, entry.file.entries[0].offset, 'from the file\'s first frame');
+  t.equal(client.reads[1].offset, entry.file.entries.at(0)!.offset, 'from the file\'s first frame');
 });
 
 t.test('with no query, background reads start after the first-query delay', async (t) => {

@@ -19,7 +19,7 @@ function file(minTXID: number, maxTXID: number, commit: number, ps: Page[], over
 /** The file and pgno page `pgno` resolves to in `v`, for comparisons. */
 function where(v: PageIndex, pgno: number): string | undefined {
   const ref = v.get(pgno);
-  return ref === undefined ? undefined : `${ref.file.info.key}#${ref.file.entries[ref.entry].pgno}`;
+  return ref === undefined ? undefined : `${ref.file.info.key}#${ref.file.entries.at(ref.entry)!.pgno}`;
 }
 
 function throwsCode(t: Test, fn: () => unknown, code: string, key: string, reason: RegExp): void {
@@ -59,7 +59,7 @@ t.test('a snapshot maps every page to its frame', async (t) => {
   for (let pgno = 1; pgno <= 10; pgno++) {
     const ref = v.get(pgno)!;
     t.equal(ref.file, snap);
-    t.equal(snap.entries[ref.entry].pgno, pgno);
+    t.equal(snap.entries.at(ref.entry)!.pgno, pgno);
   }
   t.equal(v.get(0), undefined, 'page 0');
   t.equal(v.get(11), undefined, 'beyond commit');
@@ -225,8 +225,8 @@ t.test('a page index holding the lock page or a page beyond commit is corrupt', 
   const v1 = PageIndex.empty().apply(file(1, 1, 2, pages(1, 2)));
   // A real file that grows past the lock page, then an index with the lock page added.
   const real = file(2, 2, lock + 1, [...pages(1, 1, 3), ...pages(lock + 1, lock + 1, 3)]);
-  const last = real.entries[1];
-  const withLock = makeLtxFile(real.info, real.header, real.trailer, [real.entries[0], { ...last, pgno: lock }, last]);
+  const last = real.entries.at(1)!;
+  const withLock = makeLtxFile(real.info, real.header, real.trailer, [real.entries.at(0)!, { ...last, pgno: lock }, last]);
   throwsCode(t, () => v1.apply(withLock), 'LTXVFS_ERR_CORRUPT', real.info.key, new RegExp(`page index holds page ${lock}, the lock page`));
   const beyond = makeLtxFile(real.info, real.header, real.trailer, [...real.entries, { ...last, pgno: lock + 2 }]);
   throwsCode(t, () => v1.apply(beyond), 'LTXVFS_ERR_CORRUPT', real.info.key,
@@ -285,7 +285,7 @@ t.test('applyAll checks every file against the state before it', async (t) => {
     'ltx/0/0000000000000002-0000000000000002.ltx', /page size 1024 does not match 512/);
   // A valid file whose index is then given a page beyond its commit.
   const real = file(3, 3, 2, pages(2, 2));
-  const beyond = makeLtxFile(real.info, real.header, real.trailer, [{ ...real.entries[0], pgno: 3 }]);
+  const beyond = makeLtxFile(real.info, real.header, real.trailer, [{ ...real.entries.at(0)!, pgno: 3 }]);
   throwsCode(t, () => v.applyAll([file(1, 1, 3, pages(1, 3)), file(2, 2, 3, pages(1, 1)), beyond]), 'LTXVFS_ERR_CORRUPT',
     'ltx/0/0000000000000003-0000000000000003.ltx', /page index holds page 3, beyond commit 2/);
 });

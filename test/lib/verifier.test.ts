@@ -63,7 +63,7 @@ t.test('a file above the bound is verified in the background from its first use,
 t.test('a flipped bit inside a page that still decodes: served once, then LTXVFS_ERR_CHECKSUM naming the file', async (t) => {
   const s = await setup(t);
   const reader = await s.open();
-  const frame = reader.current.files[0].entries[29];
+  const frame = reader.current.files[0].entries.at(29)!;
   await flipBit(s.path, frame.offset + 2000, 3);
   const events: LtxvfsError[] = [];
   reader.on('corrupt', (err) => events.push(err));
@@ -83,7 +83,7 @@ t.test('a flipped bit inside a page that still decodes: served once, then LTXVFS
 t.test('a frame that no longer decodes fails verification with LTXVFS_ERR_CHECKSUM naming the file, the cause attached', async (t) => {
   const s = await setup(t);
   const reader = await s.open();
-  const frame = reader.current.files[0].entries[50];
+  const frame = reader.current.files[0].entries.at(50)!;
   await flipBit(s.path, frame.offset + 7, 7); // the size prefix of page 51
   await read(reader, 1);
   const err = await reader.verified().then(() => undefined, (e: unknown) => e);

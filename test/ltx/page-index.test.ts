@@ -2,6 +2,7 @@ import t from 'tap';
 import { lockPgno } from '../../ltx/checksum.js';
 import {
   checkPageIndexLayout,
+  PageIndexTable,
   checkPagesAgainstHeader,
   encodePageIndex,
   INDEX_TAIL_SIZE,
@@ -120,15 +121,18 @@ t.test('readPageIndexFromTail checks the entry layout', async (t) => {
     });
   }
   const empty = fileWithIndex([], 100);
-  t.match(readPageIndexFromTail(empty, 0, empty.length, W), { entries: [], indexOffset: 106 }, 'a file without pages');
-  t.doesNotThrow(() => checkPageIndexLayout([{ pgno: 9, offset: 100, size: 10 }], 116, W));
+  const none = readPageIndexFromTail(empty, 0, empty.length, W);
+  t.match(none, { indexOffset: 106 }, 'a file without pages');
+  t.equal('entries' in none && none.entries.length, 0);
+  t.doesNotThrow(() => checkPageIndexLayout(PageIndexTable.from([{ pgno: 9, offset: 100, size: 10 }]), 116, W));
 });
 
 t.test('parsePageIndexEntries reports varint problems with file offsets', async (t) => {
   const buf = Uint8Array.from([0, 0, 0x01, 0x64, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x00]);
   throwsLtx(t, () => parsePageIndexEntries(buf, 2, buf.length, W, 1000), 'LTXVFS_ERR_CORRUPT', `${W}: page index`, /varint at offset 1004 overflows 64 bits/);
   throwsLtx(t, () => parsePageIndexEntries(buf, 2, 6, W, 1000, 2000), 'LTXVFS_ERR_CORRUPT', W, /truncated: no 0 terminator before offset 1006 \(the index starts at 1002, the file is 2000 bytes\)/);
-  t.same(parsePageIndexEntries(Uint8Array.from([1, 100, 10, 0]), 0, 4, W), { entries: [{ pgno: 1, offset: 100, size: 10 }], end: 4 });
+  const one = parsePageIndexEntries(Uint8Array.from([1, 100, 10, 0]), 0, 4, W);
+  t.same({ entries: one.entries.toArray(), end: one.end }, { entries: [{ pgno: 1, offset: 100, size: 10 }], end: 4 });
 
   // With ten or more bytes after the varint (the inline path), the same errors and values.
   const pad = new Array<number>(12).fill(0);
@@ -140,8 +144,8 @@ t.test('parsePageIndexEntries reports varint problems with file offsets', async 
   const big = Uint8Array.from([1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10, 10, ...pad]);
   throwsLtx(t, () => parsePageIndexEntries(big, 0, big.length, W, 1000), 'LTXVFS_ERR_CORRUPT', `${W}: page index`, /varint at offset 1001 exceeds 2\^53-1/);
   const safe = Uint8Array.from([1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f, 10, 0, ...pad]);
-  t.same(parsePageIndexEntries(safe, 0, safe.length, W).entries, [{ pgno: 1, offset: Number.MAX_SAFE_INTEGER, size: 10 }]);
-  t.same(parsePageIndexEntries(Uint8Array.from([0x81, 0x01, 0xe4, 0x00, 10, 0, ...pad]), 0, 18, W).entries, [{ pgno: 129, offset: 100, size: 10 }], 'two-byte varints, and a non-minimal one');
+  t.same(parsePageIndexEntries(safe, 0, safe.length, W).entries.toArray(), [{ pgno: 1, offset: Number.MAX_SAFE_INTEGER, size: 10 }]);
+  t.same(parsePageIndexEntries(Uint8Array.from([0x81, 0x01, 0xe4, 0x00, 10, 0, ...pad]), 0, 18, W).entries.toArray(), [{ pgno: 129, offset: 100, size: 10 }], 'two-byte varints, and a non-minimal one');
 });
 
 t.test('checkPagesAgainstHeader: pgno ≤ commit, no lock page, complete snapshots', async (t) => {
@@ -166,23 +170,25 @@ t.test('checkPagesAgainstHeader: pgno ≤ commit, no lock page, complete snapsho
 });
 
 t.test('parsePageIndexEntries: the fast path (room for three 7-byte varints) and the general one give the same entries', async (t) => {
-  // Values of every varint length from 1 to 8 bytes (up to 2^53 − 1), mixed within entries,
-  // then enough bytes after the terminator that all but the last entries take the fast path.
-  const values = [0, 1, 127, 128, 16_383, 16_384, 2 ** 21, 2 ** 28, 2 ** 35, 2 ** 42, 2 ** 49 - 1, 2 ** 49, 2 ** 52 + 3, Number.MAX_SAFE_INTEGER];
+  // Offsets of every varint length from 1 to 8 bytes (up to 2^53 − 1), pgnos and sizes up to
+  // 2^32 − 1 (5 bytes), mixed within entries, then enough bytes after the terminator that
+  // all but the last entries take the fast path.
+  const values = [0, 1, 127, 128, 16_383, 16_384, 2 ** 21, 2 ** 28, 2 ** 32 - 1, 2 ** 35, 2 ** 42, 2 ** 49 - 1, 2 ** 49, 2 ** 52 + 3, Number.MAX_SAFE_INTEGER];
+  const u32 = values.filter((v) => v <= 0xffff_ffff);
   const entries: PageIndexEntry[] = [];
   let seed = 3;
-  const pick = (): number => {
+  const pick = (from: number[] = values): number => {
     seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return values[seed % values.length];
+    return from[seed % from.length];
   };
-  for (let i = 0; i < 300; i++) entries.push({ pgno: Math.max(1, pick()), offset: pick(), size: pick() });
+  for (let i = 0; i < 300; i++) entries.push({ pgno: Math.max(1, pick(u32)), offset: pick(), size: pick(u32) });
   const index = encodePageIndex(entries);
   const varints = index.subarray(0, index.length - PAGE_INDEX_SIZE_FIELD);
   for (const pad of [0, 5, 21, 64]) {
     const buf = new Uint8Array(3 + varints.length + pad);
     buf.set(varints, 3);
     const parsed = parsePageIndexEntries(buf, 3, buf.length, W);
-    t.same(parsed.entries, entries, `${pad} bytes after the terminator`);
+    t.same(parsed.entries.toArray(), entries, `${pad} bytes after the terminator`);
     t.equal(parsed.end, 3 + varints.length);
   }
   const pad = new Array<number>(64).fill(0);
@@ -190,4 +196,27 @@ t.test('parsePageIndexEntries: the fast path (room for three 7-byte varints) and
   throwsLtx(t, () => parsePageIndexEntries(big, 0, big.length, W, 1000), 'LTXVFS_ERR_CORRUPT', `${W}: page index`, /varint at offset 1001 exceeds 2\^53-1/);
   const eleven = Uint8Array.from([1, 100, 10, 2, ...new Array<number>(10).fill(0xff), 0x01, 10, ...pad]);
   throwsLtx(t, () => parsePageIndexEntries(eleven, 0, eleven.length, W, 1000), 'LTXVFS_ERR_CORRUPT', `${W}: page index`, /varint at offset 1004 overflows 64 bits/);
+});
+
+t.test('PageIndexTable: columns, objects, and entries that do not fit 32 bits', async (t) => {
+  const entries = [{ pgno: 1, offset: 100, size: 20 }, { pgno: 7, offset: 120, size: 4106 }];
+  const table = PageIndexTable.from(entries);
+  t.equal(table.length, 2);
+  t.same([...table.pgnos], [1, 7]);
+  t.same([...table.offsets], [100, 120]);
+  t.same([...table.sizes], [20, 4106]);
+  t.same(table.at(1), entries[1]);
+  t.equal(table.at(2), undefined, 'past the end');
+  t.equal(table.end(1), 4226);
+  t.same(table.toArray(), entries);
+  t.same([...table], entries, 'iterable');
+  t.same(encodePageIndex(table), encodePageIndex(entries), 'the same bytes from the table and from objects');
+  throwsLtx(t, () => PageIndexTable.from([{ pgno: 2 ** 32, offset: 100, size: 10 }]), 'LTXVFS_ERR_USAGE', 'page index', /entry 0: pgno 4294967296 or size 10 does not fit 32 bits/);
+  throwsLtx(t, () => new PageIndexTable(new Uint32Array(2), new Float64Array(1), new Uint32Array(2)), 'LTXVFS_ERR_USAGE', 'page index', /columns of 2, 1 and 2 entries differ/);
+  // In a file: a pgno of 2^32 (five-byte varint 0x80 0x80 0x80 0x80 0x10) is no SQLite page.
+  const pad = new Array<number>(32).fill(0);
+  const wide = Uint8Array.from([1, 100, 10, 0x80, 0x80, 0x80, 0x80, 0x10, 110, 10, 0, ...pad]);
+  throwsLtx(t, () => parsePageIndexEntries(wide, 0, wide.length, W), 'LTXVFS_ERR_CORRUPT', `${W}: page index`, /entry 1: pgno 4294967296 invalid \(more than 32 bits\)/);
+  const wideSize = Uint8Array.from([1, 100, 0x80, 0x80, 0x80, 0x80, 0x10, 0]);
+  throwsLtx(t, () => parsePageIndexEntries(wideSize, 0, wideSize.length, W), 'LTXVFS_ERR_CORRUPT', `${W}: page index`, /entry 0: size 4294967296 invalid/);
 });

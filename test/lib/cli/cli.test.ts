@@ -217,7 +217,7 @@ t.test('a query over a damaged frame fails with exit 1 naming the file and the f
   const bytes = await readFile(file);
   const { entries } = readPageIndexFromTail(bytes, 0, bytes.length, 'x') as FoundPageIndex;
   // Break the page number of every frame but page 1's, so the first page after page 1 fails its frame check.
-  for (const e of entries.slice(1)) bytes[e.offset + 3] ^= 0x40;
+  for (const e of entries.toArray().slice(1)) bytes[e.offset + 3] ^= 0x40;
   await writeFile(file, bytes);
   const r = await cli(['query', replica, 'SELECT count(*) FROM Track']);
   t.equal(r.code, 1);
