@@ -230,7 +230,7 @@ export function parsePageIndexEntries(
     return value;
   };
   // An entry takes at least 3 bytes; most take 7–10 (pgno, offset and size of a 4 KiB page).
-  const entries = new TableBuilder(Math.max(16, Math.ceil((n - start) / 8)));
+  const entries = new TableBuilder(Math.max(1, Math.ceil((n - start) / 8)));
   // Fast path, the loop itself with no call per varint: an entry of three varints of at most
   // 7 bytes each (values below 2^49) that ends before the limit. Anything else (longer
   // varints, the last entries before the limit) goes through read() above. At open, in a

@@ -83,7 +83,7 @@ export async function catchUp(target: PollTarget, list: ListNewest = (seekTXID) 
     if (fresh !== undefined && fresh.txid > result.version.txid) {
       result.version = fresh;
       result.rebuilt = true;
-      result.applied = fresh.files.length;
+      result.applied = fresh.fileCount;
     }
   }
   return result;
@@ -108,7 +108,8 @@ async function vanished(target: PollTarget, newest: LtxFile, txid: number): Prom
 /** The last-applied file of `version` that reaches its TXID (the newest applied), if any. */
 function newestFile(version: PageIndex): LtxFile | undefined {
   if (version.txid === 0) return undefined;
-  return version.files.findLast((f) => f.info.maxTXID === version.txid);
+  // applyAll takes the TXID of the file it applied last.
+  return version.newestFile;
 }
 
 /** Whether `f`'s TXID range holds `txid`. */

@@ -31,8 +31,8 @@ export class VersionBuilder {
   readonly unverifiedHeads = new Map<LtxFile, { head: Uint8Array; pages: Map<number, Uint8Array>; fed?: boolean }>();
   /** LTX files of the current version, by key: reused by rebuilds so their cached frames stay valid. */
   #files = new Map<string, LtxFile>();
-  /** The files of the version remembered last. */
-  #remembered: readonly LtxFile[] | undefined;
+  /** The version remembered last. */
+  #remembered: PageIndex | undefined;
 
   /**
    * @param indexConcurrency LTX files whose header and index are read at once.
@@ -108,22 +108,20 @@ export class VersionBuilder {
   /**
    * Remember the files of `version`, which became current, and forget the others. A
    * version that only appends files to the one remembered last (a poll's or a commit's:
-   * `PageIndex.applyAll` keeps the base's files first) adds just those: rebuilding the map
-   * of every file took 80 µs a commit once a writer's replica held 2,000 level-0 files.
+   * `PageIndex.applyAll` keeps the base's files first) adds just those, found in one step
+   * per file (`PageIndex.filesSince`): rebuilding the map of every file took 80 µs a commit
+   * once a writer's replica held 2,000 level-0 files, and comparing the lists 40 µs at 3,000.
    */
   remember(version: PageIndex): void {
-    const before = this.#remembered;
-    const files = version.files;
-    let appended = before !== undefined && files.length >= before.length;
-    for (let i = 0; appended && i < before!.length; i++) appended = files[i] === before![i];
-    if (appended) {
-      for (let i = before!.length; i < files.length; i++) this.#files.set(files[i].info.key, files[i]);
+    const appended = this.#remembered === undefined ? undefined : version.filesSince(this.#remembered);
+    if (appended !== undefined) {
+      for (const f of appended) this.#files.set(f.info.key, f);
     } else {
       const keep = new Map<string, LtxFile>();
-      for (const f of files) keep.set(f.info.key, f);
+      for (const f of version.files) keep.set(f.info.key, f);
       this.#files = keep;
     }
-    this.#remembered = files;
+    this.#remembered = version;
     for (const f of this.unverifiedHeads.keys()) if (this.#files.get(f.info.key) !== f) this.unverifiedHeads.delete(f);
   }
 

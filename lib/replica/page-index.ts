@@ -50,8 +50,8 @@ export interface FrameRef {
   readonly entry: number;
 }
 
-/** Pages per chunk of the persistent array: 4096 pages = 16 MiB of 4 KiB pages per copied chunk. */
-const CHUNK_SHIFT = 12;
+/** Pages per chunk of the persistent array: 256 (4096 made a writer copy 48 KiB of slots at every commit, most of its garbage). */
+const CHUNK_SHIFT = 8;
 const CHUNK_SIZE = 1 << CHUNK_SHIFT;
 const CHUNK_MASK = CHUNK_SIZE - 1;
 
@@ -69,6 +69,19 @@ function copyChunk(c: Chunk): Chunk {
   return { files: c.files.slice(), entries: c.entries.slice() };
 }
 
+/**
+ * The files applied to build a version, newest first, sharing the older ones with the
+ * version it was built on: applying a commit's file costs one node, not a copy of the list
+ * (a writer's 3,000th commit copied 3,000 references, then compared them all to learn
+ * that one file was appended).
+ */
+interface FileNode {
+  readonly file: LtxFile;
+  readonly older: FileNode | undefined;
+  /** Files in the list from here down. */
+  readonly count: number;
+}
+
 /** An immutable version of the database (docs/architecture.md read path 3). */
 export class PageIndex implements PageVersion {
   /** Page size in bytes. */
@@ -83,13 +96,13 @@ export class PageIndex implements PageVersion {
   readonly postApplyChecksum: bigint;
   /** True when the last applied file tracks database checksums (header flag NoChecksum clear). */
   readonly checksummed: boolean;
-  /** The files applied so far, oldest first (the plan this version was built from). */
-  readonly files: readonly LtxFile[];
+  readonly #newest: FileNode | undefined;
+  #files: readonly LtxFile[] | undefined;
   readonly #chunks: readonly (Chunk | undefined)[];
 
   private constructor(fields: {
     pageSize: number; commit: number; txid: number; timestamp: number; postApplyChecksum: bigint;
-    checksummed: boolean; files: readonly LtxFile[]; chunks: readonly (Chunk | undefined)[];
+    checksummed: boolean; newest: FileNode | undefined; chunks: readonly (Chunk | undefined)[];
   }) {
     this.pageSize = fields.pageSize;
     this.commit = fields.commit;
@@ -97,13 +110,47 @@ export class PageIndex implements PageVersion {
     this.timestamp = fields.timestamp;
     this.postApplyChecksum = fields.postApplyChecksum;
     this.checksummed = fields.checksummed;
-    this.files = fields.files;
+    this.#newest = fields.newest;
     this.#chunks = fields.chunks;
+  }
+
+  /** The files applied so far, oldest first (the plan this version was built from); made on first use. */
+  get files(): readonly LtxFile[] {
+    if (this.#files === undefined) {
+      const files = new Array<LtxFile>(this.fileCount);
+      for (let n = this.#newest; n !== undefined; n = n.older) files[n.count - 1] = n.file;
+      this.#files = files;
+    }
+    return this.#files;
+  }
+
+  /** How many files were applied to build this version. */
+  get fileCount(): number {
+    return this.#newest?.count ?? 0;
+  }
+
+  /** The file applied last (the one that brought the version to its TXID), if any. */
+  get newestFile(): LtxFile | undefined {
+    return this.#newest?.file;
+  }
+
+  /**
+   * The files this version applied on top of `older`, oldest first, when `older`'s files are
+   * its first ones (it was built from `older` by applying files, through any versions
+   * between); else undefined. Costs one step per file applied since.
+   */
+  filesSince(older: PageIndex): LtxFile[] | undefined {
+    const since = this.fileCount - older.fileCount;
+    if (since < 0) return undefined;
+    const out = new Array<LtxFile>(since);
+    let n = this.#newest;
+    for (let i = since - 1; i >= 0; i--, n = n!.older) out[i] = n!.file;
+    return n === older.#newest ? out : undefined;
   }
 
   /** The index before any file: no pages, TXID 0. */
   static empty(pageSize = 0): PageIndex {
-    return new PageIndex({ pageSize, commit: 0, txid: 0, timestamp: 0, postApplyChecksum: 0n, checksummed: false, files: [], chunks: [] });
+    return new PageIndex({ pageSize, commit: 0, txid: 0, timestamp: 0, postApplyChecksum: 0n, checksummed: false, newest: undefined, chunks: [] });
   }
 
   /** The frame of page `pgno` (1-based) in this version, or undefined (beyond commit, the lock page, or never written). */
@@ -155,6 +202,8 @@ export class PageIndex implements PageVersion {
     let txid = this.txid;
     let checksummed = this.checksummed;
     let postApplyChecksum = this.postApplyChecksum;
+    let commit = this.commit;
+    let newest = this.#newest;
     const chunks = this.#chunks.slice();
     const copied = new Set<number>();
     const writable = (ci: number): Chunk => {
@@ -207,15 +256,20 @@ export class PageIndex implements PageVersion {
       }
       // Truncate to commit: clear the tail of the last chunk if it still holds pages beyond commit.
       // The chunk holding page `commit`, not the last one copied: a file that grows the
-      // database into a chunk it writes nothing to must not cut the chunk before it.
+      // database into a chunk it writes nothing to must not cut the chunk before it. Only a
+      // database that shrank can hold such pages: every version is cut to its commit, and the
+      // file's own pages beyond it were refused above. (Looking at the 4,096 slots of the last
+      // chunk at every commit of a writer was most of the cost of applying its file.)
       const tail = h.commit & CHUNK_MASK;
       const lastChunk = Math.ceil(h.commit / CHUNK_SIZE) - 1;
-      if (tail !== 0 && chunks[lastChunk] !== undefined) {
-        const c = chunks[lastChunk]!;
-        if (c.files.some((f, slot) => slot >= tail && f !== undefined)) {
-          writable(lastChunk).files.fill(undefined, tail);
-        }
+      if (h.commit < commit && tail !== 0 && chunks[lastChunk] !== undefined) {
+        const slots = chunks[lastChunk]!.files;
+        let stale = false;
+        for (let slot = tail; slot < CHUNK_SIZE && !stale; slot++) stale = slots[slot] !== undefined;
+        if (stale) writable(lastChunk).files.fill(undefined, tail);
       }
+      commit = h.commit;
+      newest = { file, older: newest, count: (newest?.count ?? 0) + 1 };
       pageSize = h.pageSize;
       txid = h.maxTXID;
       checksummed = (h.flags & HEADER_FLAG_NO_CHECKSUM) === 0;
@@ -229,7 +283,7 @@ export class PageIndex implements PageVersion {
       timestamp: last.timestamp,
       postApplyChecksum,
       checksummed,
-      files: [...this.files, ...files],
+      newest,
       chunks,
     });
   }

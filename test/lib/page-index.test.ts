@@ -103,7 +103,7 @@ t.test('truncation drops pages beyond commit; growing again does not bring them 
   t.same(v1.missingPages(), []);
 });
 
-t.test('versions spanning several chunks (4096 pages each)', async (t) => {
+t.test('versions spanning several chunks (256 pages each)', async (t) => {
   const f1 = file(1, 1, 9000, pages(1, 9000));
   const f2 = file(2, 2, 9000, pages(1, 1, 7));
   const v1 = PageIndex.empty().apply(f1);
@@ -288,4 +288,48 @@ t.test('applyAll checks every file against the state before it', async (t) => {
   const beyond = makeLtxFile(real.info, real.header, real.trailer, [{ ...real.entries.at(0)!, pgno: 3 }]);
   throwsCode(t, () => v.applyAll([file(1, 1, 3, pages(1, 3)), file(2, 2, 3, pages(1, 1)), beyond]), 'LTXVFS_ERR_CORRUPT',
     'ltx/0/0000000000000003-0000000000000003.ltx', /page index holds page 3, beyond commit 2/);
+});
+
+t.test('a shrink then a growth inside one chunk, in one applyAll or file by file, serves no page from before the shrink', async (t) => {
+  const f1 = file(1, 1, 300, pages(1, 300));
+  const shrink = file(2, 2, 270, pages(1, 1, 2));
+  const grow = file(3, 3, 290, pages(290, 290, 3));
+  const stepwise = PageIndex.empty().apply(f1).apply(shrink).apply(grow);
+  const together = PageIndex.empty().applyAll([f1, shrink, grow]);
+  for (const [how, v] of [['file by file', stepwise], ['one applyAll', together]] as const) {
+    t.equal(where(v, 270), `${f1.info.key}#270`, `${how}: below the shrink`);
+    for (const pgno of [271, 280, 289]) t.equal(v.get(pgno), undefined, `${how}: page ${pgno} was cut by the shrink`);
+    t.equal(where(v, 290), `${grow.info.key}#290`, `${how}: the page written after it`);
+    t.same(v.missingPages(30), Array.from({ length: 19 }, (_, i) => 271 + i), `${how}: the holes`);
+  }
+  // Growing without a shrink before keeps everything below the old commit.
+  const v = PageIndex.empty().apply(f1).apply(file(2, 2, 310, pages(310, 310, 4)));
+  t.equal(where(v, 300), `${f1.info.key}#300`);
+  t.same(v.missingPages(), [301, 302, 303, 304, 305, 306, 307, 308, 309]);
+});
+
+t.test('files: oldest first, shared with the versions before, and what a version applied since another', async (t) => {
+  const f1 = file(1, 1, 4, pages(1, 4));
+  const f2 = file(2, 2, 4, pages(2, 2, 1));
+  const f3 = file(3, 3, 4, pages(3, 3, 2));
+  const f4 = file(4, 4, 4, pages(4, 4, 3));
+  const v1 = PageIndex.empty().apply(f1);
+  const v2 = v1.apply(f2);
+  const v4 = v2.applyAll([f3, f4]);
+  t.same(v4.files, [f1, f2, f3, f4]);
+  t.equal(v4.fileCount, 4);
+  t.equal(v4.newestFile, f4);
+  t.equal(PageIndex.empty().newestFile, undefined);
+  t.same(v1.files, [f1], 'the older version keeps its list');
+  t.same(v4.filesSince(v1), [f2, f3, f4]);
+  t.same(v4.filesSince(v4), []);
+  t.same(v4.filesSince(PageIndex.empty()), [f1, f2, f3, f4], 'everything since the empty index');
+  t.equal(v1.filesSince(v4), undefined, 'a newer version is not before it');
+  // A version built afresh from the same files shares no list with v1: not an extension of it.
+  const rebuilt = PageIndex.empty().applyAll([f1, f2, f3]);
+  t.equal(rebuilt.filesSince(v1), undefined);
+  t.equal(v4.filesSince(rebuilt), undefined, 'same length before, other lineage');
+  const branch = v2.apply(file(3, 3, 4, pages(1, 1, 5)));
+  t.equal(branch.filesSince(v4), undefined, 'a sibling');
+  t.same(branch.filesSince(v2)!.map((f) => f.info.maxTXID), [3]);
 });
