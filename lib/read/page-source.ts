@@ -45,7 +45,8 @@ export interface PageSink {
   /** The connection is done writing (committed or rolled back). */
   unreserve(): void;
   /**
-   * Ship a transaction; resolves once it is durable in the replica.
+   * Ship a transaction; resolves once it is durable in the replica, or with write-behind
+   * once it is staged (then answered at once, without a Promise, when it needed no wait).
    * @param base the version the transaction read (pinned at SHARED).
    * @param pages new contents by pgno (whole pages).
    * @param commit database size in pages after the transaction.
@@ -53,7 +54,7 @@ export interface PageSink {
    * @returns the version after it, pinned for the caller (released like an acquired one).
    * @throws LtxvfsError with `sqliteCode` SQLITE_BUSY on a conflict or a lost lease; storage errors.
    */
-  commit(base: PageVersion, pages: ReadonlyMap<number, Uint8Array>, commit: number, pageSize: number): Promise<PageVersion>;
+  commit(base: PageVersion, pages: ReadonlyMap<number, Uint8Array>, commit: number, pageSize: number): PageVersion | Promise<PageVersion>;
 }
 
 /** A source whose databases can also be written. */

@@ -105,6 +105,11 @@ export class WriteBehind {
     return { staged: this.#queue.length, stagedBytes: this.#bytes, uploaded: this.#uploaded, uploadedTXID: this.#uploadedTXID, waits: this.#waits, maxBytes: this.#maxBytes, failure: this.#failure?.message };
   }
 
+  /** Whether a commit may be staged now, without waiting: uploads have not stopped and the staged bytes are below `maxBytes` ({@link WriteBehind.room} waits otherwise). */
+  hasRoom(): boolean {
+    return this.#failure === undefined && this.#bytes < this.#maxBytes;
+  }
+
   /**
    * Resolves once a new commit may be staged: uploads are running and fewer than
    * `writeBehindMaxBytes` bytes are staged (one file is always allowed, however large).

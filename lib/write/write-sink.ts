@@ -46,11 +46,11 @@ export class ConnectionSink implements PageSink {
     this.writer.unreserve(this);
   }
 
-  /** See {@link PageSink.commit}. */
-  async commit(base: PageVersion, pages: ReadonlyMap<number, Uint8Array>, commit: number, pageSize: number): Promise<PageVersion> {
-    const version = await this.writer.commit({ base: base as PageIndex, pages, commit, pageSize });
+  /** See {@link PageSink.commit}: answered at once when the writer commits without waiting (write-behind). */
+  commit(base: PageVersion, pages: ReadonlyMap<number, Uint8Array>, commit: number, pageSize: number): PageVersion | Promise<PageVersion> {
+    const version = this.writer.commit({ base: base as PageIndex, pages, commit, pageSize });
     // Through the view, so that its pin count and `litestream_txid()` follow the new version.
-    return this.view.pin(version);
+    return version instanceof Promise ? version.then((v) => this.view.pin(v)) : this.view.pin(version);
   }
 }
 

@@ -283,3 +283,27 @@ t.test('the sql.js adapter refuses writeBehind: its synchronous close() could no
   await rejectsLtx(t, openSqlJs(SQL, fileReplicaUrl(dir), { create: true, writeBehind: true } as never), 'LTXVFS_ERR_UNSUPPORTED', dir,
     /writeBehind is not supported/, /close\(\) is synchronous/, /use openDatabase/);
 });
+
+t.test('a version listener that runs a statement on the same database while write-behind commits are answered inside SQLite\'s call gets right rows', async (t) => {
+  const url = fileReplicaUrl(t.testdir());
+  const db = await openDatabase(url, { create: true, autoLease: true, writeBehind: true, shared: false, pollIntervalMs: 0 });
+  await db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)');
+  const count = await db.prepare('SELECT count(*) AS n FROM t');
+  const seen: Promise<unknown>[] = [];
+  // With write-behind the commit, and its event, can come inside SQLite's call (the writer answers
+  // at once): the listener's statement must wait its turn, not re-enter SQLite.
+  db.on('version', () => seen.push(count.get()));
+  // get() of INSERT … RETURNING takes the warm path (a step answered within the call), where
+  // the commit happens inside SQLite's step or reset; run() takes the queued one.
+  const insert = await db.prepare('INSERT INTO t (v) VALUES (?) RETURNING id');
+  for (let i = 1; i <= 20; i++) t.same(await (i % 2 === 0 ? insert.get([`row ${i}`]) : insert.run([`row ${i}`])), i % 2 === 0 ? { id: i } : { changes: 1, lastInsertRowid: i });
+  const counts = (await Promise.all(seen)).map((r) => (r as { n: number }).n);
+  t.equal(counts.length, 20, 'one event per commit');
+  t.ok(counts.every((n) => n >= 1 && n <= 20), `each listener's statement saw a committed state (run when its turn came): ${counts.join(',')}`);
+  t.same(await db.all('SELECT count(*) AS n, max(id) AS top FROM t'), [{ n: 20, top: 20 }]);
+  t.equal(await db.flush(), db.stats().txid, 'every commit uploaded');
+  await count.finalize();
+  await insert.finalize();
+  await db.close();
+  t.same(await litestreamQuery(url, 'SELECT count(*) AS n FROM t'), [{ n: 20 }], 'the Litestream VFS reads all of them');
+});

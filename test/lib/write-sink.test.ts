@@ -185,7 +185,7 @@ t.test('ConnectionSink and leasePragma on their own', async (t) => {
     t.throws(() => pragma(name), { code: 'LTXVFS_ERR_READONLY', message: new RegExp(`PRAGMA ${name} refused: .* a time-travel view`) });
   }
   await conn.view.setAt('latest');
-  await t.rejects(conn.sink.reserve() as Promise<void>, { code: 'LTXVFS_ERR_READONLY', sqliteCode: SQLITE_READONLY });
+  t.throws(() => conn.sink.reserve(), { code: 'LTXVFS_ERR_READONLY', sqliteCode: SQLITE_READONLY }, 'without the lease: refused at once');
   await conn.writer.acquireLease();
   await conn.sink.reserve();
   conn.sink.unreserve();

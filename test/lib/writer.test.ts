@@ -235,7 +235,7 @@ t.test('the lease: acquire, share a pending acquisition, refuse one held by anot
   const held = await Lease.acquire(other, { owner: 'node-b:4242', renew: false });
   await rejectsLtx(t, writer.acquireLease(), 'LTXVFS_ERR_LEASE_HELD', 'lock.json', /held by node-b:4242 until/);
   const auto = new ReplicaWriter(reader, { autoLease: true });
-  const err = await rejectsLtx(t, auto.reserve({}), 'LTXVFS_ERR_LEASE_HELD', 'lock.json', /held by node-b:4242/);
+  const err = await rejectsLtx(t, async () => auto.reserve({}), 'LTXVFS_ERR_LEASE_HELD', 'lock.json', /held by node-b:4242/);
   t.equal((err as LtxvfsError).sqliteCode, SQLITE_BUSY, 'autoLease against a held lease: SQLITE_BUSY');
   await held.release();
   t.ok(await writer.acquireLease(), 'taken once the other owner released it');
@@ -243,7 +243,7 @@ t.test('the lease: acquire, share a pending acquisition, refuse one held by anot
 
   // Anything else acquiring fails with passes through as it is.
   await fs.writeFile(join(dir, 'lock.json'), '{"generation":"x"}');
-  await rejectsLtx(t, auto.reserve({}), 'LTXVFS_ERR_CORRUPT', 'lock.json', /not a lease record/);
+  await rejectsLtx(t, async () => auto.reserve({}), 'LTXVFS_ERR_CORRUPT', 'lock.json', /not a lease record/);
 });
 
 t.test('reserve: the lease (or autoLease), one writing connection per process', async (t) => {
@@ -253,16 +253,16 @@ t.test('reserve: the lease (or autoLease), one writing connection per process', 
   const writer = new ReplicaWriter(reader);
   const a = {};
   const b = {};
-  const err = await rejectsLtx(t, writer.reserve(a), 'LTXVFS_ERR_READONLY', `file://${dir}`,
+  const err = await rejectsLtx(t, async () => writer.reserve(a), 'LTXVFS_ERR_READONLY', `file://${dir}`,
     /writing needs the replica's write lease: run PRAGMA litevfs_acquire_lease, or open with \{ autoLease: true \}/);
   t.equal((err as LtxvfsError).sqliteCode, SQLITE_READONLY);
   await writer.acquireLease();
   await writer.reserve(a);
   await writer.reserve(a);
-  const busy = await rejectsLtx(t, writer.reserve(b), 'LTXVFS_ERR_CONFLICT', `file://${dir}`, /another connection of this process is writing/);
+  const busy = await rejectsLtx(t, async () => writer.reserve(b), 'LTXVFS_ERR_CONFLICT', `file://${dir}`, /another connection of this process is writing/);
   t.equal((busy as LtxvfsError).sqliteCode, SQLITE_BUSY);
   writer.unreserve(b);
-  await rejectsLtx(t, writer.reserve(b), 'LTXVFS_ERR_CONFLICT', dir, /another connection/, /is writing/);
+  await rejectsLtx(t, async () => writer.reserve(b), 'LTXVFS_ERR_CONFLICT', dir, /another connection/, /is writing/);
   writer.unreserve(a);
   await writer.reserve(b);
   writer.unreserve(b);
@@ -286,7 +286,7 @@ t.test('commit refuses what it cannot ship, and keeps nothing of it', async (t) 
   const names5 = await l0(dir);
 
   t.test('without the lease: LEASE_LOST, SQLITE_BUSY', async (t) => {
-    const err = await rejectsLtx(t, writer.commit(tx6), 'LTXVFS_ERR_LEASE_LOST', `file://${dir}`,
+    const err = await rejectsLtx(t, async () => writer.commit(tx6), 'LTXVFS_ERR_LEASE_LOST', `file://${dir}`,
       /the write lease was lost before commit; run PRAGMA litevfs_acquire_lease/);
     t.equal((err as LtxvfsError).sqliteCode, SQLITE_BUSY);
     t.same(await l0(dir), names5);
@@ -297,7 +297,7 @@ t.test('commit refuses what it cannot ship, and keeps nothing of it', async (t) 
     client.beforeWrite = async (key) => {
       if (key.endsWith('.ltx')) throw new LtxvfsError('LTXVFS_ERR_STORAGE', `write ${key}: injected: no space left on device`, { key });
     };
-    await rejectsLtx(t, writer.commit(tx6), 'LTXVFS_ERR_STORAGE', 'ltx/0/0000000000000006-0000000000000006.ltx', /no space left/);
+    await rejectsLtx(t, async () => writer.commit(tx6), 'LTXVFS_ERR_STORAGE', 'ltx/0/0000000000000006-0000000000000006.ltx', /no space left/);
     client.beforeWrite = undefined;
     t.same(await l0(dir), names5);
     t.equal(reader.current.txid, 5);
@@ -307,7 +307,7 @@ t.test('commit refuses what it cannot ship, and keeps nothing of it', async (t) 
   t.test('another writer took the TXID: CONFLICT, SQLITE_BUSY; its file stays; the reader catches up; a retry succeeds', async (t) => {
     const theirs = await next(STATE5, "DELETE FROM t WHERE id > 100;");
     const written = await writeLtx(dir, diffDatabases(STATE5, theirs, { minTXID: 6, timestamp: Date.now() }));
-    const err = await rejectsLtx(t, writer.commit(tx6), 'LTXVFS_ERR_CONFLICT', 'ltx/0/0000000000000006-0000000000000006.ltx',
+    const err = await rejectsLtx(t, async () => writer.commit(tx6), 'LTXVFS_ERR_CONFLICT', 'ltx/0/0000000000000006-0000000000000006.ltx',
       /another writer committed TXID 0000000000000006 first/);
     t.equal((err as LtxvfsError).sqliteCode, SQLITE_BUSY);
     t.equal(((err as LtxvfsError).cause as LtxvfsError).code, 'LTXVFS_ERR_PRECONDITION');
@@ -317,7 +317,7 @@ t.test('commit refuses what it cannot ship, and keeps nothing of it', async (t) 
 
     const mine = await next(theirs, "INSERT INTO t (name) VALUES ('six');");
     const base = reader.current;
-    await rejectsLtx(t, writer.commit(tx6), 'LTXVFS_ERR_CONFLICT', `file://${dir}`,
+    await rejectsLtx(t, async () => writer.commit(tx6), 'LTXVFS_ERR_CONFLICT', `file://${dir}`,
       /the replica moved to TXID 0000000000000006 during a transaction begun at 0000000000000005/);
     await writer.commit(txOf(base, theirs, mine));
     t.same((await restored(dir)).bytes, mine, 'the retry on the new state shipped as TXID 7');
@@ -330,7 +330,7 @@ t.test('commit refuses what it cannot ship, and keeps nothing of it', async (t) 
     const names = await l0(dir);
     const base = reader.current;
     const state = (await restored(dir)).bytes;
-    const err = await rejectsLtx(t, writer.commit(txOf(base, state, await next(state, 'DELETE FROM t;'))), 'LTXVFS_ERR_LEASE_LOST', dir, /lost before commit/);
+    const err = await rejectsLtx(t, async () => writer.commit(txOf(base, state, await next(state, 'DELETE FROM t;'))), 'LTXVFS_ERR_LEASE_LOST', dir, /lost before commit/);
     t.equal((err as LtxvfsError).sqliteCode, SQLITE_BUSY);
     t.same(await l0(dir), names);
     await rejectsLtx(t, writer.acquireLease(), 'LTXVFS_ERR_LEASE_HELD', 'lock.json', /thief:9/);
@@ -351,7 +351,7 @@ t.test('a lease lost while a checksummed commit reads the old pages: LEASE_LOST 
   await fs.writeFile(join(dir, 'lock.json'), encodeLeaseRecord({ generation: 3, expiresAtMs: Date.now() + 60_000, owner: 'thief:10' }));
   await lease.renew().catch(() => undefined);
   release();
-  const err = await rejectsLtx(t, commit, 'LTXVFS_ERR_LEASE_LOST', `file://${dir}`, /taken over or deleted by another writer/, /acquire it again to write/);
+  const err = await rejectsLtx(t, Promise.resolve(commit), 'LTXVFS_ERR_LEASE_LOST', `file://${dir}`, /taken over or deleted by another writer/, /acquire it again to write/);
   t.equal((err as LtxvfsError).sqliteCode, SQLITE_BUSY);
   t.equal(((err as LtxvfsError).cause as LtxvfsError).key, 'lock.json');
   t.equal((await l0(dir)).length, 5);
@@ -398,4 +398,53 @@ t.test('acquireLease catches up to the newest TXID: a transaction begun after it
   await fs.writeFile(join(dir, 'ltx/0/0000000000000009-0000000000000009.ltx'), 'not an LTX file');
   await rejectsLtx(t, writerA.acquireLease(), 'LTXVFS_ERR_CORRUPT', '0000000000000009-0000000000000009.ltx');
   t.ok(writerA.lease?.held, 'a failed catch-up keeps the lease held');
+});
+
+// A commit answered without a Promise costs SQLite no Asyncify unwind and rewind.
+t.test('writeBehind: a commit is answered at once with room and its old pages cached, else later', async (t) => {
+  const name = (n: number): string => `${n.toString(16).padStart(16, '0')}-${n.toString(16).padStart(16, '0')}.ltx`;
+  const state6 = await next(STATE5, "UPDATE t SET name = 'one' WHERE id = 3;");
+  const state7 = await next(state6, "UPDATE t SET name = 'two' WHERE id = 3;");
+  const state8 = await next(state7, "UPDATE t SET name = 'three' WHERE id = 3;");
+
+  t.test('pages cached', async (t) => {
+    const dir = t.testdir({});
+    await copyChecksummedReplica(dir);
+    const { reader } = await open(t, dir);
+    const writer = new ReplicaWriter(reader, { leaseOwner: 'writer-test:8', writeBehind: true });
+    await writer.acquireLease();
+    t.teardown(() => writer.releaseLease());
+    for (const [before, after, txid] of [[STATE5, state6, 6], [state6, state7, 7], [state7, state8, 8]] as const) {
+      const version = writer.commit(txOf(reader.current, before, after));
+      t.notOk(version instanceof Promise, `TXID ${txid}: answered at once`);
+      t.equal((version as PageIndex).txid, txid);
+      t.equal(reader.current, version, 'and current at once');
+    }
+    t.equal(await writer.flush(), 8, 'uploaded behind');
+    const files = await l0(dir);
+    for (const n of [6, 7, 8]) t.ok(files.includes(name(n)), `TXID ${n} in the replica`);
+    const report = await verified(dir);
+    t.same(report.problems, []);
+    t.equal(report.checksummed, true, 'the checksum chain holds across the three commits');
+    t.same((await restored(dir)).bytes, state8);
+  });
+
+  t.test('a page to read, or no room', async (t) => {
+    const dir = t.testdir({});
+    await copyChecksummedReplica(dir);
+    const { client, reader } = await open(t, dir, { cacheSizeBytes: 0 });
+    const writer = new ReplicaWriter(reader, { leaseOwner: 'writer-test:9', writeBehind: true, writeBehindMaxBytes: 1 });
+    await writer.acquireLease();
+    t.teardown(() => writer.releaseLease());
+    const reads = client.reads.length;
+    const first = writer.commit(txOf(reader.current, STATE5, state6));
+    t.ok(first instanceof Promise, 'no page cache: the old pages are read first');
+    t.equal((await first).txid, 6);
+    t.ok(client.reads.length > reads, 'they were read');
+    const second = writer.commit(txOf(reader.current, state6, state7));
+    t.ok(second instanceof Promise, 'one file staged, a bound of 1 byte: the commit waits for room');
+    t.equal((await second).txid, 7);
+    t.equal(await writer.flush(), 7);
+    t.same((await restored(dir)).bytes, state7);
+  });
 });
