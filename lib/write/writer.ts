@@ -268,7 +268,8 @@ export class ReplicaWriter {
   /**
    * Reserve writing for `owner` (called when SQLite takes its RESERVED lock): checks the
    * lease (taking it when `autoLease`) and that no other connection of this process is writing.
-   * @throws LtxvfsError `LTXVFS_ERR_READONLY` (sqliteCode SQLITE_READONLY) without the lease, saying how
+   * Answers at once when the lease is held; a Promise only while `autoLease` takes it.
+   * @throws LtxvfsError (thrown, or the Promise rejects) `LTXVFS_ERR_READONLY` (sqliteCode SQLITE_READONLY) without the lease, saying how
    *   to get it; `LTXVFS_ERR_CONFLICT` (SQLITE_BUSY) while another connection writes;
    *   `LTXVFS_ERR_LEASE_HELD` (SQLITE_BUSY) when `autoLease` finds it held by another writer; storage errors.
    */
@@ -307,8 +308,9 @@ export class ReplicaWriter {
   /**
    * Ship one transaction: encode, upload create-only (with `writeBehind`: stage it and
    * queue its upload, after waiting for room), then make it current.
-   * @returns the new version.
-   * @throws LtxvfsError `LTXVFS_ERR_CONFLICT` (sqliteCode SQLITE_BUSY) when the replica moved past
+   * @returns the new version: at once (no Promise) with `writeBehind` when there is room to
+   *   stage and the old pages the checksum needs are cached, else a Promise of it.
+   * @throws LtxvfsError (thrown, or the Promise rejects) `LTXVFS_ERR_CONFLICT` (sqliteCode SQLITE_BUSY) when the replica moved past
    *   `tx.base` or another writer took the TXID (the reader then catches up); `LTXVFS_ERR_LEASE_LOST`
    *   (SQLITE_BUSY) when the lease is gone; storage errors; with `writeBehind`, the upload failure
    *   that stopped its queue. Nothing of a failed transaction stays.
@@ -316,7 +318,7 @@ export class ReplicaWriter {
   commit(tx: Transaction): PageIndex | Promise<PageIndex> {
     // With write-behind and room to stage, and the old pages (for the checksum) cached, a
     // commit needs no wait: it is answered at once, so SQLite's commit costs no Asyncify
-    // unwind and rewind (40 us of a 200 us INSERT with writeBehind on a directory).
+    // unwind and rewind (40 µs of a 200 µs INSERT with writeBehind on a directory).
     const behind = this.#behind;
     if (behind === undefined || !behind.hasRoom()) return this.#commitAfterRoom(tx);
     const plan = this.#plan(tx);

@@ -47,7 +47,7 @@ const LTX = [
   'decodeTrailer', 'encodeTrailer', 'TRAILER_SIZE', 'validateTrailer', 'LtxTrailer',
   'compressBlock', 'compressFrame', 'decompressBlock', 'decompressFrame',
   'decodeIndexedFrame', 'decodePageFrame', 'encodePageFrame', 'PAGE_FLAG_SIZE_PREFIX', 'PAGE_HEADER_SIZE', 'DecodedPageFrame', 'FrameVariant',
-  'encodePageIndex', 'INDEX_TAIL_SIZE', 'parsePageIndexEntries', 'readPageIndexFromTail', 'FoundPageIndex', 'PageIndexEntry',
+  'encodePageIndex', 'INDEX_TAIL_SIZE', 'parsePageIndexEntries', 'readPageIndexFromTail', 'FoundPageIndex', 'PageIndexEntry', 'PageIndexTable',
   'computeFileChecksum', 'decodeLtxFile', 'verifyFileChecksum', 'DecodedLtx', 'LtxPage', 'encodeLtxFile', 'EncodeLtxInput',
   'formatLtxFilename', 'formatTXID', 'parseLtxFilename', 'parseTXID',
 ];
