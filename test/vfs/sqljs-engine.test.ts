@@ -107,6 +107,34 @@ t.test('writes follow the lease rules; COMMIT returns once the LTX file is in th
   copy.close();
 });
 
+t.test('the hot-journal checks of each transaction are answered without sql.js\'s file system for files never opened; a journal once opened is the unix VFS\'s to answer', async (t) => {
+  const dir = join(t.testdir(), 'replica');
+  const SQL = await loadSqlJs();
+  const writer = await openSqlJs(SQL, dir, { create: true, pollIntervalMs: 0, autoLease: true });
+  t.teardown(() => writer.close());
+  // Its transactions write through a rollback journal, a file of sql.js's file system.
+  writer.exec('CREATE TABLE t (x INTEGER PRIMARY KEY, y TEXT)');
+  writer.exec('PRAGMA cache_size = 10');
+  writer.exec("BEGIN; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) INSERT INTO t (y) SELECT printf('%.*c', 1500, 'z') FROM n; COMMIT");
+  const reader = await openSqlJs(SQL, dir, { pollIntervalMs: 0, readOnly: true });
+  t.teardown(() => reader.close());
+  const perTransaction = (db: typeof reader): number => {
+    const stmt = db.prepare('SELECT y FROM t WHERE x = ?');
+    const before = sqlJsStats(db).journalChecksAnswered;
+    for (let i = 0; i < 10; i++) t.equal((stmt.getAsObject([7]) as { y: string }).y.length, 1500);
+    stmt.free();
+    return (sqlJsStats(db).journalChecksAnswered - before) / 10;
+  };
+  const read = perTransaction(reader);
+  const written = perTransaction(writer);
+  t.ok(read >= 1 && Number.isInteger(read), `a connection that never wrote: ${read} checks a transaction answered here`);
+  t.equal(written, read - 1, 'the writer\'s journal was opened: the unix VFS answers its check, the others are answered here');
+  t.same(reader.exec('SELECT count(*), sum(length(y)) FROM t')[0].values, [[3000, 3000 * 1500]]);
+  const inProcess = await openDatabase(dir, { pollIntervalMs: 0, readOnly: true });
+  t.teardown(() => inProcess.close());
+  t.same(await inProcess.all('PRAGMA integrity_check'), [{ integrity_check: 'ok' }]);
+});
+
 t.test('hydration: the option reaches the fetch thread; the PRAGMAs report it', async (t) => {
   const SQL = await loadSqlJs();
   const path = join(t.testdir(), 'hydrated.db');

@@ -74,10 +74,12 @@ export interface SqlJsStats extends ReplicaStats {
   bridge: BridgeClientCounters;
   /** Bytes of pages in this thread's cache. */
   localCacheBytes: number;
+  /** SQLite's checks for a hot journal (one per transaction) answered without Emscripten's file system (vfs/sqljs/vfs.ts). */
+  journalChecksAnswered: number;
 }
 
 const hooks = new WeakMap<object, SqlJsVfsHook>();
-const connections = new WeakMap<object, { client: BridgeClient; label: string }>();
+const connections = new WeakMap<object, { client: BridgeClient; label: string; hook: SqlJsVfsHook; spec: SqlJsDatabaseSource }>();
 
 type WasmModule = object;
 interface WasmApi {
@@ -246,7 +248,7 @@ export async function openSqlJs(SQL: SqlJsStatic, url?: string, options: SqlJsOp
     const e = err as LtxvfsError;
     throw new LtxvfsError(e.code ?? 'LTXVFS_ERR_SQLITE', `${label}: ${e.message}`, { key: label, sqliteCode: e.sqliteCode, cause: e.cause });
   }
-  connections.set(db, { client, label });
+  connections.set(db, { client, label, hook, spec });
   return db;
 }
 
@@ -258,7 +260,12 @@ export async function openSqlJs(SQL: SqlJsStatic, url?: string, options: SqlJsOp
 export function sqlJsStats(db: SqlJsDatabase): SqlJsStats {
   const conn = connections.get(db);
   if (conn === undefined) throw new LtxvfsError('LTXVFS_ERR_USAGE', 'not a database from openSqlJs');
-  return { ...conn.client.stats<Omit<SqlJsStats, 'bridge' | 'localCacheBytes'>>(), bridge: { ...conn.client.counters }, localCacheBytes: conn.client.cache.bytes };
+  return {
+    ...conn.client.stats<Omit<SqlJsStats, 'bridge' | 'localCacheBytes' | 'journalChecksAnswered'>>(),
+    bridge: { ...conn.client.counters },
+    localCacheBytes: conn.client.cache.bytes,
+    journalChecksAnswered: conn.hook.journalChecksAnswered(conn.spec),
+  };
 }
 
 /**

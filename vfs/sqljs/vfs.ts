@@ -33,6 +33,17 @@
  * follow the lease exactly as there; misses block on the page bridge.
  * At `xClose` the original methods are put back and the unix file is closed.
  *
+ * ## The hot-journal check
+ *
+ * At the start of every read transaction SQLite asks the VFS whether the database's
+ * rollback journal exists (`xAccess(…-journal, SQLITE_ACCESS_EXISTS)`, pager.c
+ * `hasHotJournal`). The unix VFS answers with `stat`, which Emscripten's file system
+ * answers by throwing an error for a missing file: ~10 µs of a 14 µs autocommit lookup.
+ * The VFS's `xAccess` is replaced too. A file of this instance's file system exists only
+ * if something opened it through this VFS (sql.js no longer exports its FS), so for the
+ * journal or WAL of a database served here whose name was never opened, the answer is
+ * "no" at once; every other call goes to the unix VFS.
+ *
  * PRAGMA results must be memory SQLite can `sqlite3_free`; `sqlite3_malloc` is not
  * exported, so the hook checks at install time that SQLite's allocator is the default
  * one (an 8-byte size header before each block, seen on an error message from
@@ -95,17 +106,26 @@ interface OpenFile {
   origMethods: number;
   spec: SqlJsDatabaseSource;
   lastError: unknown;
+  /** Its path in the instance's file system (as SQLite names its journal after it). */
+  path: string;
+  /** Hot-journal checks on it answered here (see the module doc). */
+  journalChecksAnswered: number;
 }
 
 /** `struct sqlite3_vfs` offsets (sqlite3.h, 32-bit wasm). */
 const VFS_ZNAME = 16;
 const VFS_XOPEN = 24;
+const VFS_XACCESS = 32;
+const PATH_DECODER = new TextDecoder();
+/** The files SQLite names after a database (pager.c: `zJournal`, `zWal`). */
+const SIDE_FILE_SUFFIXES = ['-journal', '-wal'] as const;
 /** `struct sqlite3_io_methods`, version 1: iVersion + 12 methods. */
 const IO_METHODS_WORDS = 13;
 
 /** Typed shapes of wasm table entries (the unix VFS's functions). */
 type XOpen = (pVfs: number, zName: number, pFile: number, flags: number, pOutFlags: number) => number;
 type XClose = (pFile: number) => number;
+type XAccess = (pVfs: number, zName: number, flags: number, pResOut: number) => number;
 
 /** The VFS splice of one sql.js instance. Install it with {@link SqlJsVfsHook.install}. */
 export class SqlJsVfsHook {
@@ -113,6 +133,11 @@ export class SqlJsVfsHook {
   readonly #internals: SqlJsInternals;
   readonly #files = new Map<number, OpenFile>();
   readonly #origXOpen: XOpen;
+  #origXAccess: XAccess | undefined;
+  /** Paths of the files opened through this VFS other than the databases served here. */
+  readonly #opened = new Set<string>();
+  /** Databases served here, by path. */
+  readonly #byPath = new Map<string, OpenFile>();
   readonly #ioMethods: number;
   readonly #sqliteMallocHeader: boolean;
   #pending: SqlJsDatabaseSource | undefined;
@@ -163,6 +188,12 @@ export class SqlJsVfsHook {
       'iiiiii',
     );
     heap32()[(pVfs + VFS_XOPEN) >> 2] = xOpen;
+    hook.#origXAccess = internals.table.get(heap32()[(pVfs + VFS_XACCESS) >> 2]) as XAccess;
+    const xAccess = sql.addFunction(
+      ((pVfsArg: number, zName: number, flags: number, pResOut: number) => hook.#access(pVfsArg, zName, flags, pResOut)) as (...args: never[]) => unknown,
+      'iiiii',
+    );
+    heap32()[(pVfs + VFS_XACCESS) >> 2] = xAccess;
     return hook;
   }
 
@@ -189,6 +220,13 @@ export class SqlJsVfsHook {
     return err;
   }
 
+  /** Hot-journal checks on database `spec` answered without the unix VFS (module doc). */
+  journalChecksAnswered(spec: SqlJsDatabaseSource): number {
+    let n = 0;
+    for (const f of this.#files.values()) if (f.spec === spec) n += f.journalChecksAnswered;
+    return n;
+  }
+
   /** Whether database `spec` has a read transaction open. */
   inTransaction(spec: SqlJsDatabaseSource): boolean {
     for (const f of this.#files.values()) if (f.spec === spec && f.file.inTransaction) return true;
@@ -206,7 +244,11 @@ export class SqlJsVfsHook {
 
   #open(pVfs: number, zName: number, pFile: number, flags: number, pOutFlags: number): number {
     const spec = this.#pending;
-    if (spec === undefined || !(flags & VFS.SQLITE_OPEN_MAIN_DB)) return this.#origXOpen(pVfs, zName, pFile, flags, pOutFlags);
+    if (spec === undefined || !(flags & VFS.SQLITE_OPEN_MAIN_DB)) {
+      // Remembered before the open: a journal that exists from here on is asked about where it is.
+      if (zName !== 0) this.#opened.add(this.#path(zName));
+      return this.#origXOpen(pVfs, zName, pFile, flags, pOutFlags);
+    }
     this.#pending = undefined;
     // The placeholder: the unix VFS opens (and creates) an empty file of that name.
     const rc = this.#origXOpen(pVfs, zName, pFile, flags, pOutFlags);
@@ -215,7 +257,10 @@ export class SqlJsVfsHook {
     const origMethods = words[pFile >> 2];
     words[pFile >> 2] = this.#ioMethods;
     const sink = flags & VFS.SQLITE_OPEN_READWRITE ? spec.sink : undefined;
-    this.#files.set(pFile, { file: new DatabaseFile<'sync'>(spec.name, spec.source, sink), origMethods, spec, lastError: undefined });
+    const path = this.#path(zName);
+    const open: OpenFile = { file: new DatabaseFile<'sync'>(spec.name, spec.source, sink), origMethods, spec, lastError: undefined, path, journalChecksAnswered: 0 };
+    this.#files.set(pFile, open);
+    this.#byPath.set(path, open);
     if (pOutFlags !== 0) new Int32Array(this.#internals.memory.buffer)[pOutFlags >> 2] = openOutputFlags(flags, sink !== undefined);
     return VFS.SQLITE_OK;
   }
@@ -224,6 +269,7 @@ export class SqlJsVfsHook {
     const open = this.#files.get(pFile);
     if (open === undefined) return VFS.SQLITE_OK;
     this.#files.delete(pFile);
+    if (this.#byPath.get(open.path) === open) this.#byPath.delete(open.path);
     let rc: number = VFS.SQLITE_OK;
     try {
       open.file.close();
@@ -236,6 +282,29 @@ export class SqlJsVfsHook {
     xClose(pFile);
     open.spec.onClose?.();
     return rc;
+  }
+
+  /** The NUL-terminated file name at `ptr` (SQLite's names are UTF-8). */
+  #path(ptr: number): string {
+    const heap = this.#heap;
+    const end = heap.indexOf(0, ptr);
+    return PATH_DECODER.decode(heap.subarray(ptr, end < 0 ? heap.length : end));
+  }
+
+  /** `xAccess` of the VFS: the journal or WAL of a database served here, never opened, does not exist (module doc). */
+  #access(pVfs: number, zName: number, flags: number, pResOut: number): number {
+    if (flags === VFS.SQLITE_ACCESS_EXISTS && zName !== 0 && this.#byPath.size > 0) {
+      const path = this.#path(zName);
+      for (const suffix of SIDE_FILE_SUFFIXES) {
+        if (!path.endsWith(suffix) || this.#opened.has(path)) continue;
+        const open = this.#byPath.get(path.slice(0, -suffix.length));
+        if (open === undefined) continue;
+        open.journalChecksAnswered++;
+        new Int32Array(this.#internals.memory.buffer)[pResOut >> 2] = 0;
+        return VFS.SQLITE_OK;
+      }
+    }
+    return this.#origXAccess!(pVfs, zName, flags, pResOut);
   }
 
   #read(pFile: number, pBuf: number, iAmt: number, iOfst: bigint): number {
