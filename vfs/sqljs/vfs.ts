@@ -134,7 +134,7 @@ export class SqlJsVfsHook {
   readonly #files = new Map<number, OpenFile>();
   readonly #origXOpen: XOpen;
   #origXAccess: XAccess | undefined;
-  /** Paths of the files opened through this VFS other than the databases served here. */
+  /** Journal and WAL paths opened through this VFS (other names are not kept: plain sql.js databases come and go). */
   readonly #opened = new Set<string>();
   /** Databases served here, by path. */
   readonly #byPath = new Map<string, OpenFile>();
@@ -246,7 +246,10 @@ export class SqlJsVfsHook {
     const spec = this.#pending;
     if (spec === undefined || !(flags & VFS.SQLITE_OPEN_MAIN_DB)) {
       // Remembered before the open: a journal that exists from here on is asked about where it is.
-      if (zName !== 0) this.#opened.add(this.#path(zName));
+      if (zName !== 0) {
+        const path = this.#path(zName);
+        if (SIDE_FILE_SUFFIXES.some((suffix) => path.endsWith(suffix))) this.#opened.add(path);
+      }
       return this.#origXOpen(pVfs, zName, pFile, flags, pOutFlags);
     }
     this.#pending = undefined;
