@@ -18,7 +18,7 @@ import { LtxvfsError } from '../../ltx/errors.js';
 import type { FrameRef, PageIndex } from '../replica/page-index.js';
 import { resolveHydrateOptions, type HydrateOptions, type ResolvedHydrateOptions } from './config.js';
 import { fetchRange, ReceivePair, writeRange, WRITE_CHUNK_BYTES, type FetchedRange } from './pass.js';
-import { planPass, type HydrationRange } from './plan.js';
+import { fileIdOf, planPass, type HydrationRange } from './plan.js';
 import { addRange, HYDRATION_LOCK_SUFFIX, HYDRATION_STATE_SUFFIX, releaseHydrationLock, writeHydrationState, type HydrationStateFile } from './state.js';
 import { fileSizeOrMinusOne, openHydrationFile } from './open-file.js';
 import { HydrationPublication } from './publication.js';
@@ -68,6 +68,12 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
   #retryTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #stats = { pagesResumed: 0, pagesWritten: 0, bytesRead: 0, readRequests: 0, passes: 0 };
+  /** Ids (`<key>@<fileChecksum>`) of LTX files known to match their checksum, as the state file records them. */
+  #verified: Set<string>;
+  /** The last state write: the next one starts after it (writes are never concurrent). */
+  #lastWrite: Promise<void> = Promise.resolve();
+  /** The state last handed to a write (what the file says once the writes settle). */
+  #lastState: HydrationStateFile | undefined;
   /** Pages read ahead for a scan in this thread (`readPageInto`). */
   readonly #sequential = new SequentialPages();
 
@@ -82,6 +88,8 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
     this.#pageSize = state?.pageSize ?? 0;
     this.#txid = state?.txid ?? 0;
     this.#files = state?.files ?? {};
+    this.#verified = new Set(Array.isArray(state?.verified) ? state.verified : []);
+    this.#lastState = state;
     if (state?.target !== undefined) {
       this.#resume = { target: state.target, done: new Map(Object.entries(state.done).map(([k, v]) => [k, v.map(([s, e]) => [s, e] as [number, number])])) };
     }
@@ -101,6 +109,11 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
   static start(source: HydrationSource, path: string, options: HydrateOptions = {}): Hydrator {
     const { fd, state } = openHydrationFile(path, source.client.url, options.overwrite === true);
     const h = new Hydrator(source, path, fd, state, options);
+    // Files an earlier process verified while hydrating from them are not read again to be verified.
+    const verification = source.verification;
+    if (verification !== undefined && h.#verified.size > 0) {
+      for (const f of source.current.files) if (h.#verified.has(fileIdOf(f))) verification.trustVerified(f);
+    }
     // A file complete at the reader's TXID serves reads at once.
     const current = source.current;
     if (state !== undefined && state.target === undefined && state.txid === current.txid && state.pageSize === current.pageSize &&
@@ -210,6 +223,9 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
     this.#source.off('version', this.#onVersion);
     await this.settled();
     await this.#checkpointing;
+    // Files verified since the last write (often: the verification of the last pass's files just ended).
+    await this.#recordVerified();
+    await this.#lastWrite;
     this.#state = 'closed';
     this.#index = undefined;
     this.publication.publish(0);
@@ -301,12 +317,19 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
     const pass: Pass = { target, base, total, done: skipped, checkpointed: skipped, completed };
     if (!this.#ever) this.#stats.pagesResumed += skipped;
     this.#pass = pass;
+    // The files read from are verified from the frames the pass decodes, not read once more.
+    const ranDone = deferred();
+    const verification = this.#source.verification;
+    if (verification !== undefined) {
+      let last: HydrationRange['file'] | undefined;
+      for (const r of ranges) if (r.file !== last) verification.feedFrom((last = r.file), ranDone.promise);
+    }
     try {
       // Record the pass before its first write (a restart then knows the file is in flux);
       // the first range reads go out meanwhile.
       const recorded = this.#writeState(pass);
       recorded.catch(() => undefined);
-      await this.#runRanges(pass, ranges, recorded);
+      await this.#runRanges(pass, ranges, recorded).finally(() => ranDone.resolve(0));
       await recorded;
       if (this.#closed) return;
       await this.#checkpointing;
@@ -331,6 +354,42 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
     this.#stats.passes++;
     this.#ready.resolve(target.txid);
     this.emit('ready', target.txid);
+    // Once the files read from are verified (the pass fed them; what it did not decode is read
+    // now), the state file says so, for the next process.
+    verification?.verified().then(() => this.#closed ? undefined : this.#recordVerified(), () => undefined);
+  }
+
+  /**
+   * Write the last state again with the files verified since it was written, if any: the
+   * rest of it (the TXID held, the pass in progress and its ranges) exactly as it was, so a
+   * pass that failed half-written stays recorded as in progress. Never rejects.
+   */
+  #recordVerified(): Promise<void> {
+    const last = this.#lastState;
+    if (last === undefined) return Promise.resolve();
+    const ids = [...this.#verifiedIds(last.files)].sort();
+    const before = last.verified ?? [];
+    if (ids.length === before.length && ids.every((id, i) => id === before[i])) return Promise.resolve();
+    return this.#write({ ...last, verified: ids }).catch(() => undefined);
+  }
+
+  /**
+   * The ids of the files `files` names that are known verified: those recorded before and
+   * those the reader's verification has verified since. Updates {@link #verified}.
+   */
+  #verifiedIds(files: Record<string, string>): Set<string> {
+    const verification = this.#source.verification;
+    const ids = new Set<string>();
+    const named = new Set(Object.entries(files).map(([key, checksum]) => `${key}@${checksum}`));
+    for (const id of this.#verified) if (named.has(id)) ids.add(id);
+    if (verification !== undefined) {
+      for (const f of this.#source.current.files) {
+        const id = fileIdOf(f);
+        if (named.has(id) && verification.isVerified(f)) ids.add(id);
+      }
+    }
+    this.#verified = ids;
+    return ids;
   }
 
   /** Read and write `ranges` with the pass's workers; no write before `recorded` (the state naming the pass) has settled. */
@@ -343,6 +402,8 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
     const worker = async (): Promise<void> => {
       const receive = new ReceivePair(this.#options.rangeBytes);
       const chunk = new Uint8Array(Math.max(1, Math.floor(WRITE_CHUNK_BYTES / pageSize)) * pageSize);
+      // A frame read over (not written) is decoded here to be verified.
+      const scratch = new Uint8Array(pageSize);
       const start = (): Promise<FetchedRange> | undefined => {
         if (failure !== undefined || this.#closed || next >= ranges.length) return undefined;
         const range = ranges[next++];
@@ -357,7 +418,7 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
           const fetched = await pending;
           pending = start();
           await recorded;
-          await this.#writeFetched(pass, fetched, chunk);
+          await this.#writeFetched(pass, fetched, chunk, scratch);
         } catch (err) {
           failure ??= { err };
           // The range being read is not written; the close waits for it to settle.
@@ -380,9 +441,9 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
   }
 
   /** Write a fetched range's pages, count them, record the range done, and checkpoint when it is time. */
-  async #writeFetched(pass: Pass, fetched: FetchedRange, chunk: Uint8Array): Promise<void> {
+  async #writeFetched(pass: Pass, fetched: FetchedRange, chunk: Uint8Array, scratch: Uint8Array): Promise<void> {
     const range = fetched.range;
-    const pages = await writeRange(this.#fd, fetched, pass.target.pageSize, chunk);
+    const pages = await writeRange(this.#fd, fetched, pass.target.pageSize, chunk, this.#source.verification, scratch);
     this.#stats.pagesWritten += pages;
     pass.done += pages;
     let list = pass.completed.get(range.fileId);
@@ -408,16 +469,28 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
     if (this.listenerCount('checkpoint') > 0) this.emit('checkpoint', this.stats());
   }
 
-  async #writeState(pass: Pass | undefined, done: Map<string, [number, number][]> = pass?.completed ?? new Map()): Promise<void> {
-    await writeHydrationState(this.statePath, {
+  /** Write the state as it is now, after the writes before it (never two at once: they share a temporary file). */
+  #writeState(pass: Pass | undefined, done: Map<string, [number, number][]> = pass?.completed ?? new Map()): Promise<void> {
+    const state: HydrationStateFile = {
       format: 'ltxvfs-hydration',
       version: 1,
       replica: this.#source.client.url,
       pageSize: this.#pageSize,
       txid: this.#txid,
       target: pass?.target.txid,
-      files: this.#files,
-      done: Object.fromEntries(done),
-    });
+      files: { ...this.#files },
+      // Copies: the write may start later, and the pass goes on adding ranges to these lists.
+      done: Object.fromEntries([...done].map(([k, v]) => [k, v.map(([a, b]) => [a, b] as [number, number])])),
+      verified: [...this.#verifiedIds(this.#files)].sort(),
+    };
+    return this.#write(state);
+  }
+
+  /** Replace the state file with `state` once the writes before have settled. */
+  #write(state: HydrationStateFile): Promise<void> {
+    this.#lastState = state;
+    const write = this.#lastWrite.then(() => writeHydrationState(this.statePath, state));
+    this.#lastWrite = write.catch(() => undefined);
+    return write;
   }
 }

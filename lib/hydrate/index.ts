@@ -16,6 +16,12 @@
  * yields the same bytes as `restoreDatabase`; LTX files that arrive meanwhile, or later,
  * become the next passes: they are applied in TXID order, as the issue asks.
  *
+ * Verifying: every frame a pass decodes (and every frame its ranges read over, while the
+ * checksum still wants it) is fed to the reader's verification of its LTX file
+ * (lib/read/verifier.ts `feedFrom`, `observe`), which reads nothing of that file until the
+ * pass ends and then only what nobody fed. The state records the files found to match
+ * (`verified`): a restarted process trusts them rather than downloading them again.
+ *
  * Resuming: `<path>.ltxvfs-hydration.json` (the *state*) records the TXID the file holds
  * consistently, the pass in progress (its target) and the byte ranges of LTX files
  * already read and written in it. It is replaced atomically (temporary file, fsync,

@@ -10,7 +10,7 @@ import { write } from 'node:fs';
 import { promisify } from 'node:util';
 import { decodeIndexedFrameInto } from '../../ltx/frame.js';
 import type { HydrationRange } from './plan.js';
-import type { HydrationSource } from './types.js';
+import type { HydrationSource, HydrationVerification } from './types.js';
 
 const writeAsync = promisify(write);
 
@@ -87,15 +87,22 @@ export async function fetchRange(source: HydrationSource, range: HydrationRange,
  * decoded into `chunk` (a whole number of pages, reused: no page is allocated on its own — a
  * pass of 50,000 pages was 200 MiB of garbage), each run of consecutive pages in it one
  * positional write.
+ *
+ * With `verification`, every frame of the range's bytes is fed to it in file order as it is
+ * decoded: the written ones, and those the range reads over (superseded frames between
+ * two wanted ones) when the verification still wants them, decoded into `scratch` (one page).
  * @returns the number of pages written.
  * @throws LtxvfsError `LTXVFS_ERR_CORRUPT` naming the key, page and offset of a frame that
  *   does not decode (pages before it may have been written; the range is not recorded
  *   done); the file system's error.
  */
-export async function writeRange(fd: number, fetched: FetchedRange, pageSize: number, chunk: Uint8Array): Promise<number> {
+export async function writeRange(fd: number, fetched: FetchedRange, pageSize: number, chunk: Uint8Array, verification?: HydrationVerification, scratch?: Uint8Array): Promise<number> {
   const { range, bytes, peeked } = fetched;
   const { file, entries } = range;
   const { pgnos, offsets, sizes } = file.entries;
+  const key = file.info.key;
+  // Frame `n` of the range's bytes.
+  const frameAt = (n: number): Uint8Array => bytes!.subarray(offsets[n] - range.start, offsets[n] - range.start + sizes[n]);
   const perChunk = Math.max(1, Math.floor(chunk.length / pageSize));
   for (let i = 0; i < entries.length; i += perChunk) {
     const count = Math.min(perChunk, entries.length - i);
@@ -103,20 +110,50 @@ export async function writeRange(fd: number, fetched: FetchedRange, pageSize: nu
       const n = entries[i + k];
       const dst = chunk.subarray(k * pageSize, (k + 1) * pageSize);
       if (peeked !== undefined) dst.set(peeked[i + k]);
-      else {
-        const at = offsets[n] - range.start;
-        decodeIndexedFrameInto(bytes!.subarray(at, at + sizes[n]), pgnos[n], dst, `${file.info.key}: page ${pgnos[n]} at offset ${offsets[n]}`);
-      }
+      else decodeIndexedFrameInto(frameAt(n), pgnos[n], dst, `${key}: page ${pgnos[n]} at offset ${offsets[n]}`);
     }
-    // Runs of consecutive pgnos: one write each.
+    // Runs of consecutive pgnos: one write each, all sent at once.
+    const writes: Promise<void>[] = [];
     for (let a = 0; a < count;) {
       let b = a + 1;
       while (b < count && pgnos[entries[i + b]] === pgnos[entries[i + b - 1]] + 1) b++;
-      await writeAll(fd, chunk.subarray(a * pageSize, b * pageSize), (pgnos[entries[i + a]] - 1) * pageSize);
+      writes.push(writeAll(fd, chunk.subarray(a * pageSize, b * pageSize), (pgnos[entries[i + a]] - 1) * pageSize));
       a = b;
     }
+    try {
+      // While the file system writes them (libuv's pool), the checksum takes the chunk's frames.
+      if (verification !== undefined && peeked === undefined) feedChunk(verification, fetched, frameAt, i, count, chunk, pageSize, scratch);
+    } finally {
+      await Promise.allSettled(writes);
+    }
+    await Promise.all(writes);
   }
   return entries.length;
+}
+
+/**
+ * Feed `verification` the frames of `entries[i, i + count)` of a fetched range, decoded in
+ * `chunk`, in file order: before each, the frames the range read over since the last
+ * wanted one, decoded into `scratch` when the verification wants them. A read-over frame
+ * that does not decode is left out (the verification reads it itself, and fails the file).
+ */
+function feedChunk(verification: HydrationVerification, fetched: FetchedRange, frameAt: (n: number) => Uint8Array, i: number, count: number, chunk: Uint8Array, pageSize: number, scratch: Uint8Array | undefined): void {
+  const { file, entries } = fetched.range;
+  const { pgnos, offsets } = file.entries;
+  for (let k = 0; k < count; k++) {
+    const n = entries[i + k];
+    for (let m = i + k === 0 ? n : entries[i + k - 1] + 1; m < n; m++) {
+      if (scratch === undefined || !verification.wants(file, m)) continue;
+      const over = frameAt(m);
+      try {
+        decodeIndexedFrameInto(over, pgnos[m], scratch, `${file.info.key}: page ${pgnos[m]} at offset ${offsets[m]}`);
+      } catch {
+        continue;
+      }
+      verification.observe(file, m, over, scratch);
+    }
+    verification.observe(file, n, frameAt(n), chunk.subarray(k * pageSize, (k + 1) * pageSize));
+  }
 }
 
 /** Write all of `data` at `position` (continuing after a short write). */

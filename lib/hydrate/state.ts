@@ -32,6 +32,12 @@ export interface HydrationStateFile {
   files: Record<string, string>;
   /** Byte ranges `[start, end)` read and written (and fsynced) in the pass in progress, by `<key>@<fileChecksum>`. */
   done: Record<string, [number, number][]>;
+  /**
+   * `<key>@<fileChecksum>` of the LTX files among `files` found to match their file checksum
+   * (lib/read/verifier.ts; a pass feeds it the frames it decodes): a later process trusts
+   * them instead of reading them again. Absent in states written before 2026-12-08.
+   */
+  verified?: string[];
 }
 
 /** The state at `statePath`, or undefined when it is missing or not a state file of this version. Never throws. */

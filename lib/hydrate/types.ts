@@ -4,7 +4,7 @@
  * its events.
  */
 import type { ReplicaClient } from '../storage/types.js';
-import type { FrameRef, PageIndex } from '../replica/page-index.js';
+import type { FrameRef, LtxFile, PageIndex } from '../replica/page-index.js';
 
 /** Where hydration is: `hydrating` until the first pass completes, then `ready` (also while catching up). */
 export type HydrationState = 'hydrating' | 'ready' | 'failed' | 'closed';
@@ -57,4 +57,26 @@ export interface HydrationSource {
   off(event: 'version', listener: (version: PageIndex) => void): unknown;
   /** A page already decoded in memory, if any (saves a read when catching up with files this process read or wrote). */
   peek?(ref: FrameRef): Uint8Array | undefined;
+  /**
+   * The reader's file verification (lib/read/verifier.ts `FileVerifier`): a pass feeds it
+   * every frame it decodes, so the files hydrated from are verified without being read
+   * again, and the state file remembers which were (a restart trusts them).
+   */
+  readonly verification?: HydrationVerification;
+}
+
+/** What hydration needs of the reader's file verification (lib/read/verifier.ts `FileVerifier`, which has these). */
+export interface HydrationVerification {
+  /** A pass will decode frames of `file`: verify it from them, reading nothing of it before `until` settles. */
+  feedFrom(file: LtxFile, until: Promise<unknown>): boolean;
+  /** Whether a verification still needs frame `entry` of `file`. */
+  wants(file: LtxFile, entry: number): boolean;
+  /** Frame `entry` of `file` as stored (`frame`) and decoded (`page`). */
+  observe(file: LtxFile, entry: number, frame: Uint8Array, page: Uint8Array): void;
+  /** Whether `file` is known to match its file checksum. */
+  isVerified(file: LtxFile): boolean;
+  /** Take `file` as verified (an earlier process verified the file the hydrated pages came from). */
+  trustVerified(file: LtxFile): void;
+  /** Resolves once every verification running is done; rejects with the first failure. */
+  verified(): Promise<void>;
 }

@@ -121,6 +121,7 @@ export class ReplicaReader extends EventEmitter<ReplicaReaderEvents> implements 
           on: (event, listener) => reader.on(event, listener),
           off: (event, listener) => reader.off(event, listener),
           peek: (ref) => (cache.has(ref) ? cache.get(ref) : undefined),
+          verification: fetcher.verifier,
         }, options.hydrate, options.hydrateOptions);
       } catch (err) {
         await reader.close();

@@ -123,6 +123,8 @@ interface Job {
   readonly runEnds: Map<number, Run>;
   /** Frames in a run (1 byte per entry of the file; allocated at the first run). */
   fed: Uint8Array | undefined;
+  /** A hydration pass feeding this file's frames ({@link FileVerifier.feedFrom}): nothing is read before it settles. */
+  until: Promise<unknown> | undefined;
 }
 
 /** Frames `[start, end)` of a file, checksummed apart from the frames before them. */
@@ -238,15 +240,55 @@ export class FileVerifier {
   }
 
   /**
+   * Take `file` as verified because an earlier process found it to match its checksum and
+   * recorded so (a hydration's state file, lib/hydrate/state.ts): counted in `filesVerified`,
+   * as the disk tier's records are. No effect on a file verified, being verified, or failed.
+   */
+  trustVerified(file: LtxFile): void {
+    if (this.#state(file) !== undefined || this.#closed || this.#failure !== undefined) return;
+    this.#stats.filesVerified++;
+    this.#settle(file, idOf(file));
+  }
+
+  /**
    * A page of `file` is about to be served: start verifying it if nobody has. Cheap when known.
    * @returns true when this call started the verification (it then accepts the frames of its
    *   first entries through {@link observe}); false when it runs, ended, or the reader closed.
    */
   use(file: LtxFile): boolean {
-    if (this.#byFile.has(file) || this.#closed) return false;
-    if (this.#state(file) !== undefined) return false;
+    return this.#start(file) !== undefined;
+  }
+
+  /**
+   * A hydration pass (lib/hydrate/) is about to decode frames of `file`: verify the file
+   * from the frames the pass feeds through {@link observe} instead of reading it once more.
+   * The verification starts now if nobody's has (as {@link use}), and reads nothing until
+   * `until` (the pass) settles; then it reads only the bytes nobody fed — the header and the
+   * index when they were not remembered, frames the pass did not decode. Before, the first
+   * page served from a hydrated file started a verification that read the whole file again:
+   * a process that found its hydration complete downloaded the 212 MB snapshot of the bench
+   * database at every start (2026-12-08).
+   * @returns false when the file is verified already (nothing to feed) or the reader closed.
+   */
+  feedFrom(file: LtxFile, until: Promise<unknown>): boolean {
+    const s = this.#byFile.get(file);
+    if (s === undefined) return this.#start(file, until) !== undefined;
+    if (s === 'verified' || this.#closed) return false;
+    // Running already (a query used the file first): its next read waits for the pass.
+    s.until = s.until === undefined ? until : Promise.allSettled([s.until, until]);
+    return true;
+  }
+
+  /**
+   * Start verifying `file` (see {@link use}), after `until` when given (see {@link feedFrom}:
+   * the job takes no place among the files verified at once while it waits): its job, or
+   * undefined when it runs, ended, is known, or the reader closed.
+   */
+  #start(file: LtxFile, until?: Promise<unknown>): Job | undefined {
+    if (this.#byFile.has(file) || this.#closed) return undefined;
+    if (this.#state(file) !== undefined) return undefined;
     const id = idOf(file);
-    const job: Job = { file, id, crc: new FileChecksumBuilder(), next: -1, done: Promise.resolve(), scanStalled: false, runs: new Map(), runEnds: new Map(), fed: undefined };
+    const job: Job = { file, id, crc: new FileChecksumBuilder(), next: -1, done: Promise.resolve(), scanStalled: false, runs: new Map(), runEnds: new Map(), fed: undefined, until: undefined };
     const header = headerOf(file);
     if (header !== undefined) {
       job.crc.header(header);
@@ -255,7 +297,8 @@ export class FileVerifier {
     this.#byFile.set(file, job);
     this.#byId.set(id, job);
     this.#running.add(job);
-    job.done = this.#files.add(() => this.#run(job)).then(
+    const queued = (): Promise<void> => this.#files.add(() => this.#run(job));
+    job.done = (until === undefined ? queued() : this.#unlessClosed(until.then(noop, noop)).then(queued)).then(
       () => {
         this.#running.delete(job);
         this.#stats.filesVerified++;
@@ -280,7 +323,7 @@ export class FileVerifier {
     );
     // Awaited through verified(); a failure must not surface as unhandled.
     job.done.catch(() => undefined);
-    return true;
+    return job;
   }
 
   /**
@@ -419,6 +462,13 @@ export class FileVerifier {
     if (this.#scratch.length !== file.header.pageSize) this.#scratch = new Uint8Array(file.header.pageSize);
     for (;;) {
       if (this.#closed) throw new LtxvfsError('LTXVFS_ERR_CLOSED', `${key}: verification cancelled`, { key });
+      const feeding = job.until;
+      if (feeding !== undefined) {
+        // A hydration pass feeds the frames it decodes: read only what is left after it.
+        await this.#unlessClosed(feeding.then(() => undefined, () => undefined));
+        if (job.until === feeding) job.until = undefined;
+        continue;
+      }
       const ahead = job.next >= 0 && job.next < entries.length ? this.inFlight?.(file, job.next) : undefined;
       if (ahead !== undefined) {
         // The fetcher is reading the next frame: it feeds it (observe); go on after that read.
@@ -495,6 +545,8 @@ export class FileVerifier {
     }
   }
 }
+
+function noop(): void {}
 
 function positive(name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value <= 0) throw new LtxvfsError('LTXVFS_ERR_USAGE', `${name} must be a positive integer, got ${value}`);

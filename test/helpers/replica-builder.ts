@@ -8,6 +8,7 @@
  * and {@link CountingClient}, a thin counting/delaying/faulting wrapper around a real
  * client.
  */
+import type { ReplicaReader } from '../../lib/read/replica-reader.js';
 import { execFileSync } from 'node:child_process';
 import { promises as fs, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -535,4 +536,14 @@ export async function rejectsLtx(
 /** Whether a checksum value has bit 63 set (every real database checksum does). */
 export function isChecksum(v: bigint): boolean {
   return (v & CHECKSUM_FLAG) !== 0n;
+}
+
+/** Page `pgno` of the newest version of `reader`, read as SQLite's transactions do (the version acquired, then released). */
+export async function readCurrentPage(reader: ReplicaReader, pgno: number): Promise<Uint8Array> {
+  const v = reader.acquire();
+  try {
+    return await reader.readPage(v, pgno);
+  } finally {
+    reader.release(v);
+  }
 }

@@ -4,7 +4,7 @@ import { ReplicaReader, type ReplicaReaderOptions } from '../../lib/read/replica
 import { TAIL_BYTES } from '../../lib/replica/ltx-loader.js';
 import { FileVerifier } from '../../lib/read/verifier.js';
 import { isLtxvfsError, LtxvfsError } from '../../ltx/errors.js';
-import { bytesEqual, CountingClient, flipBit, randomPage, rejectsLtx, writeLtx, type Page } from '../helpers/replica-builder.js';
+import { bytesEqual, CountingClient, flipBit, randomPage, readCurrentPage, rejectsLtx, writeLtx, type Page } from '../helpers/replica-builder.js';
 
 const PAGES = 60;
 /** Incompressible pages: a flipped literal bit still decodes, so only the file checksum can tell. */
@@ -33,14 +33,7 @@ function throwsLtx(t: Test, fn: () => unknown, code: string, prefix: string, wha
   }
 }
 
-async function read(reader: ReplicaReader, pgno: number): Promise<Uint8Array> {
-  const v = reader.acquire();
-  try {
-    return await reader.readPage(v, pgno);
-  } finally {
-    reader.release(v);
-  }
-}
+const read = readCurrentPage;
 
 t.test('a file above the bound is verified in the background from its first use, in ranges', async (t) => {
   const s = await setup(t);
