@@ -3,20 +3,24 @@
  * `crc64.MakeTable(crc64.ISO)` — reflected polynomial 0xD800000000000000, init and
  * xorout all ones. Check value of "123456789" = 0xB90956C775A41001.
  *
- * It runs over every page on restore, verify and write, so the 64-bit state is kept as
- * two uint32 halves and the input is consumed 8 bytes per step (slicing-by-8, the same
- * scheme Go's hash/crc64 uses for long inputs), loaded as two 32-bit words. bigint appears
- * only at the API edge.
+ * It runs over every page on restore, verify, hydration and write, and over every byte a
+ * scan reads (verification), so inputs of 64 bytes and more go to a WebAssembly module of
+ * this project (ltx/crc64-wasm-module.ts, assembled by scripts/crc64-wasm.mjs, which says
+ * how it works): slicing-by-16 with 64-bit integers, 1.7–2.7 GB/s on 4 KiB pages with
+ * the copy into its memory, where slicing-by-8 in JavaScript on two 32-bit halves (this
+ * module until 2026-12-08) made 0.9–1.1 GB/s on the same machine. Shorter inputs (a frame's
+ * page header, a page number) go byte by byte here. bigint appears only at the API edge.
  *
  * Why not a library: none on npm offers this polynomial faster. hash-wasm 4.13's
  * `createCRC64('d800000000000000')` (WebAssembly) gives the same check value at 416 MiB/s
- * on 4,102-byte updates, where this reaches 880–1,010 MiB/s (Node 20, 2026-12-07); the
- * others are pure JavaScript for CRC-64/ECMA-182 only.
+ * on 4,102-byte updates (Node 20, 2026-12-07); the others are pure JavaScript for
+ * CRC-64/ECMA-182 only.
  */
+import { CRC64_INPUT, CRC64_MEMORY_BYTES, CRC64_STATE, CRC64_TABLES, CRC64_WASM_BASE64 } from './crc64-wasm-module.js';
 
-/** Eight 256-entry tables, low and high 32-bit halves: T_k[i] at index k*256 + i. */
-const TLO = new Uint32Array(8 * 256);
-const THI = new Uint32Array(8 * 256);
+/** Sixteen 256-entry tables, low and high 32-bit halves: T_k[i] at index k*256 + i. */
+const TLO = new Uint32Array(16 * 256);
+const THI = new Uint32Array(16 * 256);
 
 (function buildTables(): void {
   const POLY_HI = 0xd8000000; // the reflected ISO polynomial has no bits in its low half
@@ -33,7 +37,7 @@ const THI = new Uint32Array(8 * 256);
     THI[i] = hi;
   }
   // T_k[i] = T_0[T_{k-1}[i] & 0xff] ^ (T_{k-1}[i] >> 8): one more zero byte through the CRC.
-  for (let k = 1; k < 8; k++) {
+  for (let k = 1; k < 16; k++) {
     for (let i = 0; i < 256; i++) {
       const plo = TLO[(k - 1) * 256 + i];
       const phi = THI[(k - 1) * 256 + i];
@@ -44,11 +48,35 @@ const THI = new Uint32Array(8 * 256);
   }
 })();
 
-/** Whether this host stores integers little-endian (every platform Node runs on today). */
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+/** Inputs shorter than this go byte by byte in JavaScript: a call into the module costs more. */
+const WASM_MIN_BYTES = 64;
 
-/** Inputs shorter than this go byte by byte: a word view is not worth allocating. */
-const WORD_VIEW_MIN_BYTES = 64;
+/** Minimal typing of the `WebAssembly` global (not in this project's TypeScript libs). */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+
+/** The module, instantiated with its tables filled: `update` advances the state in its memory over its input. */
+const wasm = ((): { heap: Uint8Array; words: DataView; update: (state: number, p: number, end: number) => void } => {
+  const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+  const e = new WA.Instance(new WA.Module(Buffer.from(CRC64_WASM_BASE64, 'base64')), {}).exports as {
+    memory: { buffer: ArrayBuffer };
+    update: (state: number, p: number, end: number) => void;
+  };
+  const heap = new Uint8Array(e.memory.buffer);
+  if (heap.length !== CRC64_MEMORY_BYTES) throw new Error(`ltx/crc64-wasm-module.ts: memory of ${heap.length} bytes, expected ${CRC64_MEMORY_BYTES}`);
+  const words = new DataView(e.memory.buffer);
+  // The module reads u64 little-endian whatever the host's byte order.
+  for (let i = 0; i < 16 * 256; i++) {
+    words.setUint32(CRC64_TABLES + i * 8, TLO[i], true);
+    words.setUint32(CRC64_TABLES + i * 8 + 4, THI[i], true);
+  }
+  return { heap, words, update: e.update };
+})();
+
+/** Input bytes the module takes per call: the rest of its memory. */
+const WASM_INPUT_BYTES = CRC64_MEMORY_BYTES - CRC64_INPUT;
 
 /**
  * Advance a raw (already inverted) CRC state over `data[start, end)`. `state` is
@@ -56,65 +84,32 @@ const WORD_VIEW_MIN_BYTES = 64;
  * {@link Crc64}; exported for the checksum module, which feeds a page number and a page
  * without concatenating them.
  *
- * Past the first bytes up to a 4-byte boundary, each 8-byte step loads two 32-bit words
- * through an `Int32Array` view of the same memory, not eight bytes: 947–1,014 MiB/s
- * against 688–771 MiB/s on 4,124-byte frames at every alignment, the two alternating in
- * one process (Node 20, 2 shared cores, 2026-12-07); a version that chose word or byte
- * loads at each step reached only 729–818 MiB/s. Verification
- * checksums every byte a scan reads on the main thread, where a worker-engine scan waits
- * for it: its full scan of the bench's 256 MiB database over a directory took 2.53–2.63 s,
- * then 2.18–2.49 s.
+ * From 64 bytes on, the bytes are copied into the module's memory (up to 98,240 at a time)
+ * and the module advances the state there. Never throws.
  */
 export function crc64UpdateState(state: Uint32Array, data: Uint8Array, start = 0, end = data.length): void {
   let lo = state[0];
   let hi = state[1];
-  let i = start;
-  if (end - start >= WORD_VIEW_MIN_BYTES) {
-    // Word loads start at a 4-byte boundary of the underlying memory.
-    for (; ((data.byteOffset + i) & 3) !== 0; i++) {
+  if (end - start < WASM_MIN_BYTES) {
+    for (let i = start; i < end; i++) {
       const idx = (lo ^ data[i]) & 0xff;
       lo = ((lo >>> 8) | (hi << 24)) ^ TLO[idx];
       hi = (hi >>> 8) ^ THI[idx];
     }
-    const steps = (end - i) >>> 3;
-    const words = littleEndianWords(data, i, steps * 2);
-    for (let w = 0; w < words.length; w += 2) {
-      const a = lo ^ words[w];
-      const b = hi ^ words[w + 1];
-      const i7 = 1792 + (a & 0xff);
-      const i6 = 1536 + ((a >>> 8) & 0xff);
-      const i5 = 1280 + ((a >>> 16) & 0xff);
-      const i4 = 1024 + (a >>> 24);
-      const i3 = 768 + (b & 0xff);
-      const i2 = 512 + ((b >>> 8) & 0xff);
-      const i1 = 256 + ((b >>> 16) & 0xff);
-      const i0 = b >>> 24;
-      lo = TLO[i7] ^ TLO[i6] ^ TLO[i5] ^ TLO[i4] ^ TLO[i3] ^ TLO[i2] ^ TLO[i1] ^ TLO[i0];
-      hi = THI[i7] ^ THI[i6] ^ THI[i5] ^ THI[i4] ^ THI[i3] ^ THI[i2] ^ THI[i1] ^ THI[i0];
-    }
-    i += steps * 8;
+    state[0] = lo;
+    state[1] = hi;
+    return;
   }
-  for (; i < end; i++) {
-    const idx = (lo ^ data[i]) & 0xff;
-    lo = ((lo >>> 8) | (hi << 24)) ^ TLO[idx];
-    hi = (hi >>> 8) ^ THI[idx];
+  const { heap, words, update } = wasm;
+  words.setUint32(CRC64_STATE, lo, true);
+  words.setUint32(CRC64_STATE + 4, hi, true);
+  for (let at = start; at < end; at += WASM_INPUT_BYTES) {
+    const n = Math.min(WASM_INPUT_BYTES, end - at);
+    heap.set(data.subarray(at, at + n), CRC64_INPUT);
+    update(CRC64_STATE, CRC64_INPUT, CRC64_INPUT + n);
   }
-  state[0] = lo;
-  state[1] = hi;
-}
-
-/**
- * `count` little-endian 32-bit words of `data` from byte `at` (a 4-byte boundary of its
- * memory): a view of the same memory on little-endian hosts, a converted copy on others.
- * `hostLittleEndian` is the host's byte order (a parameter so tests reach both branches).
- * @throws RangeError when `at` is not on a 4-byte boundary of the memory or the words run past it.
- */
-export function littleEndianWords(data: Uint8Array, at: number, count: number, hostLittleEndian = LITTLE_ENDIAN): Int32Array {
-  if (hostLittleEndian) return new Int32Array(data.buffer, data.byteOffset + at, count);
-  const words = new Int32Array(count);
-  const view = new DataView(data.buffer, data.byteOffset + at, count * 4);
-  for (let k = 0; k < count; k++) words[k] = view.getInt32(k * 4, true);
-  return words;
+  state[0] = words.getUint32(CRC64_STATE, true);
+  state[1] = words.getUint32(CRC64_STATE + 4, true);
 }
 
 /** Set `state` to the raw form of a finished CRC value (`~crc`, split into halves). */

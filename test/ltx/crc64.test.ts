@@ -1,5 +1,7 @@
 import t from 'tap';
-import { Crc64, crc64, crc64Combine, crc64StateValue, crc64UpdateState, littleEndianWords } from '../../ltx/crc64.js';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Crc64, crc64, crc64Combine, crc64StateValue, crc64UpdateState } from '../../ltx/crc64.js';
 
 /** The spec's definition (docs/formats.md §2.1) with bigint per byte: slow, obviously right. */
 function referenceCrc(data: Uint8Array, crc = 0n): bigint {
@@ -30,17 +32,19 @@ t.test('catalogue vectors of CRC-64/GO-ISO (docs/formats.md §2.1)', async (t) =
   t.equal(crc64(page), 0x59328f592d9e733dn, 'CRC(00000001 ‖ 4096 × 00), §2.2');
 });
 
-t.test('slicing-by-8 equals the bytewise definition at every length and alignment', async (t) => {
+t.test('the WebAssembly slicing-by-16 and the bytewise path equal the definition at every length and alignment', async (t) => {
   const data = pseudoRandom(300, 7);
   for (let start = 0; start < 9; start++) {
-    // Below 64 bytes byte by byte; from 64 on, word loads after the bytes up to a 4-byte boundary.
-    for (const end of [start, start + 1, start + 7, start + 8, start + 9, start + 63, start + 64, start + 65, start + 71, start + 72, start + 203, 300]) {
+    // Below 64 bytes byte by byte in JavaScript; from 64 on in the module, 16 bytes a step and the rest byte by byte.
+    for (const end of [start, start + 1, start + 7, start + 8, start + 9, start + 63, start + 64, start + 65, start + 79, start + 80, start + 81, start + 203, 300]) {
       const part = data.subarray(start, end);
       t.equal(crc64(part), referenceCrc(part), `bytes ${start}…${end}`);
     }
   }
-  const big = pseudoRandom(100_000, 3);
-  t.equal(crc64(big), referenceCrc(big), '100 000 random bytes');
+  const big = pseudoRandom(300_000, 3);
+  t.equal(crc64(big), referenceCrc(big), '300 000 random bytes: more than the module takes at once (98,240)');
+  t.equal(crc64(big.subarray(0, 98_240)), referenceCrc(big.subarray(0, 98_240)), 'exactly what it takes at once');
+  t.equal(crc64(big.subarray(0, 98_241)), referenceCrc(big.subarray(0, 98_241)), 'one byte more');
   for (let start = 0; start < 9; start++) {
     const state = new Uint32Array([0xffffffff, 0xffffffff]);
     crc64UpdateState(state, big, start, start + 4124);
@@ -90,11 +94,7 @@ t.test('crc64Combine: the CRC of A‖B from the CRCs of A and B and the length o
   t.throws(() => crc64Combine(1n, 2n, -1), RangeError, 'a negative length');
 });
 
-t.test('word loads: the same little-endian words on either host byte order', async (t) => {
-  const data = pseudoRandom(64, 11);
-  const view = littleEndianWords(data, 8, 12, true);
-  const copy = littleEndianWords(data, 8, 12, false);
-  t.same([...copy], [...view], 'a big-endian host converts to the words a little-endian one views');
-  t.equal(view[0], (data[8] | (data[9] << 8) | (data[10] << 16) | (data[11] << 24)), 'byte 8 is the low byte of word 0');
-  t.throws(() => littleEndianWords(data.subarray(1), 0, 4, true), RangeError, 'a view needs a 4-byte boundary');
+t.test('the committed module is what scripts/crc64-wasm.mjs assembles from its text (wabt)', async (t) => {
+  const script = fileURLToPath(new URL('../../scripts/crc64-wasm.mjs', import.meta.url));
+  t.doesNotThrow(() => execFileSync(process.execPath, [script, '--check'], { stdio: 'pipe' }), 'node scripts/crc64-wasm.mjs --check');
 });
