@@ -121,6 +121,13 @@ export class Hydrator extends EventEmitter<HydratorEvents> {
       h.#index = current;
       h.publication.publish(current.txid);
       h.#ready.resolve(current.txid);
+      if (verification !== undefined) {
+        // Its pages are served from now on, by this thread or in place by the worker engine's
+        // (which the verification would not hear of): the files they come from are verified
+        // now — at once when the state records them, else once, in the background.
+        for (const f of current.files) verification.use(f);
+        verification.verified().then(() => (h.#closed ? undefined : h.#recordVerified()), () => undefined);
+      }
     }
     source.on('version', h.#onVersion);
     h.#kick();

@@ -69,6 +69,8 @@ export interface HydrationSource {
 export interface HydrationVerification {
   /** A pass will decode frames of `file`: verify it from them, reading nothing of it before `until` settles. */
   feedFrom(file: LtxFile, until: Promise<unknown>): boolean;
+  /** Pages of `file` are served: verify it (in the background) unless it is known, being verified or failed. */
+  use(file: LtxFile): boolean;
   /** Whether a verification still needs frame `entry` of `file`. */
   wants(file: LtxFile, entry: number): boolean;
   /** Frame `entry` of `file` as stored (`frame`) and decoded (`page`). */

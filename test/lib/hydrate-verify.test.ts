@@ -155,3 +155,27 @@ t.test('files verified after a pass failed half-way are recorded without erasing
   t.equal(second.reader.stats().verification.verifyRequests, 0, 'and did not read the snapshot to verify it');
   t.ok(bytesEqual(await read(second.reader, 20), page20));
 });
+
+t.test('a complete hydration whose state records no verification (written before it did) verifies its files once, at open, and records them', async (t) => {
+  const s = await setup(t);
+  const first = await s.open();
+  await first.reader.hydration!.whenReady();
+  await first.reader.verified();
+  await first.reader.close();
+  const state = JSON.parse(await fs.readFile(s.path + HYDRATION_STATE_SUFFIX, 'utf8')) as Record<string, unknown>;
+  delete state.verified;
+  await fs.writeFile(s.path + HYDRATION_STATE_SUFFIX, JSON.stringify(state));
+
+  // No page read: the worker engine reads the file in place, and the verification would not hear of it.
+  const second = await s.open();
+  await second.reader.verified();
+  const v = second.reader.stats().verification;
+  t.ok(v.verifyBytes > s.snapshot.bytes.length / 2, `the snapshot read once to verify it (${v.verifyBytes} bytes) with no page served`);
+  await waitFor('the state file to record the verified snapshot', async () => ((await stateOf(s.path)).verified ?? []).length > 0);
+  await second.reader.close();
+
+  const third = await s.open();
+  await third.reader.verified();
+  t.equal(third.reader.stats().verification.verifyRequests, 0, 'the next process trusts it');
+  t.ok(bytesEqual(await read(third.reader, 20), page20));
+});
