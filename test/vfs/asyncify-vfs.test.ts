@@ -261,6 +261,34 @@ t.test('pages a source can copy in place go through readPageInto; pages it decli
   t.same(bytes.subarray(0, 100), original, 'the source\'s own page 1 was not patched');
 });
 
+t.test('a part-page read that waits (the header at open) lands in SQLite\'s buffer after the wasm memory grew', async (t) => {
+  /** A source whose first read of page 1 grows the wasm memory before it answers. */
+  class GrowingSource extends BytesSource {
+    grow: (() => void) | undefined;
+    override readPage(version: PageVersion, pgno: number): Uint8Array | Promise<Uint8Array> {
+      const page = super.readPage(version, pgno);
+      const grow = this.grow;
+      if (pgno !== 1 || grow === undefined || !(page instanceof Promise)) return page;
+      this.grow = undefined;
+      return page.then((bytes) => {
+        grow();
+        return bytes;
+      });
+    }
+  }
+  const source = new GrowingSource(numbersDb(500), { miss: 'all' });
+  const { module, sqlite3, vfs } = await setupVfs();
+  vfs.addDatabase(NAME, source);
+  const before = module.HEAPU8.buffer;
+  source.grow = () => module._sqlite3_free(module._sqlite3_malloc(256 * 1024 * 1024));
+  const handle = await sqlite3.open_v2(NAME, SQLite.SQLITE_OPEN_READONLY | SQLITE_OPEN_EXRESCODE, vfs.name);
+  t.equal(before.byteLength, 0, 'the memory grew (its old buffer detached) while the header read waited');
+  t.ok(vfs.counters.suspendedReads > 0, 'the read waited');
+  const db = new Database({ sqlite3: withEmptyBlobs(sqlite3, module), db: handle, vfs, statsProvider: () => stats });
+  t.same(await db.get('SELECT count(*) AS n, max(v) AS v FROM t'), { n: 500, v: 'value 000500' }, 'the header reached SQLite: the database reads right');
+  await db.close();
+});
+
 t.test('jRead answers a cached page with a synchronous thenable, never a Promise', async (t) => {
   const { vfs } = await setupVfs();
   const source = new BytesSource(chinook);

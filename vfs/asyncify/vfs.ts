@@ -69,6 +69,9 @@ import { DEFAULT_VFS_NAME, DEFAULT_YIELD_EVERY_MS, type LtxAsyncVFSCounters, typ
 export type { FacadeVFSConstructor, FacadeVFSInstance, Thenable } from '../core/facade-vfs.js';
 export { DEFAULT_VFS_NAME, DEFAULT_YIELD_EVERY_MS, type LtxAsyncVFSCounters, type LtxAsyncVFSOptions, type PragmaHandler, type PragmaResult, type TransactionStartSource } from './types.js';
 
+/** Reads of at most this many bytes that are not one whole cached page go to a buffer of their own (`xRead`). */
+const SMALL_READ_BYTES = 512;
+
 /** Longest database name in bytes (`mxPathname`). */
 const MAX_PATHNAME = 1024;
 
@@ -232,6 +235,21 @@ export class LtxAsyncVFS extends FacadeVFS {
         this.counters.reads++;
         // A thenable: this method is declared asynchronous (see the top of this module).
         return this.#answered(VFS.SQLITE_OK) as unknown as Promise<number>;
+      }
+      if (iAmt <= SMALL_READ_BYTES) {
+        // Part of a page, above all page 1's 16 change-counter bytes at every transaction
+        // start (pager.c `pagerSharedLock`): into an array of its own, copied into SQLite's
+        // buffer once read — through the memory as it is then, should it have grown while the
+        // read waited. 2 objects where FacadeVFS's proxy makes 3 and reads through a getter.
+        const own = new Uint8Array(iAmt);
+        const copied = (code: number): number => {
+          this.#module.HEAPU8.set(own, pData);
+          return code;
+        };
+        const read = this.jRead(pFile, own, iOffsetHi * 0x1_0000_0000 + (iOffsetLo >>> 0));
+        if (typeof read === 'number') return completedWith(copied(read)) as unknown as Promise<number>;
+        if (read instanceof Promise) return read.then(copied);
+        return completedWith(read.then(copied) as number) as unknown as Promise<number>;
       }
     }
     return super.xRead(pFile, pData, iAmt, iOffsetLo, iOffsetHi);
