@@ -31,15 +31,17 @@
  *   be loaded into better-sqlite3: it is built without URI filenames, so
  *   `file:…?vfs=litestream` does not reach the VFS; the parent drives it through the CLI.)
  */
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import aws4 from 'aws4';
 import { request } from 'undici';
 import { openDatabase, readVerified, warmupOf, type OpenOptions } from '../lib/api/open.js';
 import { loadSqlJs, openSqlJs } from '../lib/api/lazy-entries.js';
 import { ClockTimers } from '../test/helpers/clock-timers.js';
 import { openReplicaClient } from '../lib/storage/url.js';
+import { importDatabase } from '../lib/tools/import.js';
 import { loadLtxFile } from '../lib/replica/ltx-loader.js';
 import { newReadCounters } from '../lib/replica/read-counters.js';
 import { decodeIndexedFrameInto } from '../ltx/frame.js';
@@ -63,7 +65,7 @@ export type ServiceChildInput =
   | { phase: 'cold'; url: string; log?: string; sql: string; params: number[] }
   | { phase: 'ceiling'; url: string; log: string; configs: { chunkBytes: number; inFlight: number; decode?: boolean }[] }
   | { phase: 'poll'; url: string; log: string; seconds: number; busyEveryMs: number; rows: number; idleSeconds?: number; group?: PollGroup }
-  | { phase: 'write'; url: string; log?: string; commits: number; warmup: number; writeBehind?: boolean }
+  | { phase: 'write'; url: string; log?: string; commits: number; warmup: number; writeBehind?: boolean; jitWarmup?: { seedDb: string; dir: string; commits: number } }
   | { phase: 'warm'; url: string; keys: WarmKeys; rounds: number; flows: number }
   | { phase: 'iterate'; url: string; cacheSizeBytes: number }
   | { phase: 'native'; dbPath: string; keys: WarmKeys; rounds: number }
@@ -387,9 +389,32 @@ async function pollGroup(input: Extract<ServiceChildInput, { phase: 'poll' }>, g
 }
 
 async function write(input: Extract<ServiceChildInput, { phase: 'write' }>): Promise<WriteOutput> {
+  const insert = 'INSERT INTO orders (customer, amount, note) VALUES (?, ?, ?)';
+  if (input.jitWarmup !== undefined) {
+    // A writer's commits get faster over the first few thousand of a process as V8 and the
+    // wasm tier up (2026-12-08, write-behind on a directory, per 200 commits: 1.8k/s, then
+    // 5–7k/s, 10–14k/s past 1,000, 14–19k/s past 3,000). They are made on a scratch replica
+    // of the same table, which carries over to the replica measured (its first 200 timed
+    // commits after 3,000 scratch ones: 10–11.6k/s, without them 4.8–5.8k/s), so that the
+    // row measures a warm writer, as the warm read rows do, without thousands of uploads to S3.
+    const { seedDb, dir, commits } = input.jitWarmup;
+    await rm(dir, { recursive: true, force: true });
+    const scratchClient = await openReplicaClient(pathToFileURL(dir).href, { create: true });
+    try {
+      await importDatabase(seedDb, scratchClient);
+    } finally {
+      await scratchClient.close();
+    }
+    const scratch = await openDatabase(pathToFileURL(dir).href, { shared: false, autoLease: true, writeBehind: true });
+    try {
+      for (let i = 0; i < commits; i++) await scratch.run(insert, [i % 977, i * 100, `scratch ${i}`]);
+    } finally {
+      await scratch.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
   const db = await openDatabase(input.url, { shared: false, autoLease: true, writeBehind: input.writeBehind === true });
   try {
-    const insert = 'INSERT INTO orders (customer, amount, note) VALUES (?, ?, ?)';
     // Untimed commits first, as the warm rows' untimed rounds: V8 and the wasm tier up (the first
     // 200 commits of a process ran at 900–1,600/s, later ones at 2,100–2,500/s with writeBehind).
     for (let i = 0; i < input.warmup; i++) await db.run(insert, [i % 977, i * 100, `warm-up ${i}`]);

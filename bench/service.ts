@@ -156,6 +156,8 @@ export interface ServiceSectionResult {
   poll: PollRow[];
   pollGroups: PollGroupRow[];
   writes: WriteRow[];
+  /** Commits each ltxvfs writer's process made on a scratch replica before its own (undefined: none, runs before 2026-12-08). */
+  writeJitWarmup?: number;
   seconds: number;
 }
 
@@ -508,16 +510,18 @@ export async function runServiceSection(o: ServiceSectionOptions): Promise<Servi
 
     // 6. Writes.
     const writes: WriteRow[] = [];
+    const writeJitWarmup = o.quick ? 1000 : 3000;
     for (const where of ['file', 's3'] as const) {
       const url = (who: string): string => (where === 's3' ? stack.url(`orders-${who}`) : pathToFileURL(join(work, `orders-${who}`)).href);
       const direct = (who: string): string => (where === 's3' ? stack.directUrl(`orders-${who}`) : url(who));
       await ordersReplica(seedDb, direct('ltxvfs'));
       log(`service: ${o.commits} commits, ltxvfs under the lease, ${where} …`);
-      const w = await service<WriteOutput>({ phase: 'write', url: url('ltxvfs'), log: where === 's3' ? stack.endpoint : undefined, commits: o.commits, warmup: o.commits }, where === 's3' ? S3_ENV : {});
+      const jitWarmup = { seedDb, dir: join(work, 'orders-scratch'), commits: writeJitWarmup };
+      const w = await service<WriteOutput>({ phase: 'write', url: url('ltxvfs'), log: where === 's3' ? stack.endpoint : undefined, commits: o.commits, warmup: o.commits, jitWarmup }, where === 's3' ? S3_ENV : {});
       writes.push({ engine: 'ltxvfs', location: where, ...w });
       await ordersReplica(seedDb, direct('ltxvfs-behind'));
       log(`service: ${o.commits} commits, ltxvfs under the lease with writeBehind, ${where} …`);
-      const wb = await service<WriteOutput>({ phase: 'write', url: url('ltxvfs-behind'), log: where === 's3' ? stack.endpoint : undefined, commits: o.commits, warmup: o.commits, writeBehind: true }, where === 's3' ? S3_ENV : {});
+      const wb = await service<WriteOutput>({ phase: 'write', url: url('ltxvfs-behind'), log: where === 's3' ? stack.endpoint : undefined, commits: o.commits, warmup: o.commits, writeBehind: true, jitWarmup }, where === 's3' ? S3_ENV : {});
       writes.push({ engine: 'ltxvfs', writeBehind: true, location: where, ...wb });
       if (o.litestream) {
         await ordersReplica(seedDb, direct('litestream'));
@@ -527,7 +531,7 @@ export async function runServiceSection(o: ServiceSectionOptions): Promise<Servi
       }
     }
     return {
-      dataset, latencyMs: o.latencyMs, l0Files, cold, warm: { ltxvfs: ltxvfsWarm, native, litestreamCli, nativeCli }, iterate, iterateNative, scan, ceiling, hydrate, hydrated,
+      dataset, latencyMs: o.latencyMs, l0Files, cold, warm: { ltxvfs: ltxvfsWarm, native, litestreamCli, nativeCli }, iterate, iterateNative, scan, ceiling, hydrate, hydrated, writeJitWarmup,
       litestreamHydrate, litestreamPrefix, poll, pollGroups, writes, seconds: (performance.now() - started) / 1000,
     };
   } finally {
@@ -828,7 +832,7 @@ export function renderService(r: ServiceSectionResult): string {
   out.push('');
   out.push(markdownTable(['writer', 'commit p50', 'commit p99', 'commits/s', 'requests', 'acknowledged when'], wrow));
   out.push('');
-  out.push(`Each writer has its own replica (an empty \`orders\` table imported as the snapshot) and runs ${fmtCount(r.writes[0]?.latencies.length)} timed \`INSERT INTO orders …\` after as many untimed ones (V8 and the wasm tier up, as for the warm rows; with \`writeBehind\`, flushed before the clock starts). ltxvfs: \`db.run\` in a child process; it returns once the LTX file of the commit is written to the replica (conditional PUT on S3), so the figure is a durable commit. ltxvfs with \`writeBehind: true\` (lib/write/write-behind.ts): \`db.run\` returns once the commit's LTX file is staged in the process, which uploads the files behind it one at a time in TXID order — the Litestream VFS's acknowledgement, with one file per transaction kept; the \`flush()\` after the timed commits waits until all are in the replica. The Litestream VFS (\`LITESTREAM_WRITE_ENABLED=true\`, \`LITESTREAM_SYNC_INTERVAL=24h\`: shorter intervals hit its "database disk image is malformed" defect once a sync grows the database, docs/formats.md §5.1): each INSERT returns when SQLite has committed to the VFS's local state — not durability; nothing reaches the replica until the sync, timed here as the close.`);
+  out.push(`Each writer has its own replica (an empty \`orders\` table imported as the snapshot) and runs ${fmtCount(r.writes[0]?.latencies.length)} timed \`INSERT INTO orders …\` after as many untimed ones (with \`writeBehind\`, flushed before the clock starts); an ltxvfs writer's process first makes ${r.writeJitWarmup === undefined ? 'no' : fmtCount(r.writeJitWarmup)} commits on a scratch replica of its own (bench/service-child.ts \`write\`: V8 and the wasm tier up over a process's first few thousand commits, 1.8k/s in the first 200 with \`writeBehind\`, 14–19k/s past 3,000; the row measures a warm writer, as the warm read rows measure warm reads; the Litestream VFS is native code in a CLI process that made as many untimed commits). ltxvfs: \`db.run\` in a child process; it returns once the LTX file of the commit is written to the replica (conditional PUT on S3), so the figure is a durable commit. ltxvfs with \`writeBehind: true\` (lib/write/write-behind.ts): \`db.run\` returns once the commit's LTX file is staged in the process, which uploads the files behind it one at a time in TXID order — the Litestream VFS's acknowledgement, with one file per transaction kept; the \`flush()\` after the timed commits waits until all are in the replica. The Litestream VFS (\`LITESTREAM_WRITE_ENABLED=true\`, \`LITESTREAM_SYNC_INTERVAL=24h\`: shorter intervals hit its "database disk image is malformed" defect once a sync grows the database, docs/formats.md §5.1): each INSERT returns when SQLite has committed to the VFS's local state — not durability; nothing reaches the replica until the sync, timed here as the close.`);
   out.push('');
 
   out.push('#### Targets');
