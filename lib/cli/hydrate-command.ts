@@ -27,10 +27,13 @@ export const hydrateCommand: Command = {
   options: { force: { type: 'boolean' }, concurrency: { type: 'string' }, 'range-bytes': { type: 'string' } },
   async run([url, file], values, io: CliIO) {
     const client = await openReplicaClient(url === '' ? undefined : url, { env: io.env });
-    // One state to restore: no polling, and pages come from the hydration's own reads.
+    // One state to restore: no polling, and pages come from the hydration's own reads. No
+    // query will come: the verification's reads of what the hydration did not feed it (the
+    // index and trailer) need not wait for one (250 ms by default).
     const reader = await ReplicaReader.open(client, {
       pollIntervalMs: 0,
       cacheSizeBytes: 0,
+      warmupDelayMs: 0,
       hydrate: file,
       hydrateOptions: {
         overwrite: values.force === true,
