@@ -55,8 +55,9 @@ export const hydrateCommand: Command = {
     try {
       const txid = await hydration.whenReady();
       await hydration.settled();
-      // Exit 0 only once every file hydrated from matched its checksum (files above the
-      // whole-file bound cost one more read here, lib/read/verifier.ts).
+      // Exit 0 only once every file hydrated from matched its checksum: the pass fed the
+      // verification the frames it decoded, so what is read here is what it did not decode
+      // (a file's index and trailer; lib/read/verifier.ts `feedFrom`).
       await reader.verifyFiles(reader.current.files);
       progress.stop();
       const s = hydration.stats();
