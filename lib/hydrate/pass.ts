@@ -14,6 +14,9 @@ import type { HydrationSource, HydrationVerification } from './types.js';
 
 const writeAsync = promisify(write);
 
+/** What {@link writeRange} feeds the frames it decodes to: the reader's verification (lib/read/verifier.ts), or restore's file checksum. */
+export type FrameObserver = Pick<HydrationVerification, 'wants' | 'observe'>;
+
 /** Counters of storage reads, added to as each read returns (before its frames are checked). */
 export interface ReadCounters {
   bytesRead: number;
@@ -96,7 +99,7 @@ export async function fetchRange(source: HydrationSource, range: HydrationRange,
  *   does not decode (pages before it may have been written; the range is not recorded
  *   done); the file system's error.
  */
-export async function writeRange(fd: number, fetched: FetchedRange, pageSize: number, chunk: Uint8Array, verification?: HydrationVerification, scratch?: Uint8Array): Promise<number> {
+export async function writeRange(fd: number, fetched: FetchedRange, pageSize: number, chunk: Uint8Array, verification?: FrameObserver, scratch?: Uint8Array): Promise<number> {
   const { range, bytes, peeked } = fetched;
   const { file, entries } = range;
   const { pgnos, offsets, sizes } = file.entries;
@@ -137,7 +140,7 @@ export async function writeRange(fd: number, fetched: FetchedRange, pageSize: nu
  * wanted one, decoded into `scratch` when the verification wants them. A read-over frame
  * that does not decode is left out (the verification reads it itself, and fails the file).
  */
-function feedChunk(verification: HydrationVerification, fetched: FetchedRange, frameAt: (n: number) => Uint8Array, i: number, count: number, chunk: Uint8Array, pageSize: number, scratch: Uint8Array | undefined): void {
+function feedChunk(verification: FrameObserver, fetched: FetchedRange, frameAt: (n: number) => Uint8Array, i: number, count: number, chunk: Uint8Array, pageSize: number, scratch: Uint8Array | undefined): void {
   const { file, entries } = fetched.range;
   const { pgnos, offsets } = file.entries;
   for (let k = 0; k < count; k++) {

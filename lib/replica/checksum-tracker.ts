@@ -14,7 +14,17 @@ export class DatabaseChecksumTracker {
 
   /** Apply one file: its pages (`pgno`, decompressed `data`), then truncate to `commit` pages. */
   apply(pages: readonly { pgno: number; data: Uint8Array }[], commit: number): void {
-    for (const p of pages) this.#sums.set(p.pgno, pageChecksum(p.pgno, p.data));
+    for (const p of pages) this.page(p.pgno, p.data);
+    this.truncate(commit);
+  }
+
+  /** Page `pgno` of the file being applied is now `data` (its checksum is taken at once: `data` may be reused after). */
+  page(pgno: number, data: Uint8Array): void {
+    this.#sums.set(pgno, pageChecksum(pgno, data));
+  }
+
+  /** The file being applied ends the database at `commit` pages: pages past it drop out. */
+  truncate(commit: number): void {
     if (commit < this.#commit) {
       for (const pgno of this.#sums.keys()) if (pgno > commit) this.#sums.delete(pgno);
     }
