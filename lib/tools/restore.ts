@@ -5,12 +5,11 @@
  * checksums the result is checked against the last post-apply checksum (§2.3). The output
  * appears atomically: written beside the target under a temporary name, synced, then renamed.
  *
- * Memory stays bounded whatever the database's size: a file up to `wholeFileBytes` is read
- * whole (lib/replica/ltx-loader.ts, verified there), a larger one in ranges of up to
- * `rangeBytes` read one ahead of the one being written, its frames decoded a 1 MiB chunk at a
- * time into a reused buffer and written with one positional write per run of pages
- * (lib/hydrate/pass.ts `writeRange`, as hydration writes), and fed to its file checksum in
- * file order. Before (2026-12-08), each file was read whole into memory and all its pages
+ * Memory stays bounded whatever the database's size: each file is read through
+ * ./ltx-stream.ts (whole up to `wholeFileBytes`, else in ranges of up to `rangeBytes`, one
+ * read ahead), its frames decoded a 1 MiB chunk at a time into a reused buffer and written
+ * with one positional write per run of pages (lib/hydrate/pass.ts `writeRange`, as hydration
+ * writes), each fed to the file checksum as it is decoded. Before (2026-12-08), each file was read whole into memory and all its pages
  * decoded at once, then written one `write` per page: the bench's 261 MiB database took
  * 2.41–2.77 s and 614 MB of memory to restore.
  */
@@ -18,17 +17,15 @@ import { open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { formatChecksum } from '../../ltx/checksum.js';
 import { LtxvfsError } from '../../ltx/errors.js';
-import { FILE_CHECKSUM_SIZE, FileChecksumBuilder } from '../../ltx/file-checksum.js';
 import { formatTXID } from '../../ltx/filename.js';
-import { HEADER_SIZE } from '../../ltx/header.js';
 import type { ReplicaClient, LtxFileInfo } from '../storage/types.js';
 import { computePlan, listReplica, type PlanTarget } from '../replica/plan.js';
-import { PageIndex, type LtxFile } from '../replica/page-index.js';
+import { PageIndex } from '../replica/page-index.js';
 import { DatabaseChecksumTracker } from '../replica/checksum-tracker.js';
-import { DEFAULT_WHOLE_FILE_BYTES, loadLtxFile } from '../replica/ltx-loader.js';
+import { DEFAULT_WHOLE_FILE_BYTES } from '../replica/ltx-loader.js';
 import { newReadCounters } from '../replica/read-counters.js';
-import { mergeRanges } from '../read/range-merge.js';
-import { ReceivePair, WRITE_CHUNK_BYTES, writeRange, type FrameObserver } from '../hydrate/pass.js';
+import { ReceivePair, WRITE_CHUNK_BYTES, writeRange } from '../hydrate/pass.js';
+import { streamLtxFile } from './ltx-stream.js';
 
 /** Default largest range read of a file read in ranges: 8 MiB, as hydration's. */
 export const DEFAULT_RESTORE_RANGE_BYTES = 8 * 1024 * 1024;
@@ -89,20 +86,19 @@ export async function restoreDatabase(client: ReplicaClient, outPath: string, op
     let chunk = new Uint8Array(0);
     for (let i = 0; i < plan.length; i++) {
       const info = plan[i];
-      const loaded = await loadLtxFile(client, info, counters, undefined, wholeFileBytes);
-      const file = loaded.file;
-      version = version.apply(file);
-      const pageSize = file.header.pageSize;
-      if (chunk.length === 0 || chunk.length % pageSize !== 0) chunk = new Uint8Array(Math.max(1, Math.floor(WRITE_CHUNK_BYTES / pageSize)) * pageSize);
-      const all = Array.from({ length: file.entries.length }, (_, n) => n);
-      if (loaded.pages !== undefined) {
-        // Read whole and verified by the loader.
-        await writeRange(out.fd, { range: { file, fileId: '', entries: all, start: 0, end: 0 }, peeked: loaded.pages }, pageSize, chunk);
-        for (let n = 0; n < all.length; n++) sums.page(file.entries.pgnos[n], loaded.pages[n]);
-      } else {
-        await streamFile(client, out.fd, file, loaded.head!, all, { rangeBytes, chunk, receive, sums, counters, progress: () => options.onProgress?.(i, plan.length, counters.bytesRead, bytesTotal) });
-      }
-      await out.truncate(file.header.commit * pageSize);
+      const file = await streamLtxFile(client, info, {
+        wholeFileBytes, rangeBytes, receive, counters,
+        range: (fetched, observer) => {
+          const pageSize = fetched.range.file.header.pageSize;
+          if (chunk.length === 0 || chunk.length % pageSize !== 0) chunk = new Uint8Array(Math.max(1, Math.floor(WRITE_CHUNK_BYTES / pageSize)) * pageSize);
+          return writeRange(out.fd, fetched, pageSize, chunk, observer);
+        },
+        // TXID continuity, page size and the checksum chain, before any page is written.
+        loaded: (file) => { version = version.apply(file); },
+        page: (pgno, page) => sums.page(pgno, page),
+        progress: () => options.onProgress?.(i, plan.length, counters.bytesRead, bytesTotal),
+      });
+      await out.truncate(file.header.commit * file.header.pageSize);
       sums.truncate(file.header.commit);
       options.onProgress?.(i + 1, plan.length, counters.bytesRead, bytesTotal);
     }
@@ -124,63 +120,6 @@ export async function restoreDatabase(client: ReplicaClient, outPath: string, op
     await out.close().catch(() => undefined);
     await rm(tmpPath, { force: true });
     throw err;
-  }
-}
-
-/** What {@link streamFile} works with. */
-interface StreamContext {
-  rangeBytes: number;
-  chunk: Uint8Array;
-  receive: ReceivePair;
-  sums: DatabaseChecksumTracker;
-  counters: { bytesRead: number; readRequests: number };
-  /** Called after each range is written. */
-  progress: () => void;
-}
-
-/**
- * Write the pages of `file` (larger than the whole-file bound: its header and index loaded,
- * `head` its first bytes) into `fd`, reading its frames in ranges one ahead of the one
- * being written, and verify its file checksum from the frames as they are decoded, then
- * from the bytes after the last frame.
- * @throws LtxvfsError `LTXVFS_ERR_CORRUPT` for a frame that does not decode,
- *   `LTXVFS_ERR_CHECKSUM` naming the key when the file checksum does not match; storage errors.
- */
-async function streamFile(client: ReplicaClient, fd: number, file: LtxFile, head: Uint8Array, all: number[], ctx: StreamContext): Promise<void> {
-  const key = file.info.key;
-  const entries = file.entries;
-  const crc = new FileChecksumBuilder().header(head);
-  const observer: FrameObserver = {
-    wants: () => false, // the ranges are back to back: no frame is read over
-    observe: (_file, entry, frame, page) => {
-      crc.frame(frame, page, key);
-      ctx.sums.page(entries.pgnos[entry], page);
-    },
-  };
-  const read = async (start: number, end: number): Promise<Uint8Array> => {
-    const bytes = await client.readRange(key, start, end - start, ctx.receive.next(end - start));
-    ctx.counters.readRequests++;
-    ctx.counters.bytesRead += bytes.byteLength;
-    return bytes;
-  };
-  const ranges = mergeRanges(all, entries, { maxGapBytes: 0, maxRangeBytes: ctx.rangeBytes });
-  let pending = ranges.length > 0 ? read(ranges[0].start, ranges[0].end) : undefined;
-  for (let r = 0; r < ranges.length; r++) {
-    const bytes = await pending!;
-    pending = r + 1 < ranges.length ? read(ranges[r + 1].start, ranges[r + 1].end) : undefined;
-    // Awaited in its turn: a failure while this range is written must not surface as unhandled.
-    pending?.catch(() => undefined);
-    await writeRange(fd, { range: { file, fileId: '', ...ranges[r] }, bytes }, file.header.pageSize, ctx.chunk, observer);
-    ctx.progress();
-  }
-  // The terminator, the index and the trailer up to the stored file checksum.
-  const tailStart = entries.length === 0 ? HEADER_SIZE : entries.end(entries.length - 1);
-  const tailEnd = file.info.size - FILE_CHECKSUM_SIZE;
-  crc.tail(await read(tailStart, tailEnd));
-  const computed = crc.digest();
-  if (computed !== file.trailer.fileChecksum) {
-    throw new LtxvfsError('LTXVFS_ERR_CHECKSUM',
-      `${key}: file checksum mismatch: stored ${formatChecksum(file.trailer.fileChecksum)}, computed ${formatChecksum(computed)}`, { key });
   }
 }
 

@@ -1,7 +1,9 @@
 /**
  * Verify: check a whole replica without writing anything. Every LTX file of every level
- * is read whole and decoded (structure rules of docs/formats.md §1.9 and the file checksum of
- * §2.4), its header TXIDs are compared with its name, the restore plan must be contiguous
+ * is read and decoded with bounded memory (./ltx-stream.ts: whole up to 2 MiB, else in 8 MiB
+ * ranges; before 2026-12-08 every file of every level was held decoded until the end, 612 MB
+ * for the bench's 261 MiB database) — structure rules of docs/formats.md §1.9 and the file
+ * checksum of §2.4 — its header TXIDs are compared with its name, the restore plan must be contiguous
  * (§4.4), and where files carry database checksums the chain is followed: each file's
  * pre-apply checksum equals the state before it, each post-apply checksum equals the
  * database checksum computed from the pages (§2.3, §2.5). Half-written temporary files a
@@ -9,15 +11,21 @@
  * sees them.
  */
 import { formatChecksum } from '../../ltx/checksum.js';
-import { decodeLtxFile, type DecodedLtx } from '../../ltx/decoder.js';
+import { decodeIndexedFrameInto } from '../../ltx/frame.js';
 import { HEADER_FLAG_NO_CHECKSUM } from '../../ltx/header.js';
-import { formatTXID } from '../../ltx/filename.js';
 import { isLtxvfsError } from '../../ltx/errors.js';
 import type { ReplicaClient, LtxFileInfo } from '../storage/types.js';
 import { computePlan, listReplica, MAX_LEVEL } from '../replica/plan.js';
-import { makeLtxFile, PageIndex } from '../replica/page-index.js';
+import { PageIndex, type LtxFile } from '../replica/page-index.js';
+import { DEFAULT_WHOLE_FILE_BYTES } from '../replica/ltx-loader.js';
+import { newReadCounters } from '../replica/read-counters.js';
 import { DatabaseChecksumTracker } from '../replica/checksum-tracker.js';
 import { listTempFiles, type TempFileInfo } from '../write/temp-files.js';
+import { ReceivePair, type FetchedRange, type FrameObserver } from '../hydrate/pass.js';
+import { streamLtxFile } from './ltx-stream.js';
+
+/** Largest range read of a file above the whole-file bound: 8 MiB, as restore's and hydration's. */
+const VERIFY_RANGE_BYTES = 8 * 1024 * 1024;
 
 /** The outcome of {@link verifyReplica}. */
 export interface VerifyReport {
@@ -63,25 +71,6 @@ export async function verifyReplica(client: ReplicaClient, options: VerifyOption
     problems.push(message(err));
     files = (await Promise.all(Array.from({ length: MAX_LEVEL + 1 }, (_, level) => client.listLtxFiles(level)))).flat();
   }
-  const decoded = new Map<string, DecodedLtx>();
-  let bytesRead = 0;
-  for (let i = 0; i < files.length; i++) {
-    const info = files[i];
-    try {
-      const bytes = await client.readRange(info.key, 0, info.size);
-      bytesRead += bytes.byteLength;
-      const d = decodeLtxFile(bytes, info.key);
-      if (d.header.minTXID !== info.minTXID || d.header.maxTXID !== info.maxTXID) {
-        problems.push(`${info.key}: header TXIDs ${formatTXID(d.header.minTXID)}-${formatTXID(d.header.maxTXID)} do not match the file name`);
-      } else {
-        decoded.set(info.key, d);
-      }
-    } catch (err) {
-      problems.push(message(err));
-    }
-    options.onProgress?.(i + 1, files.length);
-  }
-
   let plan: LtxFileInfo[] = [];
   try {
     plan = computePlan(files, undefined, client.url);
@@ -89,27 +78,71 @@ export async function verifyReplica(client: ReplicaClient, options: VerifyOption
     if (!problems.includes(message(err))) problems.push(message(err));
   }
 
-  // Follow the plan: structural continuity through PageIndex.apply (which also checks the
-  // pre-apply chain), and post-apply checksums from per-page checksums kept incrementally.
-  let version = PageIndex.empty();
-  const sums = new DatabaseChecksumTracker();
-  for (const info of plan) {
-    const d = decoded.get(info.key);
-    if (d === undefined) break; // already reported
+  // Every file is read through ./ltx-stream.ts (bounded memory: whole up to 2 MiB, else in
+  // ranges), its frames decoded into one scratch page and fed to its file checksum. The
+  // plan's files go first, in plan order, so that the chain is followed as they are read:
+  // structural continuity through PageIndex.apply (which also checks the pre-apply chain),
+  // and post-apply checksums from per-page checksums kept incrementally. A file that fails
+  // ends the chain (its problem is reported); the files after it are still checked.
+  const counters = newReadCounters();
+  const receive = new ReceivePair(VERIFY_RANGE_BYTES);
+  let scratch = new Uint8Array(0);
+  const decodeRange = (fetched: FetchedRange, observer: FrameObserver): void => {
+    const { file, entries, start } = fetched.range;
+    if (fetched.bytes === undefined) return; // read whole: decoded and verified by the loader
+    const { pgnos, offsets, sizes } = file.entries;
+    if (scratch.length !== file.header.pageSize) scratch = new Uint8Array(file.header.pageSize);
+    for (const n of entries) {
+      const frame = fetched.bytes.subarray(offsets[n] - start, offsets[n] - start + sizes[n]);
+      decodeIndexedFrameInto(frame, pgnos[n], scratch, `${file.info.key}: page ${pgnos[n]} at offset ${offsets[n]}`);
+      observer.observe(file, n, frame, scratch);
+    }
+  };
+  let checked = 0;
+  const read = async (info: LtxFileInfo, chain?: { loaded: (file: LtxFile) => void; page: (pgno: number, page: Uint8Array) => void }): Promise<LtxFile | undefined> => {
     try {
-      version = version.apply(makeLtxFile(info, d.header, d.trailer, d.index));
+      return await streamLtxFile(client, info, {
+        wholeFileBytes: DEFAULT_WHOLE_FILE_BYTES, rangeBytes: VERIFY_RANGE_BYTES, receive, counters,
+        range: async (fetched, observer) => decodeRange(fetched, observer), ...chain,
+      });
     } catch (err) {
       problems.push(message(err));
-      break;
+      return undefined;
+    } finally {
+      options.onProgress?.(++checked, files.length);
     }
-    sums.apply(d.pages, d.header.commit);
-    if ((d.header.flags & HEADER_FLAG_NO_CHECKSUM) === 0) {
+  };
+  let version = PageIndex.empty();
+  const sums = new DatabaseChecksumTracker();
+  let following = true;
+  for (const info of plan) {
+    const file = await read(info, {
+      loaded: (f) => {
+        if (!following) return;
+        try {
+          version = version.apply(f);
+        } catch (err) {
+          problems.push(message(err));
+          following = false;
+        }
+      },
+      page: (pgno, page) => {
+        if (following) sums.page(pgno, page);
+      },
+    });
+    if (file === undefined) following = false;
+    if (!following || file === undefined) continue;
+    sums.truncate(file.header.commit);
+    if ((file.header.flags & HEADER_FLAG_NO_CHECKSUM) === 0) {
       const sum = sums.value();
-      if (sum !== d.trailer.postApplyChecksum) {
-        problems.push(`${info.key}: post-apply checksum ${formatChecksum(d.trailer.postApplyChecksum)} does not match the database checksum ${formatChecksum(sum)} computed from the pages`);
+      if (sum !== file.trailer.postApplyChecksum) {
+        problems.push(`${info.key}: post-apply checksum ${formatChecksum(file.trailer.postApplyChecksum)} does not match the database checksum ${formatChecksum(sum)} computed from the pages`);
       }
     }
   }
+  const planned = new Set(plan.map((f) => f.key));
+  for (const info of files) if (!planned.has(info.key)) await read(info);
+  const bytesRead = counters.bytesRead;
   const tempFiles = await listTempFiles(client, { now: options.now });
   return { filesChecked: files.length, bytesRead, plan, txid: version.txid, checksummed: version.checksummed, problems, tempFiles };
 }

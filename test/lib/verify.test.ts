@@ -89,6 +89,26 @@ t.test('each kind of damage is one problem line naming the file', async (t) => {
     oneProblem(t, report.problems, k, /file checksum mismatch/);
   });
 
+  t.test('a bit flip in LZ4 literals of a file above 2 MiB, read in ranges', async (t) => {
+    const dir = t.testdir();
+    const pages = Array.from({ length: 600 }, (_, i) => ({ pgno: i + 1, data: randomPage(i + 1) }));
+    const { key: k, path, bytes } = await writeLtx(dir, { minTXID: 1, maxTXID: 1, pageSize: 4096, commit: 600, pages });
+    t.ok(bytes.length > 2 * 1024 * 1024, `${bytes.length} bytes: above the whole-file bound`);
+    const clean = await open(t, dir);
+    const sizes: number[] = [];
+    const read = clean.readRange.bind(clean);
+    clean.readRange = (key, offset, length, into) => {
+      sizes.push(length);
+      return read(key, offset, length, into);
+    };
+    const sound = await verifyReplica(clean);
+    t.same(sound.problems, [], 'sound');
+    t.ok(sizes.length > 2 && sizes.every((n) => n < bytes.length), `read in parts, never whole: ${sizes.join(', ')}`);
+    await flipBit(path!, 100 + 400 * 4110 + 3000, 7);
+    const report = await verifyReplica(await open(t, dir));
+    oneProblem(t, report.problems, k, /file checksum mismatch/);
+  });
+
   t.test('a file whose header does not match its name', async (t) => {
     const dir = await copyFixtureReplica(t.testdir());
     await fs.rename(join(dir, key(5)), join(dir, 'ltx/0/0000000000000005-0000000000000006.ltx'));
