@@ -393,7 +393,7 @@ async function write(input: Extract<ServiceChildInput, { phase: 'write' }>): Pro
   if (input.jitWarmup !== undefined) {
     // A writer's commits get faster over the first few thousand of a process as V8 and the
     // wasm tier up (2026-12-08, write-behind on a directory, per 200 commits: 1.8k/s, then
-    // 5–7k/s, 10–14k/s past 1,000, 14–19k/s past 3,000). They are made on a scratch replica
+    // 5–7k/s, 10–14k/s past 1,000, 12–19k/s past 3,000). They are made on a scratch replica
     // of the same table, which carries over to the replica measured (its first 200 timed
     // commits after 3,000 scratch ones: 10–11.6k/s, without them 4.8–5.8k/s), so that the
     // row measures a warm writer, as the warm read rows do, without thousands of uploads to S3.
