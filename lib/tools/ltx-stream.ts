@@ -9,6 +9,7 @@
 import { formatChecksum } from '../../ltx/checksum.js';
 import { LtxvfsError } from '../../ltx/errors.js';
 import { FILE_CHECKSUM_SIZE, FileChecksumBuilder } from '../../ltx/file-checksum.js';
+import { decodeIndexedFrameInto } from '../../ltx/frame.js';
 import { HEADER_SIZE } from '../../ltx/header.js';
 import type { ReplicaClient, LtxFileInfo } from '../storage/types.js';
 import type { LtxFile } from '../replica/page-index.js';
@@ -31,9 +32,10 @@ export interface LtxStreamOptions {
    * Handle one range: decode every frame of it (`fetched.bytes`, entries `fetched.range.entries`)
    * and pass each to `observer.observe` in order — or, for a file read whole, take its pages
    * (`fetched.peeked`, every entry, already verified; `observer` is then not to be called).
-   * lib/hydrate/pass.ts `writeRange` does exactly this.
+   * lib/hydrate/pass.ts `writeRange` does exactly this. Default: decode each frame into a
+   * scratch page and nothing more (for a caller that only needs `page` and the checksum).
    */
-  range: (fetched: FetchedRange, observer: FrameObserver) => Promise<unknown>;
+  range?: (fetched: FetchedRange, observer: FrameObserver) => Promise<unknown>;
   /** Page `pgno` of the file, decompressed (every page, in file order; `page` may be reused after the call). */
   page?: (pgno: number, page: Uint8Array) => void;
   /** Called with the file once its header and index are loaded, before any range (it may throw to stop there). */
@@ -57,9 +59,10 @@ export async function streamLtxFile(client: ReplicaClient, info: LtxFileInfo, op
   options.loaded?.(file);
   const entries = file.entries;
   const all = Array.from({ length: entries.length }, (_, n) => n);
+  const range = options.range ?? decodeOnly(file.header.pageSize);
   if (loaded.pages !== undefined) {
     // Read whole and verified by the loader.
-    await options.range({ range: { file, fileId: '', entries: all, start: 0, end: 0 }, peeked: loaded.pages }, { wants: () => false, observe: () => undefined });
+    await range({ range: { file, fileId: '', entries: all, start: 0, end: 0 }, peeked: loaded.pages }, { wants: () => false, observe: () => undefined });
     if (options.page !== undefined) for (let n = 0; n < all.length; n++) options.page(entries.pgnos[n], loaded.pages[n]);
     return file;
   }
@@ -85,7 +88,7 @@ export async function streamLtxFile(client: ReplicaClient, info: LtxFileInfo, op
     pending = r + 1 < ranges.length ? read(ranges[r + 1].start, ranges[r + 1].end) : undefined;
     // Awaited in its turn: a failure while this range is handled must not surface as unhandled.
     pending?.catch(() => undefined);
-    await options.range({ range: { file, fileId: '', ...ranges[r] }, bytes }, observer);
+    await range({ range: { file, fileId: '', ...ranges[r] }, bytes }, observer);
     options.progress?.();
   }
   // The terminator, the index and the trailer, up to the stored file checksum.
@@ -97,4 +100,19 @@ export async function streamLtxFile(client: ReplicaClient, info: LtxFileInfo, op
       `${key}: file checksum mismatch: stored ${formatChecksum(file.trailer.fileChecksum)}, computed ${formatChecksum(computed)}`, { key });
   }
   return file;
+}
+
+/** The default `range` of {@link streamLtxFile}: each frame decoded into one scratch page and handed to the observer. */
+function decodeOnly(pageSize: number): (fetched: FetchedRange, observer: FrameObserver) => Promise<void> {
+  const scratch = new Uint8Array(pageSize);
+  return async ({ range, bytes }, observer) => {
+    if (bytes === undefined) return; // read whole: decoded and verified by the loader
+    const { file, entries, start } = range;
+    const { pgnos, offsets, sizes } = file.entries;
+    for (const n of entries) {
+      const frame = bytes.subarray(offsets[n] - start, offsets[n] - start + sizes[n]);
+      decodeIndexedFrameInto(frame, pgnos[n], scratch, `${file.info.key}: page ${pgnos[n]} at offset ${offsets[n]}`);
+      observer.observe(file, n, frame, scratch);
+    }
+  };
 }

@@ -9,9 +9,9 @@
  * ./ltx-stream.ts (whole up to `wholeFileBytes`, else in ranges of up to `rangeBytes`, one
  * read ahead), its frames decoded a 1 MiB chunk at a time into a reused buffer and written
  * with one positional write per run of pages (lib/hydrate/pass.ts `writeRange`, as hydration
- * writes), each fed to the file checksum as it is decoded. Before (2026-12-08), each file was read whole into memory and all its pages
- * decoded at once, then written one `write` per page: the bench's 261 MiB database took
- * 2.41–2.77 s and 614 MB of memory to restore.
+ * writes), each fed to the file checksum as it is decoded. Before (2026-12-08), each file
+ * was read whole into memory and all its pages decoded at once, then written one `write`
+ * per page: the bench's 261 MiB database took 2.41–2.77 s and 614 MB of memory to restore.
  */
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';

@@ -11,7 +11,6 @@
  * sees them.
  */
 import { formatChecksum } from '../../ltx/checksum.js';
-import { decodeIndexedFrameInto } from '../../ltx/frame.js';
 import { HEADER_FLAG_NO_CHECKSUM } from '../../ltx/header.js';
 import { isLtxvfsError } from '../../ltx/errors.js';
 import type { ReplicaClient, LtxFileInfo } from '../storage/types.js';
@@ -21,7 +20,7 @@ import { DEFAULT_WHOLE_FILE_BYTES } from '../replica/ltx-loader.js';
 import { newReadCounters } from '../replica/read-counters.js';
 import { DatabaseChecksumTracker } from '../replica/checksum-tracker.js';
 import { listTempFiles, type TempFileInfo } from '../write/temp-files.js';
-import { ReceivePair, type FetchedRange, type FrameObserver } from '../hydrate/pass.js';
+import { ReceivePair } from '../hydrate/pass.js';
 import { streamLtxFile } from './ltx-stream.js';
 
 /** Largest range read of a file above the whole-file bound: 8 MiB, as restore's and hydration's. */
@@ -79,31 +78,18 @@ export async function verifyReplica(client: ReplicaClient, options: VerifyOption
   }
 
   // Every file is read through ./ltx-stream.ts (bounded memory: whole up to 2 MiB, else in
-  // ranges), its frames decoded into one scratch page and fed to its file checksum. The
-  // plan's files go first, in plan order, so that the chain is followed as they are read:
+  // ranges), its frames decoded and fed to its file checksum. The plan's files go first,
+  // in plan order, so that the chain is followed as they are read:
   // structural continuity through PageIndex.apply (which also checks the pre-apply chain),
   // and post-apply checksums from per-page checksums kept incrementally. A file that fails
   // ends the chain (its problem is reported); the files after it are still checked.
   const counters = newReadCounters();
   const receive = new ReceivePair(VERIFY_RANGE_BYTES);
-  let scratch = new Uint8Array(0);
-  const decodeRange = (fetched: FetchedRange, observer: FrameObserver): void => {
-    const { file, entries, start } = fetched.range;
-    if (fetched.bytes === undefined) return; // read whole: decoded and verified by the loader
-    const { pgnos, offsets, sizes } = file.entries;
-    if (scratch.length !== file.header.pageSize) scratch = new Uint8Array(file.header.pageSize);
-    for (const n of entries) {
-      const frame = fetched.bytes.subarray(offsets[n] - start, offsets[n] - start + sizes[n]);
-      decodeIndexedFrameInto(frame, pgnos[n], scratch, `${file.info.key}: page ${pgnos[n]} at offset ${offsets[n]}`);
-      observer.observe(file, n, frame, scratch);
-    }
-  };
   let checked = 0;
   const read = async (info: LtxFileInfo, chain?: { loaded: (file: LtxFile) => void; page: (pgno: number, page: Uint8Array) => void }): Promise<LtxFile | undefined> => {
     try {
       return await streamLtxFile(client, info, {
-        wholeFileBytes: DEFAULT_WHOLE_FILE_BYTES, rangeBytes: VERIFY_RANGE_BYTES, receive, counters,
-        range: async (fetched, observer) => decodeRange(fetched, observer), ...chain,
+        wholeFileBytes: DEFAULT_WHOLE_FILE_BYTES, rangeBytes: VERIFY_RANGE_BYTES, receive, counters, ...chain,
       });
     } catch (err) {
       problems.push(message(err));
