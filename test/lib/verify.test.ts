@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { verifyReplica } from '../../lib/tools/verify.js';
 import { openFileReplica, type FileReplicaClient } from '../../lib/storage/file/client.js';
 import { CHECKSUM_FLAG } from '../../ltx/checksum.js';
+import { decodeLtxFile } from '../../ltx/decoder.js';
 import {
   copyChecksummedReplica, copyFixtureReplica, encodeLtx, FIXTURE_NAMES, flipBit, historyFromStates, randomPage, rejectsLtx,
   sqlJsHistory, writeLtx, writeReplica,
@@ -107,6 +108,12 @@ t.test('each kind of damage is one problem line naming the file', async (t) => {
     await flipBit(path!, 100 + 400 * 4110 + 3000, 7);
     const report = await verifyReplica(await open(t, dir));
     oneProblem(t, report.problems, k, /file checksum mismatch/);
+    // A frame read in a range that no longer decodes: its page and offset named.
+    await flipBit(path!, 100 + 400 * 4110 + 3000, 7);
+    const offset = decodeLtxFile(bytes, k).index.find((e) => e.pgno === 501)!.offset;
+    await flipBit(path!, offset + 7, 7); // the size prefix of page 501
+    const broken = await verifyReplica(await open(t, dir));
+    oneProblem(t, broken.problems, k, new RegExp(`^${k}: page 501 at offset ${offset}: size prefix`));
   });
 
   t.test('a file whose header does not match its name', async (t) => {
